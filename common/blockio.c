@@ -1,0 +1,506 @@
+/* blockio.c: erasure-coded block put/get over the nodes (see blockio.h). */
+#include "blockio.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "checksum.h"
+#include "err.h"
+#include "log.h"
+#include "place.h"
+
+/* Fixed size of a packed frag_hdr (msg_put_frag_hdr). */
+#define FRAG_HDR_WIRE (BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8)
+/* Rounds of hand-off after the first attempt of a put. */
+#define PUT_HANDOFF_ROUNDS 2
+
+struct blk {
+	struct cl *cl;
+	const struct cfg *cfg;
+	struct place_node *pn;
+	size_t n;
+	pthread_mutex_t mu; /* guards codecs */
+	struct ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
+};
+
+int blk_open(struct cl *cl, struct blk **out)
+{
+	const struct cfg *cfg = cl_cfg(cl);
+	struct blk *b = calloc(1, sizeof(*b));
+
+	if (b == NULL) {
+		return -ENOMEM;
+	}
+	b->cl = cl;
+	b->cfg = cfg;
+	b->n = cfg->n_nodes;
+	b->pn = calloc(b->n, sizeof(*b->pn));
+	if (b->pn == NULL) {
+		free(b);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		b->pn[i].id = cfg->nodes[i].id;
+		b->pn[i].zone = cfg->nodes[i].zone_idx;
+		b->pn[i].up = 1;
+	}
+	pthread_mutex_init(&b->mu, NULL);
+	*out = b;
+	return 0;
+}
+
+void blk_close(struct blk *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	for (size_t k = 0; k <= EC_MAX_K; k++) {
+		for (size_t m = 0; m <= EC_MAX_M; m++) {
+			ec_destroy(b->codecs[k][m]);
+		}
+	}
+	pthread_mutex_destroy(&b->mu);
+	free(b->pn);
+	free(b);
+}
+
+static struct ec_codec *codec_for(struct blk *b, struct ec_profile p)
+{
+	struct ec_codec *c;
+	int err;
+
+	if (p.k < 1 || p.k > EC_MAX_K || p.m > EC_MAX_M) {
+		return NULL;
+	}
+	pthread_mutex_lock(&b->mu);
+	c = b->codecs[p.k][p.m];
+	if (c == NULL) {
+		c = b->codecs[p.k][p.m] = ec_create(p, &err);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return c;
+}
+
+struct ec_profile blk_profile_for(struct blk *b, uint64_t size)
+{
+	struct ec_profile p = cfg_profile_for(b->cfg, size);
+
+	if ((size_t)p.k + p.m > b->n) {
+		p = b->cfg->ec;
+	}
+	if ((size_t)p.k + p.m > b->n) {
+		/* Small cluster: keep as much parity as leaves one data node. */
+		p.m = (uint8_t)(b->n > 1 ? (p.m < b->n - 1 ? p.m : b->n - 1) : 0);
+		p.k = (uint8_t)(b->n - p.m);
+	}
+	return p;
+}
+
+/* Nodes ranked for a block id, best first; returns the count. */
+static size_t rank_nodes(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank)
+{
+	return place_rank(id, b->pn, b->n, rank, b->n);
+}
+
+static void pack_hdr(uint8_t out[FRAG_HDR_WIRE], const struct frag_hdr *h)
+{
+	struct wr w;
+
+	wr_init(&w, 0);
+	msg_put_frag_hdr(&w, h);
+	if (wr_status(&w) == 0 && w.len == FRAG_HDR_WIRE) {
+		memcpy(out, w.buf, FRAG_HDR_WIRE);
+	}
+	wr_free(&w);
+}
+
+/* Durable fragments survive the loss of any one more node. */
+static int put_quorum_met(const long *holder, size_t nfrag, size_t k, size_t nnodes)
+{
+	size_t durable = 0, most = 0;
+	size_t *per = calloc(nnodes, sizeof(*per));
+
+	if (per == NULL) {
+		return 0;
+	}
+	for (size_t i = 0; i < nfrag; i++) {
+		if (holder[i] >= 0) {
+			durable++;
+			if (++per[holder[i]] > most) {
+				most = per[holder[i]];
+			}
+		}
+	}
+	free(per);
+	if (nfrag == k) {
+		return durable == k; /* no parity: every fragment is needed */
+	}
+	return durable >= most + k;
+}
+
+static void delete_frags(struct blk *b, const uint8_t id[BLOCK_ID_LEN], const long *holder,
+			 size_t nfrag)
+{
+	struct cl_req reqs[EC_MAX_FRAGS];
+	uint8_t body[EC_MAX_FRAGS][BLOCK_ID_LEN + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < nfrag; i++) {
+		if (holder[i] < 0) {
+			continue;
+		}
+		memcpy(body[n], id, BLOCK_ID_LEN);
+		body[n][BLOCK_ID_LEN] = (uint8_t)i;
+		memset(&reqs[n], 0, sizeof(reqs[n]));
+		reqs[n].node = (size_t)holder[i];
+		reqs[n].type = MSG_FRAG_DEL;
+		reqs[n].body = body[n];
+		reqs[n].body_len = sizeof(body[n]);
+		n++;
+	}
+	cl_run(b->cl, reqs, n, 0);
+	for (size_t i = 0; i < n; i++) {
+		cl_req_release(&reqs[i]);
+	}
+}
+
+int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
+	    struct manifest_block *out)
+{
+	struct ec_codec *codec = codec_for(b, p);
+	size_t nfrag = (size_t)p.k + p.m, flen, nr;
+	uint8_t *buf, *frags[EC_MAX_FRAGS];
+	uint8_t hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
+	struct cl_req reqs[EC_MAX_FRAGS];
+	long holder[EC_MAX_FRAGS];
+	size_t *rank, *load;
+	int rc = 0;
+
+	if (codec == NULL || len == 0 || len > MSG_BLOCK_MAX || nfrag > b->n) {
+		return -EINVAL;
+	}
+	flen = ec_frag_len(p, len);
+	buf = malloc(nfrag * flen);
+	rank = calloc(b->n, sizeof(*rank));
+	load = calloc(b->n, sizeof(*load));
+	if (buf == NULL || rank == NULL || load == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nfrag; i++) {
+		frags[i] = buf + i * flen;
+		holder[i] = -1;
+	}
+	ec_encode(codec, data, len, frags);
+	if (getrandom(out->id, BLOCK_ID_LEN, 0) != BLOCK_ID_LEN) {
+		rc = -EIO;
+		goto out;
+	}
+	out->k = p.k;
+	out->m = p.m;
+	out->len = (uint32_t)len;
+	out->csum = csum64(data, len);
+	for (size_t i = 0; i < nfrag; i++) {
+		struct frag_hdr h = {.k = p.k, .m = p.m, .block_len = len,
+				     .frag_len = (uint32_t)flen, .csum = csum64(frags[i], flen)};
+
+		memcpy(h.ref.block_id, out->id, BLOCK_ID_LEN);
+		h.ref.index = (uint8_t)i;
+		pack_hdr(hdrs[i], &h);
+	}
+	nr = rank_nodes(b, out->id, rank);
+
+	/* Round 0 sends each fragment home; later rounds hand failed ones
+	 * off to the up node holding the fewest fragments of this block. */
+	for (int round = 0; round <= PUT_HANDOFF_ROUNDS; round++) {
+		size_t n = 0, idx[EC_MAX_FRAGS];
+
+		for (size_t i = 0; i < nfrag; i++) {
+			size_t target = SIZE_MAX;
+
+			if (holder[i] >= 0) {
+				continue;
+			}
+			if (round == 0) {
+				target = rank[i];
+			} else {
+				for (size_t j = 0; j < nr; j++) {
+					size_t cand = rank[(i + j) % nr];
+
+					if (cl_node_up(b->cl, cand) &&
+					    (target == SIZE_MAX || load[cand] < load[target])) {
+						target = cand;
+					}
+				}
+			}
+			if (target == SIZE_MAX) {
+				continue;
+			}
+			memset(&reqs[n], 0, sizeof(reqs[n]));
+			reqs[n].node = target;
+			reqs[n].type = MSG_FRAG_PUT;
+			reqs[n].body = hdrs[i];
+			reqs[n].body_len = FRAG_HDR_WIRE;
+			reqs[n].data = frags[i];
+			reqs[n].data_len = flen;
+			idx[n++] = i;
+			load[target]++; /* tentatively, so one round spreads out */
+		}
+		if (n == 0) {
+			break;
+		}
+		cl_run(b->cl, reqs, n, 0);
+		for (size_t j = 0; j < n; j++) {
+			if (reqs[j].status == 0) {
+				holder[idx[j]] = (long)reqs[j].node;
+			} else {
+				load[reqs[j].node]--;
+				log_debug("blk.put", "fragment %zu to node %u: %s%s%s", idx[j],
+					  b->cfg->nodes[reqs[j].node].id, obj_strerror(reqs[j].status),
+					  reqs[j].err[0] ? ": " : "", reqs[j].err);
+				if (reqs[j].status == -ENOSPC || rc == 0) {
+					rc = reqs[j].status;
+				}
+			}
+			cl_req_release(&reqs[j]);
+		}
+		if (put_quorum_met(holder, nfrag, p.k, b->n)) {
+			/* Fragments that could not be placed at all are left for repair. */
+			size_t missing = 0;
+
+			for (size_t i = 0; i < nfrag; i++) {
+				missing += holder[i] < 0 ? 1 : 0;
+			}
+			if (missing == 0) {
+				break;
+			}
+			if (round == PUT_HANDOFF_ROUNDS) {
+				break;
+			}
+		}
+	}
+	if (put_quorum_met(holder, nfrag, p.k, b->n)) {
+		rc = 0;
+	} else {
+		log_warn("blk.quorum", "block write failed: too few nodes stored fragments (%s)",
+			 obj_strerror(rc ? rc : -OBJ_EQUORUM));
+		delete_frags(b, out->id, holder, nfrag);
+		rc = rc == -ENOSPC ? -ENOSPC : -OBJ_EQUORUM;
+	}
+out:
+	free(load);
+	free(rank);
+	free(buf);
+	return rc;
+}
+
+/* Decodes and checks a FRAG_GET reply; returns the fragment bytes or NULL. */
+static const uint8_t *check_frag(const struct cl_req *r, const struct manifest_block *mb,
+				 size_t idx, size_t flen)
+{
+	struct frag_hdr h;
+	struct rd rd;
+	const uint8_t *data;
+
+	rd_init(&rd, r->reply, r->reply_len);
+	msg_get_frag_hdr(&rd, &h);
+	data = rd_ptr(&rd, flen);
+	if (!rd_done(&rd) || memcmp(h.ref.block_id, mb->id, BLOCK_ID_LEN) != 0 ||
+	    h.ref.index != idx || h.k != mb->k || h.m != mb->m || h.block_len != mb->len ||
+	    h.frag_len != flen || csum64(data, flen) != h.csum) {
+		return NULL;
+	}
+	return data;
+}
+
+static int all_data_present(const uint8_t *const *got, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		if (got[i] == NULL) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
+{
+	struct ec_profile p = {mb->k, mb->m};
+	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), have = 0, nr;
+	const uint8_t *got[EC_MAX_FRAGS] = {0};
+	uint8_t tried[EC_MAX_FRAGS] = {0};
+	/* Replies kept alive until the bytes are copied out. */
+	struct cl_req *held = NULL;
+	size_t nheld = 0, cap_held = 0;
+	size_t *rank = calloc(b->n, sizeof(*rank));
+	int rc = 0;
+
+	if (rank == NULL) {
+		return -ENOMEM;
+	}
+	if (nfrag > EC_MAX_FRAGS || mb->k == 0) {
+		free(rank);
+		return -EINVAL;
+	}
+	nr = rank_nodes(b, mb->id, rank);
+
+	/* Phase 1: home nodes, data fragments first, never a down node;
+	 * phase 2: ask every up node for each fragment still missing
+	 * (hand-offs).  Each round asks only for as many as still needed. */
+	for (int phase = 1; phase <= 2 && have < p.k; phase++) {
+		for (;;) {
+			struct cl_req reqs[EC_MAX_FRAGS * 4];
+			uint8_t body[EC_MAX_FRAGS * 4][BLOCK_ID_LEN + 1];
+			size_t idx[EC_MAX_FRAGS * 4], n = 0, want = p.k - have;
+
+			if (phase == 1) {
+				for (size_t i = 0; i < nfrag && n < want; i++) {
+					if (got[i] != NULL || tried[i] || i >= nr ||
+					    !cl_node_up(b->cl, rank[i])) {
+						continue;
+					}
+					tried[i] = 1;
+					idx[n] = i;
+					memset(&reqs[n], 0, sizeof(reqs[n]));
+					reqs[n++].node = rank[i];
+				}
+			} else {
+				for (size_t i = 0; i < nfrag; i++) {
+					for (size_t j = 0; j < nr && got[i] == NULL && n < OBJ_ARRAY_LEN(reqs); j++) {
+						if (j == i || !cl_node_up(b->cl, rank[j])) {
+							continue;
+						}
+						idx[n] = i;
+						memset(&reqs[n], 0, sizeof(reqs[n]));
+						reqs[n++].node = rank[j];
+					}
+				}
+			}
+			if (n == 0) {
+				break;
+			}
+			for (size_t j = 0; j < n; j++) {
+				memcpy(body[j], mb->id, BLOCK_ID_LEN);
+				body[j][BLOCK_ID_LEN] = (uint8_t)idx[j];
+				reqs[j].type = MSG_FRAG_GET;
+				reqs[j].body = body[j];
+				reqs[j].body_len = BLOCK_ID_LEN + 1;
+			}
+			cl_run(b->cl, reqs, n, 0);
+			for (size_t j = 0; j < n; j++) {
+				const uint8_t *d = NULL;
+
+				if (reqs[j].status == 0 && got[idx[j]] == NULL) {
+					d = check_frag(&reqs[j], mb, idx[j], flen);
+				} else if (reqs[j].status != 0 && reqs[j].status != -ENOENT) {
+					log_debug("blk.get", "fragment %zu from node %u: %s", idx[j],
+						  b->cfg->nodes[reqs[j].node].id,
+						  obj_strerror(reqs[j].status));
+				}
+				if (d == NULL) {
+					cl_req_release(&reqs[j]);
+					continue;
+				}
+				if (nheld == cap_held) {
+					struct cl_req *nh;
+
+					cap_held = cap_held ? cap_held * 2 : 16;
+					nh = realloc(held, cap_held * sizeof(*held));
+					if (nh == NULL) {
+						cl_req_release(&reqs[j]);
+						rc = -ENOMEM;
+						goto out;
+					}
+					held = nh;
+				}
+				held[nheld++] = reqs[j];
+				got[idx[j]] = d;
+				have++;
+			}
+			if (phase == 2 || have >= p.k) {
+				break;
+			}
+		}
+	}
+	if (have < p.k) {
+		rc = -EIO;
+		goto out;
+	}
+	if (all_data_present(got, p.k)) {
+		/* Fast path: every data fragment arrived; no decode. */
+		for (size_t i = 0; i < p.k; i++) {
+			size_t off = i * flen, n = off >= mb->len ? 0 : mb->len - off;
+
+			memcpy((uint8_t *)out + off, got[i], n < flen ? n : flen);
+		}
+	} else {
+		uint8_t *buf = malloc(nfrag * flen), *frags[EC_MAX_FRAGS], present[EC_MAX_FRAGS];
+		struct ec_codec *codec = codec_for(b, p);
+
+		if (buf == NULL || codec == NULL) {
+			free(buf);
+			rc = buf == NULL ? -ENOMEM : -EINVAL;
+			goto out;
+		}
+		for (size_t i = 0; i < nfrag; i++) {
+			frags[i] = buf + i * flen;
+			present[i] = got[i] != NULL;
+			if (present[i]) {
+				memcpy(frags[i], got[i], flen);
+			}
+		}
+		rc = ec_decode(codec, flen, frags, present);
+		if (rc == 0) {
+			ec_join(p, mb->len, frags, out);
+		}
+		free(buf);
+		if (rc != 0) {
+			goto out;
+		}
+	}
+	if (csum64(out, mb->len) != mb->csum) {
+		log_error("blk.checksum", "block failed its checksum after read");
+		rc = -OBJ_ECHECKSUM;
+	}
+out:
+	for (size_t i = 0; i < nheld; i++) {
+		cl_req_release(&held[i]);
+	}
+	free(held);
+	free(rank);
+	return rc;
+}
+
+int blk_delete(struct blk *b, const struct manifest_block *mb)
+{
+	struct cl_req *reqs = calloc(b->n, sizeof(*reqs));
+	uint8_t body[BLOCK_ID_LEN + 1];
+	size_t n = 0;
+	int ok;
+
+	if (reqs == NULL) {
+		return -ENOMEM;
+	}
+	memcpy(body, mb->id, BLOCK_ID_LEN);
+	body[BLOCK_ID_LEN] = FRAG_ALL;
+	/* Hand-offs may have put fragments anywhere: ask every up node. */
+	for (size_t i = 0; i < b->n; i++) {
+		if (!cl_node_up(b->cl, i)) {
+			continue;
+		}
+		reqs[n].node = i;
+		reqs[n].type = MSG_FRAG_DEL;
+		reqs[n].body = body;
+		reqs[n].body_len = sizeof(body);
+		n++;
+	}
+	ok = cl_run(b->cl, reqs, n, 0);
+	for (size_t i = 0; i < n; i++) {
+		cl_req_release(&reqs[i]);
+	}
+	free(reqs);
+	return ok > 0 ? 0 : -EIO;
+}

@@ -1,0 +1,492 @@
+/* client.c: parallel authenticated requests to nodes over nng (see client.h).
+ *
+ * Each request of a cl_run batch becomes a `call`: an nng context plus an
+ * aio driven by call_cb through two states, SEND then RECV.  Callbacks run
+ * on nng's threads; they only move state, start the next aio or count the
+ * call as finished.  Verifying the reply's MAC (CPU work proportional to
+ * its size) happens afterwards on the caller's thread.
+ *
+ * Failure handling:
+ *  - a node without a connection fails fast with -EHOSTDOWN (after a short
+ *    grace period following cl_open, during which the first dial may still
+ *    be under way);
+ *  - when a node's connection drops, every call in flight to it is aborted
+ *    at once (pipe_cb), instead of waiting out its timeout;
+ *  - a timeout or dropped connection is retried up to cfg->retries times
+ *    with a fresh frame (new req_id, timestamp and nonce), which is safe
+ *    because every request of the protocol is idempotent. */
+#include "client.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../proto/frame.h"
+#include "err.h"
+#include "log.h"
+
+/* How long after cl_open a not-yet-connected node is waited for rather
+ * than failed: the first TCP connect on loopback takes well under 100 ms. */
+#define CL_CONNECT_GRACE_MS 1500
+
+struct call;
+
+struct cl_node {
+	nng_socket sock;
+	nng_dialer dialer;
+	atomic_int npipes;    /* live connections (0 or 1 for a req dialer) */
+	pthread_mutex_t mu;   /* guards calls */
+	struct call *calls;   /* in flight to this node */
+};
+
+struct cl {
+	const struct cfg *cfg;
+	struct frame_key key;
+	struct cl_node *nodes;
+	size_t n_nodes;
+	uint64_t open_ms;
+	atomic_uint_fast64_t next_id;
+};
+
+struct batch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t pending; /* guarded by mu */
+};
+
+enum call_state { CALL_IDLE, CALL_SEND, CALL_RECV, CALL_DONE };
+
+struct call {
+	struct cl *cl;
+	struct cl_req *r;
+	struct batch *b;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum call_state state;
+	unsigned attempts;
+	uint32_t timeout_ms;
+	uint64_t req_id, nonce;
+	int rv;             /* nng error of the last attempt */
+	nng_msg *reply;
+	struct call *next, *prev; /* node->calls, under node->mu */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int nng_to_errno(int rv)
+{
+	switch (rv) {
+	case 0:
+		return 0;
+	case NNG_ETIMEDOUT:
+		return -ETIMEDOUT;
+	case NNG_ENOMEM:
+		return -ENOMEM;
+	case NNG_ECONNREFUSED:
+		return -ECONNREFUSED;
+	case NNG_ECONNSHUT:
+	case NNG_ECONNRESET:
+	case NNG_ECONNABORTED:
+	case NNG_ECANCELED:
+		return -EHOSTDOWN;
+	case NNG_ECLOSED:
+		return -ESHUTDOWN;
+	case NNG_EMSGSIZE:
+		return -EMSGSIZE;
+	default:
+		return -EIO;
+	}
+}
+
+static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct cl_node *n = arg;
+
+	(void)p;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		atomic_fetch_add(&n->npipes, 1);
+		return;
+	}
+	if (ev != NNG_PIPE_EV_REM_POST) {
+		return;
+	}
+	atomic_fetch_sub(&n->npipes, 1);
+	/* The req protocol would hold these until their timeout and then
+	 * resend on the next connection; fail them now so the caller can
+	 * read from another node at once.  nng_aio_abort only schedules the
+	 * completion, so holding mu here cannot deadlock with call_cb. */
+	pthread_mutex_lock(&n->mu);
+	for (struct call *c = n->calls; c != NULL; c = c->next) {
+		nng_aio_abort(c->aio, NNG_ECONNSHUT);
+	}
+	pthread_mutex_unlock(&n->mu);
+}
+
+int cl_open(const struct cfg *cfg, struct cl **out)
+{
+	struct cl *cl = calloc(1, sizeof(*cl));
+	int rv;
+
+	if (cl == NULL) {
+		return -ENOMEM;
+	}
+	cl->cfg = cfg;
+	memcpy(cl->key.secret, cfg->secret, cfg->secret_len);
+	cl->key.len = cfg->secret_len;
+	cl->n_nodes = cfg->n_nodes;
+	cl->open_ms = now_ms();
+	atomic_init(&cl->next_id, ((uint64_t)getpid() << 32) ^ frame_nonce());
+	cl->nodes = calloc(cfg->n_nodes, sizeof(*cl->nodes));
+	if (cl->nodes == NULL) {
+		free(cl);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		struct cl_node *n = &cl->nodes[i];
+
+		pthread_mutex_init(&n->mu, NULL);
+		atomic_init(&n->npipes, 0);
+		if ((rv = nng_req0_open(&n->sock)) != 0) {
+			goto fail;
+		}
+		/* Retry is ours, deliberate and bounded (see top comment). */
+		nng_socket_set_ms(n->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+		nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, frame_size(FRAME_MAX_BODY));
+		nng_socket_set_ms(n->sock, NNG_OPT_RECONNMINT, 50);
+		nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
+		nng_pipe_notify(n->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, n);
+		nng_pipe_notify(n->sock, NNG_PIPE_EV_REM_POST, pipe_cb, n);
+		rv = nng_dial(n->sock, cfg->nodes[i].addr, &n->dialer, NNG_FLAG_NONBLOCK);
+		if (rv != 0) {
+			log_error("cl.dial", "node %u: cannot dial %s: %s", cfg->nodes[i].id,
+				  cfg->nodes[i].addr, nng_strerror(rv));
+			goto fail;
+		}
+	}
+	*out = cl;
+	return 0;
+fail:
+	cl_close(cl);
+	return rv == NNG_ENOMEM ? -ENOMEM : -EIO;
+}
+
+void cl_close(struct cl *cl)
+{
+	if (cl == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < cl->n_nodes; i++) {
+		if (nng_socket_id(cl->nodes[i].sock) > 0) {
+			nng_close(cl->nodes[i].sock);
+		}
+		pthread_mutex_destroy(&cl->nodes[i].mu);
+	}
+	free(cl->nodes);
+	free(cl);
+}
+
+const struct cfg *cl_cfg(const struct cl *cl)
+{
+	return cl->cfg;
+}
+
+int cl_node_up(struct cl *cl, size_t i)
+{
+	return i < cl->n_nodes && atomic_load(&cl->nodes[i].npipes) > 0;
+}
+
+size_t cl_wait_connected(struct cl *cl, uint32_t ms)
+{
+	uint64_t until = now_ms() + ms;
+	size_t up;
+
+	for (;;) {
+		up = 0;
+		for (size_t i = 0; i < cl->n_nodes; i++) {
+			up += cl_node_up(cl, i) ? 1 : 0;
+		}
+		if (up == cl->n_nodes || now_ms() >= until) {
+			return up;
+		}
+		usleep(5000);
+	}
+}
+
+static void call_link(struct call *c)
+{
+	struct cl_node *n = &c->cl->nodes[c->r->node];
+
+	pthread_mutex_lock(&n->mu);
+	c->prev = NULL;
+	c->next = n->calls;
+	if (n->calls != NULL) {
+		n->calls->prev = c;
+	}
+	n->calls = c;
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void call_unlink(struct call *c)
+{
+	struct cl_node *n = &c->cl->nodes[c->r->node];
+
+	pthread_mutex_lock(&n->mu);
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		n->calls = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	c->next = c->prev = NULL;
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void call_finish(struct call *c, int rv)
+{
+	struct batch *b = c->b;
+
+	c->rv = rv;
+	c->state = CALL_DONE;
+	call_unlink(c);
+	pthread_mutex_lock(&b->mu);
+	if (--b->pending == 0) {
+		pthread_cond_signal(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	/* c may be freed by the waiter from here on: touch nothing. */
+}
+
+/* Builds a freshly sealed frame and starts sending it.  Returns an nng
+ * error if the attempt could not even start. */
+static int call_start(struct call *c)
+{
+	struct cl_req *r = c->r;
+	struct frame_hdr h = {0};
+	size_t body = r->body_len + r->data_len;
+	nng_msg *m;
+	uint8_t *p;
+	int rv;
+
+	if ((rv = nng_msg_alloc(&m, frame_size(body))) != 0) {
+		return rv;
+	}
+	p = nng_msg_body(m);
+	if (r->body_len > 0) {
+		memcpy(p + FRAME_HDR_LEN, r->body, r->body_len);
+	}
+	if (r->data_len > 0) {
+		memcpy(p + FRAME_HDR_LEN + r->body_len, r->data, r->data_len);
+	}
+	c->req_id = atomic_fetch_add(&c->cl->next_id, 1);
+	c->nonce = frame_nonce();
+	h.type = r->type;
+	h.req_id = c->req_id;
+	h.ts_ms = frame_now_ms();
+	h.nonce = c->nonce;
+	h.body_len = (uint32_t)body;
+	if (frame_seal(&c->cl->key, &h, p) != 0) {
+		nng_msg_free(m);
+		return NNG_EINTERNAL;
+	}
+	c->attempts++;
+	c->state = CALL_SEND;
+	nng_aio_set_timeout(c->aio, (nng_duration)c->timeout_ms);
+	nng_aio_set_msg(c->aio, m);
+	nng_ctx_send(c->ctx, c->aio);
+	return 0;
+}
+
+static int retryable(int rv)
+{
+	return rv == NNG_ETIMEDOUT || rv == NNG_ECONNSHUT || rv == NNG_ECONNRESET ||
+	       rv == NNG_ECONNREFUSED;
+}
+
+static void call_cb(void *arg)
+{
+	struct call *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	if (rv == 0 && c->state == CALL_SEND) {
+		c->state = CALL_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	if (rv == 0) {
+		c->reply = nng_aio_get_msg(c->aio);
+		call_finish(c, 0);
+		return;
+	}
+	if (c->state == CALL_SEND) {
+		nng_msg *m = nng_aio_get_msg(c->aio); /* a failed send leaves it to us */
+
+		if (m != NULL) {
+			nng_msg_free(m);
+		}
+	}
+	if (retryable(rv) && c->attempts <= c->cl->cfg->retries &&
+	    (rv == NNG_ETIMEDOUT || cl_node_up(c->cl, c->r->node))) {
+		int srv = call_start(c);
+
+		if (srv == 0) {
+			return;
+		}
+		rv = srv;
+	}
+	call_finish(c, rv);
+}
+
+/* Checks and decodes the reply of a finished call into its request. */
+static void call_reply(struct call *c)
+{
+	struct cl_req *r = c->r;
+	struct frame_hdr h;
+	const uint8_t *body;
+	int rc;
+
+	if (c->reply == NULL) {
+		r->status = c->rv == NNG_ECONNSHUT && !cl_node_up(c->cl, r->node) ? -EHOSTDOWN
+										   : nng_to_errno(c->rv);
+		return;
+	}
+	rc = frame_open(&c->cl->key, nng_msg_body(c->reply), nng_msg_len(c->reply), &h, &body);
+	if (rc == 0 && (!(h.flags & FRAME_F_REPLY) || h.type != r->type || h.req_id != c->req_id ||
+			h.nonce != c->nonce)) {
+		rc = -OBJ_EAUTH; /* not the reply to this request: refuse it */
+	}
+	if (rc != 0) {
+		log_warn("cl.reply", "node %u: %s reply refused: %s",
+			 c->cl->cfg->nodes[r->node].id, msg_type_name(r->type), obj_strerror(rc));
+		r->status = rc;
+		return;
+	}
+	r->priv_msg = c->reply;
+	c->reply = NULL;
+	if (h.status < 0) {
+		struct rd rd;
+
+		rd_init(&rd, body, h.body_len);
+		msg_get_error(&rd, r->err, sizeof(r->err));
+		r->status = h.status;
+		return;
+	}
+	r->status = 0;
+	r->reply = body;
+	r->reply_len = h.body_len;
+}
+
+int cl_run(struct cl *cl, struct cl_req *reqs, size_t n, uint32_t timeout_ms)
+{
+	struct batch b = {.pending = 0};
+	struct call *calls;
+	int ok = 0;
+
+	if (timeout_ms == 0) {
+		timeout_ms = cl->cfg->timeout_ms;
+	}
+	calls = calloc(n ? n : 1, sizeof(*calls));
+	if (calls == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			reqs[i].status = -ENOMEM;
+		}
+		return 0;
+	}
+	pthread_mutex_init(&b.mu, NULL);
+	pthread_cond_init(&b.cv, NULL);
+
+	/* Shortly after cl_open, give the first dials a chance to finish. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t grace_end = cl->open_ms + CL_CONNECT_GRACE_MS;
+
+		while (reqs[i].node < cl->n_nodes && !cl_node_up(cl, reqs[i].node) &&
+		       now_ms() < grace_end) {
+			usleep(5000);
+		}
+	}
+
+	pthread_mutex_lock(&b.mu);
+	for (size_t i = 0; i < n; i++) {
+		struct call *c = &calls[i];
+		struct cl_req *r = &reqs[i];
+
+		r->status = -EIO;
+		r->err[0] = '\0';
+		r->reply = NULL;
+		r->reply_len = 0;
+		r->priv_msg = NULL;
+		c->cl = cl;
+		c->r = r;
+		c->b = &b;
+		c->timeout_ms = timeout_ms;
+		c->state = CALL_IDLE;
+		if (r->node >= cl->n_nodes) {
+			r->status = -EINVAL;
+			continue;
+		}
+		if (!cl_node_up(cl, r->node)) {
+			r->status = -EHOSTDOWN;
+			continue;
+		}
+		if (nng_aio_alloc(&c->aio, call_cb, c) != 0 ||
+		    nng_ctx_open(&c->ctx, cl->nodes[r->node].sock) != 0) {
+			r->status = -ENOMEM;
+			continue;
+		}
+		b.pending++;
+		call_link(c);
+		if (call_start(c) != 0) {
+			call_unlink(c);
+			b.pending--;
+			r->status = -ENOMEM;
+			continue;
+		}
+	}
+	while (b.pending > 0) {
+		pthread_cond_wait(&b.cv, &b.mu);
+	}
+	pthread_mutex_unlock(&b.mu);
+
+	for (size_t i = 0; i < n; i++) {
+		struct call *c = &calls[i];
+
+		if (c->aio != NULL) {
+			nng_aio_free(c->aio); /* waits for a callback still returning */
+			nng_ctx_close(c->ctx);
+			if (c->state == CALL_DONE) {
+				call_reply(c);
+			}
+			if (c->reply != NULL) {
+				nng_msg_free(c->reply);
+			}
+		}
+		ok += reqs[i].status == 0 ? 1 : 0;
+	}
+	pthread_cond_destroy(&b.cv);
+	pthread_mutex_destroy(&b.mu);
+	free(calls);
+	return ok;
+}
+
+void cl_req_release(struct cl_req *r)
+{
+	if (r->priv_msg != NULL) {
+		nng_msg_free(r->priv_msg);
+	}
+	r->priv_msg = NULL;
+	r->reply = NULL;
+	r->reply_len = 0;
+}

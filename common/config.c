@@ -1,0 +1,978 @@
+/* config.c: objfs.conf parsing, the one table of known keys, and the dev-cluster writer.
+ * Never touches the network or global state: each call parses into its own
+ * copy, so any thread may load a config, and a failed load leaves *out as it was. */
+#include "config.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+
+/* A config is a few KiB; anything past this is a wrong path or a runaway
+ * generator, and reading it whole would only hide the mistake. */
+#define CFG_FILE_MAX (1u << 20)
+
+/* Node ids travel as uint32 but must also fit an int in tools and SQLite. */
+#define CFG_NODE_ID_MAX 2147483647u
+
+/* A secret is shared by every member; shorter ones are guessable offline. */
+#define CFG_SECRET_MIN 16
+
+/* Bytes of getrandom output in a dev secret: 256 bits, written as 64 hex digits. */
+#define CFG_DEV_SECRET_BYTES 32
+
+enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE };
+
+enum cfg_type { CT_STRING, CT_SIZE, CT_UINT, CT_PROFILE, CT_TIERS, CT_SECRET, CT_LEVEL };
+
+static const char *const cfg_type_names[] = {
+	[CT_STRING] = "string", [CT_SIZE] = "size",	     [CT_UINT] = "uint",
+	[CT_PROFILE] = "profile", [CT_TIERS] = "profile-tiers", [CT_SECRET] = "secret",
+	[CT_LEVEL] = "level",
+};
+
+/* One row per key.  The parser, the defaults, cfg_print_keys, cfg_write_dev
+ * and (by hand, checked by test_config) objfs.conf(5) all read this table.
+ * For strings and secrets min/max bound the length in bytes; for numbers
+ * they bound the value.  def NULL means required; "" means optional and unset. */
+struct cfg_key {
+	enum cfg_sect sect;
+	const char *name;
+	enum cfg_type type;
+	const char *def;
+	uint64_t min, max;
+	uint64_t align;		/* sizes: value must be a multiple of this, 0 = any */
+	size_t off, size;	/* field in struct cfg or struct cfg_node */
+	int (*check)(const char *v, char *why, size_t whylen); /* extra rule for strings */
+	const char *doc;
+};
+
+#define FSIZE(type, member) sizeof(((type *)0)->member)
+#define CLUSTER(member)                                                                           \
+	.sect = SECT_CLUSTER, .off = offsetof(struct cfg, member),                                \
+	.size = FSIZE(struct cfg, member)
+#define NODE(member)                                                                              \
+	.sect = SECT_NODE, .off = offsetof(struct cfg_node, member),                              \
+	.size = FSIZE(struct cfg_node, member)
+
+static int cfg_check_addr(const char *v, char *why, size_t whylen);
+static int cfg_check_abspath(const char *v, char *why, size_t whylen);
+
+static const struct cfg_key cfg_keys[] = {
+	{ CLUSTER(name), .name = "name", .type = CT_STRING, .def = "objfs",
+	  .min = 1, .max = FSIZE(struct cfg, name) - 1,
+	  .doc = "Cluster name, shown in logs and by objfsctl status." },
+	{ CLUSTER(secret), .name = "secret", .type = CT_SECRET, .def = NULL,
+	  .min = CFG_SECRET_MIN, .max = CFG_SECRET_MAX,
+	  .doc = "Shared key that authenticates every message; its bytes are used as is." },
+	{ CLUSTER(ec), .name = "ec_profile", .type = CT_PROFILE, .def = "4+2",
+	  .doc = "Default erasure code K+M: K data and M parity fragments per block." },
+	{ CLUSTER(tiers), .name = "ec_tiers", .type = CT_TIERS, .def = "",
+	  .doc = "Profiles by file size, e.g. 4+2:1M,6+3:100M,8+4; the last tier has no size." },
+	{ CLUSTER(block_size), .name = "block_size", .type = CT_SIZE, .def = "4M",
+	  .min = 64 << 10, .max = 64 << 20, .align = 4096,
+	  .doc = "Largest block a file is cut into before erasure coding." },
+	{ CLUSTER(inline_max), .name = "inline_max", .type = CT_SIZE, .def = "4K",
+	  .min = 0, .max = 64 << 10,
+	  .doc = "Files up to this size live in the metadata instead of fragments." },
+	{ CLUSTER(timeout_ms), .name = "timeout_ms", .type = CT_UINT, .def = "5000",
+	  .min = 100, .max = 600000,
+	  .doc = "Milliseconds a client waits for one request before giving up on it." },
+	{ CLUSTER(retries), .name = "retries", .type = CT_UINT, .def = "2",
+	  .min = 0, .max = 10,
+	  .doc = "Times an idempotent request is retried after a timeout or error." },
+	{ CLUSTER(max_skew_s), .name = "max_skew_s", .type = CT_UINT, .def = "60",
+	  .min = 1, .max = 3600,
+	  .doc = "Largest clock difference in seconds accepted by replay protection." },
+	{ CLUSTER(meta_replicas), .name = "meta_replicas", .type = CT_UINT, .def = "3",
+	  .min = 1, .max = 7,
+	  .doc = "Nodes holding a replica of each metadata shard." },
+	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
+	  .doc = "Lowest level logged: debug, info, warn or error." },
+	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,
+	  .min = 1, .max = CFG_ADDR_MAX - 1, .check = cfg_check_addr,
+	  .doc = "Address the node listens on, tcp://HOST:PORT; unique in the cluster." },
+	{ NODE(zone), .name = "zone", .type = CT_STRING, .def = "default",
+	  .min = 1, .max = CFG_ZONE_MAX - 1,
+	  .doc = "Failure zone (rack, room); the fragments of a block spread over zones." },
+	{ NODE(data_dir), .name = "data_dir", .type = CT_STRING, .def = NULL,
+	  .min = 1, .max = PATH_MAX - 1, .check = cfg_check_abspath,
+	  .doc = "Absolute path of the directory holding the node's fragments and shards." },
+	{ NODE(capacity), .name = "capacity", .type = CT_SIZE, .def = "0",
+	  .min = 0, .max = UINT64_MAX,
+	  .doc = "Bytes the node may use; 0 means the size of its file system." },
+};
+
+#define CFG_N_KEYS OBJ_ARRAY_LEN(cfg_keys)
+
+/* Parser state.  set[] holds the line where each key was set (0: not yet),
+ * for duplicate and missing-key messages; cfg is the copy being filled. */
+struct cfg_parse {
+	const char *name;	/* file name in messages */
+	char *err;
+	size_t errlen;
+	enum cfg_sect sect;
+	size_t node;		/* index of the current [node] */
+	unsigned cluster_line;	/* line of [cluster], 0 when absent */
+	unsigned cluster_set[CFG_N_KEYS];
+	unsigned node_line[CFG_MAX_NODES];
+	unsigned node_set[CFG_MAX_NODES][CFG_N_KEYS];
+	struct cfg cfg;
+};
+
+/* Writes "NAME:LINE: msg" (or "NAME: msg" when line is 0) and returns -OBJ_ECONFIG. */
+__attribute__((format(printf, 3, 4))) static int cfg_fail(struct cfg_parse *p, unsigned line,
+							    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->err == NULL || p->errlen == 0) {
+		return -OBJ_ECONFIG;
+	}
+	if (line > 0) {
+		n = snprintf(p->err, p->errlen, "%s:%u: ", p->name, line);
+	} else {
+		n = snprintf(p->err, p->errlen, "%s: ", p->name);
+	}
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -OBJ_ECONFIG;
+}
+
+static char *cfg_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s)) {
+		s++;
+	}
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1])) {
+		end--;
+	}
+	*end = '\0';
+	return s;
+}
+
+/* --- value parsers -------------------------------------------------------- */
+
+/* Unsigned decimal, digits only: a sign or space is an error, not ignored. */
+static int cfg_parse_uint(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0') {
+		return -EINVAL;
+	}
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9') {
+			return -EINVAL;
+		}
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+			return -ERANGE;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int cfg_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	uint64_t v = 0, mul = 1;
+	const char *u;
+
+	if (s == NULL || *s < '0' || *s > '9') {
+		return -EINVAL;
+	}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+			return -ERANGE;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (*s != '\0' && (u = strchr(units, toupper((unsigned char)*s))) != NULL) {
+		mul = (uint64_t)1 << (10 * (u - units + 1));
+		s++;
+		if (*s == 'i') {
+			s++;
+			if (*s != 'B') {
+				return -EINVAL; /* "4Ki" */
+			}
+		}
+	}
+	if (*s == 'B') {
+		s++;
+	}
+	if (*s != '\0') {
+		return -EINVAL;
+	}
+	if (v > UINT64_MAX / mul) {
+		return -ERANGE;
+	}
+	*out = v * mul;
+	return 0;
+}
+
+/* Shortest exact text for a size: 65536 -> "64K", 5000 -> "5000". */
+static void cfg_fmt_size(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (v != 0 && u < 3 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0) {
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	} else {
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+	}
+}
+
+static void cfg_fmt_value(const struct cfg_key *k, uint64_t v, char *buf, size_t len)
+{
+	if (k->type == CT_SIZE) {
+		cfg_fmt_size(v, buf, len);
+	} else {
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	}
+}
+
+static int cfg_parse_profile(const char *v, struct ec_profile *out)
+{
+	struct ec_profile p;
+
+	if (ec_profile_parse(v, &p) < 0 || p.k < 1 || p.k + p.m > 255) {
+		return -EINVAL;
+	}
+	*out = p;
+	return 0;
+}
+
+/* "4+2:1M,6+3:100M,8+4": increasing sizes, the last tier without one.
+ * Items are trimmed; an empty item is an error, not skipped. */
+static int cfg_parse_tiers(const char *v, struct cfg *c, char *why, size_t whylen)
+{
+	char buf[512], *rest = buf, *item;
+	size_t n = 0;
+
+	c->n_tiers = 0;
+	if (v[0] == '\0') {
+		return 0; /* no tiers: ec_profile for every size */
+	}
+	if (strlen(v) >= sizeof(buf)) {
+		snprintf(why, whylen, "too long (%zu bytes)", strlen(v));
+		return -EINVAL;
+	}
+	strcpy(buf, v);
+	while ((item = strsep(&rest, ",")) != NULL) {
+		struct cfg_profile_tier *t = &c->tiers[n];
+		char *colon = strchr(item, ':');
+		uint64_t max = UINT64_MAX;
+
+		if (n > 0 && c->tiers[n - 1].max_size == UINT64_MAX) {
+			snprintf(why, whylen, "only the last tier may omit its size (got '%s')", v);
+			return -EINVAL;
+		}
+		if (n == CFG_MAX_PROFILES) {
+			snprintf(why, whylen, "at most %d tiers (got '%s')", CFG_MAX_PROFILES, v);
+			return -EINVAL;
+		}
+		if (colon != NULL) {
+			*colon = '\0';
+			if (cfg_parse_size(cfg_trim(colon + 1), &max) < 0 || max == 0 ||
+			    max == UINT64_MAX) {
+				snprintf(why, whylen, "bad size in tier %zu (got '%s')", n + 1, v);
+				return -EINVAL;
+			}
+			if (n > 0 && max <= c->tiers[n - 1].max_size) {
+				snprintf(why, whylen, "tier sizes must increase (got '%s')", v);
+				return -EINVAL;
+			}
+		}
+		if (cfg_parse_profile(cfg_trim(item), &t->profile) < 0) {
+			snprintf(why, whylen, "bad profile in tier %zu (got '%s')", n + 1, v);
+			return -EINVAL;
+		}
+		t->max_size = max;
+		n++;
+	}
+	if (c->tiers[n - 1].max_size != UINT64_MAX) {
+		snprintf(why, whylen, "the last tier must have no size (got '%s')", v);
+		return -EINVAL;
+	}
+	c->n_tiers = n;
+	return 0;
+}
+
+static int cfg_check_addr(const char *v, char *why, size_t whylen)
+{
+	const char *host = v + strlen("tcp://"), *colon;
+	uint64_t port;
+
+	if (strncmp(v, "tcp://", strlen("tcp://")) != 0) {
+		snprintf(why, whylen, "must start with tcp:// (got '%s')", v);
+		return -EINVAL;
+	}
+	colon = strrchr(host, ':');
+	if (colon == NULL || colon == host || strpbrk(host, " \t/") != NULL ||
+	    (host[0] == '[' && colon[-1] != ']')) {
+		snprintf(why, whylen, "must be tcp://HOST:PORT (got '%s')", v);
+		return -EINVAL;
+	}
+	if (cfg_parse_uint(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+		snprintf(why, whylen, "port must be between 1 and 65535 (got '%s')", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cfg_check_abspath(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/') {
+		snprintf(why, whylen, "must be an absolute path (got '%s')", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parses text for key k into its field under base (struct cfg or struct
+ * cfg_node); c is the whole config for the cluster-only types.  On error
+ * writes the reason, ending with what was given, to why. */
+static int cfg_set_value(const struct cfg_key *k, const char *v, void *base, struct cfg *c,
+			 char *why, size_t whylen)
+{
+	char *field = (char *)base + k->off;
+	size_t len = strlen(v);
+	char lo[32], hi[32];
+	enum log_level lvl;
+	uint64_t n = 0;
+	int rc;
+
+	switch (k->type) {
+	case CT_STRING:
+		if (len < k->min || len > k->max) {
+			snprintf(why, whylen, "must be %llu to %llu bytes long (got %zu bytes)",
+				 (unsigned long long)k->min, (unsigned long long)k->max, len);
+			return -EINVAL;
+		}
+		if (k->check != NULL && k->check(v, why, whylen) < 0) {
+			return -EINVAL;
+		}
+		memcpy(field, v, len + 1);
+		return 0;
+	case CT_SECRET:
+		/* Never echo a secret into a message that may reach a log. */
+		if (len < k->min || len > k->max) {
+			snprintf(why, whylen, "must be %llu to %llu bytes long (got %zu bytes)",
+				 (unsigned long long)k->min, (unsigned long long)k->max, len);
+			return -EINVAL;
+		}
+		memcpy(c->secret, v, len);
+		c->secret_len = len;
+		return 0;
+	case CT_SIZE:
+	case CT_UINT:
+		rc = k->type == CT_SIZE ? cfg_parse_size(v, &n) : cfg_parse_uint(v, &n);
+		if (rc == -EINVAL) {
+			snprintf(why, whylen, "not %s (got '%s')",
+				 k->type == CT_SIZE ? "a size such as 4096, 64K or 4MiB" : "a number",
+				 v);
+			return rc;
+		}
+		cfg_fmt_value(k, k->min, lo, sizeof(lo));
+		cfg_fmt_value(k, k->max, hi, sizeof(hi));
+		if (rc < 0 || n < k->min || n > k->max) {
+			snprintf(why, whylen, "must be between %s and %s (got '%s')", lo, hi, v);
+			return -ERANGE;
+		}
+		if (k->align != 0 && n % k->align != 0) {
+			cfg_fmt_value(k, k->align, lo, sizeof(lo));
+			snprintf(why, whylen, "must be a multiple of %s (got '%s')", lo, v);
+			return -EINVAL;
+		}
+		if (k->size == sizeof(uint32_t)) {
+			uint32_t v32 = (uint32_t)n; /* the table's max keeps n in range */
+
+			memcpy(field, &v32, sizeof(v32));
+		} else {
+			memcpy(field, &n, sizeof(n));
+		}
+		return 0;
+	case CT_PROFILE:
+		if (cfg_parse_profile(v, (struct ec_profile *)(void *)field) < 0) {
+			snprintf(why, whylen, "not a K+M profile such as 4+2 (got '%s')", v);
+			return -EINVAL;
+		}
+		return 0;
+	case CT_TIERS:
+		return cfg_parse_tiers(v, c, why, whylen);
+	case CT_LEVEL:
+		if (log_parse_level(v, &lvl) < 0) {
+			snprintf(why, whylen, "must be debug, info, warn or error (got '%s')", v);
+			return -EINVAL;
+		}
+		snprintf(field, k->size, "%s", v);
+		for (; *field != '\0'; field++) {
+			*field = (char)tolower((unsigned char)*field);
+		}
+		return 0;
+	}
+	snprintf(why, whylen, "unknown type");
+	return -EINVAL;
+}
+
+/* --- the parser ----------------------------------------------------------- */
+
+static const struct cfg_key *cfg_find_key(enum cfg_sect sect, const char *name)
+{
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		if (cfg_keys[i].sect == sect && strcmp(cfg_keys[i].name, name) == 0) {
+			return &cfg_keys[i];
+		}
+	}
+	return NULL;
+}
+
+/* Fills the defaults of one section.  The table is ours, so a default that
+ * does not parse is a bug in this file, not bad input. */
+static void cfg_apply_defaults(enum cfg_sect sect, void *base, struct cfg *c)
+{
+	char why[256];
+
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->sect == sect && k->def != NULL &&
+		    cfg_set_value(k, k->def, base, c, why, sizeof(why)) < 0) {
+			OBJ_PANIC("default of key '%s' rejected: %s", k->name, why);
+		}
+	}
+}
+
+/* "[cluster]" or "[node ID]". */
+static int cfg_section(struct cfg_parse *p, unsigned line, char *s)
+{
+	size_t len = strlen(s);
+	char *inner, *id;
+	uint64_t n;
+
+	if (s[len - 1] != ']') {
+		return cfg_fail(p, line, "section header '%s' lacks ']'", s);
+	}
+	s[len - 1] = '\0';
+	inner = cfg_trim(s + 1);
+	if (strcmp(inner, "cluster") == 0) {
+		if (p->cluster_line != 0) {
+			return cfg_fail(p, line, "duplicate section [cluster] (first at line %u)",
+					p->cluster_line);
+		}
+		p->cluster_line = line;
+		p->sect = SECT_CLUSTER;
+		return 0;
+	}
+	if (strncmp(inner, "node", 4) != 0 || !isspace((unsigned char)inner[4])) {
+		return cfg_fail(p, line, "unknown section '[%s]' (expected [cluster] or [node ID])",
+				inner);
+	}
+	id = cfg_trim(inner + 4);
+	if (cfg_parse_uint(id, &n) < 0 || n < 1 || n > CFG_NODE_ID_MAX) {
+		return cfg_fail(p, line, "section [node %s]: id must be between 1 and %u", id,
+				CFG_NODE_ID_MAX);
+	}
+	for (size_t i = 0; i < p->cfg.n_nodes; i++) {
+		if (p->cfg.nodes[i].id == n) {
+			return cfg_fail(p, line, "duplicate node id %llu (first at line %u)",
+					(unsigned long long)n, p->node_line[i]);
+		}
+	}
+	if (p->cfg.n_nodes == CFG_MAX_NODES) {
+		return cfg_fail(p, line, "more than %d nodes", CFG_MAX_NODES);
+	}
+	p->node = p->cfg.n_nodes++;
+	p->node_line[p->node] = line;
+	p->cfg.nodes[p->node].id = (uint32_t)n;
+	cfg_apply_defaults(SECT_NODE, &p->cfg.nodes[p->node], &p->cfg);
+	p->sect = SECT_NODE;
+	return 0;
+}
+
+/* Removes one pair of surrounding double quotes; nothing inside is special. */
+static int cfg_unquote(char **v)
+{
+	size_t len = strlen(*v);
+
+	if ((*v)[0] != '"') {
+		return 0;
+	}
+	if (len < 2 || (*v)[len - 1] != '"') {
+		return -EINVAL;
+	}
+	(*v)[len - 1] = '\0';
+	(*v)++;
+	return 0;
+}
+
+static int cfg_assign(struct cfg_parse *p, unsigned line, char *s)
+{
+	char *eq = strchr(s, '='), *key, *val, why[512];
+	const struct cfg_key *k;
+	unsigned *set;
+	void *base;
+
+	if (eq == NULL) {
+		return cfg_fail(p, line, "missing '=' in '%.64s' (expected key = value)", s);
+	}
+	*eq = '\0';
+	key = cfg_trim(s);
+	val = cfg_trim(eq + 1);
+	if (key[0] == '\0') {
+		return cfg_fail(p, line, "missing key before '='");
+	}
+	if (p->sect == SECT_NONE) {
+		return cfg_fail(p, line, "key '%.64s' before any [cluster] or [node ID] section",
+				key);
+	}
+	k = cfg_find_key(p->sect, key);
+	if (k == NULL) {
+		enum cfg_sect other = p->sect == SECT_CLUSTER ? SECT_NODE : SECT_CLUSTER;
+
+		if (cfg_find_key(other, key) != NULL) {
+			return cfg_fail(p, line, "key '%s' belongs in a [%s] section", key,
+					other == SECT_CLUSTER ? "cluster" : "node ID");
+		}
+		if (p->sect == SECT_CLUSTER) {
+			return cfg_fail(p, line, "unknown key '%.64s' in [cluster]", key);
+		}
+		return cfg_fail(p, line, "unknown key '%.64s' in [node %u]", key,
+				p->cfg.nodes[p->node].id);
+	}
+	if (p->sect == SECT_CLUSTER) {
+		set = &p->cluster_set[k - cfg_keys];
+		base = &p->cfg;
+	} else {
+		set = &p->node_set[p->node][k - cfg_keys];
+		base = &p->cfg.nodes[p->node];
+	}
+	if (*set != 0) {
+		return cfg_fail(p, line, "key '%s': set twice in this section (first at line %u)",
+				k->name, *set);
+	}
+	if (cfg_unquote(&val) < 0) {
+		return cfg_fail(p, line, "key '%s': unterminated quote", k->name);
+	}
+	if (cfg_set_value(k, val, base, &p->cfg, why, sizeof(why)) < 0) {
+		return cfg_fail(p, line, "key '%s': %s", k->name, why);
+	}
+	*set = line;
+	return 0;
+}
+
+/* Checks that need the whole file: required keys, node count, unique
+ * addresses; then numbers the zones in order of first appearance. */
+static int cfg_finish(struct cfg_parse *p)
+{
+	const struct cfg_key *addr = cfg_find_key(SECT_NODE, "addr");
+	struct cfg *c = &p->cfg;
+
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->def != NULL) {
+			continue;
+		}
+		if (k->sect == SECT_CLUSTER && p->cluster_line == 0) {
+			return cfg_fail(p, 0, "no [cluster] section (it holds the required key '%s')",
+					k->name);
+		}
+		if (k->sect == SECT_CLUSTER && p->cluster_set[i] == 0) {
+			return cfg_fail(p, p->cluster_line,
+					"section [cluster]: missing required key '%s'", k->name);
+		}
+		for (size_t n = 0; k->sect == SECT_NODE && n < c->n_nodes; n++) {
+			if (p->node_set[n][i] == 0) {
+				return cfg_fail(p, p->node_line[n],
+						"section [node %u]: missing required key '%s'",
+						c->nodes[n].id, k->name);
+			}
+		}
+	}
+	if (c->n_nodes == 0) {
+		return cfg_fail(p, 0, "no [node ID] section: a cluster needs at least one node");
+	}
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(c->nodes[i].addr, c->nodes[j].addr) == 0) {
+				return cfg_fail(p, p->node_set[i][addr - cfg_keys],
+						"key 'addr': '%s' is already used by [node %u]",
+						c->nodes[i].addr, c->nodes[j].id);
+			}
+		}
+	}
+	c->n_zones = 0;
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		size_t first = 0;
+
+		while (strcmp(c->nodes[first].zone, c->nodes[i].zone) != 0) {
+			first++; /* stops at i at the latest */
+		}
+		if (first < i) {
+			c->nodes[i].zone_idx = c->nodes[first].zone_idx;
+		} else {
+			c->nodes[i].zone_idx = (uint32_t)c->n_zones++;
+		}
+	}
+	return 0;
+}
+
+/* Parses text, which it may modify, into p->cfg. */
+static int cfg_parse_text(struct cfg_parse *p, char *text)
+{
+	unsigned line = 0;
+	char *next = text;
+	int rc;
+
+	cfg_apply_defaults(SECT_CLUSTER, &p->cfg, &p->cfg);
+	while (next != NULL) {
+		char *s = next, *nl = strchr(next, '\n');
+
+		line++;
+		if (nl != NULL) {
+			*nl = '\0';
+			next = nl + 1;
+		} else {
+			next = NULL;
+		}
+		s = cfg_trim(s); /* also drops the '\r' of CRLF files */
+		if (s[0] == '\0' || s[0] == '#' || s[0] == ';') {
+			continue;
+		}
+		rc = s[0] == '[' ? cfg_section(p, line, s) : cfg_assign(p, line, s);
+		if (rc < 0) {
+			return rc;
+		}
+	}
+	return cfg_finish(p);
+}
+
+/* Shared by both loaders: text is a heap copy the parser may modify. */
+static int cfg_load(char *text, const char *name, const char *path, struct cfg *out, char *err,
+		    size_t errlen)
+{
+	struct cfg_parse *p = calloc(1, sizeof(*p)); /* ~1.2 MiB: too big for a stack */
+	int rc;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	p->name = name;
+	p->err = err;
+	p->errlen = errlen;
+	rc = cfg_parse_text(p, text);
+	if (rc == 0) {
+		snprintf(p->cfg.path, sizeof(p->cfg.path), "%s", path);
+		memcpy(out, &p->cfg, sizeof(*out));
+	}
+	free(p);
+	return rc;
+}
+
+int cfg_load_string(const char *text, const char *name, struct cfg *out, char *err, size_t errlen)
+{
+	char *copy;
+	int rc;
+
+	if (errlen > 0) {
+		err[0] = '\0';
+	}
+	if (name == NULL) {
+		name = "<embedded>";
+	}
+	copy = strdup(text);
+	if (copy == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	rc = cfg_load(copy, name, "<embedded>", out, err, errlen);
+	free(copy);
+	return rc;
+}
+
+/* Reads at most CFG_FILE_MAX bytes plus one, to tell "too big" from "just fits". */
+static int cfg_read_file(const char *path, char **out, size_t *len)
+{
+	size_t cap = 16384, n = 0;
+	char *buf, *tmp;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	buf = malloc(cap);
+	if (buf == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 == cap) {
+			cap = cap * 2 > CFG_FILE_MAX + 2 ? CFG_FILE_MAX + 2 : cap * 2;
+			tmp = realloc(buf, cap);
+			if (tmp == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = tmp;
+		}
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0) {
+			break;
+		}
+		n += (size_t)r;
+		if (n > CFG_FILE_MAX) {
+			rc = -EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int cfg_load_file(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (errlen > 0) {
+		err[0] = '\0';
+	}
+	if (strlen(path) >= PATH_MAX) {
+		snprintf(err, errlen, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	rc = cfg_read_file(path, &text, &len);
+	if (rc == -EFBIG) {
+		snprintf(err, errlen, "%s: larger than %u bytes; not a config file", path,
+			 CFG_FILE_MAX);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (strlen(text) != len) {
+		/* The line of the NUL, for someone looking at a corrupt file. */
+		unsigned line = 1;
+
+		for (const char *s = text; *s != '\0'; s++) {
+			line += *s == '\n';
+		}
+		snprintf(err, errlen, "%s:%u: NUL byte in file", path, line);
+		free(text);
+		return -OBJ_ECONFIG;
+	}
+	rc = cfg_load(text, path, path, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+const struct cfg_node *cfg_node_by_id(const struct cfg *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		if (c->nodes[i].id == id) {
+			return &c->nodes[i];
+		}
+	}
+	return NULL;
+}
+
+struct ec_profile cfg_profile_for(const struct cfg *c, uint64_t file_size)
+{
+	for (size_t i = 0; i < c->n_tiers; i++) {
+		if (c->tiers[i].max_size >= file_size) {
+			return c->tiers[i].profile;
+		}
+	}
+	return c->ec;
+}
+
+/* --- documentation -------------------------------------------------------- */
+
+/* "size; default 4M; 64K..64M; multiple of 4K": the line objfs.conf(5)
+ * repeats under each key, so the page and --help cannot drift apart. */
+static void cfg_key_summary(const struct cfg_key *k, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "%s; ", cfg_type_names[k->type]);
+	if (k->def == NULL) {
+		n += (size_t)snprintf(buf + n, len - n, "required");
+	} else if (k->def[0] == '\0') {
+		n += (size_t)snprintf(buf + n, len - n, "optional");
+	} else {
+		n += (size_t)snprintf(buf + n, len - n, "default %s", k->def);
+	}
+	switch (k->type) {
+	case CT_STRING:
+	case CT_SECRET:
+		snprintf(buf + n, len - n, "; %llu..%llu bytes", (unsigned long long)k->min,
+			 (unsigned long long)k->max);
+		break;
+	case CT_SIZE:
+	case CT_UINT:
+		if (k->min == 0 && k->max == UINT64_MAX) {
+			break;
+		}
+		cfg_fmt_value(k, k->min, lo, sizeof(lo));
+		cfg_fmt_value(k, k->max, hi, sizeof(hi));
+		n += (size_t)snprintf(buf + n, len - n, "; %s..%s", lo, hi);
+		if (k->align != 0) {
+			cfg_fmt_value(k, k->align, lo, sizeof(lo));
+			snprintf(buf + n, len - n, "; multiple of %s", lo);
+		}
+		break;
+	case CT_LEVEL:
+		snprintf(buf + n, len - n, "; debug|info|warn|error");
+		break;
+	case CT_PROFILE:
+	case CT_TIERS:
+		break;
+	}
+}
+
+void cfg_print_keys(FILE *f)
+{
+	enum cfg_sect sects[] = { SECT_CLUSTER, SECT_NODE };
+	char sum[128];
+
+	fprintf(f, "Configuration keys (see objfs.conf(5)):\n");
+	for (size_t s = 0; s < OBJ_ARRAY_LEN(sects); s++) {
+		fprintf(f, "[%s]\n", sects[s] == SECT_CLUSTER ? "cluster" : "node ID");
+		for (size_t i = 0; i < CFG_N_KEYS; i++) {
+			if (cfg_keys[i].sect != sects[s]) {
+				continue;
+			}
+			cfg_key_summary(&cfg_keys[i], sum, sizeof(sum));
+			fprintf(f, "  %-14s %s\n", cfg_keys[i].name, sum);
+			fprintf(f, "  %-14s %s\n", "", cfg_keys[i].doc);
+		}
+	}
+}
+
+/* --- dev cluster ---------------------------------------------------------- */
+
+/* Writes every key of a section not given in `given` as a commented default,
+ * with its doc, so the generated file documents itself. */
+static void cfg_write_commented(FILE *f, enum cfg_sect sect, const char *const *given)
+{
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		int skip = 0;
+
+		for (const char *const *g = given; *g != NULL; g++) {
+			skip |= strcmp(*g, k->name) == 0;
+		}
+		if (k->sect != sect || skip || k->def == NULL) {
+			continue;
+		}
+		fprintf(f, "# %s\n#%s =%s%s\n", k->doc, k->name, k->def[0] != '\0' ? " " : "",
+			k->def);
+	}
+}
+
+static int cfg_random(uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t r = getrandom(buf, len, 0);
+
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			return -errno;
+		}
+		buf += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
+{
+	static const char *const cluster_given[] = { "name", "secret", "ec_profile", NULL };
+	static const char *const node_given[] = { "addr", "zone", "data_dir", NULL };
+	uint8_t raw[CFG_DEV_SECRET_BYTES];
+	char hex[2 * CFG_DEV_SECRET_BYTES + 1];
+	int rc;
+
+	/* The file must load back: data_dir is absolute, quoted, one line. */
+	if (n == 0 || n > CFG_MAX_NODES || dir == NULL || dir[0] != '/' ||
+	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
+		return -EINVAL;
+	}
+	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
+		return -ENAMETOOLONG;
+	}
+	rc = cfg_random(raw, sizeof(raw));
+	if (rc < 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	}
+	explicit_bzero(raw, sizeof(raw));
+
+	fprintf(f, "# objfs.conf for a local development cluster of %zu nodes; see objfs.conf(5).\n"
+		   "# Lines starting with '#' show a key's built-in default.\n\n",
+		n);
+	fprintf(f, "[cluster]\nname = dev\n");
+	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
+	fprintf(f, "ec_profile = 4+2\n");
+	cfg_write_commented(f, SECT_CLUSTER, cluster_given);
+	explicit_bzero(hex, sizeof(hex));
+	for (size_t i = 1; i <= n; i++) {
+		/* Three zones so that the default 4+2 spreads as it would on racks. */
+		fprintf(f, "\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
+			   "data_dir = \"%s/node%zu\"\n",
+			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
+		if (i == 1) {
+			cfg_write_commented(f, SECT_NODE, node_given);
+		}
+	}
+	if (fflush(f) != 0 || ferror(f)) {
+		return -EIO;
+	}
+	return 0;
+}

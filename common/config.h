@@ -1,0 +1,87 @@
+/* config.h: the cluster configuration shared by nodes, clients and objfsctl.
+ * Owns parsing of the INI-style file and the table of known keys (from
+ * which the parser, --help texts and objfs.conf(5) agree).  Never touches
+ * the network; the parsed struct is immutable and may be shared by threads.
+ *
+ * Format:
+ *   # comment            ; comment
+ *   [cluster]            global settings
+ *   key = value
+ *   [node ID]            one section per storage node, ID a positive integer
+ *   addr = tcp://127.0.0.1:7401
+ */
+#ifndef OBJFS_CONFIG_H
+#define OBJFS_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ec.h"
+
+#define CFG_MAX_NODES 256
+#define CFG_MAX_PROFILES 8
+#define CFG_ADDR_MAX 128
+#define CFG_ZONE_MAX 64
+#define CFG_SECRET_MAX 128
+
+struct cfg_node {
+	uint32_t id;                /* [node ID] */
+	char addr[CFG_ADDR_MAX];    /* nng URL the node listens on, tcp:// only */
+	char zone[CFG_ZONE_MAX];    /* failure zone name, default "default" */
+	uint32_t zone_idx;          /* index of zone among distinct zone names */
+	char data_dir[PATH_MAX];    /* where the node keeps fragments and shards */
+	uint64_t capacity;          /* bytes the node may use; 0 = the disk's size */
+};
+
+/* A size-tiered EC profile: blocks of files up to max_size use profile. */
+struct cfg_profile_tier {
+	uint64_t max_size;          /* UINT64_MAX for the last tier */
+	struct ec_profile profile;
+};
+
+struct cfg {
+	char path[PATH_MAX];        /* file it was read from, or "<embedded>" */
+	char name[64];              /* cluster name */
+	uint8_t secret[CFG_SECRET_MAX];
+	size_t secret_len;
+	struct ec_profile ec;       /* default profile, "4+2" */
+	struct cfg_profile_tier tiers[CFG_MAX_PROFILES];
+	size_t n_tiers;             /* 0: always use ec */
+	uint32_t block_size;        /* max bytes per block, default 4 MiB */
+	uint32_t inline_max;        /* files up to this size live in metadata */
+	uint32_t timeout_ms;        /* per-request timeout */
+	uint32_t retries;           /* retries of an idempotent request */
+	uint32_t max_skew_s;        /* accepted clock skew for replay protection */
+	uint32_t meta_replicas;     /* replicas of each metadata shard, default 3 */
+	char log_level[16];
+	struct cfg_node nodes[CFG_MAX_NODES];
+	size_t n_nodes;
+	size_t n_zones;
+};
+
+/* Reads and validates path.  On error returns a negative errno
+ * (-ENOENT, -EACCES, -OBJ_ECONFIG ...) and writes a message naming the
+ * file, line and key to err. */
+int cfg_load_file(const char *path, struct cfg *out, char *err, size_t errlen);
+/* The same for text already in memory; name is used in messages. */
+int cfg_load_string(const char *text, const char *name, struct cfg *out, char *err, size_t errlen);
+
+/* Returns the node with this id, or NULL. */
+const struct cfg_node *cfg_node_by_id(const struct cfg *c, uint32_t id);
+/* EC profile for a file (or object) of the given total size. */
+struct ec_profile cfg_profile_for(const struct cfg *c, uint64_t file_size);
+
+/* Writes the default config for a local dev cluster of n nodes on
+ * 127.0.0.1 starting at base_port, data under dir/nodeN, with a fresh
+ * random secret, to f.  Returns 0 or a negative errno. */
+int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port);
+
+/* Prints the documented key table (for --help and the man page). */
+void cfg_print_keys(FILE *f);
+
+/* Parses sizes such as "4096", "4K", "4KiB", "1M", "2G" (binary units). */
+int cfg_parse_size(const char *s, uint64_t *out);
+
+#endif

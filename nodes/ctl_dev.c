@@ -1,0 +1,394 @@
+/* ctl_dev.c: objfsctl dev up|down: a local cluster on loopback.
+ * Writes the embedded default config (cfg_write_dev) into DIR, starts one
+ * objfs-node process per [node] section in its own session, logging to
+ * DIR/nodeID.log with its pid in DIR/nodeID.pid, and waits until every
+ * node answers.  `down` stops exactly the processes named by those pid
+ * files (checking each is still an objfs-node), never others. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/client.h"
+#include "../common/err.h"
+#include "ctl.h"
+
+#define DEV_DIR ".objfs-dev"
+#define DEV_PORT 7401
+#define DEV_START_TIMEOUT_MS 15000
+#define DEV_STOP_TIMEOUT_MS 10000
+
+/* snprintf for paths: a path that does not fit is an error, not a
+ * silently shortened name. */
+static int pathf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int pathf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static void dev_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: objfsctl dev up [--nodes N] [--dir DIR] [--port PORT]\n"
+		"       objfsctl dev down [--dir DIR] [--purge]\n"
+		"Start or stop a local cluster of objfs-node processes on 127.0.0.1.\n\n"
+		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
+		"  -d, --dir DIR    where config, data, logs and pid files live\n"
+		"                   (default ./" DEV_DIR ")\n"
+		"  -p, --port PORT  first node's port; node i listens on PORT+i-1\n"
+		"                   (default %d)\n"
+		"      --purge      with down: also delete DIR and all its data\n\n"
+		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
+		"afterwards, so data survives down/up.  It starts only nodes not running.\n",
+		DEV_PORT);
+}
+
+static long read_pid(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long pid = -1;
+
+	if (f == NULL) {
+		return -1;
+	}
+	if (fscanf(f, "%ld", &pid) != 1) {
+		pid = -1;
+	}
+	fclose(f);
+	return pid;
+}
+
+/* True if pid is alive and is an objfs-node (so a recycled pid is never
+ * signalled by mistake). */
+static int is_our_node(long pid)
+{
+	char path[64], cmd[256] = "";
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0 || kill((pid_t)pid, 0) != 0) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		return 0;
+	}
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	return strstr(cmd, "objfs-node") != NULL;
+}
+
+static void node_binary(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			pathf(out, len, "%s/objfs-node", self);
+			if (access(out, X_OK) == 0) {
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "objfs-node"); /* from PATH */
+}
+
+static int spawn_node(const char *bin, const char *conf, const char *dir, uint32_t id)
+{
+	char log[PATH_MAX], pidf[PATH_MAX], idbuf[16];
+	pid_t pid;
+	FILE *f;
+
+	pathf(log, sizeof(log), "%s/node%u.log", dir, id);
+	pathf(pidf, sizeof(pidf), "%s/node%u.pid", dir, id);
+	snprintf(idbuf, sizeof(idbuf), "%u", id);
+	pid = fork();
+	if (pid < 0) {
+		return -errno;
+	}
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		setsid(); /* survives the shell that ran objfsctl */
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		if (nul >= 0) {
+			dup2(nul, STDIN_FILENO);
+		}
+		execlp(bin, "objfs-node", "-c", conf, "-i", idbuf, (char *)NULL);
+		fprintf(stderr, "objfsctl dev: cannot run %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	f = fopen(pidf, "w");
+	if (f == NULL) {
+		return -errno;
+	}
+	fprintf(f, "%ld\n", (long)pid);
+	fclose(f);
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Pings every node until all answer or the timeout passes; returns how
+ * many answered. */
+static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
+{
+	uint64_t until = mono_ms() + timeout_ms;
+	struct cl *cl;
+	struct cl_req *reqs = calloc(cfg->n_nodes, sizeof(*reqs));
+	size_t ok = 0;
+
+	if (reqs == NULL || cl_open(cfg, &cl) != 0) {
+		free(reqs);
+		return 0;
+	}
+	while (mono_ms() < until) {
+		cl_wait_connected(cl, 200);
+		for (size_t i = 0; i < cfg->n_nodes; i++) {
+			memset(&reqs[i], 0, sizeof(reqs[i]));
+			reqs[i].node = i;
+			reqs[i].type = MSG_PING;
+		}
+		ok = (size_t)cl_run(cl, reqs, cfg->n_nodes, 1000);
+		for (size_t i = 0; i < cfg->n_nodes; i++) {
+			cl_req_release(&reqs[i]);
+		}
+		if (ok == cfg->n_nodes) {
+			break;
+		}
+		usleep(100000);
+	}
+	cl_close(cl);
+	free(reqs);
+	return ok;
+}
+
+static int dev_up(struct ctl *c, const char *dir, long nodes, long port)
+{
+	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
+	size_t ready;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "objfsctl dev up: %s: %s\n", dir, strerror(errno));
+		return CTL_FAIL;
+	}
+	if (realpath(dir, absdir) == NULL) {
+		fprintf(stderr, "objfsctl dev up: %s: %s\n", dir, strerror(errno));
+		return CTL_FAIL;
+	}
+	if (pathf(conf, sizeof(conf), "%s/objfs.conf", absdir) != 0) {
+		fprintf(stderr, "objfsctl dev up: %s: path too long\n", absdir);
+		return CTL_FAIL;
+	}
+	if (access(conf, F_OK) != 0) {
+		int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		int rc = f != NULL ? cfg_write_dev(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+
+		if (f != NULL && fclose(f) != 0 && rc == 0) {
+			rc = -errno;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "objfsctl dev up: cannot write %s: %s\n", conf, obj_strerror(rc));
+			unlink(conf);
+			return CTL_FAIL;
+		}
+	}
+	c->conf_path = conf;
+	if (ctl_load(c) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	node_binary(bin, sizeof(bin));
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		const struct cfg_node *n = &c->cfg.nodes[i];
+		char pidf[PATH_MAX];
+		int rc;
+
+		pathf(pidf, sizeof(pidf), "%s/node%u.pid", absdir, n->id);
+		if (is_our_node(read_pid(pidf))) {
+			continue;
+		}
+		if (mkdir(n->data_dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "objfsctl dev up: %s: %s\n", n->data_dir, strerror(errno));
+			return CTL_FAIL;
+		}
+		if ((rc = spawn_node(bin, conf, absdir, n->id)) != 0) {
+			fprintf(stderr, "objfsctl dev up: node %u: %s\n", n->id, obj_strerror(rc));
+			return CTL_FAIL;
+		}
+	}
+	ready = wait_ready(&c->cfg, DEV_START_TIMEOUT_MS);
+	if (ready != c->cfg.n_nodes) {
+		fprintf(stderr, "objfsctl dev up: only %zu of %zu nodes answered; see %s/node*.log\n",
+			ready, c->cfg.n_nodes, absdir);
+		return CTL_FAIL;
+	}
+	printf("objfs dev cluster up: %zu nodes, config %s\n", ready, conf);
+	printf("use it with: export OBJFS_CONF=%s\n", conf);
+	return CTL_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int dev_down(const char *dir, int purge)
+{
+	char conf[PATH_MAX];
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	int rc = CTL_OK;
+
+	if (cfg == NULL) {
+		return CTL_FAIL;
+	}
+	if (pathf(conf, sizeof(conf), "%s/objfs.conf", dir) != 0) {
+		fprintf(stderr, "objfsctl dev down: %s: path too long\n", dir);
+		free(cfg);
+		return CTL_FAIL;
+	}
+	if (cfg_load_file(conf, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "objfsctl dev down: %s\n", err);
+		free(cfg);
+		return CTL_FAIL;
+	}
+	/* Signal all first, then wait: nodes stop in parallel. */
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		char pidf[PATH_MAX];
+		long pid;
+
+		pathf(pidf, sizeof(pidf), "%s/node%u.pid", dir, cfg->nodes[i].id);
+		pid = read_pid(pidf);
+		if (is_our_node(pid)) {
+			kill((pid_t)pid, SIGTERM);
+		}
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		char pidf[PATH_MAX];
+		long pid;
+		uint64_t until = mono_ms() + DEV_STOP_TIMEOUT_MS;
+
+		pathf(pidf, sizeof(pidf), "%s/node%u.pid", dir, cfg->nodes[i].id);
+		pid = read_pid(pidf);
+		while (is_our_node(pid) && mono_ms() < until) {
+			waitpid((pid_t)pid, NULL, WNOHANG); /* reaps if it is our child */
+			usleep(20000);
+		}
+		if (is_our_node(pid)) {
+			fprintf(stderr, "objfsctl dev down: node %u (pid %ld) ignored SIGTERM; killing\n",
+				cfg->nodes[i].id, pid);
+			kill((pid_t)pid, SIGKILL);
+			rc = CTL_FAIL;
+		}
+		unlink(pidf);
+	}
+	free(cfg);
+	if (purge && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+		fprintf(stderr, "objfsctl dev down: cannot remove %s: %s\n", dir, strerror(errno));
+		return CTL_FAIL;
+	}
+	printf("objfs dev cluster down%s\n", purge ? " and purged" : "");
+	return rc;
+}
+
+int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"nodes", required_argument, NULL, 'n'},
+		{"dir", required_argument, NULL, 'd'},
+		{"port", required_argument, NULL, 'p'},
+		{"purge", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dir = DEV_DIR, *action;
+	long nodes = 6, port = DEV_PORT;
+	int purge = 0, o;
+
+	if (argc < 2 || ctl_is_help(argc, argv)) {
+		dev_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USAGE : CTL_OK;
+	}
+	action = argv[1];
+	argc--;
+	argv++;
+	while ((o = getopt_long(argc, argv, "n:d:p:h", opts, NULL)) != -1) {
+		char *end;
+
+		switch (o) {
+		case 'n':
+			nodes = strtol(optarg, &end, 10);
+			if (*end != '\0' || nodes < 1 || nodes > CFG_MAX_NODES) {
+				fprintf(stderr, "objfsctl dev: --nodes must be 1..%d\n", CFG_MAX_NODES);
+				return CTL_USAGE;
+			}
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			port = strtol(optarg, &end, 10);
+			if (*end != '\0' || port < 1 || port > 65535 - CFG_MAX_NODES) {
+				fprintf(stderr, "objfsctl dev: --port must be 1..%d\n", 65535 - CFG_MAX_NODES);
+				return CTL_USAGE;
+			}
+			break;
+		case 'P':
+			purge = 1;
+			break;
+		default:
+			dev_usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind != argc) {
+		dev_usage(stderr);
+		return CTL_USAGE;
+	}
+	if (strcmp(action, "up") == 0 && !purge) {
+		return dev_up(c, dir, nodes, port);
+	}
+	if (strcmp(action, "down") == 0) {
+		return dev_down(dir, purge);
+	}
+	dev_usage(stderr);
+	return CTL_USAGE;
+}

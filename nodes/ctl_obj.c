@@ -1,0 +1,175 @@
+/* ctl_obj.c: objfsctl put, get, rm and ls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "ctl.h"
+
+static int fail(const char *what, const char *bucket, const char *key, int rc)
+{
+	fprintf(stderr, "objfsctl %s: %s/%s: %s\n", what, bucket, key, obj_strerror(rc));
+	return CTL_FAIL;
+}
+
+static int bad_usage(const char *cmd, const char *synopsis)
+{
+	fprintf(stderr, "Usage: objfsctl %s %s\n", cmd, synopsis);
+	return CTL_USAGE;
+}
+
+int ctl_cmd_put(struct ctl *c, int argc, char **argv)
+{
+	struct objc *oc;
+	uint64_t size = 0;
+	int fd, rc;
+
+	if (ctl_is_help(argc, argv)) {
+		printf("Usage: objfsctl put BUCKET KEY FILE|-\n"
+		       "Store FILE (or standard input for -) as object KEY of BUCKET, replacing\n"
+		       "any object of that key.  The object is erasure-coded across the nodes\n"
+		       "and acknowledged only once it survives the loss of one more node.\n");
+		return CTL_OK;
+	}
+	if (argc != 4) {
+		return bad_usage("put", "BUCKET KEY FILE|-");
+	}
+	if (msg_check_bucket(argv[1]) != 0 || msg_check_key(argv[2]) != 0) {
+		fprintf(stderr, "objfsctl put: invalid %s '%s'\n",
+			msg_check_bucket(argv[1]) != 0 ? "bucket name" : "key",
+			msg_check_bucket(argv[1]) != 0 ? argv[1] : argv[2]);
+		return CTL_USAGE;
+	}
+	fd = strcmp(argv[3], "-") == 0 ? STDIN_FILENO : open(argv[3], O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "objfsctl put: %s: %s\n", argv[3], strerror(errno));
+		return CTL_FAIL;
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	rc = obj_put_fd(oc, argv[1], argv[2], fd, &size);
+	objc_close(oc);
+	if (fd != STDIN_FILENO) {
+		close(fd);
+	}
+	if (rc != 0) {
+		return fail("put", argv[1], argv[2], rc);
+	}
+	printf("put %s/%s: %llu bytes\n", argv[1], argv[2], (unsigned long long)size);
+	return CTL_OK;
+}
+
+int ctl_cmd_get(struct ctl *c, int argc, char **argv)
+{
+	struct objc *oc;
+	const char *out = argc >= 4 ? argv[3] : "-";
+	char *tmp = NULL;
+	int fd, rc;
+
+	if (ctl_is_help(argc, argv)) {
+		printf("Usage: objfsctl get BUCKET KEY [FILE|-]\n"
+		       "Write object KEY of BUCKET to FILE, or to standard output when FILE is\n"
+		       "- or missing.  A FILE is written under a temporary name and renamed\n"
+		       "into place only when the whole object was read and verified.\n");
+		return CTL_OK;
+	}
+	if (argc != 3 && argc != 4) {
+		return bad_usage("get", "BUCKET KEY [FILE|-]");
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	if (strcmp(out, "-") == 0) {
+		fd = STDOUT_FILENO;
+	} else {
+		if (asprintf(&tmp, "%s.objfsctl-XXXXXX", out) < 0) {
+			objc_close(oc);
+			return CTL_FAIL;
+		}
+		fd = mkstemp(tmp);
+		if (fd < 0) {
+			fprintf(stderr, "objfsctl get: %s: %s\n", out, strerror(errno));
+			free(tmp);
+			objc_close(oc);
+			return CTL_FAIL;
+		}
+	}
+	rc = obj_get_fd(oc, argv[1], argv[2], fd, NULL);
+	objc_close(oc);
+	if (tmp != NULL) {
+		if (rc == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0)) {
+			rc = -errno;
+		}
+		close(fd);
+		if (rc == 0 && rename(tmp, out) != 0) {
+			rc = -errno;
+		}
+		if (rc != 0) {
+			unlink(tmp);
+		}
+		free(tmp);
+	}
+	return rc == 0 ? CTL_OK : fail("get", argv[1], argv[2], rc);
+}
+
+int ctl_cmd_rm(struct ctl *c, int argc, char **argv)
+{
+	struct objc *oc;
+	int rc;
+
+	if (ctl_is_help(argc, argv)) {
+		printf("Usage: objfsctl rm BUCKET KEY\nRemove object KEY of BUCKET and free its blocks.\n");
+		return CTL_OK;
+	}
+	if (argc != 3) {
+		return bad_usage("rm", "BUCKET KEY");
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	rc = obj_rm(oc, argv[1], argv[2]);
+	objc_close(oc);
+	return rc == 0 ? CTL_OK : fail("rm", argv[1], argv[2], rc);
+}
+
+static int print_entry(void *arg, const struct obj_entry *e)
+{
+	(void)arg;
+	printf("%12llu  %s\n", (unsigned long long)e->size, e->key);
+	return 0;
+}
+
+int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
+{
+	struct objc *oc;
+	int rc;
+
+	if (ctl_is_help(argc, argv)) {
+		printf("Usage: objfsctl ls BUCKET [PREFIX]\n"
+		       "List the objects of BUCKET whose key starts with PREFIX, in key order,\n"
+		       "one per line: size in bytes, then the key.\n");
+		return CTL_OK;
+	}
+	if (argc != 2 && argc != 3) {
+		return bad_usage("ls", "BUCKET [PREFIX]");
+	}
+	if (msg_check_bucket(argv[1]) != 0) {
+		fprintf(stderr, "objfsctl ls: invalid bucket name '%s'\n", argv[1]);
+		return CTL_USAGE;
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	rc = obj_list(oc, argv[1], argc == 3 ? argv[2] : "", print_entry, NULL);
+	objc_close(oc);
+	if (rc != 0) {
+		fprintf(stderr, "objfsctl ls: %s: %s\n", argv[1], obj_strerror(rc));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}

@@ -1,0 +1,997 @@
+/* fragstore.c: the fragment files under DATA_DIR/frags/ and their counters.
+ * Never talks to the network and never holds the lock across data I/O or an
+ * fsync; runs on the node's disk worker threads, any number at once.
+ *
+ * Layout: frags/XX/YY/<32 hex block id>.<index>, XX and YY the first two
+ * bytes of the id, so no directory grows past a few thousand entries even
+ * with millions of fragments.  Lowercase hex sorts like the bytes, which is
+ * what lets frag_list walk the tree in (block id, index) order.
+ *
+ * File format (all integers little-endian, written byte by byte):
+ *    0  magic "OBJFFRAG"          32  u64 block_len
+ *    8  u16 version (1)           40  u32 frag_len
+ *   10  u8 k, u8 m, u8 index      44  u64 XXH3-64 of the fragment bytes
+ *   13  3 pad bytes (zero)        52  4 pad bytes (zero)
+ *   16  block id [16]             56  u64 XXH3-64 of bytes 0..55
+ *   64  frag_len fragment bytes
+ *
+ * Invariants:
+ *  1. A file under its final name is complete and synced: it is written
+ *     under "<name>.tmp.<random>", fdatasync'd, then renamed into place and
+ *     the directory fsync'd.  Temporary names are never read and are
+ *     deleted by the next frag_open.
+ *  2. count/bytes describe the files under final names, because every
+ *     change to a final name (rename into place, unlink, quarantine) is made
+ *     under fs->lock together with its accounting.
+ *  3. Directories are never removed, so a leaf made once stays valid.
+ *  4. One process per data directory (frag_open deletes temporary files
+ *     it did not create).
+ *
+ * Failures: -ENOENT (no such fragment), -OBJ_ECHECKSUM (a check failed;
+ * the file goes to frags/quarantine/ so repair sees it as lost), -ENOSPC
+ * (disk or capacity full), -EINVAL (a header no codec could produce), or
+ * the errno of the failing system call. */
+#include "fragstore.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/checksum.h"
+#include "../common/ec.h"
+#include "../common/err.h"
+#include "../common/log.h"
+
+#define FRAG_MAGIC "OBJFFRAG"
+#define FRAG_MAGIC_LEN 8
+#define FRAG_VERSION 1
+#define FRAG_HDR_LEN 64
+#define FRAG_HDR_CSUM_OFF 56 /* the header checksum covers everything before it */
+#define QUARANTINE_DIR "quarantine"
+#define PROBE_NAME ".probe"
+
+/* Longest relative name: "quarantine/" + 32 hex + ".255" + "." + 16 hex. */
+#define NAME_MAX_LEN 96
+#define TMP_NAME_LEN (NAME_MAX_LEN + 24) /* a name plus ".tmp.<16 hex>" */
+
+struct fragstore {
+	int root_fd; /* DATA_DIR/frags; every path below is relative to it */
+	pthread_mutex_t lock; /* guards the fields below and every change to a final name */
+	uint64_t count;
+	uint64_t bytes;    /* sizes of the fragment files, headers included */
+	uint64_t reserved; /* bytes of puts admitted but not yet renamed into place */
+	uint64_t capacity; /* 0: only the disk limits us */
+	uint64_t checksum_errors;
+};
+
+/* One fragment file name, parsed. */
+struct frag_name {
+	uint8_t id[BLOCK_ID_LEN];
+	uint8_t index;
+};
+
+/* ---- header encoding ---- */
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--) {
+		v = (v << 8) | p[i];
+	}
+	return v;
+}
+
+/* True for a header some codec could have produced: the same limits the
+ * wire decoder applies, so nothing the network rejects lands on disk and
+ * nothing on disk is served that the network would reject. */
+static bool hdr_sane(const struct frag_hdr *h)
+{
+	return h->k >= 1 && h->k <= EC_MAX_K && h->m <= EC_MAX_M && h->ref.index < h->k + h->m &&
+	       h->block_len <= MSG_BLOCK_MAX &&
+	       h->frag_len == ec_frag_len((struct ec_profile){h->k, h->m}, h->block_len);
+}
+
+static void hdr_encode(const struct frag_hdr *h, uint8_t b[FRAG_HDR_LEN])
+{
+	memset(b, 0, FRAG_HDR_LEN);
+	memcpy(b, FRAG_MAGIC, FRAG_MAGIC_LEN);
+	put_le(b + 8, FRAG_VERSION, 2);
+	b[10] = h->k;
+	b[11] = h->m;
+	b[12] = h->ref.index;
+	memcpy(b + 16, h->ref.block_id, BLOCK_ID_LEN);
+	put_le(b + 32, h->block_len, 8);
+	put_le(b + 40, h->frag_len, 4);
+	put_le(b + 44, h->csum, 8);
+	put_le(b + FRAG_HDR_CSUM_OFF, csum64(b, FRAG_HDR_CSUM_OFF), 8);
+}
+
+/* Returns NULL when b is a valid header (decoded into h), else the reason. */
+static const char *hdr_decode(const uint8_t b[FRAG_HDR_LEN], struct frag_hdr *h)
+{
+	if (memcmp(b, FRAG_MAGIC, FRAG_MAGIC_LEN) != 0) {
+		return "bad magic";
+	}
+	if (get_le(b + FRAG_HDR_CSUM_OFF, 8) != csum64(b, FRAG_HDR_CSUM_OFF)) {
+		return "header checksum mismatch";
+	}
+	/* Checked after the checksum: a damaged version field is damage, a
+	 * well-formed unknown version is a file from a newer objfs. */
+	if (get_le(b + 8, 2) != FRAG_VERSION) {
+		return "unknown header version";
+	}
+	h->k = b[10];
+	h->m = b[11];
+	h->ref.index = b[12];
+	memcpy(h->ref.block_id, b + 16, BLOCK_ID_LEN);
+	h->block_len = get_le(b + 32, 8);
+	h->frag_len = (uint32_t)get_le(b + 40, 4);
+	h->csum = get_le(b + 44, 8);
+	if (!hdr_sane(h)) {
+		return "header fields out of range";
+	}
+	return NULL;
+}
+
+/* ---- names ---- */
+
+static int hex_nibble(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return -1;
+}
+
+/* Parses two lowercase hex digits; -1 if s is not exactly that. */
+static int parse_hex_byte(const char *s)
+{
+	int hi = hex_nibble(s[0]);
+	int lo = hi < 0 ? -1 : hex_nibble(s[1]);
+
+	if (lo < 0) {
+		return -1;
+	}
+	return hi << 4 | lo;
+}
+
+/* Parses "<32 hex>.<index>" with a canonical decimal index; anything else
+ * (temporary files, strays) is not a fragment. */
+static bool parse_frag_name(const char *s, struct frag_name *out)
+{
+	unsigned idx = 0;
+	size_t i;
+
+	for (i = 0; i < BLOCK_ID_LEN; i++) {
+		int b = parse_hex_byte(s + 2 * i);
+
+		if (b < 0) {
+			return false;
+		}
+		out->id[i] = (uint8_t)b;
+	}
+	s += 2 * BLOCK_ID_LEN;
+	if (*s++ != '.') {
+		return false;
+	}
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (i == 2 || (i == 1 && s[0] == '0')) {
+			return false;
+		}
+		idx = idx * 10 + (unsigned)(s[i] - '0');
+	}
+	if (i == 0 || s[i] != '\0' || idx >= EC_MAX_FRAGS) {
+		return false;
+	}
+	out->index = (uint8_t)idx;
+	return true;
+}
+
+static int name_cmp(const struct frag_name *a, const struct frag_name *b)
+{
+	int c = memcmp(a->id, b->id, BLOCK_ID_LEN);
+
+	if (c != 0) {
+		return c;
+	}
+	return (int)a->index - (int)b->index;
+}
+
+static int name_qsort_cmp(const void *a, const void *b)
+{
+	return name_cmp(a, b);
+}
+
+/* "XX", "XX/YY" and "XX/YY/<hex>.<index>" for a fragment. */
+static void frag_paths(const uint8_t id[BLOCK_ID_LEN], unsigned index, char top[4], char leaf[8],
+		       char file[NAME_MAX_LEN])
+{
+	char hex[2 * BLOCK_ID_LEN + 1];
+
+	msg_block_hex(id, hex);
+	snprintf(top, 4, "%.2s", hex);
+	snprintf(leaf, 8, "%.2s/%.2s", hex, hex + 2);
+	snprintf(file, NAME_MAX_LEN, "%s/%s.%u", leaf, hex, index);
+}
+
+/* ---- small I/O helpers ---- */
+
+static int neg_errno(void)
+{
+	/* A full quota is a full disk as far as the caller is concerned. */
+	return errno == EDQUOT ? -ENOSPC : -errno;
+}
+
+/* Reads up to len bytes at off; returns the count (short only at end of
+ * file) or a negative errno. */
+static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return -errno;
+		}
+		if (n == 0) {
+			break;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return neg_errno();
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir(int root_fd, const char *rel)
+{
+	int fd = openat(root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	if (fsync(fd) < 0) {
+		rc = -errno;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Makes rel (whose parent is parent_rel) if missing, syncing the parent so
+ * the new directory survives a crash along with what goes in it. */
+static int make_dir(int root_fd, const char *rel, const char *parent_rel)
+{
+	if (mkdirat(root_fd, rel, 0755) == 0) {
+		return fsync_dir(root_fd, parent_rel);
+	}
+	return errno == EEXIST ? 0 : -errno;
+}
+
+static uint64_t random_u64(void)
+{
+	static uint64_t fallback;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) {
+		return r;
+	}
+	/* Only uniqueness matters (O_EXCL catches the rest). */
+	return __atomic_add_fetch(&fallback, 1, __ATOMIC_RELAXED) ^ (uint64_t)time(NULL) << 20 ^
+	       (uint64_t)getpid() << 44;
+}
+
+/* Opens directory rel under root_fd for reading its entries. */
+static DIR *open_dir_at(int root_fd, const char *rel)
+{
+	int fd = openat(root_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0) {
+		return NULL;
+	}
+	d = fdopendir(fd);
+	if (d == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+/* Marks in present[] the two-hex-digit subdirectories of rel. */
+static int hex_subdirs(int root_fd, const char *rel, bool present[256])
+{
+	DIR *d = open_dir_at(root_fd, rel);
+	struct dirent *de;
+	int rc = 0;
+
+	memset(present, 0, 256 * sizeof(bool));
+	if (d == NULL) {
+		return -errno;
+	}
+	for (;;) {
+		int b;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			rc = errno ? -errno : 0;
+			break;
+		}
+		/* A stray file with a hex name is not a level of the tree. */
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+			continue;
+		}
+		if (strlen(de->d_name) == 2 && (b = parse_hex_byte(de->d_name)) >= 0) {
+			present[b] = true;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Reads the fragment names of one leaf directory, sorted by (id, index).
+ * *out is malloc'd (NULL when empty).  Names whose id does not belong in
+ * this leaf are ignored: they could never be found by lookup anyway. */
+static int leaf_names(int root_fd, const char *leaf, uint8_t b0, uint8_t b1,
+		      struct frag_name **out, size_t *n)
+{
+	DIR *d = open_dir_at(root_fd, leaf);
+	struct frag_name *v = NULL, e;
+	size_t cap = 0, len = 0;
+	struct dirent *de;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (d == NULL) {
+		return -errno;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			rc = errno ? -errno : 0;
+			break;
+		}
+		if (!parse_frag_name(de->d_name, &e) || e.id[0] != b0 || e.id[1] != b1) {
+			continue;
+		}
+		if (len == cap) {
+			size_t ncap = cap ? 2 * cap : 64;
+			struct frag_name *nv = realloc(v, ncap * sizeof(*v));
+
+			if (nv == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[len++] = e;
+	}
+	closedir(d);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	if (len > 1) {
+		qsort(v, len, sizeof(*v), name_qsort_cmp);
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* ---- corruption ---- */
+
+/* Records a failed check of the file `name` (whose identity was `st` when
+ * it was read) and moves it to the quarantine.  Checking the inode under
+ * the lock keeps a good fragment that a concurrent put just renamed over
+ * the bad one from being quarantined in its place.  Returns -OBJ_ECHECKSUM. */
+static int quarantine(struct fragstore *fs, const char *name, const struct frag_name *fn,
+		      const struct stat *st, const char *why)
+{
+	char hex[2 * BLOCK_ID_LEN + 1], qname[NAME_MAX_LEN], leaf[8];
+	struct stat cur;
+	int rc = make_dir(fs->root_fd, QUARANTINE_DIR, ".");
+	bool moved = false;
+
+	msg_block_hex(fn->id, hex);
+	/* A random suffix keeps an earlier quarantined copy for inspection. */
+	snprintf(qname, sizeof(qname), QUARANTINE_DIR "/%s.%u.%016llx", hex, fn->index,
+		 (unsigned long long)random_u64());
+
+	pthread_mutex_lock(&fs->lock);
+	fs->checksum_errors++;
+	if (rc == 0 && fstatat(fs->root_fd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    cur.st_dev == st->st_dev && cur.st_ino == st->st_ino) {
+		if (renameat(fs->root_fd, name, fs->root_fd, qname) == 0) {
+			uint64_t sz = (uint64_t)cur.st_size;
+
+			moved = true;
+			fs->count -= fs->count > 0;
+			fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
+		} else {
+			rc = -errno;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	if (moved) {
+		log_warn("frag.corrupt", "fragment %s: %s; moved to %s", name, why, qname);
+		/* Best effort: if the rename is lost in a crash, the next read
+		 * finds the damage again. */
+		snprintf(leaf, sizeof(leaf), "%.5s", name);
+		fsync_dir(fs->root_fd, QUARANTINE_DIR);
+		fsync_dir(fs->root_fd, leaf);
+	} else {
+		log_warn("frag.corrupt", "fragment %s: %s; not quarantined: %s", name, why,
+			 rc < 0 ? obj_strerror(rc) : "replaced meanwhile");
+	}
+	return -OBJ_ECHECKSUM;
+}
+
+/* ---- reading ---- */
+
+/* Reads and checks the fragment `ref`; with data == NULL only its header
+ * (and the file size) are checked. */
+static int frag_read(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h,
+		     uint8_t **data)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	uint8_t hb[FRAG_HDR_LEN];
+	struct frag_name fn = {.index = ref->index};
+	struct frag_hdr got;
+	uint8_t *buf = NULL;
+	const char *why = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd, rc = 0;
+
+	memcpy(fn.id, ref->block_id, BLOCK_ID_LEN);
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	fd = openat(fs->root_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	n = read_full(fd, hb, FRAG_HDR_LEN, 0);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	if (n < FRAG_HDR_LEN) {
+		why = "truncated header";
+	} else {
+		why = hdr_decode(hb, &got);
+	}
+	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
+			    got.ref.index != ref->index)) {
+		why = "header names another fragment";
+	}
+	if (why == NULL && (uint64_t)st.st_size != FRAG_HDR_LEN + (uint64_t)got.frag_len) {
+		why = "file size does not match header";
+	}
+	if (why == NULL && data != NULL) {
+		/* malloc(0) may return NULL; an empty fragment still gets a buffer. */
+		buf = malloc(got.frag_len ? got.frag_len : 1);
+		if (buf == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n = read_full(fd, buf, got.frag_len, FRAG_HDR_LEN);
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if ((size_t)n != got.frag_len) {
+			why = "truncated data";
+		} else if (csum64(buf, got.frag_len) != got.csum) {
+			why = "data checksum mismatch";
+		}
+	}
+out:
+	close(fd);
+	if (rc == 0 && why != NULL) {
+		rc = quarantine(fs, name, &fn, &st, why);
+	}
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*h = got;
+	if (data != NULL) {
+		*data = buf;
+	}
+	return 0;
+}
+
+int frag_get(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h, uint8_t **data)
+{
+	*data = NULL;
+	return frag_read(fs, ref, h, data);
+}
+
+int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h)
+{
+	return frag_read(fs, ref, h, NULL);
+}
+
+/* ---- writing ---- */
+
+/* Admits a put of size bytes against the disk and the capacity, reserving
+ * the bytes so concurrent puts cannot together overshoot the capacity. */
+static int admit(struct fragstore *fs, uint64_t size)
+{
+	struct statvfs sv;
+	int rc = 0;
+
+	if (fstatvfs(fs->root_fd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < size) {
+		return -ENOSPC;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (fs->capacity != 0 && fs->bytes + fs->reserved + size > fs->capacity) {
+		rc = -ENOSPC;
+	} else {
+		fs->reserved += size;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* Creates the temporary file for `name`; returns its fd or a negative errno. */
+static int create_tmp(struct fragstore *fs, const char *name, char tmp[TMP_NAME_LEN])
+{
+	for (int tries = 0;; tries++) {
+		int fd;
+
+		snprintf(tmp, TMP_NAME_LEN, "%s.tmp.%016llx", name,
+			 (unsigned long long)random_u64());
+		fd = openat(fs->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			return fd;
+		}
+		if (errno != EEXIST || tries == 8) {
+			return neg_errno();
+		}
+	}
+}
+
+/* Writes header and data to fd and syncs them. */
+static int write_frag(int fd, const struct frag_hdr *h, const void *data)
+{
+	uint8_t hb[FRAG_HDR_LEN];
+	int rc;
+
+	hdr_encode(h, hb);
+	rc = write_full(fd, hb, sizeof(hb));
+	if (rc == 0) {
+		rc = write_full(fd, data, h->frag_len);
+	}
+	if (rc == 0 && fdatasync(fd) < 0) {
+		rc = neg_errno();
+	}
+	return rc;
+}
+
+int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data)
+{
+	const uint64_t size = FRAG_HDR_LEN + (uint64_t)h->frag_len;
+	char top[4], leaf[8], name[NAME_MAX_LEN], tmp[TMP_NAME_LEN];
+	struct stat old;
+	bool replacing;
+	int fd, rc;
+
+	if (!hdr_sane(h) || (data == NULL && h->frag_len != 0)) {
+		return -EINVAL;
+	}
+	if (csum64(data ? data : "", h->frag_len) != h->csum) {
+		return -OBJ_ECHECKSUM;
+	}
+	rc = admit(fs, size);
+	if (rc < 0) {
+		return rc;
+	}
+	frag_paths(h->ref.block_id, h->ref.index, top, leaf, name);
+
+	/* The leaf usually exists; make the top level only when it does not. */
+	rc = make_dir(fs->root_fd, leaf, top);
+	if (rc == -ENOENT) {
+		rc = make_dir(fs->root_fd, top, ".");
+		if (rc == 0) {
+			rc = make_dir(fs->root_fd, leaf, top);
+		}
+	}
+	fd = rc < 0 ? rc : create_tmp(fs, name, tmp);
+	if (fd < 0) {
+		rc = fd;
+		goto unreserve;
+	}
+	rc = write_frag(fd, h, data);
+	if (close(fd) < 0 && rc == 0) {
+		rc = neg_errno();
+	}
+	if (rc < 0) {
+		unlinkat(fs->root_fd, tmp, 0);
+		goto unreserve;
+	}
+
+	pthread_mutex_lock(&fs->lock);
+	fs->reserved -= size;
+	replacing = fstatat(fs->root_fd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
+	if (renameat(fs->root_fd, tmp, fs->root_fd, name) == 0) {
+		if (replacing) {
+			uint64_t sz = (uint64_t)old.st_size;
+
+			fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
+		} else {
+			fs->count++;
+		}
+		fs->bytes += size;
+	} else {
+		rc = -errno;
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	if (rc < 0) {
+		unlinkat(fs->root_fd, tmp, 0);
+		return rc;
+	}
+	/* The fragment is in place; only the sync of its name can still fail,
+	 * and a retried put of the same fragment is harmless. */
+	return fsync_dir(fs->root_fd, leaf);
+
+unreserve:
+	pthread_mutex_lock(&fs->lock);
+	fs->reserved -= size;
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* ---- deleting ---- */
+
+/* Unlinks one final name; returns 1 if removed, 0 if absent. */
+static int remove_one(struct fragstore *fs, const char *name)
+{
+	struct stat st;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	} else if (unlinkat(fs->root_fd, name, 0) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+	} else {
+		uint64_t sz = (uint64_t)st.st_size;
+
+		fs->count -= fs->count > 0;
+		fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int frag_del(struct fragstore *fs, const struct frag_ref *ref)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	struct frag_name *names;
+	size_t n;
+	int removed = 0, rc = 0;
+
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	if (ref->index != FRAG_ALL) {
+		removed = remove_one(fs, name);
+	} else {
+		rc = leaf_names(fs->root_fd, leaf, ref->block_id[0], ref->block_id[1], &names, &n);
+		if (rc < 0) {
+			return rc == -ENOENT ? 0 : rc;
+		}
+		for (size_t i = 0; i < n && rc >= 0; i++) {
+			if (memcmp(names[i].id, ref->block_id, BLOCK_ID_LEN) != 0) {
+				continue;
+			}
+			frag_paths(ref->block_id, names[i].index, top, leaf, name);
+			rc = remove_one(fs, name);
+			removed += rc > 0;
+		}
+		free(names);
+		if (rc < 0) {
+			removed = rc;
+		}
+	}
+	if (removed > 0) {
+		rc = fsync_dir(fs->root_fd, leaf);
+		if (rc < 0) {
+			return rc;
+		}
+	}
+	return removed;
+}
+
+/* ---- listing ---- */
+
+int frag_list(struct fragstore *fs, const struct frag_ref *after, int first, struct frag_hdr *out,
+	      size_t max, int *more)
+{
+	struct frag_name from = {.index = after->index};
+	bool xs[256], ys[256];
+	size_t got = 0;
+	int rc;
+
+	memcpy(from.id, after->block_id, BLOCK_ID_LEN);
+	*more = 0;
+	rc = hex_subdirs(fs->root_fd, ".", xs);
+	if (rc < 0) {
+		return rc;
+	}
+	for (int x = first ? 0 : from.id[0]; x < 256; x++) {
+		char top[4];
+
+		if (!xs[x]) {
+			continue;
+		}
+		snprintf(top, sizeof(top), "%02x", x);
+		rc = hex_subdirs(fs->root_fd, top, ys);
+		if (rc < 0) {
+			return rc;
+		}
+		for (int y = first || x > from.id[0] ? 0 : from.id[1]; y < 256; y++) {
+			struct frag_name *names;
+			char leaf[8];
+			size_t n;
+
+			if (!ys[y]) {
+				continue;
+			}
+			snprintf(leaf, sizeof(leaf), "%02x/%02x", x, y);
+			rc = leaf_names(fs->root_fd, leaf, (uint8_t)x, (uint8_t)y, &names, &n);
+			if (rc < 0) {
+				return rc;
+			}
+			for (size_t i = 0; i < n; i++) {
+				struct frag_ref r;
+
+				if (!first && name_cmp(&names[i], &from) <= 0) {
+					continue;
+				}
+				if (got == max) {
+					*more = 1;
+					free(names);
+					return (int)got;
+				}
+				memcpy(r.block_id, names[i].id, BLOCK_ID_LEN);
+				r.index = names[i].index;
+				rc = frag_read(fs, &r, &out[got], NULL);
+				/* A fragment deleted or quarantined since the
+				 * readdir is not stored any more: skip it. */
+				if (rc == 0) {
+					got++;
+				} else if (rc != -ENOENT && rc != -OBJ_ECHECKSUM) {
+					free(names);
+					return rc;
+				}
+			}
+			free(names);
+		}
+	}
+	return (int)got;
+}
+
+/* ---- open, close, usage ---- */
+
+/* Counts the fragments under root and deletes temporary files a crash
+ * left behind (invariant 4: nobody else is writing them). */
+static int scan(struct fragstore *fs)
+{
+	bool xs[256], ys[256];
+	int rc = hex_subdirs(fs->root_fd, ".", xs);
+
+	for (int x = 0; x < 256 && rc == 0; x++) {
+		char top[4];
+
+		if (!xs[x]) {
+			continue;
+		}
+		snprintf(top, sizeof(top), "%02x", x);
+		rc = hex_subdirs(fs->root_fd, top, ys);
+		for (int y = 0; y < 256 && rc == 0; y++) {
+			char leaf[8], name[NAME_MAX_LEN];
+			struct frag_name fn;
+			struct dirent *de;
+			struct stat st;
+			DIR *d;
+
+			if (!ys[y]) {
+				continue;
+			}
+			snprintf(leaf, sizeof(leaf), "%02x/%02x", x, y);
+			d = open_dir_at(fs->root_fd, leaf);
+			if (d == NULL) {
+				rc = -errno;
+				break;
+			}
+			while ((errno = 0, de = readdir(d)) != NULL) {
+				if (snprintf(name, sizeof(name), "%s/%s", leaf, de->d_name) >=
+				    (int)sizeof(name)) {
+					continue;
+				}
+				if (strstr(de->d_name, ".tmp.") != NULL) {
+					if (unlinkat(fs->root_fd, name, 0) < 0) {
+						log_warn("frag.tmp", "cannot remove %s: %s", name,
+							 strerror(errno));
+					}
+				} else if (parse_frag_name(de->d_name, &fn) && fn.id[0] == x &&
+					   fn.id[1] == y &&
+					   fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+					fs->count++;
+					fs->bytes += (uint64_t)st.st_size;
+				}
+			}
+			if (errno != 0) {
+				rc = -errno;
+			}
+			closedir(d);
+		}
+	}
+	return rc;
+}
+
+/* Proves the store is writable by creating and removing a file: access()
+ * alone misses some read-only cases (ACLs, a full inode table). */
+static int probe_writable(int root_fd)
+{
+	int fd = openat(root_fd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		return neg_errno();
+	}
+	close(fd);
+	if (unlinkat(root_fd, PROBE_NAME, 0) < 0) {
+		return -errno;
+	}
+	return 0;
+}
+
+int frag_open(const char *data_dir, struct fragstore **out)
+{
+	struct fragstore *fs;
+	struct stat st;
+	int dfd, root_fd, rc;
+
+	*out = NULL;
+	if (stat(data_dir, &st) < 0) {
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		return -ENOTDIR;
+	}
+	if (access(data_dir, W_OK) < 0) {
+		return -errno;
+	}
+	dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		return -errno;
+	}
+	if (mkdirat(dfd, "frags", 0755) == 0) {
+		rc = fsync(dfd) < 0 ? -errno : 0;
+	} else {
+		rc = errno == EEXIST ? 0 : -errno;
+	}
+	root_fd = rc < 0 ? rc : openat(dfd, "frags", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0 && rc == 0) {
+		rc = -errno;
+	}
+	close(dfd);
+	if (rc < 0) {
+		return rc;
+	}
+	rc = probe_writable(root_fd);
+	if (rc < 0) {
+		close(root_fd);
+		return rc;
+	}
+	fs = calloc(1, sizeof(*fs));
+	if (fs == NULL) {
+		close(root_fd);
+		return -ENOMEM;
+	}
+	fs->root_fd = root_fd;
+	pthread_mutex_init(&fs->lock, NULL);
+	rc = scan(fs);
+	if (rc < 0) {
+		frag_close(fs);
+		return rc;
+	}
+	*out = fs;
+	return 0;
+}
+
+void frag_close(struct fragstore *fs)
+{
+	if (fs == NULL) {
+		return;
+	}
+	close(fs->root_fd);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs);
+}
+
+void frag_usage(struct fragstore *fs, struct frag_usage *u)
+{
+	struct statvfs sv;
+	uint64_t cap;
+
+	pthread_mutex_lock(&fs->lock);
+	u->count = fs->count;
+	u->bytes = fs->bytes;
+	u->checksum_errors = fs->checksum_errors;
+	cap = fs->capacity;
+	pthread_mutex_unlock(&fs->lock);
+
+	u->disk_total = 0;
+	u->disk_free = 0;
+	if (fstatvfs(fs->root_fd, &sv) == 0) {
+		u->disk_total = (uint64_t)sv.f_blocks * sv.f_frsize;
+		u->disk_free = (uint64_t)sv.f_bavail * sv.f_frsize;
+	}
+	if (cap != 0) {
+		uint64_t left = cap > u->bytes ? cap - u->bytes : 0;
+
+		u->disk_total = u->disk_total < cap ? u->disk_total : cap;
+		u->disk_free = u->disk_free < left ? u->disk_free : left;
+	}
+}
+
+void frag_set_capacity(struct fragstore *fs, uint64_t bytes)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->capacity = bytes;
+	pthread_mutex_unlock(&fs->lock);
+}

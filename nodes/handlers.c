@@ -1,0 +1,281 @@
+/* handlers.c: request dispatch of objfs-node (see handlers.h).
+ * One function per message type, chosen through a table; each decodes
+ * with the bounds-checked reader and refuses trailing bytes, so a frame
+ * that is one byte too long or short is an error, never an over-read. */
+#include "handlers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../proto/frame.h"
+
+/* List replies are kept well under the frame limit. */
+#define FRAG_LIST_MAX 4096
+
+typedef int (*handler_fn)(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+			  size_t errlen);
+
+static int h_ping(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		  size_t errlen)
+{
+	struct node_status st = {0};
+	struct frag_usage u;
+	struct srv_stats ss = {0};
+
+	(void)err;
+	(void)errlen;
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	frag_usage(n->fs, &u);
+	if (n->srv != NULL) {
+		srv_get_stats(n->srv, &ss);
+	}
+	st.node_id = n->node_id;
+	snprintf(st.zone, sizeof(st.zone), "%s", n->zone);
+	st.disk_total = u.disk_total;
+	st.disk_free = u.disk_free;
+	st.frag_count = u.count;
+	st.frag_bytes = u.bytes;
+	st.uptime_s = (frame_now_ms() - n->start_ms) / 1000u;
+	st.requests = ss.requests;
+	st.auth_failures = ss.auth_failures;
+	st.bad_requests = ss.bad_requests;
+	st.checksum_errors = u.checksum_errors;
+	msg_put_node_status(&out->w, &st);
+	return 0;
+}
+
+static int h_frag_put(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		      size_t errlen)
+{
+	struct frag_hdr h;
+	const uint8_t *data;
+	int rc;
+
+	(void)out;
+	msg_get_frag_hdr(r, &h);
+	data = rd_ptr(r, h.frag_len);
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = frag_put(n->fs, &h, data);
+	if (rc == -OBJ_ECHECKSUM) {
+		snprintf(err, errlen, "fragment damaged in transit (checksum mismatch)");
+	} else if (rc == -ENOSPC) {
+		snprintf(err, errlen, "node %u is full", n->node_id);
+	}
+	return rc;
+}
+
+static int h_frag_get(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		      size_t errlen)
+{
+	struct frag_ref ref;
+	struct frag_hdr h;
+	uint8_t *data = NULL;
+	int rc;
+
+	msg_get_frag_ref(r, &ref);
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = frag_get(n->fs, &ref, &h, &data);
+	if (rc == -OBJ_ECHECKSUM) {
+		snprintf(err, errlen, "stored fragment failed its checksum (quarantined)");
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	msg_put_frag_hdr(&out->w, &h);
+	out->tail = data; /* the server frees it after copying */
+	out->tail_len = h.frag_len;
+	return 0;
+}
+
+static int h_frag_stat(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		       size_t errlen)
+{
+	struct frag_ref ref;
+	struct frag_hdr h;
+	int rc;
+
+	(void)err;
+	(void)errlen;
+	msg_get_frag_ref(r, &ref);
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = frag_stat(n->fs, &ref, &h);
+	if (rc == 0) {
+		msg_put_frag_hdr(&out->w, &h);
+	}
+	return rc;
+}
+
+static int h_frag_del(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		      size_t errlen)
+{
+	struct frag_ref ref;
+	int rc;
+
+	(void)err;
+	(void)errlen;
+	msg_get_frag_ref(r, &ref);
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = frag_del(n->fs, &ref);
+	if (rc < 0) {
+		return rc;
+	}
+	wr_u32(&out->w, (uint32_t)rc);
+	return 0;
+}
+
+static int h_frag_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		       size_t errlen)
+{
+	struct frag_ref after;
+	struct frag_hdr *v;
+	uint32_t max;
+	uint8_t first;
+	int more = 0, cnt;
+
+	(void)err;
+	(void)errlen;
+	msg_get_frag_ref(r, &after);
+	first = rd_u8(r);
+	max = rd_u32(r);
+	if (!rd_done(r) || max == 0 || first > 1) {
+		return -OBJ_EPROTO;
+	}
+	if (max > FRAG_LIST_MAX) {
+		max = FRAG_LIST_MAX;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	cnt = frag_list(n->fs, &after, first, v, max, &more);
+	if (cnt < 0) {
+		free(v);
+		return cnt;
+	}
+	wr_u32(&out->w, (uint32_t)cnt);
+	for (int i = 0; i < cnt; i++) {
+		msg_put_frag_hdr(&out->w, &v[i]);
+	}
+	wr_u8(&out->w, more ? 1 : 0);
+	free(v);
+	return 0;
+}
+
+static int h_obj_put(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		     size_t errlen)
+{
+	struct obj_key *k = malloc(sizeof(*k));
+	struct obj_rec rec;
+	int rc;
+
+	(void)out;
+	(void)err;
+	(void)errlen;
+	if (k == NULL) {
+		return -ENOMEM;
+	}
+	msg_get_obj_key(r, k);
+	msg_get_obj_rec(r, &rec);
+	rc = rd_done(r) ? oi_put(n->oi, k, &rec) : -OBJ_EPROTO;
+	free(k);
+	return rc;
+}
+
+static int h_obj_get(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		     size_t errlen)
+{
+	struct obj_key *k = malloc(sizeof(*k));
+	struct obj_rec rec;
+	uint8_t *man = NULL;
+	int rc;
+
+	(void)err;
+	(void)errlen;
+	if (k == NULL) {
+		return -ENOMEM;
+	}
+	msg_get_obj_key(r, k);
+	rc = rd_done(r) ? oi_get(n->oi, k, &rec, &man) : -OBJ_EPROTO;
+	if (rc == 0) {
+		rec.manifest = man;
+		msg_put_obj_rec(&out->w, &rec);
+	}
+	free(man);
+	free(k);
+	return rc;
+}
+
+static int h_obj_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		      size_t errlen)
+{
+	struct obj_list_req *q = malloc(sizeof(*q));
+	struct obj_entry *v = NULL;
+	int more = 0, cnt;
+
+	(void)err;
+	(void)errlen;
+	if (q == NULL) {
+		return -ENOMEM;
+	}
+	msg_get_obj_list_req(r, q);
+	if (!rd_done(r)) {
+		free(q);
+		return -OBJ_EPROTO;
+	}
+	v = calloc(q->max, sizeof(*v));
+	if (v == NULL) {
+		free(q);
+		return -ENOMEM;
+	}
+	cnt = oi_list(n->oi, q->bucket, q->prefix, q->after, v, q->max, &more);
+	if (cnt >= 0) {
+		wr_u32(&out->w, (uint32_t)cnt);
+		for (int i = 0; i < cnt; i++) {
+			msg_put_obj_entry(&out->w, &v[i]);
+		}
+		wr_u8(&out->w, more ? 1 : 0);
+	}
+	free(v);
+	free(q);
+	return cnt < 0 ? cnt : 0;
+}
+
+static const handler_fn handlers[MSG_TYPE_MAX] = {
+	[MSG_PING] = h_ping,
+	[MSG_FRAG_PUT] = h_frag_put,
+	[MSG_FRAG_GET] = h_frag_get,
+	[MSG_FRAG_STAT] = h_frag_stat,
+	[MSG_FRAG_DEL] = h_frag_del,
+	[MSG_FRAG_LIST] = h_frag_list,
+	[MSG_OBJ_PUT] = h_obj_put,
+	[MSG_OBJ_GET] = h_obj_get,
+	[MSG_OBJ_LIST] = h_obj_list,
+};
+
+int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
+		char *err, size_t errlen)
+{
+	struct node_ctx *n = arg;
+	struct rd r;
+
+	if (h->type >= MSG_TYPE_MAX || handlers[h->type] == NULL) {
+		snprintf(err, errlen, "unknown message type %u", h->type);
+		return -OBJ_EPROTO;
+	}
+	rd_init(&r, body, h->body_len);
+	return handlers[h->type](n, &r, out, err, errlen);
+}

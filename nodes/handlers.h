@@ -1,0 +1,27 @@
+/* handlers.h: what objfs-node does with each authenticated request.
+ * Decodes the body (every length checked, trailing bytes refused), calls
+ * the fragment store or object index, encodes the reply.  Runs on the
+ * server's worker threads; holds no locks of its own. */
+#ifndef OBJFS_HANDLERS_H
+#define OBJFS_HANDLERS_H
+
+#include <stdint.h>
+
+#include "fragstore.h"
+#include "objindex.h"
+#include "server.h"
+
+struct node_ctx {
+	uint32_t node_id;
+	const char *zone;
+	struct fragstore *fs;
+	struct objindex *oi;
+	struct server *srv;  /* for PING statistics; set after srv_start */
+	uint64_t start_ms;
+};
+
+/* srv_handler_fn for objfs-node; arg is a struct node_ctx. */
+int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
+		char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,75 @@
+/* frame.h: the envelope of every objfs message, and its authentication.
+ *
+ * Layout (little-endian), version 1:
+ *   off  len  field
+ *     0    4  magic      "OBJF" (0x464a424f)
+ *     4    1  version    FRAME_VERSION; anything else is refused
+ *     5    1  type       message id from msg.h
+ *     6    2  flags      FRAME_F_REPLY on replies
+ *     8    8  req_id     chosen by the client, echoed in the reply
+ *    16    8  ts_ms      sender's wall clock, ms since the epoch
+ *    24    8  nonce      random per request, echoed in the reply
+ *    32    4  status     0 or a negative error (replies only)
+ *    36    4  body_len   bytes of body that follow the header
+ *    40    n  body
+ *  40+n   32  mac        HMAC-SHA256(secret, bytes 0 .. 40+n)
+ *
+ * A frame is authenticated as a whole, header included, so no field can be
+ * altered.  Replay protection: a request is accepted only when ts_ms lies
+ * within the configured skew of the receiver's clock and its (ts, nonce)
+ * pair was not seen before in that window (replay.h).  A reply is accepted
+ * only when it echoes the request's req_id and nonce.
+ * Pure functions; no I/O; any thread. */
+#ifndef OBJFS_FRAME_H
+#define OBJFS_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_MAGIC 0x464a424fu
+#define FRAME_VERSION 1
+#define FRAME_HDR_LEN 40
+#define FRAME_MAC_LEN 32
+#define FRAME_OVERHEAD (FRAME_HDR_LEN + FRAME_MAC_LEN)
+#define FRAME_F_REPLY 0x0001u
+
+/* Largest body any message may carry: one fragment of the largest block
+ * (64 MiB / k=1) plus its header.  Receivers set NNG_OPT_RECVMAXSZ from it. */
+#define FRAME_MAX_BODY ((size_t)64 * 1024 * 1024 + 4096)
+
+struct frame_hdr {
+	uint8_t type;
+	uint16_t flags;
+	uint64_t req_id;
+	uint64_t ts_ms;
+	uint64_t nonce;
+	int32_t status;
+	uint32_t body_len;
+};
+
+struct frame_key {
+	uint8_t secret[128];
+	size_t len;
+};
+
+/* Total frame size for a body of body_len bytes. */
+static inline size_t frame_size(size_t body_len) { return FRAME_OVERHEAD + body_len; }
+
+/* Writes the header and the MAC into buf, whose body (h->body_len bytes)
+ * is already in place at buf + FRAME_HDR_LEN; buf must hold
+ * frame_size(h->body_len) bytes.  Returns 0 or -EIO if the MAC failed. */
+int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *buf);
+
+/* Checks magic, version, length and MAC of the len bytes at buf, in that
+ * order.  On success fills *h and points *body into buf.  Returns 0,
+ * -OBJ_EPROTO for a malformed frame (short, wrong magic or version, length
+ * mismatch, body over FRAME_MAX_BODY) or -OBJ_EAUTH for a bad MAC. */
+int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len,
+	       struct frame_hdr *h, const uint8_t **body);
+
+/* Wall clock in milliseconds. */
+uint64_t frame_now_ms(void);
+/* A random 64-bit nonce (getrandom). */
+uint64_t frame_nonce(void);
+
+#endif

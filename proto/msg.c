@@ -1,0 +1,247 @@
+/* msg.c: field encoders and bounds-checked decoders of the wire catalogue. */
+#include "msg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../common/ec.h"
+
+static const char *const msg_names[MSG_TYPE_MAX] = {
+	[MSG_PING] = "ping",
+	[MSG_FRAG_PUT] = "frag_put",
+	[MSG_FRAG_GET] = "frag_get",
+	[MSG_FRAG_STAT] = "frag_stat",
+	[MSG_FRAG_DEL] = "frag_del",
+	[MSG_FRAG_LIST] = "frag_list",
+	[MSG_OBJ_PUT] = "obj_put",
+	[MSG_OBJ_GET] = "obj_get",
+	[MSG_OBJ_LIST] = "obj_list",
+};
+
+const char *msg_type_name(uint8_t type)
+{
+	if (type < MSG_TYPE_MAX && msg_names[type] != NULL) {
+		return msg_names[type];
+	}
+	return "unknown";
+}
+
+void msg_put_frag_ref(struct wr *w, const struct frag_ref *r)
+{
+	wr_bytes(w, r->block_id, BLOCK_ID_LEN);
+	wr_u8(w, r->index);
+}
+
+void msg_get_frag_ref(struct rd *r, struct frag_ref *out)
+{
+	rd_bytes(r, out->block_id, BLOCK_ID_LEN);
+	out->index = rd_u8(r);
+}
+
+void msg_put_frag_hdr(struct wr *w, const struct frag_hdr *h)
+{
+	msg_put_frag_ref(w, &h->ref);
+	wr_u8(w, h->k);
+	wr_u8(w, h->m);
+	wr_u64(w, h->block_len);
+	wr_u32(w, h->frag_len);
+	wr_u64(w, h->csum);
+}
+
+void msg_get_frag_hdr(struct rd *r, struct frag_hdr *out)
+{
+	msg_get_frag_ref(r, &out->ref);
+	out->k = rd_u8(r);
+	out->m = rd_u8(r);
+	out->block_len = rd_u64(r);
+	out->frag_len = rd_u32(r);
+	out->csum = rd_u64(r);
+	/* A header describes a real fragment: the profile must be codable,
+	 * the index inside it, and the fragment length the one the codec
+	 * would produce for block_len. */
+	if (out->k < 1 || out->k > EC_MAX_K || out->m > EC_MAX_M ||
+	    out->ref.index >= out->k + out->m || out->block_len > MSG_BLOCK_MAX ||
+	    out->frag_len != ec_frag_len((struct ec_profile){out->k, out->m}, out->block_len)) {
+		r->bad = true;
+	}
+}
+
+void msg_put_node_status(struct wr *w, const struct node_status *s)
+{
+	wr_u32(w, s->node_id);
+	wr_str(w, s->zone);
+	wr_u64(w, s->disk_total);
+	wr_u64(w, s->disk_free);
+	wr_u64(w, s->frag_count);
+	wr_u64(w, s->frag_bytes);
+	wr_u64(w, s->uptime_s);
+	wr_u64(w, s->requests);
+	wr_u64(w, s->auth_failures);
+	wr_u64(w, s->bad_requests);
+	wr_u64(w, s->checksum_errors);
+}
+
+void msg_get_node_status(struct rd *r, struct node_status *out)
+{
+	out->node_id = rd_u32(r);
+	rd_str(r, out->zone, sizeof(out->zone));
+	out->disk_total = rd_u64(r);
+	out->disk_free = rd_u64(r);
+	out->frag_count = rd_u64(r);
+	out->frag_bytes = rd_u64(r);
+	out->uptime_s = rd_u64(r);
+	out->requests = rd_u64(r);
+	out->auth_failures = rd_u64(r);
+	out->bad_requests = rd_u64(r);
+	out->checksum_errors = rd_u64(r);
+}
+
+void msg_put_obj_key(struct wr *w, const struct obj_key *k)
+{
+	wr_str(w, k->bucket);
+	wr_str(w, k->key);
+}
+
+void msg_get_obj_key(struct rd *r, struct obj_key *out)
+{
+	rd_str(r, out->bucket, sizeof(out->bucket));
+	rd_str(r, out->key, sizeof(out->key));
+	if (rd_ok(r) && (msg_check_bucket(out->bucket) != 0 || msg_check_key(out->key) != 0)) {
+		r->bad = true;
+	}
+}
+
+void msg_put_obj_rec(struct wr *w, const struct obj_rec *rec)
+{
+	wr_u64(w, rec->version);
+	wr_u8(w, rec->deleted);
+	wr_u64(w, rec->size);
+	wr_blob(w, rec->manifest, rec->manifest_len);
+}
+
+void msg_get_obj_rec(struct rd *r, struct obj_rec *out)
+{
+	out->version = rd_u64(r);
+	out->deleted = rd_u8(r);
+	out->size = rd_u64(r);
+	out->manifest = rd_blob(r, MSG_MANIFEST_MAX, &out->manifest_len);
+	if (out->deleted > 1) {
+		r->bad = true;
+	}
+}
+
+void msg_put_obj_list_req(struct wr *w, const struct obj_list_req *q)
+{
+	wr_str(w, q->bucket);
+	wr_str(w, q->prefix);
+	wr_str(w, q->after);
+	wr_u32(w, q->max);
+}
+
+void msg_get_obj_list_req(struct rd *r, struct obj_list_req *out)
+{
+	rd_str(r, out->bucket, sizeof(out->bucket));
+	rd_str(r, out->prefix, sizeof(out->prefix));
+	rd_str(r, out->after, sizeof(out->after));
+	out->max = rd_u32(r);
+	if (rd_ok(r) && (msg_check_bucket(out->bucket) != 0 || out->max == 0 ||
+			 out->max > MSG_LIST_MAX)) {
+		r->bad = true;
+	}
+}
+
+void msg_put_obj_entry(struct wr *w, const struct obj_entry *e)
+{
+	wr_str(w, e->key);
+	wr_u64(w, e->version);
+	wr_u8(w, e->deleted);
+	wr_u64(w, e->size);
+}
+
+void msg_get_obj_entry(struct rd *r, struct obj_entry *out)
+{
+	rd_str(r, out->key, sizeof(out->key));
+	out->version = rd_u64(r);
+	out->deleted = rd_u8(r);
+	out->size = rd_u64(r);
+	if (out->deleted > 1) {
+		r->bad = true;
+	}
+}
+
+void msg_put_error(struct wr *w, const char *text)
+{
+	char buf[MSG_ERR_MAX];
+
+	/* Bounded so an error reply never outgrows what decoders accept. */
+	strncpy(buf, text, sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	wr_str(w, buf);
+}
+
+void msg_get_error(struct rd *r, char *out, size_t cap)
+{
+	rd_str(r, out, cap);
+}
+
+int msg_check_bucket(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n < 1 || n > 63) {
+		return -EINVAL;
+	}
+	if (!((b[0] >= 'a' && b[0] <= 'z') || (b[0] >= '0' && b[0] <= '9'))) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = b[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int msg_check_key(const char *k)
+{
+	size_t n = strlen(k);
+	const char *seg = k;
+
+	if (n < 1 || n > 1023 || k[0] == '/') {
+		return -EINVAL;
+	}
+	/* Every '/'-separated segment must be a usable file name. */
+	for (const char *p = k;; p++) {
+		if (*p == '/' || *p == '\0') {
+			size_t len = (size_t)(p - seg);
+
+			if (len == 0) {
+				return -EINVAL;
+			}
+			if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+				return -EINVAL;
+			}
+			if (len > 255) {
+				return -ENAMETOOLONG;
+			}
+			if (*p == '\0') {
+				break;
+			}
+			seg = p + 1;
+		}
+	}
+	return 0;
+}
+
+void msg_block_hex(const uint8_t id[BLOCK_ID_LEN], char out[2 * BLOCK_ID_LEN + 1])
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < BLOCK_ID_LEN; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[2 * BLOCK_ID_LEN] = '\0';
+}
