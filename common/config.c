@@ -32,8 +32,12 @@ enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE };
 enum cfg_type { CT_STRING, CT_SIZE, CT_UINT, CT_PROFILE, CT_TIERS, CT_SECRET, CT_LEVEL };
 
 static const char *const cfg_type_names[] = {
-	[CT_STRING] = "string", [CT_SIZE] = "size",	     [CT_UINT] = "uint",
-	[CT_PROFILE] = "profile", [CT_TIERS] = "profile-tiers", [CT_SECRET] = "secret",
+	[CT_STRING] = "string",
+	[CT_SIZE] = "size",
+	[CT_UINT] = "uint",
+	[CT_PROFILE] = "profile",
+	[CT_TIERS] = "profile-tiers",
+	[CT_SECRET] = "secret",
 	[CT_LEVEL] = "level",
 };
 
@@ -47,23 +51,23 @@ struct cfg_key {
 	enum cfg_type type;
 	const char *def;
 	uint64_t min, max;
-	uint64_t align;		/* sizes: value must be a multiple of this, 0 = any */
-	size_t off, size;	/* field in struct cfg or struct cfg_node */
+	uint64_t align;	  /* sizes: value must be a multiple of this, 0 = any */
+	size_t off, size; /* field in struct cfg or struct cfg_node */
 	int (*check)(const char *v, char *why, size_t whylen); /* extra rule for strings */
 	const char *doc;
 };
 
 #define FSIZE(type, member) sizeof(((type *)0)->member)
-#define CLUSTER(member)                                                                           \
-	.sect = SECT_CLUSTER, .off = offsetof(struct cfg, member),                                \
-	.size = FSIZE(struct cfg, member)
-#define NODE(member)                                                                              \
-	.sect = SECT_NODE, .off = offsetof(struct cfg_node, member),                              \
+#define CLUSTER(member)                                                                            \
+	.sect = SECT_CLUSTER, .off = offsetof(struct cfg, member), .size = FSIZE(struct cfg, member)
+#define NODE(member)                                                                               \
+	.sect = SECT_NODE, .off = offsetof(struct cfg_node, member),                               \
 	.size = FSIZE(struct cfg_node, member)
 
 static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
 
+/* clang-format off */
 static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(name), .name = "name", .type = CT_STRING, .def = "objfs",
 	  .min = 1, .max = FSIZE(struct cfg, name) - 1,
@@ -108,18 +112,19 @@ static const struct cfg_key cfg_keys[] = {
 	  .min = 0, .max = UINT64_MAX,
 	  .doc = "Bytes the node may use; 0 means the size of its file system." },
 };
+/* clang-format on */
 
 #define CFG_N_KEYS OBJ_ARRAY_LEN(cfg_keys)
 
 /* Parser state.  set[] holds the line where each key was set (0: not yet),
  * for duplicate and missing-key messages; cfg is the copy being filled. */
 struct cfg_parse {
-	const char *name;	/* file name in messages */
+	const char *name; /* file name in messages */
 	char *err;
 	size_t errlen;
 	enum cfg_sect sect;
-	size_t node;		/* index of the current [node] */
-	unsigned cluster_line;	/* line of [cluster], 0 when absent */
+	size_t node;	       /* index of the current [node] */
+	unsigned cluster_line; /* line of [cluster], 0 when absent */
 	unsigned cluster_set[CFG_N_KEYS];
 	unsigned node_line[CFG_MAX_NODES];
 	unsigned node_set[CFG_MAX_NODES][CFG_N_KEYS];
@@ -128,7 +133,7 @@ struct cfg_parse {
 
 /* Writes "NAME:LINE: msg" (or "NAME: msg" when line is 0) and returns -OBJ_ECONFIG. */
 __attribute__((format(printf, 3, 4))) static int cfg_fail(struct cfg_parse *p, unsigned line,
-							    const char *fmt, ...)
+							  const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -310,7 +315,7 @@ static int cfg_parse_tiers(const char *v, struct cfg *c, char *why, size_t whyle
 		t->max_size = max;
 		n++;
 	}
-	if (c->tiers[n - 1].max_size != UINT64_MAX) {
+	if (n == 0 || c->tiers[n - 1].max_size != UINT64_MAX) {
 		snprintf(why, whylen, "the last tier must have no size (got '%s')", v);
 		return -EINVAL;
 	}
@@ -389,7 +394,8 @@ static int cfg_set_value(const struct cfg_key *k, const char *v, void *base, str
 		rc = k->type == CT_SIZE ? cfg_parse_size(v, &n) : cfg_parse_uint(v, &n);
 		if (rc == -EINVAL) {
 			snprintf(why, whylen, "not %s (got '%s')",
-				 k->type == CT_SIZE ? "a size such as 4096, 64K or 4MiB" : "a number",
+				 k->type == CT_SIZE ? "a size such as 4096, 64K or 4MiB"
+						    : "a number",
 				 v);
 			return rc;
 		}
@@ -595,7 +601,7 @@ static int cfg_finish(struct cfg_parse *p)
 			continue;
 		}
 		if (k->sect == SECT_CLUSTER && p->cluster_line == 0) {
-			return cfg_fail(p, 0, "no [cluster] section (it holds the required key '%s')",
+			return cfg_fail(p, 0, "no [cluster] section (holds required key '%s')",
 					k->name);
 		}
 		if (k->sect == SECT_CLUSTER && p->cluster_set[i] == 0) {
@@ -874,7 +880,7 @@ static void cfg_key_summary(const struct cfg_key *k, char *buf, size_t len)
 
 void cfg_print_keys(FILE *f)
 {
-	enum cfg_sect sects[] = { SECT_CLUSTER, SECT_NODE };
+	enum cfg_sect sects[] = {SECT_CLUSTER, SECT_NODE};
 	char sum[128];
 
 	fprintf(f, "Configuration keys (see objfs.conf(5)):\n");
@@ -931,8 +937,8 @@ static int cfg_random(uint8_t *buf, size_t len)
 
 int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
-	static const char *const cluster_given[] = { "name", "secret", "ec_profile", NULL };
-	static const char *const node_given[] = { "addr", "zone", "data_dir", NULL };
+	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
+	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
 	uint8_t raw[CFG_DEV_SECRET_BYTES];
 	char hex[2 * CFG_DEV_SECRET_BYTES + 1];
 	int rc;
@@ -954,8 +960,9 @@ int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
 	}
 	explicit_bzero(raw, sizeof(raw));
 
-	fprintf(f, "# objfs.conf for a local development cluster of %zu nodes; see objfs.conf(5).\n"
-		   "# Lines starting with '#' show a key's built-in default.\n\n",
+	fprintf(f,
+		"# objfs.conf for a local development cluster of %zu nodes; see objfs.conf(5).\n"
+		"# Lines starting with '#' show a key's built-in default.\n\n",
 		n);
 	fprintf(f, "[cluster]\nname = dev\n");
 	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
@@ -964,8 +971,9 @@ int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
 	explicit_bzero(hex, sizeof(hex));
 	for (size_t i = 1; i <= n; i++) {
 		/* Three zones so that the default 4+2 spreads as it would on racks. */
-		fprintf(f, "\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
-			   "data_dir = \"%s/node%zu\"\n",
+		fprintf(f,
+			"\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
+			"data_dir = \"%s/node%zu\"\n",
 			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
 		if (i == 1) {
 			cfg_write_commented(f, SECT_NODE, node_given);

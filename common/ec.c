@@ -20,9 +20,10 @@
 struct ec_codec {
 	struct ec_profile p;
 	/* (k+m) x k generator, row-major, from gf_gen_cauchy1_matrix: the
-	 * identity for the data rows, then Cauchy rows for parity.  Every k x k
-	 * submatrix of it is invertible, which the plain RS (Vandermonde)
-	 * generator of ISA-L does not guarantee; so any k fragments rebuild. */
+	 * identity for the data rows, then Cauchy rows for parity.  Any k of
+	 * its rows form an invertible matrix, which the plain RS (Vandermonde)
+	 * generator of ISA-L does not guarantee; so any k fragments rebuild.
+	 * Sized for the largest profile so a codec is one allocation. */
 	uint8_t matrix[EC_MAX_FRAGS * EC_MAX_K];
 	/* ec_init_tables() of the m parity rows, ready for ec_encode_data. */
 	uint8_t enc_tables[EC_MAX_M * EC_MAX_K * EC_TBL_BYTES];
@@ -33,8 +34,8 @@ static int profile_valid(struct ec_profile p)
 	return p.k >= 1 && p.k <= EC_MAX_K && p.m <= EC_MAX_M && p.k + p.m <= 255;
 }
 
-/* Parses a run of decimal digits; rejects none, and values past 255 (the
- * GF(2^8) limit) before they can overflow. */
+/* Parses a run of decimal digits; rejects an empty run, and values past
+ * 255 (the GF(2^8) limit) before they can overflow. */
 static const char *parse_u8(const char *s, unsigned *out)
 {
 	unsigned v = 0;
@@ -130,8 +131,8 @@ size_t ec_frag_len(struct ec_profile p, size_t block_len)
 /* dst[r] = sum over j of coef(r, j) * src[j], for r < rows, over len bytes;
  * tables come from ec_init_tables(k, rows, ...).  ISA-L only reads tables,
  * but its prototype is not const. */
-static void code_slices(size_t len, int k, int rows, const uint8_t *tables,
-			uint8_t *const *src, uint8_t *const *dst)
+static void code_slices(size_t len, int k, int rows, const uint8_t *tables, uint8_t *const *src,
+			uint8_t *const *dst)
 {
 	unsigned char *s[EC_MAX_K];
 	unsigned char *d[EC_MAX_M];
@@ -149,8 +150,7 @@ static void code_slices(size_t len, int k, int rows, const uint8_t *tables,
 	}
 }
 
-int ec_encode(const struct ec_codec *c, const void *block, size_t block_len,
-	      uint8_t *const *frags)
+int ec_encode(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *const *frags)
 {
 	const uint8_t *b = block;
 	size_t fl = ec_frag_len(c->p, block_len);
@@ -176,7 +176,8 @@ int ec_encode(const struct ec_codec *c, const void *block, size_t block_len,
 
 /* Rebuilds the lost data fragments from k survivors: if B is the generator
  * restricted to the survivors' rows, survivors = B * data, so data row i is
- * row i of B^-1 applied to the survivors. */
+ * row i of B^-1 applied to the survivors.  Per-call state lives on the
+ * stack (about 19 KiB at the largest profile), keeping decode lock-free. */
 static int rebuild_data(const struct ec_codec *c, size_t frag_len, uint8_t *const *frags,
 			const int *surv, const int *lost, int n_lost)
 {

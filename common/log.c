@@ -33,7 +33,7 @@ static char log_ident[64];
  * inside the old sink, so a test may free what it passed as arg.  Sinks run
  * under the read lock and so must neither log nor swap the sink. */
 static pthread_rwlock_t log_sink_lock = PTHREAD_RWLOCK_INITIALIZER;
-static log_sink_fn log_sink;	/* NULL: the default stderr sink */
+static log_sink_fn log_sink; /* NULL: the default stderr sink */
 static void *log_sink_arg;
 
 void log_set_level(enum log_level lvl)

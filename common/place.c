@@ -91,11 +91,12 @@ size_t place_rank(const uint8_t key[16], const struct place_node *nodes, size_t 
 			n++;
 		}
 	}
-	/* Pass p takes every zone's p-th best node, in score order.  Sorting by
-	 * zone numbers the nodes inside each zone; sorting by (pass, score)
-	 * then yields the passes one after another.  Each zone thus holds
-	 * either floor or ceil of its fair share of any prefix, as far as its
-	 * size allows, and a zone's loss costs as few fragments as possible. */
+	/* Pass p takes every zone's p-th best node, in score order: every pass,
+	 * not only the first, is zone-diverse, so in any prefix a zone with
+	 * nodes left holds at most one fewer pick than the fullest zone, and
+	 * losing a zone costs as few fragments as the layout allows.  Sorting
+	 * by zone numbers the nodes inside each zone; sorting by (pass, score)
+	 * then lays the passes out one after another. */
 	qsort_r(c, n, sizeof(*c), by_zone, (void *)nodes);
 	for (size_t i = 0; i < n; i++) {
 		int same = i > 0 && nodes[c[i].idx].zone == nodes[c[i - 1].idx].zone;

@@ -826,8 +826,48 @@ int frag_list(struct fragstore *fs, const struct frag_ref *after, int first, str
 
 /* ---- open, close, usage ---- */
 
-/* Counts the fragments under root and deletes temporary files a crash
- * left behind (invariant 4: nobody else is writing them). */
+/* Counts the fragments of one leaf and deletes the temporary files a crash
+ * left in it (invariant 4: nobody else is writing them). */
+static int scan_leaf(struct fragstore *fs, int x, int y)
+{
+	char leaf[8], name[NAME_MAX_LEN];
+	struct frag_name fn;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rc = 0;
+
+	snprintf(leaf, sizeof(leaf), "%02x/%02x", x, y);
+	d = open_dir_at(fs->root_fd, leaf);
+	if (d == NULL) {
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (snprintf(name, sizeof(name), "%s/%s", leaf, de->d_name) >= (int)sizeof(name)) {
+			continue;
+		}
+		if (strstr(de->d_name, ".tmp.") != NULL) {
+			if (unlinkat(fs->root_fd, name, 0) < 0) {
+				log_warn("frag.tmp", "cannot remove %s: %s", name, strerror(errno));
+			}
+			continue;
+		}
+		if (!parse_frag_name(de->d_name, &fn) || fn.id[0] != x || fn.id[1] != y) {
+			continue;
+		}
+		if (fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			fs->count++;
+			fs->bytes += (uint64_t)st.st_size;
+		}
+	}
+	if (errno != 0) {
+		rc = -errno;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Walks the whole tree once, at open, before any other call can run. */
 static int scan(struct fragstore *fs)
 {
 	bool xs[256], ys[256];
@@ -842,42 +882,9 @@ static int scan(struct fragstore *fs)
 		snprintf(top, sizeof(top), "%02x", x);
 		rc = hex_subdirs(fs->root_fd, top, ys);
 		for (int y = 0; y < 256 && rc == 0; y++) {
-			char leaf[8], name[NAME_MAX_LEN];
-			struct frag_name fn;
-			struct dirent *de;
-			struct stat st;
-			DIR *d;
-
-			if (!ys[y]) {
-				continue;
+			if (ys[y]) {
+				rc = scan_leaf(fs, x, y);
 			}
-			snprintf(leaf, sizeof(leaf), "%02x/%02x", x, y);
-			d = open_dir_at(fs->root_fd, leaf);
-			if (d == NULL) {
-				rc = -errno;
-				break;
-			}
-			while ((errno = 0, de = readdir(d)) != NULL) {
-				if (snprintf(name, sizeof(name), "%s/%s", leaf, de->d_name) >=
-				    (int)sizeof(name)) {
-					continue;
-				}
-				if (strstr(de->d_name, ".tmp.") != NULL) {
-					if (unlinkat(fs->root_fd, name, 0) < 0) {
-						log_warn("frag.tmp", "cannot remove %s: %s", name,
-							 strerror(errno));
-					}
-				} else if (parse_frag_name(de->d_name, &fn) && fn.id[0] == x &&
-					   fn.id[1] == y &&
-					   fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-					fs->count++;
-					fs->bytes += (uint64_t)st.st_size;
-				}
-			}
-			if (errno != 0) {
-				rc = -errno;
-			}
-			closedir(d);
 		}
 	}
 	return rc;

@@ -27,7 +27,7 @@
 enum oi_stmt {
 	OI_PUT,
 	OI_GET,
-	OI_LIST,        /* key range bounded above by the prefix's successor */
+	OI_LIST,         /* key range bounded above by the prefix's successor */
 	OI_LIST_NOBOUND, /* empty prefix, or one of only 0xff bytes */
 	OI_COUNT,
 	OI_NSTMT
@@ -181,7 +181,8 @@ int oi_open(const char *data_dir, struct objindex **out)
 	pthread_mutex_init(&oi->lock, NULL);
 	/* NOMUTEX: oi->lock already serialises every use of the connection. */
 	rc = sqlite3_open_v2(path, &oi->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
 	free(path);
 	if (rc != SQLITE_OK) {
 		rc = oi_fail(oi->db, rc, "open");
@@ -241,7 +242,8 @@ int oi_put(struct objindex *oi, const struct obj_key *k, const struct obj_rec *r
 	return rc;
 }
 
-int oi_get(struct objindex *oi, const struct obj_key *k, struct obj_rec *rec, uint8_t **manifest_out)
+int oi_get(struct objindex *oi, const struct obj_key *k, struct obj_rec *rec,
+	   uint8_t **manifest_out)
 {
 	sqlite3_stmt *st = oi->stmt[OI_GET];
 	int rc;

@@ -69,35 +69,34 @@ END_TEST
  * lines, CRLF, quotes and spacing are handled; zones are numbered in order. */
 START_TEST(test_every_key)
 {
-	static const char text[] =
-		"# objfs test config\n"
-		"   ; indented comment\n"
-		"\n"
-		"[cluster]\r\n"
-		"name=prod-eu\n"
-		"  secret   =   \"  spaces kept inside quotes  \"\n"
-		"ec_profile = 6+3\n"
-		"ec_tiers = 4+2:1M, 6+3:100MiB ,8+4\n"
-		"block_size = 8MiB\n"
-		"inline_max = 0\n"
-		"timeout_ms = 100\n"
-		"retries = 10\n"
-		"max_skew_s = 3600\n"
-		"meta_replicas = 5\n"
-		"log_level = WARN\n"
-		"[ node 7 ]\n"
-		"addr = tcp://[::1]:65535\n"
-		"zone = rack-a\n"
-		"data_dir = \"/data/objfs # not a comment\"\n"
-		"capacity = 2T\n"
-		"[node 3]\n"
-		"addr = tcp://node3.example:1\n"
-		"zone = rack-b\n"
-		"data_dir = /d3\n"
-		"[node 9]\n"
-		"addr = tcp://node9.example:7409\n"
-		"zone = rack-a\n"
-		"data_dir = /d9\n";
+	static const char text[] = "# objfs test config\n"
+				   "   ; indented comment\n"
+				   "\n"
+				   "[cluster]\r\n"
+				   "name=prod-eu\n"
+				   "  secret   =   \"  spaces kept inside quotes  \"\n"
+				   "ec_profile = 6+3\n"
+				   "ec_tiers = 4+2:1M, 6+3:100MiB ,8+4\n"
+				   "block_size = 8MiB\n"
+				   "inline_max = 0\n"
+				   "timeout_ms = 100\n"
+				   "retries = 10\n"
+				   "max_skew_s = 3600\n"
+				   "meta_replicas = 5\n"
+				   "log_level = WARN\n"
+				   "[ node 7 ]\n"
+				   "addr = tcp://[::1]:65535\n"
+				   "zone = rack-a\n"
+				   "data_dir = \"/data/objfs # not a comment\"\n"
+				   "capacity = 2T\n"
+				   "[node 3]\n"
+				   "addr = tcp://node3.example:1\n"
+				   "zone = rack-b\n"
+				   "data_dir = /d3\n"
+				   "[node 9]\n"
+				   "addr = tcp://node9.example:7409\n"
+				   "zone = rack-a\n"
+				   "data_dir = /d9\n";
 	struct cfg *c = cfg_new();
 	const struct cfg_node *n;
 	char err[256];
@@ -144,9 +143,10 @@ struct bad_case {
 	const char *want[3];
 };
 
-#define CL "[cluster]\nsecret = " SECRET "\n"	      /* lines 1-2 */
+#define CL "[cluster]\nsecret = " SECRET "\n"		 /* lines 1-2 */
 #define N1 "[node 1]\naddr = tcp://h:1\ndata_dir = /d\n" /* 3 lines */
 
+/* clang-format off */
 static const struct bad_case bad_cases[] = {
 	/* unknown section */
 	{ CL "[clusterz]\n", 3, { "unknown section", "clusterz" } },
@@ -210,6 +210,7 @@ static const struct bad_case bad_cases[] = {
 	{ CL N1 "[node 2]\naddr = tcp://h:1\ndata_dir = /d\n", 7,
 	  { "key 'addr'", "tcp://h:1", "[node 1]" } },
 };
+/* clang-format on */
 
 /* Each kind of error returns -OBJ_ECONFIG with file, line and key in the
  * message, and leaves the caller's struct untouched. */
@@ -232,8 +233,8 @@ START_TEST(test_errors)
 	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "case %d: '%s' lacks '%s'", _i,
 		      err, prefix);
 	for (size_t w = 0; w < OBJ_ARRAY_LEN(bc->want) && bc->want[w] != NULL; w++) {
-		ck_assert_msg(strstr(err, bc->want[w]) != NULL, "case %d: '%s' lacks '%s'", _i,
-			      err, bc->want[w]);
+		ck_assert_msg(strstr(err, bc->want[w]) != NULL, "case %d: '%s' lacks '%s'", _i, err,
+			      bc->want[w]);
 	}
 	ck_assert_ptr_null(strstr(err, SECRET)); /* secrets never reach messages */
 	ck_assert_int_eq(memcmp(c, before, sizeof(*c)), 0);
@@ -265,36 +266,36 @@ START_TEST(test_parse_size)
 		int rc;
 		uint64_t v;
 	} cases[] = {
-		{ "0", 0, 0 },
-		{ "4096", 0, 4096 },
-		{ "4096B", 0, 4096 },
-		{ "4K", 0, 4096 },
-		{ "4k", 0, 4096 },
-		{ "4KiB", 0, 4096 },
-		{ "4KB", 0, 4096 },
-		{ "1M", 0, 1 << 20 },
-		{ "2G", 0, 2ull << 30 },
-		{ "3TiB", 0, 3ull << 40 },
-		{ "007", 0, 7 },
-		{ "18446744073709551615", 0, UINT64_MAX },
-		{ "16777215T", 0, 16777215ull << 40 },
-		{ "18446744073709551616", -ERANGE, 0 },
-		{ "16777216T", -ERANGE, 0 },
-		{ "99999999999999999999K", -ERANGE, 0 },
-		{ "", -EINVAL, 0 },
-		{ "K", -EINVAL, 0 },
-		{ "-1", -EINVAL, 0 },
-		{ "+1", -EINVAL, 0 },
-		{ " 1", -EINVAL, 0 },
-		{ "1 ", -EINVAL, 0 },
-		{ "1 K", -EINVAL, 0 },
-		{ "1.5M", -EINVAL, 0 },
-		{ "4Ki", -EINVAL, 0 },
-		{ "4iB", -EINVAL, 0 },
-		{ "4P", -EINVAL, 0 },
-		{ "4KK", -EINVAL, 0 },
-		{ "4KiBx", -EINVAL, 0 },
-		{ "0x10", -EINVAL, 0 },
+		{"0", 0, 0},
+		{"4096", 0, 4096},
+		{"4096B", 0, 4096},
+		{"4K", 0, 4096},
+		{"4k", 0, 4096},
+		{"4KiB", 0, 4096},
+		{"4KB", 0, 4096},
+		{"1M", 0, 1 << 20},
+		{"2G", 0, 2ull << 30},
+		{"3TiB", 0, 3ull << 40},
+		{"007", 0, 7},
+		{"18446744073709551615", 0, UINT64_MAX},
+		{"16777215T", 0, 16777215ull << 40},
+		{"18446744073709551616", -ERANGE, 0},
+		{"16777216T", -ERANGE, 0},
+		{"99999999999999999999K", -ERANGE, 0},
+		{"", -EINVAL, 0},
+		{"K", -EINVAL, 0},
+		{"-1", -EINVAL, 0},
+		{"+1", -EINVAL, 0},
+		{" 1", -EINVAL, 0},
+		{"1 ", -EINVAL, 0},
+		{"1 K", -EINVAL, 0},
+		{"1.5M", -EINVAL, 0},
+		{"4Ki", -EINVAL, 0},
+		{"4iB", -EINVAL, 0},
+		{"4P", -EINVAL, 0},
+		{"4KK", -EINVAL, 0},
+		{"4KiBx", -EINVAL, 0},
+		{"0x10", -EINVAL, 0},
 	};
 
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cases); i++) {
@@ -326,8 +327,23 @@ START_TEST(test_tiers)
 		uint64_t size;
 		uint8_t k, m;
 	} picks[] = {
-		{ 0, 4, 2 },		   { 1 << 20, 4, 2 },	      { (1 << 20) + 1, 6, 3 },
-		{ 100ull << 20, 6, 3 }, { (100ull << 20) + 1, 8, 4 }, { UINT64_MAX, 8, 4 },
+		{0, 4, 2},
+		{1 << 20, 4, 2},
+		{(1 << 20) + 1, 6, 3},
+		{100ull << 20, 6, 3},
+		{(100ull << 20) + 1, 8, 4},
+		{UINT64_MAX, 8, 4},
+	};
+	static const char *const bad[] = {
+		"4+2:1M",		/* the last tier has a size */
+		"4+2,8+4",		/* a size-less tier is not last */
+		"4+2:100M,6+3:1M,8+4",	/* sizes decrease */
+		"4+2:1M,6+3:1M,8+4",	/* sizes repeat */
+		"4+2:1M,,8+4",		/* empty item */
+		"4+2:0,8+4",		/* zero size */
+		"4+2:1X,8+4",		/* bad size */
+		"4+2:1M,x+3",		/* bad profile */
+		"2+1:1,2+1:2,2+1:3,2+1:4,2+1:5,2+1:6,2+1:7,2+1:8,2+1", /* nine tiers */
 	};
 	char err[256];
 	struct cfg *c = load_tiers("4+2:1M,6+3:100M,8+4", 0, err, sizeof(err));
@@ -357,17 +373,6 @@ START_TEST(test_tiers)
 	ck_assert_uint_eq(cfg_profile_for(c, 5).k, 2);
 	free(c);
 
-	static const char *const bad[] = {
-		"4+2:1M",		/* last tier has a size */
-		"4+2,8+4",		/* size-less tier not last */
-		"4+2:100M,6+3:1M,8+4",	/* sizes decrease */
-		"4+2:1M,6+3:1M,8+4",	/* sizes repeat */
-		"4+2:1M,,8+4",		/* empty item */
-		"4+2:0,8+4",		/* zero size */
-		"4+2:1X,8+4",		/* bad size */
-		"4+2:1M,x+3",		/* bad profile */
-		"2+1:1,2+1:2,2+1:3,2+1:4,2+1:5,2+1:6,2+1:7,2+1:8,2+1", /* nine tiers */
-	};
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(bad); i++) {
 		c = load_tiers(bad[i], -OBJ_ECONFIG, err, sizeof(err));
 		ck_assert_msg(strstr(err, "t.conf:3: key 'ec_tiers'") != NULL, "%s", err);
@@ -556,11 +561,10 @@ static void check_man_example(const char *man)
  * source tree is known, as under make check). */
 START_TEST(test_print_keys_and_man)
 {
-	static const char *const keys[] = { "name",	  "secret",	"ec_profile",
-					    "ec_tiers",	  "block_size", "inline_max",
-					    "timeout_ms", "retries",	"max_skew_s",
-					    "meta_replicas", "log_level", "addr",
-					    "zone",	  "data_dir",	"capacity" };
+	static const char *const keys[] = {"name",	 "secret",	  "ec_profile", "ec_tiers",
+					   "block_size", "inline_max",	  "timeout_ms", "retries",
+					   "max_skew_s", "meta_replicas", "log_level",	"addr",
+					   "zone",	 "data_dir",	  "capacity"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;
@@ -639,7 +643,7 @@ static int matches(const char *re, const char *s)
  * and id; filtered levels never reach it; long messages are cut. */
 START_TEST(test_log_sink)
 {
-	struct capture cap = { 0 };
+	struct capture cap = {0};
 	char re[256], *big;
 
 	log_set_ident("tcfg");
@@ -770,7 +774,7 @@ START_TEST(test_log_default_sink)
 		ck_assert_msg(body != NULL, "line %d mangled", lines);
 		body += strlen(" WARN t.race: ");
 		ck_assert_uint_eq(strlen(body), LOG_TEXT);
-		ck_assert_uint_eq(strspn(body, (char[]){ body[0], '\0' }), LOG_TEXT);
+		ck_assert_uint_eq(strspn(body, (char[]){body[0], '\0'}), LOG_TEXT);
 	}
 	ck_assert_int_eq(lines, LOG_THREADS * LOG_LINES + 1);
 	free(text);

@@ -55,7 +55,7 @@ static void fixture_init(struct fixture *f, uint8_t k, uint8_t m, size_t len, ui
 	int err = 1;
 
 	memset(f, 0, sizeof(*f));
-	f->p = (struct ec_profile){ .k = k, .m = m };
+	f->p = (struct ec_profile){.k = k, .m = m};
 	f->c = ec_create(f->p, &err);
 	ck_assert_ptr_nonnull(f->c);
 	ck_assert_int_eq(err, 0);
@@ -90,7 +90,7 @@ static void fixture_free(struct fixture *f)
  * work[] equal to ref[] again for the next pattern. */
 static void check_pattern(struct fixture *f, uint64_t mask)
 {
-	uint8_t present[EC_MAX_FRAGS] = { 0 };
+	uint8_t present[EC_MAX_FRAGS] = {0};
 	int n = f->p.k + f->p.m;
 
 	for (int i = 0; i < n; i++) {
@@ -131,18 +131,22 @@ struct sweep_case {
 	size_t len;
 };
 
+/* clang-format off */
 static const struct sweep_case sweep_cases[] = {
-	{ 4, 2, 0 },	{ 4, 2, 1 },	{ 4, 2, 31 },	{ 4, 2, 1000 },
-	{ 4, 2, 4096 * 4 + 7 },		{ 4, 2, 5 * MIB + 3 },
-	{ 6, 3, 0 },	{ 6, 3, 1 },	{ 6, 3, 31 },	{ 6, 3, 1000 },
-	{ 6, 3, 4096 * 6 + 7 },		{ 6, 3, 5 * MIB + 3 },
-	{ 8, 4, 0 },	{ 8, 4, 1 },	{ 8, 4, 31 },	{ 8, 4, 1000 },
-	{ 8, 4, 4096 * 8 + 7 },		{ 8, 4, 5 * MIB + 3 },
-	{ 1, 2, 1000 }, { 3, 1, 1000 },
+	{4, 2, 0}, {4, 2, 1}, {4, 2, 31}, {4, 2, 1000},
+	{4, 2, 4096 * 4 + 7}, {4, 2, 5 * MIB + 3},
+	{6, 3, 0}, {6, 3, 1}, {6, 3, 31}, {6, 3, 1000},
+	{6, 3, 4096 * 6 + 7}, {6, 3, 5 * MIB + 3},
+	{8, 4, 0}, {8, 4, 1}, {8, 4, 31}, {8, 4, 1000},
+	{8, 4, 4096 * 8 + 7}, {8, 4, 5 * MIB + 3},
+	{1, 2, 1000}, /* k = 1: plain replication */
+	{3, 1, 1000}, /* m = 1: single parity */
 };
+/* clang-format on */
 
 /* Loop index = case * SWEEP_SLOTS + number of lost fragments, so the
- * 5 MiB sweeps are split into runs that each fit Check's timeout. */
+ * 5 MiB sweeps are split into runs that each fit Check's timeout.  Must
+ * exceed every m in the table. */
 #define SWEEP_SLOTS 5
 
 /* Every pattern of up to m lost fragments is rebuilt bit-exactly, data and
@@ -165,9 +169,9 @@ END_TEST
 /* With more than m fragments lost, decode reports -EIO for every pattern. */
 START_TEST(test_too_many_lost)
 {
-	struct ec_profile profiles[] = { { 4, 2 }, { 6, 3 }, { 8, 4 } };
+	struct ec_profile profiles[] = {{4, 2}, {6, 3}, {8, 4}};
 	struct ec_profile p = profiles[_i];
-	uint8_t present[EC_MAX_FRAGS] = { 0 };
+	uint8_t present[EC_MAX_FRAGS] = {0};
 	struct fixture f;
 	int n = p.k + p.m;
 
@@ -235,7 +239,7 @@ END_TEST
  * fragment lengths are ceil(len / k) rounded up to 32. */
 START_TEST(test_layout)
 {
-	struct ec_profile p42 = { 4, 2 }, p84 = { 8, 4 };
+	struct ec_profile p42 = {4, 2}, p84 = {8, 4};
 	struct fixture f;
 
 	ck_assert_uint_eq(ec_frag_len(p42, 0), 0);
@@ -258,11 +262,20 @@ END_TEST
 /* "K+M" parses only within range and with nothing else around it. */
 START_TEST(test_profile_parse)
 {
+	/* clang-format off */
 	static const char *const bad[] = {
-		"",	"0+2",	"4+",	"4+2x", "40+2", "4-2", "+2",   "4",   " 4+2", "4+ 2",
-		"4++2", "4+-2", "-4+2", "33+1", "4+17", "4+2 ", "999999999999+2",
+		"",			/* empty */
+		"0+2", "40+2", "33+1",	/* k out of range */
+		"4+17",			/* m out of range */
+		"4+", "+2", "4",	/* a part missing */
+		"4-2", "4++2",		/* wrong separator */
+		"4+2x", "4+2 ",		/* trailing junk */
+		" 4+2", "4+ 2",		/* blanks and signs that strtoul accepts */
+		"4+-2", "-4+2",
+		"999999999999+2",	/* would overflow a naive parser */
 	};
-	struct ec_profile p = { 0, 0 };
+	/* clang-format on */
+	struct ec_profile p = {0, 0};
 
 	ck_assert_int_eq(ec_profile_parse("4+2", &p), 0);
 	ck_assert_uint_eq(p.k, 4);
@@ -275,7 +288,7 @@ START_TEST(test_profile_parse)
 	ck_assert_uint_eq(p.k, 1);
 	ck_assert_uint_eq(p.m, 0);
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(bad); i++) {
-		p = (struct ec_profile){ 7, 7 };
+		p = (struct ec_profile){7, 7};
 		ck_assert_msg(ec_profile_parse(bad[i], &p) == -EINVAL, "accepted \"%s\"", bad[i]);
 		ck_assert_msg(p.k == 7 && p.m == 7, "\"%s\" wrote the output", bad[i]);
 	}
@@ -288,9 +301,9 @@ END_TEST
 START_TEST(test_create)
 {
 	static const struct ec_profile bad[] = {
-		{ 0, 0 }, { 0, 2 }, { EC_MAX_K + 1, 0 }, { 4, EC_MAX_M + 1 }, { 255, 255 },
+	    {0, 0}, {0, 2}, {EC_MAX_K + 1, 0}, {4, EC_MAX_M + 1}, {255, 255},
 	};
-	struct ec_profile p = { 6, 3 };
+	struct ec_profile p = {6, 3};
 	struct ec_codec *c;
 	int err;
 
@@ -323,7 +336,7 @@ static void *decode_thread(void *p)
 	struct thread_arg *a = p;
 	struct fixture *f = a->f;
 	uint8_t *frags[EC_MAX_FRAGS];
-	uint8_t present[EC_MAX_FRAGS] = { 0 };
+	uint8_t present[EC_MAX_FRAGS] = {0};
 	int n = f->p.k + f->p.m;
 
 	for (int i = 0; i < n; i++) {
@@ -363,7 +376,7 @@ START_TEST(test_threads)
 
 	fixture_init(&f, 6, 3, 65536 + 5, 21);
 	for (int t = 0; t < N_THREADS; t++) {
-		args[t] = (struct thread_arg){ .c = f.c, .f = &f, .id = t };
+		args[t] = (struct thread_arg){.c = f.c, .f = &f, .id = t};
 		ck_assert_int_eq(pthread_create(&th[t], NULL, decode_thread, &args[t]), 0);
 	}
 	for (int t = 0; t < N_THREADS; t++) {

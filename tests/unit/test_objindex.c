@@ -407,6 +407,9 @@ static Suite *objindex_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* Every put syncs to disk; the default 4 s is too tight when other
+	 * jobs load the disk, though each test takes well under a second. */
+	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_put_get);
 	tcase_add_test(tc, test_empty_manifest);
 	tcase_add_test(tc, test_versions);

@@ -38,8 +38,7 @@ static void make_nodes(struct place_node *nodes, size_t n, uint32_t n_zones)
 {
 	for (size_t i = 0; i < n; i++) {
 		nodes[i] = (struct place_node){
-			.id = 100 + (uint32_t)i, .zone = (uint32_t)i % n_zones, .up = 1
-		};
+		    .id = 100 + (uint32_t)i, .zone = (uint32_t)i % n_zones, .up = 1};
 	}
 }
 
@@ -122,7 +121,7 @@ START_TEST(test_zones_even)
 
 	make_nodes(nodes, 6, 3);
 	for (int t = 0; t < 2000; t++) {
-		int count[3] = { 0, 0, 0 };
+		int count[3] = {0, 0, 0};
 
 		random_key(&seed, key);
 		ck_assert_uint_eq(place_rank(key, nodes, 6, idx, 6), 6);
@@ -141,18 +140,19 @@ END_TEST
  * that still has nodes never trails the fullest zone by more than one. */
 START_TEST(test_zones_uneven)
 {
-	static const uint32_t zone_of[9] = { 0, 0, 0, 0, 1, 1, 1, 2, 2 };
-	static const int zone_size[3] = { 4, 3, 2 };
+	static const uint32_t zone_of[9] = {0, 0, 0, 0, 1, 1, 1, 2, 2};
+	static const int zone_size[3] = {4, 3, 2};
 	struct place_node nodes[9];
 	size_t idx[9];
 	uint64_t seed = 3;
 	uint8_t key[16];
 
 	for (int i = 0; i < 9; i++) {
-		nodes[i] = (struct place_node){ .id = 7 * (uint32_t)i + 1, .zone = zone_of[i], .up = 1 };
+		nodes[i] =
+		    (struct place_node){.id = 7 * (uint32_t)i + 1, .zone = zone_of[i], .up = 1};
 	}
 	for (int t = 0; t < 2000; t++) {
-		int count[3] = { 0, 0, 0 };
+		int count[3] = {0, 0, 0};
 
 		random_key(&seed, key);
 		ck_assert_uint_eq(place_rank(key, nodes, 9, idx, 9), 9);
@@ -224,7 +224,7 @@ END_TEST
 START_TEST(test_distribution)
 {
 	struct place_node nodes[6];
-	int first[6] = { 0 };
+	int first[6] = {0};
 	size_t idx[1];
 	uint64_t seed = 6;
 	uint8_t key[16];

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# test.sh: runs every test of objfs on a fresh Debian 12 machine (as root):
+# installs packages, builds, runs `make check` (unit tests, integration
+# tests with real nodes), then the same suite built with ASan+UBSan.
+# Set OBJFS_SKIP_SAN=1 to skip the sanitizer pass.  Prints one closing
+# line "N passed, N failed".
+set -u
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/scripts/deps.sh" || exit 1
+pass=0; fail=0
+
+run_suite() { # run_suite NAME BUILDDIR [configure args]
+	local name=$1 b=$2 rc
+	shift 2
+	echo "== $name: build in $b"
+	if ! "$src/scripts/build.sh" "$b" "$@"; then
+		echo "== $name: BUILD FAILED"
+		fail=$((fail + 1))
+		return
+	fi
+	echo "== $name: make check"
+	make -C "$b" -j2 check >"$b/check.out" 2>&1; rc=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' "$b/check.out"
+	pass=$((pass + $(grep -c '^PASS:' "$b/check.out")))
+	fail=$((fail + $(grep -cE '^(FAIL|ERROR|XPASS):' "$b/check.out")))
+	if [ $rc -ne 0 ]; then
+		for log in $(grep -lE '^(FAIL|ERROR)' "$b"/tests/*/*.trs 2>/dev/null); do
+			echo "---- ${log%.trs}.log"
+			tail -n 60 "${log%.trs}.log"
+		done
+		[ "$(grep -cE '^(FAIL|ERROR|XPASS):' "$b/check.out")" -gt 0 ] || fail=$((fail + 1))
+	fi
+}
+
+run_suite plain "$src/build"
+if [ "${OBJFS_SKIP_SAN:-0}" != 1 ]; then
+	run_suite sanitizers "$src/build-san" --enable-sanitizers
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
