@@ -1,16 +1,15 @@
-/* object.h: objects (bucket, key) -> bytes, for objfsctl and benchmarks.
- * Owns the object index protocol: each object's record (version, size,
- * manifest) is replicated on cfg->meta_replicas nodes chosen by
- * rendezvous hashing of (bucket, key); a write needs a majority of them,
- * a read takes the newest version among the replicas that answer.  Data
- * goes through blockio.h.  Thread-safe. */
+/* object.h: buckets and objects (bucket, key) -> bytes, for objfsctl and
+ * benchmarks.  An object is the regular file at path KEY of the bucket's
+ * namespace, the same one a mount shows: objects and files are two views
+ * of one metadata shard.  Data goes through blockio.h (one block per
+ * chunk), metadata through meta_client.h; an object appears atomically
+ * (one MOP_PUT record after all its blocks are durable).  Thread-safe. */
 #ifndef OBJFS_OBJECT_H
 #define OBJFS_OBJECT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/msg.h"
 #include "blockio.h"
 #include "client.h"
 #include "config.h"
@@ -22,22 +21,36 @@ int objc_open(const struct cfg *cfg, struct objc **out);
 void objc_close(struct objc *oc);
 struct cl *objc_cl(struct objc *oc);
 
+/* Creates a bucket: its shard (root directory) and its catalog entry.
+ * -EEXIST if it exists, -EINVAL for a bad name. */
+int bucket_create(struct objc *oc, const char *bucket);
+/* Removes a bucket; -ENOTEMPTY unless it is empty or force is set (then
+ * every file goes and its blocks are collected). */
+int bucket_remove(struct objc *oc, const char *bucket, int force);
+/* Calls fn for each bucket name in order. */
+int bucket_list(struct objc *oc, int (*fn)(void *arg, const char *name), void *arg);
+
 /* Stores everything read from fd until EOF as bucket/key, replacing any
- * previous version (whose blocks are then removed).  Returns 0 and the
- * size, or a negative error; on error the previous version stays. */
+ * previous file at that path; parent directories are created.  Returns 0
+ * and the size, or a negative error; on error the previous version stays. */
 int obj_put_fd(struct objc *oc, const char *bucket, const char *key, int fd, uint64_t *size);
 int obj_put_buf(struct objc *oc, const char *bucket, const char *key, const void *buf, size_t len);
 
-/* Writes the object to fd.  -ENOENT if it does not exist. */
+/* Writes the object to fd.  -ENOENT if absent, -EISDIR for a directory. */
 int obj_get_fd(struct objc *oc, const char *bucket, const char *key, int fd, uint64_t *size);
 /* Reads the object into a malloc'd buffer owned by the caller. */
 int obj_get_buf(struct objc *oc, const char *bucket, const char *key, uint8_t **buf, size_t *len);
 
-/* Removes the object.  -ENOENT if it does not exist. */
+/* Removes the object.  -ENOENT if absent. */
 int obj_rm(struct objc *oc, const char *bucket, const char *key);
 
-/* Calls fn for every live object of bucket whose key starts with prefix,
- * in key order; stops early if fn returns nonzero (and returns that). */
+struct obj_entry {
+	const char *key;
+	uint64_t size;
+	int64_t mtime_ns;
+};
+/* Calls fn for every file of bucket whose path starts with prefix, in
+ * bytewise path order; stops early if fn returns nonzero (and returns it). */
 typedef int (*obj_list_fn)(void *arg, const struct obj_entry *e);
 int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg);
 

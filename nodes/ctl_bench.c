@@ -228,6 +228,15 @@ int ctl_cmd_bench(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	cl_wait_connected(objc_cl(b.oc), 2000);
+	rc = bucket_create(b.oc, b.bucket);
+	if (rc != 0 && rc != -EEXIST) {
+		fprintf(stderr, "objfsctl bench: bucket %s: %s\n", b.bucket, obj_strerror(rc));
+		objc_close(b.oc);
+		free(b.data);
+		free(b.lat);
+		return CTL_FAIL;
+	}
+	rc = 0;
 	rc |= run_phase(&b, PH_PUT);
 	rc |= run_phase(&b, PH_GET);
 	rc |= run_phase(&b, PH_RM);

@@ -25,6 +25,7 @@
 
 #define DEV_DIR ".objfs-dev"
 #define DEV_PORT 7401
+#define DEV_BUCKET "demo"
 #define DEV_START_TIMEOUT_MS 15000
 #define DEV_STOP_TIMEOUT_MS 10000
 
@@ -257,7 +258,21 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port)
 			ready, c->cfg.n_nodes, absdir);
 		return CTL_FAIL;
 	}
-	printf("objfs dev cluster up: %zu nodes, config %s\n", ready, conf);
+	{
+		struct objc *oc;
+		int rc = objc_open(&c->cfg, &oc);
+
+		if (rc == 0) {
+			rc = bucket_create(oc, DEV_BUCKET);
+			objc_close(oc);
+		}
+		if (rc != 0 && rc != -EEXIST) {
+			fprintf(stderr, "objfsctl dev up: cannot create bucket '%s': %s\n", DEV_BUCKET,
+				obj_strerror(rc));
+			return CTL_FAIL;
+		}
+	}
+	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET, conf);
 	printf("use it with: export OBJFS_CONF=%s\n", conf);
 	return CTL_OK;
 }

@@ -173,3 +173,65 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 	}
 	return CTL_OK;
 }
+
+static int print_bucket(void *arg, const char *name)
+{
+	(void)arg;
+	printf("%s\n", name);
+	return 0;
+}
+
+static void bucket_usage(FILE *f)
+{
+	fprintf(f, "Usage: objfsctl bucket create BUCKET\n"
+		   "       objfsctl bucket ls\n"
+		   "       objfsctl bucket rm [--force] BUCKET\n"
+		   "Create, list or remove buckets.  A bucket name is 1-63 characters of\n"
+		   "a-z, 0-9, '.' and '-', starting with a letter or digit.  'rm' refuses a\n"
+		   "bucket that still holds files unless --force is given, which removes\n"
+		   "every file and frees its blocks.\n");
+}
+
+int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
+{
+	struct objc *oc;
+	const char *action = argc >= 2 ? argv[1] : "";
+	int force = 0, rc;
+
+	if (ctl_is_help(argc, argv)) {
+		bucket_usage(stdout);
+		return CTL_OK;
+	}
+	if (strcmp(action, "rm") == 0 && argc == 4 && strcmp(argv[2], "--force") == 0) {
+		force = 1;
+		argv[2] = argv[3];
+		argc = 3;
+	}
+	if (!((strcmp(action, "create") == 0 && argc == 3) || (strcmp(action, "ls") == 0 && argc == 2) ||
+	      (strcmp(action, "rm") == 0 && argc == 3))) {
+		bucket_usage(stderr);
+		return CTL_USAGE;
+	}
+	if (argc == 3 && msg_check_bucket(argv[2]) != 0) {
+		fprintf(stderr, "objfsctl bucket: invalid bucket name '%s'\n", argv[2]);
+		return CTL_USAGE;
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	if (strcmp(action, "create") == 0) {
+		rc = bucket_create(oc, argv[2]);
+	} else if (strcmp(action, "rm") == 0) {
+		rc = bucket_remove(oc, argv[2], force);
+	} else {
+		rc = bucket_list(oc, print_bucket, NULL);
+	}
+	objc_close(oc);
+	if (rc != 0) {
+		fprintf(stderr, "objfsctl bucket %s%s%s: %s%s\n", action, argc == 3 ? " " : "",
+			argc == 3 ? argv[2] : "", rc == -ENOTEMPTY ? "bucket is not empty" : obj_strerror(rc),
+			rc == -ENOTEMPTY ? " (use --force to remove its files too)" : "");
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}

@@ -12,6 +12,7 @@
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../proto/frame.h"
+#include "../proto/meta.h"
 
 /* List replies are kept well under the frame limit. */
 #define FRAG_LIST_MAX 4096
@@ -175,85 +176,6 @@ static int h_frag_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, 
 	return 0;
 }
 
-static int h_obj_put(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
-		     size_t errlen)
-{
-	struct obj_key *k = malloc(sizeof(*k));
-	struct obj_rec rec;
-	int rc;
-
-	(void)out;
-	(void)err;
-	(void)errlen;
-	if (k == NULL) {
-		return -ENOMEM;
-	}
-	msg_get_obj_key(r, k);
-	msg_get_obj_rec(r, &rec);
-	rc = rd_done(r) ? oi_put(n->oi, k, &rec) : -OBJ_EPROTO;
-	free(k);
-	return rc;
-}
-
-static int h_obj_get(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
-		     size_t errlen)
-{
-	struct obj_key *k = malloc(sizeof(*k));
-	struct obj_rec rec;
-	uint8_t *man = NULL;
-	int rc;
-
-	(void)err;
-	(void)errlen;
-	if (k == NULL) {
-		return -ENOMEM;
-	}
-	msg_get_obj_key(r, k);
-	rc = rd_done(r) ? oi_get(n->oi, k, &rec, &man) : -OBJ_EPROTO;
-	if (rc == 0) {
-		rec.manifest = man;
-		msg_put_obj_rec(&out->w, &rec);
-	}
-	free(man);
-	free(k);
-	return rc;
-}
-
-static int h_obj_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
-		      size_t errlen)
-{
-	struct obj_list_req *q = malloc(sizeof(*q));
-	struct obj_entry *v = NULL;
-	int more = 0, cnt;
-
-	(void)err;
-	(void)errlen;
-	if (q == NULL) {
-		return -ENOMEM;
-	}
-	msg_get_obj_list_req(r, q);
-	if (!rd_done(r)) {
-		free(q);
-		return -OBJ_EPROTO;
-	}
-	v = calloc(q->max, sizeof(*v));
-	if (v == NULL) {
-		free(q);
-		return -ENOMEM;
-	}
-	cnt = oi_list(n->oi, q->bucket, q->prefix, q->after, v, q->max, &more);
-	if (cnt >= 0) {
-		wr_u32(&out->w, (uint32_t)cnt);
-		for (int i = 0; i < cnt; i++) {
-			msg_put_obj_entry(&out->w, &v[i]);
-		}
-		wr_u8(&out->w, more ? 1 : 0);
-	}
-	free(v);
-	free(q);
-	return cnt < 0 ? cnt : 0;
-}
-
 static const handler_fn handlers[MSG_TYPE_MAX] = {
 	[MSG_PING] = h_ping,
 	[MSG_FRAG_PUT] = h_frag_put,
@@ -261,9 +183,6 @@ static const handler_fn handlers[MSG_TYPE_MAX] = {
 	[MSG_FRAG_STAT] = h_frag_stat,
 	[MSG_FRAG_DEL] = h_frag_del,
 	[MSG_FRAG_LIST] = h_frag_list,
-	[MSG_OBJ_PUT] = h_obj_put,
-	[MSG_OBJ_GET] = h_obj_get,
-	[MSG_OBJ_LIST] = h_obj_list,
 };
 
 int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
@@ -272,6 +191,9 @@ int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struc
 	struct node_ctx *n = arg;
 	struct rd r;
 
+	if (h->type >= MSG_META_OP && h->type < MSG_META_MAX && n->msvc != NULL) {
+		return msvc_handle(n->msvc, h, body, out, err, errlen);
+	}
 	if (h->type >= MSG_TYPE_MAX || handlers[h->type] == NULL) {
 		snprintf(err, errlen, "unknown message type %u", h->type);
 		return -OBJ_EPROTO;

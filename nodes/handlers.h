@@ -8,14 +8,14 @@
 #include <stdint.h>
 
 #include "fragstore.h"
-#include "objindex.h"
+#include "meta_service.h"
 #include "server.h"
 
 struct node_ctx {
 	uint32_t node_id;
 	const char *zone;
 	struct fragstore *fs;
-	struct objindex *oi;
+	struct msvc *msvc;   /* metadata shards served here */
 	struct server *srv;  /* for PING statistics; set after srv_start */
 	uint64_t start_ms;
 };

@@ -2,7 +2,7 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store, then the object index
+ *   3. open the fragment store, then the metadata shard registry
  *   4. listen (a port in use is reported as such), start contexts/workers
  *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
@@ -22,7 +22,6 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
-#include "objindex.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -147,8 +146,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
-	if ((rc = oi_open(me->data_dir, &nc.oi)) != 0) {
-		fprintf(stderr, "objfs-node: %s/objindex.db: %s\n", me->data_dir, obj_strerror(rc));
+
+	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
+		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
 		frag_close(nc.fs);
 		return 1;
 	}
@@ -173,11 +173,14 @@ int main(int argc, char **argv)
 	sc.handler_arg = &nc;
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
-		oi_close(nc.oi);
+		msvc_close(nc.msvc);
 		frag_close(nc.fs);
 		return 1;
 	}
 	nc.srv = srv;
+	if ((rc = msvc_start_gc(nc.msvc)) != 0) {
+		log_warn("node.gc", "garbage collector not started: %s", obj_strerror(rc));
+	}
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 
@@ -189,7 +192,7 @@ int main(int argc, char **argv)
 	} while (sig == SIGHUP);
 	log_info("node.stop", "node %u stopping on signal %d", me->id, sig);
 	srv_stop(srv);
-	oi_close(nc.oi);
+	msvc_close(nc.msvc);
 	frag_close(nc.fs);
 	return 0;
 }

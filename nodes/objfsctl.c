@@ -26,6 +26,7 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
+	{"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
 	{"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
 	{"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
 	{"rm", ctl_cmd_rm, "remove BUCKET/KEY"},

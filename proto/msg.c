@@ -13,9 +13,6 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 	[MSG_FRAG_STAT] = "frag_stat",
 	[MSG_FRAG_DEL] = "frag_del",
 	[MSG_FRAG_LIST] = "frag_list",
-	[MSG_OBJ_PUT] = "obj_put",
-	[MSG_OBJ_GET] = "obj_get",
-	[MSG_OBJ_LIST] = "obj_list",
 };
 
 const char *msg_type_name(uint8_t type)
@@ -94,79 +91,6 @@ void msg_get_node_status(struct rd *r, struct node_status *out)
 	out->auth_failures = rd_u64(r);
 	out->bad_requests = rd_u64(r);
 	out->checksum_errors = rd_u64(r);
-}
-
-void msg_put_obj_key(struct wr *w, const struct obj_key *k)
-{
-	wr_str(w, k->bucket);
-	wr_str(w, k->key);
-}
-
-void msg_get_obj_key(struct rd *r, struct obj_key *out)
-{
-	rd_str(r, out->bucket, sizeof(out->bucket));
-	rd_str(r, out->key, sizeof(out->key));
-	if (rd_ok(r) && (msg_check_bucket(out->bucket) != 0 || msg_check_key(out->key) != 0)) {
-		r->bad = true;
-	}
-}
-
-void msg_put_obj_rec(struct wr *w, const struct obj_rec *rec)
-{
-	wr_u64(w, rec->version);
-	wr_u8(w, rec->deleted);
-	wr_u64(w, rec->size);
-	wr_blob(w, rec->manifest, rec->manifest_len);
-}
-
-void msg_get_obj_rec(struct rd *r, struct obj_rec *out)
-{
-	out->version = rd_u64(r);
-	out->deleted = rd_u8(r);
-	out->size = rd_u64(r);
-	out->manifest = rd_blob(r, MSG_MANIFEST_MAX, &out->manifest_len);
-	if (out->deleted > 1) {
-		r->bad = true;
-	}
-}
-
-void msg_put_obj_list_req(struct wr *w, const struct obj_list_req *q)
-{
-	wr_str(w, q->bucket);
-	wr_str(w, q->prefix);
-	wr_str(w, q->after);
-	wr_u32(w, q->max);
-}
-
-void msg_get_obj_list_req(struct rd *r, struct obj_list_req *out)
-{
-	rd_str(r, out->bucket, sizeof(out->bucket));
-	rd_str(r, out->prefix, sizeof(out->prefix));
-	rd_str(r, out->after, sizeof(out->after));
-	out->max = rd_u32(r);
-	if (rd_ok(r) && (msg_check_bucket(out->bucket) != 0 || out->max == 0 ||
-			 out->max > MSG_LIST_MAX)) {
-		r->bad = true;
-	}
-}
-
-void msg_put_obj_entry(struct wr *w, const struct obj_entry *e)
-{
-	wr_str(w, e->key);
-	wr_u64(w, e->version);
-	wr_u8(w, e->deleted);
-	wr_u64(w, e->size);
-}
-
-void msg_get_obj_entry(struct rd *r, struct obj_entry *out)
-{
-	rd_str(r, out->key, sizeof(out->key));
-	out->version = rd_u64(r);
-	out->deleted = rd_u8(r);
-	out->size = rd_u64(r);
-	if (out->deleted > 1) {
-		r->bad = true;
-	}
 }
 
 void msg_put_error(struct wr *w, const char *text)

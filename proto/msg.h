@@ -13,9 +13,8 @@
  *   5  FRAG_DEL    v1     frag_ref (index 255 = all)   u32 removed
  *   6  FRAG_LIST   v1     frag_ref after, u8 first,    u32 n, n*frag_hdr, u8 more
  *                         u32 max
- *   7  OBJ_PUT     v1     obj_key, obj_rec             -
- *   8  OBJ_GET     v1     obj_key                      obj_rec
- *   9  OBJ_LIST    v1     obj_list_req                 u32 n, n*obj_entry, u8 more
+ *   7..9        retired (v1 object index, replaced by metadata shards)
+ *  20..31       metadata shards: see meta.h
  */
 #ifndef OBJFS_MSG_H
 #define OBJFS_MSG_H
@@ -33,10 +32,8 @@ enum msg_type {
 	MSG_FRAG_STAT = 4,
 	MSG_FRAG_DEL = 5,
 	MSG_FRAG_LIST = 6,
-	MSG_OBJ_PUT = 7,
-	MSG_OBJ_GET = 8,
-	MSG_OBJ_LIST = 9,
-	MSG_TYPE_MAX
+	/* 7..9 retired: never reuse */
+	MSG_TYPE_MAX = 10
 };
 
 const char *msg_type_name(uint8_t type);
@@ -76,34 +73,6 @@ struct node_status {
 	uint64_t checksum_errors;
 };
 
-struct obj_key {
-	char bucket[MSG_NAME_MAX];
-	char key[WIRE_STR_MAX + 1];
-};
-
-/* One version of an object's index record (replicated, newest wins). */
-struct obj_rec {
-	uint64_t version;   /* ordering: larger wins (ms timestamp << 16 | rand) */
-	uint8_t deleted;    /* tombstone */
-	uint64_t size;      /* object bytes */
-	const uint8_t *manifest; /* points into the decoded message */
-	size_t manifest_len;
-};
-
-struct obj_list_req {
-	char bucket[MSG_NAME_MAX];
-	char prefix[WIRE_STR_MAX + 1];
-	char after[WIRE_STR_MAX + 1]; /* resume after this key ("" = start) */
-	uint32_t max;
-};
-
-struct obj_entry {
-	char key[WIRE_STR_MAX + 1];
-	uint64_t version;
-	uint8_t deleted;
-	uint64_t size;
-};
-
 #define MSG_BLOCK_MAX ((uint64_t)64 * 1024 * 1024) /* largest block */
 #define MSG_MANIFEST_MAX (16u * 1024 * 1024)
 
@@ -111,10 +80,6 @@ struct obj_entry {
 void msg_put_frag_ref(struct wr *w, const struct frag_ref *r);
 void msg_put_frag_hdr(struct wr *w, const struct frag_hdr *h);
 void msg_put_node_status(struct wr *w, const struct node_status *s);
-void msg_put_obj_key(struct wr *w, const struct obj_key *k);
-void msg_put_obj_rec(struct wr *w, const struct obj_rec *r);
-void msg_put_obj_list_req(struct wr *w, const struct obj_list_req *q);
-void msg_put_obj_entry(struct wr *w, const struct obj_entry *e);
 void msg_put_error(struct wr *w, const char *text);
 
 /* Decoders read from r; the caller checks rd_ok()/rd_done().  Semantic
@@ -122,10 +87,6 @@ void msg_put_error(struct wr *w, const char *text);
 void msg_get_frag_ref(struct rd *r, struct frag_ref *out);
 void msg_get_frag_hdr(struct rd *r, struct frag_hdr *out);
 void msg_get_node_status(struct rd *r, struct node_status *out);
-void msg_get_obj_key(struct rd *r, struct obj_key *out);
-void msg_get_obj_rec(struct rd *r, struct obj_rec *out);
-void msg_get_obj_list_req(struct rd *r, struct obj_list_req *out);
-void msg_get_obj_entry(struct rd *r, struct obj_entry *out);
 void msg_get_error(struct rd *r, char *out, size_t cap);
 
 /* Validates a bucket name: 1..63 chars of [a-z0-9.-], starting with a

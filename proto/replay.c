@@ -142,7 +142,7 @@ int replay_check(struct replay *r, uint64_t ts_ms, uint64_t nonce, uint64_t now_
 				purge(r);
 			}
 		}
-		if (ts_ms < r->floor_ts) {
+		if (ts_ms < r->floor_ts || r->used >= r->cap / 2) { /* a full table hangs probes */
 			rc = -OBJ_EAUTH;
 			goto out;
 		}

@@ -141,13 +141,14 @@ static const struct sweep_case sweep_cases[] = {
 	{8, 4, 4096 * 8 + 7}, {8, 4, 5 * MIB + 3},
 	{1, 2, 1000}, /* k = 1: plain replication */
 	{3, 1, 1000}, /* m = 1: single parity */
+	{10, 6, 1000}, /* 46 of its 6-loss patterns are singular under plain RS */
 };
 /* clang-format on */
 
 /* Loop index = case * SWEEP_SLOTS + number of lost fragments, so the
  * 5 MiB sweeps are split into runs that each fit Check's timeout.  Must
  * exceed every m in the table. */
-#define SWEEP_SLOTS 5
+#define SWEEP_SLOTS 7
 
 /* Every pattern of up to m lost fragments is rebuilt bit-exactly, data and
  * parity, at sizes that are empty, tiny, odd and not multiples of k or 32. */

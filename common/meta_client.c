@@ -1,0 +1,534 @@
+/* meta_client.c: requests to a bucket's metadata shard (see meta_client.h).
+ * Each call packs a body (bucket first), runs one exchange with the
+ * shard's node through the client library (which retries transport
+ * failures with fresh frames) and decodes the reply with the bounds-
+ * checked reader; a reply that does not decode is -OBJ_EPROTO. */
+#include "meta_client.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "checksum.h"
+#include "err.h"
+#include "log.h"
+#include "place.h"
+
+struct mc {
+	struct cl *cl;
+	const struct cfg *cfg;
+	char bucket[MSG_NAME_MAX];
+	size_t node; /* index of the serving node in cfg->nodes */
+};
+
+size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out, size_t max)
+{
+	struct place_node pn[CFG_MAX_NODES];
+	uint8_t key[16];
+	char buf[MSG_NAME_MAX + 8];
+	size_t n;
+
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		pn[i].id = cfg->nodes[i].id;
+		pn[i].zone = cfg->nodes[i].zone_idx;
+		pn[i].up = 1;
+	}
+	n = (size_t)snprintf(buf, sizeof(buf), "shard:%s", bucket);
+	csum128(buf, n < sizeof(buf) ? n : sizeof(buf) - 1, key);
+	return place_rank(key, pn, cfg->n_nodes, out, max);
+}
+
+int mc_open(struct cl *cl, const char *bucket, struct mc **out)
+{
+	struct mc *mc;
+	size_t rep[1];
+
+	if (bucket[0] != '\0' && msg_check_bucket(bucket) != 0) {
+		return -EINVAL;
+	}
+	mc = calloc(1, sizeof(*mc));
+	if (mc == NULL) {
+		return -ENOMEM;
+	}
+	mc->cl = cl;
+	mc->cfg = cl_cfg(cl);
+	snprintf(mc->bucket, sizeof(mc->bucket), "%s", bucket);
+	if (mc_shard_replicas(mc->cfg, bucket, rep, 1) != 1) {
+		free(mc);
+		return -EINVAL;
+	}
+	mc->node = rep[0];
+	*out = mc;
+	return 0;
+}
+
+void mc_close(struct mc *mc)
+{
+	free(mc);
+}
+
+const char *mc_bucket(const struct mc *mc)
+{
+	return mc->bucket;
+}
+
+/* One exchange: body in w (bucket already packed); on success the reply
+ * is in *r (release with cl_req_release).  Returns the node's status or a
+ * transport error. */
+static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
+{
+	int rc = wr_status(w);
+
+	memset(r, 0, sizeof(*r));
+	if (rc != 0) {
+		return rc;
+	}
+	r->node = mc->node;
+	r->type = type;
+	r->body = w->buf;
+	r->body_len = w->len;
+	cl_run(mc->cl, r, 1, 0);
+	if (r->status != 0 && r->status != -ENOENT && r->status > -OBJ_EBASE) {
+		log_debug("mc.call", "%s on bucket '%s': %s%s%s", msg_type_name(type), mc->bucket,
+			  obj_strerror(r->status), r->err[0] ? ": " : "", r->err);
+	}
+	return r->status;
+}
+
+static void begin(struct mc *mc, struct wr *w)
+{
+	wr_init(w, 0);
+	wr_str(w, mc->bucket);
+}
+
+static uint64_t new_op_id(void)
+{
+	uint64_t id = 0;
+
+	while (id == 0) {
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
+			id = 0;
+		}
+	}
+	return id;
+}
+
+int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	if (op->op_id == 0) {
+		op->op_id = new_op_id();
+	}
+	begin(mc, &w);
+	meta_put_op(&w, op);
+	rc = call(mc, MSG_META_OP, &w, &r);
+	wr_free(&w);
+	memset(res, 0, sizeof(*res));
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		meta_get_result(&rd, res);
+		rc = rd_done(&rd) ? res->status : -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+/* Queries whose reply is one meta_attr. */
+static int attr_call(struct mc *mc, uint8_t type, struct wr *w, struct meta_attr *out)
+{
+	struct cl_req r;
+	struct rd rd;
+	int rc = call(mc, type, w, &r);
+
+	wr_free(w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		meta_get_attr(&rd, out);
+		rc = rd_done(&rd) ? 0 : -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out)
+{
+	struct wr w;
+	int rc = meta_check_name(name);
+
+	if (rc != 0) {
+		return rc;
+	}
+	begin(mc, &w);
+	wr_u64(&w, parent);
+	wr_str(&w, name);
+	return attr_call(mc, MSG_META_LOOKUP, &w, out);
+}
+
+int mc_getattr(struct mc *mc, uint64_t ino, struct meta_attr *out)
+{
+	struct wr w;
+
+	begin(mc, &w);
+	wr_u64(&w, ino);
+	return attr_call(mc, MSG_META_GETATTR, &w, out);
+}
+
+int mc_resolve(struct mc *mc, const char *path, struct meta_attr *out)
+{
+	struct wr w;
+
+	if (strlen(path) > WIRE_STR_MAX) {
+		return -ENAMETOOLONG;
+	}
+	begin(mc, &w);
+	wr_str(&w, path);
+	return attr_call(mc, MSG_META_RESOLVE, &w, out);
+}
+
+int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_dirent_fn fn,
+	       void *arg, int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	char name[META_NAME_MAX + 1];
+	struct meta_attr a;
+	uint32_t n = 0;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, dir);
+	wr_str(&w, after);
+	wr_u32(&w, max);
+	wr_u8(&w, 1);
+	rc = call(mc, MSG_META_READDIR, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		n = rd_u32(&rd);
+		if (n > max || n > META_READDIR_MAX) {
+			rc = -OBJ_EPROTO;
+		}
+		/* Decode everything before calling back: a bad reply must
+		 * not have half its entries delivered. */
+		for (uint32_t i = 0; rc == 0 && i < n; i++) {
+			rd_str(&rd, name, sizeof(name));
+			meta_get_attr(&rd, &a);
+		}
+		*more = rd_u8(&rd);
+		if (rc == 0 && !rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		}
+		rd_init(&rd, r.reply, r.reply_len);
+		rd_u32(&rd);
+		for (uint32_t i = 0; rc == 0 && i < n; i++) {
+			rd_str(&rd, name, sizeof(name));
+			meta_get_attr(&rd, &a);
+			rc = fn(arg, name, &a);
+		}
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : (int)n;
+}
+
+int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, ino);
+	rc = call(mc, MSG_META_READLINK, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		rd_str(&rd, buf, cap);
+		rc = rd_done(&rd) ? (int)strlen(buf) : -ENAMETOOLONG;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, size_t *len)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	const uint8_t *p;
+	int rc;
+
+	*val = NULL;
+	*len = 0;
+	begin(mc, &w);
+	wr_u64(&w, ino);
+	wr_str(&w, name);
+	rc = call(mc, MSG_META_GETXATTR, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		p = rd_blob(&rd, META_XATTR_VALUE_MAX, len);
+		if (!rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		} else if ((*val = malloc(*len ? *len : 1)) == NULL) {
+			rc = -ENOMEM;
+		} else {
+			memcpy(*val, p, *len);
+		}
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	*names = NULL;
+	*len = 0;
+	begin(mc, &w);
+	wr_u64(&w, ino);
+	rc = call(mc, MSG_META_LISTXATTR, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		uint32_t n;
+		char name[META_XATTR_NAME_MAX + 1];
+		size_t total = 0;
+
+		rd_init(&rd, r.reply, r.reply_len);
+		n = rd_u32(&rd);
+		/* Each name costs at least 3 bytes on the wire. */
+		if (n > rd.left / 3 + 1) {
+			rc = -OBJ_EPROTO;
+			goto out;
+		}
+		*names = malloc((size_t)n * (META_XATTR_NAME_MAX + 1) + 1);
+		if (*names == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			size_t l;
+
+			rd_str(&rd, name, sizeof(name));
+			l = strlen(name) + 1;
+			memcpy(*names + total, name, l);
+			total += l;
+		}
+		if (!rd_done(&rd)) {
+			free(*names);
+			*names = NULL;
+			rc = -OBJ_EPROTO;
+			goto out;
+		}
+		*len = total;
+	}
+out:
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct meta_extent **ext,
+	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	uint32_t n = 0;
+	int rc;
+
+	*ext = NULL;
+	*inl = NULL;
+	*inl_len = 0;
+	*more = 0;
+	if (max > META_EXTENTS_MAX) {
+		max = META_EXTENTS_MAX;
+	}
+	begin(mc, &w);
+	wr_u64(&w, ino);
+	wr_u64(&w, first);
+	wr_u32(&w, max);
+	rc = call(mc, MSG_META_EXTENTS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		const uint8_t *p;
+		size_t plen;
+
+		rd_init(&rd, r.reply, r.reply_len);
+		meta_get_attr(&rd, attr);
+		n = rd_u32(&rd);
+		if (n > max || (*ext = calloc(n ? n : 1, sizeof(**ext))) == NULL) {
+			rc = n > max ? -OBJ_EPROTO : -ENOMEM;
+			goto out;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			meta_get_extent(&rd, &(*ext)[i]);
+		}
+		*more = rd_u8(&rd);
+		p = rd_blob(&rd, META_XATTR_VALUE_MAX, &plen);
+		if (!rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+			goto out;
+		}
+		if (plen > 0) {
+			if ((*inl = malloc(plen)) == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(*inl, p, plen);
+			*inl_len = plen;
+		}
+	}
+out:
+	if (rc != 0) {
+		free(*ext);
+		*ext = NULL;
+		n = 0;
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : (int)n;
+}
+
+int mc_statfs(struct mc *mc, struct mc_statfs *st)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	begin(mc, &w);
+	rc = call(mc, MSG_META_STATFS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		st->files = rd_u64(&rd);
+		st->bytes = rd_u64(&rd);
+		st->chunk_size = rd_u32(&rd);
+		st->inline_max = rd_u32(&rd);
+		if (!rd_done(&rd) || st->chunk_size == 0 || st->chunk_size > MSG_BLOCK_MAX) {
+			rc = -OBJ_EPROTO;
+		}
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+/* Decodes a reply of (str, u64, i64) triples and a more flag. */
+static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, int *more)
+{
+	struct rd rd;
+	uint32_t n;
+	char *path = malloc(WIRE_STR_MAX + 1);
+	int rc = 0;
+
+	if (path == NULL) {
+		return -ENOMEM;
+	}
+	rd_init(&rd, r->reply, r->reply_len);
+	n = rd_u32(&rd);
+	if (n > max) {
+		free(path);
+		return -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		uint64_t size;
+		int64_t mtime;
+
+		rd_str(&rd, path, WIRE_STR_MAX + 1);
+		size = rd_u64(&rd);
+		mtime = (int64_t)rd_u64(&rd);
+		if (!rd_ok(&rd)) {
+			rc = -OBJ_EPROTO;
+			break;
+		}
+		rc = fn(arg, path, size, mtime);
+	}
+	if (more != NULL) {
+		*more = rd_u8(&rd);
+	}
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	free(path);
+	return rc < 0 ? rc : (rc > 0 ? rc : (int)n);
+}
+
+int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
+	    void *arg, int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	wr_str(&w, prefix);
+	wr_str(&w, after);
+	wr_u32(&w, max);
+	rc = call(mc, MSG_META_LIST, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = list_reply(&r, max, fn, arg, more);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	rc = call(mc, MSG_META_BUCKETS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = list_reply(&r, MSG_LIST_MAX, fn, arg, NULL);
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : 0;
+}
+
+int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail)
+{
+	const struct cfg *cfg = cl_cfg(cl);
+	struct cl_req *reqs = calloc(cfg->n_nodes, sizeof(*reqs));
+	int ok = 0;
+
+	*total = *avail = 0;
+	if (reqs == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		reqs[i].node = i;
+		reqs[i].type = MSG_PING;
+	}
+	cl_run(cl, reqs, cfg->n_nodes, 2000);
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		struct node_status st;
+		struct rd rd;
+
+		if (reqs[i].status == 0) {
+			rd_init(&rd, reqs[i].reply, reqs[i].reply_len);
+			msg_get_node_status(&rd, &st);
+			if (rd_done(&rd)) {
+				*total += st.disk_total;
+				*avail += st.disk_free;
+				ok++;
+			}
+		}
+		cl_req_release(&reqs[i]);
+	}
+	free(reqs);
+	return ok > 0 ? 0 : -EIO;
+}

@@ -1,0 +1,77 @@
+/* meta_client.h: client calls to a bucket's metadata shard.
+ * Finds the node serving the shard (rendezvous placement of the bucket
+ * name), sends queries and operation records (proto/meta.h), retries a
+ * failed exchange with the same op_id (so a retried op is applied at most
+ * once), and turns replies into structs.  Knows nothing of FUSE or of
+ * file data.  Thread-safe; calls block the calling thread only.
+ *
+ * Every function returns 0 (or a count) or a negative errno: the shard's
+ * own answer (-ENOENT, -EEXIST, ...) or a transport failure (-EIO,
+ * -ETIMEDOUT, -EHOSTDOWN when the shard's node is down). */
+#ifndef OBJFS_META_CLIENT_H
+#define OBJFS_META_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/meta.h"
+#include "client.h"
+
+struct mc;
+
+/* A client of bucket's shard (bucket "" = the catalog shard). */
+int mc_open(struct cl *cl, const char *bucket, struct mc **out);
+void mc_close(struct mc *mc);
+const char *mc_bucket(const struct mc *mc);
+
+/* Sends an operation record.  op->op_id is assigned if 0; now_ns and
+ * new_ino are filled by the shard.  Returns the transport status; the
+ * op's own outcome is res->status (0 or -errno) with res->attr.  As a
+ * convenience the return value is res->status when the exchange worked. */
+int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res);
+
+int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out);
+int mc_getattr(struct mc *mc, uint64_t ino, struct meta_attr *out);
+int mc_resolve(struct mc *mc, const char *path, struct meta_attr *out);
+
+/* Reads up to max entries of dir after name `after` ("" = start); calls
+ * fn for each (name, attr) and sets *more.  Returns the count. */
+typedef int (*mc_dirent_fn)(void *arg, const char *name, const struct meta_attr *attr);
+int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_dirent_fn fn,
+	       void *arg, int *more);
+
+int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap);
+/* *val malloc'd, caller frees. */
+int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, size_t *len);
+/* NUL-separated names in a malloc'd buffer. */
+int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len);
+
+/* Extents of ino from chunk `first`, at most max (<= META_EXTENTS_MAX);
+ * *ext malloc'd (caller frees), *attr filled, inline data malloc'd into
+ * *inl (NULL if none).  Returns the count; *more set if more follow. */
+int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct meta_extent **ext,
+	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+
+struct mc_statfs {
+	uint64_t files, bytes;
+	uint32_t chunk_size, inline_max;
+};
+int mc_statfs(struct mc *mc, struct mc_statfs *st);
+
+/* S3-style listing of file paths under prefix (see ms_list). */
+typedef int (*mc_list_fn)(void *arg, const char *path, uint64_t size, int64_t mtime_ns);
+int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
+	    void *arg, int *more);
+
+/* Catalog: bucket names (mc opened with bucket ""). */
+int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg);
+
+/* The replicas of bucket's shard ("" = catalog) as indexes into
+ * cfg->nodes, best first (the first is the one that serves it until
+ * shards are replicated); returns the count (<= max). */
+size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out, size_t max);
+
+/* Cluster capacity from every node that answers: total and free bytes. */
+int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail);
+
+#endif

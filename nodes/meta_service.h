@@ -1,0 +1,29 @@
+/* meta_service.h: the metadata shards a node serves.
+ * Owns the registry of open shard databases (DATA_DIR/shards/NAME.db, the
+ * catalog as catalog.db), the decisions a leader makes before applying an
+ * operation record (inode numbers, timestamps), the META_* request
+ * handlers, and the garbage collector that deletes the fragments of
+ * blocks no file references any more.  Runs on the server's worker
+ * threads (handlers) and one GC thread. */
+#ifndef OBJFS_META_SERVICE_H
+#define OBJFS_META_SERVICE_H
+
+#include <stdint.h>
+
+#include "../common/config.h"
+#include "server.h"
+
+struct msvc;
+
+/* data_dir: the node's; cfg: the cluster (for placement and the GC's own
+ * client connection); node_idx: this node's index in cfg->nodes. */
+int msvc_open(const struct cfg *cfg, size_t node_idx, const char *data_dir, struct msvc **out);
+/* Starts the GC thread (after the server listens). */
+int msvc_start_gc(struct msvc *ms);
+void msvc_close(struct msvc *ms);
+
+/* Handles a META_* request (type >= MSG_META_OP). */
+int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const uint8_t *body,
+		struct srv_reply *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,180 @@
+/* meta.c: encode/decode of metadata records (see meta.h). */
+#include "meta.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/ec.h"
+
+void meta_put_attr(struct wr *w, const struct meta_attr *a)
+{
+	wr_u64(w, a->ino);
+	wr_u32(w, a->mode);
+	wr_u32(w, a->nlink);
+	wr_u32(w, a->uid);
+	wr_u32(w, a->gid);
+	wr_u64(w, a->rdev);
+	wr_u64(w, a->size);
+	wr_u64(w, a->blocks);
+	wr_u64(w, (uint64_t)a->atime_ns);
+	wr_u64(w, (uint64_t)a->mtime_ns);
+	wr_u64(w, (uint64_t)a->ctime_ns);
+	wr_u64(w, a->gen);
+}
+
+void meta_get_attr(struct rd *r, struct meta_attr *a)
+{
+	a->ino = rd_u64(r);
+	a->mode = rd_u32(r);
+	a->nlink = rd_u32(r);
+	a->uid = rd_u32(r);
+	a->gid = rd_u32(r);
+	a->rdev = rd_u64(r);
+	a->size = rd_u64(r);
+	a->blocks = rd_u64(r);
+	a->atime_ns = (int64_t)rd_u64(r);
+	a->mtime_ns = (int64_t)rd_u64(r);
+	a->ctime_ns = (int64_t)rd_u64(r);
+	a->gen = rd_u64(r);
+}
+
+void meta_put_extent(struct wr *w, const struct meta_extent *e)
+{
+	wr_u64(w, e->chunk);
+	wr_bytes(w, e->blk.id, BLOCK_ID_LEN);
+	wr_u8(w, e->blk.k);
+	wr_u8(w, e->blk.m);
+	wr_u32(w, e->blk.len);
+	wr_u64(w, e->blk.csum);
+	wr_u32(w, e->len);
+}
+
+void meta_get_extent(struct rd *r, struct meta_extent *e)
+{
+	e->chunk = rd_u64(r);
+	rd_bytes(r, e->blk.id, BLOCK_ID_LEN);
+	e->blk.k = rd_u8(r);
+	e->blk.m = rd_u8(r);
+	e->blk.len = rd_u32(r);
+	e->blk.csum = rd_u64(r);
+	e->len = rd_u32(r);
+	if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M || e->blk.len == 0 ||
+	    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len) {
+		r->bad = true;
+	}
+}
+
+#define EXTENT_WIRE (8 + BLOCK_ID_LEN + 1 + 1 + 4 + 8 + 4)
+
+void meta_put_op(struct wr *w, const struct meta_op *op)
+{
+	wr_u8(w, op->type);
+	wr_u32(w, op->flags);
+	wr_u64(w, op->op_id);
+	wr_u64(w, (uint64_t)op->now_ns);
+	wr_u64(w, op->new_ino);
+	wr_u64(w, op->parent);
+	wr_u64(w, op->ino);
+	wr_u64(w, op->newparent);
+	wr_str(w, op->name);
+	wr_str(w, op->newname);
+	wr_u32(w, op->mode);
+	wr_u32(w, op->uid);
+	wr_u32(w, op->gid);
+	wr_u64(w, op->rdev);
+	wr_u32(w, op->valid);
+	wr_u64(w, op->size);
+	wr_u64(w, (uint64_t)op->atime_ns);
+	wr_u64(w, (uint64_t)op->mtime_ns);
+	wr_u32(w, op->chunk_size);
+	wr_u32(w, op->inline_max);
+	wr_blob(w, op->data, op->data_len);
+	wr_u32(w, (uint32_t)op->n_ext);
+	for (size_t i = 0; i < op->n_ext; i++) {
+		meta_put_extent(w, &op->ext[i]);
+	}
+}
+
+void meta_get_op(struct rd *r, struct meta_op *op)
+{
+	size_t n;
+
+	op->type = rd_u8(r);
+	op->flags = rd_u32(r);
+	op->op_id = rd_u64(r);
+	op->now_ns = (int64_t)rd_u64(r);
+	op->new_ino = rd_u64(r);
+	op->parent = rd_u64(r);
+	op->ino = rd_u64(r);
+	op->newparent = rd_u64(r);
+	rd_str(r, op->name, sizeof(op->name));
+	rd_str(r, op->newname, sizeof(op->newname));
+	op->mode = rd_u32(r);
+	op->uid = rd_u32(r);
+	op->gid = rd_u32(r);
+	op->rdev = rd_u64(r);
+	op->valid = rd_u32(r);
+	op->size = rd_u64(r);
+	op->atime_ns = (int64_t)rd_u64(r);
+	op->mtime_ns = (int64_t)rd_u64(r);
+	op->chunk_size = rd_u32(r);
+	op->inline_max = rd_u32(r);
+	op->data = rd_blob(r, META_XATTR_VALUE_MAX, &op->data_len);
+	n = rd_u32(r);
+	op->ext = NULL;
+	op->n_ext = 0;
+	/* The count must fit in the bytes present before anything is
+	 * allocated from it. */
+	if (!rd_ok(r) || n > META_EXTENTS_MAX || n > r->left / EXTENT_WIRE ||
+	    op->type == 0 || op->type >= MOP_MAX) {
+		r->bad = true;
+		return;
+	}
+	if (n > 0) {
+		op->ext = calloc(n, sizeof(*op->ext));
+		if (op->ext == NULL) {
+			r->bad = true;
+			return;
+		}
+		op->n_ext = n;
+		for (size_t i = 0; i < n; i++) {
+			meta_get_extent(r, &op->ext[i]);
+		}
+	}
+}
+
+void meta_op_free(struct meta_op *op)
+{
+	free(op->ext);
+	op->ext = NULL;
+	op->n_ext = 0;
+}
+
+void meta_put_result(struct wr *w, const struct meta_result *res)
+{
+	wr_u32(w, (uint32_t)res->status);
+	meta_put_attr(w, &res->attr);
+	wr_u64(w, res->freed_ino);
+}
+
+void meta_get_result(struct rd *r, struct meta_result *res)
+{
+	res->status = (int32_t)rd_u32(r);
+	meta_get_attr(r, &res->attr);
+	res->freed_ino = rd_u64(r);
+	if (res->status > 0 || res->status < -4095) {
+		r->bad = true;
+	}
+}
+
+int meta_check_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		return -EINVAL;
+	}
+	return n > META_NAME_MAX ? -ENAMETOOLONG : 0;
+}

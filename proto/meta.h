@@ -1,0 +1,182 @@
+/* meta.h: the metadata protocol: attributes, directory entries, extents,
+ * and the logical operation records that change a shard.
+ *
+ * A mutation travels as a `struct meta_op`.  The client fills in what it
+ * wants (type, names, mode ...) and a unique op_id; the shard's leader
+ * completes every value the outcome depends on (now_ns, new_ino) before
+ * the record is applied, so applying the same record to the same state
+ * gives the same result on every replica (Raft log entries are exactly
+ * these records).  Reads (lookup, getattr, readdir ...) are plain queries.
+ * Pure encode/decode; no I/O; any thread.
+ *
+ * Messages (ids continue msg.h's catalogue; all since v1):
+ *  id  name          request body                   reply body
+ *  20  META_OP       bucket, meta_op                meta_result
+ *  21  META_LOOKUP   bucket, u64 parent, str name   meta_attr
+ *  22  META_GETATTR  bucket, u64 ino                meta_attr
+ *  23  META_READDIR  bucket, u64 dir, str after,    u32 n, n*(str name, meta_attr),
+ *                    u32 max, u8 plus               u8 more
+ *  24  META_READLINK bucket, u64 ino                str target
+ *  25  META_GETXATTR bucket, u64 ino, str name      blob value
+ *  26  META_LISTXATTR bucket, u64 ino               u32 n, n*str
+ *  27  META_EXTENTS  bucket, u64 ino, u64 first     meta_attr, u32 n, n*meta_extent,
+ *                    chunk, u32 max                 blob inline data
+ *  28  META_STATFS   bucket                         u64 files, u64 bytes,
+ *                                                 u32 chunk_size, u32 inline_max
+ *  29  META_RESOLVE  bucket, str path               meta_attr (walks a/b/c from root)
+ *  30  META_LIST     bucket, str prefix, str after, u32 n, n*(str key, u64 size,
+ *                    u32 max                        i64 mtime_ns), u8 more
+ *  31  META_BUCKETS  -                              u32 n, n*str
+ */
+#ifndef OBJFS_META_H
+#define OBJFS_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "msg.h"
+
+enum {
+	MSG_META_OP = 20,
+	MSG_META_LOOKUP = 21,
+	MSG_META_GETATTR = 22,
+	MSG_META_READDIR = 23,
+	MSG_META_READLINK = 24,
+	MSG_META_GETXATTR = 25,
+	MSG_META_LISTXATTR = 26,
+	MSG_META_EXTENTS = 27,
+	MSG_META_STATFS = 28,
+	MSG_META_RESOLVE = 29,
+	MSG_META_LIST = 30,
+	MSG_META_BUCKETS = 31,
+	MSG_META_MAX
+};
+
+#define META_ROOT_INO 1
+#define META_NAME_MAX 255
+#define META_SYMLINK_MAX 4095
+#define META_XATTR_NAME_MAX 255
+#define META_XATTR_VALUE_MAX 65536
+#define META_EXTENTS_MAX 65536  /* per META_OP record (256 GiB of 4 MiB chunks) */
+#define META_READDIR_MAX 1024
+
+struct meta_attr {
+	uint64_t ino;
+	uint32_t mode;    /* S_IFMT type bits | permission bits */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t rdev;
+	uint64_t size;
+	uint64_t blocks;  /* 512-byte units actually stored */
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	uint64_t gen;     /* bumped on every data change: cache validation */
+};
+
+/* One chunk of a file: bytes [chunk*chunk_size, +len) live in a block.
+ * A chunk missing from the extent list is a hole (reads as zeros), and
+ * bytes past len inside a chunk read as zeros too. */
+struct meta_extent {
+	uint64_t chunk;
+	struct manifest_block blk; /* id, k, m, len (bytes stored), csum */
+	uint32_t len;      /* bytes of the chunk that are valid (<= blk.len) */
+};
+
+enum meta_op_type {
+	MOP_CREATE = 1,     /* name in parent: file, dir, symlink, fifo, dev */
+	MOP_LINK = 2,       /* hard link ino as newname in newparent */
+	MOP_UNLINK = 3,     /* name in parent (not a directory) */
+	MOP_RMDIR = 4,      /* empty directory name in parent */
+	MOP_RENAME = 5,     /* name in parent -> newname in newparent, flags */
+	MOP_SETATTR = 6,    /* valid: which of mode/uid/gid/size/atime/mtime */
+	MOP_SETXATTR = 7,   /* name = value (flags: XATTR_CREATE/REPLACE) */
+	MOP_REMOVEXATTR = 8,
+	MOP_WRITE = 9,      /* replace chunks of ino, set size (>= old unless
+			     * truncating is flagged) and mtime */
+	MOP_FORGET = 10,    /* the last user of an unlinked inode is gone */
+	MOP_BUCKET_CREATE = 11, /* catalog: register bucket `name` (EEXIST);
+				 * bucket shard: create the root directory
+				 * (mode, uid, gid) and record chunk_size,
+				 * inline_max; idempotent */
+	MOP_BUCKET_DELETE = 12, /* catalog: forget bucket `name` (ENOENT);
+				 * bucket shard: ENOTEMPTY unless the root is
+				 * empty or META_F_FORCE; then every inode
+				 * goes and every block is queued for GC */
+	MOP_GC_DONE = 13,   /* blocks whose fragments were deleted (ext[].blk) */
+	MOP_PUT = 14,       /* create or replace the file at path `name` with
+			     * the given content (inline data or extents) and
+			     * size, making missing parents: atomic object put */
+	MOP_MAX
+};
+
+/* setattr valid bits */
+#define META_SET_MODE 0x01
+#define META_SET_UID 0x02
+#define META_SET_GID 0x04
+#define META_SET_SIZE 0x08
+#define META_SET_ATIME 0x10
+#define META_SET_MTIME 0x20
+#define META_SET_ATIME_NOW 0x40
+#define META_SET_MTIME_NOW 0x80
+#define META_SET_CTIME 0x100
+
+/* op flags */
+#define META_F_EXCL 0x01       /* CREATE: fail with EEXIST (else open existing) */
+#define META_F_NOREPLACE 0x02  /* RENAME_NOREPLACE */
+#define META_F_EXCHANGE 0x04   /* RENAME_EXCHANGE */
+#define META_F_KEEP_ORPHAN 0x08 /* UNLINK/RENAME-over: keep inode data until
+				 * MOP_FORGET (a mounted client may hold it) */
+#define META_F_PATH 0x10       /* name is a slash-separated path from the
+				* root (object calls); PUT makes parents */
+#define META_F_XATTR_CREATE 0x20
+#define META_F_XATTR_REPLACE 0x40
+#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
+
+struct meta_op {
+	uint8_t type;
+	uint32_t flags;
+	uint64_t op_id;      /* unique per logical operation (retries reuse it) */
+	int64_t now_ns;      /* decided by the leader */
+	uint64_t new_ino;    /* decided by the leader (CREATE; 0 otherwise) */
+	uint64_t parent, ino, newparent;
+	char name[WIRE_STR_MAX + 1];   /* a path with META_F_PATH */
+	char newname[META_NAME_MAX + 1];
+	uint32_t mode, uid, gid;
+	uint64_t rdev;
+	uint32_t valid;      /* SETATTR */
+	uint64_t size;       /* SETATTR size, WRITE new size */
+	int64_t atime_ns, mtime_ns;
+	const uint8_t *data; /* symlink target, xattr value, inline file data */
+	size_t data_len;
+	uint32_t chunk_size, inline_max; /* BUCKET_CREATE */
+	struct meta_extent *ext; /* WRITE, PUT, GC_DONE; decode allocates */
+	size_t n_ext;
+};
+
+/* The outcome of applying an op: the status (0 or -errno, same on every
+ * replica) and the attributes of the inode it concerns. */
+struct meta_result {
+	int32_t status;
+	struct meta_attr attr;   /* created/changed inode */
+	uint64_t freed_ino;      /* UNLINK/RMDIR/RENAME: inode whose last link went */
+};
+
+void meta_put_attr(struct wr *w, const struct meta_attr *a);
+void meta_get_attr(struct rd *r, struct meta_attr *a);
+void meta_put_extent(struct wr *w, const struct meta_extent *e);
+void meta_get_extent(struct rd *r, struct meta_extent *e);
+void meta_put_op(struct wr *w, const struct meta_op *op);
+/* Decodes an op; op->data points into the input; op->ext is allocated
+ * (release with meta_op_free).  The caller checks rd_done(r). */
+void meta_get_op(struct rd *r, struct meta_op *op);
+void meta_op_free(struct meta_op *op);
+void meta_put_result(struct wr *w, const struct meta_result *res);
+void meta_get_result(struct rd *r, struct meta_result *res);
+
+/* Checks a file name: 1..255 bytes, no '/', not "." or "..".  Returns 0,
+ * -ENAMETOOLONG or -EINVAL. */
+int meta_check_name(const char *name);
+
+#endif

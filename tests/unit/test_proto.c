@@ -1,0 +1,1702 @@
+/* test_proto.c: the wire layer (proto/): cursor round trips and bounds,
+ * every catalogue decoder against truncation, trailing bytes and garbage,
+ * frame sealing and every way to break a frame, the replay window under
+ * floods, and manifest decoding of hostile input.  Single-threaded.
+ * Buffers handed to decoders are allocated to their exact length, so a run
+ * under ASan or valgrind turns any over-read into a failure. */
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/ec.h"
+#include "../../common/err.h"
+#include "../../proto/frame.h"
+#include "../../proto/manifest.h"
+#include "../../proto/msg.h"
+#include "../../proto/replay.h"
+#include "../../proto/wire.h"
+
+/* splitmix64: fixed seeds keep failures reproducible. */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A heap copy of exactly n bytes (at least one byte is allocated so that
+ * n == 0 still yields a pointer; reading it would still be a bug that
+ * valgrind reports as a read of uninitialised data only if it mattered). */
+static uint8_t *dup_exact(const void *p, size_t n)
+{
+	uint8_t *d = malloc(n > 0 ? n : 1);
+
+	ck_assert_ptr_nonnull(d);
+	if (n > 0) {
+		memcpy(d, p, n);
+	}
+	return d;
+}
+
+/* Body bytes of a writer with no reserve, copied out and the writer freed. */
+static uint8_t *wr_take(struct wr *w, size_t *len)
+{
+	uint8_t *d;
+
+	ck_assert_int_eq(wr_status(w), 0);
+	*len = wr_len(w);
+	d = dup_exact(w->buf + w->reserve, *len);
+	wr_free(w);
+	return d;
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* ---- the catalogue: one valid sample of each message field type ---- */
+
+union any {
+	struct frag_ref ref;
+	struct frag_hdr hdr;
+	struct node_status st;
+	struct obj_key key;
+	struct obj_rec rec;
+	struct obj_list_req lq;
+	struct obj_entry ent;
+	char err[MSG_ERR_MAX];
+};
+
+static const uint8_t sample_manifest[37] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0, 0, 255, 254};
+
+static void sample_frag_hdr(struct frag_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	for (int i = 0; i < BLOCK_ID_LEN; i++) {
+		h->ref.block_id[i] = (uint8_t)(0xa0 + i);
+	}
+	h->ref.index = 5;
+	h->k = 4;
+	h->m = 2;
+	h->block_len = 1000;
+	h->frag_len = (uint32_t)ec_frag_len((struct ec_profile){4, 2}, 1000);
+	h->csum = 0x1122334455667788ull;
+}
+
+static void sample_node_status(struct node_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->node_id = 7;
+	snprintf(s->zone, sizeof(s->zone), "rack-7");
+	s->disk_total = 1ull << 40;
+	s->disk_free = (1ull << 39) + 3;
+	s->frag_count = 12345;
+	s->frag_bytes = 987654321;
+	s->uptime_s = 86400;
+	s->requests = UINT64_MAX;
+	s->auth_failures = 3;
+	s->bad_requests = 4;
+	s->checksum_errors = 5;
+}
+
+static void sample_obj_key(struct obj_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->bucket, sizeof(k->bucket), "photos");
+	snprintf(k->key, sizeof(k->key), "2024/01/beach.jpg");
+}
+
+static void sample_obj_rec(struct obj_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->version = 0x0123456789abcdefull;
+	r->deleted = 0;
+	r->size = 4242;
+	r->manifest = sample_manifest;
+	r->manifest_len = sizeof(sample_manifest);
+}
+
+static void sample_obj_list_req(struct obj_list_req *q)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(q->bucket, sizeof(q->bucket), "logs.eu-1");
+	snprintf(q->prefix, sizeof(q->prefix), "2024/");
+	snprintf(q->after, sizeof(q->after), "2024/03.txt");
+	q->max = 100;
+}
+
+static void sample_obj_entry(struct obj_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->key, sizeof(e->key), "a/b/c.txt");
+	e->version = 77;
+	e->deleted = 1;
+	e->size = 0;
+}
+
+static void enc_frag_ref(struct wr *w)
+{
+	struct frag_hdr h;
+
+	sample_frag_hdr(&h);
+	msg_put_frag_ref(w, &h.ref);
+}
+
+static void enc_frag_hdr(struct wr *w)
+{
+	struct frag_hdr h;
+
+	sample_frag_hdr(&h);
+	msg_put_frag_hdr(w, &h);
+}
+
+static void enc_node_status(struct wr *w)
+{
+	struct node_status s;
+
+	sample_node_status(&s);
+	msg_put_node_status(w, &s);
+}
+
+static void enc_obj_key(struct wr *w)
+{
+	static struct obj_key k;
+
+	sample_obj_key(&k);
+	msg_put_obj_key(w, &k);
+}
+
+static void enc_obj_rec(struct wr *w)
+{
+	struct obj_rec r;
+
+	sample_obj_rec(&r);
+	msg_put_obj_rec(w, &r);
+}
+
+static void enc_obj_list_req(struct wr *w)
+{
+	static struct obj_list_req q;
+
+	sample_obj_list_req(&q);
+	msg_put_obj_list_req(w, &q);
+}
+
+static void enc_obj_entry(struct wr *w)
+{
+	static struct obj_entry e;
+
+	sample_obj_entry(&e);
+	msg_put_obj_entry(w, &e);
+}
+
+static void enc_error(struct wr *w)
+{
+	msg_put_error(w, "node 3 is full");
+}
+
+static void dec_frag_ref(struct rd *r, union any *a) { msg_get_frag_ref(r, &a->ref); }
+static void dec_frag_hdr(struct rd *r, union any *a) { msg_get_frag_hdr(r, &a->hdr); }
+static void dec_node_status(struct rd *r, union any *a) { msg_get_node_status(r, &a->st); }
+static void dec_obj_key(struct rd *r, union any *a) { msg_get_obj_key(r, &a->key); }
+static void dec_obj_rec(struct rd *r, union any *a) { msg_get_obj_rec(r, &a->rec); }
+static void dec_obj_list_req(struct rd *r, union any *a) { msg_get_obj_list_req(r, &a->lq); }
+static void dec_obj_entry(struct rd *r, union any *a) { msg_get_obj_entry(r, &a->ent); }
+static void dec_error(struct rd *r, union any *a) { msg_get_error(r, a->err, sizeof(a->err)); }
+
+struct cat {
+	const char *name;
+	void (*enc)(struct wr *w);
+	void (*dec)(struct rd *r, union any *a);
+};
+
+static const struct cat catalogue[] = {
+	{"frag_ref", enc_frag_ref, dec_frag_ref},
+	{"frag_hdr", enc_frag_hdr, dec_frag_hdr},
+	{"node_status", enc_node_status, dec_node_status},
+	{"obj_key", enc_obj_key, dec_obj_key},
+	{"obj_rec", enc_obj_rec, dec_obj_rec},
+	{"obj_list_req", enc_obj_list_req, dec_obj_list_req},
+	{"obj_entry", enc_obj_entry, dec_obj_entry},
+	{"error", enc_error, dec_error},
+};
+
+static uint8_t *cat_encode(const struct cat *c, size_t *len)
+{
+	struct wr w;
+
+	wr_init(&w, 0);
+	c->enc(&w);
+	return wr_take(&w, len);
+}
+
+/* Decodes the n bytes at p (copied to an exact-size buffer); returns the
+ * reader's final state through ok/done. */
+static void cat_decode(const struct cat *c, const uint8_t *p, size_t n, union any *a, bool *ok,
+		       bool *done)
+{
+	uint8_t *b = dup_exact(p, n);
+	struct rd r;
+
+	memset(a, 0x5a, sizeof(*a));
+	rd_init(&r, b, n);
+	c->dec(&r, a);
+	*ok = rd_ok(&r);
+	*done = rd_done(&r);
+	free(b);
+}
+
+/* ---- wire ---- */
+
+/* Every field type written by the writer reads back identically, in
+ * little-endian order, including extremes, empty strings and blobs. */
+START_TEST(test_wire_roundtrip)
+{
+	static const uint8_t raw[5] = {9, 8, 7, 6, 5};
+	struct wr w;
+	struct rd r;
+	uint8_t *buf, out5[5];
+	char s[32];
+	size_t len, blen;
+	const uint8_t *bp;
+	uint8_t *sp;
+
+	wr_init(&w, 0);
+	wr_u8(&w, 0xab);
+	wr_u16(&w, 0xbeef);
+	wr_u32(&w, 0xdeadbeefu);
+	wr_u64(&w, 0x0123456789abcdefull);
+	wr_u8(&w, 0);
+	wr_u16(&w, UINT16_MAX);
+	wr_u32(&w, UINT32_MAX);
+	wr_u64(&w, UINT64_MAX);
+	wr_bytes(&w, raw, sizeof(raw));
+	wr_bytes(&w, NULL, 0);
+	wr_str(&w, "");
+	wr_str(&w, "hello");
+	wr_blob(&w, raw, 3);
+	wr_blob(&w, NULL, 0);
+	sp = wr_space(&w, 2);
+	ck_assert_ptr_nonnull(sp);
+	sp[0] = 0x11;
+	sp[1] = 0x22;
+	buf = wr_take(&w, &len);
+	ck_assert_uint_eq(len, 1 + 2 + 4 + 8 + 1 + 2 + 4 + 8 + 5 + 2 + 2 + 5 + 4 + 3 + 4 + 2);
+
+	/* Little-endian on the wire whatever the host. */
+	ck_assert_uint_eq(buf[0], 0xab);
+	ck_assert_uint_eq(buf[1], 0xef);
+	ck_assert_uint_eq(buf[2], 0xbe);
+	ck_assert_uint_eq(buf[3], 0xef);
+	ck_assert_uint_eq(buf[6], 0xde);
+	ck_assert_uint_eq(buf[7], 0xef);
+	ck_assert_uint_eq(buf[14], 0x01);
+
+	rd_init(&r, buf, len);
+	ck_assert_uint_eq(rd_u8(&r), 0xab);
+	ck_assert_uint_eq(rd_u16(&r), 0xbeef);
+	ck_assert_uint_eq(rd_u32(&r), 0xdeadbeefu);
+	ck_assert_uint_eq(rd_u64(&r), 0x0123456789abcdefull);
+	ck_assert_uint_eq(rd_u8(&r), 0);
+	ck_assert_uint_eq(rd_u16(&r), UINT16_MAX);
+	ck_assert_uint_eq(rd_u32(&r), UINT32_MAX);
+	ck_assert_uint_eq(rd_u64(&r), UINT64_MAX);
+	rd_bytes(&r, out5, sizeof(out5));
+	ck_assert_mem_eq(out5, raw, sizeof(raw));
+	rd_str(&r, s, sizeof(s));
+	ck_assert_str_eq(s, "");
+	rd_str(&r, s, sizeof(s));
+	ck_assert_str_eq(s, "hello");
+	bp = rd_blob(&r, 100, &blen);
+	ck_assert_ptr_nonnull(bp);
+	ck_assert_uint_eq(blen, 3);
+	ck_assert_mem_eq(bp, raw, 3);
+	ck_assert(bp >= buf && bp + blen <= buf + len); /* points into the input */
+	bp = rd_blob(&r, 100, &blen);
+	ck_assert_uint_eq(blen, 0);
+	ck_assert(rd_ok(&r));
+	ck_assert(!rd_done(&r));
+	bp = rd_ptr(&r, 2);
+	ck_assert_ptr_nonnull(bp);
+	ck_assert_uint_eq(bp[0], 0x11);
+	ck_assert_uint_eq(bp[1], 0x22);
+	ck_assert(rd_done(&r));
+	free(buf);
+}
+END_TEST
+
+/* The reserve stays in front of the body, wr_len excludes it, and growth
+ * past many reallocations keeps every value. */
+START_TEST(test_wire_reserve_growth)
+{
+	struct wr w;
+	struct rd r;
+
+	wr_init(&w, FRAME_HDR_LEN);
+	ck_assert_int_eq(wr_status(&w), 0);
+	ck_assert_uint_eq(w.len, FRAME_HDR_LEN);
+	ck_assert_uint_eq(wr_len(&w), 0);
+	for (uint32_t i = 0; i < 100000; i++) {
+		wr_u32(&w, i * 2654435761u);
+	}
+	ck_assert_int_eq(wr_status(&w), 0);
+	ck_assert_uint_eq(wr_len(&w), 400000);
+	for (size_t i = 0; i < FRAME_HDR_LEN; i++) {
+		ck_assert_uint_eq(w.buf[i], 0);
+	}
+	rd_init(&r, w.buf + w.reserve, wr_len(&w));
+	for (uint32_t i = 0; i < 100000; i++) {
+		ck_assert_uint_eq(rd_u32(&r), i * 2654435761u);
+	}
+	ck_assert(rd_done(&r));
+	wr_free(&w);
+	ck_assert_ptr_null(w.buf);
+}
+END_TEST
+
+/* A short read marks the reader bad for good: that read and every later
+ * one return zeros and consume nothing, and rd_bytes zero-fills. */
+START_TEST(test_wire_sticky_bad)
+{
+	static const uint8_t four[4] = {1, 2, 3, 4};
+	uint8_t *b = dup_exact(four, sizeof(four));
+	uint8_t out[8];
+	struct rd r;
+	size_t len = 99;
+	char s[8] = "zzz";
+
+	rd_init(&r, b, 4);
+	ck_assert_uint_eq(rd_u64(&r), 0);
+	ck_assert(!rd_ok(&r));
+	ck_assert_uint_eq(r.left, 4);
+	ck_assert_uint_eq(rd_u8(&r), 0);
+	ck_assert_uint_eq(rd_u16(&r), 0);
+	ck_assert_uint_eq(rd_u32(&r), 0);
+	memset(out, 0xff, sizeof(out));
+	rd_bytes(&r, out, 2);
+	ck_assert_uint_eq(out[0], 0);
+	ck_assert_uint_eq(out[1], 0);
+	ck_assert_uint_eq(out[2], 0xff);
+	ck_assert_ptr_null(rd_ptr(&r, 1));
+	ck_assert_ptr_null(rd_blob(&r, 100, &len));
+	ck_assert_uint_eq(len, 0);
+	rd_str(&r, s, sizeof(s));
+	ck_assert_str_eq(s, "");
+	ck_assert(!rd_done(&r));
+
+	/* Reading exactly to the end is fine; one more byte is not. */
+	rd_init(&r, b, 4);
+	ck_assert_uint_eq(rd_u32(&r), 0x04030201u);
+	ck_assert(rd_done(&r));
+	ck_assert_uint_eq(rd_u8(&r), 0);
+	ck_assert(!rd_ok(&r));
+
+	/* A zero-length input is a valid empty message. */
+	rd_init(&r, b, 0);
+	ck_assert(rd_done(&r));
+	rd_bytes(&r, out, 0);
+	ck_assert(rd_done(&r));
+	memset(out, 0xff, sizeof(out));
+	rd_bytes(&r, out, 8);
+	ck_assert(!rd_ok(&r));
+	for (size_t i = 0; i < 8; i++) {
+		ck_assert_uint_eq(out[i], 0);
+	}
+	free(b);
+}
+END_TEST
+
+/* Builds "u16 len, bytes" with the length field free to lie. */
+static uint8_t *make_str(uint16_t claimed, const char *bytes, size_t n, size_t *len)
+{
+	uint8_t *b = malloc(2 + n + 1);
+
+	ck_assert_ptr_nonnull(b);
+	b[0] = (uint8_t)claimed;
+	b[1] = (uint8_t)(claimed >> 8);
+	memcpy(b + 2, bytes, n);
+	*len = 2 + n;
+	return b;
+}
+
+/* rd_str accepts exactly cap-1 bytes, refuses cap or more, refuses an
+ * embedded NUL, a length beyond the input and anything over WIRE_STR_MAX
+ * even when the caller's buffer is larger. */
+START_TEST(test_wire_str_limits)
+{
+	char out[8];
+	char *big = malloc(WIRE_STR_MAX + 2);
+	char *bigout = malloc(WIRE_STR_MAX + 10);
+	uint8_t *b;
+	struct rd r;
+	size_t len;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_ptr_nonnull(bigout);
+	b = make_str(7, "1234567", 7, &len);
+	rd_init(&r, b, len);
+	rd_str(&r, out, sizeof(out));
+	ck_assert(rd_done(&r));
+	ck_assert_str_eq(out, "1234567");
+	free(b);
+
+	b = make_str(8, "12345678", 8, &len);
+	rd_init(&r, b, len);
+	rd_str(&r, out, sizeof(out));
+	ck_assert(!rd_ok(&r));
+	ck_assert_str_eq(out, "");
+	free(b);
+
+	b = make_str(5, "ab\0cd", 5, &len);
+	rd_init(&r, b, len);
+	rd_str(&r, out, sizeof(out));
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	b = make_str(6, "abc", 3, &len); /* claims more than present */
+	rd_init(&r, b, len);
+	rd_str(&r, out, sizeof(out));
+	ck_assert(!rd_ok(&r));
+	ck_assert_str_eq(out, "");
+	free(b);
+
+	memset(big, 'x', WIRE_STR_MAX + 1);
+	b = make_str(WIRE_STR_MAX, big, WIRE_STR_MAX, &len);
+	rd_init(&r, b, len);
+	rd_str(&r, bigout, WIRE_STR_MAX + 10);
+	ck_assert(rd_done(&r));
+	ck_assert_uint_eq(strlen(bigout), WIRE_STR_MAX);
+	free(b);
+
+	b = make_str(WIRE_STR_MAX + 1, big, WIRE_STR_MAX + 1, &len);
+	rd_init(&r, b, len);
+	rd_str(&r, bigout, WIRE_STR_MAX + 10);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	/* The writer never emits what the reader would refuse. */
+	{
+		struct wr w;
+
+		big[WIRE_STR_MAX + 1] = '\0';
+		wr_init(&w, 0);
+		wr_str(&w, big);
+		b = wr_take(&w, &len);
+		ck_assert_uint_eq(len, 2 + WIRE_STR_MAX);
+		rd_init(&r, b, len);
+		rd_str(&r, bigout, WIRE_STR_MAX + 1);
+		ck_assert(rd_done(&r));
+		free(b);
+	}
+	free(big);
+	free(bigout);
+}
+END_TEST
+
+/* rd_blob accepts a length equal to max, refuses max+1 before looking at
+ * the bytes, and refuses a length beyond the input. */
+START_TEST(test_wire_blob_limits)
+{
+	uint8_t raw[4 + 11];
+	uint8_t *b;
+	const uint8_t *p;
+	struct rd r;
+	size_t len;
+
+	memset(raw, 'b', sizeof(raw));
+	raw[0] = 10;
+	raw[1] = raw[2] = raw[3] = 0;
+	b = dup_exact(raw, 4 + 10);
+	rd_init(&r, b, 4 + 10);
+	p = rd_blob(&r, 10, &len);
+	ck_assert_ptr_eq(p, b + 4);
+	ck_assert_uint_eq(len, 10);
+	ck_assert(rd_done(&r));
+	rd_init(&r, b, 4 + 10);
+	p = rd_blob(&r, 9, &len);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(len, 0);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	raw[0] = 11;
+	b = dup_exact(raw, 4 + 10); /* one byte short */
+	rd_init(&r, b, 4 + 10);
+	p = rd_blob(&r, 100, &len);
+	ck_assert_ptr_null(p);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	raw[0] = raw[1] = raw[2] = raw[3] = 0xff; /* 4 GiB - 1 claimed */
+	b = dup_exact(raw, sizeof(raw));
+	rd_init(&r, b, sizeof(raw));
+	ck_assert_ptr_null(rd_blob(&r, SIZE_MAX, &len));
+	ck_assert(!rd_ok(&r));
+	free(b);
+}
+END_TEST
+
+/* ---- the catalogue ---- */
+
+/* Each catalogue type decodes to exactly the values encoded. */
+START_TEST(test_msg_roundtrip)
+{
+	union any *a = malloc(sizeof(*a));
+	uint8_t *b;
+	size_t len;
+	bool ok, done;
+
+	ck_assert_ptr_nonnull(a);
+	{
+		struct frag_hdr h;
+
+		sample_frag_hdr(&h);
+		b = cat_encode(&catalogue[1], &len);
+		ck_assert_uint_eq(len, BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8);
+		cat_decode(&catalogue[1], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_mem_eq(a->hdr.ref.block_id, h.ref.block_id, BLOCK_ID_LEN);
+		ck_assert_uint_eq(a->hdr.ref.index, h.ref.index);
+		ck_assert_uint_eq(a->hdr.k, h.k);
+		ck_assert_uint_eq(a->hdr.m, h.m);
+		ck_assert_uint_eq(a->hdr.block_len, h.block_len);
+		ck_assert_uint_eq(a->hdr.frag_len, h.frag_len);
+		ck_assert_uint_eq(a->hdr.csum, h.csum);
+		free(b);
+	}
+	{
+		struct node_status s;
+
+		sample_node_status(&s);
+		b = cat_encode(&catalogue[2], &len);
+		cat_decode(&catalogue[2], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_uint_eq(a->st.node_id, s.node_id);
+		ck_assert_str_eq(a->st.zone, s.zone);
+		ck_assert_uint_eq(a->st.disk_total, s.disk_total);
+		ck_assert_uint_eq(a->st.disk_free, s.disk_free);
+		ck_assert_uint_eq(a->st.frag_count, s.frag_count);
+		ck_assert_uint_eq(a->st.frag_bytes, s.frag_bytes);
+		ck_assert_uint_eq(a->st.uptime_s, s.uptime_s);
+		ck_assert_uint_eq(a->st.requests, s.requests);
+		ck_assert_uint_eq(a->st.auth_failures, s.auth_failures);
+		ck_assert_uint_eq(a->st.bad_requests, s.bad_requests);
+		ck_assert_uint_eq(a->st.checksum_errors, s.checksum_errors);
+		free(b);
+	}
+	{
+		static struct obj_key k;
+
+		sample_obj_key(&k);
+		b = cat_encode(&catalogue[3], &len);
+		cat_decode(&catalogue[3], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_str_eq(a->key.bucket, k.bucket);
+		ck_assert_str_eq(a->key.key, k.key);
+		free(b);
+	}
+	{
+		struct obj_rec rec;
+		uint8_t *c;
+		struct rd r;
+
+		sample_obj_rec(&rec);
+		b = cat_encode(&catalogue[4], &len);
+		/* manifest points into the input: decode in place, not a copy */
+		c = dup_exact(b, len);
+		rd_init(&r, c, len);
+		msg_get_obj_rec(&r, &a->rec);
+		ck_assert(rd_done(&r));
+		ck_assert_uint_eq(a->rec.version, rec.version);
+		ck_assert_uint_eq(a->rec.deleted, rec.deleted);
+		ck_assert_uint_eq(a->rec.size, rec.size);
+		ck_assert_uint_eq(a->rec.manifest_len, rec.manifest_len);
+		ck_assert(a->rec.manifest > c && a->rec.manifest + a->rec.manifest_len == c + len);
+		ck_assert_mem_eq(a->rec.manifest, rec.manifest, rec.manifest_len);
+		free(c);
+		free(b);
+	}
+	{
+		static struct obj_list_req q;
+
+		sample_obj_list_req(&q);
+		b = cat_encode(&catalogue[5], &len);
+		cat_decode(&catalogue[5], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_str_eq(a->lq.bucket, q.bucket);
+		ck_assert_str_eq(a->lq.prefix, q.prefix);
+		ck_assert_str_eq(a->lq.after, q.after);
+		ck_assert_uint_eq(a->lq.max, q.max);
+		free(b);
+	}
+	{
+		static struct obj_entry e;
+
+		sample_obj_entry(&e);
+		b = cat_encode(&catalogue[6], &len);
+		cat_decode(&catalogue[6], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_str_eq(a->ent.key, e.key);
+		ck_assert_uint_eq(a->ent.version, e.version);
+		ck_assert_uint_eq(a->ent.deleted, e.deleted);
+		ck_assert_uint_eq(a->ent.size, e.size);
+		free(b);
+	}
+	{
+		b = cat_encode(&catalogue[7], &len);
+		cat_decode(&catalogue[7], b, len, a, &ok, &done);
+		ck_assert(done);
+		ck_assert_str_eq(a->err, "node 3 is full");
+		free(b);
+	}
+	free(a);
+}
+END_TEST
+
+/* For every catalogue type, every truncation 0..len-1 of a valid encoding
+ * leaves the reader bad (never over-reads: the buffer is exact-size), and
+ * 1..3 trailing bytes leave it ok but not done. */
+START_TEST(test_msg_truncation)
+{
+	union any *a = malloc(sizeof(*a));
+
+	ck_assert_ptr_nonnull(a);
+	for (size_t c = 0; c < OBJ_ARRAY_LEN(catalogue); c++) {
+		const struct cat *ct = &catalogue[c];
+		size_t len;
+		uint8_t *b = cat_encode(ct, &len);
+		uint8_t *ext;
+		bool ok, done;
+
+		cat_decode(ct, b, len, a, &ok, &done);
+		ck_assert_msg(done, "%s: the valid sample does not decode", ct->name);
+		for (size_t n = 0; n < len; n++) {
+			cat_decode(ct, b, n, a, &ok, &done);
+			ck_assert_msg(!ok, "%s: truncated to %zu of %zu bytes decoded", ct->name, n,
+				      len);
+		}
+		ext = malloc(len + 3);
+		ck_assert_ptr_nonnull(ext);
+		memcpy(ext, b, len);
+		memset(ext + len, 0, 3);
+		for (size_t extra = 1; extra <= 3; extra++) {
+			cat_decode(ct, ext, len + extra, a, &ok, &done);
+			ck_assert_msg(ok, "%s: +%zu bytes broke the fields", ct->name, extra);
+			ck_assert_msg(!done, "%s: +%zu trailing bytes accepted", ct->name, extra);
+		}
+		free(ext);
+		free(b);
+	}
+	free(a);
+}
+END_TEST
+
+/* Checks what a decoder that reported success promises about its output. */
+static void check_decoded(size_t c, const union any *a, const uint8_t *buf, size_t len)
+{
+	switch (c) {
+	case 1:
+		ck_assert(a->hdr.k >= 1 && a->hdr.k <= EC_MAX_K && a->hdr.m <= EC_MAX_M);
+		ck_assert(a->hdr.ref.index < a->hdr.k + a->hdr.m);
+		ck_assert(a->hdr.block_len <= MSG_BLOCK_MAX);
+		ck_assert_uint_eq(a->hdr.frag_len,
+				  ec_frag_len((struct ec_profile){a->hdr.k, a->hdr.m},
+					      a->hdr.block_len));
+		break;
+	case 2:
+		ck_assert(memchr(a->st.zone, '\0', sizeof(a->st.zone)) != NULL);
+		break;
+	case 3:
+		ck_assert_int_eq(msg_check_bucket(a->key.bucket), 0);
+		ck_assert_int_eq(msg_check_key(a->key.key), 0);
+		break;
+	case 4:
+		ck_assert(a->rec.deleted <= 1);
+		ck_assert(a->rec.manifest_len <= MSG_MANIFEST_MAX);
+		ck_assert(a->rec.manifest >= buf && a->rec.manifest + a->rec.manifest_len <= buf + len);
+		break;
+	case 5:
+		ck_assert(a->lq.max >= 1 && a->lq.max <= MSG_LIST_MAX);
+		ck_assert_int_eq(msg_check_bucket(a->lq.bucket), 0);
+		break;
+	case 6:
+		ck_assert(a->ent.deleted <= 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* 10000 seeded garbage inputs (pure noise, and valid encodings with bytes
+ * flipped, cut or extended) never crash or over-read any decoder, the
+ * manifest decoder or frame_open; what decodes obeys the decoder's limits. */
+START_TEST(test_msg_garbage)
+{
+	union any *a = malloc(sizeof(*a));
+	uint8_t *enc[OBJ_ARRAY_LEN(catalogue)];
+	size_t enc_len[OBJ_ARRAY_LEN(catalogue)];
+	struct frame_key key = {.len = 16};
+	uint64_t seed = 20240601;
+	uint8_t tmp[600];
+
+	ck_assert_ptr_nonnull(a);
+	memcpy(key.secret, "garbage-test-key", 16);
+	for (size_t c = 0; c < OBJ_ARRAY_LEN(catalogue); c++) {
+		enc[c] = cat_encode(&catalogue[c], &enc_len[c]);
+	}
+	for (int it = 0; it < 10000; it++) {
+		uint64_t v = rng_next(&seed);
+		size_t len;
+		uint8_t *b;
+
+		if (v % 2 == 0) {
+			len = (size_t)(rng_next(&seed) % 512);
+			for (size_t i = 0; i < len; i++) {
+				tmp[i] = (uint8_t)rng_next(&seed);
+			}
+			/* Small length prefixes make the noise reach deeper. */
+			if (len >= 2 && v % 4 == 0) {
+				tmp[0] = (uint8_t)(rng_next(&seed) % 16);
+				tmp[1] = 0;
+			}
+		} else {
+			size_t c = (size_t)(rng_next(&seed) % OBJ_ARRAY_LEN(catalogue));
+			int flips = 1 + (int)(rng_next(&seed) % 4);
+
+			len = enc_len[c];
+			memcpy(tmp, enc[c], len);
+			for (int f = 0; f < flips && len > 0; f++) {
+				tmp[rng_next(&seed) % len] ^= (uint8_t)(1u << (rng_next(&seed) % 8));
+			}
+			if (v % 3 == 0 && len > 0) {
+				len = (size_t)(rng_next(&seed) % len);
+			} else if (v % 5 == 0) {
+				size_t extra = (size_t)(rng_next(&seed) % 8);
+
+				for (size_t i = 0; i < extra; i++) {
+					tmp[len + i] = (uint8_t)rng_next(&seed);
+				}
+				len += extra;
+			}
+		}
+		b = dup_exact(tmp, len);
+		for (size_t c = 0; c < OBJ_ARRAY_LEN(catalogue); c++) {
+			struct rd r;
+
+			memset(a, 0x5a, sizeof(*a));
+			rd_init(&r, b, len);
+			catalogue[c].dec(&r, a);
+			ck_assert(r.left <= len);
+			if (rd_ok(&r)) {
+				check_decoded(c, a, b, len);
+			}
+		}
+		{
+			struct manifest m;
+			uint64_t total = 0;
+
+			if (manifest_decode(b, len, &m) == 0) {
+				if (m.is_inline) {
+					ck_assert(m.inline_data >= b &&
+						  m.inline_data + m.size <= b + len);
+				} else {
+					for (size_t i = 0; i < m.n_blocks; i++) {
+						total += m.blocks[i].len;
+					}
+					ck_assert_uint_eq(total, m.size);
+				}
+				manifest_free(&m);
+			}
+		}
+		{
+			struct frame_hdr h;
+			const uint8_t *body;
+
+			ck_assert_int_ne(frame_open(&key, b, len, &h, &body), 0);
+		}
+		free(b);
+	}
+	for (size_t c = 0; c < OBJ_ARRAY_LEN(catalogue); c++) {
+		free(enc[c]);
+	}
+	free(a);
+}
+END_TEST
+
+/* Decodes a frag_hdr built from the given fields; true if accepted. */
+static bool frag_hdr_ok(uint8_t index, uint8_t k, uint8_t m, uint64_t block_len,
+			uint32_t frag_len)
+{
+	struct frag_hdr h, out;
+	struct wr w;
+	struct rd r;
+	uint8_t *b;
+	size_t len;
+	bool ok;
+
+	sample_frag_hdr(&h);
+	h.ref.index = index;
+	h.k = k;
+	h.m = m;
+	h.block_len = block_len;
+	h.frag_len = frag_len;
+	wr_init(&w, 0);
+	msg_put_frag_hdr(&w, &h);
+	b = wr_take(&w, &len);
+	rd_init(&r, b, len);
+	msg_get_frag_hdr(&r, &out);
+	ok = rd_done(&r);
+	free(b);
+	return ok;
+}
+
+static uint32_t fl(uint8_t k, uint8_t m, uint64_t block_len)
+{
+	return (uint32_t)ec_frag_len((struct ec_profile){k, m}, (size_t)block_len);
+}
+
+/* A frag_hdr must describe a codable fragment: index < k+m, 1 <= k <= 32,
+ * m <= 16, block_len <= MSG_BLOCK_MAX and frag_len equal to the codec's;
+ * the limits themselves are accepted. */
+START_TEST(test_msg_frag_hdr_limits)
+{
+	ck_assert(frag_hdr_ok(5, 4, 2, 1000, fl(4, 2, 1000)));
+	ck_assert(frag_hdr_ok(47, 32, 16, 1000, fl(32, 16, 1000)));
+	ck_assert(frag_hdr_ok(0, 1, 0, 0, 0));
+	ck_assert(frag_hdr_ok(0, 1, 0, MSG_BLOCK_MAX, fl(1, 0, MSG_BLOCK_MAX)));
+	ck_assert(frag_hdr_ok(0, 4, 2, 1, 32));
+
+	ck_assert(!frag_hdr_ok(6, 4, 2, 1000, fl(4, 2, 1000)));     /* index == k+m */
+	ck_assert(!frag_hdr_ok(200, 4, 2, 1000, fl(4, 2, 1000)));
+	ck_assert(!frag_hdr_ok(FRAG_ALL, 4, 2, 1000, fl(4, 2, 1000)));
+	ck_assert(!frag_hdr_ok(0, 0, 2, 1000, 0));                  /* k = 0 */
+	ck_assert(!frag_hdr_ok(0, 33, 0, 1000, fl(33, 0, 1000)));   /* k > 32 */
+	ck_assert(!frag_hdr_ok(0, 255, 0, 1000, fl(255, 0, 1000)));
+	ck_assert(!frag_hdr_ok(0, 4, 17, 1000, fl(4, 17, 1000)));   /* m > 16 */
+	ck_assert(!frag_hdr_ok(0, 4, 255, 1000, fl(4, 255, 1000)));
+	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, fl(4, 2, 1000) + 1)); /* frag_len wrong */
+	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, fl(4, 2, 1000) - 32));
+	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, 0));
+	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, UINT32_MAX));
+	ck_assert(!frag_hdr_ok(0, 1, 0, MSG_BLOCK_MAX + 1, fl(1, 0, MSG_BLOCK_MAX + 1)));
+	ck_assert(!frag_hdr_ok(0, 4, 2, UINT64_MAX, 0));
+}
+END_TEST
+
+/* Bucket names follow the simplified S3 rules; keys refuse empty, ".",
+ * ".." and empty segments, a leading '/', over-long segments
+ * (-ENAMETOOLONG) and keys of 1024 bytes or more. */
+START_TEST(test_msg_check_names)
+{
+	char seg[300];
+	char key[1100];
+
+	ck_assert_int_eq(msg_check_bucket("photos"), 0);
+	ck_assert_int_eq(msg_check_bucket("0logs.eu-1"), 0);
+	ck_assert_int_eq(msg_check_bucket("a"), 0);
+	ck_assert_int_eq(msg_check_bucket(""), -EINVAL);
+	ck_assert_int_eq(msg_check_bucket("-a"), -EINVAL);
+	ck_assert_int_eq(msg_check_bucket(".a"), -EINVAL);
+	ck_assert_int_eq(msg_check_bucket("Photos"), -EINVAL);
+	ck_assert_int_eq(msg_check_bucket("a_b"), -EINVAL);
+	ck_assert_int_eq(msg_check_bucket("a/b"), -EINVAL);
+	memset(seg, 'b', 63);
+	seg[63] = '\0';
+	ck_assert_int_eq(msg_check_bucket(seg), 0);
+	seg[63] = 'b';
+	seg[64] = '\0';
+	ck_assert_int_eq(msg_check_bucket(seg), -EINVAL);
+
+	ck_assert_int_eq(msg_check_key("a"), 0);
+	ck_assert_int_eq(msg_check_key("a/b/c.txt"), 0);
+	ck_assert_int_eq(msg_check_key("...a/..b/.c"), 0);
+	ck_assert_int_eq(msg_check_key(""), -EINVAL);
+	ck_assert_int_eq(msg_check_key("."), -EINVAL);
+	ck_assert_int_eq(msg_check_key(".."), -EINVAL);
+	ck_assert_int_eq(msg_check_key("a/../b"), -EINVAL);
+	ck_assert_int_eq(msg_check_key("a/./b"), -EINVAL);
+	ck_assert_int_eq(msg_check_key("a/.."), -EINVAL);
+	ck_assert_int_eq(msg_check_key("a//b"), -EINVAL);
+	ck_assert_int_eq(msg_check_key("/a"), -EINVAL);
+	ck_assert_int_eq(msg_check_key("a/"), -EINVAL);
+	ck_assert_int_eq(msg_check_key("/"), -EINVAL);
+
+	memset(seg, 's', 255);
+	seg[255] = '\0';
+	ck_assert_int_eq(msg_check_key(seg), 0);
+	snprintf(key, sizeof(key), "dir/%s/x", seg);
+	ck_assert_int_eq(msg_check_key(key), 0);
+	seg[255] = 's';
+	seg[256] = '\0';
+	ck_assert_int_eq(msg_check_key(seg), -ENAMETOOLONG);
+	snprintf(key, sizeof(key), "dir/%s", seg);
+	ck_assert_int_eq(msg_check_key(key), -ENAMETOOLONG);
+	snprintf(key, sizeof(key), "%s/x", seg);
+	ck_assert_int_eq(msg_check_key(key), -ENAMETOOLONG);
+
+	/* 1023 bytes in short segments is the longest key. */
+	for (size_t i = 0; i < 1023; i++) {
+		key[i] = i % 8 == 7 ? '/' : 'k';
+	}
+	key[1023] = '\0';
+	ck_assert_int_eq(msg_check_key(key), 0);
+	key[1023] = 'k';
+	key[1024] = '\0';
+	ck_assert_int_eq(msg_check_key(key), -EINVAL);
+}
+END_TEST
+
+/* Decoders apply the semantic checks: an obj_key with a bad bucket or key,
+ * a list request with max 0 or over MSG_LIST_MAX, a deleted flag of 2 and
+ * a manifest over MSG_MANIFEST_MAX are refused. */
+START_TEST(test_msg_semantic_refusals)
+{
+	static struct obj_key k;
+	static struct obj_list_req q;
+	static struct obj_entry e;
+	union any *a = malloc(sizeof(*a));
+	struct obj_rec rec;
+	struct wr w;
+	struct rd r;
+	uint8_t *b, *big;
+	size_t len;
+
+	ck_assert_ptr_nonnull(a);
+	sample_obj_key(&k);
+	snprintf(k.bucket, sizeof(k.bucket), "Bad_Bucket");
+	wr_init(&w, 0);
+	msg_put_obj_key(&w, &k);
+	b = wr_take(&w, &len);
+	rd_init(&r, b, len);
+	msg_get_obj_key(&r, &a->key);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	sample_obj_key(&k);
+	snprintf(k.key, sizeof(k.key), "../etc/passwd");
+	wr_init(&w, 0);
+	msg_put_obj_key(&w, &k);
+	b = wr_take(&w, &len);
+	rd_init(&r, b, len);
+	msg_get_obj_key(&r, &a->key);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	sample_obj_list_req(&q);
+	for (int i = 0; i < 3; i++) {
+		static const uint32_t maxes[3] = {0, MSG_LIST_MAX + 1, MSG_LIST_MAX};
+
+		q.max = maxes[i];
+		wr_init(&w, 0);
+		msg_put_obj_list_req(&w, &q);
+		b = wr_take(&w, &len);
+		rd_init(&r, b, len);
+		msg_get_obj_list_req(&r, &a->lq);
+		ck_assert(rd_done(&r) == (i == 2));
+		free(b);
+	}
+
+	sample_obj_entry(&e);
+	e.deleted = 2;
+	wr_init(&w, 0);
+	msg_put_obj_entry(&w, &e);
+	b = wr_take(&w, &len);
+	rd_init(&r, b, len);
+	msg_get_obj_entry(&r, &a->ent);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	sample_obj_rec(&rec);
+	rec.deleted = 2;
+	wr_init(&w, 0);
+	msg_put_obj_rec(&w, &rec);
+	b = wr_take(&w, &len);
+	rd_init(&r, b, len);
+	msg_get_obj_rec(&r, &a->rec);
+	ck_assert(!rd_ok(&r));
+	free(b);
+
+	/* The manifest limit holds even when the bytes are all present. */
+	big = calloc(1, MSG_MANIFEST_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	for (int i = 0; i < 2; i++) {
+		sample_obj_rec(&rec);
+		rec.manifest = big;
+		rec.manifest_len = MSG_MANIFEST_MAX + (size_t)i;
+		wr_init(&w, 0);
+		msg_put_obj_rec(&w, &rec);
+		ck_assert_int_eq(wr_status(&w), 0);
+		rd_init(&r, w.buf, wr_len(&w));
+		msg_get_obj_rec(&r, &a->rec);
+		ck_assert(rd_done(&r) == (i == 0));
+		wr_free(&w);
+	}
+	free(big);
+	free(a);
+}
+END_TEST
+
+/* Every id has its name; ids outside the table are "unknown"; block ids
+ * print as 32 lowercase hex digits. */
+START_TEST(test_msg_names_hex)
+{
+	uint8_t id[BLOCK_ID_LEN];
+	char hex[2 * BLOCK_ID_LEN + 1];
+
+	ck_assert_str_eq(msg_type_name(MSG_PING), "ping");
+	ck_assert_str_eq(msg_type_name(MSG_OBJ_LIST), "obj_list");
+	ck_assert_str_eq(msg_type_name(0), "unknown");
+	ck_assert_str_eq(msg_type_name(MSG_TYPE_MAX), "unknown");
+	ck_assert_str_eq(msg_type_name(255), "unknown");
+	for (int i = 0; i < BLOCK_ID_LEN; i++) {
+		id[i] = (uint8_t)(i * 17);
+	}
+	msg_block_hex(id, hex);
+	ck_assert_str_eq(hex, "00112233445566778899aabbccddeeff");
+}
+END_TEST
+
+/* ---- frame ---- */
+
+static const struct frame_key test_key = {.secret = "frame-test-secret-0123456789", .len = 28};
+
+/* A sealed frame around body[0..n) with fixed header fields. */
+static uint8_t *make_frame(const struct frame_key *key, const void *body, uint32_t n, size_t *len)
+{
+	struct frame_hdr h = {
+		.type = MSG_FRAG_PUT,
+		.flags = FRAME_F_REPLY | 0x8000,
+		.req_id = 0x1020304050607080ull,
+		.ts_ms = 1700000000123ull,
+		.nonce = 0xfeedfacecafebeefull,
+		.status = -OBJ_ECHECKSUM,
+		.body_len = n,
+	};
+	uint8_t *b = malloc(frame_size(n));
+
+	ck_assert_ptr_nonnull(b);
+	if (n > 0) {
+		memcpy(b + FRAME_HDR_LEN, body, n);
+	}
+	ck_assert_int_eq(frame_seal(key, &h, b), 0);
+	*len = frame_size(n);
+	return b;
+}
+
+/* Recomputes the MAC after the test edited the header, so that only the
+ * edited field can be the reason for a refusal. */
+static void remac(const struct frame_key *key, uint8_t *b, size_t len)
+{
+	unsigned int n = 0;
+
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key->secret, (int)key->len, b,
+				   len - FRAME_MAC_LEN, b + len - FRAME_MAC_LEN, &n));
+	ck_assert_uint_eq(n, FRAME_MAC_LEN);
+}
+
+static int open_exact(const struct frame_key *key, const uint8_t *b, size_t len)
+{
+	uint8_t *c = dup_exact(b, len);
+	struct frame_hdr h;
+	const uint8_t *body = NULL;
+	int rc = frame_open(key, c, len, &h, &body);
+
+	free(c);
+	return rc;
+}
+
+/* Sealing then opening gives back every header field and the body in
+ * place, for an empty and a non-empty body. */
+START_TEST(test_frame_roundtrip)
+{
+	uint8_t body[1000];
+	struct frame_hdr h;
+	const uint8_t *bp = NULL;
+	uint8_t *b;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(body); i++) {
+		body[i] = (uint8_t)(i * 7);
+	}
+	b = make_frame(&test_key, body, sizeof(body), &len);
+	ck_assert_uint_eq(len, sizeof(body) + 72);
+	ck_assert_uint_eq(b[0], 'O');
+	ck_assert_uint_eq(b[3], 'F');
+	ck_assert_int_eq(frame_open(&test_key, b, len, &h, &bp), 0);
+	ck_assert_ptr_eq(bp, b + FRAME_HDR_LEN);
+	ck_assert_mem_eq(bp, body, sizeof(body));
+	ck_assert_uint_eq(h.type, MSG_FRAG_PUT);
+	ck_assert_uint_eq(h.flags, FRAME_F_REPLY | 0x8000);
+	ck_assert_uint_eq(h.req_id, 0x1020304050607080ull);
+	ck_assert_uint_eq(h.ts_ms, 1700000000123ull);
+	ck_assert_uint_eq(h.nonce, 0xfeedfacecafebeefull);
+	ck_assert_int_eq(h.status, -OBJ_ECHECKSUM);
+	ck_assert_uint_eq(h.body_len, sizeof(body));
+	free(b);
+
+	b = make_frame(&test_key, NULL, 0, &len);
+	ck_assert_uint_eq(len, FRAME_OVERHEAD);
+	ck_assert_int_eq(open_exact(&test_key, b, len), 0);
+	free(b);
+}
+END_TEST
+
+/* Every single-bit flip anywhere in a sealed frame is refused: as
+ * -OBJ_EPROTO when it breaks the magic, version or length, as -OBJ_EAUTH
+ * everywhere else (header fields, body, MAC). */
+START_TEST(test_frame_bit_flips)
+{
+	uint8_t body[64];
+	uint8_t *b;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(body); i++) {
+		body[i] = (uint8_t)(255 - i);
+	}
+	b = make_frame(&test_key, body, sizeof(body), &len);
+	for (size_t byte = 0; byte < len; byte++) {
+		for (int bit = 0; bit < 8; bit++) {
+			int rc, want;
+
+			b[byte] ^= (uint8_t)(1u << bit);
+			rc = open_exact(&test_key, b, len);
+			b[byte] ^= (uint8_t)(1u << bit);
+			want = byte < 5 || (byte >= 36 && byte < 40) ? -OBJ_EPROTO : -OBJ_EAUTH;
+			ck_assert_msg(rc == want, "flip of byte %zu bit %d: got %d, want %d", byte,
+				      bit, rc, want);
+		}
+	}
+	ck_assert_int_eq(open_exact(&test_key, b, len), 0);
+	free(b);
+}
+END_TEST
+
+/* A frame sealed with another key, or a key that is a prefix of the right
+ * one, or opened with an empty key, is refused with -OBJ_EAUTH. */
+START_TEST(test_frame_wrong_key)
+{
+	struct frame_key other = test_key;
+	uint8_t *b;
+	size_t len;
+
+	b = make_frame(&test_key, "abc", 3, &len);
+	other.secret[0] ^= 1;
+	ck_assert_int_eq(open_exact(&other, b, len), -OBJ_EAUTH);
+	other = test_key;
+	other.len--;
+	ck_assert_int_eq(open_exact(&other, b, len), -OBJ_EAUTH);
+	other.len = 0;
+	ck_assert_int_eq(open_exact(&other, b, len), -OBJ_EAUTH);
+	ck_assert_int_eq(open_exact(&test_key, b, len), 0);
+	free(b);
+}
+END_TEST
+
+/* Every truncation of a frame and 1..3 extra bytes are -OBJ_EPROTO. */
+START_TEST(test_frame_length)
+{
+	uint8_t *b, *ext;
+	size_t len;
+
+	b = make_frame(&test_key, "0123456789", 10, &len);
+	for (size_t n = 0; n < len; n++) {
+		ck_assert_int_eq(open_exact(&test_key, b, n), -OBJ_EPROTO);
+	}
+	ext = calloc(1, len + 3);
+	ck_assert_ptr_nonnull(ext);
+	memcpy(ext, b, len);
+	for (size_t extra = 1; extra <= 3; extra++) {
+		ck_assert_int_eq(open_exact(&test_key, ext, len + extra), -OBJ_EPROTO);
+	}
+	free(ext);
+	free(b);
+}
+END_TEST
+
+/* Wrong magic and versions 0 and 2 are -OBJ_EPROTO even when the MAC over
+ * the edited header is valid. */
+START_TEST(test_frame_magic_version)
+{
+	uint8_t *b;
+	size_t len;
+
+	b = make_frame(&test_key, "xyz", 3, &len);
+	b[3] = 'G';
+	remac(&test_key, b, len);
+	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
+	b[3] = 'F';
+	b[4] = 2;
+	remac(&test_key, b, len);
+	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
+	b[4] = 0;
+	remac(&test_key, b, len);
+	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
+	b[4] = FRAME_VERSION;
+	remac(&test_key, b, len);
+	ck_assert_int_eq(open_exact(&test_key, b, len), 0);
+	free(b);
+}
+END_TEST
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+/* A body_len over FRAME_MAX_BODY is refused from the header alone: with a
+ * 72-byte buffer (ASan catches a read past it) and with a buffer of the
+ * claimed size whose pages after the header are unreadable. */
+START_TEST(test_frame_oversize)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t claim = frame_size(FRAME_MAX_BODY + 1);
+	size_t map = (claim + page - 1) / page * page;
+	uint8_t hdr[FRAME_OVERHEAD];
+	uint8_t *b;
+	size_t len;
+
+	b = make_frame(&test_key, NULL, 0, &len);
+	memcpy(hdr, b, sizeof(hdr));
+	free(b);
+	put_le32(hdr + 36, UINT32_MAX);
+	ck_assert_int_eq(open_exact(&test_key, hdr, sizeof(hdr)), -OBJ_EPROTO);
+
+	b = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(b, MAP_FAILED);
+	memcpy(b, hdr, FRAME_HDR_LEN);
+	put_le32(b + 36, (uint32_t)(FRAME_MAX_BODY + 1));
+	ck_assert_int_eq(mprotect(b + page, map - page, PROT_NONE), 0);
+	{
+		struct frame_hdr h;
+		const uint8_t *body = NULL;
+
+		ck_assert_int_eq(frame_open(&test_key, b, claim, &h, &body), -OBJ_EPROTO);
+		ck_assert_ptr_null(body);
+	}
+	munmap(b, map);
+}
+END_TEST
+
+/* Nonces differ between calls and the clock is the wall clock in ms. */
+START_TEST(test_frame_clock_nonce)
+{
+	uint64_t a = frame_nonce(), b = frame_nonce();
+	uint64_t now = (uint64_t)time(NULL) * 1000u;
+	uint64_t ms = frame_now_ms();
+
+	ck_assert_uint_ne(a, b);
+	ck_assert(ms + 2000 >= now && ms <= now + 2000);
+}
+END_TEST
+
+/* ---- replay ---- */
+
+#define NOW 1700000000000ull /* a realistic wall clock in ms */
+#define WIN 60000ull
+
+/* The same (ts, nonce) is refused the second time; the same nonce with
+ * another ts, or the same ts with another nonce, is a new request. */
+START_TEST(test_replay_duplicate)
+{
+	struct replay *r = replay_create(WIN, 1000);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(replay_check(r, NOW, 42, NOW), 0);
+	ck_assert_int_eq(replay_check(r, NOW, 42, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, NOW, 42, NOW + 1000), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, NOW, 43, NOW), 0);
+	ck_assert_int_eq(replay_check(r, NOW + 1, 42, NOW), 0);
+	ck_assert_int_eq(replay_check(r, NOW + 1, 42, NOW), -OBJ_EAUTH);
+	replay_destroy(r);
+	replay_destroy(NULL);
+}
+END_TEST
+
+/* A timestamp more than the window in the past or the future is refused;
+ * the window edges themselves are accepted; ts 0 is never accepted. */
+START_TEST(test_replay_window)
+{
+	struct replay *r = replay_create(WIN, 1000);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(replay_check(r, NOW - WIN - 1, 1, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, NOW - 10 * WIN, 2, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, 0, 3, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, NOW + WIN + 1, 4, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, UINT64_MAX, 5, NOW), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, NOW - WIN, 6, NOW), 0);
+	ck_assert_int_eq(replay_check(r, NOW + WIN, 7, NOW), 0);
+	/* Once the clock moves on, an accepted request falls out of the
+	 * window and stays refused. */
+	ck_assert_int_eq(replay_check(r, NOW - WIN, 6, NOW + 1), -OBJ_EAUTH);
+	replay_destroy(r);
+
+	/* Early clocks (now < window) never underflow into accepting ts 0. */
+	r = replay_create(WIN, 1000);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(replay_check(r, 0, 1, 10), -OBJ_EAUTH);
+	ck_assert_int_eq(replay_check(r, 1, 1, 10), 0);
+	replay_destroy(r);
+}
+END_TEST
+
+#define FLOOD_CAP 1000u
+#define FLOOD_N (3 * FLOOD_CAP)
+
+/* Runs FLOOD_N distinct requests with ts_of(i) at now_of(i); each one
+ * accepted is immediately replayed (must be refused), and at the end all
+ * of them are replayed again.  Returns how many were accepted. */
+static unsigned flood(struct replay *r, uint64_t (*ts_of)(unsigned), uint64_t (*now_of)(unsigned))
+{
+	static bool accepted[FLOOD_N];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < FLOOD_N; i++) {
+		uint64_t ts = ts_of(i), now = now_of(i);
+
+		accepted[i] = replay_check(r, ts, 1000000 + i, now) == 0;
+		if (accepted[i]) {
+			n++;
+			ck_assert_msg(replay_check(r, ts, 1000000 + i, now) == -OBJ_EAUTH,
+				      "request %u accepted twice in a row", i);
+		}
+	}
+	for (unsigned i = 0; i < FLOOD_N; i++) {
+		ck_assert_msg(replay_check(r, ts_of(i), 1000000 + i, now_of(FLOOD_N - 1)) ==
+				      -OBJ_EAUTH,
+			      "request %u (accepted %d) accepted again after the flood", i,
+			      accepted[i]);
+	}
+	return n;
+}
+
+static uint64_t ts_spread(unsigned i) { return NOW + i - (i * 7919u) % WIN; }
+static uint64_t now_moving(unsigned i) { return NOW + i; }
+static uint64_t ts_fixed(unsigned i) { (void)i; return NOW; }
+static uint64_t now_fixed(unsigned i) { (void)i; return NOW; }
+static uint64_t ts_future(unsigned i) { return NOW + 1 + i % 1000u; }
+
+/* A flood of 3x capacity distinct requests, with timestamps spread over
+ * the window, never gets a duplicate accepted and ends without crashing. */
+START_TEST(test_replay_flood_spread)
+{
+	struct replay *r = replay_create(WIN, FLOOD_CAP);
+	unsigned n;
+
+	ck_assert_ptr_nonnull(r);
+	n = flood(r, ts_spread, now_moving);
+	ck_assert_uint_ge(n, FLOOD_CAP / 2);
+	replay_destroy(r);
+}
+END_TEST
+
+/* The same with every request stamped with the current millisecond: the
+ * table can purge nothing, yet it must neither accept a duplicate nor
+ * stall once it is full. */
+START_TEST(test_replay_flood_same_ms)
+{
+	struct replay *r = replay_create(WIN, FLOOD_CAP);
+	unsigned n;
+
+	ck_assert_ptr_nonnull(r);
+	n = flood(r, ts_fixed, now_fixed);
+	ck_assert_uint_ge(n, FLOOD_CAP / 2);
+	replay_destroy(r);
+}
+END_TEST
+
+/* The same with timestamps ahead of the receiver's clock (a client whose
+ * clock runs fast): entries that purging cannot drop must not stall it. */
+START_TEST(test_replay_flood_future)
+{
+	struct replay *r = replay_create(WIN, FLOOD_CAP);
+	unsigned n;
+
+	ck_assert_ptr_nonnull(r);
+	n = flood(r, ts_future, now_fixed);
+	ck_assert_uint_ge(n, FLOOD_CAP / 2);
+	replay_destroy(r);
+}
+END_TEST
+
+/* ---- manifest ---- */
+
+static uint8_t *encode_manifest(const struct manifest *m, size_t *len)
+{
+	struct wr w;
+
+	wr_init(&w, 0);
+	manifest_encode(&w, m);
+	return wr_take(&w, len);
+}
+
+static int decode_exact(const uint8_t *b, size_t len, struct manifest *m)
+{
+	uint8_t *c = dup_exact(b, len);
+	int rc = manifest_decode(c, len, m);
+
+	if (rc == 0) {
+		manifest_free(m);
+	}
+	free(c);
+	return rc;
+}
+
+static void sample_blocks(struct manifest_block *b, size_t n)
+{
+	memset(b, 0, n * sizeof(*b));
+	for (size_t i = 0; i < n; i++) {
+		for (int j = 0; j < BLOCK_ID_LEN; j++) {
+			b[i].id[j] = (uint8_t)(i * 31 + j);
+		}
+		b[i].k = 4;
+		b[i].m = 2;
+		b[i].len = (uint32_t)(4096 * (i + 1));
+		b[i].csum = 0xabcdef0000000000ull + i;
+	}
+}
+
+/* Inline manifests round trip with the data pointing into the buffer;
+ * an empty inline object is valid. */
+START_TEST(test_manifest_inline)
+{
+	struct manifest m = {.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
+	struct manifest out;
+	uint8_t *b;
+	size_t len;
+
+	b = encode_manifest(&m, &len);
+	ck_assert_uint_eq(len, 1 + 1 + 8 + 4 + 5);
+	ck_assert_int_eq(manifest_decode(b, len, &out), 0);
+	ck_assert(out.is_inline);
+	ck_assert_uint_eq(out.size, 5);
+	ck_assert_ptr_eq(out.inline_data, b + len - 5);
+	ck_assert_mem_eq(out.inline_data, "hello", 5);
+	ck_assert_uint_eq(out.n_blocks, 0);
+	manifest_free(&out);
+	for (size_t n = 0; n < len; n++) {
+		ck_assert_int_eq(decode_exact(b, n, &out), -OBJ_EPROTO);
+	}
+	free(b);
+
+	m.size = 0;
+	m.inline_data = NULL;
+	b = encode_manifest(&m, &len);
+	ck_assert_int_eq(decode_exact(b, len, &out), 0);
+	free(b);
+}
+END_TEST
+
+/* Block manifests round trip field by field. */
+START_TEST(test_manifest_blocks)
+{
+	struct manifest_block blk[3];
+	struct manifest m = {.size = 4096 * 6, .n_blocks = 3, .blocks = blk};
+	struct manifest out;
+	uint8_t *b;
+	size_t len;
+
+	sample_blocks(blk, 3);
+	b = encode_manifest(&m, &len);
+	ck_assert_uint_eq(len, 1 + 1 + 8 + 4 + 3 * 30);
+	ck_assert_int_eq(manifest_decode(b, len, &out), 0);
+	ck_assert(!out.is_inline);
+	ck_assert_uint_eq(out.size, m.size);
+	ck_assert_uint_eq(out.n_blocks, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_mem_eq(out.blocks[i].id, blk[i].id, BLOCK_ID_LEN);
+		ck_assert_uint_eq(out.blocks[i].k, blk[i].k);
+		ck_assert_uint_eq(out.blocks[i].m, blk[i].m);
+		ck_assert_uint_eq(out.blocks[i].len, blk[i].len);
+		ck_assert_uint_eq(out.blocks[i].csum, blk[i].csum);
+	}
+	manifest_free(&out);
+	ck_assert_ptr_null(out.blocks);
+	for (size_t n = 0; n < len; n++) {
+		ck_assert_int_eq(decode_exact(b, n, &out), -OBJ_EPROTO);
+	}
+	free(b);
+}
+END_TEST
+
+/* Inconsistent manifests are -OBJ_EPROTO: lens not summing to size (both
+ * ways), inline length != size, a len 0 block, k 0 or over 32, m over 16,
+ * unknown format or flags, trailing bytes. */
+START_TEST(test_manifest_inconsistent)
+{
+	struct manifest_block blk[2];
+	struct manifest m = {.size = 4096 * 3, .n_blocks = 2, .blocks = blk};
+	struct manifest out;
+	uint8_t *b, *ext;
+	size_t len;
+
+	sample_blocks(blk, 2);
+	b = encode_manifest(&m, &len);
+	ck_assert_int_eq(decode_exact(b, len, &out), 0);
+	ext = calloc(1, len + 1);
+	ck_assert_ptr_nonnull(ext);
+	memcpy(ext, b, len);
+	ck_assert_int_eq(decode_exact(ext, len + 1, &out), -OBJ_EPROTO);
+	free(ext);
+	b[0] = 2;
+	ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO);
+	b[0] = MANIFEST_FMT;
+	b[1] = 0x02;
+	ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO);
+	free(b);
+
+	for (int i = 0; i < 6; i++) {
+		sample_blocks(blk, 2);
+		m.size = 4096 * 3;
+		switch (i) {
+		case 0:
+			m.size++;
+			break;
+		case 1:
+			m.size--;
+			break;
+		case 2:
+			blk[1].len = 0;
+			m.size = 4096;
+			break;
+		case 3:
+			blk[0].k = 0;
+			break;
+		case 4:
+			blk[1].k = 33;
+			break;
+		default:
+			blk[0].m = 17;
+			break;
+		}
+		b = encode_manifest(&m, &len);
+		ck_assert_msg(decode_exact(b, len, &out) == -OBJ_EPROTO, "case %d accepted", i);
+		free(b);
+	}
+
+	{
+		struct manifest im = {.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
+
+		b = encode_manifest(&im, &len);
+		b[2] = 4; /* size 4, inline length 5 */
+		ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO);
+		b[2] = 6;
+		ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO);
+		free(b);
+	}
+}
+END_TEST
+
+/* A block count larger than the remaining bytes can hold is refused
+ * before anything is allocated: n = 0xffffffff with a short buffer
+ * returns -OBJ_EPROTO (not -ENOMEM) at once, as does a count one over
+ * what the bytes hold. */
+START_TEST(test_manifest_huge_count)
+{
+	struct manifest_block blk[2];
+	struct manifest m = {.size = 4096 * 3, .n_blocks = 2, .blocks = blk};
+	uint8_t hdr[1 + 1 + 8 + 4 + 10] = {MANIFEST_FMT, 0};
+	struct manifest out;
+	struct timespec t0;
+	uint8_t *b;
+	size_t len;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	put_le32(hdr + 10, UINT32_MAX);
+	ck_assert_int_eq(decode_exact(hdr, sizeof(hdr), &out), -OBJ_EPROTO);
+	ck_assert_ptr_null(out.blocks);
+	put_le32(hdr + 10, 0x10000000u);
+	ck_assert_int_eq(decode_exact(hdr, sizeof(hdr), &out), -OBJ_EPROTO);
+	ck_assert(elapsed_s(&t0) < 1.0);
+
+	sample_blocks(blk, 2);
+	b = encode_manifest(&m, &len);
+	put_le32(b + 10, 3);
+	ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO);
+	put_le32(b + 10, 1);
+	ck_assert_int_eq(decode_exact(b, len, &out), -OBJ_EPROTO); /* then trailing bytes */
+	put_le32(b + 10, 2);
+	ck_assert_int_eq(decode_exact(b, len, &out), 0);
+	free(b);
+}
+END_TEST
+
+static Suite *proto_suite(void)
+{
+	Suite *s = suite_create("proto");
+	TCase *tw = tcase_create("wire");
+	TCase *tm = tcase_create("msg");
+	TCase *tf = tcase_create("frame");
+	TCase *tr = tcase_create("replay");
+	TCase *tn = tcase_create("manifest");
+
+	tcase_add_test(tw, test_wire_roundtrip);
+	tcase_add_test(tw, test_wire_reserve_growth);
+	tcase_add_test(tw, test_wire_sticky_bad);
+	tcase_add_test(tw, test_wire_str_limits);
+	tcase_add_test(tw, test_wire_blob_limits);
+	suite_add_tcase(s, tw);
+
+	/* The garbage run decodes 10000 inputs nine ways: slow under valgrind. */
+	tcase_set_timeout(tm, 60);
+	tcase_add_test(tm, test_msg_roundtrip);
+	tcase_add_test(tm, test_msg_truncation);
+	tcase_add_test(tm, test_msg_garbage);
+	tcase_add_test(tm, test_msg_frag_hdr_limits);
+	tcase_add_test(tm, test_msg_check_names);
+	tcase_add_test(tm, test_msg_semantic_refusals);
+	tcase_add_test(tm, test_msg_names_hex);
+	suite_add_tcase(s, tm);
+
+	tcase_add_test(tf, test_frame_roundtrip);
+	tcase_add_test(tf, test_frame_bit_flips);
+	tcase_add_test(tf, test_frame_wrong_key);
+	tcase_add_test(tf, test_frame_length);
+	tcase_add_test(tf, test_frame_magic_version);
+	tcase_add_test(tf, test_frame_oversize);
+	tcase_add_test(tf, test_frame_clock_nonce);
+	suite_add_tcase(s, tf);
+
+	/* A stalled table shows up as a timeout, so keep it short but above
+	 * what the floods take under valgrind. */
+	tcase_set_timeout(tr, 20);
+	tcase_add_test(tr, test_replay_duplicate);
+	tcase_add_test(tr, test_replay_window);
+	tcase_add_test(tr, test_replay_flood_spread);
+	tcase_add_test(tr, test_replay_flood_same_ms);
+	tcase_add_test(tr, test_replay_flood_future);
+	suite_add_tcase(s, tr);
+
+	tcase_add_test(tn, test_manifest_inline);
+	tcase_add_test(tn, test_manifest_blocks);
+	tcase_add_test(tn, test_manifest_inconsistent);
+	tcase_add_test(tn, test_manifest_huge_count);
+	suite_add_tcase(s, tn);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(proto_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}
