@@ -92,10 +92,12 @@ int bucket_create(struct objc *oc, const char *bucket)
 	op->mode = S_IFDIR | 0755;
 	op->chunk_size = oc->cfg->block_size;
 	op->inline_max = oc->cfg->inline_max;
-	snprintf(op->name, sizeof(op->name), "%s", bucket);
+	/* An empty name addresses the bucket's own shard; a name, the
+	 * catalog's entry for it. */
 	rc = run_op(oc, bucket, op, &res);
 	if (rc == 0) {
 		op->op_id = 0;
+		snprintf(op->name, sizeof(op->name), "%s", bucket);
 		rc = run_op(oc, "", op, &res);
 	}
 	free(op);
@@ -117,12 +119,12 @@ int bucket_remove(struct objc *oc, const char *bucket, int force)
 	}
 	op->type = MOP_BUCKET_DELETE;
 	op->flags = force ? META_F_FORCE : 0;
-	snprintf(op->name, sizeof(op->name), "%s", bucket);
 	rc = run_op(oc, bucket, op, &res);
 	if (rc == 0 || rc == -ENOENT) {
 		int shard_rc = rc;
 
 		op->op_id = 0;
+		snprintf(op->name, sizeof(op->name), "%s", bucket);
 		rc = run_op(oc, "", op, &res);
 		if (rc == -ENOENT && shard_rc == 0) {
 			rc = 0; /* an unlisted shard: removed now */

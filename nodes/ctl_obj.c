@@ -84,8 +84,19 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
+	struct stat st;
+
 	if (strcmp(out, "-") == 0) {
 		fd = STDOUT_FILENO;
+	} else if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device or pipe (/dev/null, a FIFO): write it directly;
+		 * renaming a temporary file over it would replace it. */
+		fd = open(out, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "objfsctl get: %s: %s\n", out, strerror(errno));
+			objc_close(oc);
+			return CTL_FAIL;
+		}
 	} else {
 		if (asprintf(&tmp, "%s.objfsctl-XXXXXX", out) < 0) {
 			objc_close(oc);
@@ -101,6 +112,9 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 	}
 	rc = obj_get_fd(oc, argv[1], argv[2], fd, NULL);
 	objc_close(oc);
+	if (tmp == NULL && fd != STDOUT_FILENO) {
+		close(fd);
+	}
 	if (tmp != NULL) {
 		if (rc == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0)) {
 			rc = -errno;

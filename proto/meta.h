@@ -94,12 +94,13 @@ enum meta_op_type {
 	MOP_WRITE = 9,      /* replace chunks of ino, set size (>= old unless
 			     * truncating is flagged) and mtime */
 	MOP_FORGET = 10,    /* the last user of an unlinked inode is gone */
-	MOP_BUCKET_CREATE = 11, /* catalog: register bucket `name` (EEXIST);
-				 * bucket shard: create the root directory
+	MOP_BUCKET_CREATE = 11, /* name set: catalog entry for bucket `name`
+				 * (EEXIST); name empty: this bucket shard
+				 * creates its root directory
 				 * (mode, uid, gid) and record chunk_size,
 				 * inline_max; idempotent */
-	MOP_BUCKET_DELETE = 12, /* catalog: forget bucket `name` (ENOENT);
-				 * bucket shard: ENOTEMPTY unless the root is
+	MOP_BUCKET_DELETE = 12, /* name set: drop the catalog entry (ENOENT);
+				 * name empty: ENOTEMPTY unless the root is
 				 * empty or META_F_FORCE; then every inode
 				 * goes and every block is queued for GC */
 	MOP_GC_DONE = 13,   /* blocks whose fragments were deleted (ext[].blk) */

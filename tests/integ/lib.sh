@@ -42,7 +42,7 @@ _cleanup() {
 			tail -n 20 "$f"
 		done
 	fi
-	rm -rf "$T"
+	rm -rf --one-file-system "$T"
 	exit $rc
 }
 trap _cleanup EXIT
@@ -76,3 +76,13 @@ kill9_node() {
 
 # Creates a file of $2 random bytes at $1.
 randfile() { head -c "$2" /dev/urandom > "$1"; }
+
+# Prints the ids of nodes that serve no metadata shard (no shards/*.db
+# with content), best candidates to kill while the namespace must stay up.
+data_only_nodes() {
+	local d id
+	for d in "$T"/cluster/node*/; do
+		id=${d%/}; id=${id##*node}
+		ls "$d"shards/*.db >/dev/null 2>&1 || echo "$id"
+	done
+}

@@ -1,7 +1,8 @@
 /* test_proto.c: the wire layer (proto/): cursor round trips and bounds,
- * every catalogue decoder against truncation, trailing bytes and garbage,
- * frame sealing and every way to break a frame, the replay window under
- * floods, and manifest decoding of hostile input.  Single-threaded.
+ * every catalogue decoder (msg.h and meta.h) against truncation, trailing
+ * bytes and garbage, frame sealing and every way to break a frame, the
+ * replay window under floods, and manifest decoding of hostile input.
+ * Single-threaded.
  * Buffers handed to decoders are allocated to their exact length, so a run
  * under ASan or valgrind turns any over-read into a failure. */
 #include <check.h>
@@ -19,6 +20,7 @@
 #include "../../common/err.h"
 #include "../../proto/frame.h"
 #include "../../proto/manifest.h"
+#include "../../proto/meta.h"
 #include "../../proto/msg.h"
 #include "../../proto/replay.h"
 #include "../../proto/wire.h"
@@ -47,6 +49,13 @@ static uint8_t *dup_exact(const void *p, size_t n)
 	return d;
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
 /* Body bytes of a writer with no reserve, copied out and the writer freed. */
 static uint8_t *wr_take(struct wr *w, size_t *len)
 {
@@ -73,14 +82,14 @@ union any {
 	struct frag_ref ref;
 	struct frag_hdr hdr;
 	struct node_status st;
-	struct obj_key key;
-	struct obj_rec rec;
-	struct obj_list_req lq;
-	struct obj_entry ent;
 	char err[MSG_ERR_MAX];
+	struct meta_attr attr;
+	struct meta_extent ext;
+	struct meta_op op;
+	struct meta_result res;
 };
 
-static const uint8_t sample_manifest[37] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0, 0, 255, 254};
+static const uint8_t sample_data[37] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 0, 0, 255, 254};
 
 static void sample_frag_hdr(struct frag_hdr *h)
 {
@@ -112,39 +121,77 @@ static void sample_node_status(struct node_status *s)
 	s->checksum_errors = 5;
 }
 
-static void sample_obj_key(struct obj_key *k)
+static void sample_attr(struct meta_attr *a)
 {
-	memset(k, 0, sizeof(*k));
-	snprintf(k->bucket, sizeof(k->bucket), "photos");
-	snprintf(k->key, sizeof(k->key), "2024/01/beach.jpg");
+	memset(a, 0, sizeof(*a));
+	a->ino = 0x1234567890ull;
+	a->mode = 0100644;
+	a->nlink = 2;
+	a->uid = 1000;
+	a->gid = 100;
+	a->rdev = 0;
+	a->size = 5ull << 30;
+	a->blocks = 10485760;
+	a->atime_ns = -1; /* before the epoch: signed on the wire */
+	a->mtime_ns = 1700000000123456789ll;
+	a->ctime_ns = INT64_MAX;
+	a->gen = 99;
 }
 
-static void sample_obj_rec(struct obj_rec *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->version = 0x0123456789abcdefull;
-	r->deleted = 0;
-	r->size = 4242;
-	r->manifest = sample_manifest;
-	r->manifest_len = sizeof(sample_manifest);
-}
-
-static void sample_obj_list_req(struct obj_list_req *q)
-{
-	memset(q, 0, sizeof(*q));
-	snprintf(q->bucket, sizeof(q->bucket), "logs.eu-1");
-	snprintf(q->prefix, sizeof(q->prefix), "2024/");
-	snprintf(q->after, sizeof(q->after), "2024/03.txt");
-	q->max = 100;
-}
-
-static void sample_obj_entry(struct obj_entry *e)
+static void sample_extent(struct meta_extent *e, uint64_t chunk)
 {
 	memset(e, 0, sizeof(*e));
-	snprintf(e->key, sizeof(e->key), "a/b/c.txt");
-	e->version = 77;
-	e->deleted = 1;
-	e->size = 0;
+	e->chunk = chunk;
+	for (int i = 0; i < BLOCK_ID_LEN; i++) {
+		e->blk.id[i] = (uint8_t)(chunk * 16 + (uint64_t)i);
+	}
+	e->blk.k = 6;
+	e->blk.m = 3;
+	e->blk.len = 4u << 20;
+	e->blk.csum = 0xc0ffee00ull + chunk;
+	e->len = (4u << 20) - 17;
+}
+
+static struct meta_extent sample_exts[2];
+
+/* A WRITE with every field set, a data blob and two extents. */
+static void sample_op(struct meta_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = MOP_WRITE;
+	op->flags = META_F_TRUNCATE | META_F_PATH;
+	op->op_id = 0xabcdef;
+	op->now_ns = 1700000000000000000ll;
+	op->new_ino = 0;
+	op->parent = 1;
+	op->ino = 42;
+	op->newparent = 3;
+	snprintf(op->name, sizeof(op->name), "dir/sub/file.bin");
+	snprintf(op->newname, sizeof(op->newname), "renamed.bin");
+	op->mode = 0100600;
+	op->uid = 1;
+	op->gid = 2;
+	op->rdev = 3;
+	op->valid = META_SET_SIZE | META_SET_MTIME;
+	op->size = 8u << 20;
+	op->atime_ns = -5;
+	op->mtime_ns = 6;
+	op->data = sample_data;
+	op->data_len = sizeof(sample_data);
+	op->chunk_size = 4u << 20;
+	op->inline_max = 4096;
+	sample_extent(&sample_exts[0], 0);
+	sample_extent(&sample_exts[1], 1);
+	op->ext = sample_exts;
+	op->n_ext = 2;
+}
+
+static void sample_result(struct meta_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->status = -ENOTEMPTY;
+	sample_attr(&res->attr);
+	res->freed_ino = 77;
 }
 
 static void enc_frag_ref(struct wr *w)
@@ -171,67 +218,73 @@ static void enc_node_status(struct wr *w)
 	msg_put_node_status(w, &s);
 }
 
-static void enc_obj_key(struct wr *w)
-{
-	static struct obj_key k;
-
-	sample_obj_key(&k);
-	msg_put_obj_key(w, &k);
-}
-
-static void enc_obj_rec(struct wr *w)
-{
-	struct obj_rec r;
-
-	sample_obj_rec(&r);
-	msg_put_obj_rec(w, &r);
-}
-
-static void enc_obj_list_req(struct wr *w)
-{
-	static struct obj_list_req q;
-
-	sample_obj_list_req(&q);
-	msg_put_obj_list_req(w, &q);
-}
-
-static void enc_obj_entry(struct wr *w)
-{
-	static struct obj_entry e;
-
-	sample_obj_entry(&e);
-	msg_put_obj_entry(w, &e);
-}
-
 static void enc_error(struct wr *w)
 {
 	msg_put_error(w, "node 3 is full");
 }
 
+static void enc_attr(struct wr *w)
+{
+	struct meta_attr a;
+
+	sample_attr(&a);
+	meta_put_attr(w, &a);
+}
+
+static void enc_extent(struct wr *w)
+{
+	struct meta_extent e;
+
+	sample_extent(&e, 7);
+	meta_put_extent(w, &e);
+}
+
+static void enc_op(struct wr *w)
+{
+	static struct meta_op op;
+
+	sample_op(&op);
+	meta_put_op(w, &op);
+}
+
+static void enc_result(struct wr *w)
+{
+	struct meta_result res;
+
+	sample_result(&res);
+	meta_put_result(w, &res);
+}
+
 static void dec_frag_ref(struct rd *r, union any *a) { msg_get_frag_ref(r, &a->ref); }
 static void dec_frag_hdr(struct rd *r, union any *a) { msg_get_frag_hdr(r, &a->hdr); }
 static void dec_node_status(struct rd *r, union any *a) { msg_get_node_status(r, &a->st); }
-static void dec_obj_key(struct rd *r, union any *a) { msg_get_obj_key(r, &a->key); }
-static void dec_obj_rec(struct rd *r, union any *a) { msg_get_obj_rec(r, &a->rec); }
-static void dec_obj_list_req(struct rd *r, union any *a) { msg_get_obj_list_req(r, &a->lq); }
-static void dec_obj_entry(struct rd *r, union any *a) { msg_get_obj_entry(r, &a->ent); }
 static void dec_error(struct rd *r, union any *a) { msg_get_error(r, a->err, sizeof(a->err)); }
+static void dec_attr(struct rd *r, union any *a) { meta_get_attr(r, &a->attr); }
+static void dec_extent(struct rd *r, union any *a) { meta_get_extent(r, &a->ext); }
+static void dec_op(struct rd *r, union any *a) { meta_get_op(r, &a->op); }
+static void dec_result(struct rd *r, union any *a) { meta_get_result(r, &a->res); }
+static void free_op(union any *a) { meta_op_free(&a->op); }
 
+/* Every field type of the catalogue (msg.h and meta.h) with a valid
+ * sample; release frees what a decode allocated, whatever its outcome. */
 struct cat {
 	const char *name;
 	void (*enc)(struct wr *w);
 	void (*dec)(struct rd *r, union any *a);
+	void (*release)(union any *a);
 };
 
+enum { C_REF, C_HDR, C_STATUS, C_ERROR, C_ATTR, C_EXTENT, C_OP, C_RESULT };
+
 static const struct cat catalogue[] = {
-	{"frag_ref", enc_frag_ref, dec_frag_ref},
-	{"frag_hdr", enc_frag_hdr, dec_frag_hdr},
-	{"node_status", enc_node_status, dec_node_status},
-	{"obj_key", enc_obj_key, dec_obj_key},
-	{"obj_rec", enc_obj_rec, dec_obj_rec},
-	{"obj_list_req", enc_obj_list_req, dec_obj_list_req},
-	{"obj_entry", enc_obj_entry, dec_obj_entry},
-	{"error", enc_error, dec_error},
+	[C_REF] = {"frag_ref", enc_frag_ref, dec_frag_ref, NULL},
+	[C_HDR] = {"frag_hdr", enc_frag_hdr, dec_frag_hdr, NULL},
+	[C_STATUS] = {"node_status", enc_node_status, dec_node_status, NULL},
+	[C_ERROR] = {"error", enc_error, dec_error, NULL},
+	[C_ATTR] = {"meta_attr", enc_attr, dec_attr, NULL},
+	[C_EXTENT] = {"meta_extent", enc_extent, dec_extent, NULL},
+	[C_OP] = {"meta_op", enc_op, dec_op, free_op},
+	[C_RESULT] = {"meta_result", enc_result, dec_result, NULL},
 };
 
 static uint8_t *cat_encode(const struct cat *c, size_t *len)
@@ -243,8 +296,16 @@ static uint8_t *cat_encode(const struct cat *c, size_t *len)
 	return wr_take(&w, len);
 }
 
-/* Decodes the n bytes at p (copied to an exact-size buffer); returns the
- * reader's final state through ok/done. */
+static void cat_release(const struct cat *c, union any *a)
+{
+	if (c->release != NULL) {
+		c->release(a);
+	}
+}
+
+/* Decodes the n bytes at p (copied to an exact-size buffer that is freed
+ * before returning, so only non-pointer fields may be inspected) and
+ * releases what the decode allocated; returns the reader's final state. */
 static void cat_decode(const struct cat *c, const uint8_t *p, size_t n, union any *a, bool *ok,
 		       bool *done)
 {
@@ -256,6 +317,7 @@ static void cat_decode(const struct cat *c, const uint8_t *p, size_t n, union an
 	c->dec(&r, a);
 	*ok = rd_ok(&r);
 	*done = rd_done(&r);
+	cat_release(c, a);
 	free(b);
 }
 
@@ -551,23 +613,62 @@ END_TEST
 
 /* ---- the catalogue ---- */
 
+static void assert_attr_eq(const struct meta_attr *x, const struct meta_attr *y)
+{
+	ck_assert_uint_eq(x->ino, y->ino);
+	ck_assert_uint_eq(x->mode, y->mode);
+	ck_assert_uint_eq(x->nlink, y->nlink);
+	ck_assert_uint_eq(x->uid, y->uid);
+	ck_assert_uint_eq(x->gid, y->gid);
+	ck_assert_uint_eq(x->rdev, y->rdev);
+	ck_assert_uint_eq(x->size, y->size);
+	ck_assert_uint_eq(x->blocks, y->blocks);
+	ck_assert_int_eq(x->atime_ns, y->atime_ns);
+	ck_assert_int_eq(x->mtime_ns, y->mtime_ns);
+	ck_assert_int_eq(x->ctime_ns, y->ctime_ns);
+	ck_assert_uint_eq(x->gen, y->gen);
+}
+
+static void assert_extent_eq(const struct meta_extent *x, const struct meta_extent *y)
+{
+	ck_assert_uint_eq(x->chunk, y->chunk);
+	ck_assert_mem_eq(x->blk.id, y->blk.id, BLOCK_ID_LEN);
+	ck_assert_uint_eq(x->blk.k, y->blk.k);
+	ck_assert_uint_eq(x->blk.m, y->blk.m);
+	ck_assert_uint_eq(x->blk.len, y->blk.len);
+	ck_assert_uint_eq(x->blk.csum, y->blk.csum);
+	ck_assert_uint_eq(x->len, y->len);
+}
+
+/* Decodes a catalogue sample in place (pointers into the buffer stay
+ * valid until the caller frees *buf). */
+static void decode_in_place(size_t c, union any *a, uint8_t **buf)
+{
+	size_t len;
+	struct rd r;
+
+	*buf = cat_encode(&catalogue[c], &len);
+	rd_init(&r, *buf, len);
+	catalogue[c].dec(&r, a);
+	ck_assert_msg(rd_done(&r), "%s: the valid sample does not decode", catalogue[c].name);
+}
+
 /* Each catalogue type decodes to exactly the values encoded. */
 START_TEST(test_msg_roundtrip)
 {
 	union any *a = malloc(sizeof(*a));
 	uint8_t *b;
-	size_t len;
-	bool ok, done;
 
 	ck_assert_ptr_nonnull(a);
 	{
 		struct frag_hdr h;
 
 		sample_frag_hdr(&h);
-		b = cat_encode(&catalogue[1], &len);
-		ck_assert_uint_eq(len, BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8);
-		cat_decode(&catalogue[1], b, len, a, &ok, &done);
-		ck_assert(done);
+		decode_in_place(C_REF, a, &b);
+		ck_assert_mem_eq(a->ref.block_id, h.ref.block_id, BLOCK_ID_LEN);
+		ck_assert_uint_eq(a->ref.index, h.ref.index);
+		free(b);
+		decode_in_place(C_HDR, a, &b);
 		ck_assert_mem_eq(a->hdr.ref.block_id, h.ref.block_id, BLOCK_ID_LEN);
 		ck_assert_uint_eq(a->hdr.ref.index, h.ref.index);
 		ck_assert_uint_eq(a->hdr.k, h.k);
@@ -581,9 +682,7 @@ START_TEST(test_msg_roundtrip)
 		struct node_status s;
 
 		sample_node_status(&s);
-		b = cat_encode(&catalogue[2], &len);
-		cat_decode(&catalogue[2], b, len, a, &ok, &done);
-		ck_assert(done);
+		decode_in_place(C_STATUS, a, &b);
 		ck_assert_uint_eq(a->st.node_id, s.node_id);
 		ck_assert_str_eq(a->st.zone, s.zone);
 		ck_assert_uint_eq(a->st.disk_total, s.disk_total);
@@ -597,69 +696,62 @@ START_TEST(test_msg_roundtrip)
 		ck_assert_uint_eq(a->st.checksum_errors, s.checksum_errors);
 		free(b);
 	}
+	decode_in_place(C_ERROR, a, &b);
+	ck_assert_str_eq(a->err, "node 3 is full");
+	free(b);
 	{
-		static struct obj_key k;
+		struct meta_attr at;
+		struct meta_extent e;
+		struct meta_result res;
 
-		sample_obj_key(&k);
-		b = cat_encode(&catalogue[3], &len);
-		cat_decode(&catalogue[3], b, len, a, &ok, &done);
-		ck_assert(done);
-		ck_assert_str_eq(a->key.bucket, k.bucket);
-		ck_assert_str_eq(a->key.key, k.key);
+		sample_attr(&at);
+		decode_in_place(C_ATTR, a, &b);
+		assert_attr_eq(&a->attr, &at);
+		free(b);
+		sample_extent(&e, 7);
+		decode_in_place(C_EXTENT, a, &b);
+		assert_extent_eq(&a->ext, &e);
+		free(b);
+		sample_result(&res);
+		decode_in_place(C_RESULT, a, &b);
+		ck_assert_int_eq(a->res.status, res.status);
+		assert_attr_eq(&a->res.attr, &res.attr);
+		ck_assert_uint_eq(a->res.freed_ino, res.freed_ino);
 		free(b);
 	}
 	{
-		struct obj_rec rec;
-		uint8_t *c;
-		struct rd r;
+		static struct meta_op op;
 
-		sample_obj_rec(&rec);
-		b = cat_encode(&catalogue[4], &len);
-		/* manifest points into the input: decode in place, not a copy */
-		c = dup_exact(b, len);
-		rd_init(&r, c, len);
-		msg_get_obj_rec(&r, &a->rec);
-		ck_assert(rd_done(&r));
-		ck_assert_uint_eq(a->rec.version, rec.version);
-		ck_assert_uint_eq(a->rec.deleted, rec.deleted);
-		ck_assert_uint_eq(a->rec.size, rec.size);
-		ck_assert_uint_eq(a->rec.manifest_len, rec.manifest_len);
-		ck_assert(a->rec.manifest > c && a->rec.manifest + a->rec.manifest_len == c + len);
-		ck_assert_mem_eq(a->rec.manifest, rec.manifest, rec.manifest_len);
-		free(c);
-		free(b);
-	}
-	{
-		static struct obj_list_req q;
-
-		sample_obj_list_req(&q);
-		b = cat_encode(&catalogue[5], &len);
-		cat_decode(&catalogue[5], b, len, a, &ok, &done);
-		ck_assert(done);
-		ck_assert_str_eq(a->lq.bucket, q.bucket);
-		ck_assert_str_eq(a->lq.prefix, q.prefix);
-		ck_assert_str_eq(a->lq.after, q.after);
-		ck_assert_uint_eq(a->lq.max, q.max);
-		free(b);
-	}
-	{
-		static struct obj_entry e;
-
-		sample_obj_entry(&e);
-		b = cat_encode(&catalogue[6], &len);
-		cat_decode(&catalogue[6], b, len, a, &ok, &done);
-		ck_assert(done);
-		ck_assert_str_eq(a->ent.key, e.key);
-		ck_assert_uint_eq(a->ent.version, e.version);
-		ck_assert_uint_eq(a->ent.deleted, e.deleted);
-		ck_assert_uint_eq(a->ent.size, e.size);
-		free(b);
-	}
-	{
-		b = cat_encode(&catalogue[7], &len);
-		cat_decode(&catalogue[7], b, len, a, &ok, &done);
-		ck_assert(done);
-		ck_assert_str_eq(a->err, "node 3 is full");
+		sample_op(&op);
+		decode_in_place(C_OP, a, &b);
+		ck_assert_uint_eq(a->op.type, op.type);
+		ck_assert_uint_eq(a->op.flags, op.flags);
+		ck_assert_uint_eq(a->op.op_id, op.op_id);
+		ck_assert_int_eq(a->op.now_ns, op.now_ns);
+		ck_assert_uint_eq(a->op.new_ino, op.new_ino);
+		ck_assert_uint_eq(a->op.parent, op.parent);
+		ck_assert_uint_eq(a->op.ino, op.ino);
+		ck_assert_uint_eq(a->op.newparent, op.newparent);
+		ck_assert_str_eq(a->op.name, op.name);
+		ck_assert_str_eq(a->op.newname, op.newname);
+		ck_assert_uint_eq(a->op.mode, op.mode);
+		ck_assert_uint_eq(a->op.uid, op.uid);
+		ck_assert_uint_eq(a->op.gid, op.gid);
+		ck_assert_uint_eq(a->op.rdev, op.rdev);
+		ck_assert_uint_eq(a->op.valid, op.valid);
+		ck_assert_uint_eq(a->op.size, op.size);
+		ck_assert_int_eq(a->op.atime_ns, op.atime_ns);
+		ck_assert_int_eq(a->op.mtime_ns, op.mtime_ns);
+		ck_assert_uint_eq(a->op.chunk_size, op.chunk_size);
+		ck_assert_uint_eq(a->op.inline_max, op.inline_max);
+		ck_assert_uint_eq(a->op.data_len, op.data_len);
+		ck_assert(a->op.data > b); /* points into the input */
+		ck_assert_mem_eq(a->op.data, op.data, op.data_len);
+		ck_assert_uint_eq(a->op.n_ext, 2);
+		assert_extent_eq(&a->op.ext[0], &op.ext[0]);
+		assert_extent_eq(&a->op.ext[1], &op.ext[1]);
+		meta_op_free(&a->op);
+		ck_assert_ptr_null(a->op.ext);
 		free(b);
 	}
 	free(a);
@@ -704,11 +796,17 @@ START_TEST(test_msg_truncation)
 }
 END_TEST
 
+static void check_extent(const struct meta_extent *e)
+{
+	ck_assert(e->blk.k >= 1 && e->blk.k <= EC_MAX_K && e->blk.m <= EC_MAX_M);
+	ck_assert(e->blk.len >= 1 && e->blk.len <= MSG_BLOCK_MAX && e->len <= e->blk.len);
+}
+
 /* Checks what a decoder that reported success promises about its output. */
 static void check_decoded(size_t c, const union any *a, const uint8_t *buf, size_t len)
 {
 	switch (c) {
-	case 1:
+	case C_HDR:
 		ck_assert(a->hdr.k >= 1 && a->hdr.k <= EC_MAX_K && a->hdr.m <= EC_MAX_M);
 		ck_assert(a->hdr.ref.index < a->hdr.k + a->hdr.m);
 		ck_assert(a->hdr.block_len <= MSG_BLOCK_MAX);
@@ -716,24 +814,28 @@ static void check_decoded(size_t c, const union any *a, const uint8_t *buf, size
 				  ec_frag_len((struct ec_profile){a->hdr.k, a->hdr.m},
 					      a->hdr.block_len));
 		break;
-	case 2:
+	case C_STATUS:
 		ck_assert(memchr(a->st.zone, '\0', sizeof(a->st.zone)) != NULL);
 		break;
-	case 3:
-		ck_assert_int_eq(msg_check_bucket(a->key.bucket), 0);
-		ck_assert_int_eq(msg_check_key(a->key.key), 0);
+	case C_ERROR:
+		ck_assert(memchr(a->err, '\0', sizeof(a->err)) != NULL);
 		break;
-	case 4:
-		ck_assert(a->rec.deleted <= 1);
-		ck_assert(a->rec.manifest_len <= MSG_MANIFEST_MAX);
-		ck_assert(a->rec.manifest >= buf && a->rec.manifest + a->rec.manifest_len <= buf + len);
+	case C_EXTENT:
+		check_extent(&a->ext);
 		break;
-	case 5:
-		ck_assert(a->lq.max >= 1 && a->lq.max <= MSG_LIST_MAX);
-		ck_assert_int_eq(msg_check_bucket(a->lq.bucket), 0);
+	case C_OP:
+		ck_assert(a->op.type >= 1 && a->op.type < MOP_MAX);
+		ck_assert(a->op.n_ext <= META_EXTENTS_MAX);
+		ck_assert(a->op.data_len <= META_XATTR_VALUE_MAX);
+		if (a->op.data_len > 0) {
+			ck_assert(a->op.data >= buf && a->op.data + a->op.data_len <= buf + len);
+		}
+		for (size_t i = 0; i < a->op.n_ext; i++) {
+			check_extent(&a->op.ext[i]);
+		}
 		break;
-	case 6:
-		ck_assert(a->ent.deleted <= 1);
+	case C_RESULT:
+		ck_assert(a->res.status <= 0 && a->res.status >= -4095);
 		break;
 	default:
 		break;
@@ -779,7 +881,9 @@ START_TEST(test_msg_garbage)
 			len = enc_len[c];
 			memcpy(tmp, enc[c], len);
 			for (int f = 0; f < flips && len > 0; f++) {
-				tmp[rng_next(&seed) % len] ^= (uint8_t)(1u << (rng_next(&seed) % 8));
+				size_t at = (size_t)(rng_next(&seed) % len);
+
+				tmp[at] ^= (uint8_t)(1u << (rng_next(&seed) % 8));
 			}
 			if (v % 3 == 0 && len > 0) {
 				len = (size_t)(rng_next(&seed) % len);
@@ -803,6 +907,7 @@ START_TEST(test_msg_garbage)
 			if (rd_ok(&r)) {
 				check_decoded(c, a, b, len);
 			}
+			cat_release(&catalogue[c], a);
 		}
 		{
 			struct manifest m;
@@ -959,105 +1064,186 @@ START_TEST(test_msg_check_names)
 }
 END_TEST
 
-/* Decoders apply the semantic checks: an obj_key with a bad bucket or key,
- * a list request with max 0 or over MSG_LIST_MAX, a deleted flag of 2 and
- * a manifest over MSG_MANIFEST_MAX are refused. */
-START_TEST(test_msg_semantic_refusals)
+/* Encodes an extent with these fields and decodes it; true if accepted. */
+static bool extent_ok(uint8_t k, uint8_t m, uint32_t blk_len, uint32_t len)
 {
-	static struct obj_key k;
-	static struct obj_list_req q;
-	static struct obj_entry e;
-	union any *a = malloc(sizeof(*a));
-	struct obj_rec rec;
+	struct meta_extent e, out;
 	struct wr w;
 	struct rd r;
-	uint8_t *b, *big;
-	size_t len;
+	uint8_t *b;
+	size_t n;
+	bool ok;
 
-	ck_assert_ptr_nonnull(a);
-	sample_obj_key(&k);
-	snprintf(k.bucket, sizeof(k.bucket), "Bad_Bucket");
+	sample_extent(&e, 3);
+	e.blk.k = k;
+	e.blk.m = m;
+	e.blk.len = blk_len;
+	e.len = len;
 	wr_init(&w, 0);
-	msg_put_obj_key(&w, &k);
-	b = wr_take(&w, &len);
-	rd_init(&r, b, len);
-	msg_get_obj_key(&r, &a->key);
-	ck_assert(!rd_ok(&r));
+	meta_put_extent(&w, &e);
+	b = wr_take(&w, &n);
+	rd_init(&r, b, n);
+	meta_get_extent(&r, &out);
+	ok = rd_done(&r);
 	free(b);
+	return ok;
+}
 
-	sample_obj_key(&k);
-	snprintf(k.key, sizeof(k.key), "../etc/passwd");
+/* Encodes op, optionally overwrites its trailing extent count, decodes
+ * it and frees what the decode allocated; true if accepted. */
+static bool op_ok(const struct meta_op *op, bool patch_count, uint32_t count)
+{
+	static struct meta_op out;
+	struct wr w;
+	struct rd r;
+	uint8_t *b;
+	size_t n;
+	bool ok;
+
 	wr_init(&w, 0);
-	msg_put_obj_key(&w, &k);
-	b = wr_take(&w, &len);
-	rd_init(&r, b, len);
-	msg_get_obj_key(&r, &a->key);
-	ck_assert(!rd_ok(&r));
-	free(b);
-
-	sample_obj_list_req(&q);
-	for (int i = 0; i < 3; i++) {
-		static const uint32_t maxes[3] = {0, MSG_LIST_MAX + 1, MSG_LIST_MAX};
-
-		q.max = maxes[i];
-		wr_init(&w, 0);
-		msg_put_obj_list_req(&w, &q);
-		b = wr_take(&w, &len);
-		rd_init(&r, b, len);
-		msg_get_obj_list_req(&r, &a->lq);
-		ck_assert(rd_done(&r) == (i == 2));
-		free(b);
+	meta_put_op(&w, op);
+	b = wr_take(&w, &n);
+	if (patch_count) {
+		ck_assert_uint_eq(op->n_ext, 0);
+		put_le32(b + n - 4, count);
 	}
-
-	sample_obj_entry(&e);
-	e.deleted = 2;
-	wr_init(&w, 0);
-	msg_put_obj_entry(&w, &e);
-	b = wr_take(&w, &len);
-	rd_init(&r, b, len);
-	msg_get_obj_entry(&r, &a->ent);
-	ck_assert(!rd_ok(&r));
-	free(b);
-
-	sample_obj_rec(&rec);
-	rec.deleted = 2;
-	wr_init(&w, 0);
-	msg_put_obj_rec(&w, &rec);
-	b = wr_take(&w, &len);
-	rd_init(&r, b, len);
-	msg_get_obj_rec(&r, &a->rec);
-	ck_assert(!rd_ok(&r));
-	free(b);
-
-	/* The manifest limit holds even when the bytes are all present. */
-	big = calloc(1, MSG_MANIFEST_MAX + 1);
-	ck_assert_ptr_nonnull(big);
-	for (int i = 0; i < 2; i++) {
-		sample_obj_rec(&rec);
-		rec.manifest = big;
-		rec.manifest_len = MSG_MANIFEST_MAX + (size_t)i;
-		wr_init(&w, 0);
-		msg_put_obj_rec(&w, &rec);
-		ck_assert_int_eq(wr_status(&w), 0);
-		rd_init(&r, w.buf, wr_len(&w));
-		msg_get_obj_rec(&r, &a->rec);
-		ck_assert(rd_done(&r) == (i == 0));
-		wr_free(&w);
+	rd_init(&r, b, n);
+	meta_get_op(&r, &out);
+	ok = rd_done(&r);
+	if (!ok && patch_count) {
+		ck_assert_ptr_null(out.ext); /* refused before allocating */
 	}
-	free(big);
-	free(a);
+	meta_op_free(&out);
+	free(b);
+	return ok;
+}
+
+static bool result_ok(int32_t status)
+{
+	struct meta_result res, out;
+	struct wr w;
+	struct rd r;
+	uint8_t *b;
+	size_t n;
+	bool ok;
+
+	sample_result(&res);
+	res.status = status;
+	wr_init(&w, 0);
+	meta_put_result(&w, &res);
+	b = wr_take(&w, &n);
+	rd_init(&r, b, n);
+	meta_get_result(&r, &out);
+	ok = rd_done(&r);
+	free(b);
+	return ok;
+}
+
+/* Metadata decoders apply their limits: an extent must name a codable
+ * block (1 <= k <= 32, m <= 16, 1 <= blk.len <= MSG_BLOCK_MAX, len <=
+ * blk.len); an op needs a known type, a data blob of at most
+ * META_XATTR_VALUE_MAX, at most META_EXTENTS_MAX valid extents, and a
+ * count that fits the bytes present (checked before allocating); a result
+ * status is 0 or an errno. */
+START_TEST(test_meta_refusals)
+{
+	static struct meta_op op;
+	struct meta_extent *many;
+	uint8_t *blob;
+
+	ck_assert(extent_ok(6, 3, 4u << 20, (4u << 20) - 17));
+	ck_assert(extent_ok(32, 16, 1, 1));
+	ck_assert(extent_ok(1, 0, (uint32_t)MSG_BLOCK_MAX, 0));
+	ck_assert(!extent_ok(0, 3, 4096, 4096));
+	ck_assert(!extent_ok(33, 3, 4096, 4096));
+	ck_assert(!extent_ok(4, 17, 4096, 4096));
+	ck_assert(!extent_ok(4, 2, 0, 0));
+	ck_assert(!extent_ok(1, 0, (uint32_t)MSG_BLOCK_MAX + 1, 1));
+	ck_assert(!extent_ok(4, 2, 4096, 4097));
+
+	sample_op(&op);
+	ck_assert(op_ok(&op, false, 0));
+	op.type = 0;
+	ck_assert(!op_ok(&op, false, 0));
+	op.type = MOP_MAX;
+	ck_assert(!op_ok(&op, false, 0));
+	sample_op(&op);
+	op.ext[1].blk.k = 0; /* one bad extent spoils the op; no leak */
+	ck_assert(!op_ok(&op, false, 0));
+
+	blob = calloc(1, META_XATTR_VALUE_MAX + 1);
+	ck_assert_ptr_nonnull(blob);
+	sample_op(&op);
+	op.data = blob;
+	op.data_len = META_XATTR_VALUE_MAX;
+	ck_assert(op_ok(&op, false, 0));
+	op.data_len++;
+	ck_assert(!op_ok(&op, false, 0));
+	free(blob);
+
+	sample_op(&op);
+	op.ext = NULL;
+	op.n_ext = 0;
+	ck_assert(op_ok(&op, true, 0));
+	ck_assert(!op_ok(&op, true, 1));
+	ck_assert(!op_ok(&op, true, UINT32_MAX));
+	ck_assert(!op_ok(&op, true, 0x10000000u));
+
+	/* The count limit holds even when every extent is present. */
+	many = malloc((META_EXTENTS_MAX + 1) * sizeof(*many));
+	ck_assert_ptr_nonnull(many);
+	for (size_t i = 0; i <= META_EXTENTS_MAX; i++) {
+		sample_extent(&many[i], i);
+	}
+	op.ext = many;
+	op.n_ext = META_EXTENTS_MAX;
+	ck_assert(op_ok(&op, false, 0));
+	op.n_ext = META_EXTENTS_MAX + 1;
+	ck_assert(!op_ok(&op, false, 0));
+	free(many);
+
+	ck_assert(result_ok(0));
+	ck_assert(result_ok(-ENOENT));
+	ck_assert(result_ok(-4095));
+	ck_assert(!result_ok(1));
+	ck_assert(!result_ok(-4096));
+	ck_assert(!result_ok(-OBJ_EPROTO));
+	ck_assert(!result_ok(INT32_MIN));
 }
 END_TEST
 
-/* Every id has its name; ids outside the table are "unknown"; block ids
- * print as 32 lowercase hex digits. */
+/* File names are 1..255 bytes without '/', and not "." or "..". */
+START_TEST(test_meta_check_name)
+{
+	char name[300];
+
+	ck_assert_int_eq(meta_check_name("a"), 0);
+	ck_assert_int_eq(meta_check_name("..."), 0);
+	ck_assert_int_eq(meta_check_name(".hidden"), 0);
+	ck_assert_int_eq(meta_check_name(""), -EINVAL);
+	ck_assert_int_eq(meta_check_name("."), -EINVAL);
+	ck_assert_int_eq(meta_check_name(".."), -EINVAL);
+	ck_assert_int_eq(meta_check_name("a/b"), -EINVAL);
+	ck_assert_int_eq(meta_check_name("/"), -EINVAL);
+	memset(name, 'n', 255);
+	name[255] = '\0';
+	ck_assert_int_eq(meta_check_name(name), 0);
+	name[255] = 'n';
+	name[256] = '\0';
+	ck_assert_int_eq(meta_check_name(name), -ENAMETOOLONG);
+}
+END_TEST
+
+/* Every id has its name; retired ids and ids outside the table are
+ * "unknown"; block ids print as 32 lowercase hex digits. */
 START_TEST(test_msg_names_hex)
 {
 	uint8_t id[BLOCK_ID_LEN];
 	char hex[2 * BLOCK_ID_LEN + 1];
 
 	ck_assert_str_eq(msg_type_name(MSG_PING), "ping");
-	ck_assert_str_eq(msg_type_name(MSG_OBJ_LIST), "obj_list");
+	ck_assert_str_eq(msg_type_name(MSG_FRAG_LIST), "frag_list");
+	ck_assert_str_eq(msg_type_name(7), "unknown"); /* retired */
 	ck_assert_str_eq(msg_type_name(0), "unknown");
 	ck_assert_str_eq(msg_type_name(MSG_TYPE_MAX), "unknown");
 	ck_assert_str_eq(msg_type_name(255), "unknown");
@@ -1250,13 +1436,6 @@ START_TEST(test_frame_magic_version)
 	free(b);
 }
 END_TEST
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++) {
-		p[i] = (uint8_t)(v >> (8 * i));
-	}
-}
 
 /* A body_len over FRAME_MAX_BODY is refused from the header alone: with a
  * 72-byte buffer (ASan catches a read past it) and with a buffer of the
@@ -1590,7 +1769,8 @@ START_TEST(test_manifest_inconsistent)
 	}
 
 	{
-		struct manifest im = {.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
+		struct manifest im = {
+			.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
 
 		b = encode_manifest(&im, &len);
 		b[2] = 4; /* size 4, inline length 5 */
@@ -1659,7 +1839,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tm, test_msg_garbage);
 	tcase_add_test(tm, test_msg_frag_hdr_limits);
 	tcase_add_test(tm, test_msg_check_names);
-	tcase_add_test(tm, test_msg_semantic_refusals);
+	tcase_add_test(tm, test_meta_refusals);
+	tcase_add_test(tm, test_meta_check_name);
 	tcase_add_test(tm, test_msg_names_hex);
 	suite_add_tcase(s, tm);
 

@@ -1,0 +1,95 @@
+/* inode.h: the FUSE client's table of inodes the kernel knows.
+ * Owns, per inode number: the kernel's lookup count, open handles, the
+ * "unlinked" mark, the generation seen at the last open (close-to-open
+ * page-cache decisions), a short negative cache for security.capability,
+ * and the write buffer (struct fbuf) while the file is open or dirty.
+ * Decides when an entry may go and tells its owner (MOP_FORGET for an
+ * unlinked inode, cache cleanup).  Never talks to the cluster.  Any FUSE
+ * worker thread.
+ *
+ * Lock order: the table's mutex, then the write buffer's (fb_dirty is
+ * called under it); callbacks and fb_close run with no lock held. */
+#ifndef OBJFS_INODE_H
+#define OBJFS_INODE_H
+
+#include <stdint.h>
+
+#include "filebuf.h"
+
+struct itable;
+
+/* One entry.  Only ino may be read without the table's lock; the rest is
+ * reached through the functions below. */
+struct inode {
+	uint64_t ino;
+	/* guarded by the table's mutex: */
+	uint64_t parent;     /* last parent it was looked up in (for "..") */
+	uint64_t nlookup;    /* kernel references (lookup, create, readdirplus ...) */
+	uint32_t nopen;      /* open file handles */
+	uint32_t pins;       /* handlers using the entry right now */
+	int unlinked;        /* its last link went while the kernel held it */
+	int opened;          /* open_gen is valid */
+	uint64_t open_gen;   /* generation the kernel's page cache reflects */
+	int64_t nocap_until; /* CLOCK_MONOTONIC ns: no security.capability */
+	struct fbuf *fb;     /* write buffer, while open or dirty */
+	struct inode *next;
+};
+
+struct it_ops {
+	/* The last reference to an unlinked inode is gone (send MOP_FORGET). */
+	void (*orphan)(void *arg, uint64_t ino);
+	/* The entry was dropped: forget cached state of ino. */
+	void (*gone)(void *arg, uint64_t ino);
+};
+
+/* ops and arg must outlive the table.  Returns 0 or -ENOMEM. */
+int it_open(const struct it_ops *ops, void *arg, struct itable **out);
+/* Frees the table; write buffers still attached are closed (their
+ * uncommitted data dropped: flush with it_flush_all first). */
+void it_close(struct itable *it);
+
+/* Pins the entry of ino, creating it if needed.  NULL on -ENOMEM. */
+struct inode *it_get(struct itable *it, uint64_t ino);
+/* Unpins; may close a clean write buffer or drop the entry. */
+void it_put(struct itable *it, struct inode *n);
+
+/* The kernel got a reference to ino (an entry reply).  Returns 0 or
+ * -ENOMEM. */
+int it_lookup(struct itable *it, uint64_t ino, uint64_t parent);
+/* The kernel dropped n references. */
+void it_forget(struct itable *it, uint64_t ino, uint64_t n);
+/* ino's last link went (unlink, rmdir, rename over it). */
+void it_unlinked(struct itable *it, uint64_t ino);
+/* The parent ino was last seen in, or 0. */
+uint64_t it_parent(struct itable *it, uint64_t ino);
+
+/* An open of n (pinned) with fresh attributes size and gen: creates or
+ * refreshes its write buffer and counts the handle.  *keep_cache is set
+ * when the kernel's cached pages are still valid (same generation as at
+ * the previous open).  Returns 0 or -ENOMEM. */
+int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_t size,
+		 uint64_t gen, int *keep_cache);
+/* The handle is gone (after its flush).  n stays valid until it_put. */
+void it_release_file(struct itable *it, struct inode *n);
+/* The write buffer of n, or NULL.  Valid while the caller holds an open
+ * handle or a pin on n. */
+struct fbuf *it_fb(struct itable *it, struct inode *n);
+
+/* Corrects attributes of a->ino from the shard with its write buffer's
+ * local view (fb_overlay).  Returns 1 if *a changed. */
+int it_overlay(struct itable *it, struct meta_attr *a);
+
+/* Our own commit moved n from generation prev to gen: if nobody else
+ * changed it meanwhile, the kernel's pages are still ours to keep. */
+void it_committed(struct itable *it, struct inode *n, uint64_t gen);
+
+/* Negative cache of "security.capability" (the kernel asks before every
+ * write): it_nocap returns 1 while known absent. */
+int it_nocap(struct itable *it, struct inode *n);
+void it_set_nocap(struct itable *it, struct inode *n, int64_t ttl_ns);
+
+/* Flushes every write buffer; returns 0 or the first error and logs each
+ * file that could not be committed. */
+int it_flush_all(struct itable *it);
+
+#endif

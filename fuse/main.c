@@ -1,0 +1,585 @@
+/* main.c: the objfs FUSE client program: options, configuration, the
+ * connection to the cluster, the checks that the bucket is reachable, the
+ * mount, daemonising, and an orderly stop.  Owns the process; the file
+ * system itself is fs.c.  Runs on the main thread.
+ *
+ * Start-up order (stop runs it backwards):
+ *   1. parse options, create the FUSE session (usage errors: exit 2)
+ *   2. check the mount point, load the config           (errors: exit 1)
+ *   3. fork unless -f: the parent waits for the child's verdict, so every
+ *      start-up error below still reaches the terminal with its status
+ *   4. block SIGINT/SIGTERM/SIGHUP in every thread created from here on
+ *   5. connect, check the bucket (root inode) and read its chunk size
+ *   6. start caches and uploaders, mount, report success, detach stdio
+ *   7. unblock the signals in this thread, run the multi-threaded loop
+ *   8. unmount, commit every dirty file, close
+ * We fork by hand instead of fuse_daemonize(): nng's threads would not
+ * survive a fork made after connecting, and fuse_daemonize lets the
+ * parent exit before the mount is known to work. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "../common/config.h"
+#include "../common/err.h"
+#include "../common/log.h"
+#include "fs.h"
+#include "objfs_build.h"
+
+#ifndef OBJFS_SYSCONFDIR
+#define OBJFS_SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF OBJFS_SYSCONFDIR "/objfs/objfs.conf"
+
+/* Defaults; the reasons are in objfs(1). */
+#define DEF_TIMEOUT 1.0
+#define DEF_MAX_DIRTY (256ULL << 20)
+#define DEF_CACHE_MB 256
+#define DEF_READAHEAD 2
+#define DEF_UPLOADERS 4
+#define DEF_PREFETCHERS 2
+#define MAX_THREADS_DEFAULT 16
+
+struct cmdline {
+	char *bucket, *mountpoint;
+	char *conf, *cache_dir, *log_level;
+	char *attr_timeout, *entry_timeout, *negative_timeout;
+	char *max_dirty, *cache_mb, *readahead, *uploaders, *max_threads;
+	int foreground, debug, single, help, version;
+	int extra_args;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
+
+#define OPT(t, f) {t, offsetof(struct cmdline, f), 0}
+static const struct fuse_opt opt_spec[] = {
+    OPT("conf=%s", conf),
+    OPT("cache_dir=%s", cache_dir),
+    OPT("log_level=%s", log_level),
+    OPT("attr_timeout=%s", attr_timeout),
+    OPT("entry_timeout=%s", entry_timeout),
+    OPT("negative_timeout=%s", negative_timeout),
+    OPT("max_dirty=%s", max_dirty),
+    OPT("cache_mb=%s", cache_mb),
+    OPT("readahead=%s", readahead),
+    OPT("uploaders=%s", uploaders),
+    OPT("max_threads=%s", max_threads),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+    FUSE_OPT_KEY("-d", KEY_DEBUG),
+    FUSE_OPT_KEY("--debug", KEY_DEBUG),
+    FUSE_OPT_KEY("debug", KEY_DEBUG),
+    FUSE_OPT_KEY("-s", KEY_SINGLE),
+    FUSE_OPT_END,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: objfs BUCKET MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+		"       objfs -h | -V\n"
+		"Mount bucket BUCKET of an objfs cluster at MOUNTPOINT.\n\n"
+		"  -f                    stay in the foreground (log to stderr)\n"
+		"  -d, -o debug          foreground, FUSE request tracing, debug log\n"
+		"  -s                    single-threaded request loop (debugging)\n"
+		"  -h, --help            show this help and exit\n"
+		"  -V, --version         show the version and exit\n\n"
+		"objfs options:\n"
+		"  -o conf=FILE          cluster config (default $OBJFS_CONF, else %s)\n"
+		"  -o attr_timeout=S     kernel attribute cache, seconds (default 1)\n"
+		"  -o entry_timeout=S    kernel name cache, seconds (default 1)\n"
+		"  -o negative_timeout=S cache of missing names, seconds (default 0)\n"
+		"  -o max_dirty=SIZE     write-back memory for all files (default 256M)\n"
+		"  -o cache_mb=N         block cache in memory, MiB (default 256)\n"
+		"  -o readahead=N        chunks read ahead of sequential readers (default 2)\n"
+		"  -o uploaders=N        background upload threads (default 4)\n"
+		"  -o max_threads=N      FUSE worker threads (default 16)\n"
+		"  -o log_level=LEVEL    debug, info, warn or error (default: the config's)\n"
+		"  -o cache_dir=DIR      reserved for an on-disk block cache (accepted, unused)\n\n"
+		"FUSE and mount options passed on to the kernel, e.g.:\n"
+		"  -o allow_other        let other users access the mount\n"
+		"  -o ro                 mount read-only\n"
+		"  -o noatime,nodev,nosuid,noexec\n\n"
+		"Permissions are checked by the kernel (default_permissions is always on).\n"
+		"Exit status: 0 after a clean unmount, 1 on a start-up or commit failure,\n"
+		"2 on bad usage.  See objfs(1).\n",
+		DEFAULT_CONF);
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct cmdline *cl = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (cl->bucket == NULL) {
+			cl->bucket = strdup(arg);
+		} else if (cl->mountpoint == NULL) {
+			cl->mountpoint = strdup(arg);
+		} else {
+			cl->extra_args = 1;
+		}
+		return 0;
+	case KEY_HELP:
+		cl->help = 1;
+		return 0;
+	case KEY_VERSION:
+		cl->version = 1;
+		return 0;
+	case KEY_FOREGROUND:
+		cl->foreground = 1;
+		return 0;
+	case KEY_DEBUG:
+		cl->debug = cl->foreground = 1;
+		return 0;
+	case KEY_SINGLE:
+		cl->single = 1;
+		return 0;
+	default:
+		return 1; /* a FUSE or mount option: fuse_session_new checks it */
+	}
+}
+
+/* ---- start-up reporting ------------------------------------------------- */
+
+/* Write end of the pipe to the waiting parent; -1 in the foreground or
+ * once start-up is over. */
+static int report_fd = -1;
+
+/* Sends the start-up verdict (status byte, then the message) to the
+ * parent, or prints the message. */
+static void report(int status, const char *msg)
+{
+	if (report_fd >= 0) {
+		unsigned char s = (unsigned char)status;
+		ssize_t w = write(report_fd, &s, 1);
+
+		if (w == 1 && msg != NULL) {
+			w = write(report_fd, msg, strlen(msg));
+		}
+		(void)w;
+		close(report_fd);
+		report_fd = -1;
+	} else if (msg != NULL) {
+		fputs(msg, stderr);
+	}
+}
+
+static void failf(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failf(int status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "objfs: ");
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strncat(msg, "\n", sizeof(msg) - strlen(msg) - 1);
+	report(status, msg);
+}
+
+/* Forks.  The parent returns only in the child's place: it waits for the
+ * verdict and exits with it. */
+static int daemon_fork(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) != 0) {
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (pid > 0) {
+		unsigned char s = 1;
+		char buf[1024];
+		ssize_t n;
+
+		close(p[1]);
+		n = read(p[0], &s, 1);
+		if (n != 1) {
+			fprintf(stderr, "objfs: the daemon exited during start-up\n");
+			_exit(1);
+		}
+		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+			fwrite(buf, 1, (size_t)n, stderr);
+		}
+		_exit(s);
+	}
+	close(p[0]);
+	report_fd = p[1];
+	setsid();
+	return 0;
+}
+
+/* After a good start: stdio to /dev/null, cwd to / (the mount point's
+ * file system must stay unmountable). */
+static void daemon_detach(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO) {
+			close(fd);
+		}
+	}
+	if (chdir("/") != 0) {
+		log_warn("fuse.chdir", "chdir /: %s", strerror(errno));
+	}
+}
+
+static void syslog_sink(enum log_level lvl, const char *id, const char *line, void *arg)
+{
+	static const int prio[] = {
+	    [LOG_LVL_DEBUG] = LOG_DEBUG,
+	    [LOG_LVL_INFO] = LOG_INFO,
+	    [LOG_LVL_WARN] = LOG_WARNING,
+	    [LOG_LVL_ERROR] = LOG_ERR,
+	};
+
+	(void)id;
+	(void)arg;
+	syslog(prio[lvl <= LOG_LVL_ERROR ? lvl : LOG_LVL_ERROR], "%s", line);
+}
+
+/* ---- option values ---------------------------------------------------- */
+
+static int parse_seconds(const char *name, const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL) {
+		return 0;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 86400)) {
+		fprintf(stderr, "objfs: -o %s=%s: expected seconds in 0..86400\n", name, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *name, const char *s, unsigned long lo, unsigned long hi,
+		      unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL) {
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "objfs: -o %s=%s: expected an integer in %lu..%lu\n", name, s, lo,
+			hi);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_opts(const struct cmdline *c, struct objfs_opts *o, unsigned *max_threads)
+{
+	unsigned cache_mb = DEF_CACHE_MB;
+
+	o->attr_timeout = o->entry_timeout = DEF_TIMEOUT;
+	o->negative_timeout = 0;
+	o->max_dirty = DEF_MAX_DIRTY;
+	o->readahead = DEF_READAHEAD;
+	o->uploaders = DEF_UPLOADERS;
+	o->prefetchers = DEF_PREFETCHERS;
+	*max_threads = MAX_THREADS_DEFAULT;
+	if (parse_seconds("attr_timeout", c->attr_timeout, &o->attr_timeout) != 0 ||
+	    parse_seconds("entry_timeout", c->entry_timeout, &o->entry_timeout) != 0 ||
+	    parse_seconds("negative_timeout", c->negative_timeout, &o->negative_timeout) != 0 ||
+	    parse_uint("cache_mb", c->cache_mb, 1, 1 << 20, &cache_mb) != 0 ||
+	    parse_uint("readahead", c->readahead, 0, 64, &o->readahead) != 0 ||
+	    parse_uint("uploaders", c->uploaders, 1, 64, &o->uploaders) != 0 ||
+	    parse_uint("max_threads", c->max_threads, 1, 1024, max_threads) != 0) {
+		return -1;
+	}
+	if (c->max_dirty != NULL &&
+	    (cfg_parse_size(c->max_dirty, &o->max_dirty) != 0 || o->max_dirty == 0)) {
+		fprintf(stderr, "objfs: -o max_dirty=%s: expected a size such as 256M\n",
+			c->max_dirty);
+		return -1;
+	}
+	o->cache_bytes = (uint64_t)cache_mb << 20;
+	return 0;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void free_cmdline(struct cmdline *c)
+{
+	free(c->bucket);
+	free(c->mountpoint);
+	free(c->conf);
+	free(c->cache_dir);
+	free(c->log_level);
+	free(c->attr_timeout);
+	free(c->entry_timeout);
+	free(c->negative_timeout);
+	free(c->max_dirty);
+	free(c->cache_mb);
+	free(c->readahead);
+	free(c->uploaders);
+	free(c->max_threads);
+}
+
+/* Connects and checks the bucket: 0 or an exit status (message sent). */
+static int connect_bucket(const struct cfg *cfg, const char *bucket, struct objfs *fs)
+{
+	struct mc_statfs ms;
+	struct meta_attr root;
+	int rc;
+
+	if ((rc = cl_open(cfg, &fs->cl)) != 0 || (rc = blk_open(fs->cl, &fs->blk)) != 0) {
+		failf(1, "cannot start the cluster client: %s", obj_strerror(rc));
+		return 1;
+	}
+	if ((rc = mc_open(fs->cl, bucket, &fs->mc)) != 0) {
+		failf(1, "bucket '%s': %s", bucket, obj_strerror(rc));
+		return 1;
+	}
+	rc = mc_getattr(fs->mc, META_ROOT_INO, &root);
+	if (rc == -ENOENT) {
+		failf(1, "bucket '%s' does not exist", bucket);
+		return 1;
+	}
+	if (rc != 0) {
+		failf(1, "cannot reach the cluster of %s (bucket '%s'): %s", cfg->path, bucket,
+		      obj_strerror(rc));
+		return 1;
+	}
+	if ((rc = mc_statfs(fs->mc, &ms)) != 0) {
+		failf(1, "bucket '%s': cannot read its settings: %s", bucket, obj_strerror(rc));
+		return 1;
+	}
+	if (ms.chunk_size < 4096 || ms.chunk_size > MSG_BLOCK_MAX ||
+	    ms.inline_max > ms.chunk_size) {
+		failf(1, "bucket '%s': unusable chunk size %u / inline_max %u", bucket,
+		      ms.chunk_size, ms.inline_max);
+		return 1;
+	}
+	fs->chunk_size = ms.chunk_size;
+	fs->inline_max = ms.inline_max;
+	return 0;
+}
+
+static void add_arg(struct fuse_args *args, const char *a)
+{
+	if (fuse_opt_add_arg(args, a) != 0) {
+		fprintf(stderr, "objfs: out of memory\n");
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cmdline c = {0};
+	static struct cfg cfg;
+	struct objfs fs = {0};
+	struct fuse_session *se = NULL;
+	struct fuse_loop_config *lc;
+	char mnt[PATH_MAX], err[512], fsname[128];
+	unsigned max_threads;
+	const char *conf;
+	enum log_level lvl;
+	sigset_t sigs, old;
+	struct stat st;
+	int rc, status = 1, mounted = 0, handlers = 0;
+
+	log_set_ident("objfs");
+	if (fuse_opt_parse(&args, &c, opt_spec, opt_proc) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (c.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (c.version) {
+		printf("objfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (c.bucket == NULL || c.mountpoint == NULL || c.extra_args) {
+		fprintf(stderr, "objfs: expected BUCKET and MOUNTPOINT\n");
+		usage(stderr);
+		free_cmdline(&c);
+		return 2;
+	}
+	if (parse_opts(&c, &fs.o, &max_threads) != 0) {
+		free_cmdline(&c);
+		return 2;
+	}
+	if (msg_check_bucket(c.bucket) != 0) {
+		fprintf(stderr, "objfs: '%s' is not a valid bucket name\n", c.bucket);
+		free_cmdline(&c);
+		return 2;
+	}
+
+	/* 1. the session checks the FUSE options before anything else */
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=objfs", c.bucket);
+	add_arg(&args, fsname);
+	add_arg(&args, "-odefault_permissions");
+	if (c.debug) {
+		add_arg(&args, "-odebug");
+	}
+	se = fuse_session_new(&args, &objfs_ll_ops, sizeof(objfs_ll_ops), &fs);
+	if (se == NULL) {
+		/* libfuse printed which option it refused */
+		free_cmdline(&c);
+		fuse_opt_free_args(&args);
+		return 2;
+	}
+
+	/* 2. mount point and configuration */
+	if (stat(c.mountpoint, &st) != 0 || realpath(c.mountpoint, mnt) == NULL) {
+		fprintf(stderr, "objfs: mount point '%s': %s\n", c.mountpoint, strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "objfs: mount point '%s': not a directory\n", c.mountpoint);
+		goto out;
+	}
+	conf = c.conf != NULL ? c.conf : getenv("OBJFS_CONF");
+	if (conf == NULL) {
+		conf = DEFAULT_CONF;
+	}
+	if ((rc = cfg_load_file(conf, &cfg, err, sizeof(err))) != 0) {
+		fprintf(stderr, "objfs: %s\n", err);
+		goto out;
+	}
+	lvl = c.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	if (!c.debug && log_parse_level(c.log_level != NULL ? c.log_level : cfg.log_level, &lvl) != 0) {
+		fprintf(stderr, "objfs: unknown log level '%s'\n",
+			c.log_level != NULL ? c.log_level : cfg.log_level);
+		status = 2;
+		goto out;
+	}
+	log_set_level(lvl);
+	if (c.cache_dir != NULL) {
+		log_info("fuse.cache_dir", "cache_dir=%s: no on-disk cache in this version",
+			 c.cache_dir);
+	}
+
+	/* 3. daemon */
+	if (!c.foreground) {
+		if ((rc = daemon_fork()) != 0) {
+			fprintf(stderr, "objfs: fork: %s\n", strerror(-rc));
+			goto out;
+		}
+		openlog("objfs", LOG_PID, LOG_DAEMON);
+		log_set_sink(syslog_sink, NULL);
+	}
+
+	/* 4. signals go to this thread only: libfuse's handlers end the loop
+	 * by interrupting its wait here. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	if (fuse_set_signal_handlers(se) != 0) {
+		failf(1, "cannot install signal handlers");
+		goto out;
+	}
+	handlers = 1;
+
+	/* 5. cluster and bucket */
+	if ((status = connect_bucket(&cfg, c.bucket, &fs)) != 0) {
+		goto out;
+	}
+	status = 1;
+
+	/* 6. caches, mount */
+	if ((rc = objfs_start(&fs)) != 0) {
+		failf(1, "cannot start: %s", obj_strerror(rc));
+		goto out;
+	}
+	if (fuse_session_mount(se, mnt) != 0) {
+		failf(1, "cannot mount on %s (see the message above; is it already mounted, "
+			 "or is /dev/fuse missing?)",
+		      mnt);
+		goto out;
+	}
+	mounted = 1;
+	log_info("fuse.mount", "bucket %s mounted on %s", c.bucket, mnt);
+	report(0, NULL);
+	if (!c.foreground) {
+		daemon_detach();
+	}
+
+	/* 7. serve */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (c.single) {
+		rc = fuse_session_loop(se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		if (lc == NULL) {
+			log_error("fuse.loop", "out of memory");
+			rc = -ENOMEM;
+		} else {
+			fuse_loop_cfg_set_max_threads(lc, max_threads);
+			fuse_loop_cfg_set_clone_fd(lc, 0);
+			rc = fuse_session_loop_mt(se, lc);
+			fuse_loop_cfg_destroy(lc);
+		}
+	}
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	status = rc < 0 ? 1 : 0;
+
+out:
+	/* 8. stop */
+	if (mounted) {
+		fuse_session_unmount(se);
+		log_info("fuse.unmount", "bucket %s unmounted from %s", c.bucket, mnt);
+	}
+	if (fs.it != NULL && objfs_stop(&fs) != 0) {
+		log_error("fuse.stop", "some data could not be committed (see above)");
+		status = 1;
+	}
+	if (handlers) {
+		fuse_remove_signal_handlers(se);
+	}
+	if (se != NULL) {
+		fuse_session_destroy(se);
+	}
+	mc_close(fs.mc);
+	blk_close(fs.blk);
+	cl_close(fs.cl);
+	if (report_fd >= 0) {
+		report(status != 0 ? status : 1, "objfs: start-up failed\n");
+	}
+	free_cmdline(&c);
+	fuse_opt_free_args(&args);
+	return status;
+}

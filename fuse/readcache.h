@@ -1,0 +1,86 @@
+/* readcache.h: the read path below the write buffer.
+ * Owns the extent lists of files (per inode, validated by the inode's
+ * generation), a bounded LRU cache of whole blocks in memory, and
+ * read-ahead: sequential readers get the next chunks' blocks fetched in
+ * the background.  Knows nothing of FUSE; extents and blocks come through
+ * struct rc_ops, so tests run it without a cluster.  Thread-safe: FUSE
+ * workers and the write buffer's uploaders call it; its own prefetch
+ * threads run inside it. */
+#ifndef OBJFS_READCACHE_H
+#define OBJFS_READCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/meta.h"
+
+struct rc_ops {
+	/* Every extent of ino in ascending chunk order, its attributes and its
+	 * inline data (NULL if none).  *ext and *inl are malloc'd; the cache
+	 * takes them.  Returns 0 or a negative errno. */
+	int (*extents)(void *arg, uint64_t ino, struct meta_extent **ext, size_t *n,
+		       struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+	/* Reads a whole block (blk->len bytes) into buf, checksum verified.
+	 * Returns 0, -EIO, -OBJ_ECHECKSUM ... */
+	int (*get_block)(void *arg, const struct manifest_block *blk, uint8_t *buf);
+};
+
+struct rc_conf {
+	uint32_t chunk_size;   /* bytes per chunk of the bucket */
+	uint64_t cache_bytes;  /* bound of the block cache */
+	unsigned readahead;    /* chunks fetched ahead of a sequential reader */
+	unsigned prefetchers;  /* background fetch threads (0: no read-ahead) */
+};
+
+/* Sequential-read state of one open file handle; zero-initialise. */
+struct rc_stream {
+	uint64_t next_off;     /* where a sequential reader reads next */
+	uint64_t ra_next;      /* first chunk not yet scheduled */
+	unsigned seq;          /* consecutive sequential reads */
+};
+
+struct rc_stats {
+	uint64_t hits, misses, prefetched; /* block lookups */
+	uint64_t fetched;                  /* bytes read from the backend */
+	uint64_t cached;                   /* bytes held now */
+};
+
+struct rc;
+
+/* ops and arg must outlive the cache.  Returns 0, -EINVAL or -ENOMEM. */
+int rc_open(const struct rc_conf *conf, const struct rc_ops *ops, void *arg, struct rc **out);
+/* Stops the prefetch threads and frees everything. */
+void rc_close(struct rc *rc);
+
+/* Reads [off, off+len) of chunk `chunk` of ino's committed content into
+ * dst (off + len <= chunk_size): the chunk's block through the cache,
+ * inline data, or zeros for a hole and past the extent's length.  Returns
+ * 0 or a negative errno (-EIO when the block cannot be read or an extent
+ * is malformed). */
+int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
+		  uint8_t *dst);
+
+/* Reads [off, off+len) of block *blk through the cache; bytes past
+ * blk->len are zeros.  Returns 0 or a negative errno. */
+int rc_read_block(struct rc *rc, const struct manifest_block *blk, uint32_t off, uint32_t len,
+		  uint8_t *dst);
+
+/* Takes buf (malloc'd, cap bytes, blk->len of them valid) as the cached
+ * content of the block, e.g. just written.  Frees it if already cached. */
+void rc_donate(struct rc *rc, const struct manifest_block *blk, uint8_t *buf, size_t cap);
+
+/* Drops the extents of ino: the next read fetches them again. */
+void rc_invalidate(struct rc *rc, uint64_t ino);
+/* Drops the extents of ino if they were loaded at another generation.
+ * Returns 1 when they were dropped. */
+int rc_check_gen(struct rc *rc, uint64_t ino, uint64_t gen);
+/* Forgets ino entirely (the kernel forgot the inode). */
+void rc_forget(struct rc *rc, uint64_t ino);
+
+/* Notes a read of [off, off+len) through stream s; when the reads are
+ * sequential, schedules the blocks of the next `readahead` chunks. */
+void rc_hint(struct rc *rc, struct rc_stream *s, uint64_t ino, uint64_t off, size_t len);
+
+void rc_get_stats(struct rc *rc, struct rc_stats *out);
+
+#endif

@@ -1,0 +1,165 @@
+/* store.c: the cluster side of the write buffer and the read cache (see
+ * store.h).  Each function is one blockio or metadata call plus the
+ * translation between the modules' records and the protocol's; no state
+ * of its own, no locks.  Runs on whichever thread calls it. */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+
+static int st_read(void *arg, uint64_t ino, uint64_t chunk, const struct manifest_block *blk,
+		   uint32_t off, uint32_t len, uint8_t *dst)
+{
+	struct store *st = arg;
+
+	if (blk != NULL) {
+		return rc_read_block(st->rc, blk, off, len, dst);
+	}
+	return rc_read_chunk(st->rc, ino, chunk, off, len, dst);
+}
+
+static int st_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data, size_t len,
+		     struct manifest_block *out)
+{
+	struct store *st = arg;
+
+	(void)ino;
+	return blk_put(st->blk, data, len, blk_profile_for(st->blk, size), out);
+}
+
+static int st_commit(void *arg, const struct fb_commit *c, struct meta_attr *attr)
+{
+	struct store *st = arg;
+	struct meta_result res;
+	struct meta_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = MOP_WRITE;
+	op->ino = c->ino;
+	op->size = c->size;
+	op->mtime_ns = c->mtime_ns;
+	if (c->is_inline) {
+		op->flags = META_F_INLINE;
+		op->data = c->inline_data;
+		op->data_len = c->inline_len;
+	} else {
+		/* The op record only reads the extents while it is encoded. */
+		op->ext = (struct meta_extent *)c->ext;
+		op->n_ext = c->n_ext;
+	}
+	rc = mc_op(st->mc, op, &res);
+	free(op);
+	/* Whatever the outcome, cached extents may be stale now. */
+	rc_invalidate(st->rc, c->ino);
+	if (rc == 0) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
+static void st_donate(void *arg, const struct manifest_block *blk, uint8_t *buf)
+{
+	struct store *st = arg;
+
+	rc_donate(st->rc, blk, buf, st->chunk_size);
+}
+
+static void st_discard(void *arg, const struct manifest_block *blk)
+{
+	struct store *st = arg;
+
+	blk_delete(st->blk, blk);
+}
+
+const struct fb_ops store_fb_ops = {
+    .read = st_read,
+    .upload = st_upload,
+    .commit = st_commit,
+    .donate = st_donate,
+    .discard = st_discard,
+};
+
+/* Collects every page of extents; refuses a reply that does not advance
+ * (a malformed or hostile shard must not loop us forever). */
+static int st_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t *n,
+		      struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	struct store *st = arg;
+	struct meta_extent *all = NULL;
+	size_t cnt = 0;
+	uint64_t first = 0;
+	int more = 1, rc = 0;
+
+	*inl = NULL;
+	*inl_len = 0;
+	while (more) {
+		struct meta_extent *page = NULL, *grown;
+		uint8_t *pinl = NULL;
+		size_t plen = 0;
+		int got = mc_extents(st->mc, ino, first, META_EXTENTS_MAX, &page, &more, attr,
+				     &pinl, &plen);
+
+		if (got < 0) {
+			rc = got;
+			break;
+		}
+		if (*inl == NULL && pinl != NULL) {
+			*inl = pinl;
+			*inl_len = plen;
+		} else {
+			free(pinl);
+		}
+		if (got == 0) {
+			free(page);
+			if (more) {
+				rc = -OBJ_EPROTO;
+			}
+			break;
+		}
+		grown = realloc(all, (cnt + (size_t)got) * sizeof(*all));
+		if (grown == NULL) {
+			free(page);
+			rc = -ENOMEM;
+			break;
+		}
+		all = grown;
+		memcpy(all + cnt, page, (size_t)got * sizeof(*all));
+		free(page);
+		if (all[cnt + (size_t)got - 1].chunk < first) {
+			rc = -OBJ_EPROTO;
+			break;
+		}
+		first = all[cnt + (size_t)got - 1].chunk + 1;
+		cnt += (size_t)got;
+	}
+	if (rc != 0) {
+		free(all);
+		free(*inl);
+		*inl = NULL;
+		*inl_len = 0;
+		return rc;
+	}
+	*ext = all;
+	*n = cnt;
+	return 0;
+}
+
+static int st_get_block(void *arg, const struct manifest_block *blk, uint8_t *buf)
+{
+	struct store *st = arg;
+
+	return blk_get(st->blk, blk, buf);
+}
+
+const struct rc_ops store_rc_ops = {
+    .extents = st_extents,
+    .get_block = st_get_block,
+};

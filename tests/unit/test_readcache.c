@@ -1,0 +1,421 @@
+/* test_readcache.c: unit tests of the read path (fuse/readcache.c) against
+ * a fake backend: holes and short extents read as zeros, inline data,
+ * cache hits and the memory bound, generation checks, malformed extents
+ * and failing blocks, donated blocks, one fetch for concurrent readers,
+ * and read-ahead of sequential readers. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/err.h"
+#include "../../common/log.h"
+#include "../../fuse/readcache.h"
+
+#define CS 4096u
+#define NBLK 16
+
+/* Block i holds bytes 'a' + i; its id's first byte is i + 1. */
+static struct fake {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct meta_extent ext[NBLK];
+	size_t n_ext;
+	uint8_t inl[100];
+	size_t inl_len;
+	uint64_t gen;
+	int gets[NBLK], extent_calls;
+	int fail_block;   /* index + 1 of a block that fails */
+	int gate;         /* get_block waits while set */
+	int waiting;
+} fk;
+
+static struct rc *cache;
+
+static struct manifest_block mkblk(int i, uint32_t len)
+{
+	struct manifest_block b;
+
+	memset(&b, 0, sizeof(b));
+	b.id[0] = (uint8_t)(i + 1);
+	b.id[5] = 0x5a;
+	b.len = len;
+	b.k = 4;
+	b.m = 2;
+	return b;
+}
+
+static void add_ext(uint64_t chunk, int blk, uint32_t blen, uint32_t len)
+{
+	fk.ext[fk.n_ext].chunk = chunk;
+	fk.ext[fk.n_ext].blk = mkblk(blk, blen);
+	fk.ext[fk.n_ext].len = len;
+	fk.n_ext++;
+}
+
+static int fk_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t *n,
+		      struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	(void)arg;
+	pthread_mutex_lock(&fk.mu);
+	fk.extent_calls++;
+	*ext = malloc(sizeof(fk.ext));
+	memcpy(*ext, fk.ext, sizeof(fk.ext));
+	*n = fk.n_ext;
+	memset(attr, 0, sizeof(*attr));
+	attr->ino = ino;
+	attr->gen = fk.gen;
+	*inl = NULL;
+	*inl_len = 0;
+	if (fk.inl_len > 0) {
+		*inl = malloc(fk.inl_len);
+		memcpy(*inl, fk.inl, fk.inl_len);
+		*inl_len = fk.inl_len;
+	}
+	pthread_mutex_unlock(&fk.mu);
+	return 0;
+}
+
+static int fk_get_block(void *arg, const struct manifest_block *blk, uint8_t *buf)
+{
+	int i = blk->id[0] - 1, rc = 0;
+
+	(void)arg;
+	pthread_mutex_lock(&fk.mu);
+	fk.waiting++;
+	pthread_cond_broadcast(&fk.cv);
+	while (fk.gate) {
+		pthread_cond_wait(&fk.cv, &fk.mu);
+	}
+	fk.waiting--;
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_lt(i, NBLK);
+	fk.gets[i]++;
+	if (fk.fail_block == i + 1) {
+		rc = -OBJ_ECHECKSUM;
+	} else {
+		memset(buf, 'a' + i, blk->len);
+	}
+	pthread_mutex_unlock(&fk.mu);
+	return rc;
+}
+
+static const struct rc_ops fk_ops = {.extents = fk_extents, .get_block = fk_get_block};
+
+static int gets(int i)
+{
+	int v;
+
+	pthread_mutex_lock(&fk.mu);
+	v = fk.gets[i];
+	pthread_mutex_unlock(&fk.mu);
+	return v;
+}
+
+static void set_gate(int v)
+{
+	pthread_mutex_lock(&fk.mu);
+	fk.gate = v;
+	pthread_cond_broadcast(&fk.cv);
+	pthread_mutex_unlock(&fk.mu);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void open_rc(uint64_t cache_bytes, unsigned readahead, unsigned prefetchers)
+{
+	struct rc_conf conf = {.chunk_size = CS,
+			       .cache_bytes = cache_bytes,
+			       .readahead = readahead,
+			       .prefetchers = prefetchers};
+
+	ck_assert_int_eq(rc_open(&conf, &fk_ops, NULL, &cache), 0);
+}
+
+static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
+{
+	(void)lvl;
+	(void)id;
+	(void)line;
+	(void)arg;
+}
+
+static void setup(void)
+{
+	memset(&fk, 0, sizeof(fk));
+	pthread_mutex_init(&fk.mu, NULL);
+	pthread_cond_init(&fk.cv, NULL);
+	log_set_sink(quiet_sink, NULL);
+	open_rc(1 << 20, 0, 0);
+}
+
+static void teardown(void)
+{
+	rc_close(cache);
+	cache = NULL;
+	pthread_cond_destroy(&fk.cv);
+	pthread_mutex_destroy(&fk.mu);
+	log_set_sink(NULL, NULL);
+}
+
+/* Data comes from the chunk's block; bytes past the extent's length and
+ * chunks without an extent read as zeros. */
+START_TEST(test_holes_and_short_extents)
+{
+	uint8_t buf[CS];
+
+	add_ext(0, 0, CS, CS);
+	add_ext(2, 1, 1000, 600); /* block holds more than the extent */
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 0, 10, 20, buf), 0);
+	ck_assert_int_eq(buf[0], 'a');
+	ck_assert_int_eq(buf[19], 'a');
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 1, 0, CS, buf), 0);
+	for (uint32_t i = 0; i < CS; i++) {
+		ck_assert_int_eq(buf[i], 0);
+	}
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, 590, 20, buf), 0);
+	ck_assert_int_eq(buf[9], 'b');
+	ck_assert_int_eq(buf[10], 0);
+	ck_assert_int_eq(buf[19], 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, CS - 1, 2, buf), -EINVAL);
+	ck_assert_int_eq(fk.extent_calls, 1);
+}
+END_TEST
+
+/* Inline data serves chunk 0 of a small file, zero-filled past its end. */
+START_TEST(test_inline_data)
+{
+	uint8_t buf[64];
+
+	memcpy(fk.inl, "inline!", 7);
+	fk.inl_len = 7;
+	ck_assert_int_eq(rc_read_chunk(cache, 3, 0, 2, 10, buf), 0);
+	ck_assert_mem_eq(buf, "line!\0\0\0\0\0", 10);
+	ck_assert_int_eq(rc_read_chunk(cache, 3, 1, 0, 10, buf), 0);
+	ck_assert_int_eq(buf[0], 0);
+}
+END_TEST
+
+/* A second read of a block is a hit; the cache never holds more than its
+ * bound, so the coldest block is fetched again. */
+START_TEST(test_cache_hits_and_bound)
+{
+	struct rc_stats st;
+	uint8_t buf[16];
+
+	rc_close(cache);
+	open_rc(2 * CS, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		add_ext((uint64_t)i, i, CS, CS);
+	}
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 100, 16, buf), 0);
+	ck_assert_int_eq(gets(0), 1);
+	for (int i = 1; i < 4; i++) {
+		ck_assert_int_eq(rc_read_chunk(cache, 1, (uint64_t)i, 0, 16, buf), 0);
+		ck_assert_int_eq(buf[0], 'a' + i);
+	}
+	rc_get_stats(cache, &st);
+	ck_assert_uint_le(st.cached, 2 * CS);
+	ck_assert_uint_eq(st.hits, 1);
+	ck_assert_uint_eq(st.misses, 4);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf), 0);
+	ck_assert_int_eq(gets(0), 2);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 3, 0, 16, buf), 0);
+	ck_assert_int_eq(gets(3), 1);
+}
+END_TEST
+
+/* Extents are kept until the file's generation changes (or an explicit
+ * invalidation); then the new content is read. */
+START_TEST(test_generation_check)
+{
+	uint8_t buf[4];
+
+	add_ext(0, 0, CS, CS);
+	fk.gen = 5;
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(buf[0], 'a');
+	pthread_mutex_lock(&fk.mu);
+	fk.ext[0].blk = mkblk(4, CS);
+	fk.gen = 6;
+	pthread_mutex_unlock(&fk.mu);
+	ck_assert_int_eq(rc_check_gen(cache, 9, 5), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(buf[0], 'a');
+	ck_assert_int_eq(rc_check_gen(cache, 9, 6), 1);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(buf[0], 'e');
+	ck_assert_int_eq(fk.extent_calls, 2);
+	rc_invalidate(cache, 9);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(fk.extent_calls, 3);
+	rc_forget(cache, 9);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(fk.extent_calls, 4);
+}
+END_TEST
+
+/* An extent no shard could have written is refused with EIO; a block
+ * that cannot be read fails the read, is not cached, and a later read
+ * succeeds once it can. */
+START_TEST(test_errors)
+{
+	uint8_t buf[4];
+
+	add_ext(0, 0, 100, 200); /* len > block length */
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), -EIO);
+	fk.n_ext = 0;
+	add_ext(0, 1, CS, CS);
+	fk.fail_block = 2;
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), -OBJ_ECHECKSUM);
+	ck_assert_int_eq(obj_errno(-OBJ_ECHECKSUM), EIO);
+	fk.fail_block = 0;
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(buf[0], 'b');
+	ck_assert_int_eq(gets(1), 2);
+}
+END_TEST
+
+/* A donated block (just written) is served without a fetch. */
+START_TEST(test_donate)
+{
+	struct manifest_block b = mkblk(6, 10);
+	uint8_t *mem = calloc(1, CS), buf[16];
+
+	memcpy(mem, "donated!!!", 10);
+	rc_donate(cache, &b, mem, CS);
+	ck_assert_int_eq(rc_read_block(cache, &b, 4, 12, buf), 0);
+	ck_assert_mem_eq(buf, "ted!!!\0\0\0\0\0\0", 12);
+	ck_assert_int_eq(gets(6), 0);
+}
+END_TEST
+
+struct reader {
+	uint8_t buf[8];
+	int rc;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader *r = p;
+
+	r->rc = rc_read_chunk(cache, 4, 0, 0, sizeof(r->buf), r->buf);
+	return NULL;
+}
+
+/* Concurrent readers of one block wait for a single fetch. */
+START_TEST(test_single_fetch_for_concurrent_readers)
+{
+	struct reader r[3];
+	pthread_t t[3];
+	int64_t t0;
+
+	add_ext(0, 2, CS, CS);
+	set_gate(1);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
+	}
+	t0 = mono_ms();
+	for (;;) {
+		pthread_mutex_lock(&fk.mu);
+		int w = fk.waiting;
+
+		pthread_mutex_unlock(&fk.mu);
+		if (w >= 1 || mono_ms() - t0 > 3000) {
+			break;
+		}
+		usleep(1000);
+	}
+	usleep(50 * 1000);
+	set_gate(0);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(r[i].rc, 0);
+		ck_assert_int_eq(r[i].buf[0], 'c');
+	}
+	ck_assert_int_eq(gets(2), 1);
+}
+END_TEST
+
+/* Sequential reads make the next chunks' blocks arrive before they are
+ * read; a random reader triggers nothing. */
+START_TEST(test_readahead)
+{
+	struct rc_stream s = {0};
+	struct rc_stats st;
+	uint8_t buf[1024];
+	int64_t t0;
+
+	rc_close(cache);
+	open_rc(1 << 20, 2, 2);
+	for (int i = 0; i < 8; i++) {
+		add_ext((uint64_t)i, i, CS, CS);
+	}
+	rc_hint(cache, &s, 1, 0, 1024);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 1024, buf), 0);
+	t0 = mono_ms();
+	while ((gets(1) == 0 || gets(2) == 0) && mono_ms() - t0 < 3000) {
+		usleep(1000);
+	}
+	ck_assert_int_eq(gets(1), 1);
+	ck_assert_int_eq(gets(2), 1);
+	ck_assert_int_eq(gets(3), 0);
+	rc_hint(cache, &s, 1, 1024, 1024);
+	rc_hint(cache, &s, 1, 2048, 2048);
+	rc_hint(cache, &s, 1, CS, 1024); /* into chunk 1: schedules chunk 3 */
+	t0 = mono_ms();
+	while (gets(3) == 0 && mono_ms() - t0 < 3000) {
+		usleep(1000);
+	}
+	ck_assert_int_eq(gets(3), 1);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 1, 0, 16, buf), 0);
+	ck_assert_int_eq(gets(1), 1);
+	rc_get_stats(cache, &st);
+	ck_assert_uint_ge(st.prefetched, 3);
+	/* A jump elsewhere is not sequential. */
+	rc_hint(cache, &s, 1, 6 * (uint64_t)CS + 7, 100);
+	usleep(50 * 1000);
+	ck_assert_int_eq(gets(7), 0);
+}
+END_TEST
+
+static Suite *readcache_suite(void)
+{
+	Suite *s = suite_create("readcache");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_holes_and_short_extents);
+	tcase_add_test(tc, test_inline_data);
+	tcase_add_test(tc, test_cache_hits_and_bound);
+	tcase_add_test(tc, test_generation_check);
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_donate);
+	tcase_add_test(tc, test_single_fetch_for_concurrent_readers);
+	tcase_add_test(tc, test_readahead);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(readcache_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
