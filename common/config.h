@@ -33,6 +33,7 @@ struct cfg_node {
 	uint32_t zone_idx;          /* index of zone among distinct zone names */
 	char data_dir[PATH_MAX];    /* where the node keeps fragments and shards */
 	uint64_t capacity;          /* bytes the node may use; 0 = the disk's size */
+	uint32_t raft_port;         /* replication port; 0 = addr's port + 1000 */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
@@ -55,6 +56,7 @@ struct cfg {
 	uint32_t retries;           /* retries of an idempotent request */
 	uint32_t max_skew_s;        /* accepted clock skew for replay protection */
 	uint32_t meta_replicas;     /* replicas of each metadata shard, default 3 */
+	uint32_t election_ms;       /* Raft election timeout of shard groups */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;

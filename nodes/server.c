@@ -150,6 +150,10 @@ static nng_msg *process(struct server *s, nng_msg *req)
 	atomic_fetch_add(&s->requests, 1);
 	wr_init(&out.w, FRAME_HDR_LEN);
 	rc = frame_open(&s->sc.key, nng_msg_body(req), nng_msg_len(req), &h, &body);
+	if (rc != 0) {
+		/* Echo nothing from a frame we could not authenticate. */
+		memset(&h, 0, sizeof(h));
+	}
 	if (rc == 0 && (h.flags & FRAME_F_REPLY)) {
 		rc = -OBJ_EPROTO;
 	}

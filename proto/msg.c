@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/ec.h"
+#include "../common/err.h"
 
 static const char *const msg_names[MSG_TYPE_MAX] = {
 	[MSG_PING] = "ping",
@@ -15,10 +16,19 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 	[MSG_FRAG_LIST] = "frag_list",
 };
 
+static const char *const meta_names[] = {
+	"meta_op", "meta_lookup", "meta_getattr", "meta_readdir", "meta_readlink",
+	"meta_getxattr", "meta_listxattr", "meta_extents", "meta_statfs", "meta_resolve",
+	"meta_list", "meta_buckets",
+};
+
 const char *msg_type_name(uint8_t type)
 {
 	if (type < MSG_TYPE_MAX && msg_names[type] != NULL) {
 		return msg_names[type];
+	}
+	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names)) {
+		return meta_names[type - MSG_META_FIRST];
 	}
 	return "unknown";
 }

@@ -33,7 +33,8 @@ enum msg_type {
 	MSG_FRAG_DEL = 5,
 	MSG_FRAG_LIST = 6,
 	/* 7..9 retired: never reuse */
-	MSG_TYPE_MAX = 10
+	MSG_TYPE_MAX = 10,
+	MSG_META_FIRST = 20 /* metadata messages: meta.h */
 };
 
 const char *msg_type_name(uint8_t type);

@@ -23,6 +23,7 @@ struct replay {
 	uint64_t floor_ts; /* requests older than this are refused */
 	uint32_t cap;      /* power of two */
 	uint32_t used;
+	uint64_t max_ts;   /* newest timestamp accepted */
 	struct slot *slots;
 };
 
@@ -103,6 +104,7 @@ static void purge(struct replay *r)
 		 * window that might have been remembered. */
 		memset(r->slots, 0, (size_t)cap * sizeof(*r->slots));
 		r->used = 0;
+		r->floor_ts = r->max_ts + 1;
 		return;
 	}
 	memcpy(old, r->slots, (size_t)cap * sizeof(*old));
@@ -149,6 +151,8 @@ int replay_check(struct replay *r, uint64_t ts_ms, uint64_t nonce, uint64_t now_
 	}
 	if (find_or_insert(r, ts_ms, nonce)) {
 		rc = -OBJ_EAUTH;
+	} else if (ts_ms > r->max_ts) {
+		r->max_ts = ts_ms;
 	}
 out:
 	pthread_mutex_unlock(&r->mu);

@@ -1,0 +1,129 @@
+/* meta_store_i.h: private to meta_store*.c: the shard's state, its prepared
+ * statements and the SQLite/inode/extent/dirent helpers shared by the op
+ * records (meta_store.c) and the queries (meta_store_query.c). */
+#ifndef OBJFS_META_STORE_I_H
+#define OBJFS_META_STORE_I_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "meta_store.h"
+
+#define MS_DIR_BLOCKS 8
+#define SKEY_MAX (META_NAME_MAX + 1)
+
+enum ms_stmt {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_UNDO,
+	S_META_GET, S_META_SET,
+	S_INO_GET, S_INO_INS, S_INO_UPD, S_INO_DEL, S_INO_TOUCH, S_INO_CTIME, S_INO_UNITS,
+	S_INL_GET, S_INL_SET, S_TGT_GET, S_TGT_SET, S_STAT,
+	S_DE_GET, S_DE_INS, S_DE_UPD, S_DE_DEL, S_DE_ANY, S_DE_LIST, S_DE_NEXT_GT, S_DE_NEXT_GE,
+	S_EXT_GET, S_EXT_PUT, S_EXT_TRIM, S_EXT_COUNT, S_EXT_UNREF, S_EXT_TO_GC, S_EXT_FREE,
+	S_EXT_DEL, S_EXT_LIST,
+	S_BLK_REF, S_BLK_UNREF, S_BLK_REFS, S_BLK_TO_GC, S_BLK_DEL,
+	S_GC_HAS, S_GC_DEL, S_GC_LIST,
+	S_XA_GET, S_XA_PUT, S_XA_DEL, S_XA_DELALL, S_XA_LIST,
+	S_RES_GET, S_RES_PUT, S_RES_TRIM,
+	S_BK_GET, S_BK_INS, S_BK_DEL, S_BK_LIST,
+	S_NSTMT
+};
+
+/* The inode columns read by msi_row_inode, in its order. */
+#define INO_COLS                                                                  \
+	"i.ino, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.blocks, i.atime, " \
+	"i.mtime, i.ctime, i.gen, i.parent, i.orphan, length(i.inline_data)"
+#define INO_NCOLS 15
+
+/* Keys of the meta table. */
+#define K_APPLIED "applied_index"
+#define K_CHUNK "chunk_size"
+#define K_INLINE "inline_max"
+#define K_NEXT_INO "next_ino"
+#define K_RES_SEQ "result_seq"
+
+struct mstore {
+	pthread_mutex_t lock; /* guards everything below */
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_NSTMT];
+	int dberr; /* first SQLite failure of the current call (negative errno) */
+};
+
+/* One inode row. */
+struct inode {
+	struct meta_attr a; /* a.blocks as reported (see attr_blocks) */
+	uint64_t units;     /* the blocks column: 512-byte units of the extents */
+	uint64_t parent;    /* directories: the one directory holding it */
+	bool orphan;
+	size_t inl_len;
+};
+
+enum arg_type { A_INT, A_BLOB, A_NULL };
+
+/* A statement argument; built with AI/AB/AS/ANULL so every integer is
+ * converted to int64_t at the call site (type-safe, unlike varargs). */
+struct arg {
+	enum arg_type type;
+	int64_t i;
+	const void *p;
+	size_t n;
+};
+
+#define AI(x) ((struct arg){ .type = A_INT, .i = (int64_t)(x) })
+#define AB(ptr, len) ((struct arg){ .type = A_BLOB, .p = (ptr), .n = (len) })
+#define AS(s) AB((s), strlen(s))
+#define ANULL ((struct arg){ .type = A_NULL })
+#define ARGS(...)                                                                           \
+	(const struct arg[]){ __VA_ARGS__ },                                                \
+		OBJ_ARRAY_LEN(((const struct arg[]){ __VA_ARGS__ }))
+#define NOARGS NULL, 0
+
+/* The helpers below are defined in meta_store_db.c, each with its contract
+ * there.  All expect ms->lock held; an SQLite failure is also recorded in
+ * ms->dberr (see msi_db_fail) so ms_apply rolls the whole record back. */
+
+/* ---- SQLite plumbing ---- */
+int msi_db_fail(struct mstore *ms, int rc, const char *what);
+void msi_stmt_done(sqlite3_stmt *st);
+sqlite3_stmt *msi_bind(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
+int msi_run(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
+int msi_first_row(struct mstore *ms, enum ms_stmt id, sqlite3_stmt *st);
+int msi_get_int(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n,
+		int64_t *out);
+int msi_meta_get(struct mstore *ms, const char *key, int64_t *v);
+int msi_meta_set(struct mstore *ms, const char *key, int64_t v);
+
+/* ---- inodes ---- */
+void msi_row_inode(sqlite3_stmt *st, int c, struct inode *x);
+int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x);
+int msi_dir_get(struct mstore *ms, uint64_t ino, struct inode *x);
+int msi_ino_write(struct mstore *ms, enum ms_stmt id, const struct inode *x);
+int msi_dir_touch(struct mstore *ms, uint64_t dir, int dnlink, int64_t now);
+int msi_attr_of(struct mstore *ms, uint64_t ino, struct meta_attr *a);
+int msi_ino_claim(struct mstore *ms, uint64_t ino);
+int msi_inline_set(struct mstore *ms, uint64_t ino, const void *p, size_t n);
+int msi_inline_get(struct mstore *ms, uint64_t ino, size_t cap, uint8_t **out, size_t *len);
+
+/* ---- blocks and extents ---- */
+int msi_ext_drop(struct mstore *ms, uint64_t ino, uint64_t first);
+int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e);
+int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size);
+int msi_inline_resize(struct mstore *ms, const struct inode *x, uint64_t size);
+int msi_ino_delete(struct mstore *ms, uint64_t ino);
+int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
+		  struct meta_result *res);
+
+/* ---- directory entries and paths ---- */
+int msi_de_get(struct mstore *ms, uint64_t parent, const char *name, uint64_t *ino);
+int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *name,
+	       uint64_t ino, bool dir);
+int msi_de_del(struct mstore *ms, uint64_t parent, const char *name);
+int msi_next_comp(const char *path, size_t len, size_t *pos, char *name);
+int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, char *leaf);
+int msi_is_ancestor(struct mstore *ms, uint64_t anc, uint64_t dir);
+
+#endif

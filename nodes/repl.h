@@ -1,0 +1,96 @@
+/* repl.h: replication of metadata shards, the one narrow interface over
+ * the Raft library (c-raft), so that it can be swapped.
+ *
+ * A `repl` owns one libuv loop thread that drives every Raft group of the
+ * node and the TCP multiplexer their traffic shares (raft_mux.h).  A
+ * group replicates opaque records into a state machine given as
+ * callbacks, which run on the loop thread only.  Other threads propose
+ * records and wait for their outcome; they never call c-raft themselves
+ * (c-raft is not thread-safe): requests cross over through a queue and a
+ * uv_async wake-up.
+ *
+ * Reads: a group is "ready" on a node once it is leader and a barrier in
+ * its current term has been applied, i.e. its state machine holds every
+ * committed entry.  Reads served while ready may be stale by at most the
+ * time a deposed leader needs to notice (an election timeout): documented
+ * in ARCHITECTURE.md. */
+#ifndef OBJFS_REPL_H
+#define OBJFS_REPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/config.h"
+
+struct repl;
+struct repl_group;
+
+/* The replicated state machine.  All callbacks run on the loop thread. */
+struct repl_fsm {
+	void *arg;
+	/* Applies entry `index`; *result is handed to the proposer (freed
+	 * with free() if nobody waits).  A negative return stops the group:
+	 * only for a storage failure. */
+	int (*apply)(void *arg, uint64_t index, const void *buf, size_t len, void **result);
+	/* A consistent copy of the whole state in a malloc'd buffer. */
+	int (*snapshot)(void *arg, void **buf, size_t *len);
+	/* Replaces the state with a snapshot's. */
+	int (*restore)(void *arg, const void *buf, size_t len);
+};
+
+/* Starts the loop thread and listens for replication traffic on this
+ * node's raft address.  Returns 0, or a negative errno with err set
+ * (-EADDRINUSE for a port in use). */
+int repl_open(const struct cfg *cfg, size_t self, const char *data_dir, struct repl **out,
+	      char *err, size_t errlen);
+/* Stops every group and the loop thread. */
+void repl_close(struct repl *r);
+
+/* Called (on the loop thread) when a peer contacts a group this node has
+ * not opened; the callback may call repl_group_open for it. */
+void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group), void *arg);
+
+/* Opens group `name` (its log lives in DATA_DIR/raft/NAME).  With
+ * voters (indexes into cfg->nodes) and a fresh directory, the group is
+ * bootstrapped with them as its first configuration; every initial voter
+ * must be bootstrapped with the same list.  Opening an open group returns
+ * it.  May be called from any thread, including the loop thread. */
+int repl_group_open(struct repl *r, const char *name, const struct repl_fsm *fsm,
+		    const size_t *voters, size_t n_voters, struct repl_group **out);
+/* The group if it is open, else NULL. */
+struct repl_group *repl_group_find(struct repl *r, const char *name);
+/* Names of the groups open, for status: calls fn for each. */
+void repl_groups(struct repl *r, void (*fn)(void *arg, struct repl_group *g, const char *name),
+		 void *arg);
+
+/* Proposes a record and waits until it is applied here.  Returns 0 with
+ * *result from the state machine, -EREMOTE when this node is not the
+ * ready leader (*leader = node index or -1 if unknown), -ETIMEDOUT,
+ * -ESHUTDOWN, or -EIO.  Not on the loop thread. */
+int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t timeout_ms,
+		 void **result, long *leader);
+
+/* 0 when this node may serve reads of the group (ready leader), else
+ * -EREMOTE with *leader set as above. */
+int repl_read_ok(struct repl_group *g, long *leader);
+
+struct repl_state {
+	int role;            /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	int ready;
+	long leader;         /* node index or -1 */
+	uint64_t term, commit, applied, last_index;
+	size_t n_voters;
+	long voters[8];          /* node indexes */
+	uint64_t match[8];       /* leader only: replicated index per voter */
+};
+int repl_get_state(struct repl_group *g, struct repl_state *st);
+
+/* Membership, one change at a time, on the leader: adds node as a voter
+ * (catching it up first) or removes it.  -EREMOTE if not leader. */
+int repl_add_voter(struct repl_group *g, size_t node, uint32_t timeout_ms);
+int repl_remove_voter(struct repl_group *g, size_t node, uint32_t timeout_ms);
+
+/* The raft address ("host:port") of cfg->nodes[i]. */
+int repl_node_addr(const struct cfg *cfg, size_t i, char *out, size_t len);
+
+#endif
