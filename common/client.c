@@ -397,6 +397,7 @@ static int call_start(struct call *c)
 	c->req_id = atomic_fetch_add(&c->cl->next_id, 1);
 	c->nonce = frame_nonce();
 	h.type = r->type;
+	h.flags = r->flags & (uint16_t)~FRAME_F_REPLY;
 	h.req_id = c->req_id;
 	h.ts_ms = frame_now_ms();
 	h.nonce = c->nonce;
@@ -484,6 +485,7 @@ static void call_reply(struct call *c)
 
 		rd_init(&rd, body, h.body_len);
 		msg_get_error(&rd, r->err, sizeof(r->err));
+		r->hint = h.status == -EREMOTE && rd.left == 4 ? rd_u32(&rd) : 0;
 		r->status = h.status;
 		return;
 	}
@@ -528,6 +530,7 @@ int cl_run(struct cl *cl, struct cl_req *reqs, size_t n, uint32_t timeout_ms)
 
 		r->status = -EIO;
 		r->err[0] = '\0';
+		r->hint = 0;
 		r->reply = NULL;
 		r->reply_len = 0;
 		r->priv_msg = NULL;

@@ -22,6 +22,7 @@ struct cl_req {
 	/* in: filled by the caller, borrowed until cl_run returns */
 	size_t node;           /* index into cfg->nodes */
 	uint8_t type;          /* enum msg_type */
+	uint16_t flags;        /* frame flags, e.g. FRAME_F_STALE_OK */
 	const void *body;      /* first body segment (e.g. packed fields) */
 	size_t body_len;
 	const void *data;      /* optional second segment (e.g. fragment bytes) */
@@ -31,6 +32,7 @@ struct cl_req {
 				* error: -ETIMEDOUT, -EHOSTDOWN (not connected),
 				* -OBJ_EAUTH / -OBJ_EPROTO (bad reply) */
 	char err[MSG_ERR_MAX]; /* the node's error text, if it sent one */
+	uint32_t hint;         /* -EREMOTE: the leader's node id, 0 unknown */
 	const uint8_t *reply;  /* reply body (valid until cl_req_release) */
 	size_t reply_len;
 	void *priv_msg;        /* the reply message; internal */

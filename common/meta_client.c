@@ -10,18 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "checksum.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
+#include "../proto/frame.h"
 
 struct mc {
 	struct cl *cl;
 	const struct cfg *cfg;
 	char bucket[MSG_NAME_MAX];
-	size_t node; /* index of the serving node in cfg->nodes */
+	size_t replicas[8];   /* rendezvous-chosen replicas, best first */
+	size_t n_replicas;
+	atomic_size_t leader; /* where requests go: last known leader */
+	atomic_uint_fast64_t stale_until; /* queries go stale at once until then */
 };
+
+/* How long a request keeps looking for a leader (an election takes about
+ * one election timeout; a node restart a few seconds). */
+#define MC_FAILOVER_MS 20000
+/* After this long without a leader, queries accept a replica's own,
+ * possibly stale, state: reads keep working while a majority is down. */
+#define MC_STALE_AFTER_MS 2000
 
 size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out, size_t max)
 {
@@ -43,7 +56,7 @@ size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out,
 int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 {
 	struct mc *mc;
-	size_t rep[1];
+	size_t want;
 
 	if (bucket[0] != '\0' && msg_check_bucket(bucket) != 0) {
 		return -EINVAL;
@@ -55,11 +68,13 @@ int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 	mc->cl = cl;
 	mc->cfg = cl_cfg(cl);
 	snprintf(mc->bucket, sizeof(mc->bucket), "%s", bucket);
-	if (mc_shard_replicas(mc->cfg, bucket, rep, 1) != 1) {
+	want = mc->cfg->meta_replicas < 8 ? mc->cfg->meta_replicas : 8;
+	mc->n_replicas = mc_shard_replicas(mc->cfg, bucket, mc->replicas, want);
+	if (mc->n_replicas == 0) {
 		free(mc);
 		return -EINVAL;
 	}
-	mc->node = rep[0];
+	atomic_init(&mc->leader, mc->replicas[0]);
 	*out = mc;
 	return 0;
 }
@@ -74,27 +89,103 @@ const char *mc_bucket(const struct mc *mc)
 	return mc->bucket;
 }
 
-/* One exchange: body in w (bucket already packed); on success the reply
- * is in *r (release with cl_req_release).  Returns the node's status or a
- * transport error. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t node_index(const struct cfg *cfg, uint32_t id)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		if (cfg->nodes[i].id == id) {
+			return i;
+		}
+	}
+	return SIZE_MAX;
+}
+
+/* Transport failures that mean "try another replica". */
+static int unreachable(int rc)
+{
+	return rc == -EHOSTDOWN || rc == -ETIMEDOUT || rc == -ECONNREFUSED || rc == -ESHUTDOWN ||
+	       rc == -EIO;
+}
+
+/* One request to the shard's leader, following redirects and moving to
+ * another replica when one is unreachable, until MC_FAILOVER_MS passes.
+ * Safe to repeat: queries change nothing and records carry an op_id the
+ * shard remembers.  On success the reply is in *r (release with
+ * cl_req_release).  Returns the shard's status or a transport error. */
 static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 {
+	uint64_t start = mono_ms(), deadline = start + MC_FAILOVER_MS;
+	unsigned attempt = 0, nxio = 0;
+	int query = type != MSG_META_OP && type != MSG_META_MEMBER;
+	size_t node = atomic_load(&mc->leader);
 	int rc = wr_status(w);
 
 	memset(r, 0, sizeof(*r));
 	if (rc != 0) {
 		return rc;
 	}
-	r->node = mc->node;
-	r->type = type;
-	r->body = w->buf;
-	r->body_len = w->len;
-	cl_run(mc->cl, r, 1, 0);
-	if (r->status != 0 && r->status != -ENOENT && r->status > -OBJ_EBASE) {
-		log_debug("mc.call", "%s on bucket '%s': %s%s%s", msg_type_name(type), mc->bucket,
-			  obj_strerror(r->status), r->err[0] ? ": " : "", r->err);
+	for (;;) {
+		memset(r, 0, sizeof(*r));
+		r->node = node;
+		r->type = type;
+		r->flags = query && (mono_ms() - start >= MC_STALE_AFTER_MS ||
+				     mono_ms() < atomic_load(&mc->stale_until))
+				   ? FRAME_F_STALE_OK
+				   : 0;
+		r->body = w->buf;
+		r->body_len = w->len;
+		cl_run(mc->cl, r, 1, 0);
+		rc = r->status;
+		log_debug("mc.try", "%s to node %u: %s (hint %u)", msg_type_name(type),
+			  mc->cfg->nodes[node].id, obj_strerror(rc), r->hint);
+		if (rc == 0 || !(rc == -EREMOTE || rc == -ENXIO || unreachable(rc))) {
+			atomic_store(&mc->leader, node);
+			if (r->flags & FRAME_F_STALE_OK) {
+				/* No leader now: the next queries need not wait
+				 * again for one (re-checked after the window). */
+				atomic_store(&mc->stale_until, mono_ms() + MC_STALE_AFTER_MS);
+			}
+			break;
+		}
+		nxio = rc == -ENXIO ? nxio + 1 : 0;
+		if (nxio >= mc->n_replicas) {
+			rc = -ENOENT; /* no replica knows the shard: no such bucket */
+			break;
+		}
+		if (mono_ms() >= deadline) {
+			break;
+		}
+		cl_req_release(r);
+		if (rc == -EREMOTE && r->hint != 0 && node_index(mc->cfg, r->hint) != SIZE_MAX &&
+		    node_index(mc->cfg, r->hint) != node) {
+			node = node_index(mc->cfg, r->hint); /* redirected: go at once */
+			continue;
+		}
+		/* No leader known, or this one is unreachable: next replica,
+		 * pausing once per round so an election can finish. */
+		attempt++;
+		for (size_t i = 0; i < mc->n_replicas; i++) {
+			if (mc->replicas[i] == node) {
+				node = mc->replicas[(i + 1) % mc->n_replicas];
+				break;
+			}
+		}
+		if (attempt % mc->n_replicas == 0) {
+			usleep(attempt < 3 * mc->n_replicas ? 50000 : 200000);
+		}
 	}
-	return r->status;
+	if (rc != 0 && rc != -ENOENT && rc > -OBJ_EBASE) {
+		log_debug("mc.call", "%s on bucket '%s': %s%s%s", msg_type_name(type), mc->bucket,
+			  obj_strerror(rc), r->err[0] ? ": " : "", r->err);
+	}
+	return rc;
 }
 
 static void begin(struct mc *mc, struct wr *w)
@@ -531,4 +622,91 @@ int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail)
 	}
 	free(reqs);
 	return ok > 0 ? 0 : -EIO;
+}
+
+int mc_shard_create(struct cl *cl, const char *bucket)
+{
+	const struct cfg *cfg = cl_cfg(cl);
+	size_t rep[8], n, want = cfg->meta_replicas < 8 ? cfg->meta_replicas : 8;
+	struct cl_req reqs[8];
+	struct wr w;
+	int ok, rc;
+
+	n = mc_shard_replicas(cfg, bucket, rep, want);
+	wr_init(&w, 0);
+	wr_str(&w, bucket);
+	if ((rc = wr_status(&w)) != 0) {
+		wr_free(&w);
+		return rc;
+	}
+	memset(reqs, 0, sizeof(reqs));
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].node = rep[i];
+		reqs[i].type = MSG_META_SHARD_OPEN;
+		reqs[i].body = w.buf;
+		reqs[i].body_len = w.len;
+	}
+	ok = cl_run(cl, reqs, n, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (reqs[i].status != 0) {
+			log_warn("mc.shard", "replica %u of shard '%s' not opened: %s",
+				 cfg->nodes[rep[i]].id, bucket, obj_strerror(reqs[i].status));
+		}
+		cl_req_release(&reqs[i]);
+	}
+	wr_free(&w);
+	/* A majority can elect a leader; the others join when they return. */
+	return (size_t)ok >= n / 2 + 1 ? 0 : -OBJ_EQUORUM;
+}
+
+int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shard_state *st),
+	      void *arg)
+{
+	struct cl_req r;
+	struct wr w;
+	struct rd rd;
+	struct shard_state st;
+	uint32_t n;
+	int rc;
+
+	wr_init(&w, 0);
+	wr_str(&w, "");
+	memset(&r, 0, sizeof(r));
+	r.node = node;
+	r.type = MSG_META_SHARDS;
+	r.body = w.buf;
+	r.body_len = w.len;
+	cl_run(cl, &r, 1, 2000);
+	wr_free(&w);
+	rc = r.status;
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		n = rd_u32(&rd);
+		for (uint32_t i = 0; i < n && rd_ok(&rd) && rc == 0; i++) {
+			meta_get_shard_state(&rd, &st);
+			if (rd_ok(&rd)) {
+				rc = fn(arg, &st);
+			}
+		}
+		if (rc == 0 && !rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		}
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_member(struct mc *mc, int add, uint32_t node_id)
+{
+	struct cl_req r;
+	struct wr w;
+	int rc;
+
+	begin(mc, &w);
+	wr_u8(&w, add ? 1 : 2);
+	wr_u32(&w, node_id);
+	rc = call(mc, MSG_META_MEMBER, &w, &r);
+	wr_free(&w);
+	cl_req_release(&r);
+	return rc;
 }

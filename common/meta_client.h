@@ -5,9 +5,13 @@
  * once), and turns replies into structs.  Knows nothing of FUSE or of
  * file data.  Thread-safe; calls block the calling thread only.
  *
- * Every function returns 0 (or a count) or a negative errno: the shard's
- * own answer (-ENOENT, -EEXIST, ...) or a transport failure (-EIO,
- * -ETIMEDOUT, -EHOSTDOWN when the shard's node is down). */
+ * Requests go to the shard's leader: a follower's redirect (-EREMOTE with
+ * the leader's id) is followed, and an unreachable replica is replaced by
+ * the next, for up to MC_FAILOVER_MS, so a leader change is a pause, not
+ * an error.  Every function returns 0 (or a count) or a negative errno:
+ * the shard's own answer (-ENOENT, -EEXIST, ...; -ENOENT also when no
+ * replica knows the bucket) or a transport failure (-EIO, -ETIMEDOUT,
+ * -EHOSTDOWN) once the fail-over time is spent. */
 #ifndef OBJFS_META_CLIENT_H
 #define OBJFS_META_CLIENT_H
 
@@ -70,6 +74,17 @@ int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg);
  * cfg->nodes, best first (the first is the one that serves it until
  * shards are replicated); returns the count (<= max). */
 size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out, size_t max);
+
+/* Asks every replica of bucket's shard to open (and on first use,
+ * bootstrap) its Raft group; 0 once a majority did. */
+int mc_shard_create(struct cl *cl, const char *bucket);
+
+/* Node cfg->nodes[node]'s view of every shard group it runs. */
+int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shard_state *st),
+	      void *arg);
+
+/* Adds (add=1) or removes a voter of the shard, through its leader. */
+int mc_member(struct mc *mc, int add, uint32_t node_id);
 
 /* Cluster capacity from every node that answers: total and free bytes. */
 int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail);

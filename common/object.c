@@ -92,6 +92,11 @@ int bucket_create(struct objc *oc, const char *bucket)
 	op->mode = S_IFDIR | 0755;
 	op->chunk_size = oc->cfg->block_size;
 	op->inline_max = oc->cfg->inline_max;
+	/* Both Raft groups exist before any record is proposed to them. */
+	if ((rc = mc_shard_create(oc->cl, "")) != 0 || (rc = mc_shard_create(oc->cl, bucket)) != 0) {
+		free(op);
+		return rc;
+	}
 	/* An empty name addresses the bucket's own shard; a name, the
 	 * catalog's entry for it. */
 	rc = run_op(oc, bucket, op, &res);

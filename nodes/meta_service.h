@@ -18,8 +18,11 @@ struct msvc;
 /* data_dir: the node's; cfg: the cluster (for placement and the GC's own
  * client connection); node_idx: this node's index in cfg->nodes. */
 int msvc_open(const struct cfg *cfg, size_t node_idx, const char *data_dir, struct msvc **out);
-/* Starts the GC thread (after the server listens). */
-int msvc_start_gc(struct msvc *ms);
+/* Starts replication (listening on this node's raft port, -EADDRINUSE if
+ * taken), opens every shard with a log here, and starts the maintenance
+ * thread (garbage collection, joining groups peers name).  err gets a
+ * message on failure. */
+int msvc_start(struct msvc *ms, char *err, size_t errlen);
 void msvc_close(struct msvc *ms);
 
 /* Handles a META_* request (type >= MSG_META_OP). */

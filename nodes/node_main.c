@@ -162,7 +162,13 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	/* 4. network */
+	/* 4. replication of metadata shards, then the request server */
+	if ((rc = msvc_start(nc.msvc, err, sizeof(err))) != 0) {
+		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		msvc_close(nc.msvc);
+		frag_close(nc.fs);
+		return 1;
+	}
 	sc.url = me->addr;
 	memcpy(sc.key.secret, cfg.secret, cfg.secret_len);
 	sc.key.len = cfg.secret_len;
@@ -178,9 +184,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nc.srv = srv;
-	if ((rc = msvc_start_gc(nc.msvc)) != 0) {
-		log_warn("node.gc", "garbage collector not started: %s", obj_strerror(rc));
-	}
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 

@@ -41,6 +41,7 @@
 #define REPL_INSTALL_SNAPSHOT_MS 4000
 #define REPL_SEGMENT_SIZE (1024 * 1024)
 #define REPL_NAME_MAX RMUX_GROUP_MAX
+#define ENTRY_HDR 4
 
 enum rq_type { RQ_OPEN, RQ_PROPOSE, RQ_STATE, RQ_ADD, RQ_REMOVE };
 
@@ -102,7 +103,8 @@ struct repl {
 	pthread_mutex_t mu; /* guards queue, groups list, rreq done/abandoned */
 	struct rreq *qhead, *qtail;
 	struct repl_group *groups;
-	int stopping;
+	int stopping;  /* set by repl_close (under mu) */
+	int closing;   /* loop thread: shutdown begun */
 	int started;
 };
 
@@ -183,9 +185,18 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	struct repl_group *g = f->data;
 	/* c-raft applies entries in order: this one is last_applied + 1. */
 	uint64_t index = g->raft.last_applied + 1;
+	const uint8_t *p = buf->base;
+	size_t len;
 
 	*result = NULL;
-	return g->fsm.apply(g->fsm.arg, index, buf->base, buf->len, result) == 0 ? 0 : RAFT_IOERR;
+	if (buf->len < ENTRY_HDR) {
+		return RAFT_CORRUPT;
+	}
+	len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	if (len > buf->len - ENTRY_HDR) {
+		return RAFT_CORRUPT;
+	}
+	return g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) == 0 ? 0 : RAFT_IOERR;
 }
 
 static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
@@ -342,6 +353,9 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	}
 	raft_uv_set_segment_size(&g->io, REPL_SEGMENT_SIZE);
 	raft_uv_set_connect_retry_delay(&g->io, 200);
+	/* A damaged closed segment must stop the group, not be dropped: entries
+	 * this node acknowledged would silently vanish. */
+	raft_uv_set_auto_recovery(&g->io, false);
 	rv = raft_init(&g->raft, &g->io, &g->rfsm, r->cfg->nodes[r->self].id, r->addr);
 	if (rv != 0) {
 		log_error("repl.open", "group %s: %s", name, raft_strerror(rv));
@@ -494,13 +508,20 @@ static void run_request(struct repl *r, struct rreq *rq)
 			rq->leader = atomic_load(&g->leader);
 			break;
 		}
-		b.base = raft_malloc(rq->len ? rq->len : 1);
+		/* Entry = u32 length, record, zeros to a multiple of 8: c-raft's
+		 * segment files assume 8-byte multiples (an odd length made the
+		 * closed segment come out short, unreadable at the next start). */
+		b.len = (ENTRY_HDR + rq->len + 7) & ~(size_t)7;
+		b.base = raft_calloc(1, b.len);
 		if (b.base == NULL) {
 			rq->status = -ENOMEM;
 			break;
 		}
-		memcpy(b.base, rq->buf, rq->len);
-		b.len = rq->len;
+		((uint8_t *)b.base)[0] = (uint8_t)rq->len;
+		((uint8_t *)b.base)[1] = (uint8_t)(rq->len >> 8);
+		((uint8_t *)b.base)[2] = (uint8_t)(rq->len >> 16);
+		((uint8_t *)b.base)[3] = (uint8_t)(rq->len >> 24);
+		memcpy((uint8_t *)b.base + ENTRY_HDR, rq->buf, rq->len);
 		rq->apply.data = rq;
 		rv = raft_apply(&g->raft, &rq->apply, &b, 1, apply_cb);
 		if (rv == 0) {
@@ -541,6 +562,35 @@ static void run_request(struct repl *r, struct rreq *rq)
 	rq_finish(r, rq);
 }
 
+static void group_closed(struct raft *rf)
+{
+	struct repl_group *g = rf->data;
+
+	raft_uv_close(&g->io);
+	rmux_transport_close(&g->trans);
+	g->closed = 2; /* memory may go */
+}
+
+/* Loop thread: closes every group, the mux and our own handles.  c-raft
+ * finishes its segments (close, rename, fsync) in callbacks, so the loop
+ * must keep running until they fired: uv_run then returns by itself once
+ * no handle is left.  Stopping the loop early truncates closed segments
+ * and the next start refuses (or "recovers" by dropping) the log. */
+static void shutdown_on_loop(struct repl *r)
+{
+	r->closing = 1;
+	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
+		if (!g->closed) {
+			g->closed = 1;
+			raft_close(&g->raft, group_closed);
+		}
+	}
+	rmux_close(r->mux);
+	uv_timer_stop(&r->tick);
+	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_close((uv_handle_t *)&r->wake, NULL);
+}
+
 static void wake_cb(uv_async_t *a)
 {
 	struct repl *r = a->data;
@@ -562,8 +612,8 @@ static void wake_cb(uv_async_t *a)
 		}
 		run_request(r, rq);
 	}
-	if (r->stopping) {
-		uv_stop(&r->loop);
+	if (r->stopping && !r->closing) {
+		shutdown_on_loop(r);
 	}
 }
 
@@ -632,7 +682,7 @@ static struct rreq *rq_new(enum rq_type type, struct repl_group *g)
 
 /* ---- public API ------------------------------------------------------ */
 
-int repl_open(const struct cfg *cfg, size_t self, const char *data_dir, struct repl **out,
+int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct repl **out,
 	      char *err, size_t errlen)
 {
 	struct repl *r = calloc(1, sizeof(*r));
@@ -645,9 +695,9 @@ int repl_open(const struct cfg *cfg, size_t self, const char *data_dir, struct r
 	}
 	r->cfg = cfg;
 	r->self = self;
-	n = snprintf(r->dir, sizeof(r->dir), "%s/raft", data_dir);
+	n = snprintf(r->dir, sizeof(r->dir), "%s", raft_dir);
 	if (n < 0 || (size_t)n >= sizeof(r->dir) || (mkdir(r->dir, 0700) != 0 && errno != EEXIST)) {
-		snprintf(err, errlen, "%s/raft: cannot create", data_dir);
+		snprintf(err, errlen, "%s: cannot create: %s", raft_dir, strerror(errno));
 		free(r);
 		return -EIO;
 	}
@@ -690,25 +740,10 @@ void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group
 	r->unknown_arg = arg;
 }
 
-static void walk_close(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h)) {
-		uv_close(h, NULL);
-	}
-}
-
-static void group_closed(struct raft *rf)
-{
-	struct repl_group *g = rf->data;
-
-	raft_uv_close(&g->io);
-	rmux_transport_close(&g->trans);
-	g->closed = 2; /* memory may go */
-}
-
 void repl_close(struct repl *r)
 {
+	struct timespec until;
+
 	if (r == NULL) {
 		return;
 	}
@@ -716,31 +751,14 @@ void repl_close(struct repl *r)
 	r->stopping = 1;
 	pthread_mutex_unlock(&r->mu);
 	uv_async_send(&r->wake);
-	pthread_join(r->thread, NULL);
-	/* The loop thread is gone: close everything from here, running the
-	 * loop until c-raft has released its handles. */
-	uv_timer_stop(&r->tick);
-	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
-		if (!g->closed) {
-			g->closed = 1;
-			raft_close(&g->raft, group_closed);
-		}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 15;
+	if (pthread_timedjoin_np(r->thread, NULL, &until) != 0) {
+		/* Something in c-raft never finished closing: leave it to the
+		 * process exit rather than freeing memory it still uses. */
+		log_error("repl.close", "replication did not stop within 15 s");
+		return;
 	}
-	rmux_close(r->mux);
-	for (int i = 0; i < 200; i++) {
-		int pending = 0;
-
-		uv_run(&r->loop, UV_RUN_NOWAIT);
-		for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
-			pending |= g->closed != 2;
-		}
-		if (!pending) {
-			break;
-		}
-		uv_sleep(5);
-	}
-	uv_walk(&r->loop, walk_close, NULL);
-	uv_run(&r->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&r->loop);
 	while (r->groups != NULL) {
 		struct repl_group *g = r->groups;
@@ -748,7 +766,6 @@ void repl_close(struct repl *r)
 		r->groups = g->next;
 		free(g);
 	}
-	/* Requests still queued were never started: wake their waiters. */
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }

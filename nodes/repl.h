@@ -39,9 +39,9 @@ struct repl_fsm {
 };
 
 /* Starts the loop thread and listens for replication traffic on this
- * node's raft address.  Returns 0, or a negative errno with err set
+ * node's raft address; group logs live under raft_dir/NAME.  Returns 0, or a negative errno with err set
  * (-EADDRINUSE for a port in use). */
-int repl_open(const struct cfg *cfg, size_t self, const char *data_dir, struct repl **out,
+int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct repl **out,
 	      char *err, size_t errlen);
 /* Stops every group and the loop thread. */
 void repl_close(struct repl *r);
@@ -50,7 +50,7 @@ void repl_close(struct repl *r);
  * not opened; the callback may call repl_group_open for it. */
 void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group), void *arg);
 
-/* Opens group `name` (its log lives in DATA_DIR/raft/NAME).  With
+/* Opens group `name` (its log lives in raft_dir/NAME).  With
  * voters (indexes into cfg->nodes) and a fresh directory, the group is
  * bootstrapped with them as its first configuration; every initial voter
  * must be bootstrapped with the same list.  Opening an open group returns

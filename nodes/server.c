@@ -176,8 +176,13 @@ static nng_msg *process(struct server *s, nng_msg *req)
 			 msg_type_name(h.type), nng_msg_len(req));
 	}
 	if (rc < 0) {
+		uint32_t hint = out.hint;
+
 		reset_reply(&out);
 		msg_put_error(&out.w, err[0] != '\0' ? err : obj_strerror(rc));
+		if (rc == -EREMOTE) {
+			wr_u32(&out.w, hint); /* where the leader is (meta.h) */
+		}
 	}
 	rep = build_reply(s, &h, rc < 0 ? rc : 0, &out);
 	wr_free(&out.w);

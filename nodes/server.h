@@ -20,6 +20,7 @@ struct srv_reply {
 	struct wr w;
 	uint8_t *tail;
 	size_t tail_len;
+	uint32_t hint;  /* with -EREMOTE: the leader's node id (0 unknown) */
 };
 
 /* Handles one authenticated request.  Returns 0 with the reply body in

@@ -178,3 +178,41 @@ int meta_check_name(const char *name)
 	}
 	return n > META_NAME_MAX ? -ENAMETOOLONG : 0;
 }
+
+void meta_put_shard_state(struct wr *w, const struct shard_state *s)
+{
+	wr_str(w, s->name);
+	wr_u8(w, s->role);
+	wr_u8(w, s->ready);
+	wr_u32(w, s->leader_id);
+	wr_u64(w, s->term);
+	wr_u64(w, s->commit);
+	wr_u64(w, s->applied);
+	wr_u64(w, s->last_index);
+	wr_u32(w, s->n_voters);
+	for (uint32_t i = 0; i < s->n_voters && i < 8; i++) {
+		wr_u32(w, s->voter_id[i]);
+		wr_u64(w, s->match[i]);
+	}
+}
+
+void meta_get_shard_state(struct rd *r, struct shard_state *s)
+{
+	rd_str(r, s->name, sizeof(s->name));
+	s->role = rd_u8(r);
+	s->ready = rd_u8(r);
+	s->leader_id = rd_u32(r);
+	s->term = rd_u64(r);
+	s->commit = rd_u64(r);
+	s->applied = rd_u64(r);
+	s->last_index = rd_u64(r);
+	s->n_voters = rd_u32(r);
+	if (s->n_voters > 8 || s->role > 3 || s->ready > 1) {
+		r->bad = true;
+		return;
+	}
+	for (uint32_t i = 0; i < s->n_voters; i++) {
+		s->voter_id[i] = rd_u32(r);
+		s->match[i] = rd_u64(r);
+	}
+}

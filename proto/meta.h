@@ -27,6 +27,16 @@
  *  30  META_LIST     bucket, str prefix, str after, u32 n, n*(str key, u64 size,
  *                    u32 max                        i64 mtime_ns), u8 more
  *  31  META_BUCKETS  -                              u32 n, n*str
+ *  32  META_SHARD_OPEN bucket                       -   (a replica opens and, if
+ *                                                   new, bootstraps the group)
+ *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state
+ *  34  META_MEMBER   bucket, u8 add(1)/remove(2),   -   (leader only)
+ *                    u32 node id
+ *
+ * Every META request goes to the shard's leader.  Any other replica
+ * answers -EREMOTE, whose error reply carries after its text a u32: the
+ * leader's node id, or 0 when unknown (an election is under way).  A node
+ * that holds no replica of the shard answers -ENXIO.
  */
 #ifndef OBJFS_META_H
 #define OBJFS_META_H
@@ -50,6 +60,9 @@ enum {
 	MSG_META_RESOLVE = 29,
 	MSG_META_LIST = 30,
 	MSG_META_BUCKETS = 31,
+	MSG_META_SHARD_OPEN = 32,
+	MSG_META_SHARDS = 33,
+	MSG_META_MEMBER = 34,
 	MSG_META_MAX
 };
 
@@ -163,6 +176,20 @@ struct meta_result {
 	struct meta_attr attr;   /* created/changed inode */
 	uint64_t freed_ino;      /* UNLINK/RMDIR/RENAME: inode whose last link went */
 };
+
+/* One replica's view of a shard group (META_SHARDS). */
+struct shard_state {
+	char name[MSG_NAME_MAX];
+	uint8_t role;        /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	uint8_t ready;       /* leader serving requests */
+	uint32_t leader_id;  /* node id, 0 unknown */
+	uint64_t term, commit, applied, last_index;
+	uint32_t n_voters;
+	uint32_t voter_id[8];
+	uint64_t match[8];   /* leader: each voter's replicated index */
+};
+void meta_put_shard_state(struct wr *w, const struct shard_state *s);
+void meta_get_shard_state(struct rd *r, struct shard_state *s);
 
 void meta_put_attr(struct wr *w, const struct meta_attr *a);
 void meta_get_attr(struct rd *r, struct meta_attr *a);

@@ -19,7 +19,7 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 static const char *const meta_names[] = {
 	"meta_op", "meta_lookup", "meta_getattr", "meta_readdir", "meta_readlink",
 	"meta_getxattr", "meta_listxattr", "meta_extents", "meta_statfs", "meta_resolve",
-	"meta_list", "meta_buckets",
+	"meta_list", "meta_buckets", "meta_shard_open", "meta_shards", "meta_member",
 };
 
 const char *msg_type_name(uint8_t type)
