@@ -34,6 +34,7 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv);
+int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
 

@@ -5,10 +5,104 @@
 
 #include "../common/client.h"
 #include "../common/err.h"
+#include "../common/meta_client.h"
 #include "ctl.h"
 
 /* A node that does not answer within this is shown as down. */
 #define STATUS_TIMEOUT_MS 2000
+
+/* Every node's view of the shard groups it runs, merged per shard. */
+struct shard_view {
+	struct shard_state st[CFG_MAX_NODES]; /* by node index; role 0 = none */
+	int seen[CFG_MAX_NODES];
+};
+
+struct shard_table {
+	char names[64][MSG_NAME_MAX];
+	struct shard_view *views[64];
+	size_t n;
+	size_t node;
+};
+
+static int collect_shard(void *arg, const struct shard_state *st)
+{
+	struct shard_table *t = arg;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		if (strcmp(t->names[i], st->name) == 0) {
+			break;
+		}
+	}
+	if (i == t->n) {
+		if (t->n == 64 || (t->views[i] = calloc(1, sizeof(*t->views[i]))) == NULL) {
+			return 0;
+		}
+		snprintf(t->names[i], sizeof(t->names[i]), "%s", st->name);
+		t->n++;
+	}
+	t->views[i]->st[t->node] = *st;
+	t->views[i]->seen[t->node] = 1;
+	return 0;
+}
+
+static const char *role_name(int role)
+{
+	static const char *const names[] = {"-", "follower", "candidate", "leader"};
+
+	return role >= 0 && role <= 3 ? names[role] : "?";
+}
+
+static void print_shards(struct ctl *c, struct cl *cl)
+{
+	struct shard_table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		if (cl_node_up(cl, i)) {
+			t->node = i;
+			mc_shards(cl, i, collect_shard, t);
+		}
+	}
+	printf("\n%-12s %-5s %-10s %-6s %-8s %-8s %s\n", "SHARD", "NODE", "ROLE", "TERM", "COMMIT",
+	       "APPLIED", "LAG");
+	for (size_t s = 0; s < t->n; s++) {
+		struct shard_view *v = t->views[s];
+		const struct shard_state *lead = NULL;
+
+		for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+			if (v->seen[i] && v->st[i].role == 3 && v->st[i].ready) {
+				lead = &v->st[i];
+			}
+		}
+		for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+			const struct shard_state *st = &v->st[i];
+			char lag[32] = "-";
+
+			if (!v->seen[i]) {
+				continue;
+			}
+			if (lead != NULL) {
+				snprintf(lag, sizeof(lag), "%llu",
+					 (unsigned long long)(lead->last_index > st->applied
+								  ? lead->last_index - st->applied
+								  : 0));
+			}
+			printf("%-12s %-5u %-10s %-6llu %-8llu %-8llu %s\n", t->names[s],
+			       c->cfg.nodes[i].id, role_name(st->role), (unsigned long long)st->term,
+			       (unsigned long long)st->commit, (unsigned long long)st->applied, lag);
+		}
+		if (lead == NULL) {
+			printf("%-12s no leader (fewer than a majority of its replicas answer)\n",
+			       t->names[s]);
+		}
+		free(v);
+		t->views[s] = NULL;
+	}
+	free(t);
+}
 
 int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 {
@@ -21,7 +115,9 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		printf("Usage: objfsctl status\n"
 		       "Ask every node of the cluster for its state and print one line per node:\n"
 		       "id, address, zone, up or down, disk used and free, fragment count, and\n"
-		       "the counts of refused (unauthenticated or malformed) requests.\n"
+		       "the counts of refused (unauthenticated or malformed) requests.  Then\n"
+		       "one line per replica of every metadata shard: its node, Raft role,\n"
+		       "term, commit and applied index, and its lag behind the leader's log.\n"
 		       "Exit status 0 when every node is up, 1 otherwise.\n");
 		return CTL_OK;
 	}
@@ -75,7 +171,132 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		cl_req_release(&reqs[i]);
 	}
 	printf("%zu of %zu nodes up\n", up, c->cfg.n_nodes);
+	print_shards(c, cl);
 	free(reqs);
 	cl_close(cl);
 	return up == c->cfg.n_nodes ? CTL_OK : CTL_FAIL;
+}
+
+/* --- objfsctl node out|in ------------------------------------------- */
+
+static int is_voter(const struct shard_view *v, const struct cfg *cfg, size_t node)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		if (!v->seen[i] || v->st[i].role != 3) {
+			continue;
+		}
+		for (uint32_t j = 0; j < v->st[i].n_voters; j++) {
+			if (v->st[i].voter_id[j] == cfg->nodes[node].id) {
+				return 1;
+			}
+		}
+		return 0;
+	}
+	return v->seen[node]; /* no leader seen: best guess */
+}
+
+static int member(struct cl *cl, const char *shard, int add, uint32_t id)
+{
+	struct mc *mc;
+	int rc = mc_open(cl, strcmp(shard, "_catalog") == 0 ? "" : shard, &mc);
+
+	if (rc == 0) {
+		rc = mc_member(mc, add, id);
+		mc_close(mc);
+	}
+	printf("  %s %s node %u: %s\n", shard, add ? "add" : "remove", id,
+	       rc == 0 ? "done" : obj_strerror(rc));
+	return rc;
+}
+
+int ctl_cmd_node(struct ctl *c, int argc, char **argv)
+{
+	struct shard_table *t;
+	struct cl *cl;
+	size_t self = SIZE_MAX;
+	int out, rc, failed = 0;
+	char *end;
+	long id;
+
+	if (ctl_is_help(argc, argv) || argc != 3 ||
+	    (strcmp(argv[1], "out") != 0 && strcmp(argv[1], "in") != 0)) {
+		printf("Usage: objfsctl node out|in ID\n"
+		       "out: move every metadata shard replica off node ID, one Raft\n"
+		       "membership change at a time (a replacement chosen by rendezvous\n"
+		       "order is added and caught up before ID is removed).\n"
+		       "in: give node ID back the replicas rendezvous placement assigns it,\n"
+		       "removing the stand-ins.  Fragments are not moved by either.\n");
+		return ctl_is_help(argc, argv) ? CTL_OK : CTL_USAGE;
+	}
+	out = strcmp(argv[1], "out") == 0;
+	id = strtol(argv[2], &end, 10);
+	if (*end != '\0' || id <= 0) {
+		fprintf(stderr, "objfsctl node: not a node id: '%s'\n", argv[2]);
+		return CTL_USAGE;
+	}
+	if (ctl_load(c) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		if (c->cfg.nodes[i].id == (uint32_t)id) {
+			self = i;
+		}
+	}
+	if (self == SIZE_MAX) {
+		fprintf(stderr, "objfsctl node: no node %ld in %s\n", id, c->cfg.path);
+		return CTL_FAIL;
+	}
+	if ((rc = cl_open(&c->cfg, &cl)) != 0 || (t = calloc(1, sizeof(*t))) == NULL) {
+		fprintf(stderr, "objfsctl node: %s\n", obj_strerror(rc ? rc : -ENOMEM));
+		return CTL_FAIL;
+	}
+	cl_wait_connected(cl, 1000);
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		if (cl_node_up(cl, i)) {
+			t->node = i;
+			mc_shards(cl, i, collect_shard, t);
+		}
+	}
+	for (size_t s = 0; s < t->n; s++) {
+		struct shard_view *v = t->views[s];
+		const char *bucket = strcmp(t->names[s], "_catalog") == 0 ? "" : t->names[s];
+		size_t rank[CFG_MAX_NODES], nr = mc_shard_replicas(&c->cfg, bucket, rank,
+								      c->cfg.n_nodes);
+		size_t want = c->cfg.meta_replicas < nr ? c->cfg.meta_replicas : nr;
+
+		if (out && is_voter(v, &c->cfg, self)) {
+			/* First the stand-in, so the group never shrinks. */
+			for (size_t k = 0; k < nr; k++) {
+				if (rank[k] != self && !is_voter(v, &c->cfg, rank[k]) &&
+				    cl_node_up(cl, rank[k])) {
+					failed |= member(cl, t->names[s], 1, c->cfg.nodes[rank[k]].id) != 0;
+					break;
+				}
+			}
+			failed |= member(cl, t->names[s], 0, (uint32_t)id) != 0;
+		} else if (!out && !is_voter(v, &c->cfg, self)) {
+			int preferred = 0;
+
+			for (size_t k = 0; k < want; k++) {
+				preferred |= rank[k] == self;
+			}
+			if (!preferred) {
+				continue;
+			}
+			failed |= member(cl, t->names[s], 1, (uint32_t)id) != 0;
+			/* Then the stand-in that placement does not prefer. */
+			for (size_t k = nr; k-- > want;) {
+				if (is_voter(v, &c->cfg, rank[k])) {
+					failed |= member(cl, t->names[s], 0, c->cfg.nodes[rank[k]].id) != 0;
+					break;
+				}
+			}
+		}
+	}
+	for (size_t s = 0; s < t->n; s++) {
+		free(t->views[s]);
+	}
+	free(t);
+	cl_close(cl);
+	return failed ? CTL_FAIL : CTL_OK;
 }
