@@ -232,7 +232,9 @@ static int scan(struct dc *dc)
 		n++;
 	}
 	closedir(d);
-	qsort(items, n, sizeof(*items), by_mtime);
+	if (n > 0) {
+		qsort(items, n, sizeof(*items), by_mtime);
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (find(dc, items[i].id) == NULL) {
 			add(dc, items[i].id, items[i].size, items[i].mtime);
@@ -264,7 +266,12 @@ int dc_open(const char *dir, uint64_t max_bytes, struct dc **out)
 	if (dc == NULL) {
 		return -ENOMEM;
 	}
-	snprintf(dc->dir, sizeof(dc->dir), "%s", dir);
+	/* Absolute: the daemon changes to / after start-up. */
+	if (realpath(dir, dc->dir) == NULL) {
+		rc = -errno;
+		free(dc);
+		return rc;
+	}
 	dc->max_bytes = max_bytes;
 	pthread_mutex_init(&dc->mu, NULL);
 	if ((rc = scan(dc)) != 0) {

@@ -168,6 +168,7 @@ int objfs_start(struct objfs *fs)
 
 	fs->st.blk = fs->blk;
 	fs->st.mc = fs->mc;
+	fs->st.dc = fs->dc;
 	fs->st.chunk_size = fs->chunk_size;
 	if ((rc = rc_open(&rcc, &store_rc_ops, &fs->st, &fs->rc)) != 0) {
 		return rc;

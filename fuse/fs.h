@@ -40,6 +40,7 @@ struct objfs {
 	struct cl *cl;
 	struct blk *blk;
 	struct mc *mc;
+	struct dc *dc;           /* on-disk block cache, or NULL */
 	uint32_t chunk_size;     /* from the bucket (mc_statfs) */
 	uint32_t inline_max;
 	/* owned here: */

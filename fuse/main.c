@@ -47,13 +47,14 @@
 #define DEF_READAHEAD 2
 #define DEF_UPLOADERS 4
 #define DEF_PREFETCHERS 2
+#define DEF_CACHE_DIR_MB 1024
 #define MAX_THREADS_DEFAULT 16
 
 struct cmdline {
 	char *bucket, *mountpoint;
 	char *conf, *cache_dir, *log_level;
 	char *attr_timeout, *entry_timeout, *negative_timeout;
-	char *max_dirty, *cache_mb, *readahead, *uploaders, *max_threads;
+	char *max_dirty, *cache_mb, *readahead, *uploaders, *max_threads, *cache_dir_mb;
 	int foreground, debug, single, help, version;
 	int extra_args;
 };
@@ -64,6 +65,7 @@ enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
 static const struct fuse_opt opt_spec[] = {
     OPT("conf=%s", conf),
     OPT("cache_dir=%s", cache_dir),
+    OPT("cache_dir_mb=%s", cache_dir_mb),
     OPT("log_level=%s", log_level),
     OPT("attr_timeout=%s", attr_timeout),
     OPT("entry_timeout=%s", entry_timeout),
@@ -107,7 +109,8 @@ static void usage(FILE *f)
 		"  -o uploaders=N        background upload threads (default 4)\n"
 		"  -o max_threads=N      FUSE worker threads (default 16)\n"
 		"  -o log_level=LEVEL    debug, info, warn or error (default: the config's)\n"
-		"  -o cache_dir=DIR      reserved for an on-disk block cache (accepted, unused)\n\n"
+		"  -o cache_dir=DIR      keep read blocks on disk in DIR too (default: no)\n"
+		"  -o cache_dir_mb=N     bound of the disk cache, MiB (default 1024)\n\n"
 		"FUSE and mount options passed on to the kernel, e.g.:\n"
 		"  -o allow_other        let other users access the mount\n"
 		"  -o ro                 mount read-only\n"
@@ -304,9 +307,10 @@ static int parse_uint(const char *name, const char *s, unsigned long lo, unsigne
 	return 0;
 }
 
-static int parse_opts(const struct cmdline *c, struct objfs_opts *o, unsigned *max_threads)
+static int parse_opts(const struct cmdline *c, struct objfs_opts *o, unsigned *max_threads,
+		      uint64_t *disk_bytes)
 {
-	unsigned cache_mb = DEF_CACHE_MB;
+	unsigned cache_mb = DEF_CACHE_MB, disk_mb = DEF_CACHE_DIR_MB;
 
 	o->attr_timeout = o->entry_timeout = DEF_TIMEOUT;
 	o->negative_timeout = 0;
@@ -321,9 +325,11 @@ static int parse_opts(const struct cmdline *c, struct objfs_opts *o, unsigned *m
 	    parse_uint("cache_mb", c->cache_mb, 1, 1 << 20, &cache_mb) != 0 ||
 	    parse_uint("readahead", c->readahead, 0, 64, &o->readahead) != 0 ||
 	    parse_uint("uploaders", c->uploaders, 1, 64, &o->uploaders) != 0 ||
-	    parse_uint("max_threads", c->max_threads, 1, 1024, max_threads) != 0) {
+	    parse_uint("max_threads", c->max_threads, 1, 1024, max_threads) != 0 ||
+	    parse_uint("cache_dir_mb", c->cache_dir_mb, 1, 1u << 30, &disk_mb) != 0) {
 		return -1;
 	}
+	*disk_bytes = (uint64_t)disk_mb << 20;
 	if (c->max_dirty != NULL &&
 	    (cfg_parse_size(c->max_dirty, &o->max_dirty) != 0 || o->max_dirty == 0)) {
 		fprintf(stderr, "objfs: -o max_dirty=%s: expected a size such as 256M\n",
@@ -351,6 +357,7 @@ static void free_cmdline(struct cmdline *c)
 	free(c->readahead);
 	free(c->uploaders);
 	free(c->max_threads);
+	free(c->cache_dir_mb);
 }
 
 /* Connects and checks the bucket: 0 or an exit status (message sent). */
@@ -411,6 +418,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *lc;
 	char mnt[PATH_MAX], err[512], fsname[128];
 	unsigned max_threads;
+	uint64_t disk_bytes = 0;
 	const char *conf;
 	enum log_level lvl;
 	sigset_t sigs, old;
@@ -436,7 +444,7 @@ int main(int argc, char **argv)
 		free_cmdline(&c);
 		return 2;
 	}
-	if (parse_opts(&c, &fs.o, &max_threads) != 0) {
+	if (parse_opts(&c, &fs.o, &max_threads, &disk_bytes) != 0) {
 		free_cmdline(&c);
 		return 2;
 	}
@@ -486,9 +494,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(lvl);
-	if (c.cache_dir != NULL) {
-		log_info("fuse.cache_dir", "cache_dir=%s: no on-disk cache in this version",
-			 c.cache_dir);
+	if (c.cache_dir != NULL && (rc = dc_open(c.cache_dir, disk_bytes, &fs.dc)) != 0) {
+		fprintf(stderr, "objfs: cache_dir '%s': %s\n", c.cache_dir, obj_strerror(rc));
+		goto out;
 	}
 
 	/* 3. daemon */
@@ -574,6 +582,7 @@ out:
 		fuse_session_destroy(se);
 	}
 	mc_close(fs.mc);
+	dc_close(fs.dc);
 	blk_close(fs.blk);
 	cl_close(fs.cl);
 	if (report_fd >= 0) {

@@ -351,7 +351,9 @@ static int ext_check(const struct rc *rc, struct meta_extent *ext, size_t n)
 			return -EIO;
 		}
 	}
-	qsort(ext, n, sizeof(*ext), ext_cmp);
+	if (n > 1) {
+		qsort(ext, n, sizeof(*ext), ext_cmp);
+	}
 	return 0;
 }
 

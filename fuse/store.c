@@ -155,8 +155,16 @@ static int st_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t 
 static int st_get_block(void *arg, const struct manifest_block *blk, uint8_t *buf)
 {
 	struct store *st = arg;
+	int rc;
 
-	return blk_get(st->blk, blk, buf);
+	if (st->dc != NULL && dc_get(st->dc, blk, buf) == 0) {
+		return 0;
+	}
+	rc = blk_get(st->blk, blk, buf);
+	if (rc == 0 && st->dc != NULL) {
+		dc_put(st->dc, blk, buf);
+	}
+	return rc;
 }
 
 const struct rc_ops store_rc_ops = {

@@ -1,6 +1,7 @@
 /* store.h: binds the write buffer (filebuf.h) and the read cache
- * (readcache.h) to the cluster: blocks through blockio, extents and
- * commits through the bucket's metadata shard.  The only place where the
+ * (readcache.h) to the cluster: blocks through blockio (behind the
+ * optional on-disk cache), extents and commits through the bucket's
+ * metadata shard.  The only place where the
  * FUSE client's data modules meet the network.  Thread-safe: called from
  * FUSE workers, uploader and prefetch threads. */
 #ifndef OBJFS_STORE_H
@@ -10,6 +11,7 @@
 
 #include "../common/blockio.h"
 #include "../common/meta_client.h"
+#include "diskcache.h"
 #include "filebuf.h"
 #include "readcache.h"
 
@@ -19,6 +21,7 @@ struct store {
 	struct blk *blk;
 	struct mc *mc;
 	struct rc *rc;
+	struct dc *dc;       /* on-disk block cache, or NULL */
 	uint32_t chunk_size;
 };
 
