@@ -504,3 +504,86 @@ int blk_delete(struct blk *b, const struct manifest_block *mb)
 	free(reqs);
 	return ok > 0 ? 0 : -EIO;
 }
+
+int blk_repair(struct blk *b, const struct manifest_block *mb)
+{
+	struct ec_profile p = {mb->k, mb->m};
+	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), nr, n = 0;
+	struct cl_req reqs[EC_MAX_FRAGS];
+	uint8_t body[EC_MAX_FRAGS][BLOCK_ID_LEN + 1], hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
+	size_t missing[EC_MAX_FRAGS], nmiss = 0;
+	size_t *rank = calloc(b->n, sizeof(*rank));
+	struct ec_codec *codec = codec_for(b, p);
+	uint8_t *block = NULL, *buf = NULL, *frags[EC_MAX_FRAGS];
+	int rc = 0;
+
+	if (rank == NULL || codec == NULL || nfrag > b->n) {
+		free(rank);
+		return rank == NULL ? -ENOMEM : -EINVAL;
+	}
+	nr = rank_nodes(b, mb->id, rank);
+	/* Which home nodes lack their fragment (or hold a damaged one)? */
+	for (size_t i = 0; i < nfrag && i < nr; i++) {
+		if (!cl_node_up(b->cl, rank[i])) {
+			continue;
+		}
+		memcpy(body[n], mb->id, BLOCK_ID_LEN);
+		body[n][BLOCK_ID_LEN] = (uint8_t)i;
+		memset(&reqs[n], 0, sizeof(reqs[n]));
+		reqs[n].node = rank[i];
+		reqs[n].type = MSG_FRAG_STAT;
+		reqs[n].body = body[n];
+		reqs[n].body_len = BLOCK_ID_LEN + 1;
+		missing[n] = i;
+		n++;
+	}
+	cl_run(b->cl, reqs, n, 0);
+	for (size_t j = 0; j < n; j++) {
+		if (reqs[j].status == -ENOENT || reqs[j].status == -OBJ_ECHECKSUM) {
+			missing[nmiss++] = missing[j];
+		}
+		cl_req_release(&reqs[j]);
+	}
+	if (nmiss == 0) {
+		free(rank);
+		return 0;
+	}
+	block = malloc(mb->len);
+	buf = malloc(nfrag * flen);
+	if (block == NULL || buf == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = blk_get(b, mb, block)) != 0) {
+		goto out;
+	}
+	for (size_t i = 0; i < nfrag; i++) {
+		frags[i] = buf + i * flen;
+	}
+	ec_encode(codec, block, mb->len, frags);
+	for (size_t j = 0; j < nmiss; j++) {
+		size_t i = missing[j];
+		struct frag_hdr h = {.k = p.k, .m = p.m, .block_len = mb->len,
+				     .frag_len = (uint32_t)flen, .csum = csum64(frags[i], flen)};
+
+		memcpy(h.ref.block_id, mb->id, BLOCK_ID_LEN);
+		h.ref.index = (uint8_t)i;
+		pack_hdr(hdrs[j], &h);
+		memset(&reqs[j], 0, sizeof(reqs[j]));
+		reqs[j].node = rank[i];
+		reqs[j].type = MSG_FRAG_PUT;
+		reqs[j].body = hdrs[j];
+		reqs[j].body_len = FRAG_HDR_WIRE;
+		reqs[j].data = frags[i];
+		reqs[j].data_len = flen;
+	}
+	rc = cl_run(b->cl, reqs, nmiss, 0);
+	for (size_t j = 0; j < nmiss; j++) {
+		cl_req_release(&reqs[j]);
+	}
+out:
+	free(buf);
+	free(block);
+	free(rank);
+	return rc;
+}

@@ -42,6 +42,13 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
  * not match. */
 int blk_get(struct blk *b, const struct manifest_block *mb, void *buf);
 
+/* Puts every fragment of the block back on its home node where it is
+ * missing or damaged (after a hand-off, a lost disk or a corruption),
+ * rebuilding it from the others.  Home nodes that are down are skipped.
+ * Returns the number of fragments rewritten, or a negative error (-EIO
+ * when fewer than k fragments are left anywhere). */
+int blk_repair(struct blk *b, const struct manifest_block *mb);
+
 /* Removes every fragment of the block from every up node (best effort:
  * returns 0 unless no node could be asked). */
 int blk_delete(struct blk *b, const struct manifest_block *mb);

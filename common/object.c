@@ -552,3 +552,90 @@ out:
 	free(after);
 	return rc;
 }
+
+struct repair_arg {
+	struct objc *oc;
+	struct mc *mc;
+	struct repair_stats *st;
+	int rc;
+	char *last; /* last path seen: where the next page starts */
+};
+
+static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
+{
+	struct repair_arg *ra = arg;
+	struct meta_attr a;
+	uint64_t next = 0;
+	int more = 1;
+
+	(void)size;
+	(void)mtime_ns;
+	snprintf(ra->last, WIRE_STR_MAX + 1, "%s", path);
+	if (mc_resolve(ra->mc, path, &a) != 0) {
+		return 0; /* removed meanwhile */
+	}
+	ra->st->files++;
+	while (more) {
+		struct meta_extent *ext = NULL;
+		uint8_t *inl = NULL;
+		size_t inl_len = 0;
+		struct meta_attr a2;
+		int n = mc_extents(ra->mc, a.ino, next, EXTENT_PAGE, &ext, &more, &a2, &inl, &inl_len);
+
+		if (n < 0) {
+			ra->rc = ra->rc ? ra->rc : n;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int rc = blk_repair(ra->oc->blk, &ext[i].blk);
+
+			ra->st->blocks++;
+			if (rc < 0) {
+				ra->st->failed++;
+				ra->rc = ra->rc ? ra->rc : rc;
+				log_warn("repair.block", "%s: chunk %llu: %s", path,
+					 (unsigned long long)ext[i].chunk, obj_strerror(rc));
+			} else {
+				ra->st->fragments += (uint64_t)rc;
+			}
+			next = ext[i].chunk + 1;
+		}
+		free(ext);
+		free(inl);
+	}
+	return 0;
+}
+
+int obj_repair(struct objc *oc, const char *bucket, struct repair_stats *st)
+{
+	struct repair_arg ra = {oc, NULL, st, 0, NULL};
+	int rc, more = 1;
+
+	memset(st, 0, sizeof(*st));
+	ra.last = calloc(1, WIRE_STR_MAX + 1);
+	if (ra.last == NULL) {
+		return -ENOMEM;
+	}
+	if ((rc = mc_open(oc->cl, bucket, &ra.mc)) != 0) {
+		free(ra.last);
+		return rc;
+	}
+	/* The callback may make its own requests: each page's reply is
+	 * already complete when it runs. */
+	while (more && rc >= 0) {
+		char *after = strdup(ra.last);
+
+		if (after == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = mc_list(ra.mc, "", after, LIST_PAGE, repair_file, &ra, &more);
+		free(after);
+		if (rc == 0) {
+			break;
+		}
+	}
+	mc_close(ra.mc);
+	free(ra.last);
+	return rc < 0 ? rc : ra.rc;
+}

@@ -35,6 +35,7 @@ int ctl_cmd_rm(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv);
 int ctl_cmd_node(struct ctl *c, int argc, char **argv);
+int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
 

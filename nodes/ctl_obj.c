@@ -249,3 +249,37 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 	}
 	return CTL_OK;
 }
+
+int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
+{
+	struct repair_stats st;
+	struct objc *oc;
+	int rc;
+
+	if (ctl_is_help(argc, argv) || argc != 2) {
+		printf("Usage: objfsctl repair BUCKET\n"
+		       "Check every block of every file of BUCKET and write each fragment that\n"
+		       "is missing or damaged on its home node back there, rebuilt from the\n"
+		       "others: run it after a node was down (its fragments were handed off\n"
+		       "to other nodes) or replaced.  Home nodes that are down are skipped.\n");
+		return ctl_is_help(argc, argv) ? CTL_OK : CTL_USAGE;
+	}
+	if (msg_check_bucket(argv[1]) != 0) {
+		fprintf(stderr, "objfsctl repair: invalid bucket name '%s'\n", argv[1]);
+		return CTL_USAGE;
+	}
+	if (ctl_connect(c, &oc) != CTL_OK) {
+		return CTL_FAIL;
+	}
+	cl_wait_connected(objc_cl(oc), 2000);
+	rc = obj_repair(oc, argv[1], &st);
+	objc_close(oc);
+	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks failed\n",
+	       argv[1], (unsigned long long)st.files, (unsigned long long)st.blocks,
+	       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+	if (rc != 0) {
+		fprintf(stderr, "objfsctl repair: %s: %s\n", argv[1], obj_strerror(rc));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}

@@ -31,6 +31,7 @@ static const struct cmd cmds[] = {
 	{"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
 	{"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
 	{"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
+	{"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
 	{"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
 	{"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
 	{"bench", ctl_cmd_bench, "measure put/get throughput and latency"},

@@ -69,6 +69,10 @@ NL=$(wait_leader demo) || fail "no new leader"
 [ "$NL" != "$L" ] || fail "leader did not change"
 log "all 60 acknowledged objects intact; new leader node $NL"
 ctl dev up --dir "$T/cluster" >/dev/null || fail "restart of node $L"
+# Blocks written while node $L was down had its fragments handed off:
+# move them home so the data survives two more failures.
+ctl repair demo | tee "$T/repair" | grep -q "0 blocks failed" || fail "repair: $(cat "$T/repair")"
+grep -q " 0 fragments rewritten" "$T/repair" && fail "repair found nothing to move home"
 
 # --- 2: two of the three replicas down -----------------------------------
 set -- $(replicas_of demo)
