@@ -28,7 +28,7 @@
 struct dc_ent {
 	uint8_t id[BLOCK_ID_LEN];
 	uint64_t size;
-	int64_t mtime;             /* for the start-up ordering only */
+	int64_t mtime; /* for the start-up ordering only */
 	struct dc_ent *hnext;
 	struct dc_ent *prev, *next; /* LRU: head = most recent */
 };
@@ -41,7 +41,7 @@ struct dc {
 	struct dc_ent *head, *tail;
 	uint64_t bytes, files;
 	unsigned tmp_seq;
-	bool warned;               /* a failed put was logged */
+	bool warned; /* a failed put was logged */
 };
 
 static size_t dc_hash(const uint8_t *id)

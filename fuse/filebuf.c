@@ -47,23 +47,23 @@ enum ch_state { CH_DIRTY, CH_UPLOADING, CH_STORED };
 struct chunk {
 	uint64_t idx;
 	struct fbuf *fb;
-	uint8_t *buf;          /* chunk_size bytes; NULL once STORED */
-	uint32_t len;          /* bytes of the chunk that belong to the file */
-	uint32_t clen;         /* older content to merge while !filled */
-	uint32_t w0, w1;       /* bytes written while !filled (w0 == w1: none) */
+	uint8_t *buf;	 /* chunk_size bytes; NULL once STORED */
+	uint32_t len;	 /* bytes of the chunk that belong to the file */
+	uint32_t clen;	 /* older content to merge while !filled */
+	uint32_t w0, w1; /* bytes written while !filled (w0 == w1: none) */
 	enum ch_state state;
-	bool filled;           /* invariant 2 */
-	bool fetching;         /* chunk_fill running */
-	bool queued;           /* on the upload queue */
-	bool claimed;          /* an uploader owns it (fill + upload) */
-	bool committing;       /* blk is in a commit in flight */
-	bool commit_tried;     /* blk took part in a commit (invariant 4) */
-	bool has_src;          /* older content is block src */
-	bool src_garbage;      /* src was never committed: discard when unused */
-	unsigned busy;         /* threads using it without the lock */
-	int err;               /* last upload failure, cleared by a write */
-	uint64_t try_id;       /* flush round that queued it */
-	uint64_t ver;          /* bumped on every change of content */
+	bool filled;		   /* invariant 2 */
+	bool fetching;		   /* chunk_fill running */
+	bool queued;		   /* on the upload queue */
+	bool claimed;		   /* an uploader owns it (fill + upload) */
+	bool committing;	   /* blk is in a commit in flight */
+	bool commit_tried;	   /* blk took part in a commit (invariant 4) */
+	bool has_src;		   /* older content is block src */
+	bool src_garbage;	   /* src was never committed: discard when unused */
+	unsigned busy;		   /* threads using it without the lock */
+	int err;		   /* last upload failure, cleared by a write */
+	uint64_t try_id;	   /* flush round that queued it */
+	uint64_t ver;		   /* bumped on every change of content */
 	struct manifest_block blk; /* STORED */
 	struct manifest_block src;
 	struct chunk *qnext;
@@ -72,13 +72,13 @@ struct chunk {
 struct fbuf {
 	struct fb_ctx *ctx;
 	uint64_t ino;
-	uint64_t size;         /* local size: committed and buffered */
-	uint64_t base;         /* committed size as far as we know */
-	uint64_t gen;          /* generation base was seen at */
-	int64_t mtime_ns;      /* last write since the last commit, or 0 */
-	struct chunk **ch;     /* sorted by idx */
+	uint64_t size;	   /* local size: committed and buffered */
+	uint64_t base;	   /* committed size as far as we know */
+	uint64_t gen;	   /* generation base was seen at */
+	int64_t mtime_ns;  /* last write since the last commit, or 0 */
+	struct chunk **ch; /* sorted by idx */
 	size_t n, cap;
-	bool flushing;         /* a flush or truncate owns the commit path */
+	bool flushing; /* a flush or truncate owns the commit path */
 	struct manifest_block *garbage;
 	size_t n_garbage, cap_garbage;
 	struct fbuf *prev, *next; /* ctx->files */
@@ -89,14 +89,14 @@ struct fb_ctx {
 	const struct fb_ops *ops;
 	void *arg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;   /* any chunk/file state change */
-	pthread_cond_t work;   /* queue not empty, or stop */
+	pthread_cond_t cond; /* any chunk/file state change */
+	pthread_cond_t work; /* queue not empty, or stop */
 	struct chunk *qhead, *qtail;
 	unsigned nqueued;
-	unsigned inflight;     /* chunks claimed by uploaders */
-	uint64_t mem;          /* bytes of chunk buffers */
-	uint64_t round;        /* flush round ids */
-	uint64_t fail_seq;     /* counts upload failures */
+	unsigned inflight; /* chunks claimed by uploaders */
+	uint64_t mem;	   /* bytes of chunk buffers */
+	uint64_t round;	   /* flush round ids */
+	uint64_t fail_seq; /* counts upload failures */
 	int last_err;
 	bool stop;
 	struct fbuf *files;
@@ -336,7 +336,8 @@ static void queue_victims(struct fb_ctx *ctx)
 			for (size_t i = 0; i < fb->n && want > 0; i++) {
 				struct chunk *c = fb->ch[i];
 
-				if (c->state != CH_DIRTY || c->queued || c->claimed || c->fetching) {
+				if (c->state != CH_DIRTY || c->queued || c->claimed ||
+				    c->fetching) {
 					continue;
 				}
 				if (pass == 0 && c->len != ctx->conf.chunk_size) {
@@ -455,8 +456,9 @@ static void *uploader_main(void *arg)
 			c->err = rc;
 			ctx->last_err = rc;
 			ctx->fail_seq++;
-			log_warn("fb.upload", "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s",
-				 c->fb->ino, c->idx, obj_strerror(rc));
+			log_warn("fb.upload",
+				 "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s", c->fb->ino,
+				 c->idx, obj_strerror(rc));
 		}
 		c->claimed = false;
 		c->busy--;
@@ -894,12 +896,14 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 			/* Committed content: only below the committed size;
 			 * past it the file was extended by us (zeros). */
 			uint64_t base = fb->base;
-			uint32_t have = base > pos ? (base - pos < n ? (uint32_t)(base - pos) : n) : 0;
+			uint32_t have =
+			    base > pos ? (base - pos < n ? (uint32_t)(base - pos) : n) : 0;
 
 			memset(out + done + have, 0, n - have);
 			if (have > 0) {
 				pthread_mutex_unlock(&ctx->mu);
-				rc = ctx->ops->read(ctx->arg, fb->ino, idx, NULL, a, have, out + done);
+				rc = ctx->ops->read(ctx->arg, fb->ino, idx, NULL, a, have,
+						    out + done);
 				pthread_mutex_lock(&ctx->mu);
 			}
 		}
@@ -1080,8 +1084,8 @@ static int commit_stored(struct fbuf *fb, struct meta_attr *attr, int *committed
 		fb->gen = attr->gen;
 	}
 	if (rc != 0) {
-		log_warn("fb.commit", "ino %" PRIu64 ": commit of %zu extent(s) failed: %s", fb->ino,
-			 n - ok, obj_strerror(rc));
+		log_warn("fb.commit", "ino %" PRIu64 ": commit of %zu extent(s) failed: %s",
+			 fb->ino, n - ok, obj_strerror(rc));
 	}
 out:
 	free(ext);

@@ -29,11 +29,11 @@
 /* One commit of new content (one MOP_WRITE). */
 struct fb_commit {
 	uint64_t ino;
-	uint64_t size;               /* new size (the shard keeps max(old, size)) */
-	int64_t mtime_ns;            /* time of the last write */
+	uint64_t size;		       /* new size (the shard keeps max(old, size)) */
+	int64_t mtime_ns;	       /* time of the last write */
 	const struct meta_extent *ext; /* ascending chunks, n_ext <= max_batch */
 	size_t n_ext;
-	const uint8_t *inline_data;  /* whole content when is_inline */
+	const uint8_t *inline_data; /* whole content when is_inline */
 	size_t inline_len;
 	int is_inline;
 };
@@ -63,13 +63,13 @@ struct fb_ops {
 };
 
 struct fb_conf {
-	uint32_t chunk_size;   /* bytes per chunk, from the bucket (mc_statfs) */
-	uint32_t inline_max;   /* files up to this size are committed inline */
-	uint64_t max_dirty;    /* bytes of chunk buffers across all files;
-				* raised to 2 chunks if smaller */
-	unsigned uploaders;    /* background upload threads (1..64) */
-	uint32_t max_batch;    /* extents per commit; 0 or more than
-				* META_EXTENTS_MAX means META_EXTENTS_MAX */
+	uint32_t chunk_size; /* bytes per chunk, from the bucket (mc_statfs) */
+	uint32_t inline_max; /* files up to this size are committed inline */
+	uint64_t max_dirty;  /* bytes of chunk buffers across all files;
+			      * raised to 2 chunks if smaller */
+	unsigned uploaders;  /* background upload threads (1..64) */
+	uint32_t max_batch;  /* extents per commit; 0 or more than
+			      * META_EXTENTS_MAX means META_EXTENTS_MAX */
 };
 
 struct fb_ctx;

@@ -207,6 +207,14 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* Close-to-open needs every write to reach us before close returns
 	 * and the size we report to be the truth: no kernel write-back. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The kernel clears set-user/group-ID bits itself (by a setattr of
+	 * the mode) when a file is written, truncated or chowned; libfuse
+	 * would otherwise hand that duty to us. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* A symlink's target never changes (a new link is a new inode). */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) {
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	}
 	if (conn->capable & FUSE_CAP_ASYNC_READ) {
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	}

@@ -24,14 +24,14 @@
 
 /* Mount options that shape the caches (main.c parses them). */
 struct objfs_opts {
-	double attr_timeout;     /* kernel attribute cache, seconds (1) */
-	double entry_timeout;    /* kernel name cache, seconds (1) */
+	double attr_timeout;	 /* kernel attribute cache, seconds (1) */
+	double entry_timeout;	 /* kernel name cache, seconds (1) */
 	double negative_timeout; /* cache of "no such name", seconds (0) */
-	uint64_t max_dirty;      /* write-back memory across files (256 MiB) */
-	uint64_t cache_bytes;    /* block cache in memory (256 MiB) */
-	unsigned readahead;      /* chunks read ahead of sequential readers (2) */
-	unsigned uploaders;      /* background upload threads (4) */
-	unsigned prefetchers;    /* background read-ahead threads (2) */
+	uint64_t max_dirty;	 /* write-back memory across files (256 MiB) */
+	uint64_t cache_bytes;	 /* block cache in memory (256 MiB) */
+	unsigned readahead;	 /* chunks read ahead of sequential readers (2) */
+	unsigned uploaders;	 /* background upload threads (4) */
+	unsigned prefetchers;	 /* background read-ahead threads (2) */
 };
 
 struct objfs {
@@ -40,8 +40,8 @@ struct objfs {
 	struct cl *cl;
 	struct blk *blk;
 	struct mc *mc;
-	struct dc *dc;           /* on-disk block cache, or NULL */
-	uint32_t chunk_size;     /* from the bucket (mc_statfs) */
+	struct dc *dc;	     /* on-disk block cache, or NULL */
+	uint32_t chunk_size; /* from the bucket (mc_statfs) */
 	uint32_t inline_max;
 	/* owned here: */
 	struct store st;

@@ -25,11 +25,11 @@ struct dent {
 
 struct dhandle {
 	pthread_mutex_t mu;
-	int loaded;          /* the window is valid */
-	uint64_t base;       /* index of win[0] among the directory's entries */
+	int loaded;    /* the window is valid */
+	uint64_t base; /* index of win[0] among the directory's entries */
 	struct dent *win;
 	size_t n, cap;
-	int more;            /* entries follow the window */
+	int more; /* entries follow the window */
 };
 
 static struct dhandle *dh_of(const struct fuse_file_info *fi)

@@ -27,9 +27,9 @@ struct itable {
 
 /* What cleanup found to do once the lock is released. */
 struct it_after {
-	struct fbuf *fb;   /* close */
-	uint64_t gone;     /* entry dropped: ino */
-	int orphan;        /* and it was unlinked */
+	struct fbuf *fb; /* close */
+	uint64_t gone;	 /* entry dropped: ino */
+	int orphan;	 /* and it was unlinked */
 };
 
 static size_t it_hash(const struct itable *it, uint64_t ino)
@@ -169,6 +169,11 @@ void it_close(struct itable *it)
 
 			it->tab[i] = n->next;
 			fb_close(n->fb);
+			if (n->unlinked && it->ops->orphan != NULL) {
+				/* The kernel drops its references at unmount
+				 * without forgets: the orphan is ours to end. */
+				it->ops->orphan(it->arg, n->ino);
+			}
 			free(n);
 		}
 	}

@@ -25,10 +25,10 @@ struct inode {
 	/* guarded by the table's mutex: */
 	uint64_t parent;     /* last parent it was looked up in (for "..") */
 	uint64_t nlookup;    /* kernel references (lookup, create, readdirplus ...) */
-	uint32_t nopen;      /* open file handles */
-	uint32_t pins;       /* handlers using the entry right now */
-	int unlinked;        /* its last link went while the kernel held it */
-	int opened;          /* open_gen is valid */
+	uint32_t nopen;	     /* open file handles */
+	uint32_t pins;	     /* handlers using the entry right now */
+	int unlinked;	     /* its last link went while the kernel held it */
+	int opened;	     /* open_gen is valid */
 	uint64_t open_gen;   /* generation the kernel's page cache reflects */
 	int64_t nocap_until; /* CLOCK_MONOTONIC ns: no security.capability */
 	struct fbuf *fb;     /* write buffer, while open or dirty */
@@ -45,7 +45,8 @@ struct it_ops {
 /* ops and arg must outlive the table.  Returns 0 or -ENOMEM. */
 int it_open(const struct it_ops *ops, void *arg, struct itable **out);
 /* Frees the table; write buffers still attached are closed (their
- * uncommitted data dropped: flush with it_flush_all first). */
+ * uncommitted data dropped: flush with it_flush_all first) and unlinked
+ * inodes are handed to ops->orphan. */
 void it_close(struct itable *it);
 
 /* Pins the entry of ino, creating it if needed.  NULL on -ENOMEM. */

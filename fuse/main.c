@@ -61,7 +61,10 @@ struct cmdline {
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
 
-#define OPT(t, f) {t, offsetof(struct cmdline, f), 0}
+#define OPT(t, f)                                                                                  \
+	{                                                                                          \
+		t, offsetof(struct cmdline, f), 0                                                  \
+	}
 static const struct fuse_opt opt_spec[] = {
     OPT("conf=%s", conf),
     OPT("cache_dir=%s", cache_dir),
@@ -487,7 +490,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	lvl = c.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-	if (!c.debug && log_parse_level(c.log_level != NULL ? c.log_level : cfg.log_level, &lvl) != 0) {
+	if (!c.debug &&
+	    log_parse_level(c.log_level != NULL ? c.log_level : cfg.log_level, &lvl) != 0) {
 		fprintf(stderr, "objfs: unknown log level '%s'\n",
 			c.log_level != NULL ? c.log_level : cfg.log_level);
 		status = 2;
@@ -534,8 +538,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (fuse_session_mount(se, mnt) != 0) {
-		failf(1, "cannot mount on %s (see the message above; is it already mounted, "
-			 "or is /dev/fuse missing?)",
+		failf(1,
+		      "cannot mount on %s (see the message above; is it already mounted, "
+		      "or is /dev/fuse missing?)",
 		      mnt);
 		goto out;
 	}

@@ -37,11 +37,11 @@ enum { RB_LOADING, RB_READY };
 struct rc_file {
 	uint64_t ino;
 	int state;
-	uint64_t epoch;              /* bumped by every invalidation */
-	uint64_t gen;                /* generation of the loaded extents */
-	struct meta_extent *ext;     /* ascending chunks */
+	uint64_t epoch;		 /* bumped by every invalidation */
+	uint64_t gen;		 /* generation of the loaded extents */
+	struct meta_extent *ext; /* ascending chunks */
 	size_t n;
-	uint8_t *inl;                /* inline content (chunk 0), if any */
+	uint8_t *inl; /* inline content (chunk 0), if any */
 	size_t inl_len;
 	struct rc_file *next;
 };
@@ -49,7 +49,7 @@ struct rc_file {
 struct rc_block {
 	struct manifest_block blk;
 	uint8_t *buf;
-	size_t cap;                  /* bytes allocated (what the bound counts) */
+	size_t cap; /* bytes allocated (what the bound counts) */
 	int state;
 	unsigned refs;
 	struct rc_block *hnext;
@@ -65,8 +65,8 @@ struct rc {
 	const struct rc_ops *ops;
 	void *arg;
 	pthread_mutex_t mu;
-	pthread_cond_t cond;         /* a load finished */
-	pthread_cond_t work;         /* a job queued, or stop */
+	pthread_cond_t cond; /* a load finished */
+	pthread_cond_t work; /* a job queued, or stop */
 	struct rc_file *files[RC_FILE_BUCKETS];
 	struct rc_block *blocks[RC_BLOCK_BUCKETS];
 	struct rc_block *lru_head, *lru_tail;
@@ -366,8 +366,8 @@ struct chunk_src {
 	size_t inl_len;
 };
 
-static int find_chunk(const struct meta_extent *ext, size_t n, const uint8_t *inl,
-		      size_t inl_len, uint64_t chunk, struct chunk_src *out)
+static int find_chunk(const struct meta_extent *ext, size_t n, const uint8_t *inl, size_t inl_len,
+		      uint64_t chunk, struct chunk_src *out)
 {
 	size_t lo = 0, hi = n;
 
@@ -494,8 +494,8 @@ int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uin
 		pthread_mutex_unlock(&rc->mu);
 		break;
 	case 2: {
-		uint32_t have = src.inl_len > rc->conf.chunk_size ? rc->conf.chunk_size
-								   : (uint32_t)src.inl_len;
+		uint32_t have =
+		    src.inl_len > rc->conf.chunk_size ? rc->conf.chunk_size : (uint32_t)src.inl_len;
 		uint32_t n = off < have ? have - off : 0;
 
 		n = n > len ? len : n;

@@ -26,23 +26,23 @@ struct rc_ops {
 };
 
 struct rc_conf {
-	uint32_t chunk_size;   /* bytes per chunk of the bucket */
-	uint64_t cache_bytes;  /* bound of the block cache */
-	unsigned readahead;    /* chunks fetched ahead of a sequential reader */
-	unsigned prefetchers;  /* background fetch threads (0: no read-ahead) */
+	uint32_t chunk_size;  /* bytes per chunk of the bucket */
+	uint64_t cache_bytes; /* bound of the block cache */
+	unsigned readahead;   /* chunks fetched ahead of a sequential reader */
+	unsigned prefetchers; /* background fetch threads (0: no read-ahead) */
 };
 
 /* Sequential-read state of one open file handle; zero-initialise. */
 struct rc_stream {
-	uint64_t next_off;     /* where a sequential reader reads next */
-	uint64_t ra_next;      /* first chunk not yet scheduled */
-	unsigned seq;          /* consecutive sequential reads */
+	uint64_t next_off; /* where a sequential reader reads next */
+	uint64_t ra_next;  /* first chunk not yet scheduled */
+	unsigned seq;	   /* consecutive sequential reads */
 };
 
 struct rc_stats {
 	uint64_t hits, misses, prefetched; /* block lookups */
-	uint64_t fetched;                  /* bytes read from the backend */
-	uint64_t cached;                   /* bytes held now */
+	uint64_t fetched;		   /* bytes read from the backend */
+	uint64_t cached;		   /* bytes held now */
 };
 
 struct rc;

@@ -21,7 +21,7 @@ struct store {
 	struct blk *blk;
 	struct mc *mc;
 	struct rc *rc;
-	struct dc *dc;       /* on-disk block cache, or NULL */
+	struct dc *dc; /* on-disk block cache, or NULL */
 	uint32_t chunk_size;
 };
 

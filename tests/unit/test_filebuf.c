@@ -16,12 +16,12 @@
 #include "../../common/log.h"
 #include "../../fuse/filebuf.h"
 
-#define CS 65536u     /* chunk size of the fake bucket */
+#define CS 65536u /* chunk size of the fake bucket */
 #define INLINE 4096u
 #define MAX_INO 4
 #define MAX_BLOCKS 4096
 #define MAX_EXT 8192
-#define BATCH 256    /* extents per commit in test_commit_batches */
+#define BATCH 256 /* extents per commit in test_commit_batches */
 
 struct fblock {
 	uint8_t *data;
@@ -555,7 +555,10 @@ START_TEST(test_offsets_past_4gib)
 	ck_assert_int_eq(fb_open(ctx, 3, 0, 0, &fb), 0);
 	ck_assert_int_eq(fb_write(fb, off, "0123456789", 10), 10);
 	ck_assert_int_eq(fb_read(fb, off - 2, 16, back), 12);
-	ck_assert_mem_eq(back, "\0\0" "0123456789", 12);
+	ck_assert_mem_eq(back,
+			 "\0\0"
+			 "0123456789",
+			 12);
 	ck_assert_int_eq(fb_read(fb, 4096, 16, back), 16); /* hole */
 	ck_assert_int_eq(back[0], 0);
 	ck_assert_int_eq(fb_flush(fb, &attr, NULL), 0);

@@ -29,8 +29,8 @@ static struct fake {
 	size_t inl_len;
 	uint64_t gen;
 	int gets[NBLK], extent_calls;
-	int fail_block;   /* index + 1 of a block that fails */
-	int gate;         /* get_block waits while set */
+	int fail_block; /* index + 1 of a block that fails */
+	int gate;	/* get_block waits while set */
 	int waiting;
 } fk;
 
