@@ -605,7 +605,12 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct inode *n;
 	int rc = 0;
 
-	if (strlen(name) > META_XATTR_NAME_MAX) {
+	if (strncmp(name, "system.", 7) == 0) {
+		/* No POSIX ACLs: the mode bits are the permissions.  Accepting
+		 * system.posix_acl_access as a plain xattr would make cp -a and
+		 * tar believe the mode was set through it, and skip chmod. */
+		rc = -EOPNOTSUPP;
+	} else if (strlen(name) > META_XATTR_NAME_MAX) {
 		rc = -ERANGE;
 	} else if (size > META_XATTR_VALUE_MAX) {
 		rc = -E2BIG;
