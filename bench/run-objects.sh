@@ -16,7 +16,7 @@ echo "== erasure codec (one core)"
 "$b/bench/bench_codec" --seconds 1
 
 echo "== objects on a 6-node loopback cluster (4+2, $(nproc) cores shared by client and nodes)"
-timeout 60 "$ctl" dev up --nodes 6 --dir "$d/cluster" --port $((30000 + RANDOM % 5000)) >/dev/null
+timeout 60 "$ctl" dev up --no-mount --nodes 6 --dir "$d/cluster" --port $((30000 + RANDOM % 5000)) >/dev/null
 for spec in "4M 64 1" "4M 128 16" "4K 2000 1" "4K 8000 16"; do
 	set -- $spec
 	timeout 300 "$ctl" bench --bucket bench --size "$1" --count "$2" --concurrency "$3" --seconds 20

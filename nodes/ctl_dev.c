@@ -26,6 +26,7 @@
 #define DEV_DIR ".objfs-dev"
 #define DEV_PORT 7401
 #define DEV_BUCKET "demo"
+#define DEV_MOUNT "mnt"
 #define DEV_START_TIMEOUT_MS 15000
 #define DEV_STOP_TIMEOUT_MS 10000
 
@@ -47,6 +48,7 @@ static void dev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: objfsctl dev up [--nodes N] [--dir DIR] [--port PORT]\n"
+		"                       [--mount MNT | --no-mount]\n"
 		"       objfsctl dev down [--dir DIR] [--purge]\n"
 		"Start or stop a local cluster of objfs-node processes on 127.0.0.1.\n\n"
 		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
@@ -54,9 +56,12 @@ static void dev_usage(FILE *f)
 		"                   (default ./" DEV_DIR ")\n"
 		"  -p, --port PORT  first node's port; node i listens on PORT+i-1\n"
 		"                   (default %d)\n"
+		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
+		"      --no-mount   start the nodes and create the bucket only\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
-		"afterwards, so data survives down/up.  It starts only nodes not running.\n",
+		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
+		"creates bucket 'demo' and mounts it.  'down' unmounts first.\n",
 		DEV_PORT);
 }
 
@@ -116,6 +121,128 @@ static void node_binary(char *out, size_t len)
 		}
 	}
 	snprintf(out, len, "objfs-node"); /* from PATH */
+}
+
+/* The objfs mount program: beside objfsctl (installed), in the build
+ * tree's fuse/ folder, or from PATH. */
+static void mount_binary(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			if (pathf(out, len, "%s/objfs", self) == 0 && access(out, X_OK) == 0) {
+				return;
+			}
+			if (pathf(out, len, "%s/../fuse/objfs", self) == 0 && access(out, X_OK) == 0) {
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "objfs");
+}
+
+static int is_mounted(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096], mp[PATH_MAX];
+	int found = 0;
+
+	if (f == NULL) {
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) == 1 && strcmp(mp, dir) == 0) {
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Mounts bucket at mnt with objfs (which daemonises once mounted). */
+static int dev_mount(const char *conf, const char *bucket, const char *mnt, const char *dir)
+{
+	char bin[PATH_MAX], opt[PATH_MAX + 16], rec[PATH_MAX];
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	if (mkdir(mnt, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
+		return CTL_FAIL;
+	}
+	if (is_mounted(mnt)) {
+		printf("bucket '%s' already mounted at %s\n", bucket, mnt);
+		return CTL_OK;
+	}
+	mount_binary(bin, sizeof(bin));
+	if (pathf(opt, sizeof(opt), "conf=%s", conf) != 0) {
+		return CTL_FAIL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		return CTL_FAIL;
+	}
+	if (pid == 0) {
+		execlp(bin, "objfs", bucket, mnt, "-o", opt, (char *)NULL);
+		fprintf(stderr, "objfsctl dev up: cannot run %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "objfsctl dev up: mounting '%s' at %s failed\n", bucket, mnt);
+		return CTL_FAIL;
+	}
+	/* Remember the mount so that 'dev down' unmounts it first. */
+	if (pathf(rec, sizeof(rec), "%s/mountpoint", dir) == 0 && (f = fopen(rec, "w")) != NULL) {
+		fprintf(f, "%s\n", mnt);
+		fclose(f);
+	}
+	printf("bucket '%s' mounted at %s\n", bucket, mnt);
+	return CTL_OK;
+}
+
+/* Unmounts what dev up mounted: fusermount3 -u, then a lazy unmount. */
+static void dev_unmount(const char *dir)
+{
+	char rec[PATH_MAX], mnt[PATH_MAX] = "";
+	FILE *f;
+
+	if (pathf(rec, sizeof(rec), "%s/mountpoint", dir) != 0 || (f = fopen(rec, "r")) == NULL) {
+		return;
+	}
+	if (fgets(mnt, sizeof(mnt), f) != NULL) {
+		mnt[strcspn(mnt, "\n")] = '\0';
+	}
+	fclose(f);
+	for (int attempt = 0; mnt[0] != '\0' && is_mounted(mnt) && attempt < 2; attempt++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			if (attempt == 0) {
+				execlp("fusermount3", "fusermount3", "-u", mnt, (char *)NULL);
+			} else {
+				execlp("umount", "umount", "-l", mnt, (char *)NULL);
+			}
+			_exit(127);
+		}
+		if (pid > 0) {
+			waitpid(pid, &status, 0);
+		}
+	}
+	/* The daemon commits what it buffered, then exits; give it time. */
+	for (int i = 0; i < 100 && mnt[0] != '\0' && is_mounted(mnt); i++) {
+		usleep(100000);
+	}
+	unlink(rec);
 }
 
 static int spawn_node(const char *bin, const char *conf, const char *dir, uint32_t id)
@@ -198,7 +325,7 @@ static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 	return ok;
 }
 
-static int dev_up(struct ctl *c, const char *dir, long nodes, long port)
+static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const char *mnt)
 {
 	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
 	size_t ready;
@@ -274,6 +401,19 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port)
 	}
 	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET, conf);
 	printf("use it with: export OBJFS_CONF=%s\n", conf);
+	if (mnt != NULL) {
+		char absmnt[PATH_MAX];
+
+		if (mkdir(mnt, 0755) != 0 && errno != EEXIST) {
+			fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
+			return CTL_FAIL;
+		}
+		if (realpath(mnt, absmnt) == NULL) {
+			fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
+			return CTL_FAIL;
+		}
+		return dev_mount(conf, DEV_BUCKET, absmnt, absdir);
+	}
 	return CTL_OK;
 }
 
@@ -305,6 +445,8 @@ static int dev_down(const char *dir, int purge)
 		free(cfg);
 		return CTL_FAIL;
 	}
+	/* The mount first: its daemon commits buffered data to the nodes. */
+	dev_unmount(dir);
 	/* Signal all first, then wait: nodes stop in parallel. */
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
 		char pidf[PATH_MAX];
@@ -351,10 +493,12 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		{"dir", required_argument, NULL, 'd'},
 		{"port", required_argument, NULL, 'p'},
 		{"purge", no_argument, NULL, 'P'},
+		{"mount", required_argument, NULL, 'm'},
+		{"no-mount", no_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *dir = DEV_DIR, *action;
+	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
 	int purge = 0, o;
 
@@ -365,7 +509,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 	action = argv[1];
 	argc--;
 	argv++;
-	while ((o = getopt_long(argc, argv, "n:d:p:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:d:p:m:h", opts, NULL)) != -1) {
 		char *end;
 
 		switch (o) {
@@ -389,6 +533,12 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'P':
 			purge = 1;
 			break;
+		case 'm':
+			mnt = optarg;
+			break;
+		case 'M':
+			mnt = NULL;
+			break;
 		default:
 			dev_usage(stderr);
 			return CTL_USAGE;
@@ -399,7 +549,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	if (strcmp(action, "up") == 0 && !purge) {
-		return dev_up(c, dir, nodes, port);
+		return dev_up(c, dir, nodes, port, mnt);
 	}
 	if (strcmp(action, "down") == 0) {
 		return dev_down(dir, purge);

@@ -53,7 +53,7 @@ cluster_up() {
 	local n=$1 try port
 	for try in 1 2 3 4 5; do
 		port=$((20000 + (RANDOM % 2000) * 10))
-		if ctl dev up --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
+		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
 			return 0
 		fi
 		grep -q "address already in use" "$T"/cluster/node*.log 2>/dev/null || break

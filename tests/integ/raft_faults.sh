@@ -68,7 +68,7 @@ done < "$T/acked"
 NL=$(wait_leader demo) || fail "no new leader"
 [ "$NL" != "$L" ] || fail "leader did not change"
 log "all 60 acknowledged objects intact; new leader node $NL"
-ctl dev up --dir "$T/cluster" >/dev/null || fail "restart of node $L"
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $L"
 # Blocks written while node $L was down had its fragments handed off:
 # move them home so the data survives two more failures.
 ctl repair demo | tee "$T/repair" | grep -q "0 blocks failed" || fail "repair: $(cat "$T/repair")"
@@ -90,7 +90,7 @@ log "reads work with one replica of three"
 CMD_TIMEOUT=60 ctl put demo w/late "$T/small" >/dev/null 2>&1 && fail "write acknowledged without a majority"
 
 # --- 3: restart: they catch up ---------------------------------------------
-ctl dev up --dir "$T/cluster" >/dev/null || fail "restart"
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart"
 wait_leader demo >/dev/null || fail "no leader after restart"
 ctl put demo w/late "$T/small" >/dev/null || fail "write after restart"
 for _ in $(seq 50); do
@@ -113,7 +113,7 @@ stream=$!
 sleep 0.5
 kill9_node "$victim"
 wait "$stream"
-ctl dev up --dir "$T/cluster" >/dev/null || fail "restart of $victim"
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of $victim"
 wait_leader demo >/dev/null || fail "no leader"
 ctl put demo s/final "$T/small" >/dev/null || fail "write after restart"
 for _ in $(seq 50); do
