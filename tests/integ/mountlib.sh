@@ -10,6 +10,9 @@ OBJFS="$BUILD/fuse/objfs"
 # Seconds for a mount to appear, an unmount to finish and a daemon to exit after it: a healthy
 # mount takes well under one, a daemon stuck on a dead cluster is declared hung after this.
 MOUNT_TIMEOUT=20
+# How long a daemon may take to commit what it buffered and exit after
+# its unmount (bounded by the client's own retry limits, ~20 s per commit).
+EXIT_TIMEOUT=60
 
 if [ ! -x "$OBJFS" ]; then
 	log "SKIP: $OBJFS is not built"
@@ -90,12 +93,12 @@ unmount_bucket() {
 				log "cannot unmount $real"
 		fi
 	fi
-	for ((i = 0; i < MOUNT_TIMEOUT * 10; i++)); do
+	for ((i = 0; i < EXIT_TIMEOUT * 10; i++)); do
 		_alive "$pid" || break
 		sleep 0.1
 	done
 	if _alive "$pid"; then
-		log "objfs for $dir still runs ${MOUNT_TIMEOUT}s after the unmount; killing it"
+		log "objfs for $dir still runs ${EXIT_TIMEOUT}s after the unmount; killing it"
 		kill -9 "$pid"
 		rc=1
 	fi
