@@ -187,6 +187,8 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
 		rc = ms_restore(s->ms, s->snap_path);
 	}
 	unlink(s->snap_path);
+	log_info("msvc.restore", "shard '%s': installed a snapshot of %zu bytes: %s", s->name,
+		 len, rc == 0 ? "ok" : obj_strerror(rc));
 	if (rc == 0) {
 		pthread_mutex_lock(&s->mu);
 		s->next_ino = ms_next_ino(s->ms);

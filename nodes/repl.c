@@ -10,8 +10,8 @@
  * Tuning (facts measured with c-raft 0.15 on this kind of machine):
  *  - election timeout from the config (300 ms default, heartbeat a tenth):
  *    ~0.5 s fail-over instead of ~1.8 s at c-raft's 1 s default;
- *  - snapshot every 8192 entries keeping 2048: the default 1024 stalled
- *    commits ~30 ms per snapshot;
+ *  - snapshot every snapshot_entries (8192 by default) keeping a quarter:
+ *    c-raft's default 1024 stalled commits ~30 ms per snapshot;
  *  - install_snapshot_timeout 4 s: the 30 s default made catch-up wait
  *    30 s whenever a follower was busy;
  *  - 1 MiB log segments instead of 8 MiB: each group preallocates three.
@@ -36,8 +36,6 @@
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
-#define REPL_SNAPSHOT_THRESHOLD 8192
-#define REPL_SNAPSHOT_TRAILING 2048
 #define REPL_INSTALL_SNAPSHOT_MS 4000
 #define REPL_SEGMENT_SIZE (1024 * 1024)
 #define REPL_NAME_MAX RMUX_GROUP_MAX
@@ -368,8 +366,8 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	raft_set_election_timeout(&g->raft, r->cfg->election_ms);
 	raft_set_heartbeat_timeout(&g->raft, r->cfg->election_ms / 10 ? r->cfg->election_ms / 10 : 1);
 	raft_set_install_snapshot_timeout(&g->raft, REPL_INSTALL_SNAPSHOT_MS);
-	raft_set_snapshot_threshold(&g->raft, REPL_SNAPSHOT_THRESHOLD);
-	raft_set_snapshot_trailing(&g->raft, REPL_SNAPSHOT_TRAILING);
+	raft_set_snapshot_threshold(&g->raft, r->cfg->snapshot_entries);
+	raft_set_snapshot_trailing(&g->raft, r->cfg->snapshot_entries / 4 > 8 ? r->cfg->snapshot_entries / 4 : 8);
 	raft_set_pre_vote(&g->raft, true); /* a node cut off does not disrupt on return */
 	if (voters != NULL && n_voters > 0) {
 		struct raft_configuration conf;
