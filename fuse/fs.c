@@ -479,11 +479,15 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, uin
 	}
 	memset(&op, 0, sizeof(op));
 	op.type = type;
-	op.flags = type == MOP_UNLINK ? META_F_KEEP_ORPHAN : 0;
+	/* Keep the inode as an orphan only when a file of this directory is
+	 * open here: else nothing can reach it any more, and deleting it now
+	 * spares one MOP_FORGET per file when the kernel forgets it (rm -rf
+	 * of a large tree would otherwise pay them all at unmount). */
+	op.flags = type == MOP_UNLINK && it_open_in(fs->it, parent) ? META_F_KEEP_ORPHAN : 0;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = mc_op(fs->mc, &op, &res);
-	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0) {
+	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(fs->it, res.freed_ino);
 	}
 	fs_reply_err(req, rc);
@@ -522,7 +526,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	}
 	memset(&op, 0, sizeof(op));
 	op.type = MOP_RENAME;
-	op.flags = META_F_KEEP_ORPHAN;
+	op.flags = it_open_in(fs->it, newparent) ? META_F_KEEP_ORPHAN : 0;
 	if (flags & RENAME_NOREPLACE) {
 		op.flags |= META_F_NOREPLACE;
 	}
@@ -534,7 +538,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	op.newparent = newparent;
 	snprintf(op.newname, sizeof(op.newname), "%s", newname);
 	rc = mc_op(fs->mc, &op, &res);
-	if (rc == 0 && res.freed_ino != 0) {
+	if (rc == 0 && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(fs->it, res.freed_ino);
 	}
 	fs_reply_err(req, rc);

@@ -272,6 +272,20 @@ uint64_t it_parent(struct itable *it, uint64_t ino)
 	return p;
 }
 
+int it_open_in(struct itable *it, uint64_t parent)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&it->mu);
+	for (size_t b = 0; b < it->nbuckets && !found; b++) {
+		for (struct inode *n = it->tab[b]; n != NULL && !found; n = n->next) {
+			found = n->nopen > 0 && n->parent == parent;
+		}
+	}
+	pthread_mutex_unlock(&it->mu);
+	return found;
+}
+
 int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_t size,
 		 uint64_t gen, int *keep_cache)
 {

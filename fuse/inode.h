@@ -61,6 +61,9 @@ int it_lookup(struct itable *it, uint64_t ino, uint64_t parent);
 void it_forget(struct itable *it, uint64_t ino, uint64_t n);
 /* ino's last link went (unlink, rmdir, rename over it). */
 void it_unlinked(struct itable *it, uint64_t ino);
+/* True when some inode last seen in directory parent has open handles:
+ * an unlink or rename-over in parent must keep its victim as an orphan. */
+int it_open_in(struct itable *it, uint64_t parent);
 /* The parent ino was last seen in, or 0. */
 uint64_t it_parent(struct itable *it, uint64_t ino);
 

@@ -66,6 +66,7 @@ struct rreq {
 	struct raft_apply apply;
 	struct raft_change change;
 	struct rreq *next;
+	struct rreq *inflight_next; /* g->inflight, loop thread only */
 };
 
 struct repl_group {
@@ -83,6 +84,7 @@ struct repl_group {
 	uint64_t barrier_term;
 	struct raft_barrier barrier;
 	int closed;
+	struct rreq *inflight; /* proposals appended here: loop thread only */
 	struct repl_group *next;
 };
 
@@ -186,6 +188,8 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	const uint8_t *p = buf->base;
 	size_t len;
 
+	int waited = 0;
+
 	*result = NULL;
 	if (buf->len < ENTRY_HDR) {
 		return RAFT_CORRUPT;
@@ -194,7 +198,19 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	if (len > buf->len - ENTRY_HDR) {
 		return RAFT_CORRUPT;
 	}
-	return g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) == 0 ? 0 : RAFT_IOERR;
+	if (g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) != 0) {
+		return RAFT_IOERR;
+	}
+	/* c-raft hands the result to a local proposer's callback and drops it
+	 * otherwise (followers, entries of an earlier leader): free those. */
+	for (struct rreq *rq = g->inflight; rq != NULL; rq = rq->inflight_next) {
+		waited |= rq->apply.index == index;
+	}
+	if (!waited) {
+		free(*result);
+		*result = NULL;
+	}
+	return 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
@@ -427,6 +443,14 @@ static void mux_unknown(void *arg, const char *group)
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct rreq *rq = req->data;
+	struct rreq **pp = &rq->g->inflight;
+
+	while (*pp != NULL && *pp != rq) {
+		pp = &(*pp)->inflight_next;
+	}
+	if (*pp == rq) {
+		*pp = rq->inflight_next;
+	}
 
 	rq->status = raft_to_errno(status);
 	if (rq->status == -EREMOTE) {
@@ -523,6 +547,8 @@ static void run_request(struct repl *r, struct rreq *rq)
 		rq->apply.data = rq;
 		rv = raft_apply(&g->raft, &rq->apply, &b, 1, apply_cb);
 		if (rv == 0) {
+			rq->inflight_next = g->inflight;
+			g->inflight = rq;
 			return; /* apply_cb finishes it; c-raft owns b.base */
 		}
 		raft_free(b.base);
