@@ -151,35 +151,71 @@ int ctl_cmd_rm(struct ctl *c, int argc, char **argv)
 	return rc == 0 ? CTL_OK : fail("rm", argv[1], argv[2], rc);
 }
 
+/* S3-style listing state: with a delimiter, keys that continue past the
+ * next '/' after the prefix are folded into one common prefix. */
+struct ls_state {
+	const char *prefix;
+	int delim;
+	char last_common[WIRE_STR_MAX + 2];
+};
+
 static int print_entry(void *arg, const struct obj_entry *e)
 {
-	(void)arg;
+	struct ls_state *ls = arg;
+
+	if (ls->delim) {
+		size_t pl = strlen(ls->prefix);
+		const char *slash = strchr(e->key + pl, '/');
+
+		if (slash != NULL) {
+			size_t n = (size_t)(slash - e->key) + 1;
+
+			if (strlen(ls->last_common) != n || strncmp(ls->last_common, e->key, n) != 0) {
+				memcpy(ls->last_common, e->key, n);
+				ls->last_common[n] = '\0';
+				printf("%12s  %s\n", "PRE", ls->last_common);
+			}
+			return 0;
+		}
+	}
 	printf("%12llu  %s\n", (unsigned long long)e->size, e->key);
 	return 0;
 }
 
 int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 {
+	struct ls_state ls = {.prefix = "", .delim = 0};
 	struct objc *oc;
 	int rc;
 
 	if (ctl_is_help(argc, argv)) {
-		printf("Usage: objfsctl ls BUCKET [PREFIX]\n"
-		       "List the objects of BUCKET whose key starts with PREFIX, in key order,\n"
-		       "one per line: size in bytes, then the key.\n");
+		printf("Usage: objfsctl ls [-d] BUCKET [PREFIX]\n"
+		       "List the objects (files) of BUCKET whose key starts with PREFIX, in\n"
+		       "key order, one per line: size in bytes, then the key.\n"
+		       "  -d, --delimiter  S3-style with '/' as delimiter: keys that go on past\n"
+		       "                   the next '/' after PREFIX are shown once as a common\n"
+		       "                   prefix, marked PRE (like directories).\n");
 		return CTL_OK;
 	}
+	if (argc >= 2 && (strcmp(argv[1], "-d") == 0 || strcmp(argv[1], "--delimiter") == 0)) {
+		ls.delim = 1;
+		argc--;
+		argv++;
+	}
 	if (argc != 2 && argc != 3) {
-		return bad_usage("ls", "BUCKET [PREFIX]");
+		return bad_usage("ls", "[-d] BUCKET [PREFIX]");
 	}
 	if (msg_check_bucket(argv[1]) != 0) {
 		fprintf(stderr, "objfsctl ls: invalid bucket name '%s'\n", argv[1]);
 		return CTL_USAGE;
 	}
+	if (argc == 3) {
+		ls.prefix = argv[2];
+	}
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	rc = obj_list(oc, argv[1], argc == 3 ? argv[2] : "", print_entry, NULL);
+	rc = obj_list(oc, argv[1], ls.prefix, print_entry, &ls);
 	objc_close(oc);
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl ls: %s: %s\n", argv[1], obj_strerror(rc));
