@@ -6,7 +6,9 @@
 # Rounds restart the killed node and wait for a healthy shard first.  Prints each round and
 # the median per writer.  Not a test: it prints figures (exit 1 if a round could not run).
 #
-# Usage: bench/failover.sh [BUILDDIR]      ROUNDS=N (default 3)
+# Usage: bench/failover.sh [BUILDDIR]
+#   ROUNDS=N         kills per writer (default 3)
+#   MODES="mount put" the writers, in this order
 set -u
 export LC_ALL=C # EPOCHREALTIME with a decimal point, for awk
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,11 +16,15 @@ b=${1:-$src/build}
 ctl="$b/nodes/objfsctl"
 objfs="$b/fuse/objfs"
 ROUNDS=${ROUNDS:-3}
+MODES=${MODES:-mount put}
 # A create slower than this is treated as failed (and the writer moves on), so a hung
 # cluster cannot hang the benchmark.
 OP_TIMEOUT=30
 # Longest wait for the first create after a kill before the round is declared failed.
 RECOVERY_LIMIT=60
+# shellcheck source=bench/fslib.sh
+. "$src/bench/fslib.sh"
+private_ns "$@"
 
 for x in "$ctl" "$b/nodes/objfs-node" "$objfs"; do
 	[ -x "$x" ] || { echo "failover: $x missing; build first: scripts/build.sh $b" >&2; exit 2; }
@@ -36,15 +42,6 @@ writer_pid=
 failed=0
 
 say() { printf 'failover: %s\n' "$*" >&2; }
-
-alive() {
-	local s
-	read -r s 2>/dev/null < "/proc/$1/stat" || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-
-is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 
 stop_writer() {
 	[ -n "$writer_pid" ] || return 0
@@ -174,15 +171,17 @@ round() {
 	sleep 1
 	stop_writer
 	newl=$(leader_of)
+	# first: the end of the first create that started after the kill and succeeded; pause:
+	# the longest gap between two consecutive creates' ends up to that one (the stall the
+	# writer saw); fails: creates that failed after the kill.
 	res=$(awk -v tk="$tk" '
+		done { next }
+		$2 > tk && prev != "" && $2 - prev > pause { pause = $2 - prev }
 		$2 > tk && $3 == "fail" { fails++ }
-		$1 > tk && $3 == "ok" && first == "" { first = ($2 - tk) * 1000 }
-		# the writer is blocked from the last create that ended before the kill until the
-		# first that ended after it
-		$2 <= tk { prev = $2 }
-		$2 > tk && pause == "" { pause = ($2 - prev) * 1000 }
-		END { printf "%s %d %s\n", first == "" ? "none" : sprintf("%.0f", first), fails,
-			pause == "" ? "-" : sprintf("%.0f", pause) }' "$log")
+		$1 > tk && $3 == "ok" { first = ($2 - tk) * 1000; done = 1 }
+		{ prev = $2 }
+		END { printf "%s %d %.0f\n", first == "" ? "none" : sprintf("%.0f", first), fails,
+			pause * 1000 }' "$log")
 	read -r first fails pause <<< "$res"
 	if [ "$first" = none ]; then
 		printf '%-5s round %d: killed node %s (leader of %s); NO successful create within %d s' \
@@ -193,7 +192,7 @@ round() {
 	else
 		printf '%-5s round %d: killed node %s (leader of %s): first create after it done in' \
 			"$mode" "$n" "$leader" "$led"
-		printf ' %5d ms\n      (writer paused %s ms, %d creates failed; new demo leader node %s)\n' \
+		printf ' %5d ms\n      (longest stall %s ms, %d creates failed; new demo leader node %s)\n' \
 			"$first" "$pause" "$fails" "${newl:-none}"
 		echo "$first" >> "$d/ms.$mode"
 		[ "$fails" -eq 0 ] || sort "$d/werr" | uniq -c | head -n 5
@@ -204,18 +203,7 @@ round() {
 }
 
 # --- set-up -------------------------------------------------------------------------------
-up=0
-for _ in 1 2 3 4 5; do
-	port=$((30000 + RANDOM % 9000))
-	if timeout -k 5 60 "$ctl" dev up --no-mount --nodes 6 --dir "$d/cluster" --port "$port" \
-		> "$d/up.log" 2>&1; then
-		up=1
-		break
-	fi
-	grep -q "address already in use" "$d"/cluster/node*.log 2>/dev/null || break
-	timeout -k 5 60 "$ctl" dev down --dir "$d/cluster" --purge >/dev/null 2>&1
-done
-[ "$up" -eq 1 ] || { cat "$d/up.log" >&2; say "cluster did not start"; exit 2; }
+cluster_up "$ctl" "$d/cluster" || { say "cluster did not start"; exit 2; }
 mkdir -p "$mnt"
 "$objfs" demo "$mnt" -f -o "conf=$OBJFS_CONF" </dev/null > "$d/objfs.log" 2>&1 &
 mount_pid=$!
@@ -232,7 +220,7 @@ echo "6-node cluster on ports $port..$((port + 5)), bucket demo, Raft election_m
 echo "writer: 1 KiB files one after another (mount: dd conv=fsync; put: objfsctl put);"
 echo "each round kill -9s the leader of demo's metadata shard, then restarts it"
 echo
-for mode in mount put; do
+for mode in $MODES; do
 	for ((n = 1; n <= ROUNDS; n++)); do
 		round "$mode" "$n" || failed=1
 	done

@@ -23,7 +23,8 @@
 /* Files start at a random offset of one shared random buffer, so every file's content is
  * distinct and checkable without a per-file buffer. */
 #define CONTENT_SLACK ((size_t)64 << 10)
-/* The "10MB+" class of the seed's normal-load distribution has no top; the brief caps it. */
+/* The "10MB+" class of the seed's normal-load distribution has no top: 16 MiB keeps the
+ * shared content buffer (one per run) small. */
 #define NORMAL_LOAD_CAP ((size_t)16 << 20)
 #define MAX_THREADS 256
 /* Error messages beyond this are counted but not printed, so a dead mount cannot flood. */

@@ -24,6 +24,9 @@ BASELINE=${BASELINE:-$src/bench/baseline.txt}
 OUT=${OUT:-/tmp/objfs-bench-$(date +%Y%m%d-%H%M%S).txt}
 LOGF="${OUT%.txt}.log"
 PT_EXAMPLE=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+# shellcheck source=bench/fslib.sh
+. "$src/bench/fslib.sh"
+private_ns "$@"
 
 for x in "$ctl" "$b/nodes/objfs-node" "$objfs"; do
 	[ -x "$x" ] || { echo "run-fs: $x missing; build first: scripts/build.sh $b" >&2; exit 2; }
@@ -45,18 +48,8 @@ failed=0
 
 # --- mounts -------------------------------------------------------------------------------
 # Each daemon runs in the foreground as our child, so its pid is known without searching and
-# only it is ever signalled.  is_mounted reads the mount table, never the mount, so it cannot
-# hang on a stuck daemon.
+# only it is ever signalled.
 declare -A mpid=() mdir=([objfs]="$d/mnt-objfs" [pt]="$d/mnt-pt") R=() note=()
-
-is_mounted() { awk -v d="$1" '$5 == d { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-
-alive() {
-	local s
-	read -r s 2>/dev/null < "/proc/$1/stat" || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
 
 say() { printf 'run-fs: %s\n' "$*" >&2; printf '# %s\n' "$*" >> "$LOGF"; }
 
@@ -308,18 +301,7 @@ cc -D_FILE_OFFSET_BITS=64 $(pkg-config --cflags fuse3) "$pt_c" \
 	$(pkg-config --libs fuse3) -o "$d/passthrough_ll" > "$d/out" 2>&1 ||
 	{ cat "$d/out" >&2; say "cannot build passthrough_ll"; exit 2; }
 
-up=0
-for _ in 1 2 3 4 5; do
-	port=$((30000 + RANDOM % 9000))
-	if timeout -k 5 60 "$ctl" dev up --no-mount --nodes 6 --dir "$d/cluster" --port "$port" \
-		> "$d/out" 2>&1; then
-		up=1
-		break
-	fi
-	grep -q "address already in use" "$d"/cluster/node*.log 2>/dev/null || break
-	timeout -k 5 60 "$ctl" dev down --dir "$d/cluster" --purge >/dev/null 2>&1
-done
-[ "$up" -eq 1 ] || { cat "$d/out" >&2; say "cluster did not start"; exit 2; }
+cluster_up "$ctl" "$d/cluster" || { say "cluster did not start"; exit 2; }
 mkdir -p "$d/ptsrc"
 fs_mount objfs || exit 2
 fs_mount pt || exit 2

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../proto/frame.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -83,14 +84,6 @@ struct call {
 	nng_msg *reply;
 	struct call *next, *prev; /* node->calls, under node->mu */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int nng_to_errno(int rv)
 {
@@ -178,7 +171,7 @@ static int parse_tcp(const char *url, struct sockaddr_storage *ss, socklen_t *le
 static void probe_nodes(struct cl *cl)
 {
 	struct pollfd *pf = calloc(cl->n_nodes, sizeof(*pf));
-	uint64_t until = now_ms() + CL_PROBE_MS;
+	uint64_t until = clock_mono_ms() + CL_PROBE_MS;
 	size_t open = 0;
 
 	if (pf == NULL) {
@@ -210,8 +203,8 @@ static void probe_nodes(struct cl *cl)
 		pf[i].events = POLLOUT;
 		open++;
 	}
-	while (open > 0 && now_ms() < until) {
-		if (poll(pf, cl->n_nodes, (int)(until - now_ms())) <= 0) {
+	while (open > 0 && clock_mono_ms() < until) {
+		if (poll(pf, cl->n_nodes, (int)(until - clock_mono_ms())) <= 0) {
 			break;
 		}
 		for (size_t i = 0; i < cl->n_nodes; i++) {
@@ -248,7 +241,7 @@ int cl_open(const struct cfg *cfg, struct cl **out)
 	memcpy(cl->key.secret, cfg->secret, cfg->secret_len);
 	cl->key.len = cfg->secret_len;
 	cl->n_nodes = cfg->n_nodes;
-	cl->open_ms = now_ms();
+	cl->open_ms = clock_mono_ms();
 	atomic_init(&cl->next_id, ((uint64_t)getpid() << 32) ^ frame_nonce());
 	cl->nodes = calloc(cfg->n_nodes, sizeof(*cl->nodes));
 	if (cl->nodes == NULL) {
@@ -312,7 +305,7 @@ int cl_node_up(struct cl *cl, size_t i)
 
 size_t cl_wait_connected(struct cl *cl, uint32_t ms)
 {
-	uint64_t until = now_ms() + ms;
+	uint64_t until = clock_mono_ms() + ms;
 	size_t up;
 
 	for (;;) {
@@ -320,7 +313,7 @@ size_t cl_wait_connected(struct cl *cl, uint32_t ms)
 		for (size_t i = 0; i < cl->n_nodes; i++) {
 			up += cl_node_up(cl, i) ? 1 : 0;
 		}
-		if (up == cl->n_nodes || now_ms() >= until) {
+		if (up == cl->n_nodes || clock_mono_ms() >= until) {
 			return up;
 		}
 		usleep(5000);
@@ -518,7 +511,7 @@ int cl_run(struct cl *cl, struct cl_req *reqs, size_t n, uint32_t timeout_ms)
 		uint64_t grace_end = cl->open_ms + CL_CONNECT_GRACE_MS;
 
 		while (reqs[i].node < cl->n_nodes && !cl_node_up(cl, reqs[i].node) &&
-		       !cl->nodes[reqs[i].node].refused && now_ms() < grace_end) {
+		       !cl->nodes[reqs[i].node].refused && clock_mono_ms() < grace_end) {
 			usleep(5000);
 		}
 	}

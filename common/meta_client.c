@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
@@ -89,14 +90,6 @@ const char *mc_bucket(const struct mc *mc)
 	return mc->bucket;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static size_t node_index(const struct cfg *cfg, uint32_t id)
 {
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
@@ -121,7 +114,7 @@ static int unreachable(int rc)
  * cl_req_release).  Returns the shard's status or a transport error. */
 static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 {
-	uint64_t start = mono_ms(), deadline = start + MC_FAILOVER_MS;
+	uint64_t start = clock_mono_ms(), deadline = start + MC_FAILOVER_MS;
 	unsigned attempt = 0, nxio = 0;
 	int query = type != MSG_META_OP && type != MSG_META_MEMBER;
 	size_t node = atomic_load(&mc->leader);
@@ -135,8 +128,8 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		memset(r, 0, sizeof(*r));
 		r->node = node;
 		r->type = type;
-		r->flags = query && (mono_ms() - start >= MC_STALE_AFTER_MS ||
-				     mono_ms() < atomic_load(&mc->stale_until))
+		r->flags = query && (clock_mono_ms() - start >= MC_STALE_AFTER_MS ||
+				     clock_mono_ms() < atomic_load(&mc->stale_until))
 				   ? FRAME_F_STALE_OK
 				   : 0;
 		r->body = w->buf;
@@ -150,7 +143,7 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 			if (r->flags & FRAME_F_STALE_OK) {
 				/* No leader now: the next queries need not wait
 				 * again for one (re-checked after the window). */
-				atomic_store(&mc->stale_until, mono_ms() + MC_STALE_AFTER_MS);
+				atomic_store(&mc->stale_until, clock_mono_ms() + MC_STALE_AFTER_MS);
 			}
 			break;
 		}
@@ -159,7 +152,7 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 			rc = -ENOENT; /* no replica knows the shard: no such bucket */
 			break;
 		}
-		if (mono_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			break;
 		}
 		cl_req_release(r);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../common/client.h"
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "ctl.h"
 
@@ -102,50 +103,30 @@ static int is_our_node(long pid)
 	return strstr(cmd, "objfs-node") != NULL;
 }
 
-static void node_binary(char *out, size_t len)
+/* A program of ours: beside objfsctl (installed, or the build tree's
+ * nodes/), in the build tree's folder `alt` (e.g. "../fuse"), or from
+ * PATH. */
+static void find_program(const char *name, const char *alt, char *out, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
 
 	if (n > 0) {
-		char *slash;
-
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			pathf(out, len, "%s/objfs-node", self);
-			if (access(out, X_OK) == 0) {
+			if (pathf(out, len, "%s/%s", self, name) == 0 && access(out, X_OK) == 0) {
+				return;
+			}
+			if (alt != NULL && pathf(out, len, "%s/%s/%s", self, alt, name) == 0 &&
+			    access(out, X_OK) == 0) {
 				return;
 			}
 		}
 	}
-	snprintf(out, len, "objfs-node"); /* from PATH */
-}
-
-/* The objfs mount program: beside objfsctl (installed), in the build
- * tree's fuse/ folder, or from PATH. */
-static void mount_binary(char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		char *slash;
-
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			if (pathf(out, len, "%s/objfs", self) == 0 && access(out, X_OK) == 0) {
-				return;
-			}
-			if (pathf(out, len, "%s/../fuse/objfs", self) == 0 && access(out, X_OK) == 0) {
-				return;
-			}
-		}
-	}
-	snprintf(out, len, "objfs");
+	snprintf(out, len, "%s", name);
 }
 
 static int is_mounted(const char *dir)
@@ -183,7 +164,7 @@ static int dev_mount(const char *conf, const char *bucket, const char *mnt, cons
 		printf("bucket '%s' already mounted at %s\n", bucket, mnt);
 		return CTL_OK;
 	}
-	mount_binary(bin, sizeof(bin));
+	find_program("objfs", "../fuse", bin, sizeof(bin));
 	if (pathf(opt, sizeof(opt), "conf=%s", conf) != 0) {
 		return CTL_FAIL;
 	}
@@ -283,19 +264,11 @@ static int spawn_node(const char *bin, const char *conf, const char *dir, uint32
 	return 0;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Pings every node until all answer or the timeout passes; returns how
  * many answered. */
 static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 {
-	uint64_t until = mono_ms() + timeout_ms;
+	uint64_t until = clock_mono_ms() + timeout_ms;
 	struct cl *cl;
 	struct cl_req *reqs = calloc(cfg->n_nodes, sizeof(*reqs));
 	size_t ok = 0;
@@ -304,7 +277,7 @@ static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 		free(reqs);
 		return 0;
 	}
-	while (mono_ms() < until) {
+	while (clock_mono_ms() < until) {
 		cl_wait_connected(cl, 200);
 		for (size_t i = 0; i < cfg->n_nodes; i++) {
 			memset(&reqs[i], 0, sizeof(reqs[i]));
@@ -360,7 +333,7 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	if (ctl_load(c) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	node_binary(bin, sizeof(bin));
+	find_program("objfs-node", NULL, bin, sizeof(bin));
 	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 		const struct cfg_node *n = &c->cfg.nodes[i];
 		char pidf[PATH_MAX];
@@ -461,11 +434,11 @@ static int dev_down(const char *dir, int purge)
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
 		char pidf[PATH_MAX];
 		long pid;
-		uint64_t until = mono_ms() + DEV_STOP_TIMEOUT_MS;
+		uint64_t until = clock_mono_ms() + DEV_STOP_TIMEOUT_MS;
 
 		pathf(pidf, sizeof(pidf), "%s/node%u.pid", dir, cfg->nodes[i].id);
 		pid = read_pid(pidf);
-		while (is_our_node(pid) && mono_ms() < until) {
+		while (is_our_node(pid) && clock_mono_ms() < until) {
 			waitpid((pid_t)pid, NULL, WNOHANG); /* reaps if it is our child */
 			usleep(20000);
 		}

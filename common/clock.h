@@ -1,0 +1,17 @@
+/* clock.h: the monotonic clock in milliseconds, for timeouts and
+ * deadlines (never for timestamps that leave the process). */
+#ifndef OBJFS_CLOCK_H
+#define OBJFS_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#endif
