@@ -67,8 +67,19 @@ struct stat_acc {
 };
 
 struct slot {
-	int64_t size; /* -1: no file (or in an unknown state after a failed put) */
-	uint32_t off; /* where the content starts in the shared random buffer */
+	int64_t size;	   /* -1: no file (or in an unknown state after a failed put) */
+	uint32_t off;	   /* where the content starts in the shared random buffer */
+	int64_t prev_size; /* the version before, for reports of stale reads; -1: none */
+	uint32_t prev_off;
+	double put_at;	   /* when the last put finished */
+};
+
+/* What a get saw, for the report of a wrong read. */
+struct get_seen {
+	uint64_t got;	    /* bytes read */
+	int64_t st_size;    /* fstat size after open */
+	int64_t first_diff; /* first byte that differs from the expected content; -1: none */
+	int prev_match;	    /* the bytes read are a prefix of the previous version */
 };
 
 struct worker {
@@ -263,15 +274,36 @@ static int write_file(const char *path, const uint8_t *data, size_t len, int fla
 	return rc;
 }
 
-/* open + read to EOF + close, checking length and bytes against what was written. */
-static int read_file(struct worker *w, const char *path, const struct slot *sl, uint64_t *got)
+/* Offset of the first byte where a and b differ, or -1. */
+static int64_t first_diff(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i] != b[i]) {
+			return (int64_t)i;
+		}
+	}
+	return -1;
+}
+
+/* open + read to EOF + close, checking length and bytes against what was written:
+ * -ENODATA for a short file, -EILSEQ for wrong or extra bytes; *seen says what was read. */
+static int read_file(struct worker *w, const char *path, const struct slot *sl,
+		     struct get_seen *seen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint64_t total = 0;
+	struct stat st;
 	int rc = 0;
 
+	seen->got = 0;
+	seen->st_size = -1;
+	seen->first_diff = -1;
+	seen->prev_match = sl->prev_size >= 0;
 	if (fd < 0) {
 		return -errno;
+	}
+	if (fstat(fd, &st) == 0) {
+		seen->st_size = (int64_t)st.st_size;
 	}
 	for (;;) {
 		ssize_t n = read(fd, w->buf, IO_CHUNK);
@@ -286,13 +318,23 @@ static int read_file(struct worker *w, const char *path, const struct slot *sl, 
 		if (n == 0) {
 			break;
 		}
-		if (total + (uint64_t)n > (uint64_t)sl->size ||
-		    memcmp(w->buf, g.content + sl->off + total, (size_t)n) != 0) {
-			rc = -EILSEQ; /* wrong bytes: reported as "Invalid or incomplete..." */
-			total += (uint64_t)n;
-			break;
+		if (seen->prev_match && (total + (uint64_t)n > (uint64_t)sl->prev_size ||
+					 memcmp(w->buf, g.content + sl->prev_off + total,
+						(size_t)n) != 0)) {
+			seen->prev_match = 0;
+		}
+		if (total + (uint64_t)n > (uint64_t)sl->size) {
+			rc = -EILSEQ; /* more bytes than written */
+			seen->first_diff = sl->size;
+		} else if (memcmp(w->buf, g.content + sl->off + total, (size_t)n) != 0) {
+			rc = -EILSEQ;
+			seen->first_diff = (int64_t)total +
+					   first_diff(w->buf, g.content + sl->off + total, (size_t)n);
 		}
 		total += (uint64_t)n;
+		if (rc != 0) {
+			break;
+		}
 	}
 	if (close(fd) != 0 && rc == 0) {
 		rc = -errno;
@@ -300,8 +342,34 @@ static int read_file(struct worker *w, const char *path, const struct slot *sl, 
 	if (rc == 0 && total != (uint64_t)sl->size) {
 		rc = -ENODATA; /* short file */
 	}
-	*got = total;
+	seen->got = total;
 	return rc;
+}
+
+/* Says precisely how a get read the wrong thing: sizes, where bytes differ, and whether
+ * what came back is (a prefix of) the version before the last put. */
+static void report_bad_read(const char *path, const struct slot *sl, const struct get_seen *s,
+			    int rc)
+{
+	char why[160];
+
+	if (rc == -ENODATA) {
+		snprintf(why, sizeof(why), "short read: %" PRIu64 " of %" PRId64 " bytes", s->got,
+			 sl->size);
+	} else {
+		snprintf(why, sizeof(why), "wrong bytes from offset %" PRId64 " (read %" PRIu64
+			 " bytes of %" PRId64 ")", s->first_diff, s->got, sl->size);
+	}
+	pthread_mutex_lock(&g.mu);
+	if (g.err_msgs++ < MAX_ERR_MSGS) {
+		fprintf(stderr,
+			"fsmix: get %s: %s; fstat size %" PRId64 "; written %.0f ms before by "
+			"this thread's put%s (previous version %" PRId64 " bytes)\n",
+			path, why, s->st_size, (now_s() - sl->put_at) * 1e3,
+			s->prev_match ? ", bytes read match the previous version" : "",
+			sl->prev_size);
+	}
+	pthread_mutex_unlock(&g.mu);
 }
 
 static int list_dir(const char *path, size_t *entries)
@@ -347,8 +415,11 @@ static void do_put(struct worker *w, size_t i, const char *what)
 		sl->size = -1;
 		return;
 	}
+	sl->prev_size = sl->size;
+	sl->prev_off = sl->off;
 	sl->size = (int64_t)size;
 	sl->off = off;
+	sl->put_at = now_s();
 }
 
 /* A random slot with a file, or n_slots if none; bounded probing keeps it O(1) when full. */
@@ -405,14 +476,16 @@ static void mix_one(struct worker *w)
 		do_put(w, (size_t)rnd_below(&w->rng, w->n_slots), NULL);
 		break;
 	case OP_GET: {
-		uint64_t got = 0;
+		struct get_seen seen;
 
 		slot_path(path, sizeof(path), w->idx, i);
 		set_current(w, op, path);
 		t0 = now_s();
-		rc = read_file(w, path, &w->slots[i], &got);
-		record(w, op, t0, rc, got);
-		if (rc != 0) {
+		rc = read_file(w, path, &w->slots[i], &seen);
+		record(w, op, t0, rc, seen.got);
+		if (rc == -ENODATA || rc == -EILSEQ) {
+			report_bad_read(path, &w->slots[i], &seen, rc);
+		} else if (rc != 0) {
 			report_err("get", path, -rc);
 		}
 		break;
@@ -427,6 +500,7 @@ static void mix_one(struct worker *w)
 			report_err("delete", path, -rc);
 		}
 		w->slots[i].size = -1;
+		w->slots[i].prev_size = -1;
 		break;
 	case OP_LIST: {
 		size_t n;
@@ -1082,6 +1156,7 @@ static int setup(void)
 		}
 		for (size_t j = 0; j < w->n_slots; j++) {
 			w->slots[j].size = -1;
+			w->slots[j].prev_size = -1;
 		}
 	}
 	return 0;

@@ -470,7 +470,7 @@ figure() {
 		[ "$any" -eq 1 ] || return 0
 		if [ "$fig" = errpct ]; then
 			awk -v e="$errs" -v o="$tot" -v s="$MIX_S" \
-				'BEGIN { printf "%.3g", o > 0 ? 100 * e / (o * s + e) : (e > 0 ? 100 : 0) }'
+				'BEGIN { printf "%.3g", (o > 0 ? 100 * e / (o * s + e) : (e > 0 ? 100 : 0)) }'
 		else
 			awk -v t="$tot" 'BEGIN { printf "%.1f", t }'
 		fi
@@ -510,11 +510,11 @@ sign() {
 }
 
 echo
-printf '%-42s | %-8s | %-10s | %-18s | %-11s | %s\n' scenario "seed" "seed" "objfs" \
+printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' scenario "seed" "seed" "objfs" \
 	"passthrough" "ratio"
-printf '%-42s | %-8s | %-10s | %-18s | %-11s | %s\n' "" target acceptable measured measured \
+printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' "" target acceptable measured measured \
 	"objfs/pt"
-printf '%s\n' "$(printf '%.0s-' {1..110})"
+printf '%s\n' "$(printf '%.0s-' {1..114})"
 while IFS='|' read -r label tgt acc scen op fig dir; do
 	o=$(figure objfs "$scen" "$op" "$fig")
 	p=$(figure pt "$scen" "$op" "$fig")
@@ -525,7 +525,7 @@ while IFS='|' read -r label tgt acc scen op fig dir; do
 		printf "%.2f", a / b }')
 	ov="${o:-n/a}${v:+ [$v]}${note[objfs.$scen]:+ ${note[objfs.$scen]}}"
 	pv="${p:-n/a}${note[pt.$scen]:+ ${note[pt.$scen]}}"
-	printf '%-42s | %-8s | %-10s | %-18s | %-11s | %s\n' "$label" "$(sign "$tgt" "$dir")" \
+	printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' "$label" "$(sign "$tgt" "$dir")" \
 		"$(sign "$acc" "$dir")" "$ov" "$pv" "$ratio"
 done <<< "$ROWS"
 echo

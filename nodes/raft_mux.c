@@ -14,6 +14,8 @@
 #include "raft_mux.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -128,6 +130,24 @@ static int parse_addr(const char *a, struct sockaddr_storage *ss)
 		return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -EINVAL;
 	}
 	return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0 ? 0 : -EINVAL;
+}
+
+/* Unacknowledged data older than this tears the connection down.  Without
+ * it a link that went away and came back leaves both ends in TCP's
+ * exponential retransmission back-off for minutes, and a healed replica
+ * hears nothing from its leader; torn down, c-raft reconnects at once. */
+#define RMUX_TCP_USER_TIMEOUT_MS 3000
+
+static void tune_tcp(uv_tcp_t *t)
+{
+	uv_os_fd_t fd;
+	unsigned int ms = RMUX_TCP_USER_TIMEOUT_MS;
+
+	uv_tcp_nodelay(t, 1);
+	uv_tcp_keepalive(t, 1, 1);
+	if (uv_fileno((uv_handle_t *)t, &fd) == 0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	}
 }
 
 static void free_handle_cb(uv_handle_t *h)
@@ -279,6 +299,7 @@ static void on_connection(uv_stream_t *server, int status)
 		free(in);
 		return;
 	}
+	tune_tcp(in->tcp);
 	in->next = m->inbound;
 	m->inbound = in;
 	uv_read_start((uv_stream_t *)in->tcp, inbound_alloc, inbound_read);
@@ -413,6 +434,7 @@ static void on_connected(uv_connect_t *c, int status)
 		outbound_finish(ob, status ? status : UV_ECANCELED);
 		return;
 	}
+	tune_tcp(ob->tcp);
 	b = uv_buf_init((char *)ob->pre, (unsigned)ob->pre_len);
 	ob->wr.data = ob;
 	if (uv_write(&ob->wr, (uv_stream_t *)ob->tcp, &b, 1, on_written) != 0) {
@@ -493,7 +515,6 @@ static int t_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, r
 		return RAFT_NOMEM;
 	}
 	uv_tcp_init(rt->m->loop, ob->tcp);
-	uv_tcp_nodelay(ob->tcp, 1);
 	ob->conn.data = ob;
 	if (uv_tcp_connect(&ob->conn, ob->tcp, (struct sockaddr *)&ss, on_connected) != 0) {
 		uv_close((uv_handle_t *)ob->tcp, free_handle_cb);

@@ -132,7 +132,7 @@ log "all 80 acknowledged writes present once and intact"
 
 ip link set "${P}h$L" up
 ctl put demo p/after "$T/obj" >/dev/null || fail "write after healing"
-for _ in $(seq 100); do
+for _ in $(seq 200); do
 	lag=$(ctl status | awk '$1 == "demo" && $2 ~ /^[0-9]+$/ { print $7 }' | sort -u)
 	[ "$lag" = "0" ] && [ "$(ctl status | awk '$1 == "demo" && $2 ~ /^[0-9]+$/' | wc -l)" -eq 3 ] && break
 	sleep 0.2
