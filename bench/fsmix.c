@@ -351,7 +351,7 @@ static int read_file(struct worker *w, const char *path, const struct slot *sl,
 static void report_bad_read(const char *path, const struct slot *sl, const struct get_seen *s,
 			    int rc)
 {
-	char why[160];
+	char why[160], prev[96];
 
 	if (rc == -ENODATA) {
 		snprintf(why, sizeof(why), "short read: %" PRIu64 " of %" PRId64 " bytes", s->got,
@@ -360,14 +360,18 @@ static void report_bad_read(const char *path, const struct slot *sl, const struc
 		snprintf(why, sizeof(why), "wrong bytes from offset %" PRId64 " (read %" PRIu64
 			 " bytes of %" PRId64 ")", s->first_diff, s->got, sl->size);
 	}
+	if (sl->prev_size < 0) {
+		snprintf(prev, sizeof(prev), "no previous version");
+	} else {
+		snprintf(prev, sizeof(prev), "previous version %" PRId64 " bytes%s", sl->prev_size,
+			 s->prev_match && s->got > 0 ? ", which the bytes read match" : "");
+	}
 	pthread_mutex_lock(&g.mu);
 	if (g.err_msgs++ < MAX_ERR_MSGS) {
 		fprintf(stderr,
 			"fsmix: get %s: %s; fstat size %" PRId64 "; written %.0f ms before by "
-			"this thread's put%s (previous version %" PRId64 " bytes)\n",
-			path, why, s->st_size, (now_s() - sl->put_at) * 1e3,
-			s->prev_match ? ", bytes read match the previous version" : "",
-			sl->prev_size);
+			"this thread's put (%s)\n",
+			path, why, s->st_size, (now_s() - sl->put_at) * 1e3, prev);
 	}
 	pthread_mutex_unlock(&g.mu);
 }

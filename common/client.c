@@ -435,8 +435,11 @@ static void call_cb(void *arg)
 			nng_msg_free(m);
 		}
 	}
-	if (retryable(rv) && c->attempts <= c->cl->cfg->retries &&
-	    (rv == NNG_ETIMEDOUT || cl_node_up(c->cl, c->r->node))) {
+	/* Retry only a node that is still connected: one that went away
+	 * fails at once, so the caller can use another (a timed-out request
+	 * to a dead node must not wait out a second timeout). */
+	if (retryable(rv) && !c->r->once && c->attempts <= c->cl->cfg->retries &&
+	    cl_node_up(c->cl, c->r->node)) {
 		int srv = call_start(c);
 
 		if (srv == 0) {
@@ -547,10 +550,12 @@ int cl_run(struct cl *cl, struct cl_req *reqs, size_t n, uint32_t timeout_ms)
 		}
 		b.pending++;
 		call_link(c);
-		if (call_start(c) != 0) {
+		/* The connection may have dropped between the check above and
+		 * the link: pipe_cb only aborts calls it can see. */
+		if (!cl_node_up(cl, r->node) || call_start(c) != 0) {
 			call_unlink(c);
 			b.pending--;
-			r->status = -ENOMEM;
+			r->status = cl_node_up(cl, r->node) ? -ENOMEM : -EHOSTDOWN;
 			continue;
 		}
 	}

@@ -23,6 +23,7 @@ struct cl_req {
 	size_t node;           /* index into cfg->nodes */
 	uint8_t type;          /* enum msg_type */
 	uint16_t flags;        /* frame flags, e.g. FRAME_F_STALE_OK */
+	uint8_t once;          /* no transport retry: the caller fails over */
 	const void *body;      /* first body segment (e.g. packed fields) */
 	size_t body_len;
 	const void *data;      /* optional second segment (e.g. fragment bytes) */

@@ -128,6 +128,7 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		memset(r, 0, sizeof(*r));
 		r->node = node;
 		r->type = type;
+		r->once = 1; /* this loop fails over: cl_run must not retry */
 		r->flags = query && (clock_mono_ms() - start >= MC_STALE_AFTER_MS ||
 				     clock_mono_ms() < atomic_load(&mc->stale_until))
 				   ? FRAME_F_STALE_OK

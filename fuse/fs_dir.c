@@ -177,6 +177,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			a = dh->win[pos - 2 - dh->base].attr;
 			if (plus) {
 				fs_entry(fs, &a, &e);
+				/* The listing may predate a write-and-close that
+				 * finished since (the window is fetched in pages):
+				 * a cached size of a file would then hide data
+				 * just written.  Names stay cached; file
+				 * attributes are fetched again on use. */
+				if (S_ISREG(a.mode)) {
+					e.attr_timeout = 0;
+				}
 			} else {
 				e.attr.st_ino = a.ino;
 				e.attr.st_mode = a.mode;

@@ -1066,6 +1066,13 @@ int msvc_start(struct msvc *m, char *err, size_t errlen)
 	return 0;
 }
 
+void msvc_quiesce(struct msvc *m)
+{
+	if (m != NULL && m->repl != NULL) {
+		repl_stop(m->repl);
+	}
+}
+
 void msvc_close(struct msvc *m)
 {
 	if (m == NULL) {

@@ -23,6 +23,9 @@ int msvc_open(const struct cfg *cfg, size_t node_idx, const char *data_dir, stru
  * thread (garbage collection, joining groups peers name).  err gets a
  * message on failure. */
 int msvc_start(struct msvc *ms, char *err, size_t errlen);
+/* Stops replication first, failing proposals still waiting, so that the
+ * request workers finish quickly; handlers may still run (and fail). */
+void msvc_quiesce(struct msvc *ms);
 void msvc_close(struct msvc *ms);
 
 /* Handles a META_* request (type >= MSG_META_OP). */

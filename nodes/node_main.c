@@ -194,6 +194,9 @@ int main(int argc, char **argv)
 		}
 	} while (sig == SIGHUP);
 	log_info("node.stop", "node %u stopping on signal %d", me->id, sig);
+	/* Replication first: workers waiting for a commit are released at
+	 * once instead of waiting out their timeout; then the server. */
+	msvc_quiesce(nc.msvc);
 	srv_stop(srv);
 	msvc_close(nc.msvc);
 	frag_close(nc.fs);

@@ -105,6 +105,8 @@ struct repl {
 	struct repl_group *groups;
 	int stopping;  /* set by repl_close (under mu) */
 	int closing;   /* loop thread: shutdown begun */
+	int stopped;   /* repl_stop done (caller's thread) */
+	int stuck;     /* the loop did not stop: never free */
 	int started;
 };
 
@@ -764,11 +766,25 @@ void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group
 	r->unknown_arg = arg;
 }
 
-void repl_close(struct repl *r)
+/* Fails a waiting request (its waiter frees it, or we do if abandoned). */
+static void fail_waiter(struct rreq *rq)
+{
+	if (rq->abandoned) {
+		free(rq->result);
+		pthread_cond_destroy(&rq->cv);
+		free(rq);
+		return;
+	}
+	rq->status = -ESHUTDOWN;
+	rq->done = 1;
+	pthread_cond_signal(&rq->cv);
+}
+
+void repl_stop(struct repl *r)
 {
 	struct timespec until;
 
-	if (r == NULL) {
+	if (r == NULL || r->stopped) {
 		return;
 	}
 	pthread_mutex_lock(&r->mu);
@@ -781,6 +797,40 @@ void repl_close(struct repl *r)
 		/* Something in c-raft never finished closing: leave it to the
 		 * process exit rather than freeing memory it still uses. */
 		log_error("repl.close", "replication did not stop within 15 s");
+		r->stuck = 1;
+	}
+	r->stopped = 1;
+	if (r->stuck) {
+		return;
+	}
+	/* The loop is gone: nobody will answer what is still queued or in
+	 * flight.  Wake those waiters now (new ones see `stopping`). */
+	pthread_mutex_lock(&r->mu);
+	while (r->qhead != NULL) {
+		struct rreq *rq = r->qhead;
+
+		r->qhead = rq->next;
+		fail_waiter(rq);
+	}
+	r->qtail = NULL;
+	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
+		while (g->inflight != NULL) {
+			struct rreq *rq = g->inflight;
+
+			g->inflight = rq->inflight_next;
+			fail_waiter(rq);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+void repl_close(struct repl *r)
+{
+	if (r == NULL) {
+		return;
+	}
+	repl_stop(r);
+	if (r->stuck) {
 		return;
 	}
 	uv_loop_close(&r->loop);

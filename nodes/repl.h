@@ -43,7 +43,11 @@ struct repl_fsm {
  * (-EADDRINUSE for a port in use). */
 int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct repl **out,
 	      char *err, size_t errlen);
-/* Stops every group and the loop thread. */
+/* Stops every group and the loop thread, and fails every proposal still
+ * waiting with -ESHUTDOWN (later calls fail at once); the memory stays
+ * valid until repl_close, so threads still running may call in. */
+void repl_stop(struct repl *r);
+/* repl_stop, then frees everything. */
 void repl_close(struct repl *r);
 
 /* Called (on the loop thread) when a peer contacts a group this node has
