@@ -65,8 +65,15 @@ for i in $(seq $NODES); do
 	mkdir -p "$T/cluster/node$i"
 done
 
+# `ip netns exec` gives the node its own copy of every mount, FUSE mounts
+# of tests running beside this one included; a node holding such a copy
+# would keep that mount's daemon alive after its unmount.  Drop them.
 start_node() {
-	ip netns exec "${P}n$1" "$NODE" -c "$OBJFS_CONF" -i "$1" >>"$T/cluster/node$1.log" 2>&1 &
+	ip netns exec "${P}n$1" sh -c '
+		awk '\''$3 ~ /^fuse/ { print $2 }'\'' /proc/self/mounts | while read -r m; do
+			umount -l "$m" 2>/dev/null
+		done
+		exec "$@"' node "$NODE" -c "$OBJFS_CONF" -i "$1" >>"$T/cluster/node$1.log" 2>&1 &
 	echo $! > "$T/cluster/node$1.pid"
 	echo $! >> "$T/pids"
 }
