@@ -7,6 +7,7 @@
 #include "object.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,11 @@ struct objc {
 	const struct cfg *cfg;
 	struct cl *cl;
 	struct blk *blk;
+	/* The chunk size and inline limit of the last bucket used: fixed when
+	 * a bucket is created, so one META_STATFS per bucket, not per object. */
+	pthread_mutex_t geo_mu;
+	char geo_bucket[MSG_NAME_MAX];
+	struct mc_statfs geo;
 };
 
 int objc_open(const struct cfg *cfg, struct objc **out)
@@ -35,6 +41,7 @@ int objc_open(const struct cfg *cfg, struct objc **out)
 		return -ENOMEM;
 	}
 	oc->cfg = cfg;
+	pthread_mutex_init(&oc->geo_mu, NULL);
 	if ((rc = cl_open(cfg, &oc->cl)) != 0 || (rc = blk_open(oc->cl, &oc->blk)) != 0) {
 		objc_close(oc);
 		return rc;
@@ -50,7 +57,30 @@ void objc_close(struct objc *oc)
 	}
 	blk_close(oc->blk);
 	cl_close(oc->cl);
+	pthread_mutex_destroy(&oc->geo_mu);
 	free(oc);
+}
+
+/* The bucket's chunk size and inline limit (cached, see struct objc). */
+static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket,
+			   struct mc_statfs *st)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&oc->geo_mu);
+	if (strcmp(oc->geo_bucket, bucket) == 0) {
+		*st = oc->geo;
+		pthread_mutex_unlock(&oc->geo_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&oc->geo_mu);
+	if ((rc = mc_statfs(mc, st)) == 0) {
+		pthread_mutex_lock(&oc->geo_mu);
+		snprintf(oc->geo_bucket, sizeof(oc->geo_bucket), "%s", bucket);
+		oc->geo = *st;
+		pthread_mutex_unlock(&oc->geo_mu);
+	}
+	return rc;
 }
 
 struct cl *objc_cl(struct objc *oc)
@@ -122,6 +152,11 @@ int bucket_remove(struct objc *oc, const char *bucket, int force)
 	if (op == NULL) {
 		return -ENOMEM;
 	}
+	pthread_mutex_lock(&oc->geo_mu);
+	if (strcmp(oc->geo_bucket, bucket) == 0) {
+		oc->geo_bucket[0] = '\0'; /* a new bucket of that name may differ */
+	}
+	pthread_mutex_unlock(&oc->geo_mu);
 	op->type = MOP_BUCKET_DELETE;
 	op->flags = force ? META_F_FORCE : 0;
 	rc = run_op(oc, bucket, op, &res);
@@ -258,7 +293,8 @@ static int put_src(struct objc *oc, const char *bucket, const char *key, struct 
 	if (op == NULL) {
 		return -ENOMEM;
 	}
-	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0 || (rc = mc_statfs(mc, &st)) != 0) {
+	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0 ||
+	    (rc = bucket_geometry(oc, mc, bucket, &st)) != 0) {
 		goto out;
 	}
 	if ((chunk = malloc(st.chunk_size)) == NULL) {
@@ -369,7 +405,8 @@ static int get_into(struct objc *oc, const char *bucket, const char *key, int fd
 	if (rc != 0) {
 		return rc;
 	}
-	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0 || (rc = mc_statfs(mc, &st)) != 0 ||
+	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0 ||
+	    (rc = bucket_geometry(oc, mc, bucket, &st)) != 0 ||
 	    (rc = mc_resolve(mc, key, &a)) != 0) {
 		goto out;
 	}

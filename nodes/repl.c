@@ -165,18 +165,25 @@ static int raft_to_errno(int rv)
 
 /* ---- request completion (loop thread) ------------------------------ */
 
-static void rq_finish(struct repl *r, struct rreq *rq)
+/* Hands a finished request to its waiter, or frees it when the waiter
+ * gave up (abandoned).  Called with r->mu held. */
+static void rq_complete_locked(struct rreq *rq)
 {
-	pthread_mutex_lock(&r->mu);
 	if (rq->abandoned) {
-		pthread_mutex_unlock(&r->mu);
 		free(rq->result);
+		free(rq->st);
 		pthread_cond_destroy(&rq->cv);
 		free(rq);
 		return;
 	}
 	rq->done = 1;
 	pthread_cond_signal(&rq->cv);
+}
+
+static void rq_finish(struct repl *r, struct rreq *rq)
+{
+	pthread_mutex_lock(&r->mu);
+	rq_complete_locked(rq);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -766,18 +773,11 @@ void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group
 	r->unknown_arg = arg;
 }
 
-/* Fails a waiting request (its waiter frees it, or we do if abandoned). */
+/* Fails a request nobody will answer any more (r->mu held). */
 static void fail_waiter(struct rreq *rq)
 {
-	if (rq->abandoned) {
-		free(rq->result);
-		pthread_cond_destroy(&rq->cv);
-		free(rq);
-		return;
-	}
 	rq->status = -ESHUTDOWN;
-	rq->done = 1;
-	pthread_cond_signal(&rq->cv);
+	rq_complete_locked(rq);
 }
 
 void repl_stop(struct repl *r)
@@ -946,7 +946,7 @@ int repl_get_state(struct repl_group *g, struct repl_state *st)
 	}
 	rc = post_wait(g->r, rq, 5000);
 	if (rc != 0) {
-		return rc; /* abandoned; leaks rq->st (rare: loop stuck) */
+		return rc; /* abandoned: the loop frees rq and rq->st */
 	}
 	*st = *rq->st;
 	free(rq->st);
