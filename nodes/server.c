@@ -5,8 +5,8 @@
  * queue; a worker takes it, does the CPU and disk work, starts the send,
  * and the send's callback starts the next receive.  So nng's threads never
  * block, and at most n_ctx requests are in progress at once, which bounds
- * memory.  Shutdown: nng_close aborts every aio; workers drain the queue
- * (replying nothing) and exit; then the aios are freed. */
+ * memory.  Shutdown: workers drain the queue and exit, then nng_close
+ * aborts every aio, then the aios are freed. */
 #include "server.h"
 
 #include <errno.h>
@@ -307,17 +307,20 @@ void srv_stop(struct server *s)
 	if (s == NULL) {
 		return;
 	}
-	/* 1. Stop the network: pending receives fail with NNG_ECLOSED. */
-	if (nng_socket_id(s->sock) > 0) {
-		nng_close(s->sock);
-	}
-	/* 2. Let workers finish what they hold, then exit. */
+	/* 1. Workers finish what is queued (replying on the still open
+	 * socket) and exit.  Closing the socket first raced with a worker's
+	 * nng_ctx_send on a context being torn down (an nng 1.5.2 panic). */
 	pthread_mutex_lock(&s->mu);
 	s->stopping = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->n_workers; i++) {
 		pthread_join(s->workers[i], NULL);
+	}
+	/* 2. Stop the network: pending receives fail with NNG_ECLOSED; one
+	 * that completed meanwhile stays queued and is freed below. */
+	if (nng_socket_id(s->sock) > 0) {
+		nng_close(s->sock);
 	}
 	/* 3. No callback can run any more once its aio is freed. */
 	for (size_t i = 0; i < s->n_ctx; i++) {

@@ -52,7 +52,10 @@ trap 'exit 1' INT TERM
 cluster_up() {
 	local n=$1 try port
 	for try in 1 2 3 4 5; do
-		port=$((20000 + (RANDOM % 2000) * 10))
+		# Node ports P..P+5 and Raft ports P+1000..: all below the
+		# kernel's ephemeral range (32768+), where an outgoing
+		# connection could take a killed node's port before it restarts.
+		port=$((20000 + (RANDOM % 1100) * 10))
 		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
 			return 0
 		fi
