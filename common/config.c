@@ -82,7 +82,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(block_size), .name = "block_size", .type = CT_SIZE, .def = "4M",
 	  .min = 64 << 10, .max = 64 << 20, .align = 4096,
 	  .doc = "Largest block a file is cut into before erasure coding." },
-	{ CLUSTER(inline_max), .name = "inline_max", .type = CT_SIZE, .def = "4K",
+	{ CLUSTER(inline_max), .name = "inline_max", .type = CT_SIZE, .def = "16K",
 	  .min = 0, .max = 64 << 10,
 	  .doc = "Files up to this size live in the metadata instead of fragments." },
 	{ CLUSTER(timeout_ms), .name = "timeout_ms", .type = CT_UINT, .def = "5000",

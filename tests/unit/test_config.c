@@ -47,7 +47,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->ec.m, 2);
 	ck_assert_uint_eq(c->n_tiers, 0);
 	ck_assert_uint_eq(c->block_size, 4u << 20);
-	ck_assert_uint_eq(c->inline_max, 4096);
+	ck_assert_uint_eq(c->inline_max, 16384);
 	ck_assert_uint_eq(c->timeout_ms, 5000);
 	ck_assert_uint_eq(c->retries, 2);
 	ck_assert_uint_eq(c->max_skew_s, 60);
