@@ -6,7 +6,7 @@
 
 set -u
 BUILD=${OBJFS_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-CTL="$BUILD/nodes/objfsctl"
+CTL="$BUILD/ctl/objfsctl"
 NODE="$BUILD/nodes/objfs-node"
 T=$(mktemp -d "${TMPDIR:-/tmp}/objfs-test.XXXXXX")
 export OBJFS_CONF="$T/cluster/objfs.conf"

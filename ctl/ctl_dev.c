@@ -103,9 +103,8 @@ static int is_our_node(long pid)
 	return strstr(cmd, "objfs-node") != NULL;
 }
 
-/* A program of ours: beside objfsctl (installed, or the build tree's
- * nodes/), in the build tree's folder `alt` (e.g. "../fuse"), or from
- * PATH. */
+/* A program of ours: beside objfsctl (installed), in the build tree's
+ * folder `alt` relative to objfsctl's (e.g. "../fuse"), or from PATH. */
 static void find_program(const char *name, const char *alt, char *out, size_t len)
 {
 	char self[PATH_MAX];
@@ -333,7 +332,7 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	if (ctl_load(c) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	find_program("objfs-node", NULL, bin, sizeof(bin));
+	find_program("objfs-node", "../nodes", bin, sizeof(bin));
 	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 		const struct cfg_node *n = &c->cfg.nodes[i];
 		char pidf[PATH_MAX];
