@@ -1,5 +1,5 @@
 /* ctl_dev.c: objfsctl dev up|down: a local cluster on loopback.
- * Writes the embedded default config (cfg_write_dev) into DIR, starts one
+ * Writes the dev config (dev_conf.c) into DIR, starts one
  * objfs-node process per [node] section in its own session, logging to
  * DIR/nodeID.log with its pid in DIR/nodeID.pid, and waits until every
  * node answers.  `down` stops exactly the processes named by those pid
@@ -23,6 +23,7 @@
 #include "../common/clock.h"
 #include "../common/err.h"
 #include "ctl.h"
+#include "dev_conf.h"
 
 #define DEV_DIR ".objfs-dev"
 #define DEV_PORT 7401
@@ -317,7 +318,7 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	if (access(conf, F_OK) != 0) {
 		int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		int rc = f != NULL ? cfg_write_dev(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+		int rc = f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
 
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
