@@ -318,13 +318,15 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	if (access(conf, F_OK) != 0) {
 		int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		int rc = f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+		int rc =
+		    f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
 
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
 		}
 		if (rc != 0) {
-			fprintf(stderr, "objfsctl dev up: cannot write %s: %s\n", conf, obj_strerror(rc));
+			fprintf(stderr, "objfsctl dev up: cannot write %s: %s\n", conf,
+				obj_strerror(rc));
 			unlink(conf);
 			return CTL_FAIL;
 		}
@@ -354,7 +356,8 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	}
 	ready = wait_ready(&c->cfg, DEV_START_TIMEOUT_MS);
 	if (ready != c->cfg.n_nodes) {
-		fprintf(stderr, "objfsctl dev up: only %zu of %zu nodes answered; see %s/node*.log\n",
+		fprintf(stderr,
+			"objfsctl dev up: only %zu of %zu nodes answered; see %s/node*.log\n",
 			ready, c->cfg.n_nodes, absdir);
 		return CTL_FAIL;
 	}
@@ -367,12 +370,13 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 			objc_close(oc);
 		}
 		if (rc != 0 && rc != -EEXIST) {
-			fprintf(stderr, "objfsctl dev up: cannot create bucket '%s': %s\n", DEV_BUCKET,
-				obj_strerror(rc));
+			fprintf(stderr, "objfsctl dev up: cannot create bucket '%s': %s\n",
+				DEV_BUCKET, obj_strerror(rc));
 			return CTL_FAIL;
 		}
 	}
-	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET, conf);
+	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET,
+	       conf);
 	printf("use it with: export OBJFS_CONF=%s\n", conf);
 	if (mnt != NULL) {
 		char absmnt[PATH_MAX];
@@ -443,7 +447,8 @@ static int dev_down(const char *dir, int purge)
 			usleep(20000);
 		}
 		if (is_our_node(pid)) {
-			fprintf(stderr, "objfsctl dev down: node %u (pid %ld) ignored SIGTERM; killing\n",
+			fprintf(stderr,
+				"objfsctl dev down: node %u (pid %ld) ignored SIGTERM; killing\n",
 				cfg->nodes[i].id, pid);
 			kill((pid_t)pid, SIGKILL);
 			rc = CTL_FAIL;
@@ -462,14 +467,10 @@ static int dev_down(const char *dir, int purge)
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"nodes", required_argument, NULL, 'n'},
-		{"dir", required_argument, NULL, 'd'},
-		{"port", required_argument, NULL, 'p'},
-		{"purge", no_argument, NULL, 'P'},
-		{"mount", required_argument, NULL, 'm'},
-		{"no-mount", no_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},  {"purge", no_argument, NULL, 'P'},
+	    {"mount", required_argument, NULL, 'm'}, {"no-mount", no_argument, NULL, 'M'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
@@ -489,7 +490,8 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'n':
 			nodes = strtol(optarg, &end, 10);
 			if (*end != '\0' || nodes < 1 || nodes > CFG_MAX_NODES) {
-				fprintf(stderr, "objfsctl dev: --nodes must be 1..%d\n", CFG_MAX_NODES);
+				fprintf(stderr, "objfsctl dev: --nodes must be 1..%d\n",
+					CFG_MAX_NODES);
 				return CTL_USAGE;
 			}
 			break;
@@ -499,7 +501,8 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*end != '\0' || port < 1 || port > 65535 - CFG_MAX_NODES) {
-				fprintf(stderr, "objfsctl dev: --port must be 1..%d\n", 65535 - CFG_MAX_NODES);
+				fprintf(stderr, "objfsctl dev: --port must be 1..%d\n",
+					65535 - CFG_MAX_NODES);
 				return CTL_USAGE;
 			}
 			break;

@@ -137,7 +137,8 @@ int ctl_cmd_rm(struct ctl *c, int argc, char **argv)
 	int rc;
 
 	if (ctl_is_help(argc, argv)) {
-		printf("Usage: objfsctl rm BUCKET KEY\nRemove object KEY of BUCKET and free its blocks.\n");
+		printf("Usage: objfsctl rm BUCKET KEY\nRemove object KEY of BUCKET and free its "
+		       "blocks.\n");
 		return CTL_OK;
 	}
 	if (argc != 3) {
@@ -170,7 +171,8 @@ static int print_entry(void *arg, const struct obj_entry *e)
 		if (slash != NULL) {
 			size_t n = (size_t)(slash - e->key) + 1;
 
-			if (strlen(ls->last_common) != n || strncmp(ls->last_common, e->key, n) != 0) {
+			if (strlen(ls->last_common) != n ||
+			    strncmp(ls->last_common, e->key, n) != 0) {
 				memcpy(ls->last_common, e->key, n);
 				ls->last_common[n] = '\0';
 				printf("%12s  %s\n", "PRE", ls->last_common);
@@ -257,7 +259,8 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 		argv[2] = argv[3];
 		argc = 3;
 	}
-	if (!((strcmp(action, "create") == 0 && argc == 3) || (strcmp(action, "ls") == 0 && argc == 2) ||
+	if (!((strcmp(action, "create") == 0 && argc == 3) ||
+	      (strcmp(action, "ls") == 0 && argc == 2) ||
 	      (strcmp(action, "rm") == 0 && argc == 3))) {
 		bucket_usage(stderr);
 		return CTL_USAGE;
@@ -279,7 +282,8 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 	objc_close(oc);
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl bucket %s%s%s: %s%s\n", action, argc == 3 ? " " : "",
-			argc == 3 ? argv[2] : "", rc == -ENOTEMPTY ? "bucket is not empty" : obj_strerror(rc),
+			argc == 3 ? argv[2] : "",
+			rc == -ENOTEMPTY ? "bucket is not empty" : obj_strerror(rc),
 			rc == -ENOTEMPTY ? " (use --force to remove its files too)" : "");
 		return CTL_FAIL;
 	}
@@ -310,7 +314,8 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 	cl_wait_connected(objc_cl(oc), 2000);
 	rc = obj_repair(oc, argv[1], &st);
 	objc_close(oc);
-	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks failed\n",
+	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks "
+	       "failed\n",
 	       argv[1], (unsigned long long)st.files, (unsigned long long)st.blocks,
 	       (unsigned long long)st.fragments, (unsigned long long)st.failed);
 	if (rc != 0) {

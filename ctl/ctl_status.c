@@ -91,8 +91,9 @@ static void print_shards(struct ctl *c, struct cl *cl)
 								  : 0));
 			}
 			printf("%-12s %-5u %-10s %-6llu %-8llu %-8llu %s\n", t->names[s],
-			       c->cfg.nodes[i].id, role_name(st->role), (unsigned long long)st->term,
-			       (unsigned long long)st->commit, (unsigned long long)st->applied, lag);
+			       c->cfg.nodes[i].id, role_name(st->role),
+			       (unsigned long long)st->term, (unsigned long long)st->commit,
+			       (unsigned long long)st->applied, lag);
 		}
 		if (lead == NULL) {
 			printf("%-12s no leader (fewer than a majority of its replicas answer)\n",
@@ -156,8 +157,8 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 			msg_get_node_status(&rd, &st);
 		}
 		if (reqs[i].status != 0 || !rd_done(&rd)) {
-			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id, n->addr,
-			       n->zone, "down", "-", "-", "-", "-", "-",
+			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id,
+			       n->addr, n->zone, "down", "-", "-", "-", "-", "-",
 			       reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply");
 			cl_req_release(&reqs[i]);
 			continue;
@@ -260,8 +261,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 	for (size_t s = 0; s < t->n; s++) {
 		struct shard_view *v = t->views[s];
 		const char *bucket = strcmp(t->names[s], "_catalog") == 0 ? "" : t->names[s];
-		size_t rank[CFG_MAX_NODES], nr = mc_shard_replicas(&c->cfg, bucket, rank,
-								      c->cfg.n_nodes);
+		size_t rank[CFG_MAX_NODES],
+		    nr = mc_shard_replicas(&c->cfg, bucket, rank, c->cfg.n_nodes);
 		size_t want = c->cfg.meta_replicas < nr ? c->cfg.meta_replicas : nr;
 
 		if (out && is_voter(v, &c->cfg, self)) {
@@ -269,7 +270,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			for (size_t k = 0; k < nr; k++) {
 				if (rank[k] != self && !is_voter(v, &c->cfg, rank[k]) &&
 				    cl_node_up(cl, rank[k])) {
-					failed |= member(cl, t->names[s], 1, c->cfg.nodes[rank[k]].id) != 0;
+					failed |= member(cl, t->names[s], 1,
+							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
 			}
@@ -287,7 +289,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			/* Then the stand-in that placement does not prefer. */
 			for (size_t k = nr; k-- > want;) {
 				if (is_voter(v, &c->cfg, rank[k])) {
-					failed |= member(cl, t->names[s], 0, c->cfg.nodes[rank[k]].id) != 0;
+					failed |= member(cl, t->names[s], 0,
+							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
 			}

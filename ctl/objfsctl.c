@@ -25,16 +25,16 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
-	{"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
-	{"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
-	{"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
-	{"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
-	{"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
-	{"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
-	{"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
-	{"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
-	{"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
+    {"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
+    {"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
+    {"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
+    {"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
+    {"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
+    {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
+    {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
+    {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
+    {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
 };
 
 static void usage(FILE *f)
@@ -67,8 +67,8 @@ int ctl_load(struct ctl *c)
 		c->conf_path = getenv("OBJFS_CONF");
 	}
 	if (c->conf_path == NULL) {
-		c->conf_path = access(DEV_CONF, R_OK) == 0 ? DEV_CONF
-							    : OBJFS_SYSCONFDIR "/objfs/objfs.conf";
+		c->conf_path =
+		    access(DEV_CONF, R_OK) == 0 ? DEV_CONF : OBJFS_SYSCONFDIR "/objfs/objfs.conf";
 	}
 	rc = cfg_load_file(c->conf_path, &c->cfg, err, sizeof(err));
 	if (rc != 0) {
@@ -127,11 +127,11 @@ const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct ctl c;
 	int o;
