@@ -122,7 +122,7 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		       "Exit status 0 when every node is up, 1 otherwise.\n");
 		return CTL_OK;
 	}
-	if (argc != 1) {
+	if (ctl_operands(argc, argv) != argc) {
 		fprintf(stderr, "Usage: objfsctl status\n");
 		return CTL_USAGE;
 	}
@@ -210,29 +210,38 @@ static int member(struct cl *cl, const char *shard, int add, uint32_t id)
 	return rc;
 }
 
+static void node_usage(FILE *f)
+{
+	fprintf(f, "Usage: objfsctl node out|in ID\n"
+		   "out: move every metadata shard replica off node ID, one Raft\n"
+		   "membership change at a time (a replacement chosen by rendezvous\n"
+		   "order is added and caught up before ID is removed).\n"
+		   "in: give node ID back the replicas rendezvous placement assigns it,\n"
+		   "removing the stand-ins.  Fragments are not moved by either.\n");
+}
+
 int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 {
 	struct shard_table *t;
 	struct cl *cl;
 	size_t self = SIZE_MAX;
-	int out, rc, failed = 0;
+	int out, rc, failed = 0, op;
 	char *end;
 	long id;
 
-	if (ctl_is_help(argc, argv) || argc != 3 ||
-	    (strcmp(argv[1], "out") != 0 && strcmp(argv[1], "in") != 0)) {
-		printf("Usage: objfsctl node out|in ID\n"
-		       "out: move every metadata shard replica off node ID, one Raft\n"
-		       "membership change at a time (a replacement chosen by rendezvous\n"
-		       "order is added and caught up before ID is removed).\n"
-		       "in: give node ID back the replicas rendezvous placement assigns it,\n"
-		       "removing the stand-ins.  Fragments are not moved by either.\n");
-		return ctl_is_help(argc, argv) ? CTL_OK : CTL_USAGE;
+	if (ctl_is_help(argc, argv)) {
+		node_usage(stdout);
+		return CTL_OK;
 	}
-	out = strcmp(argv[1], "out") == 0;
-	id = strtol(argv[2], &end, 10);
+	if ((op = ctl_operands(argc, argv)) < 0 || argc - op != 2 ||
+	    (strcmp(argv[op], "out") != 0 && strcmp(argv[op], "in") != 0)) {
+		node_usage(stderr);
+		return CTL_USAGE;
+	}
+	out = strcmp(argv[op], "out") == 0;
+	id = strtol(argv[op + 1], &end, 10);
 	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "objfsctl node: not a node id: '%s'\n", argv[2]);
+		fprintf(stderr, "objfsctl node: not a node id: '%s'\n", argv[op + 1]);
 		return CTL_USAGE;
 	}
 	if (ctl_load(c) != CTL_OK) {

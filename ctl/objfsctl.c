@@ -51,7 +51,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 	}
-	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.\n"
+	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.  They may also\n"
+		   "follow its operands (bucket rm NAME --force); '--' ends them.\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -110,6 +111,16 @@ int ctl_is_help(int argc, char **argv)
 	return 0;
 }
 
+int ctl_operands(int argc, char **argv)
+{
+	static const struct option none[] = {{NULL, 0, NULL, 0}};
+
+	if (getopt_long(argc, argv, "", none, NULL) != -1) {
+		return -1; /* every option is unknown; getopt said which */
+	}
+	return optind;
+}
+
 const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -164,9 +175,13 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
 		if (strcmp(argv[optind], cmds[i].name) == 0) {
+			static char name[32];
 			int sub = optind;
 
-			optind = 0; /* glibc: re-initialise getopt for the subcommand */
+			/* getopt names argv[0] in its messages: "objfsctl bucket: ..." */
+			snprintf(name, sizeof(name), "objfsctl %s", cmds[i].name);
+			argv[sub] = name;
+			optind = 0; /* glibc: re-initialise, ordering included (permute) */
 			return cmds[i].fn(&c, argc - sub, argv + sub);
 		}
 	}

@@ -59,7 +59,8 @@ cluster_up() {
 		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
 			return 0
 		fi
-		grep -q "address already in use" "$T"/cluster/node*.log 2>/dev/null || break
+		# Taken ports: found by dev up itself, or by a node that lost a race.
+		grep -qs "in use" "$T/up.log" "$T"/cluster/node*.log || break
 		ctl dev down --dir "$T/cluster" --purge >/dev/null 2>&1
 	done
 	cat "$T/up.log"
