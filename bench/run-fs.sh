@@ -16,7 +16,7 @@
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$src/build}
-ctl="$b/nodes/objfsctl"
+ctl="$b/ctl/objfsctl"
 objfs="$b/fuse/objfs"
 BUDGET=${BUDGET:-840}
 MIX_S=${BENCH_SECONDS:-20}
