@@ -92,6 +92,7 @@
 #include <sys/stat.h>
 
 #include "../common/ec.h"
+#include "../common/log.h"
 
 /* A client retries within seconds; 10000 results cover far more ops than
  * can be in flight, at a few hundred KB of database. */
@@ -984,15 +985,26 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&ms->lock);
+	if (ms->broken != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		return ms->broken;
+	}
 	ms->dberr = 0;
-	if (msi_run(ms, S_BEGIN, NOARGS) == 0) {
+	if (!ms->in_txn && msi_run(ms, S_BEGIN, NOARGS) == 0) {
+		ms->in_txn = true;
+	}
+	if (ms->in_txn) {
 		apply_locked(ms, op, index, res);
-		if (ms->dberr == 0) {
+		if (ms->dberr == 0 && !ms->batching) {
 			msi_run(ms, S_COMMIT, NOARGS);
 		}
 		if (ms->dberr != 0) {
-			/* Nothing of this record may remain. */
+			/* Nothing of this record may remain; in a batch the
+			 * earlier records go too, and the log replays them. */
 			msi_run(ms, S_ROLLBACK, NOARGS);
+			ms->in_txn = false;
+		} else if (!ms->batching) {
+			ms->in_txn = false;
 		}
 	}
 	rc = ms->dberr;
@@ -1001,4 +1013,41 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return rc;
+}
+
+int msi_flush_locked(struct mstore *ms)
+{
+	if (ms->broken != 0 || !ms->in_txn) {
+		return ms->broken;
+	}
+	ms->dberr = 0;
+	msi_run(ms, S_COMMIT, NOARGS);
+	ms->in_txn = false;
+	if (ms->dberr != 0) {
+		msi_run(ms, S_ROLLBACK, NOARGS);
+		ms->broken = ms->dberr;
+		log_error("ms.flush", "a batch of applied records could not be committed: %s; "
+			  "the shard stops until the node restarts", obj_strerror(ms->broken));
+	}
+	return ms->broken;
+}
+
+int ms_flush(struct mstore *ms)
+{
+	int rc;
+
+	pthread_mutex_lock(&ms->lock);
+	rc = msi_flush_locked(ms);
+	pthread_mutex_unlock(&ms->lock);
+	return rc;
+}
+
+void ms_set_batching(struct mstore *ms, int on)
+{
+	pthread_mutex_lock(&ms->lock);
+	if (!on) {
+		msi_flush_locked(ms);
+	}
+	ms->batching = on != 0;
+	pthread_mutex_unlock(&ms->lock);
 }

@@ -850,6 +850,9 @@ void ms_close(struct mstore *ms)
 	if (ms == NULL) {
 		return;
 	}
+	pthread_mutex_lock(&ms->lock);
+	msi_flush_locked(ms);
+	pthread_mutex_unlock(&ms->lock);
 	for (int i = 0; i < S_NSTMT; i++) {
 		sqlite3_finalize(ms->stmt[i]);
 	}
@@ -927,6 +930,11 @@ int ms_backup(struct mstore *ms, const char *path)
 	}
 	unlink(tmp);
 	pthread_mutex_lock(&ms->lock);
+	if ((rc = msi_flush_locked(ms)) != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		free(tmp);
+		return rc;
+	}
 	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		rc = (rc & 0xff) == SQLITE_CANTOPEN ? -ENOENT : sql_err(dst, rc, tmp);
@@ -968,7 +976,12 @@ int ms_restore(struct mstore *ms, const char *path)
 		return rc;
 	}
 	pthread_mutex_lock(&ms->lock);
-	rc = copy_db(ms->db, src, "restore");
+	/* What the batch applied is replaced by the snapshot anyway, but
+	 * the copy needs no transaction of ours open. */
+	rc = msi_flush_locked(ms);
+	if (rc == 0) {
+		rc = copy_db(ms->db, src, "restore");
+	}
 	if (rc == 0) {
 		/* A copy from an older build gets any table it lacks. */
 		rc = schema(ms->db);

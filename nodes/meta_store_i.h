@@ -51,7 +51,15 @@ struct mstore {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_NSTMT];
 	int dberr; /* first SQLite failure of the current call (negative errno) */
+	bool batching; /* ms_set_batching: records share a transaction */
+	bool in_txn;   /* a batch's transaction is open (ms_flush commits it) */
+	int broken;    /* a batch failed to commit: every later call fails */
 };
+
+/* Commits an open batch (lock held).  0, or the failure, after which the
+ * store is broken: applied records were lost from the database, so it
+ * must never serve or apply again before a restart replays the log. */
+int msi_flush_locked(struct mstore *ms);
 
 /* One inode row. */
 struct inode {

@@ -107,6 +107,14 @@ static int fsm_snapshot(void *arg, void **buf, size_t *len)
 	return 0;
 }
 
+/* Records applied in one loop iteration share one SQLite commit. */
+static int fsm_flush(void *arg)
+{
+	struct shard *s = arg;
+
+	return ms_flush(s->ms);
+}
+
 static int fsm_restore(void *arg, const void *buf, size_t len)
 {
 	struct shard *s = arg;
@@ -225,10 +233,12 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 		goto fail;
 	}
 	s->lc.next_ino = ms_next_ino(s->ms);
+	ms_set_batching(s->ms, 1);
 	fsm.arg = s;
 	fsm.apply = fsm_apply;
 	fsm.snapshot = fsm_snapshot;
 	fsm.restore = fsm_restore;
+	fsm.flush = fsm_flush;
 	rc = repl_group_open(m->repl, msvc_group_of(name), &fsm, bootstrap ? voters : NULL,
 			     bootstrap ? nv : 0, &s->g);
 	if (rc != 0) {
