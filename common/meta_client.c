@@ -484,6 +484,18 @@ out:
 	return rc < 0 ? rc : (int)n;
 }
 
+static int extents_fetch(void *src, uint64_t ino, uint64_t first, uint32_t max,
+			 struct meta_extent **ext, int *more, struct meta_attr *attr, uint8_t **inl,
+			 size_t *inl_len)
+{
+	return mc_extents(src, ino, first, max, ext, more, attr, inl, inl_len);
+}
+
+int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg)
+{
+	return ext_walk(extents_fetch, mc, ino, max, fn, arg);
+}
+
 int mc_statfs(struct mc *mc, struct mc_statfs *st)
 {
 	struct wr w;

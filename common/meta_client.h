@@ -20,6 +20,7 @@
 
 #include "../proto/meta.h"
 #include "client.h"
+#include "extents.h"
 
 struct mc;
 
@@ -55,6 +56,13 @@ int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len);
  * *inl (NULL if none).  Returns the count; *more set if more follow. */
 int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct meta_extent **ext,
 	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+
+/* Every page of ino's extents through ext_walk (extents.h): fn sees each
+ * checked page in chunk order, max extents a page (0 = META_EXTENTS_MAX).
+ * fn may make its own requests on mc: a page is complete when it runs.
+ * Returns 0, a transport or shard error, -OBJ_EPROTO for a page that does
+ * not advance, or fn's negative return. */
+int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg);
 
 struct mc_statfs {
 	uint64_t files, bytes;
