@@ -8,11 +8,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "log.h"
+#include "rand.h"
 
 /* A config is a few KiB; anything past this is a wrong path or a runaway
  * generator, and reading it whole would only hide the mistake. */
@@ -927,23 +927,6 @@ static void cfg_write_commented(FILE *f, enum cfg_sect sect, const char *const *
 	}
 }
 
-static int cfg_random(uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t r = getrandom(buf, len, 0);
-
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
 int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
 	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
@@ -960,7 +943,7 @@ int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
 	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
 		return -ENAMETOOLONG;
 	}
-	rc = cfg_random(raw, sizeof(raw));
+	rc = rand_bytes(raw, sizeof(raw));
 	if (rc < 0) {
 		return rc;
 	}

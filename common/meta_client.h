@@ -30,9 +30,12 @@ void mc_close(struct mc *mc);
 const char *mc_bucket(const struct mc *mc);
 
 /* Sends an operation record.  op->op_id is assigned if 0; now_ns and
- * new_ino are filled by the shard.  Returns the transport status; the
- * op's own outcome is res->status (0 or -errno) with res->attr.  As a
- * convenience the return value is res->status when the exchange worked. */
+ * new_ino are filled by the shard.  Returns 0 or a negative errno: the
+ * op's own outcome as the shard applied it (-EEXIST, -ENOTEMPTY, ...), a
+ * transport failure, or -OBJ_EPROTO for a reply that does not decode.  On
+ * 0, res->attr and res->freed_ino hold the result; on an error *res is
+ * zeroed.  (res->status is the wire field; the return value is the one
+ * outcome to read.) */
 int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res);
 
 int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out);
@@ -45,6 +48,9 @@ typedef int (*mc_dirent_fn)(void *arg, const char *name, const struct meta_attr 
 int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_dirent_fn fn,
 	       void *arg, int *more);
 
+/* The target of symlink ino, NUL-terminated in buf; returns its length,
+ * -ENAMETOOLONG if it does not fit in cap bytes, -OBJ_EPROTO for a reply
+ * that is no valid target, or the shard's error (-EINVAL: not a link). */
 int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap);
 /* *val malloc'd, caller frees. */
 int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, size_t *len);

@@ -15,6 +15,7 @@
 
 #include "../proto/meta.h"
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 #include "meta_client.h"
 
@@ -210,45 +211,6 @@ static int check_names(const char *bucket, const char *key)
 	return msg_check_key(key);
 }
 
-/* Reads until len bytes or EOF; returns bytes read or a negative errno. */
-static ssize_t read_full(int fd, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
-
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		if (r == 0) {
-			break;
-		}
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static int write_full(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Where a put's bytes come from: a descriptor or a buffer. */
 struct src {
 	int fd;
@@ -261,7 +223,7 @@ static ssize_t src_next(struct src *s, uint8_t *chunk, size_t max)
 	size_t n;
 
 	if (s->fd >= 0) {
-		return read_full(s->fd, chunk, max);
+		return fio_read_full(s->fd, chunk, max, FIO_CUR);
 	}
 	n = s->len - s->off < max ? s->len - s->off : max;
 	memcpy(chunk, s->buf + s->off, n);
@@ -405,7 +367,7 @@ struct get_ctx {
 static int get_emit(struct get_ctx *g, const uint8_t *p, size_t len)
 {
 	if (g->fd >= 0) {
-		return write_full(g->fd, p, len);
+		return fio_write_full(g->fd, p, len, FIO_CUR);
 	}
 	memcpy(g->whole + g->pos, p, len);
 	return 0;
