@@ -3,7 +3,9 @@
  * guard against a reply that would make it ask for the same page again. */
 #include "extents.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -66,4 +68,62 @@ int ext_walk(ext_fetch_fn fetch, void *src, uint64_t ino, uint32_t max, ext_page
 		free(inl);
 	}
 	return rc > 0 ? 0 : rc;
+}
+
+struct collect {
+	struct meta_extent *ext;
+	size_t n, cap;
+	struct meta_attr *attr;
+	uint8_t *inl;
+	size_t inl_len;
+};
+
+static int collect_page(void *arg, const struct ext_page *pg)
+{
+	struct collect *c = arg;
+
+	*c->attr = *pg->attr;
+	if (c->inl == NULL && pg->inl != NULL && pg->inl_len > 0) {
+		if ((c->inl = malloc(pg->inl_len)) == NULL) {
+			return -ENOMEM;
+		}
+		memcpy(c->inl, pg->inl, pg->inl_len);
+		c->inl_len = pg->inl_len;
+	}
+	if (pg->n > c->cap - c->n) {
+		size_t cap = c->cap ? c->cap : pg->n;
+		struct meta_extent *grown;
+
+		while (cap - c->n < pg->n) {
+			cap *= 2;
+		}
+		if ((grown = realloc(c->ext, cap * sizeof(*grown))) == NULL) {
+			return -ENOMEM;
+		}
+		c->ext = grown;
+		c->cap = cap;
+	}
+	if (pg->n > 0) {
+		memcpy(c->ext + c->n, pg->ext, pg->n * sizeof(*pg->ext));
+		c->n += pg->n;
+	}
+	return 0;
+}
+
+int ext_collect(ext_fetch_fn fetch, void *src, uint64_t ino, uint32_t max, struct meta_extent **ext,
+		size_t *n, struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	struct collect c = {.attr = attr};
+	int rc = ext_walk(fetch, src, ino, max, collect_page, &c);
+
+	if (rc != 0) {
+		free(c.ext);
+		free(c.inl);
+		c = (struct collect){0};
+	}
+	*ext = c.ext;
+	*n = c.n;
+	*inl = c.inl;
+	*inl_len = c.inl_len;
+	return rc;
 }

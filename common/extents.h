@@ -43,4 +43,12 @@ typedef int (*ext_page_fn)(void *arg, const struct ext_page *pg);
  * fn's negative return. */
 int ext_walk(ext_fetch_fn fetch, void *src, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg);
 
+/* ext_walk gathering every page: all extents of ino in one malloc'd array
+ * (*ext, *n; the caller frees it, NULL when there are none), the
+ * attributes of the last page in *attr, and the inline content (malloc'd,
+ * or NULL with *inl_len 0) in *inl.  Returns 0, -ENOMEM, or ext_walk's
+ * errors, with nothing allocated. */
+int ext_collect(ext_fetch_fn fetch, void *src, uint64_t ino, uint32_t max, struct meta_extent **ext,
+		size_t *n, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+
 #endif

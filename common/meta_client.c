@@ -511,6 +511,12 @@ int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, v
 	return ext_walk(extents_fetch, mc, ino, max, fn, arg);
 }
 
+int mc_extents_all(struct mc *mc, uint64_t ino, struct meta_extent **ext, size_t *n,
+		   struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	return ext_collect(extents_fetch, mc, ino, META_EXTENTS_MAX, ext, n, attr, inl, inl_len);
+}
+
 int mc_statfs(struct mc *mc, struct mc_statfs *st)
 {
 	struct wr w;

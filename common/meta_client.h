@@ -69,6 +69,10 @@ int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct
  * Returns 0, a transport or shard error, -OBJ_EPROTO for a page that does
  * not advance, or fn's negative return. */
 int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg);
+/* Every extent of ino gathered into one array: ext_collect (extents.h)
+ * over mc_extents, META_EXTENTS_MAX a page. */
+int mc_extents_all(struct mc *mc, uint64_t ino, struct meta_extent **ext, size_t *n,
+		   struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
 
 struct mc_statfs {
 	uint64_t files, bytes;

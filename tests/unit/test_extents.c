@@ -1,6 +1,7 @@
 /* test_extents.c: unit tests of the extent walk (common/extents.c): the
- * paging rule, and the refusal of pages that do not advance, go
- * backwards or repeat a chunk.  Pages come from a scripted fetch. */
+ * paging rule, the refusal of pages that do not advance, go backwards or
+ * repeat a chunk, and the gathering of every page into one array.  Pages
+ * come from a scripted fetch. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -251,6 +252,72 @@ START_TEST(test_inline_and_default_max)
 }
 END_TEST
 
+/* ext_collect: every page in one array, inline content copied. */
+START_TEST(test_collect)
+{
+	const struct page_spec pages[] = {
+	    {.n = 2, .chunk = {0, 3}, .more = 1},
+	    {.n = 2, .chunk = {4, 7}, .more = 1},
+	    {.n = 1, .chunk = {9}, .more = 0},
+	};
+	const struct page_spec inl[] = {{.n = 0, .more = 0, .inl = "tiny"}};
+	const uint64_t want[] = {0, 3, 4, 7, 9};
+	struct meta_extent *ext = NULL;
+	struct meta_attr attr;
+	struct script sc;
+	uint8_t *data = NULL;
+	size_t n = 0, len = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.pages = pages;
+	sc.n_pages = 3;
+	ck_assert_int_eq(ext_collect(fetch, &sc, 42, 2, &ext, &n, &attr, &data, &len), 0);
+	ck_assert_uint_eq(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(ext[i].chunk, want[i]);
+		ck_assert_uint_eq(ext[i].len, 100 + (uint32_t)want[i]);
+	}
+	ck_assert_uint_eq(attr.ino, 42);
+	ck_assert_ptr_null(data);
+	ck_assert_uint_eq(len, 0);
+	free(ext);
+
+	memset(&sc, 0, sizeof(sc));
+	sc.pages = inl;
+	sc.n_pages = 1;
+	ck_assert_int_eq(ext_collect(fetch, &sc, 42, 0, &ext, &n, &attr, &data, &len), 0);
+	ck_assert_ptr_null(ext);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_mem_eq(data, "tiny", 4);
+	free(data);
+}
+END_TEST
+
+/* A refused page leaves the caller nothing to free. */
+START_TEST(test_collect_refusal_frees)
+{
+	const struct page_spec pages[] = {
+	    {.n = 2, .chunk = {0, 1}, .more = 1, .inl = "x"},
+	    {.n = 0, .more = 1},
+	};
+	struct meta_extent *ext = (struct meta_extent *)1;
+	struct meta_attr attr;
+	struct script sc;
+	uint8_t *data = (uint8_t *)1;
+	size_t n = 9, len = 9;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.pages = pages;
+	sc.n_pages = 2;
+	ck_assert_int_eq(ext_collect(fetch, &sc, 42, 2, &ext, &n, &attr, &data, &len), -OBJ_EPROTO);
+	ck_assert_ptr_null(ext);
+	ck_assert_ptr_null(data);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
 static Suite *extents_suite(void)
 {
 	Suite *s = suite_create("extents");
@@ -265,6 +332,8 @@ static Suite *extents_suite(void)
 	tcase_add_test(tc, test_fetch_error_returned);
 	tcase_add_test(tc, test_callback_stops_or_aborts);
 	tcase_add_test(tc, test_inline_and_default_max);
+	tcase_add_test(tc, test_collect);
+	tcase_add_test(tc, test_collect_refusal_frees);
 	suite_add_tcase(s, tc);
 	return s;
 }
