@@ -547,7 +547,7 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 	struct rd rd;
 	uint32_t n;
 	char *path = malloc(WIRE_STR_MAX + 1);
-	int rc = 0;
+	int rc = 0, more_flag;
 
 	if (path == NULL) {
 		return -ENOMEM;
@@ -571,11 +571,13 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 		}
 		rc = fn(arg, path, size, mtime);
 	}
+	/* Read even when the caller does not page: it is part of the reply. */
+	more_flag = rd_u8(&rd);
 	if (more != NULL) {
-		*more = rd_u8(&rd);
+		*more = rc == 0 ? more_flag : 0; /* past a stop the flag is not read */
 	}
-	if (rc == 0 && !rd_done(&rd)) {
-		rc = -OBJ_EPROTO;
+	if (rc == 0 && (!rd_done(&rd) || (more == NULL && more_flag != 0))) {
+		rc = -OBJ_EPROTO; /* trailing bytes, or more than one reply holds */
 	}
 	free(path);
 	return rc < 0 ? rc : (rc > 0 ? rc : (int)n);
