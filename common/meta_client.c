@@ -603,6 +603,17 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
 	return rc;
 }
 
+static int list_fetch(void *src, const char *prefix, const char *after, uint32_t max,
+		      lst_entry_fn fn, void *arg, int *more)
+{
+	return mc_list(src, prefix, after, max, fn, arg, more);
+}
+
+int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg)
+{
+	return lst_walk(list_fetch, mc, prefix, max, fn, arg);
+}
+
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)
 {
 	struct wr w;

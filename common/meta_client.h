@@ -21,6 +21,7 @@
 #include "../proto/meta.h"
 #include "client.h"
 #include "extents.h"
+#include "listing.h"
 
 struct mc;
 
@@ -84,6 +85,10 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st);
 typedef int (*mc_list_fn)(void *arg, const char *path, uint64_t size, int64_t mtime_ns);
 int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
 	    void *arg, int *more);
+/* Every path under prefix through lst_walk (listing.h), max a page:
+ * pages that do not advance are -OBJ_EPROTO; fn's positive return stops
+ * the walk and is returned. */
+int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg);
 
 /* Catalog: bucket names (mc opened with bucket ""). */
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg);

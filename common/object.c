@@ -532,8 +532,6 @@ int obj_rm(struct objc *oc, const char *bucket, const char *key)
 struct list_arg {
 	obj_list_fn fn;
 	void *arg;
-	char *last;
-	int stop;
 };
 
 static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
@@ -541,40 +539,23 @@ static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
 	struct list_arg *la = arg;
 	struct obj_entry e = {path, size, mtime_ns};
 
-	snprintf(la->last, WIRE_STR_MAX + 1, "%s", path);
-	la->stop = la->fn(la->arg, &e);
-	return la->stop;
+	return la->fn(la->arg, &e);
 }
 
 int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg)
 {
-	struct list_arg la = {fn, arg, calloc(1, WIRE_STR_MAX + 1), 0};
-	char *after = calloc(1, WIRE_STR_MAX + 1);
+	struct list_arg la = {fn, arg};
 	struct mc *mc = NULL;
-	int rc, more = 1;
+	int rc;
 
-	if (la.last == NULL || after == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if (msg_check_bucket(bucket) != 0 || strlen(prefix) > WIRE_STR_MAX) {
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0) {
-		goto out;
+		return rc;
 	}
-	while (more && rc >= 0 && !la.stop) {
-		rc = mc_list(mc, prefix, after, LIST_PAGE, list_cb, &la, &more);
-		if (rc > 0 && !la.stop) {
-			memcpy(after, la.last, WIRE_STR_MAX + 1);
-		}
-	}
-	rc = la.stop ? la.stop : (rc < 0 ? rc : 0);
-out:
+	rc = mc_list_each(mc, prefix, LIST_PAGE, list_cb, &la);
 	mc_close(mc);
-	free(la.last);
-	free(after);
 	return rc;
 }
 
@@ -583,7 +564,7 @@ struct repair_arg {
 	struct mc *mc;
 	struct repair_stats *st;
 	int rc;
-	char *last; /* last path seen: where the next page starts */
+	const char *path; /* the file being repaired (borrowed from the listing) */
 };
 
 /* One page of a file's extents: repairs each block, counting outcomes. */
@@ -598,7 +579,7 @@ static int repair_page(void *arg, const struct ext_page *pg)
 		if (rc < 0) {
 			ra->st->failed++;
 			ra->rc = ra->rc ? ra->rc : rc;
-			log_warn("repair.block", "%s: chunk %llu: %s", ra->last,
+			log_warn("repair.block", "%s: chunk %llu: %s", ra->path,
 				 (unsigned long long)pg->ext[i].chunk, obj_strerror(rc));
 		} else {
 			ra->st->fragments += (uint64_t)rc;
@@ -615,7 +596,7 @@ static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime
 
 	(void)size;
 	(void)mtime_ns;
-	snprintf(ra->last, WIRE_STR_MAX + 1, "%s", path);
+	ra->path = path;
 	if (mc_resolve(ra->mc, path, &a) != 0) {
 		return 0; /* removed meanwhile */
 	}
@@ -630,33 +611,15 @@ static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime
 int obj_repair(struct objc *oc, const char *bucket, struct repair_stats *st)
 {
 	struct repair_arg ra = {oc, NULL, st, 0, NULL};
-	int rc, more = 1;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
-	ra.last = calloc(1, WIRE_STR_MAX + 1);
-	if (ra.last == NULL) {
-		return -ENOMEM;
-	}
 	if ((rc = mc_open(oc->cl, bucket, &ra.mc)) != 0) {
-		free(ra.last);
 		return rc;
 	}
 	/* The callback may make its own requests: each page's reply is
 	 * already complete when it runs. */
-	while (more && rc >= 0) {
-		char *after = strdup(ra.last);
-
-		if (after == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		rc = mc_list(ra.mc, "", after, LIST_PAGE, repair_file, &ra, &more);
-		free(after);
-		if (rc == 0) {
-			break;
-		}
-	}
+	rc = mc_list_each(ra.mc, "", LIST_PAGE, repair_file, &ra);
 	mc_close(ra.mc);
-	free(ra.last);
 	return rc < 0 ? rc : ra.rc;
 }
