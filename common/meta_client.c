@@ -547,7 +547,7 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 	struct rd rd;
 	uint32_t n;
 	char *path = malloc(WIRE_STR_MAX + 1);
-	int rc = 0, more_flag;
+	int rc = 0, m;
 
 	if (path == NULL) {
 		return -ENOMEM;
@@ -571,12 +571,13 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 		}
 		rc = fn(arg, path, size, mtime);
 	}
-	/* Read even when the caller does not page: it is part of the reply. */
-	more_flag = rd_u8(&rd);
+	/* Every list reply ends with the more flag, also when the caller
+	 * cannot page (META_BUCKETS): it must be read for rd_done to hold. */
+	m = rd_u8(&rd);
 	if (more != NULL) {
-		*more = rc == 0 ? more_flag : 0; /* past a stop the flag is not read */
+		*more = rc == 0 ? m : 0; /* past a stop the flag is not read */
 	}
-	if (rc == 0 && (!rd_done(&rd) || (more == NULL && more_flag != 0))) {
+	if (rc == 0 && (!rd_done(&rd) || (more == NULL && m != 0))) {
 		rc = -OBJ_EPROTO; /* trailing bytes, or more than one reply holds */
 	}
 	free(path);

@@ -220,7 +220,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	/* The Raft log makes each entry durable: the database can use
 	 * synchronous=NORMAL and is rebuilt from the log after a crash. */
-	if ((rc = ms_open(path, 0, &s->ms)) != 0) {
+	if ((rc = ms_open(path, MS_EXCLUSIVE, &s->ms)) != 0) {
 		*err = rc;
 		goto fail;
 	}
