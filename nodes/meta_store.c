@@ -168,20 +168,21 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->parent, op->name, &ino);
-	}
-	if (rc == 1) {
-		rc = msi_ino_get(ms, ino, &x);
-		if (rc <= 0) {
-			return rc < 0 ? rc : -EIO;
+		if (rc == 0) {
+			/* The name exists already. */
+			rc = msi_ino_get(ms, ino, &x);
+			if (rc < 0) {
+				return rc == -ENOENT ? -EIO : rc; /* an entry without inode */
+			}
+			if (!S_ISREG(x.a.mode) || type != S_IFREG || (op->flags & META_F_EXCL)) {
+				return -EEXIST;
+			}
+			res->attr = x.a;
+			return 0;
 		}
-		if (!S_ISREG(x.a.mode) || type != S_IFREG || (op->flags & META_F_EXCL)) {
-			return -EEXIST;
+		if (rc == -ENOENT) {
+			rc = msi_ino_claim(ms, op->new_ino);
 		}
-		res->attr = x.a;
-		return 0;
-	}
-	if (rc == 0) {
-		rc = msi_ino_claim(ms, op->new_ino);
 	}
 	if (rc < 0) {
 		return rc;
@@ -206,8 +207,8 @@ static int do_link(struct mstore *ms, const struct meta_op *op, struct meta_resu
 	uint64_t other;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if (S_ISDIR(x.a.mode)) {
 		return -EPERM;
@@ -221,9 +222,10 @@ static int do_link(struct mstore *ms, const struct meta_op *op, struct meta_resu
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->newparent, op->newname, &other);
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
-	if (rc != 0) {
-		return rc < 0 ? rc : -EEXIST;
+	if (rc < 0) {
+		return rc;
 	}
 	x.a.nlink++;
 	x.a.ctime_ns = op->now_ns;
@@ -267,10 +269,9 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 
 	if (rc == 0) {
 		rc = msi_de_get(ms, dir.a.ino, leaf, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
 		}
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	}
 	if (rc < 0) {
 		return rc;
@@ -373,21 +374,21 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->parent, op->name, &sino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, sino, &src);
 		}
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	}
 	if (rc < 0) {
 		return rc;
 	}
-	found = msi_de_get(ms, op->newparent, op->newname, &dino);
-	if (found == 1) {
-		found = msi_ino_get(ms, dino, &dst);
+	rc = msi_de_get(ms, op->newparent, op->newname, &dino);
+	if (rc == 0) {
+		rc = msi_ino_get(ms, dino, &dst);
 	}
-	if (found < 0) {
-		return found;
+	if (rc < 0 && rc != -ENOENT) {
+		return rc;
 	}
+	found = rc == 0;
 	if (!found && xchg) {
 		return -ENOENT;
 	}
@@ -468,8 +469,8 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if ((v & META_SET_SIZE) && op->size != x.a.size) {
 		if (S_ISDIR(x.a.mode)) {
@@ -520,8 +521,8 @@ static int do_xattr(struct mstore *ms, const struct meta_op *op, struct meta_res
 	int64_t any;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if (nlen == 0 || nlen > META_XATTR_NAME_MAX) {
 		return -ERANGE;
@@ -645,8 +646,8 @@ static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_res
 	uint64_t size;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	rc = check_regular(&x);
 	if (rc < 0) {
@@ -691,10 +692,10 @@ static int do_put(struct mstore *ms, const struct meta_op *op, struct meta_resul
 			return more;
 		}
 		rc = msi_de_get(ms, dir.a.ino, name, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
-			rc = rc == 0 ? -EIO : rc;
-		} else if (rc == 0) {
+			rc = rc == -ENOENT ? -EIO : rc; /* an entry without inode */
+		} else if (rc == -ENOENT) {
 			/* Missing: a parent directory, or the file itself. */
 			rc = msi_ino_claim(ms, next);
 			if (rc == 0) {
@@ -734,8 +735,8 @@ static int do_forget(struct mstore *ms, const struct meta_op *op, struct meta_re
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
-		return rc < 0 ? rc : 0;
+	if (rc < 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
+		return rc == -ENOENT ? 0 : rc; /* gone already, or still linked */
 	}
 	res->attr = x.a;
 	res->freed_ino = x.a.ino;
@@ -784,9 +785,12 @@ static int do_bucket_create(struct mstore *ms, const struct meta_op *op, struct 
 		return -EINVAL;
 	}
 	rc = msi_ino_get(ms, META_ROOT_INO, &root);
-	if (rc != 0) {
-		res->attr = root.a;
-		return rc < 0 ? rc : 0;
+	if (rc == 0) {
+		res->attr = root.a; /* initialised already */
+		return 0;
+	}
+	if (rc != -ENOENT) {
+		return rc;
 	}
 	new_inode(&root, op, META_ROOT_INO, S_IFDIR | (op->mode & 07777), META_ROOT_INO);
 	rc = msi_ino_write(ms, S_INO_INS, &root);
@@ -820,8 +824,8 @@ static int do_bucket_delete(struct mstore *ms, const struct meta_op *op)
 		return msi_run(ms, S_BK_DEL, ARGS(AB(op->name, nlen)));
 	}
 	rc = msi_ino_get(ms, META_ROOT_INO, &root);
-	if (rc <= 0) {
-		return rc;
+	if (rc < 0) {
+		return rc == -ENOENT ? 0 : rc; /* never initialised: nothing to drop */
 	}
 	if (!(op->flags & META_F_FORCE)) {
 		rc = msi_get_int(ms, S_DE_ANY, ARGS(AI(META_ROOT_INO)), &any);

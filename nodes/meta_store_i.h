@@ -107,6 +107,7 @@ int msi_meta_set(struct mstore *ms, const char *key, int64_t v);
 
 /* ---- inodes ---- */
 void msi_row_inode(sqlite3_stmt *st, int c, struct inode *x);
+/* Lookups: 0 with the result filled, -ENOENT when absent, or an error. */
 int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x);
 int msi_dir_get(struct mstore *ms, uint64_t ino, struct inode *x);
 int msi_ino_write(struct mstore *ms, enum ms_stmt id, const struct inode *x);
@@ -126,6 +127,7 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		  struct meta_result *res);
 
 /* ---- directory entries and paths ---- */
+/* 0 with *ino, -ENOENT when parent has no entry name, or an error. */
 int msi_de_get(struct mstore *ms, uint64_t parent, const char *name, uint64_t *ino);
 int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *name,
 	       uint64_t ino, bool dir);
