@@ -34,6 +34,7 @@
 #include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../proto/wire.h"
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
@@ -220,6 +221,7 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	/* c-raft applies entries in order: this one is last_applied + 1. */
 	uint64_t index = g->raft.last_applied + 1;
 	const uint8_t *p = buf->base;
+	struct rd rd;
 	size_t len;
 
 	int waited = 0;
@@ -228,7 +230,8 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	if (buf->len < ENTRY_HDR) {
 		return RAFT_CORRUPT;
 	}
-	len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	rd_init(&rd, p, ENTRY_HDR);
+	len = rd_u32(&rd);
 	if (len > buf->len - ENTRY_HDR) {
 		return RAFT_CORRUPT;
 	}
@@ -980,6 +983,8 @@ void repl_groups(struct repl *r, void (*fn)(void *arg, struct repl_group *g, con
  * start).  Done on the proposer's thread, not the loop's. */
 static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 {
+	struct wr w;
+
 	if (len > UINT32_MAX - 8) {
 		return -EINVAL;
 	}
@@ -988,10 +993,8 @@ static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 	if (b->base == NULL) {
 		return -ENOMEM;
 	}
-	((uint8_t *)b->base)[0] = (uint8_t)len;
-	((uint8_t *)b->base)[1] = (uint8_t)(len >> 8);
-	((uint8_t *)b->base)[2] = (uint8_t)(len >> 16);
-	((uint8_t *)b->base)[3] = (uint8_t)(len >> 24);
+	wr_init_buf(&w, b->base, ENTRY_HDR);
+	wr_u32(&w, (uint32_t)len);
 	memcpy((uint8_t *)b->base + ENTRY_HDR, buf, len);
 	memset((uint8_t *)b->base + ENTRY_HDR + len, 0, b->len - ENTRY_HDR - len);
 	return 0;
