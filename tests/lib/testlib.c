@@ -1,0 +1,82 @@
+/* testlib.c: shared unit-test fixtures (see testlib.h). */
+#include "testlib.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int tl_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+void tl_mkdtemp(char *buf, size_t len, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+	int n = snprintf(buf, len, "%s/%s.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp", name);
+
+	ck_assert_int_lt(n, (int)len);
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void tl_rmtree(const char *path)
+{
+	if (path != NULL && path[0] != '\0') {
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+void tl_quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
+{
+	(void)lvl;
+	(void)id;
+	(void)line;
+	(void)arg;
+}
+
+int64_t tl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double tl_elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int tl_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	int64_t deadline = tl_mono_ms() + timeout_ms;
+
+	for (;;) {
+		if (cond(arg)) {
+			return 1;
+		}
+		if (tl_mono_ms() >= deadline) {
+			return cond(arg) != 0;
+		}
+		usleep(1000);
+	}
+}
