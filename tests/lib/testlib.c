@@ -35,9 +35,22 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+static int open_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D && (st->st_mode & 0700) != 0700) {
+		chmod(path, 0700);
+	}
+	return 0;
+}
+
 void tl_rmtree(const char *path)
 {
 	if (path != NULL && path[0] != '\0') {
+		/* Tests make directories read-only to provoke EACCES; open them
+		 * again first, or nothing below them could be removed. */
+		chmod(path, 0700);
+		nftw(path, open_dir, 16, FTW_PHYS);
 		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
 }

@@ -22,7 +22,8 @@ int tl_run(Suite *s);
  * /tmp) and writes its path to buf; fails the test if it cannot. */
 void tl_mkdtemp(char *buf, size_t len, const char *name);
 
-/* Removes path and everything below it (links are not followed). */
+/* Removes path and everything below it, read-only directories included
+ * (links are not followed). */
 void tl_rmtree(const char *path);
 
 /* A log sink that drops every line (log_set_sink(tl_quiet_sink, NULL)). */

@@ -17,6 +17,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../nodes/fragstore.h"
+#include "../lib/testlib.h"
 
 static char tmpdir[4096];
 static int corrupt_logged;
@@ -31,21 +32,9 @@ static void sink(enum log_level lvl, const char *id, const char *line, void *arg
 	}
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	chmod(path, 0755);
-	return remove(path);
-}
-
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/fragstore.XXXXXX", base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tl_mkdtemp(tmpdir, sizeof(tmpdir), "fragstore");
 	corrupt_logged = 0;
 	log_set_sink(sink, NULL);
 }
@@ -53,8 +42,7 @@ static void setup(void)
 static void teardown(void)
 {
 	log_set_sink(NULL, NULL);
-	chmod(tmpdir, 0755);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rmtree(tmpdir);
 }
 
 /* Fills a header and random data for fragment `index` of a block whose
@@ -808,11 +796,5 @@ static Suite *fragstore_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fragstore_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(fragstore_suite());
 }

@@ -38,6 +38,7 @@
 #include "../../proto/frame.h"
 #include "../../proto/msg.h"
 #include "../../proto/wire.h"
+#include "../lib/testlib.h"
 
 /* How long a node may take to start answering, and to stop: generous for
  * a loaded 2-core machine or a sanitizer build. */
@@ -65,22 +66,6 @@ static struct node nd;   /* the node of a "node" test (checked fixture) */
 static pid_t stray = 0;  /* a node started by a start-up test, until reaped */
 
 /* ---- processes and files ---- */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *path)
-{
-	if (path[0] != '\0') {
-		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	}
-}
 
 /* A port nobody listens on right now (the kernel picks it). */
 static int free_port(void)
@@ -295,7 +280,6 @@ static void node_start(struct node *n)
 /* Unchecked, in the runner: the temp root and the binary; no nng here. */
 static void root_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
 	const char *bd = getenv("OBJFS_BUILDDIR");
 
 	if (bd != NULL && bd[0] != '\0') {
@@ -314,14 +298,12 @@ static void root_setup(void)
 	}
 	ck_assert_msg(access(node_bin, X_OK) == 0, "no objfs-node at %s (set OBJFS_BUILDDIR)",
 		      node_bin);
-	snprintf(root, sizeof(root), "%s/objfs-node-proto.XXXXXX",
-		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	tl_mkdtemp(root, sizeof(root), "objfs-node-proto");
 }
 
 static void root_teardown(void)
 {
-	rm_tree(root);
+	tl_rmtree(root);
 	root[0] = '\0';
 }
 
@@ -1022,17 +1004,11 @@ static Suite *node_proto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(node_proto_suite());
-	int failed;
-
 	/* A dead peer must fail a send, not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
 	/* nng keeps global threads until finalized; without this valgrind
 	 * reports their stacks.  Runs in every process that exits normally
 	 * (Check's children included) and is harmless where nng was unused. */
 	atexit(nng_fini);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(node_proto_suite());
 }

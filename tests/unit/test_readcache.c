@@ -15,6 +15,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../fuse/readcache.h"
+#include "../lib/testlib.h"
 
 #define CS 4096u
 #define NBLK 16
@@ -124,14 +125,6 @@ static void set_gate(int v)
 	pthread_mutex_unlock(&fk.mu);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void open_rc(uint64_t cache_bytes, unsigned readahead, unsigned prefetchers)
 {
 	struct rc_conf conf = {.chunk_size = CS,
@@ -142,20 +135,12 @@ static void open_rc(uint64_t cache_bytes, unsigned readahead, unsigned prefetche
 	ck_assert_int_eq(rc_open(&conf, &fk_ops, NULL, &cache), 0);
 }
 
-static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
 	memset(&fk, 0, sizeof(fk));
 	pthread_mutex_init(&fk.mu, NULL);
 	pthread_cond_init(&fk.cv, NULL);
-	log_set_sink(quiet_sink, NULL);
+	log_set_sink(tl_quiet_sink, NULL);
 	open_rc(1 << 20, 0, 0);
 }
 
@@ -326,13 +311,13 @@ START_TEST(test_single_fetch_for_concurrent_readers)
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
 	}
-	t0 = mono_ms();
+	t0 = tl_mono_ms();
 	for (;;) {
 		pthread_mutex_lock(&fk.mu);
 		int w = fk.waiting;
 
 		pthread_mutex_unlock(&fk.mu);
-		if (w >= 1 || mono_ms() - t0 > 3000) {
+		if (w >= 1 || tl_mono_ms() - t0 > 3000) {
 			break;
 		}
 		usleep(1000);
@@ -364,8 +349,8 @@ START_TEST(test_readahead)
 	}
 	rc_hint(cache, &s, 1, 0, 1024);
 	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 1024, buf), 0);
-	t0 = mono_ms();
-	while ((gets(1) == 0 || gets(2) == 0) && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while ((gets(1) == 0 || gets(2) == 0) && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(gets(1), 1);
@@ -374,8 +359,8 @@ START_TEST(test_readahead)
 	rc_hint(cache, &s, 1, 1024, 1024);
 	rc_hint(cache, &s, 1, 2048, 2048);
 	rc_hint(cache, &s, 1, CS, 1024); /* into chunk 1: schedules chunk 3 */
-	t0 = mono_ms();
-	while (gets(3) == 0 && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while (gets(3) == 0 && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(gets(3), 1);
@@ -411,11 +396,5 @@ static Suite *readcache_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(readcache_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(readcache_suite());
 }
