@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "../../common/log.h"
@@ -37,5 +38,14 @@ double tl_elapsed_s(const struct timespec *t0);
  * pass; returns 1 if it held in time, 0 on the deadline.  For waiting on
  * a background thread instead of sleeping a guessed time. */
 int tl_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* The calling thread's kernel id, for tl_thread_sleeping. */
+pid_t tl_gettid(void);
+
+/* 1 when thread tid of this process is asleep in the kernel (state S or
+ * D: waiting on a lock, condition variable or I/O), 0 when it runs or is
+ * gone.  With a condition on the shared state, tells "blocked waiting"
+ * from "not there yet" without guessing a sleep. */
+int tl_thread_sleeping(pid_t tid);
 
 #endif

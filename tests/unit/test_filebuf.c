@@ -620,6 +620,7 @@ struct writer_arg {
 	size_t len;
 	int chunks_done;
 	ssize_t rc;
+	pid_t tid; /* the writer thread, 0 until it runs */
 	pthread_mutex_t mu;
 };
 
@@ -630,6 +631,9 @@ static void *writer_main(void *p)
 	ssize_t rc = 0;
 
 	memset(buf, 'w', CS);
+	pthread_mutex_lock(&w->mu);
+	w->tid = tl_gettid();
+	pthread_mutex_unlock(&w->mu);
 	for (size_t off = 0; off < w->len && rc >= 0; off += CS) {
 		rc = fb_write(w->fb, off, buf, CS);
 		pthread_mutex_lock(&w->mu);
@@ -651,6 +655,18 @@ static int writer_done(struct writer_arg *w)
 	return n;
 }
 
+/* Two chunks written and the writer asleep in the third write. */
+static int writer_blocked_at_two(void *arg)
+{
+	struct writer_arg *w = arg;
+	pid_t tid;
+
+	pthread_mutex_lock(&w->mu);
+	tid = w->tid;
+	pthread_mutex_unlock(&w->mu);
+	return writer_done(w) == 2 && tid != 0 && tl_thread_sleeping(tid);
+}
+
 /* With the dirty limit reached and uploads stalled the writer waits;
  * when uploads go on it finishes, and memory never passes the limit. */
 START_TEST(test_dirty_limit_blocks_writer)
@@ -665,7 +681,8 @@ START_TEST(test_dirty_limit_blocks_writer)
 	fk_set(&fk.gate_closed, 1);
 	ck_assert_int_eq(fb_open(ctx, 1, 0, 0, &w.fb), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, writer_main, &w), 0);
-	usleep(300 * 1000);
+	ck_assert_msg(tl_wait_until(writer_blocked_at_two, &w, 5000),
+		      "writer did not block after 2 chunks (%d done)", writer_done(&w));
 	ck_assert_int_eq(writer_done(&w), 2);
 	ck_assert_uint_le(fb_ctx_dirty_bytes(ctx), 2 * CS);
 	fk_set(&fk.gate_closed, 0);
