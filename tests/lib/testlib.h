@@ -39,6 +39,9 @@ double tl_elapsed_s(const struct timespec *t0);
  * a background thread instead of sleeping a guessed time. */
 int tl_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* A loopback TCP port nobody listens on right now (the kernel picks it). */
+int tl_free_port(void);
+
 /* The calling thread's kernel id, for tl_thread_sleeping. */
 pid_t tl_gettid(void);
 

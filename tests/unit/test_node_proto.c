@@ -67,22 +67,6 @@ static pid_t stray = 0;  /* a node started by a start-up test, until reaped */
 
 /* ---- processes and files ---- */
 
-/* A port nobody listens on right now (the kernel picks it). */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int port;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -190,7 +174,7 @@ static void node_prepare(struct node *n, const char *extra)
 	for (size_t i = 0; i < sizeof(rnd); i++) {
 		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
 	}
-	port = free_port();
+	port = tl_free_port();
 	snprintf(n->url, sizeof(n->url), "tcp://127.0.0.1:%d", port);
 	snprintf(text, sizeof(text),
 		 "[cluster]\nsecret = %s\n%s[node 1]\naddr = %s\ndata_dir = %s\n", secret,

@@ -61,20 +61,6 @@ static void sink(enum log_level lvl, const char *id, const char *line, void *arg
 	}
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Runs the loop until *counter reaches want or WAIT_MS pass; returns
  * whether it did. */
 static int run_until_n(const int *counter, int want)
@@ -122,13 +108,13 @@ static void on_unknown(void *arg, const char *group)
 static void setup(void)
 {
 	char err[256];
-	int port_a = free_port();
+	int port_a = tl_free_port();
 
 	memset(&seen, 0, sizeof(seen));
 	open_on_unknown = 0;
 	log_set_sink(sink, NULL);
 	ck_assert_int_eq(uv_loop_init(&loop), 0);
-	port_b = free_port();
+	port_b = tl_free_port();
 	snprintf(addr_a, sizeof(addr_a), "127.0.0.1:%d", port_a);
 	snprintf(addr_b, sizeof(addr_b), "127.0.0.1:%d", port_b);
 	ck_assert_int_eq(rmux_open(&loop, addr_a, &key, 30, NULL, NULL, &ma, err, sizeof(err)), 0);
@@ -367,7 +353,7 @@ START_TEST(test_connect_failures)
 	char nobody[64];
 	int closed;
 
-	snprintf(nobody, sizeof(nobody), "127.0.0.1:%d", free_port());
+	snprintf(nobody, sizeof(nobody), "127.0.0.1:%d", tl_free_port());
 	ck_assert_int_eq(rmux_transport_init(ma, "g1", &ta), 0);
 	ck_assert_int_eq(ta.init(&ta, 1, addr_a), 0);
 	ck_assert_int_eq(ta.connect(&ta, &req, 3, nobody, on_connect), 0);
