@@ -514,7 +514,7 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 	struct rd rd;
 	uint32_t n;
 	char *path = malloc(WIRE_STR_MAX + 1);
-	int rc = 0;
+	int rc = 0, m;
 
 	if (path == NULL) {
 		return -ENOMEM;
@@ -538,8 +538,11 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 		}
 		rc = fn(arg, path, size, mtime);
 	}
+	/* Every list reply ends with the more flag, also when the caller
+	 * cannot page (META_BUCKETS): it must be read for rd_done to hold. */
+	m = rd_u8(&rd);
 	if (more != NULL) {
-		*more = rd_u8(&rd);
+		*more = m;
 	}
 	if (rc == 0 && !rd_done(&rd)) {
 		rc = -OBJ_EPROTO;

@@ -23,10 +23,16 @@
 
 struct mstore;
 
+/* ms_open flags.  MS_SYNC_FULL: synchronous=FULL (else NORMAL, when a
+ * replicated log makes each entry durable elsewhere).  MS_EXCLUSIVE: hold
+ * the file lock for good (locking_mode=EXCLUSIVE: no fcntl per
+ * transaction); no other connection may then open the file. */
+#define MS_SYNC_FULL 1u
+#define MS_EXCLUSIVE 2u
+
 /* Opens or creates the shard database at path (schema created if new).
- * sync_full: synchronous=FULL (1) or NORMAL (0, when a replicated log
- * makes each entry durable elsewhere).  Returns 0 or -EIO/-ENOMEM/-ENOENT. */
-int ms_open(const char *path, int sync_full, struct mstore **out);
+ * Returns 0 or -EIO/-ENOMEM/-ENOENT. */
+int ms_open(const char *path, unsigned flags, struct mstore **out);
 void ms_close(struct mstore *ms);
 
 /* Applies op as log entry `index` (0 = no log: the store counts itself).

@@ -6,7 +6,7 @@
 
 set -u
 BUILD=${OBJFS_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-CTL="$BUILD/nodes/objfsctl"
+CTL="$BUILD/ctl/objfsctl"
 NODE="$BUILD/nodes/objfs-node"
 T=$(mktemp -d "${TMPDIR:-/tmp}/objfs-test.XXXXXX")
 export OBJFS_CONF="$T/cluster/objfs.conf"
@@ -59,7 +59,8 @@ cluster_up() {
 		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
 			return 0
 		fi
-		grep -q "address already in use" "$T"/cluster/node*.log 2>/dev/null || break
+		# Taken ports: found by dev up itself, or by a node that lost a race.
+		grep -qs "in use" "$T/up.log" "$T"/cluster/node*.log || break
 		ctl dev down --dir "$T/cluster" --purge >/dev/null 2>&1
 	done
 	cat "$T/up.log"

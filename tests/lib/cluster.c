@@ -28,7 +28,7 @@ static void find_ctl(struct tl_cluster *c)
 	const char *bd = getenv("OBJFS_BUILDDIR");
 
 	if (bd != NULL && bd[0] != '\0') {
-		snprintf(c->ctl, sizeof(c->ctl), "%s/nodes/objfsctl", bd);
+		snprintf(c->ctl, sizeof(c->ctl), "%s/ctl/objfsctl", bd);
 	} else {
 		char self[PATH_MAX];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -39,7 +39,7 @@ static void find_ctl(struct tl_cluster *c)
 		if (slash != NULL) {
 			*slash = '\0';
 		}
-		snprintf(c->ctl, sizeof(c->ctl), "%s/../../nodes/objfsctl", self);
+		snprintf(c->ctl, sizeof(c->ctl), "%s/../../ctl/objfsctl", self);
 	}
 }
 

@@ -772,7 +772,7 @@ START_TEST(test_determinism)
 	char *d1, *d2;
 
 	snprintf(path2, sizeof(path2), "%s/replica.db", tmpdir);
-	ck_assert_int_eq(ms_open(path2, 1, &ms2), 0);
+	ck_assert_int_eq(ms_open(path2, MS_SYNC_FULL, &ms2), 0);
 	ck_assert_int_eq(apply_to(ms2, &bucket_op, NULL), 0);
 	for (int i = 0; i < 300; i++) {
 		struct meta_extent e[4];
@@ -861,7 +861,7 @@ START_TEST(test_backup_restore)
 	/* The store still works after a restore. */
 	ck_assert_int_eq(put("again", NULL, 0, "x", 1, NULL), 0);
 
-	ck_assert_int_eq(ms_open(bpath, 1, &copy), 0);
+	ck_assert_int_eq(ms_open(bpath, MS_SYNC_FULL, &copy), 0);
 	ck_assert_uint_eq(ms_applied_index(copy), 50);
 	ck_assert_int_eq(ms_resolve(copy, "keep/me", &a), 0);
 	ms_close(copy);
@@ -883,7 +883,7 @@ START_TEST(test_reopen)
 	ck_assert_int_eq(put("x/y", NULL, 0, "hi", 2, NULL), 0);
 	next = ms_next_ino(ms);
 	ms_close(ms);
-	ck_assert_int_eq(ms_open(dbpath, 1, &ms), 0);
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
 	ck_assert_int_eq(ms_resolve(ms, "x/y", &a), 0);
 	ck_assert_uint_eq(a.size, 2);
 	ck_assert_uint_eq(ms_next_ino(ms), next);
