@@ -89,7 +89,12 @@ for i in 3 6 30 60; do
 done
 ctl ls demo w/ | grep -q "w/f60" || fail "listing without a majority"
 log "reads work with one replica of three"
-CMD_TIMEOUT=60 ctl put demo w/late "$T/small" >/dev/null 2>&1 && fail "write acknowledged without a majority"
+# Refused cleanly by the client once its fail-over time is spent: exit 1
+# with the key in the message, not a hang (124) or a crash.
+CMD_TIMEOUT=60 ctl put demo w/late "$T/small" >/dev/null 2>"$T/late.err"
+rc=$?
+[ $rc -eq 1 ] || fail "put without a majority exited $rc, not 1: $(cat "$T/late.err")"
+grep -q "^objfsctl put: demo/w/late: " "$T/late.err" || fail "put without a majority said: $(cat "$T/late.err")"
 
 # --- 3: restart: they catch up ---------------------------------------------
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart"
