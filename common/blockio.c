@@ -197,10 +197,10 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	for (int round = 0; round <= PUT_HANDOFF_ROUNDS; round++) {
 		size_t n = 0, idx[EC_MAX_FRAGS];
 
+		/* One view of the nodes per round: quorum_handoff is pure. */
 		for (size_t j = 0; round > 0 && j < b->n; j++) {
 			up[j] = (uint8_t)(cl_node_up(b->cl, j) != 0);
 		}
-
 		for (size_t i = 0; i < nfrag; i++) {
 			size_t target = SIZE_MAX;
 
