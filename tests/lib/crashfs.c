@@ -18,10 +18,10 @@
  *     are left as they are at the crash: for writers whose I/O the shim
  *     cannot see (c-raft writes its log with O_DIRECT and RWF_DSYNC through
  *     raw io_submit syscalls, durable when each write completes).
- * Writes are not intercepted: what they did is lost unless a sync copies
- * it into the shadow, which is the same thing as recording them.
  *  5. An fsync of a directory whose own name is not yet durable still
  *     records it (as ext4's ordered journal does in practice).
+ * Writes are not intercepted: what they did is lost unless a sync copies
+ * it into the shadow, which is the same thing as recording them.
  *
  * Environment: CRASHFS_ROOT (required; an existing directory),
  * CRASHFS_SHADOW (default ROOT/.crash-durable; same file system as ROOT),
@@ -40,7 +40,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
