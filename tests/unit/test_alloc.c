@@ -360,6 +360,51 @@ static int op_ms_read(void *arg)
 	return n == 1 && strcmp(d[0].name, "a") == 0 ? 0 : WRONG;
 }
 
+static uint64_t put_ino;
+
+static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime)
+{
+	int *n = arg;
+
+	(void)mtime;
+	*n += strcmp(path, "a/b/c") == 0 && size == 3 * CHUNK;
+	return 0;
+}
+
+/* xattr reads and an object listing: buffers our query code allocates. */
+static int op_ms_xattr_list(void *arg)
+{
+	uint8_t *val = NULL;
+	char *names = NULL;
+	size_t len = 0;
+	int more = 0, found = 0, rc;
+
+	(void)arg;
+	rc = ms_getxattr(ms, put_ino, "user.k", &val, &len);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = len == 5 && memcmp(val, "value", 5) == 0 ? 0 : WRONG;
+	free(val);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = ms_listxattr(ms, put_ino, &names, &len);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = len == sizeof("user.k") && strcmp(names, "user.k") == 0 ? 0 : WRONG;
+	free(names);
+	if (rc != 0) {
+		return rc;
+	}
+	rc = ms_list(ms, "a/", "", 10, list_cb, &found, &more);
+	if (rc < 0) {
+		return rc;
+	}
+	return found == 1 && more == 0 ? 0 : WRONG;
+}
+
 /* An object put into a shard fails cleanly at every allocation (ours or
  * SQLite's), rolls back whole -- its op_id keeps no result, so the same
  * record then applies -- and the reads that follow fail cleanly too. */
@@ -384,6 +429,19 @@ START_TEST(test_shard_store)
 	ck_assert_uint_eq(a.size, 3 * CHUNK);
 	ck_assert_int_eq(extent_count(a.ino), 3);
 	ck_assert_int_gt(fail_each(op_ms_read, NULL, -ENOMEM, 1, "ms reads"), 0);
+	{
+		struct meta_result res;
+		struct meta_op op;
+
+		put_ino = a.ino;
+		op_init(&op, MOP_SETXATTR);
+		op.ino = a.ino;
+		snprintf(op.name, sizeof(op.name), "user.k");
+		op.data = (const uint8_t *)"value";
+		op.data_len = 5;
+		ck_assert_int_eq(apply(&op, &res), 0);
+	}
+	ck_assert_int_gt(fail_each(op_ms_xattr_list, NULL, -ENOMEM, 1, "ms xattrs, list"), 2);
 }
 END_TEST
 
