@@ -78,6 +78,48 @@ kill9_node() {
 	fail "node $1 did not die"
 }
 
+# Runs a command that must fail with exit status $1 and print exactly $2
+# on stderr: a crash (134, 139) or a timeout (124) is not that failure.
+expect_fail() {
+	local want_rc=$1 want_err=$2 rc err
+	shift 2
+	t "$@" >"$T/xf.out" 2>"$T/xf.err"
+	rc=$?
+	err=$(cat "$T/xf.err")
+	[ "$rc" -eq "$want_rc" ] || fail "'$*' exited $rc, not $want_rc (stderr: $err)"
+	[ "$err" = "$want_err" ] || fail "'$*' said '$err', not '$want_err'"
+}
+
+# Waits (at most $3 s) until file $1 has at least $2 lines: a fault is
+# injected only once the writer has made progress.
+wait_lines() {
+	local deadline=$(( $(date +%s) + $3 ))
+	while [ "$(wc -l < "$1")" -lt "$2" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "$1 reached $(wc -l < "$1") of $2 lines in $3 s"
+		sleep 0.05
+	done
+}
+
+# Fails unless background job $1 (a writer) is still running: a fault
+# injected after the writer finished would test nothing.
+still_running() {
+	kill -0 "$1" 2>/dev/null || fail "the writer finished before the fault was injected"
+}
+
+# Waits (at most 30 s) until every replica of shard $1 reports lag 0 and
+# there are ${2:-3} of them; fails otherwise.
+wait_caught_up() {
+	local want=${2:-3} lag n
+	for _ in $(seq 150); do
+		lag=$(ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/ { print $7 }' | sort -u)
+		n=$(ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/' | wc -l)
+		[ "$lag" = "0" ] && [ "$n" -eq "$want" ] && return 0
+		sleep 0.2
+	done
+	ctl status
+	fail "replicas of $1 did not catch up (lag '$lag', $n replicas)"
+}
+
 # Creates a file of $2 random bytes at $1.
 randfile() { head -c "$2" /dev/urandom > "$1"; }
 

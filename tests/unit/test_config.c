@@ -13,6 +13,7 @@
 #include "../../common/config.h"
 #include "../../common/err.h"
 #include "../../common/log.h"
+#include "../lib/testlib.h"
 
 #define SECRET "0123456789abcdef-test-secret"
 
@@ -394,10 +395,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tl_rmtree(tmp_dir);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -752,11 +750,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(config_suite());
 }

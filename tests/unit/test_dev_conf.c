@@ -9,6 +9,7 @@
 #include "../../common/config.h"
 #include "../../common/err.h"
 #include "../../ctl/dev_conf.h"
+#include "../lib/testlib.h"
 
 static struct cfg *cfg_new(void)
 {
@@ -117,15 +118,9 @@ int main(void)
 {
 	Suite *s = suite_create("dev_conf");
 	TCase *tc = tcase_create("write");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_write_dev);
 	tcase_add_test(tc, test_write_dev_documents_defaults);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(s);
 }

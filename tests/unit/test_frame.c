@@ -19,6 +19,7 @@
 #include "../../proto/manifest.h"
 #include "../../proto/replay.h"
 #include "../../proto/wire.h"
+#include "../lib/testlib.h"
 #include "proto_fixture.h"
 
 /* ---- frame ---- */
@@ -622,7 +623,7 @@ START_TEST(test_manifest_huge_count)
 	ck_assert_ptr_null(out.blocks);
 	put_le32(hdr + 10, 0x10000000u);
 	ck_assert_int_eq(decode_exact(hdr, sizeof(hdr), &out), -OBJ_EPROTO);
-	ck_assert(elapsed_s(&t0) < 1.0);
+	ck_assert(tl_elapsed_s(&t0) < 1.0);
 
 	sample_blocks(blk, 2);
 	b = encode_manifest(&m, &len);
@@ -674,11 +675,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(frame_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(frame_suite());
 }

@@ -15,6 +15,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../nodes/meta_store.h"
+#include "../lib/testlib.h"
 #include "meta_store_fixture.h"
 
 /* ---- write and GC ---- */
@@ -1056,11 +1057,5 @@ static Suite *meta_content_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(meta_content_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run(meta_content_suite());
 }

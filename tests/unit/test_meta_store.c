@@ -14,6 +14,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../nodes/meta_store.h"
+#include "../lib/testlib.h"
 #include "meta_store_fixture.h"
 
 /* ---- bucket ---- */
@@ -684,11 +685,5 @@ static Suite *meta_store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(meta_store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run(meta_store_suite());
 }

@@ -19,6 +19,7 @@
 #include "../../proto/meta.h"
 #include "../../proto/msg.h"
 #include "../../proto/wire.h"
+#include "../lib/testlib.h"
 #include "proto_fixture.h"
 
 
@@ -1270,11 +1271,5 @@ static Suite *proto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(proto_suite());
 }
