@@ -330,6 +330,7 @@ int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_exte
 
 int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 {
+	struct inode root;
 	sqlite3_stmt *st;
 	int64_t v;
 	int rc;
@@ -337,6 +338,12 @@ int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 	memset(st_out, 0, sizeof(*st_out));
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
+	/* A shard whose bucket was deleted (or never created) has no root:
+	 * the bucket does not exist, whatever its old settings say. */
+	if ((rc = msi_ino_get(ms, META_ROOT_INO, &root)) != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		return rc;
+	}
 	st = msi_bind(ms, S_STAT, NOARGS);
 	rc = msi_first_row(ms, S_STAT, st);
 	if (rc == 1) {
