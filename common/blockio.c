@@ -5,13 +5,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "checksum.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
 #include "quorum.h"
+#include "rand.h"
 
 /* Fixed size of a packed frag_hdr (msg_put_frag_hdr). */
 #define FRAG_HDR_WIRE (BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8)
@@ -174,8 +174,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		holder[i] = -1;
 	}
 	ec_encode(codec, data, len, frags);
-	if (getrandom(out->id, BLOCK_ID_LEN, 0) != BLOCK_ID_LEN) {
-		rc = -EIO;
+	if ((rc = rand_bytes(out->id, BLOCK_ID_LEN)) != 0) {
 		goto out;
 	}
 	out->k = p.k;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 
 /* A config is a few KiB; anything past this is a wrong path or a runaway
@@ -751,21 +752,18 @@ static int cfg_read_file(const char *path, char **out, size_t *len)
 			}
 			buf = tmp;
 		}
-		r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
+		r = fio_read_full(fd, buf + n, cap - 1 - n, FIO_CUR);
 		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0) {
+			rc = (int)r;
 			break;
 		}
 		n += (size_t)r;
 		if (n > CFG_FILE_MAX) {
 			rc = -EFBIG;
 			break;
+		}
+		if (n + 1 < cap) {
+			break; /* short of the buffer: the end of the file */
 		}
 	}
 	close(fd);

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "../common/checksum.h"
 #include "../common/err.h"
+#include "../common/rand.h"
 #include "ctl.h"
 
 enum phase { PH_PUT, PH_GET, PH_RM };
@@ -212,7 +212,7 @@ int ctl_cmd_bench(struct ctl *c, int argc, char **argv)
 	b.data = malloc(b.size);
 	b.lat = calloc((size_t)b.count, sizeof(*b.lat));
 	if (b.data == NULL || b.lat == NULL ||
-	    getrandom(b.data, b.size > 65536 ? 65536 : b.size, 0) < 0) {
+	    rand_bytes(b.data, b.size > 65536 ? 65536 : b.size) != 0) {
 		free(b.data);
 		free(b.lat);
 		return CTL_FAIL;

@@ -1,5 +1,5 @@
 /* dev_conf.c: writes the config of a local dev cluster.
- * The secret comes from getrandom and is wiped from memory once written;
+ * The secret comes from rand_bytes and is wiped from memory once written;
  * nothing else here touches the system. */
 #include "dev_conf.h"
 
@@ -7,29 +7,12 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "../common/config.h"
+#include "../common/rand.h"
 
 /* Bytes of getrandom output in a dev secret: 256 bits, written as 64 hex digits. */
 #define DEV_SECRET_BYTES 32
-
-static int dev_random(uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t r = getrandom(buf, len, 0);
-
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
 
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
@@ -47,7 +30,7 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
 		return -ENAMETOOLONG;
 	}
-	rc = dev_random(raw, sizeof(raw));
+	rc = rand_bytes(raw, sizeof(raw));
 	if (rc < 0) {
 		return rc;
 	}

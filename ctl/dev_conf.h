@@ -12,7 +12,7 @@
  * data under dir/nodeI (dir absolute, one line), with a fresh random
  * secret; every other key appears as a commented default.  Returns 0,
  * -EINVAL for bad arguments (nothing is written), -ENAMETOOLONG, the
- * error of getrandom, or -EIO if f fails. */
+ * error of rand_bytes, or -EIO if f fails. */
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port);
 
 #endif

@@ -152,6 +152,51 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* The file is the documented layout (fragstore.c), byte for byte: the
+ * format on disk does not depend on how the code encodes it. */
+START_TEST(test_disk_layout)
+{
+	static const uint8_t want_fixed[16] = {'O', 'B', 'J', 'F', 'F', 'R', 'A',
+					       'G', 1,	 0,   4,   2,	3};
+	struct fragstore *fs;
+	struct frag_hdr h;
+	uint8_t *data = make_frag(9, 3, 4, 2, 0x10203, &h);
+	uint8_t file[64 + 32768];
+	uint8_t want[64] = {0};
+	char path[4200];
+	uint64_t hc;
+	ssize_t n;
+	int fd;
+
+	memcpy(want, want_fixed, sizeof(want_fixed));
+	memcpy(want + 16, h.ref.block_id, BLOCK_ID_LEN);
+	for (int i = 0; i < 8; i++) {
+		want[32 + i] = (uint8_t)(h.block_len >> (8 * i));
+		want[44 + i] = (uint8_t)(h.csum >> (8 * i));
+	}
+	for (int i = 0; i < 4; i++) {
+		want[40 + i] = (uint8_t)(h.frag_len >> (8 * i));
+	}
+	hc = csum64(want, 56);
+	for (int i = 0; i < 8; i++) {
+		want[56 + i] = (uint8_t)(hc >> (8 * i));
+	}
+	ck_assert_uint_le(h.frag_len, sizeof(file) - 64);
+	ck_assert_int_eq(frag_open(tmpdir, &fs), 0);
+	ck_assert_int_eq(frag_put(fs, &h, data), 0);
+	frag_path(&h.ref, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, file, sizeof(file));
+	close(fd);
+	ck_assert_int_eq(n, 64 + (ssize_t)h.frag_len);
+	ck_assert_mem_eq(file, want, 64);
+	ck_assert_mem_eq(file + 64, data, h.frag_len);
+	free(data);
+	frag_close(fs);
+}
+END_TEST
+
 /* Fragments of every size class round-trip, including empty ones. */
 START_TEST(test_sizes)
 {
@@ -798,6 +843,7 @@ static Suite *fragstore_suite(int readonly_case)
 	 * jobs load the disk, though each test takes well under a second. */
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, test_disk_layout);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_put_bad_csum);
 	tcase_add_test(tc, test_put_bad_fields);

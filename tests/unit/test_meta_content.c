@@ -985,6 +985,49 @@ START_TEST(test_statfs)
 }
 END_TEST
 
+/* Group commit: records applied while batching are seen by reads at once,
+ * reach the file only at ms_flush (a second connection sees nothing
+ * before), and a close flushes what is still open. */
+START_TEST(test_batching)
+{
+	struct meta_attr a;
+	struct mstore *ms2;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	ms_set_batching(ms, 1);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "b%d", i);
+		mk(1, name, S_IFREG | 0644);
+	}
+	ck_assert_int_eq(ms_lookup(ms, 1, "b19", &a), 0);
+	/* Not committed yet: another connection sees none of it (WAL lets
+	 * it read the last commit beside our open transaction). */
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM dirents WHERE parent = 1",
+					    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(ms_flush(ms), 0);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 20);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* More records, then close without a flush: close commits them. */
+	mk(1, "after", S_IFREG | 0644);
+	ms_close(ms);
+	ck_assert_int_eq(ms_open(dbpath, 0, &ms2), 0);
+	ck_assert_int_eq(ms_lookup(ms2, 1, "after", &a), 0);
+	ck_assert_int_eq(ms_lookup(ms2, 1, "b0", &a), 0);
+	ms = ms2;
+}
+END_TEST
+
 static Suite *meta_content_suite(void)
 {
 	Suite *s = suite_create("meta_content");
@@ -1007,6 +1050,7 @@ static Suite *meta_content_suite(void)
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_statfs);
 	tcase_add_test(tc, test_db_failure);
+	tcase_add_test(tc, test_batching);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,6 +35,7 @@
 #include "../../common/config.h"
 #include "../../common/ec.h"
 #include "../../common/err.h"
+#include "../../common/rand.h"
 #include "../../proto/frame.h"
 #include "../../proto/msg.h"
 #include "../../proto/wire.h"
@@ -46,6 +47,15 @@
 #define STOP_MS 5000
 /* A raw request's reply must come well within this. */
 #define RAW_TIMEOUT_MS 3000
+
+/* A random request id or nonce, as a client would pick it. */
+static uint64_t rnd64(void)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(rand_u64(&v), 0);
+	return v;
+}
 
 static char root[PATH_MAX];     /* temp root of the current TCase */
 static char node_bin[PATH_MAX + 64]; /* the objfs-node under test */
@@ -166,11 +176,7 @@ static void node_prepare(struct node *n, const char *extra)
 	snprintf(n->log, sizeof(n->log), "%s/node.log", n->dir);
 	snprintf(n->data, sizeof(n->data), "%s/data", n->dir);
 	ck_assert_int_eq(mkdir(n->data, 0700), 0);
-	for (size_t i = 0; i < sizeof(rnd); i += 8) {
-		uint64_t v = frame_nonce();
-
-		memcpy(rnd + i, &v, 8);
-	}
+	ck_assert_int_eq(rand_bytes(rnd, sizeof(rnd)), 0);
 	for (size_t i = 0; i < sizeof(rnd); i++) {
 		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
 	}
@@ -352,9 +358,9 @@ static uint8_t *make_req(const struct frame_key *key, uint8_t type, uint64_t ts,
 	ck_assert_ptr_nonnull(b);
 	memset(h, 0, sizeof(*h));
 	h->type = type;
-	h->req_id = frame_nonce();
+	h->req_id = rnd64();
 	h->ts_ms = ts;
-	h->nonce = frame_nonce();
+	h->nonce = rnd64();
 	h->body_len = (uint32_t)n;
 	if (n > 0) {
 		memcpy(b + FRAME_HDR_LEN, body, n);
@@ -602,9 +608,9 @@ START_TEST(test_unknown_type)
 	ck_assert_ptr_nonnull(b);
 	h.type = MSG_PING;
 	h.flags = FRAME_F_REPLY;
-	h.req_id = frame_nonce();
+	h.req_id = rnd64();
 	h.ts_ms = frame_now_ms();
-	h.nonce = frame_nonce();
+	h.nonce = rnd64();
 	h.body_len = 0;
 	ck_assert_int_eq(frame_seal(&nd.key, &h, b), 0);
 	expect_error(&nd, raw_call(s, b, frame_size(0)), -OBJ_EPROTO, &h, NULL);
