@@ -23,37 +23,13 @@ static int run_ctl(const struct tl_cluster *c, const char *args)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static void find_ctl(struct tl_cluster *c)
-{
-	const char *bd = getenv("OBJFS_BUILDDIR");
-
-	if (bd != NULL && bd[0] != '\0') {
-		snprintf(c->ctl, sizeof(c->ctl), "%s/ctl/objfsctl", bd);
-	} else {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		char *slash;
-
-		self[n > 0 ? n : 0] = '\0';
-		slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-		}
-		snprintf(c->ctl, sizeof(c->ctl), "%s/../../ctl/objfsctl", self);
-	}
-}
-
 int tl_cluster_up(struct tl_cluster *c, int n)
 {
 	char args[PATH_MAX + 128], err[512];
 
 	memset(c, 0, sizeof(*c));
 	c->nodes = n;
-	find_ctl(c);
-	if (access(c->ctl, X_OK) != 0) {
-		fprintf(stderr, "no objfsctl at %s (set OBJFS_BUILDDIR)\n", c->ctl);
-		return -1;
-	}
+	tl_build_path(c->ctl, sizeof(c->ctl), "ctl/objfsctl");
 	tl_mkdtemp(c->dir, sizeof(c->dir), "objfs-cluster");
 	snprintf(c->conf, sizeof(c->conf), "%s/cluster/objfs.conf", c->dir);
 	srand((unsigned)(getpid() ^ time(NULL)));

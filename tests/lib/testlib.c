@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,27 @@ double tl_elapsed_s(const struct timespec *t0)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void tl_build_path(char *out, size_t len, const char *rel)
+{
+	const char *bd = getenv("OBJFS_BUILDDIR");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (bd != NULL && bd[0] != '\0') {
+		ck_assert_int_lt(snprintf(out, len, "%s/%s", bd, rel), (int)len);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		ck_assert_int_gt(n, 0);
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		ck_assert_ptr_nonnull(slash);
+		*slash = '\0';
+		ck_assert_int_lt(snprintf(out, len, "%s/../../%s", self, rel), (int)len);
+	}
+	ck_assert_msg(access(out, F_OK) == 0, "no %s (set OBJFS_BUILDDIR)", out);
 }
 
 int tl_free_port(void)

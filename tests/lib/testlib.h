@@ -39,6 +39,11 @@ double tl_elapsed_s(const struct timespec *t0);
  * a background thread instead of sleeping a guessed time. */
 int tl_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
 
+/* Writes the path of rel (e.g. "tests/lib/crashfs.so") in the build tree
+ * to out: under $OBJFS_BUILDDIR, or two folders above this test program
+ * (tests/unit/ in the build tree).  Fails the test if it is not there. */
+void tl_build_path(char *out, size_t len, const char *rel);
+
 /* A loopback TCP port nobody listens on right now (the kernel picks it). */
 int tl_free_port(void);
 

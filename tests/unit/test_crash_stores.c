@@ -128,21 +128,11 @@ static int child_shard(const char *d, int sync_full, int out)
 
 static void find_paths(void)
 {
-	const char *bd = getenv("OBJFS_BUILDDIR");
 	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
 
 	ck_assert_int_gt(n, 0);
 	self_exe[n] = '\0';
-	if (bd != NULL && bd[0] != '\0') {
-		snprintf(shim, sizeof(shim), "%s/tests/lib/crashfs.so", bd);
-	} else {
-		char d[PATH_MAX];
-
-		snprintf(d, sizeof(d), "%s", self_exe);
-		*strrchr(d, '/') = '\0';
-		snprintf(shim, sizeof(shim), "%s/../lib/crashfs.so", d);
-	}
-	ck_assert_msg(access(shim, R_OK) == 0, "no shim at %s", shim);
+	tl_build_path(shim, sizeof(shim), "tests/lib/crashfs.so");
 }
 
 static void setup(void)

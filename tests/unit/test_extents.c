@@ -9,6 +9,7 @@
 
 #include "../../common/err.h"
 #include "../../common/extents.h"
+#include "../lib/testlib.h"
 
 #define MAX_PAGES 8
 #define MAX_EXT 8
@@ -340,11 +341,5 @@ static Suite *extents_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(extents_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(extents_suite());
 }

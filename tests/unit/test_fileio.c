@@ -16,6 +16,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/fileio.h"
+#include "../lib/testlib.h"
 
 #define WAIT_MS 5000 /* bound on waiting for another thread's progress */
 
@@ -289,11 +290,5 @@ static Suite *fileio_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fileio_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(fileio_suite());
 }

@@ -10,6 +10,7 @@
 
 #include "../../common/err.h"
 #include "../../common/listing.h"
+#include "../lib/testlib.h"
 
 #define MAX_PAGES 6
 #define MAX_ENT 6
@@ -209,11 +210,5 @@ static Suite *listing_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(listing_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(listing_suite());
 }

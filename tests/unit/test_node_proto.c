@@ -270,24 +270,8 @@ static void node_start(struct node *n)
 /* Unchecked, in the runner: the temp root and the binary; no nng here. */
 static void root_setup(void)
 {
-	const char *bd = getenv("OBJFS_BUILDDIR");
-
-	if (bd != NULL && bd[0] != '\0') {
-		snprintf(node_bin, sizeof(node_bin), "%s/nodes/objfs-node", bd);
-	} else {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		char *slash;
-
-		ck_assert_int_gt(n, 0);
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		ck_assert_ptr_nonnull(slash);
-		*slash = '\0';
-		snprintf(node_bin, sizeof(node_bin), "%s/../../nodes/objfs-node", self);
-	}
-	ck_assert_msg(access(node_bin, X_OK) == 0, "no objfs-node at %s (set OBJFS_BUILDDIR)",
-		      node_bin);
+	tl_build_path(node_bin, sizeof(node_bin), "nodes/objfs-node");
+	ck_assert_msg(access(node_bin, X_OK) == 0, "objfs-node at %s cannot run", node_bin);
 	tl_mkdtemp(root, sizeof(root), "objfs-node-proto");
 }
 

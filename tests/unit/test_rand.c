@@ -11,6 +11,7 @@
 
 #include "../../common/log.h"
 #include "../../common/rand.h"
+#include "../lib/testlib.h"
 
 static int fails_logged;
 
@@ -97,11 +98,5 @@ static Suite *rand_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rand_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(rand_suite());
 }
