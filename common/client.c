@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -476,9 +477,18 @@ static void call_reply(struct call *c)
 			h.nonce != c->nonce)) {
 		rc = -OBJ_EAUTH; /* not the reply to this request: refuse it */
 	}
-	if (rc != 0) {
+	if (rc == -EPROTONOSUPPORT) {
+		snprintf(r->err, sizeof(r->err),
+			 "node %u speaks objfs protocol version %u, this client %u: run one "
+			 "release on every node and client",
+			 c->cl->cfg->nodes[r->node].id,
+			 frame_version(nng_msg_body(c->reply), nng_msg_len(c->reply)), FRAME_VERSION);
+		log_error("cl.version", "%s", r->err);
+	} else if (rc != 0) {
 		log_warn("cl.reply", "node %u: %s reply refused: %s",
 			 c->cl->cfg->nodes[r->node].id, msg_type_name(r->type), obj_strerror(rc));
+	}
+	if (rc != 0) {
 		r->status = rc;
 		return;
 	}

@@ -214,6 +214,14 @@ static void process(struct workq_item *it)
 		/* Echo nothing from a frame we could not authenticate. */
 		memset(&x->h, 0, sizeof(x->h));
 	}
+	if (rc == -EPROTONOSUPPORT) {
+		snprintf(x->err, sizeof(x->err),
+			 "this node speaks objfs protocol version %u, the request %u: run one "
+			 "release on every node and client",
+			 FRAME_VERSION, frame_version(nng_msg_body(x->msg), nng_msg_len(x->msg)));
+		log_warn("srv.version", "refused a request: %s", x->err);
+		atomic_fetch_add(&s->bad_requests, 1);
+	}
 	if (rc == 0 && (x->h.flags & FRAME_F_REPLY)) {
 		rc = -OBJ_EPROTO;
 	}

@@ -1,6 +1,6 @@
 /* frame.h: the envelope of every objfs message, and its authentication.
  *
- * Layout (little-endian), version 1:
+ * Layout (little-endian), version 2:
  *   off  len  field
  *     0    4  magic      "OBJF" (0x464a424f)
  *     4    1  version    FRAME_VERSION; anything else is refused
@@ -12,7 +12,19 @@
  *    32    4  status     0 or a negative error (replies only)
  *    36    4  body_len   bytes of body that follow the header
  *    40    n  body
- *  40+n   32  mac        HMAC-SHA256(secret, bytes 0 .. 40+n)
+ *  40+n   16  tag        AES-256-GMAC of bytes 0 .. 40+n (below)
+ *
+ * The tag is AES-256-GCM over no plaintext with the whole frame as
+ * additional data (GMAC), under K = HMAC-SHA256(secret, "objfs frame v2
+ * aes-256-gmac"), with the 96-bit IV nonce (8 bytes LE) || u32 LE of
+ * (ts_ms & 0x7fffffff) | 0x80000000 on replies.  An IV must never repeat
+ * under K: requests pick a fresh random nonce; a reply shares its
+ * request's nonce but not the direction bit; two frames would collide only
+ * with the same 64-bit random nonce in the same millisecond (mod 24 days).
+ * Version 1 used HMAC-SHA256 (32-byte trailer): GMAC runs at about 8 GB/s
+ * here against 1.8 GB/s, and every fragment byte is authenticated twice
+ * per hop.  A frame of another version is refused with -EPROTONOSUPPORT,
+ * so mixed builds fail with a message that says so.
  *
  * A frame is authenticated as a whole, header included, so no field can be
  * altered.  Replay protection: a request is accepted only when ts_ms lies
@@ -27,10 +39,11 @@
 #include <stdint.h>
 
 #define FRAME_MAGIC 0x464a424fu
-#define FRAME_VERSION 1
+#define FRAME_VERSION 2
 #define FRAME_HDR_LEN 40
-#define FRAME_MAC_LEN 32
-#define FRAME_OVERHEAD (FRAME_HDR_LEN + FRAME_MAC_LEN)
+#define FRAME_TAG_LEN 16 /* the frame's GMAC tag */
+#define FRAME_MAC_LEN 32 /* frame_mac: HMAC-SHA256, for the Raft preamble */
+#define FRAME_OVERHEAD (FRAME_HDR_LEN + FRAME_TAG_LEN)
 #define FRAME_F_REPLY 0x0001u
 /* Request flag: a metadata query may be answered by any replica from its
  * own state, possibly stale, because no leader can be reached. */
@@ -63,15 +76,25 @@ static inline size_t frame_size(size_t body_len) { return FRAME_OVERHEAD + body_
  * frame_size(h->body_len) bytes.  Returns 0 or -EIO if the MAC failed. */
 int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *buf);
 
-/* Checks magic, version, length and MAC of the len bytes at buf, in that
+/* Checks magic, version, length and tag of the len bytes at buf, in that
  * order.  On success fills *h and points *body into buf.  Returns 0,
- * -OBJ_EPROTO for a malformed frame (short, wrong magic or version, length
- * mismatch, body over FRAME_MAX_BODY) or -OBJ_EAUTH for a bad MAC. */
+ * -EPROTONOSUPPORT for a frame of another protocol version (*h then holds
+ * nothing; frame_version tells which), -OBJ_EPROTO for a malformed frame
+ * (short, wrong magic, length mismatch, body over FRAME_MAX_BODY) or
+ * -OBJ_EAUTH for a bad tag. */
 int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len,
 	       struct frame_hdr *h, const uint8_t **body);
 
-/* The one message authentication code of objfs, for frames and for the
- * Raft stream preamble alike: HMAC-SHA256 under the cluster secret.
+/* The version byte of a frame (0 if too short to have one): what a peer
+ * of another build speaks, for the message that refuses it. */
+unsigned frame_version(const uint8_t *buf, size_t len);
+
+/* Recomputes the tag of the frame of len bytes at buf from its header as
+ * it stands (for tests and tools that edit a header).  0 or -EIO. */
+int frame_reseal(const struct frame_key *key, uint8_t *buf, size_t len);
+
+/* The keyed MAC of the Raft stream preamble: HMAC-SHA256 under the
+ * cluster secret (frames use the faster GMAC above).
  * frame_mac writes the MAC of the n bytes at p to out: 0 or -EIO (the
  * library failed).  frame_mac_check compares the MAC of p[0..n) with mac
  * in constant time (no timing leak): 0, -OBJ_EAUTH on a mismatch, -EIO. */

@@ -53,11 +53,7 @@ static uint8_t *make_frame(const struct frame_key *key, const void *body, uint32
  * edited field can be the reason for a refusal. */
 static void remac(const struct frame_key *key, uint8_t *b, size_t len)
 {
-	unsigned int n = 0;
-
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key->secret, (int)key->len, b,
-				   len - FRAME_MAC_LEN, b + len - FRAME_MAC_LEN, &n));
-	ck_assert_uint_eq(n, FRAME_MAC_LEN);
+	ck_assert_int_eq(frame_reseal(key, b, len), 0);
 }
 
 static int open_exact(const struct frame_key *key, const uint8_t *b, size_t len)
@@ -85,7 +81,7 @@ START_TEST(test_frame_roundtrip)
 		body[i] = (uint8_t)(i * 7);
 	}
 	b = make_frame(&test_key, body, sizeof(body), &len);
-	ck_assert_uint_eq(len, sizeof(body) + 72);
+	ck_assert_uint_eq(len, sizeof(body) + 56); /* 40-byte header, 16-byte tag */
 	ck_assert_uint_eq(b[0], 'O');
 	ck_assert_uint_eq(b[3], 'F');
 	ck_assert_int_eq(frame_open(&test_key, b, len, &h, &bp), 0);
@@ -127,7 +123,9 @@ START_TEST(test_frame_bit_flips)
 			b[byte] ^= (uint8_t)(1u << bit);
 			rc = open_exact(&test_key, b, len);
 			b[byte] ^= (uint8_t)(1u << bit);
-			want = byte < 5 || (byte >= 36 && byte < 40) ? -OBJ_EPROTO : -OBJ_EAUTH;
+			want = byte == 4 ? -EPROTONOSUPPORT
+			       : byte < 4 || (byte >= 36 && byte < 40) ? -OBJ_EPROTO
+								  : -OBJ_EAUTH;
 			ck_assert_msg(rc == want, "flip of byte %zu bit %d: got %d, want %d", byte,
 				      bit, rc, want);
 		}
@@ -179,8 +177,8 @@ START_TEST(test_frame_length)
 }
 END_TEST
 
-/* Wrong magic and versions 0 and 2 are -OBJ_EPROTO even when the MAC over
- * the edited header is valid. */
+/* Wrong magic is -OBJ_EPROTO, versions 0, 1 (HMAC-SHA256) and 3 are
+ * -EPROTONOSUPPORT, even when the tag over the edited header is valid. */
 START_TEST(test_frame_magic_version)
 {
 	uint8_t *b;
@@ -191,12 +189,15 @@ START_TEST(test_frame_magic_version)
 	remac(&test_key, b, len);
 	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
 	b[3] = 'F';
-	b[4] = 2;
-	remac(&test_key, b, len);
-	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
-	b[4] = 0;
-	remac(&test_key, b, len);
-	ck_assert_int_eq(open_exact(&test_key, b, len), -OBJ_EPROTO);
+	for (uint8_t v = 0; v <= 3; v++) {
+		if (v == FRAME_VERSION) {
+			continue;
+		}
+		b[4] = v;
+		remac(&test_key, b, len);
+		ck_assert_int_eq(open_exact(&test_key, b, len), -EPROTONOSUPPORT);
+		ck_assert_uint_eq(frame_version(b, len), v);
+	}
 	b[4] = FRAME_VERSION;
 	remac(&test_key, b, len);
 	ck_assert_int_eq(open_exact(&test_key, b, len), 0);
@@ -253,22 +254,37 @@ START_TEST(test_frame_layout)
 {
 	/* magic, version, type, flags; req_id; ts_ms; nonce; status, body_len */
 	static const uint8_t want[FRAME_HDR_LEN] = {
-	    'O',  'B',	'J',  'F',  1,	  MSG_FRAG_PUT, 0x01, 0x80, 0x80, 0x70,
+	    'O',  'B',	'J',  'F',  2,	  MSG_FRAG_PUT, 0x01, 0x80, 0x80, 0x70,
 	    0x60, 0x50, 0x40, 0x30, 0x20, 0x10,		0x7b, 0x68, 0xe5, 0xcf,
 	    0x8b, 0x01, 0x00, 0x00, 0xef, 0xbe,		0xfe, 0xca, 0xce, 0xfa,
 	    0xed, 0xfe, 0xff, 0xef, 0xff, 0xff,		3,    0,    0,	  0,
 	};
-	uint8_t mac[FRAME_MAC_LEN];
+	static const char label[] = "objfs frame v2 aes-256-gmac";
+	uint8_t k[32], tag[FRAME_TAG_LEN];
+	/* IV: the nonce's 8 bytes, then ts_ms & 0x7fffffff with the top bit
+	 * set: this frame's flags (0x8001) mark a reply */
+	uint8_t iv[12] = {0xef, 0xbe, 0xfe, 0xca, 0xce, 0xfa, 0xed, 0xfe};
 	unsigned int n = 0;
 	size_t len;
 	uint8_t *b = make_frame(&test_key, "abc", 3, &len);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int ol;
 
 	ck_assert_int_eq(-OBJ_ECHECKSUM, -4097); /* the status bytes below */
 	ck_assert_mem_eq(b, want, FRAME_HDR_LEN);
 	ck_assert_mem_eq(b + FRAME_HDR_LEN, "abc", 3);
-	ck_assert_ptr_nonnull(
-	    HMAC(EVP_sha256(), test_key.secret, (int)test_key.len, b, FRAME_HDR_LEN + 3, mac, &n));
-	ck_assert_mem_eq(b + FRAME_HDR_LEN + 3, mac, FRAME_MAC_LEN);
+	ck_assert_uint_eq(len, FRAME_HDR_LEN + 3 + FRAME_TAG_LEN);
+	/* The tag, computed here from its definition in frame.h. */
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), test_key.secret, (int)test_key.len,
+				   (const uint8_t *)label, sizeof(label) - 1, k, &n));
+	memcpy(iv + 8, b + 16, 4);
+	iv[11] |= 0x80;
+	ck_assert_int_eq(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, k, iv), 1);
+	ck_assert_int_eq(EVP_EncryptUpdate(c, NULL, &ol, b, FRAME_HDR_LEN + 3), 1);
+	ck_assert_int_eq(EVP_EncryptFinal_ex(c, NULL, &ol), 1);
+	ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, FRAME_TAG_LEN, tag), 1);
+	EVP_CIPHER_CTX_free(c);
+	ck_assert_mem_eq(b + FRAME_HDR_LEN + 3, tag, FRAME_TAG_LEN);
 	free(b);
 }
 END_TEST

@@ -372,10 +372,7 @@ static uint8_t *make_req(const struct frame_key *key, uint8_t type, uint64_t ts,
 
 static void remac(const struct frame_key *key, uint8_t *b, size_t len)
 {
-	unsigned int n = 0;
-
-	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key->secret, (int)key->len, b,
-				   len - FRAME_MAC_LEN, b + len - FRAME_MAC_LEN, &n));
+	ck_assert_int_eq(frame_reseal(key, b, len), 0);
 }
 
 /* Asserts the reply is an authentic error reply with status want whose
@@ -527,16 +524,18 @@ static void send_skewed(struct node *n, nng_socket s, int64_t skew_ms)
 	free(b);
 }
 
-static void send_version2(struct node *n, nng_socket s)
+static void send_version1(struct node *n, nng_socket s)
 {
 	struct frame_hdr h;
 	uint8_t *b;
 	size_t len;
 
 	b = make_req(&n->key, MSG_PING, frame_now_ms(), NULL, 0, &h, &len);
-	b[4] = 2;
+	b[4] = 1; /* the HMAC-SHA256 release */
 	remac(&n->key, b, len); /* only the version is wrong */
-	expect_error(n, raw_call(s, b, len), -OBJ_EPROTO, NULL, NULL);
+	expect_error(n, raw_call(s, b, len), -EPROTONOSUPPORT, NULL,
+		     "this node speaks objfs protocol version 2, the request 1: run one release "
+		     "on every node and client");
 	free(b);
 }
 
@@ -547,7 +546,7 @@ static void send_version2(struct node *n, nng_socket s)
 START_TEST(test_garbage)
 {
 	nng_socket s = raw_open(nd.url);
-	uint8_t magic[FRAME_OVERHEAD + 3] = {'O', 'B', 'J', 'F', 1};
+	uint8_t magic[FRAME_OVERHEAD + 3] = {'O', 'B', 'J', 'F', FRAME_VERSION};
 
 	expect_error(&nd, raw_call(s, NULL, 0), -OBJ_EPROTO, NULL, NULL);
 	expect_error(&nd, raw_call(s, "x", 1), -OBJ_EPROTO, NULL, NULL);
@@ -659,12 +658,13 @@ START_TEST(test_skew)
 }
 END_TEST
 
-/* A frame of version 2 (with a valid MAC) is -OBJ_EPROTO. */
-START_TEST(test_version2)
+/* A frame of version 1 (with a valid tag) is refused with
+ * -EPROTONOSUPPORT and a message that names both versions. */
+START_TEST(test_version1)
 {
 	nng_socket s = raw_open(nd.url);
 
-	send_version2(&nd, s);
+	send_version1(&nd, s);
 	nng_close(s);
 	expect_alive(&nd);
 }
@@ -673,7 +673,7 @@ END_TEST
 /* After every kind of hostile frame in a row the node still serves a
  * PING, and its status counts them exactly: 3 more auth_failures (bad
  * MAC, replay, skew), 5 more bad_requests (garbage, truncated, unknown
- * type, short FRAG_PUT, version 2) and 10 more requests (the nine frames,
+ * type, short FRAG_PUT, version 1) and 10 more requests (the nine frames,
  * the replay sent twice, and the PING that reads them) than a PING before. */
 START_TEST(test_counters)
 {
@@ -690,7 +690,7 @@ START_TEST(test_counters)
 	send_frag_put_off(&nd, s, -1);
 	send_replay(&nd, s);
 	send_skewed(&nd, s, -10 * 60 * 1000);
-	send_version2(&nd, s);
+	send_version1(&nd, s);
 	nng_close(s);
 	ck_assert_int_eq(ping(&nd, &st, 3000), 0);
 	ck_assert_uint_eq(st.node_id, 1);
@@ -962,7 +962,7 @@ static Suite *node_proto_suite(void)
 	tcase_add_test(tn, test_frag_put_short);
 	tcase_add_test(tn, test_replay);
 	tcase_add_test(tn, test_skew);
-	tcase_add_test(tn, test_version2);
+	tcase_add_test(tn, test_version1);
 	tcase_add_test(tn, test_counters);
 	tcase_add_test(tn, test_frag_roundtrip);
 	tcase_add_test(tn, test_frag_bad_csum);
