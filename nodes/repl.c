@@ -1000,19 +1000,28 @@ static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 	return 0;
 }
 
+/* A proposal request carrying the framed record; NULL with *rc set. */
+static struct rreq *propose_new(struct repl_group *g, const void *buf, size_t len, int *rc)
+{
+	struct rreq *rq = rq_new(RQ_PROPOSE, g);
+
+	*rc = rq == NULL ? -ENOMEM : frame_entry(buf, len, &rq->entry);
+	if (*rc != 0) {
+		free(rq);
+		return NULL;
+	}
+	return rq;
+}
+
 int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t timeout_ms,
 		 void **result, long *leader)
 {
-	struct rreq *rq = rq_new(RQ_PROPOSE, g);
 	int rc;
+	struct rreq *rq = propose_new(g, buf, len, &rc);
 
 	*result = NULL;
 	*leader = -1;
 	if (rq == NULL) {
-		return -ENOMEM;
-	}
-	if ((rc = frame_entry(buf, len, &rq->entry)) != 0) {
-		free(rq);
 		return rc;
 	}
 	rc = post_wait(g->r, rq, timeout_ms);
@@ -1029,14 +1038,10 @@ int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t tim
 int repl_propose_async(struct repl_group *g, const void *buf, size_t len, repl_done_fn done,
 		       void *arg)
 {
-	struct rreq *rq = rq_new(RQ_PROPOSE, g);
 	int rc;
+	struct rreq *rq = propose_new(g, buf, len, &rc);
 
 	if (rq == NULL) {
-		return -ENOMEM;
-	}
-	if ((rc = frame_entry(buf, len, &rq->entry)) != 0) {
-		free(rq);
 		return rc;
 	}
 	rq->done_fn = done;

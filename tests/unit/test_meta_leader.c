@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../nodes/meta_leader.h"
+#include "../lib/testlib.h"
 
 static struct meta_op op_of(uint8_t type, const char *name)
 {
@@ -79,16 +80,10 @@ int main(void)
 {
 	Suite *s = suite_create("meta_leader");
 	TCase *tc = tcase_create("decide");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_time_monotonic);
 	tcase_add_test(tc, test_inos);
 	tcase_add_test(tc, test_leader_change);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(s);
 }

@@ -7,7 +7,6 @@
  * what it still holds with -ESHUTDOWN. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,6 +20,7 @@
 #include "../../common/config.h"
 #include "../../common/log.h"
 #include "../../nodes/repl.h"
+#include "../lib/testlib.h"
 
 #define N 3
 #define MAXLOG 4096
@@ -91,31 +91,14 @@ static int sm_flush(void *arg)
 	return 0;
 }
 
-static int rm_cb(const char *p, const struct stat *st, int f, struct FTW *w)
-{
-	(void)st;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
-static void quiet(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
 	unsigned base = 21000 + (unsigned)(getpid() % 500) * 20;
 
 	/* A peer that dies mid-write must not kill us (repl.c says so). */
 	signal(SIGPIPE, SIG_IGN);
-	log_set_sink(quiet, NULL);
-	snprintf(dir, sizeof(dir), "/tmp/test_repl.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	log_set_sink(tl_quiet_sink, NULL);
+	tl_mkdtemp(dir, sizeof(dir), "test_repl");
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.secret, "0123456789abcdef0123456789abcdef", 32);
 	cfg.secret_len = 32;
@@ -144,7 +127,7 @@ static void teardown(void)
 		repl_close(r[i]);
 		r[i] = NULL;
 	}
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rmtree(dir);
 	log_set_sink(NULL, NULL);
 }
 
@@ -332,8 +315,6 @@ int main(void)
 {
 	Suite *s = suite_create("repl");
 	TCase *tc = tcase_create("groups");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -341,9 +322,5 @@ int main(void)
 	tcase_add_test(tc, test_follower_and_sync);
 	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(s);
 }
