@@ -15,7 +15,9 @@
  *   UPLOADING --error--> DIRTY (err set; flush retries, reports)
  *   STORED --commit ok--> (removed)     STORED --write--> DIRTY (src = block)
  * Invariants:
- *   1. buf bytes past len are zero, so a read past len returns zeros.
+ *   1. buf holds cap bytes (grown on demand up to chunk_size, so a 4 KiB
+ *      file never allocates or zeroes a whole chunk); len <= cap and the
+ *      bytes [len, cap) are zero, so a read past len returns zeros.
  *   2. A chunk that is not `filled` holds only the bytes [w0, w1) written
  *      since it was created; the older content [0, clen) comes from the
  *      committed file (or block src) and is merged in by chunk_fill before
@@ -41,13 +43,18 @@
 /* Largest file offset: off_t is signed 64-bit in FUSE. */
 #define FB_MAX_SIZE ((uint64_t)INT64_MAX)
 #define FB_MAX_UPLOADERS 64
+/* First allocation of a chunk buffer: one page, what a small file needs.
+ * Buffers grow by doubling; memory is reserved for a whole chunk anyway
+ * (max_dirty bounds chunks, not bytes), so growth never waits. */
+#define FB_MIN_BUF 4096u
 
 enum ch_state { CH_DIRTY, CH_UPLOADING, CH_STORED };
 
 struct chunk {
 	uint64_t idx;
 	struct fbuf *fb;
-	uint8_t *buf;	 /* chunk_size bytes; NULL once STORED */
+	uint8_t *buf;	 /* cap bytes; NULL once STORED */
+	uint32_t cap;	 /* bytes allocated in buf (invariant 1) */
 	uint32_t len;	 /* bytes of the chunk that belong to the file */
 	uint32_t clen;	 /* older content to merge while !filled */
 	uint32_t w0, w1; /* bytes written while !filled (w0 == w1: none) */
@@ -272,6 +279,30 @@ static void mark_filled(struct fbuf *fb, struct chunk *c)
 	c->src_garbage = false;
 }
 
+/* Grows c's buffer to hold at least need bytes (<= chunk_size), zeroing
+ * what it adds (invariant 1).  Lock held: the chunk is DIRTY and nobody
+ * reads its buffer without the lock.  Returns 0 or -ENOMEM. */
+static int ch_grow(struct fb_ctx *ctx, struct chunk *c, uint32_t need)
+{
+	uint32_t cap = c->cap;
+	uint8_t *nb;
+
+	if (need <= cap) {
+		return 0;
+	}
+	while (cap < need) {
+		cap = cap > ctx->conf.chunk_size / 2 ? ctx->conf.chunk_size : cap * 2;
+	}
+	nb = realloc(c->buf, cap);
+	if (nb == NULL) {
+		return -ENOMEM;
+	}
+	memset(nb + c->cap, 0, cap - c->cap);
+	c->buf = nb;
+	c->cap = cap;
+	return 0;
+}
+
 /* Merges the older content [0, clen) outside [w0, w1) into c's buffer.
  * Called with the lock held and a busy reference on c; drops the lock
  * while reading.  Returns 0 or the backend's error. */
@@ -299,6 +330,9 @@ static int chunk_fill(struct fb_ctx *ctx, struct chunk *c)
 			 : ctx->ops->read(ctx->arg, c->fb->ino, c->idx, has_src ? &src : NULL, 0,
 					  clen, tmp);
 	pthread_mutex_lock(&ctx->mu);
+	if (rc == 0) {
+		rc = ch_grow(ctx, c, clen);
+	}
 	if (rc == 0) {
 		/* Writers waited while fetching, so [w0, w1) is unchanged and
 		 * newer than anything read. */
@@ -376,9 +410,16 @@ static void mem_unreserve(struct fb_ctx *ctx)
 	pthread_cond_broadcast(&ctx->cond);
 }
 
-/* Allocates a zeroed chunk buffer against a reservation.  Called and
- * returns with the lock held, but drops it: callers re-check their state.
- * Returns 0 (*out owns one reserved chunk of memory) or a negative errno. */
+/* The first size of a chunk buffer. */
+static uint32_t buf_first(const struct fb_ctx *ctx)
+{
+	return ctx->conf.chunk_size < FB_MIN_BUF ? ctx->conf.chunk_size : FB_MIN_BUF;
+}
+
+/* Allocates a small zeroed chunk buffer (buf_first bytes) against a
+ * reservation of a whole chunk.  Called and returns with the lock held,
+ * but drops it: callers re-check their state.  Returns 0 (*out owns one
+ * reserved chunk of memory) or a negative errno. */
 static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 {
 	int rc = mem_reserve(ctx);
@@ -388,7 +429,7 @@ static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 		return rc;
 	}
 	pthread_mutex_unlock(&ctx->mu);
-	b = calloc(1, ctx->conf.chunk_size);
+	b = calloc(1, buf_first(ctx));
 	pthread_mutex_lock(&ctx->mu);
 	if (b == NULL) {
 		mem_unreserve(ctx);
@@ -409,6 +450,7 @@ static void *uploader_main(void *arg)
 		struct manifest_block blk;
 		struct chunk *c;
 		uint8_t *donate = NULL;
+		size_t donate_cap = 0;
 		int rc;
 
 		while (!ctx->stop && ctx->qhead == NULL) {
@@ -449,7 +491,9 @@ static void *uploader_main(void *arg)
 			c->err = 0;
 			c->commit_tried = false;
 			donate = c->buf;
+			donate_cap = c->cap;
 			c->buf = NULL;
+			c->cap = 0;
 			ctx->mem -= ctx->conf.chunk_size;
 		} else {
 			c->state = CH_DIRTY;
@@ -467,7 +511,7 @@ static void *uploader_main(void *arg)
 		if (donate != NULL) {
 			pthread_mutex_unlock(&ctx->mu);
 			if (ctx->ops->donate != NULL) {
-				ctx->ops->donate(ctx->arg, &blk, donate);
+				ctx->ops->donate(ctx->arg, &blk, donate, donate_cap);
 			} else {
 				free(donate);
 			}
@@ -713,6 +757,7 @@ static int ch_create(struct fbuf *fb, uint64_t idx)
 	}
 	c->fb = fb;
 	c->buf = b;
+	c->cap = buf_first(ctx);
 	c->state = CH_DIRTY;
 	c->clen = fb->base > start ? (uint32_t)(fb->base - start < cs ? fb->base - start : cs) : 0;
 	c->filled = c->clen == 0;
@@ -741,6 +786,7 @@ static int ch_redirty(struct fbuf *fb, struct chunk *c)
 		return 1;
 	}
 	c->buf = b;
+	c->cap = buf_first(ctx);
 	c->state = CH_DIRTY;
 	c->has_src = true;
 	c->src = c->blk;
@@ -796,6 +842,9 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len)
 		}
 		if (rc > 0) {
 			continue;
+		}
+		if ((rc = ch_grow(ctx, c, a + n)) != 0) {
+			break;
 		}
 		memcpy(c->buf + a, src + done, n);
 		if (!c->filled) {
@@ -884,7 +933,10 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 				}
 				continue;
 			}
-			memcpy(out + done, c->buf + a, n);
+			uint32_t have = a < c->cap ? (c->cap - a < n ? c->cap - a : n) : 0;
+
+			memcpy(out + done, c->buf + a, have);
+			memset(out + done + have, 0, n - have);
 		} else if (c != NULL) {
 			struct manifest_block blk = c->blk;
 			uint32_t clen = c->len;
@@ -974,7 +1026,10 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 		pthread_cond_broadcast(&ctx->cond);
 		return -ENOMEM;
 	}
-	memcpy(data, c->buf, size);
+	memcpy(data, c->buf, size < c->cap ? size : c->cap);
+	if (size > c->cap) {
+		memset(data + c->cap, 0, size - c->cap);
+	}
 	ver = c->ver;
 	cm.ino = fb->ino;
 	cm.size = size;
@@ -1164,7 +1219,9 @@ void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 		c->len = keep;
 		c->ver++;
 		if (c->buf != NULL) {
-			memset(c->buf + keep, 0, cs - keep);
+			if (keep < c->cap) {
+				memset(c->buf + keep, 0, c->cap - keep);
+			}
 			if (!c->filled) {
 				c->clen = c->clen < keep ? c->clen : keep;
 				c->w1 = c->w1 < keep ? c->w1 : keep;

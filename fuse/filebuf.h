@@ -55,9 +55,9 @@ struct fb_ops {
 	/* Publishes one commit (one MOP_WRITE); fills *attr with the file's new attributes.
 	 * Returns 0 or a negative errno (nothing changed then). */
 	int (*commit)(void *arg, const struct fb_commit *c, struct meta_attr *attr);
-	/* Optional: takes ownership of buf (chunk_size bytes, malloc'd) that
-	 * holds the content of the stored block *blk, e.g. to cache it. */
-	void (*donate)(void *arg, const struct manifest_block *blk, uint8_t *buf);
+	/* Optional: takes ownership of buf (cap >= blk->len bytes, malloc'd)
+	 * that holds the content of the stored block *blk, e.g. to cache it. */
+	void (*donate)(void *arg, const struct manifest_block *blk, uint8_t *buf, size_t cap);
 	/* Optional: a stored block that no extent will ever reference. */
 	void (*discard)(void *arg, const struct manifest_block *blk);
 };
