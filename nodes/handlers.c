@@ -176,14 +176,34 @@ static int h_frag_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, 
 	return 0;
 }
 
-static const handler_fn handlers[MSG_TYPE_MAX] = {
-	[MSG_PING] = h_ping,
-	[MSG_FRAG_PUT] = h_frag_put,
-	[MSG_FRAG_GET] = h_frag_get,
-	[MSG_FRAG_STAT] = h_frag_stat,
-	[MSG_FRAG_DEL] = h_frag_del,
-	[MSG_FRAG_LIST] = h_frag_list,
+/* Fragment and node requests; pool: the server queue that runs each
+ * (fragment I/O fsyncs, so it never shares threads with metadata). */
+static const struct {
+	handler_fn fn;
+	enum srv_pool pool;
+} handlers[MSG_TYPE_MAX] = {
+	[MSG_PING] = {h_ping, SRV_POOL_META},
+	[MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
+	[MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK},
+	[MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
+	[MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK},
+	[MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
 };
+
+static int is_meta(uint8_t type)
+{
+	return type >= MSG_META_OP && type < MSG_META_MAX;
+}
+
+enum srv_pool node_route(void *arg, uint8_t type)
+{
+	(void)arg;
+	if (is_meta(type)) {
+		return msvc_route(type);
+	}
+	return type < MSG_TYPE_MAX && handlers[type].fn != NULL ? handlers[type].pool
+							       : SRV_POOL_META;
+}
 
 int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
 		char *err, size_t errlen)
@@ -191,13 +211,13 @@ int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struc
 	struct node_ctx *n = arg;
 	struct rd r;
 
-	if (h->type >= MSG_META_OP && h->type < MSG_META_MAX && n->msvc != NULL) {
+	if (is_meta(h->type) && n->msvc != NULL) {
 		return msvc_handle(n->msvc, h, body, out, err, errlen);
 	}
-	if (h->type >= MSG_TYPE_MAX || handlers[h->type] == NULL) {
+	if (h->type >= MSG_TYPE_MAX || handlers[h->type].fn == NULL) {
 		snprintf(err, errlen, "unknown message type %u", h->type);
 		return -OBJ_EPROTO;
 	}
 	rd_init(&r, body, h->body_len);
-	return handlers[h->type](n, &r, out, err, errlen);
+	return handlers[h->type].fn(n, &r, out, err, errlen);
 }

@@ -1,7 +1,7 @@
 /* handlers.h: what objfs-node does with each authenticated request.
  * Decodes the body (every length checked, trailing bytes refused), calls
- * the fragment store or object index, encodes the reply.  Runs on the
- * server's worker threads; holds no locks of its own. */
+ * the fragment store or the metadata service, encodes the reply.  Runs
+ * on the server's queue threads; holds no locks of its own. */
 #ifndef OBJFS_HANDLERS_H
 #define OBJFS_HANDLERS_H
 
@@ -20,6 +20,8 @@ struct node_ctx {
 	uint64_t start_ms;
 };
 
+/* srv_route_fn for objfs-node: which server queue runs a request type. */
+enum srv_pool node_route(void *arg, uint8_t type);
 /* srv_handler_fn for objfs-node; arg is a struct node_ctx. */
 int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
 		char *err, size_t errlen);

@@ -3,8 +3,9 @@
  * catalog as catalog.db), the decisions a leader makes before applying an
  * operation record (inode numbers, timestamps), the META_* request
  * handlers, and the garbage collector that deletes the fragments of
- * blocks no file references any more.  Runs on the server's worker
- * threads (handlers) and one GC thread. */
+ * blocks no file references any more.  Runs on the server's queue
+ * threads (handlers, which never wait for consensus), the Raft loop
+ * (state machines, commit replies) and one maintenance thread. */
 #ifndef OBJFS_META_SERVICE_H
 #define OBJFS_META_SERVICE_H
 
@@ -28,8 +29,11 @@ int msvc_start(struct msvc *ms, char *err, size_t errlen);
 void msvc_quiesce(struct msvc *ms);
 void msvc_close(struct msvc *ms);
 
-/* Handles a META_* request (type >= MSG_META_OP). */
+/* Handles a META_* request (type >= MSG_META_OP): 0, SRV_DEFER (a
+ * change: the reply follows from its commit) or a negative errno. */
 int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const uint8_t *body,
 		struct srv_reply *out, char *err, size_t errlen);
+/* The server queue for a META_* request type (server.h). */
+enum srv_pool msvc_route(uint8_t type);
 
 #endif

@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"Run one storage node of an objfs cluster.\n\n"
 		"  -c, --config FILE    cluster config (default $OBJFS_CONF or %s)\n"
 		"  -i, --id N           this node's id: its [node N] section in the config\n"
-		"  -w, --workers N      worker threads for disk and checksum work (default 8)\n"
+		"  -w, --workers N      threads for fragment I/O (default 8)\n"
 		"  -l, --log-level LVL  debug, info, warn or error (default: the config's)\n"
 		"  -h, --help           show this help and exit\n"
 		"  -V, --version        show the version and exit\n\n"
@@ -173,8 +173,16 @@ int main(int argc, char **argv)
 	memcpy(sc.key.secret, cfg.secret, cfg.secret_len);
 	sc.key.len = cfg.secret_len;
 	sc.max_skew_s = cfg.max_skew_s;
-	sc.n_ctx = 64;
-	sc.n_workers = (size_t)workers;
+	/* Requests in progress at once: the bound on memory in flight.
+	 * Metadata changes hold their context until they commit, so there
+	 * must be room for a batch of them beside fragment transfers. */
+	sc.n_ctx = 256;
+	/* Metadata work is short (SQLite, encode, MAC) and never waits:
+	 * one thread per core.  Fragment I/O waits on fsync: more threads
+	 * let the filesystem's journal share one flush among them. */
+	sc.n_meta = 2;
+	sc.n_disk = (size_t)workers;
+	sc.route = node_route;
 	sc.handler = node_handle;
 	sc.handler_arg = &nc;
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
@@ -194,8 +202,8 @@ int main(int argc, char **argv)
 		}
 	} while (sig == SIGHUP);
 	log_info("node.stop", "node %u stopping on signal %d", me->id, sig);
-	/* Replication first: workers waiting for a commit are released at
-	 * once instead of waiting out their timeout; then the server. */
+	/* Replication first: every proposal still in flight is failed, so
+	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);
 	srv_stop(srv);
 	msvc_close(nc.msvc);

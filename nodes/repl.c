@@ -31,6 +31,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "raft_mux.h"
@@ -54,6 +55,9 @@ struct rreq {
 	const struct repl_fsm *fsm;
 	const size_t *voters;
 	size_t n_voters;
+	struct raft_buffer entry;  /* RQ_PROPOSE: the framed record, raft_malloc'd */
+	repl_done_fn done_fn;      /* asynchronous proposals: no waiter */
+	void *done_arg;
 	/* out */
 	int status;
 	long leader;
@@ -169,6 +173,10 @@ static int raft_to_errno(int rv)
  * gave up (abandoned).  Called with r->mu held. */
 static void rq_complete_locked(struct rreq *rq)
 {
+	if (rq->entry.base != NULL) {
+		raft_free(rq->entry.base); /* never handed to c-raft */
+		rq->entry.base = NULL;
+	}
 	if (rq->abandoned) {
 		free(rq->result);
 		free(rq->st);
@@ -180,8 +188,23 @@ static void rq_complete_locked(struct rreq *rq)
 	pthread_cond_signal(&rq->cv);
 }
 
+/* Runs an asynchronous request's callback and frees it.  Not with r->mu
+ * held: the callback may start a reply send or propose again. */
+static void rq_call_done(struct rreq *rq)
+{
+	if (rq->entry.base != NULL) {
+		raft_free(rq->entry.base); /* never handed to c-raft */
+	}
+	rq->done_fn(rq->done_arg, rq->status, rq->result, rq->leader);
+	free(rq);
+}
+
 static void rq_finish(struct repl *r, struct rreq *rq)
 {
+	if (rq->done_fn != NULL) {
+		rq_call_done(rq);
+		return;
+	}
 	pthread_mutex_lock(&r->mu);
 	rq_complete_locked(rq);
 	pthread_mutex_unlock(&r->mu);
@@ -535,32 +558,23 @@ static void run_request(struct repl *r, struct rreq *rq)
 		struct raft_buffer b;
 
 		if (g->closed || !atomic_load(&g->ready) || g->raft.state != RAFT_LEADER) {
+			raft_free(rq->entry.base);
+			rq->entry.base = NULL;
 			rq->status = -EREMOTE;
 			rq->leader = atomic_load(&g->leader);
 			break;
 		}
-		/* Entry = u32 length, record, zeros to a multiple of 8: c-raft's
-		 * segment files assume 8-byte multiples (an odd length made the
-		 * closed segment come out short, unreadable at the next start). */
-		b.len = (ENTRY_HDR + rq->len + 7) & ~(size_t)7;
-		b.base = raft_calloc(1, b.len);
-		if (b.base == NULL) {
-			rq->status = -ENOMEM;
-			break;
-		}
-		((uint8_t *)b.base)[0] = (uint8_t)rq->len;
-		((uint8_t *)b.base)[1] = (uint8_t)(rq->len >> 8);
-		((uint8_t *)b.base)[2] = (uint8_t)(rq->len >> 16);
-		((uint8_t *)b.base)[3] = (uint8_t)(rq->len >> 24);
-		memcpy((uint8_t *)b.base + ENTRY_HDR, rq->buf, rq->len);
+		b = rq->entry;
 		rq->apply.data = rq;
 		rv = raft_apply(&g->raft, &rq->apply, &b, 1, apply_cb);
 		if (rv == 0) {
+			rq->entry.base = NULL; /* c-raft owns it now */
 			rq->inflight_next = g->inflight;
 			g->inflight = rq;
-			return; /* apply_cb finishes it; c-raft owns b.base */
+			return; /* apply_cb finishes it */
 		}
-		raft_free(b.base);
+		raft_free(rq->entry.base);
+		rq->entry.base = NULL;
 		rq->status = raft_to_errno(rv);
 		rq->leader = atomic_load(&g->leader);
 		break;
@@ -658,25 +672,11 @@ static void *repl_main(void *arg)
 	return NULL;
 }
 
-/* Posts rq and waits for it; returns 0 when done, -ETIMEDOUT after
- * abandoning it (the loop frees it later). */
-static int post_wait(struct repl *r, struct rreq *rq, uint32_t timeout_ms)
+/* Queues rq for the loop and wakes it (r->mu held).  -ESHUTDOWN once
+ * stopping: rq was not queued. */
+static int post_locked(struct repl *r, struct rreq *rq)
 {
-	struct timespec until;
-	int rc = 0;
-
-	pthread_cond_init(&rq->cv, NULL);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&r->mu);
 	if (r->stopping) {
-		pthread_mutex_unlock(&r->mu);
-		pthread_cond_destroy(&rq->cv);
 		return -ESHUTDOWN;
 	}
 	rq->next = NULL;
@@ -687,6 +687,33 @@ static int post_wait(struct repl *r, struct rreq *rq, uint32_t timeout_ms)
 	}
 	r->qtail = rq;
 	uv_async_send(&r->wake);
+	return 0;
+}
+
+/* Posts rq and waits for it; returns 0 when done, -ETIMEDOUT after
+ * abandoning it (the loop frees it later), -ESHUTDOWN after freeing it
+ * (stopping: never queued). */
+static int post_wait(struct repl *r, struct rreq *rq, uint32_t timeout_ms)
+{
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+	struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000),
+				 .tv_nsec = (long)(deadline % 1000000000)};
+	pthread_condattr_t ca;
+	int rc = 0;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rq->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_lock(&r->mu);
+	if ((rc = post_locked(r, rq)) != 0) {
+		pthread_mutex_unlock(&r->mu);
+		pthread_cond_destroy(&rq->cv);
+		raft_free(rq->entry.base);
+		free(rq->st);
+		free(rq);
+		return rc;
+	}
 	while (!rq->done) {
 		if (pthread_cond_timedwait(&rq->cv, &r->mu, &until) == ETIMEDOUT && !rq->done) {
 			rq->abandoned = 1;
@@ -773,15 +800,22 @@ void repl_set_unknown_cb(struct repl *r, void (*fn)(void *arg, const char *group
 	r->unknown_arg = arg;
 }
 
-/* Fails a request nobody will answer any more (r->mu held). */
-static void fail_waiter(struct rreq *rq)
+/* Fails a request nobody will answer any more (r->mu held); an
+ * asynchronous one goes to *async, to be called once the lock is let go. */
+static void fail_waiter(struct rreq *rq, struct rreq **async)
 {
 	rq->status = -ESHUTDOWN;
+	if (rq->done_fn != NULL) {
+		rq->next = *async;
+		*async = rq;
+		return;
+	}
 	rq_complete_locked(rq);
 }
 
 void repl_stop(struct repl *r)
 {
+	struct rreq *async = NULL;
 	struct timespec until;
 
 	if (r == NULL || r->stopped) {
@@ -791,9 +825,9 @@ void repl_stop(struct repl *r)
 	r->stopping = 1;
 	pthread_mutex_unlock(&r->mu);
 	uv_async_send(&r->wake);
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += 15;
-	if (pthread_timedjoin_np(r->thread, NULL, &until) != 0) {
+	if (pthread_clockjoin_np(r->thread, NULL, CLOCK_MONOTONIC, &until) != 0) {
 		/* Something in c-raft never finished closing: leave it to the
 		 * process exit rather than freeing memory it still uses. */
 		log_error("repl.close", "replication did not stop within 15 s");
@@ -810,7 +844,7 @@ void repl_stop(struct repl *r)
 		struct rreq *rq = r->qhead;
 
 		r->qhead = rq->next;
-		fail_waiter(rq);
+		fail_waiter(rq, &async);
 	}
 	r->qtail = NULL;
 	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
@@ -818,10 +852,16 @@ void repl_stop(struct repl *r)
 			struct rreq *rq = g->inflight;
 
 			g->inflight = rq->inflight_next;
-			fail_waiter(rq);
+			fail_waiter(rq, &async);
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
+	while (async != NULL) {
+		struct rreq *rq = async;
+
+		async = rq->next;
+		rq_call_done(rq);
+	}
 }
 
 void repl_close(struct repl *r)
@@ -901,6 +941,29 @@ void repl_groups(struct repl *r, void (*fn)(void *arg, struct repl_group *g, con
 	}
 }
 
+/* Frames a record as a log entry: u32 length, record, zeros to a
+ * multiple of 8 -- c-raft's segment files assume 8-byte multiples (an odd
+ * length made the closed segment come out short, unreadable at the next
+ * start).  Done on the proposer's thread, not the loop's. */
+static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
+{
+	if (len > UINT32_MAX - 8) {
+		return -EINVAL;
+	}
+	b->len = (ENTRY_HDR + len + 7) & ~(size_t)7;
+	b->base = raft_malloc(b->len);
+	if (b->base == NULL) {
+		return -ENOMEM;
+	}
+	((uint8_t *)b->base)[0] = (uint8_t)len;
+	((uint8_t *)b->base)[1] = (uint8_t)(len >> 8);
+	((uint8_t *)b->base)[2] = (uint8_t)(len >> 16);
+	((uint8_t *)b->base)[3] = (uint8_t)(len >> 24);
+	memcpy((uint8_t *)b->base + ENTRY_HDR, buf, len);
+	memset((uint8_t *)b->base + ENTRY_HDR + len, 0, b->len - ENTRY_HDR - len);
+	return 0;
+}
+
 int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t timeout_ms,
 		 void **result, long *leader)
 {
@@ -912,16 +975,43 @@ int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t tim
 	if (rq == NULL) {
 		return -ENOMEM;
 	}
-	rq->buf = buf;
-	rq->len = len;
+	if ((rc = frame_entry(buf, len, &rq->entry)) != 0) {
+		free(rq);
+		return rc;
+	}
 	rc = post_wait(g->r, rq, timeout_ms);
 	if (rc != 0) {
-		return rc;
+		return rc; /* rq is gone or abandoned */
 	}
 	rc = rq->status;
 	*leader = rq->leader;
 	*result = rq->result;
 	free(rq);
+	return rc;
+}
+
+int repl_propose_async(struct repl_group *g, const void *buf, size_t len, repl_done_fn done,
+		       void *arg)
+{
+	struct rreq *rq = rq_new(RQ_PROPOSE, g);
+	int rc;
+
+	if (rq == NULL) {
+		return -ENOMEM;
+	}
+	if ((rc = frame_entry(buf, len, &rq->entry)) != 0) {
+		free(rq);
+		return rc;
+	}
+	rq->done_fn = done;
+	rq->done_arg = arg;
+	pthread_mutex_lock(&g->r->mu);
+	rc = post_locked(g->r, rq);
+	pthread_mutex_unlock(&g->r->mu);
+	if (rc != 0) {
+		raft_free(rq->entry.base);
+		free(rq);
+	}
 	return rc;
 }
 

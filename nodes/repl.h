@@ -74,6 +74,19 @@ void repl_groups(struct repl *r, void (*fn)(void *arg, struct repl_group *g, con
 int repl_propose(struct repl_group *g, const void *buf, size_t len, uint32_t timeout_ms,
 		 void **result, long *leader);
 
+/* Completion of repl_propose_async, on the loop thread: status 0 with the
+ * state machine's result (the callee owns it: free()), or -EREMOTE with
+ * leader (node index or -1), -ENOMEM, -ESHUTDOWN, -EIO.  Must not block. */
+typedef void (*repl_done_fn)(void *arg, int status, void *result, long leader);
+
+/* Proposes a record without waiting: done runs exactly once, on the loop
+ * thread, when the entry is applied here or has failed.  Entries proposed
+ * while the log is being written go out in the next write together (one
+ * fsync for many).  Returns 0 once queued, or -ENOMEM / -ESHUTDOWN (done
+ * is then never called).  Any thread but the loop's. */
+int repl_propose_async(struct repl_group *g, const void *buf, size_t len, repl_done_fn done,
+		       void *arg);
+
 /* 0 when this node may serve reads of the group (ready leader), else
  * -EREMOTE with *leader set as above. */
 int repl_read_ok(struct repl_group *g, long *leader);

@@ -1,18 +1,20 @@
-/* server.c: nng rep contexts feeding a worker pool (see server.h).
+/* server.c: nng rep contexts feeding two work queues (see server.h).
  *
- * Each context cycles RECV -> (queued) -> worker -> SEND -> RECV.  The
- * nng callback of a finished receive only appends the context to the work
- * queue; a worker takes it, does the CPU and disk work, starts the send,
- * and the send's callback starts the next receive.  So nng's threads never
- * block, and at most n_ctx requests are in progress at once, which bounds
- * memory.  Shutdown: workers drain the queue and exit, then nng_close
- * aborts every aio, then the aios are freed. */
+ * Each context cycles RECV -> WORK -> SEND -> RECV.  The nng callback of a
+ * finished receive only pushes the context (its own workq item) to the
+ * queue the router names; a queue thread authenticates, runs the handler
+ * and, unless the handler deferred, finishes the call: seals the reply and
+ * starts the send, whose callback starts the next receive.  A deferred
+ * call is finished the same way by srv_done on whatever thread completes
+ * it (for metadata changes, the Raft loop).  So nng's threads never block,
+ * no thread waits on consensus, and at most n_ctx requests are in
+ * progress at once, which bounds memory.  Shutdown: the queues drain and
+ * stop, then nng_close aborts every aio, then the aios are freed. */
 #include "server.h"
 
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/workq.h"
 #include "../proto/msg.h"
 #include "../proto/replay.h"
 
@@ -28,38 +31,49 @@
  * requests/s would need more; the table raises its floor instead of
  * growing (replay.c), so this only bounds memory (16 B/entry, x2). */
 #define SRV_REPLAY_ENTRIES (1u << 18)
+/* Offset of the type byte in a frame header (frame.h). */
+#define FRAME_TYPE_OFF 5
 
 enum sctx_state { SCTX_RECV, SCTX_WORK, SCTX_SEND };
 
-struct sctx {
+/* One context and the request it serves: the srv_call of server.h. */
+struct srv_call {
+	struct workq_item it; /* queued on a work queue while WORK */
 	struct server *s;
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum sctx_state state;
-	nng_msg *msg;        /* received request while queued */
-	struct sctx *qnext;  /* work queue link, under s->mu */
+	nng_msg *msg;          /* the request, until the call is finished */
+	struct frame_hdr h;    /* its header (zeroed if not authenticated) */
+	struct srv_reply out;
+	char err[MSG_ERR_MAX];
 };
 
 struct server {
 	struct srv_config sc;
 	nng_socket sock;
 	struct replay *replay;
-	struct sctx *ctxs;
+	struct srv_call *ctxs;
 	size_t n_ctx;
-	pthread_t *workers;
-	size_t n_workers;
-	pthread_mutex_t mu;      /* guards the queue and stopping */
-	pthread_cond_t cv;
-	struct sctx *qhead, *qtail;
-	bool stopping;
+	struct workq *q[2];    /* by enum srv_pool */
 	atomic_uint_fast64_t requests, auth_failures, bad_requests;
 };
 
+static void process(struct workq_item *it);
+
+static void start_recv(struct srv_call *x)
+{
+	x->state = SCTX_RECV;
+	nng_ctx_recv(x->ctx, x->aio);
+}
+
 static void sctx_cb(void *arg)
 {
-	struct sctx *x = arg;
+	struct srv_call *x = arg;
 	struct server *s = x->s;
 	int rv = nng_aio_result(x->aio);
+	enum srv_pool pool = SRV_POOL_DISK;
+	const uint8_t *raw;
 
 	if (x->state == SCTX_SEND) {
 		if (rv != 0) {
@@ -69,31 +83,30 @@ static void sctx_cb(void *arg)
 				nng_msg_free(m); /* the peer went away: drop the reply */
 			}
 		}
-		if (rv == NNG_ECLOSED) {
-			return;
+		if (rv != NNG_ECLOSED) {
+			start_recv(x);
 		}
-		x->state = SCTX_RECV;
-		nng_ctx_recv(x->ctx, x->aio);
 		return;
 	}
 	if (rv != 0) {
 		if (rv != NNG_ECLOSED) {
-			nng_ctx_recv(x->ctx, x->aio); /* e.g. a peer's oversized frame */
+			start_recv(x); /* e.g. a peer's oversized frame */
 		}
 		return;
 	}
 	x->msg = nng_aio_get_msg(x->aio);
 	x->state = SCTX_WORK;
-	pthread_mutex_lock(&s->mu);
-	x->qnext = NULL;
-	if (s->qtail != NULL) {
-		s->qtail->qnext = x;
-	} else {
-		s->qhead = x;
+	/* Routing only: the type is authenticated by the queue thread. */
+	raw = nng_msg_body(x->msg);
+	if (s->sc.route != NULL && nng_msg_len(x->msg) > FRAME_TYPE_OFF) {
+		pool = s->sc.route(s->sc.handler_arg, raw[FRAME_TYPE_OFF]);
 	}
-	s->qtail = x;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	x->it.fn = process;
+	if (workq_push(s->q[pool], &x->it) != 0) {
+		/* Stopping: drop the request; the client times out. */
+		nng_msg_free(x->msg);
+		x->msg = NULL;
+	}
 }
 
 /* Seals a reply frame around out (header reserve + body + tail). */
@@ -136,97 +149,98 @@ static void reset_reply(struct srv_reply *out)
 	out->tail_len = 0;
 }
 
-/* Authenticates and handles one request; returns the reply message or
- * NULL when nothing can be sent (out of memory). */
-static nng_msg *process(struct server *s, nng_msg *req)
+/* Answers the call with rc and sends it; the context then receives the
+ * next request.  Any thread. */
+static void finish(struct srv_call *x, int rc)
 {
-	struct frame_hdr h = {0};
-	const uint8_t *body = NULL;
-	struct srv_reply out = {0};
-	char err[MSG_ERR_MAX] = "";
+	struct server *s = x->s;
+	struct srv_reply *out = &x->out;
 	nng_msg *rep;
-	int rc;
 
-	atomic_fetch_add(&s->requests, 1);
-	wr_init(&out.w, FRAME_HDR_LEN);
-	rc = frame_open(&s->sc.key, nng_msg_body(req), nng_msg_len(req), &h, &body);
-	if (rc != 0) {
-		/* Echo nothing from a frame we could not authenticate. */
-		memset(&h, 0, sizeof(h));
-	}
-	if (rc == 0 && (h.flags & FRAME_F_REPLY)) {
-		rc = -OBJ_EPROTO;
-	}
-	if (rc == 0) {
-		rc = replay_check(s->replay, h.ts_ms, h.nonce, frame_now_ms());
-		if (rc != 0) {
-			snprintf(err, sizeof(err), "request outside the replay window or replayed");
-		}
-	}
-	if (rc == 0) {
-		rc = s->sc.handler(s->sc.handler_arg, &h, body, &out, err, sizeof(err));
-	}
 	if (rc == -OBJ_EAUTH) {
 		atomic_fetch_add(&s->auth_failures, 1);
 		log_warn("srv.auth", "refused an unauthenticated %s request",
-			 msg_type_name(h.type));
+			 msg_type_name(x->h.type));
 	} else if (rc == -OBJ_EPROTO) {
 		atomic_fetch_add(&s->bad_requests, 1);
 		log_warn("srv.proto", "refused a malformed %s request (%zu bytes)",
-			 msg_type_name(h.type), nng_msg_len(req));
+			 msg_type_name(x->h.type), nng_msg_len(x->msg));
 	}
 	if (rc < 0) {
-		uint32_t hint = out.hint;
+		uint32_t hint = out->hint;
 
-		reset_reply(&out);
-		msg_put_error(&out.w, err[0] != '\0' ? err : obj_strerror(rc));
+		reset_reply(out);
+		msg_put_error(&out->w, x->err[0] != '\0' ? x->err : obj_strerror(rc));
 		if (rc == -EREMOTE) {
-			wr_u32(&out.w, hint); /* where the leader is (meta.h) */
+			wr_u32(&out->w, hint); /* where the leader is (meta.h) */
 		}
 	}
-	rep = build_reply(s, &h, rc < 0 ? rc : 0, &out);
-	wr_free(&out.w);
-	free(out.tail);
-	return rep;
+	rep = build_reply(s, &x->h, rc < 0 ? rc : 0, out);
+	wr_free(&out->w);
+	free(out->tail);
+	memset(out, 0, sizeof(*out));
+	nng_msg_free(x->msg);
+	x->msg = NULL;
+	if (rep == NULL) {
+		/* Cannot answer (out of memory): the client times out and
+		 * retries.  Receive the next request. */
+		start_recv(x);
+		return;
+	}
+	x->state = SCTX_SEND;
+	nng_aio_set_msg(x->aio, rep);
+	nng_ctx_send(x->ctx, x->aio);
 }
 
-static void *worker_main(void *arg)
+/* Queue thread: authenticates and handles one request. */
+static void process(struct workq_item *it)
 {
-	struct server *s = arg;
+	struct srv_call *x = (struct srv_call *)it;
+	struct server *s = x->s;
+	const uint8_t *body = NULL;
+	int rc;
 
-	for (;;) {
-		struct sctx *x;
-		nng_msg *rep;
-
-		pthread_mutex_lock(&s->mu);
-		while (s->qhead == NULL && !s->stopping) {
-			pthread_cond_wait(&s->cv, &s->mu);
-		}
-		if (s->qhead == NULL) {
-			pthread_mutex_unlock(&s->mu);
-			return NULL;
-		}
-		x = s->qhead;
-		s->qhead = x->qnext;
-		if (s->qhead == NULL) {
-			s->qtail = NULL;
-		}
-		pthread_mutex_unlock(&s->mu);
-
-		rep = process(s, x->msg);
-		nng_msg_free(x->msg);
-		x->msg = NULL;
-		if (rep == NULL) {
-			/* Cannot answer: drop it; the client times out and
-			 * retries.  Receive the next request. */
-			x->state = SCTX_RECV;
-			nng_ctx_recv(x->ctx, x->aio);
-			continue;
-		}
-		x->state = SCTX_SEND;
-		nng_aio_set_msg(x->aio, rep);
-		nng_ctx_send(x->ctx, x->aio);
+	atomic_fetch_add(&s->requests, 1);
+	x->err[0] = '\0';
+	memset(&x->out, 0, sizeof(x->out));
+	wr_init(&x->out.w, FRAME_HDR_LEN);
+	x->out.call = x;
+	rc = frame_open(&s->sc.key, nng_msg_body(x->msg), nng_msg_len(x->msg), &x->h, &body);
+	if (rc != 0) {
+		/* Echo nothing from a frame we could not authenticate. */
+		memset(&x->h, 0, sizeof(x->h));
 	}
+	if (rc == 0 && (x->h.flags & FRAME_F_REPLY)) {
+		rc = -OBJ_EPROTO;
+	}
+	if (rc == 0) {
+		rc = replay_check(s->replay, x->h.ts_ms, x->h.nonce, frame_now_ms());
+		if (rc != 0) {
+			snprintf(x->err, sizeof(x->err),
+				 "request outside the replay window or replayed");
+		}
+	}
+	if (rc == 0) {
+		rc = s->sc.handler(s->sc.handler_arg, &x->h, body, &x->out, x->err,
+				   sizeof(x->err));
+		if (rc == SRV_DEFER) {
+			return; /* srv_done finishes it, maybe already has */
+		}
+	}
+	finish(x, rc);
+}
+
+struct srv_reply *srv_call_reply(struct srv_call *c)
+{
+	return &c->out;
+}
+
+void srv_done(struct srv_call *c, int rc, const char *err)
+{
+	if (rc < 0 && err != NULL) {
+		snprintf(c->err, sizeof(c->err), "%s", err);
+	}
+	finish(c, rc > 0 ? 0 : rc);
 }
 
 static int listen_error(int rv, const char *url, char *err, size_t errlen)
@@ -255,13 +269,17 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 		return -ENOMEM;
 	}
 	s->sc = *sc;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
 	s->replay = replay_create((uint64_t)sc->max_skew_s * 1000u, SRV_REPLAY_ENTRIES);
 	s->ctxs = calloc(sc->n_ctx, sizeof(*s->ctxs));
-	s->workers = calloc(sc->n_workers, sizeof(*s->workers));
-	if (s->replay == NULL || s->ctxs == NULL || s->workers == NULL) {
+	if (s->replay == NULL || s->ctxs == NULL) {
 		snprintf(err, errlen, "out of memory");
+		srv_stop(s);
+		return -ENOMEM;
+	}
+	/* Unbounded queues: the contexts bound what can be queued. */
+	if (workq_start("srv-meta", sc->n_meta ? sc->n_meta : 1, 0, &s->q[SRV_POOL_META]) != 0 ||
+	    workq_start("srv-disk", sc->n_disk ? sc->n_disk : 1, 0, &s->q[SRV_POOL_DISK]) != 0) {
+		snprintf(err, errlen, "cannot start worker threads");
 		srv_stop(s);
 		return -ENOMEM;
 	}
@@ -277,16 +295,8 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 		srv_stop(s);
 		return e;
 	}
-	for (size_t i = 0; i < sc->n_workers; i++) {
-		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0) {
-			snprintf(err, errlen, "cannot start worker threads");
-			srv_stop(s);
-			return -ENOMEM;
-		}
-		s->n_workers++;
-	}
 	for (size_t i = 0; i < sc->n_ctx; i++) {
-		struct sctx *x = &s->ctxs[i];
+		struct srv_call *x = &s->ctxs[i];
 
 		x->s = s;
 		if (nng_aio_alloc(&x->aio, sctx_cb, x) != 0 || nng_ctx_open(&x->ctx, s->sock) != 0) {
@@ -295,8 +305,7 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 			return -ENOMEM;
 		}
 		s->n_ctx++;
-		x->state = SCTX_RECV;
-		nng_ctx_recv(x->ctx, x->aio);
+		start_recv(x);
 	}
 	*out = s;
 	return 0;
@@ -307,18 +316,14 @@ void srv_stop(struct server *s)
 	if (s == NULL) {
 		return;
 	}
-	/* 1. Workers finish what is queued (replying on the still open
-	 * socket) and exit.  Closing the socket first raced with a worker's
-	 * nng_ctx_send on a context being torn down (an nng 1.5.2 panic). */
-	pthread_mutex_lock(&s->mu);
-	s->stopping = true;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	for (size_t i = 0; i < s->n_workers; i++) {
-		pthread_join(s->workers[i], NULL);
-	}
-	/* 2. Stop the network: pending receives fail with NNG_ECLOSED; one
-	 * that completed meanwhile stays queued and is freed below. */
+	/* 1. The queues finish what is queued (replying on the still open
+	 * socket) and stop; a receive completing meanwhile is dropped.
+	 * Closing the socket first raced with a worker's nng_ctx_send on a
+	 * context being torn down (an nng 1.5.2 panic). */
+	workq_stop(s->q[SRV_POOL_META]);
+	workq_stop(s->q[SRV_POOL_DISK]);
+	s->q[SRV_POOL_META] = s->q[SRV_POOL_DISK] = NULL;
+	/* 2. Stop the network: pending receives fail with NNG_ECLOSED. */
 	if (nng_socket_id(s->sock) > 0) {
 		nng_close(s->sock);
 	}
@@ -332,10 +337,7 @@ void srv_stop(struct server *s)
 		}
 	}
 	free(s->ctxs);
-	free(s->workers);
 	replay_destroy(s->replay);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 

@@ -1,9 +1,15 @@
 /* server.h: the request loop of objfs-node.
- * Owns the nng rep socket, a fixed set of contexts receiving concurrently,
- * and a small pool of worker threads.  nng callbacks only hand received
- * messages to the pool; workers authenticate each frame (MAC, replay
- * window), call the handler, and send the sealed reply.  Never interprets
- * message bodies: that is the handler's job. */
+ * Owns the nng rep socket, a fixed set of contexts receiving concurrently
+ * (the bound on requests in progress, so memory in flight is bounded and
+ * a busy node pushes back through TCP), and two work queues with named
+ * roles: "meta" for work that never waits on a disk flush or on consensus,
+ * "disk" for fragment I/O and other calls that may block.  nng callbacks
+ * only hand received messages to a queue; queue threads authenticate each
+ * frame (MAC, replay window), call the handler, and send the sealed reply.
+ * A handler may instead defer its reply and finish it later from any
+ * thread (a metadata change replies from its Raft commit callback), so no
+ * thread waits for consensus.  Never interprets message bodies: that is
+ * the handler's job. */
 #ifndef OBJFS_SERVER_H
 #define OBJFS_SERVER_H
 
@@ -13,6 +19,8 @@
 #include "../proto/frame.h"
 #include "../proto/wire.h"
 
+struct srv_call; /* one request in progress; owned by the server */
+
 /* What a handler produces: a body written to w (which reserves room for
  * the frame header) and optionally a heap buffer appended after it, which
  * the server frees (so bulk data is copied once, into the message). */
@@ -20,21 +28,34 @@ struct srv_reply {
 	struct wr w;
 	uint8_t *tail;
 	size_t tail_len;
-	uint32_t hint;  /* with -EREMOTE: the leader's node id (0 unknown) */
+	uint32_t hint;          /* with -EREMOTE: the leader's node id (0 unknown) */
+	struct srv_call *call;  /* the request being answered, for srv_done */
 };
 
+/* Handler return value: the reply will be finished by srv_done(out->call,
+ * ...) exactly once, from any thread, possibly before the handler
+ * returns.  Until then the request body stays valid. */
+#define SRV_DEFER 1
+
 /* Handles one authenticated request.  Returns 0 with the reply body in
- * out, or a negative error; then err may hold text for the client. */
+ * out, SRV_DEFER, or a negative error; then err may hold text for the
+ * client. */
 typedef int (*srv_handler_fn)(void *arg, const struct frame_hdr *h, const uint8_t *body,
 			      struct srv_reply *out, char *err, size_t errlen);
+
+/* Which queue runs a request of this (not yet authenticated) type. */
+enum srv_pool { SRV_POOL_META, SRV_POOL_DISK };
+typedef enum srv_pool (*srv_route_fn)(void *arg, uint8_t type);
 
 struct srv_config {
 	const char *url;         /* tcp://host:port to listen on */
 	struct frame_key key;
 	uint32_t max_skew_s;     /* replay window */
-	size_t n_ctx;            /* concurrent receives, e.g. 64 */
-	size_t n_workers;        /* worker threads, e.g. 8 */
+	size_t n_ctx;            /* concurrent requests, e.g. 128 */
+	size_t n_meta;           /* threads of the meta queue, e.g. 2 */
+	size_t n_disk;           /* threads of the disk queue, e.g. 8 */
 	srv_handler_fn handler;
+	srv_route_fn route;      /* NULL: everything on the disk queue */
 	void *handler_arg;
 };
 
@@ -49,8 +70,17 @@ struct server;
 /* Listens and starts serving.  Returns 0, -EADDRINUSE, -EADDRNOTAVAIL,
  * -EINVAL (bad URL) or -ENOMEM, with a message in err. */
 int srv_start(const struct srv_config *sc, struct server **out, char *err, size_t errlen);
-/* Stops receiving, finishes requests in progress, frees everything. */
+/* Stops receiving, finishes requests in progress, frees everything.
+ * Deferred replies must all be done first (node_main stops replication,
+ * which fails every proposal, before the server). */
 void srv_stop(struct server *s);
 void srv_get_stats(struct server *s, struct srv_stats *st);
+
+/* The reply of a deferred call, to fill before srv_done. */
+struct srv_reply *srv_call_reply(struct srv_call *c);
+/* Finishes a deferred call: rc 0 sends the reply body, a negative rc an
+ * error reply with err (NULL: the error's own text).  Any thread; never
+ * blocks; c is gone when it returns. */
+void srv_done(struct srv_call *c, int rc, const char *err);
 
 #endif

@@ -1,0 +1,91 @@
+/* meta_gc.c: the maintenance thread of the metadata service: opens the
+ * shards peers named (shard_reg.c queues them from the Raft loop, which
+ * must not block) and, on the shards this node leads, deletes the
+ * fragments of blocks no file references any more, then records them as
+ * collected.  Runs on its own thread; waits for Raft commits, which no
+ * request thread ever does. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "meta_service_i.h"
+
+/* How often the maintenance thread runs, and how many blocks it deletes
+ * per shard per pass. */
+#define GC_INTERVAL_MS 1000
+#define GC_BATCH 64
+
+static void gc_shard(struct msvc *m, struct shard *s)
+{
+	struct manifest_block v[GC_BATCH];
+	struct meta_extent ext[GC_BATCH];
+	struct meta_op op = {0};
+	struct meta_result res;
+	size_t done = 0;
+	uint32_t hint = 0;
+	long leader;
+	int n;
+
+	if (repl_read_ok(s->g, &leader) != 0) {
+		return; /* only the leader collects */
+	}
+	n = ms_gc_pending(s->ms, v, GC_BATCH);
+
+	for (int i = 0; i < n; i++) {
+		/* A block is dropped from the queue only once every live node
+		 * confirmed; a node that is down keeps stray fragments that
+		 * a scrub finds later (documented in ARCHITECTURE.md). */
+		if (blk_delete(m->blk, &v[i]) == 0) {
+			memset(&ext[done], 0, sizeof(ext[done]));
+			ext[done].blk = v[i];
+			ext[done].len = v[i].len;
+			done++;
+		}
+	}
+	if (done == 0) {
+		return;
+	}
+	op.type = MOP_GC_DONE;
+	op.ext = ext;
+	op.n_ext = done;
+	if (msvc_apply_sync(m, s, &op, &res, &hint) != 0) {
+		log_warn("gc.apply", "shard '%s': cannot record collected blocks", s->name);
+	} else {
+		log_debug("gc.done", "shard '%s': collected %zu blocks", s->name, done);
+	}
+}
+
+void *msvc_gc_main(void *arg)
+{
+	struct msvc *m = arg;
+
+	pthread_mutex_lock(&m->gc_mu);
+	while (!m->stopping) {
+		struct timespec until;
+		struct shard *s;
+
+		/* gc_cv waits on CLOCK_MONOTONIC (msvc_open). */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += GC_INTERVAL_MS / 1000;
+		pthread_cond_timedwait(&m->gc_cv, &m->gc_mu, &until);
+		if (m->stopping) {
+			break;
+		}
+		pthread_mutex_unlock(&m->gc_mu);
+		shard_open_pending(m);
+		/* Shards are only ever added at the head: walking from a
+		 * snapshot of the head is safe unlocked. */
+		pthread_mutex_lock(&m->mu);
+		s = m->shards;
+		pthread_mutex_unlock(&m->mu);
+		for (; s != NULL; s = s->next) {
+			gc_shard(m, s);
+		}
+		pthread_mutex_lock(&m->gc_mu);
+	}
+	pthread_mutex_unlock(&m->gc_mu);
+	return NULL;
+}
+

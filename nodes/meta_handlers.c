@@ -1,0 +1,587 @@
+/* meta_handlers.c: the META_* requests of objfs-node, as one table of
+ * designated initialisers: each entry names its handler, the queue that
+ * runs it and what it needs (a shard; the ready leader; whether it
+ * changes state).  msvc_handle decodes the bucket every META_* body
+ * starts with, finds the shard and checks leadership from the flags, so
+ * handlers only decode their own fields (trailing bytes refused), call
+ * the store and encode the reply.  Changes never wait: mh_op proposes and
+ * replies from the commit callback.  Runs on the server's queue threads. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "meta_service_i.h"
+
+/* One request as handlers see it. */
+struct mh_req {
+	struct msvc *m;
+	struct shard *s;        /* NULL unless the entry has MH_SHARD */
+	const char *bucket;     /* "" = catalog */
+	struct rd *r;           /* the body after the bucket name */
+	struct srv_reply *out;
+	char *err;
+	size_t errlen;
+};
+
+enum {
+	MH_SHARD = 1u << 0,   /* needs the bucket's shard open here */
+	MH_LEADER = 1u << 1,  /* only the ready leader answers ... */
+	MH_MUTATES = 1u << 2, /* ... and a change never from a stale replica */
+};
+
+struct mh_entry {
+	int (*fn)(struct mh_req *q);
+	unsigned flags;
+	enum srv_pool pool; /* SRV_POOL_DISK for anything that may block */
+};
+
+/* The reply of a proposed record: sent from the commit callback. */
+struct op_call {
+	struct msvc *m;
+	struct srv_call *call;
+};
+
+/* Raft loop thread: the record was applied here, or failed. */
+static void op_done(void *arg, int status, void *result, long leader)
+{
+	struct op_call *oc = arg;
+	struct srv_reply *out = srv_call_reply(oc->call);
+
+	if (status == 0 && result == NULL) {
+		status = -EIO;
+	}
+	if (status == 0) {
+		meta_put_result(&out->w, result);
+	} else if (status == -EREMOTE) {
+		out->hint = msvc_node_id(oc->m, leader);
+	}
+	free(result);
+	srv_done(oc->call, status, NULL);
+	free(oc);
+}
+
+/* META_OP: stamps the record as leader and proposes it; the reply goes
+ * out when it is applied (op_done), so this thread moves on at once and
+ * many records of one shard are in flight together (c-raft writes those
+ * that arrive during an append in one batch, with one fsync). */
+static int mh_op(struct mh_req *q)
+{
+	struct meta_op *op = calloc(1, sizeof(*op));
+	struct op_call *oc = malloc(sizeof(*oc));
+	struct wr w;
+	int rc;
+
+	if (op == NULL || oc == NULL) {
+		free(op);
+		free(oc);
+		return -ENOMEM;
+	}
+	meta_get_op(q->r, op);
+	if (!rd_done(q->r)) {
+		meta_op_free(op);
+		free(op);
+		free(oc);
+		return -OBJ_EPROTO;
+	}
+	oc->m = q->m;
+	oc->call = q->out->call;
+	rc = msvc_prepare(q->s, op, &w);
+	meta_op_free(op);
+	free(op);
+	if (rc == 0) {
+		rc = repl_propose_async(q->s->g, w.buf, w.len, op_done, oc);
+	}
+	wr_free(&w);
+	if (rc != 0) {
+		free(oc);
+		return rc;
+	}
+	return SRV_DEFER; /* q->out may already be gone: touch nothing */
+}
+
+static int mh_lookup(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char name[META_NAME_MAX + 1];
+	struct meta_attr a;
+	uint64_t parent = rd_u64(r);
+	int rc;
+
+	rd_str(r, name, sizeof(name));
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_lookup(s->ms, parent, name, &a);
+	if (rc == 0) {
+		meta_put_attr(&out->w, &a);
+	}
+	return rc;
+}
+
+static int mh_getattr(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	struct meta_attr a;
+	uint64_t ino = rd_u64(r);
+	int rc;
+
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_getattr(s->ms, ino, &a);
+	if (rc == 0) {
+		meta_put_attr(&out->w, &a);
+	}
+	return rc;
+}
+
+static int mh_resolve(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char *path = malloc(WIRE_STR_MAX + 1);
+	struct meta_attr a;
+	int rc;
+
+	if (path == NULL) {
+		return -ENOMEM;
+	}
+	rd_str(r, path, WIRE_STR_MAX + 1);
+	rc = rd_done(r) ? ms_resolve(s->ms, path, &a) : -OBJ_EPROTO;
+	if (rc == 0) {
+		meta_put_attr(&out->w, &a);
+	}
+	free(path);
+	return rc;
+}
+
+static int mh_readdir(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char after[META_NAME_MAX + 1];
+	uint64_t dir = rd_u64(r);
+	uint32_t max;
+	struct ms_dirent *v;
+	int more = 0, n;
+
+	rd_str(r, after, sizeof(after));
+	max = rd_u32(r);
+	rd_u8(r); /* plus: attributes are always sent */
+	if (!rd_done(r) || max == 0) {
+		return -OBJ_EPROTO;
+	}
+	if (max > META_READDIR_MAX) {
+		max = META_READDIR_MAX;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_readdir(s->ms, dir, after, v, max, &more);
+	if (n >= 0) {
+		wr_u32(&out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			wr_str(&out->w, v[i].name);
+			meta_put_attr(&out->w, &v[i].attr);
+		}
+		wr_u8(&out->w, more ? 1 : 0);
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
+static int mh_readlink(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char buf[META_SYMLINK_MAX + 1];
+	uint64_t ino = rd_u64(r);
+	int rc;
+
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_readlink(s->ms, ino, buf, sizeof(buf));
+	if (rc >= 0) {
+		wr_str(&out->w, buf);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int mh_getxattr(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char name[META_XATTR_NAME_MAX + 1];
+	uint64_t ino = rd_u64(r);
+	uint8_t *val = NULL;
+	size_t len = 0;
+	int rc;
+
+	rd_str(r, name, sizeof(name));
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_getxattr(s->ms, ino, name, &val, &len);
+	if (rc == 0) {
+		wr_blob(&out->w, val, len);
+	}
+	free(val);
+	return rc;
+}
+
+static int mh_listxattr(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	uint64_t ino = rd_u64(r);
+	char *names = NULL;
+	size_t len = 0;
+	uint32_t n = 0;
+	int rc;
+
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_listxattr(s->ms, ino, &names, &len);
+	if (rc == 0) {
+		for (size_t i = 0; i < len; i++) {
+			n += names[i] == '\0';
+		}
+		wr_u32(&out->w, n);
+		for (size_t off = 0; off < len; off += strlen(names + off) + 1) {
+			wr_str(&out->w, names + off);
+		}
+	}
+	free(names);
+	return rc;
+}
+
+static int mh_extents(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	uint64_t ino = rd_u64(r), first = rd_u64(r);
+	uint32_t max = rd_u32(r);
+	struct meta_extent *v;
+	struct meta_attr a;
+	uint8_t *inl = NULL;
+	size_t inl_len = 0;
+	int more = 0, n;
+
+	if (!rd_done(r) || max == 0) {
+		return -OBJ_EPROTO;
+	}
+	if (max > META_EXTENTS_MAX) {
+		max = META_EXTENTS_MAX;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_extents(s->ms, ino, first, v, max, &more, &a, &inl, &inl_len);
+	if (n >= 0) {
+		meta_put_attr(&out->w, &a);
+		wr_u32(&out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			meta_put_extent(&out->w, &v[i]);
+		}
+		wr_u8(&out->w, more ? 1 : 0);
+		wr_blob(&out->w, inl, inl_len);
+	}
+	free(inl);
+	free(v);
+	return n < 0 ? n : 0;
+}
+
+static int mh_statfs(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	struct ms_stat st;
+	int rc;
+
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_statfs(s->ms, &st);
+	if (rc == 0) {
+		wr_u64(&out->w, st.files);
+		wr_u64(&out->w, st.bytes);
+		wr_u32(&out->w, st.chunk_size);
+		wr_u32(&out->w, st.inline_max);
+	}
+	return rc;
+}
+
+/* Collects list entries into the reply, counting them. */
+struct list_out {
+	struct wr body;
+	uint32_t n;
+};
+
+static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
+{
+	struct list_out *lo = arg;
+
+	wr_str(&lo->body, path);
+	wr_u64(&lo->body, size);
+	wr_u64(&lo->body, (uint64_t)mtime_ns);
+	lo->n++;
+	return 0;
+}
+
+static int finish_list(struct list_out *lo, int rc, int more, struct srv_reply *out)
+{
+	if (rc >= 0 && wr_status(&lo->body) == 0) {
+		wr_u32(&out->w, lo->n);
+		wr_bytes(&out->w, lo->body.buf, lo->body.len);
+		wr_u8(&out->w, more ? 1 : 0);
+		rc = 0;
+	} else if (rc >= 0) {
+		rc = -ENOMEM;
+	}
+	wr_free(&lo->body);
+	return rc;
+}
+
+static int mh_list(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	char *prefix = malloc(WIRE_STR_MAX + 1), *after = malloc(WIRE_STR_MAX + 1);
+	struct list_out lo = {.n = 0};
+	uint32_t max;
+	int more = 0, rc;
+
+	if (prefix == NULL || after == NULL) {
+		free(prefix);
+		free(after);
+		return -ENOMEM;
+	}
+	rd_str(r, prefix, WIRE_STR_MAX + 1);
+	rd_str(r, after, WIRE_STR_MAX + 1);
+	max = rd_u32(r);
+	if (!rd_done(r) || max == 0 || max > MSG_LIST_MAX) {
+		free(prefix);
+		free(after);
+		return -OBJ_EPROTO;
+	}
+	wr_init(&lo.body, 0);
+	rc = ms_list(s->ms, prefix, after, max, list_cb, &lo, &more);
+	free(prefix);
+	free(after);
+	return finish_list(&lo, rc, more, out);
+}
+
+static int mh_buckets(struct mh_req *q)
+{
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	struct list_out lo = {.n = 0};
+	int rc;
+
+	if (!rd_done(r)) {
+		return -OBJ_EPROTO;
+	}
+	wr_init(&lo.body, 0);
+	rc = ms_buckets(s->ms, list_cb, &lo);
+	return finish_list(&lo, rc, 0, out);
+}
+
+/* META_SHARD_OPEN: become a replica of a new shard (idempotent). */
+static int mh_shard_open(struct mh_req *q)
+{
+	int rc = 0;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	if (shard_open(q->m, q->bucket, 1, &rc) == NULL) {
+		if (rc == -ENXIO) {
+			snprintf(q->err, q->errlen, "node is not a replica of shard '%s'", q->bucket);
+		}
+		return rc;
+	}
+	return 0;
+}
+
+struct shards_out {
+	struct msvc *m;
+	struct wr body;
+	uint32_t n;
+};
+
+static void shard_state_cb(void *arg, struct repl_group *g, const char *name)
+{
+	struct shards_out *so = arg;
+	struct repl_state rs;
+	struct shard_state st = {0};
+
+	if (repl_get_state(g, &rs) != 0) {
+		return;
+	}
+	snprintf(st.name, sizeof(st.name), "%s", name);
+	st.role = (uint8_t)rs.role;
+	st.ready = (uint8_t)rs.ready;
+	st.leader_id = msvc_node_id(so->m, rs.leader);
+	st.term = rs.term;
+	st.commit = rs.commit;
+	st.applied = rs.applied;
+	st.last_index = rs.last_index;
+	st.n_voters = (uint32_t)rs.n_voters;
+	for (size_t i = 0; i < rs.n_voters; i++) {
+		st.voter_id[i] = msvc_node_id(so->m, rs.voters[i]);
+		st.match[i] = rs.match[i];
+	}
+	meta_put_shard_state(&so->body, &st);
+	so->n++;
+}
+
+/* META_SHARDS: this node's view of every group it runs. */
+static int mh_shards(struct mh_req *q)
+{
+	struct shards_out so = {.m = q->m};
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	wr_init(&so.body, 0);
+	repl_groups(q->m->repl, shard_state_cb, &so);
+	wr_u32(&q->out->w, so.n);
+	wr_bytes(&q->out->w, so.body.buf, so.body.len);
+	wr_free(&so.body);
+	return 0;
+}
+
+/* META_MEMBER: add or remove a voter, on the leader. */
+static int mh_member(struct mh_req *q)
+{
+	struct msvc *m = q->m;
+	struct shard *s = q->s;
+	struct rd *r = q->r;
+	struct srv_reply *out = q->out;
+	uint8_t what = rd_u8(r);
+	uint32_t id = rd_u32(r);
+	long leader = -1;
+	size_t node = SIZE_MAX;
+	int rc;
+
+	if (!rd_done(r) || (what != 1 && what != 2)) {
+		return -OBJ_EPROTO;
+	}
+	for (size_t i = 0; i < m->cfg->n_nodes; i++) {
+		if (m->cfg->nodes[i].id == id) {
+			node = i;
+		}
+	}
+	if (node == SIZE_MAX) {
+		return -EINVAL;
+	}
+	if (repl_read_ok(s->g, &leader) != 0) {
+		out->hint = msvc_node_id(m, leader);
+		return -EREMOTE;
+	}
+	rc = what == 1 ? repl_add_voter(s->g, node, 60000) : repl_remove_voter(s->g, node, 60000);
+	if (rc == -EREMOTE) {
+		out->hint = 0;
+	}
+	return rc;
+}
+
+
+#define MH_QUERY (MH_SHARD | MH_LEADER)
+
+static const struct mh_entry meta_handlers[MSG_META_MAX] = {
+	[MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_META},
+	[MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_META},
+	[MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_META},
+	[MSG_META_READDIR] = {mh_readdir, MH_QUERY, SRV_POOL_META},
+	[MSG_META_READLINK] = {mh_readlink, MH_QUERY, SRV_POOL_META},
+	[MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, SRV_POOL_META},
+	[MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, SRV_POOL_META},
+	[MSG_META_EXTENTS] = {mh_extents, MH_QUERY, SRV_POOL_META},
+	[MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_META},
+	[MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
+	[MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
+	[MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
+	/* These wait on the Raft loop (open, state of every group, a
+	 * membership change): never on the queue of quick requests. */
+	[MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
+	[MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
+	[MSG_META_MEMBER] = {mh_member, MH_SHARD, SRV_POOL_DISK},
+};
+
+static const struct mh_entry *entry_of(uint8_t type)
+{
+	if (type >= MSG_META_MAX || meta_handlers[type].fn == NULL) {
+		return NULL;
+	}
+	return &meta_handlers[type];
+}
+
+enum srv_pool msvc_route(uint8_t type)
+{
+	const struct mh_entry *e = entry_of(type);
+
+	return e != NULL ? e->pool : SRV_POOL_META;
+}
+
+int msvc_handle(struct msvc *m, const struct frame_hdr *h, const uint8_t *body,
+		struct srv_reply *out, char *err, size_t errlen)
+{
+	const struct mh_entry *e = entry_of(h->type);
+	char bucket[MSG_NAME_MAX];
+	struct mh_req q = {.m = m, .bucket = bucket, .out = out, .err = err, .errlen = errlen};
+	struct rd r;
+	long leader = -1;
+	int rc = 0;
+
+	if (e == NULL) {
+		snprintf(err, errlen, "unknown message type %u", h->type);
+		return -OBJ_EPROTO;
+	}
+	rd_init(&r, body, h->body_len);
+	q.r = &r;
+	rd_str(&r, bucket, sizeof(bucket));
+	if (!rd_ok(&r) || (bucket[0] != '\0' && msg_check_bucket(bucket) != 0)) {
+		return -OBJ_EPROTO;
+	}
+	if (e->flags & MH_SHARD) {
+		q.s = shard_get(m, bucket, &rc);
+		if (q.s == NULL) {
+			if (rc == -ENXIO) {
+				snprintf(err, errlen, "no replica of bucket '%s' here", bucket);
+			}
+			return rc;
+		}
+	}
+	/* Only the ready leader answers: it holds every committed entry.  A
+	 * client that found no leader may accept this replica's own state
+	 * for a query (never for a change). */
+	if ((e->flags & MH_LEADER) && repl_read_ok(q.s->g, &leader) != 0 &&
+	    !((h->flags & FRAME_F_STALE_OK) && !(e->flags & MH_MUTATES))) {
+		out->hint = msvc_node_id(m, leader);
+		snprintf(err, errlen, "not the leader of shard '%s'", bucket);
+		return -EREMOTE;
+	}
+	return e->fn(&q);
+}
