@@ -156,7 +156,7 @@ static const struct cfg_key cfg_keys[] = {
 	  .min = 0, .max = 86400, .metavar = "S",
 	  .doc = "Seconds the kernel may remember that a name does not exist." },
 	{ MOUNT(max_dirty), .name = "max_dirty", .type = CT_SIZE, .def = "256M",
-	  .min = 1, .max = UINT64_MAX, .metavar = "SIZE",
+	  .min = 0, .max = UINT64_MAX, .metavar = "SIZE",
 	  .doc = "Write-back memory for all files; never less than two chunks." },
 	{ MOUNT(cache_mb), .name = "cache_mb", .type = CT_UINT, .def = "256",
 	  .min = 1, .max = 1 << 20, .metavar = "N",

@@ -1,6 +1,7 @@
 /* filebuf.c: per-inode write-back chunks, the uploader pool and the commit
  * (see filebuf.h).  Never calls the cluster directly and never blocks while
- * holding its lock; FUSE workers and its own uploader threads run here.
+ * holding its lock; FUSE workers and the uploaders (threads of its work
+ * queue, common/workq.h, one item per chunk to store) run here.
  *
  * Locking: one mutex (ctx->mu) guards every file's chunk map, sizes and
  * the upload queue, and one condition variable announces every change.
@@ -39,6 +40,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/workq.h"
 
 /* Largest file offset: off_t is signed 64-bit in FUSE. */
 #define FB_MAX_SIZE ((uint64_t)INT64_MAX)
@@ -73,7 +75,14 @@ struct chunk {
 	uint64_t ver;		   /* bumped on every change of content */
 	struct manifest_block blk; /* STORED */
 	struct manifest_block src;
-	struct chunk *qnext;
+	/* The upload queue: wi is in the work queue while inq; queued says
+	 * whether it still should be uploaded when a thread takes it (a
+	 * dequeue only clears queued).  A chunk dropped while inq is left
+	 * to that thread to free (orphaned): the queue holds its item. */
+	struct fb_ctx *ctx;
+	struct workq_item wi;
+	bool inq;
+	bool orphaned;
 };
 
 struct fbuf {
@@ -97,18 +106,14 @@ struct fb_ctx {
 	void *arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* any chunk/file state change */
-	pthread_cond_t work; /* queue not empty, or stop */
-	struct chunk *qhead, *qtail;
-	unsigned nqueued;
-	unsigned inflight; /* chunks claimed by uploaders */
-	uint64_t mem;	   /* bytes of chunk buffers */
-	uint64_t round;	   /* flush round ids */
-	uint64_t fail_seq; /* counts upload failures */
+	struct workq *wq;    /* the uploaders */
+	unsigned nqueued;    /* chunks with queued set */
+	unsigned inflight;   /* chunks claimed by uploaders */
+	uint64_t mem;	     /* bytes of chunk buffers */
+	uint64_t round;	     /* flush round ids */
+	uint64_t fail_seq;   /* counts upload failures */
 	int last_err;
-	bool stop;
 	struct fbuf *files;
-	pthread_t thr[FB_MAX_UPLOADERS];
-	unsigned n_thr;
 };
 
 static int64_t now_ns(void)
@@ -188,43 +193,47 @@ static void garbage_discard(struct fb_ctx *ctx, struct manifest_block *g, size_t
 	free(g);
 }
 
+/* Takes c off the upload queue: its item stays in the work queue and is
+ * skipped when a thread takes it.  Lock held. */
 static void q_remove(struct fb_ctx *ctx, struct chunk *c)
 {
-	struct chunk **pp = &ctx->qhead, *prev = NULL;
-
 	if (!c->queued) {
 		return;
 	}
-	while (*pp != NULL && *pp != c) {
-		prev = *pp;
-		pp = &(*pp)->qnext;
-	}
-	if (*pp == c) {
-		*pp = c->qnext;
-		if (ctx->qtail == c) {
-			ctx->qtail = prev;
-		}
-		ctx->nqueued--;
-	}
 	c->queued = false;
-	c->qnext = NULL;
+	ctx->nqueued--;
 }
 
+static void uploader_run(struct workq_item *it);
+
+/* Queues c for upload.  Lock held.  The work queue is unbounded: chunks
+ * are bounded by max_dirty already. */
 static void q_push(struct fb_ctx *ctx, struct chunk *c)
 {
+	int rc;
+
 	if (c->queued || c->claimed) {
 		return;
 	}
 	c->queued = true;
-	c->qnext = NULL;
-	if (ctx->qtail != NULL) {
-		ctx->qtail->qnext = c;
-	} else {
-		ctx->qhead = c;
-	}
-	ctx->qtail = c;
 	ctx->nqueued++;
-	pthread_cond_signal(&ctx->work);
+	if (c->inq) {
+		return; /* its item is still queued and will take it */
+	}
+	c->wi.fn = uploader_run;
+	c->inq = true;
+	rc = workq_push(ctx->wq, &c->wi);
+	if (rc != 0) {
+		/* Only while stopping, when no file is open: report it to a
+		 * flush as an upload failure rather than lose the chunk. */
+		c->inq = false;
+		c->queued = false;
+		ctx->nqueued--;
+		c->err = rc;
+		ctx->last_err = rc;
+		ctx->fail_seq++;
+		pthread_cond_broadcast(&ctx->cond);
+	}
 }
 
 /* Removes c from its file and frees it.  c must not be busy or claimed. */
@@ -248,7 +257,12 @@ static void ch_drop(struct fbuf *fb, struct chunk *c)
 		memmove(&fb->ch[p], &fb->ch[p + 1], (fb->n - p - 1) * sizeof(*fb->ch));
 		fb->n--;
 	}
-	free(c);
+	if (c->inq) {
+		c->orphaned = true; /* freed by the thread that takes its item */
+		c->fb = NULL;
+	} else {
+		free(c);
+	}
 	pthread_cond_broadcast(&ctx->cond);
 }
 
@@ -363,7 +377,7 @@ static int chunk_fill(struct fb_ctx *ctx, struct chunk *c)
 static void queue_victims(struct fb_ctx *ctx)
 {
 	unsigned busy = ctx->inflight + ctx->nqueued;
-	unsigned want = ctx->n_thr > busy ? ctx->n_thr - busy : 0;
+	unsigned want = ctx->conf.uploaders > busy ? ctx->conf.uploaders - busy : 0;
 
 	for (int pass = 0; pass < 2 && want > 0; pass++) {
 		for (struct fbuf *fb = ctx->files; fb != NULL && want > 0; fb = fb->next) {
@@ -441,91 +455,87 @@ static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 
 /* ---- uploaders --------------------------------------------------------- */
 
-static void *uploader_main(void *arg)
+/* Runs on an uploader thread for a chunk's item: fill the chunk's older
+ * content if needed, store it, donate the buffer.  The lock is dropped
+ * for the backend calls; claimed keeps the chunk alive meanwhile. */
+static void uploader_run(struct workq_item *it)
 {
-	struct fb_ctx *ctx = arg;
+	struct chunk *c = (struct chunk *)(void *)((char *)it - offsetof(struct chunk, wi));
+	struct fb_ctx *ctx = c->ctx;
+	struct manifest_block blk;
+	uint8_t *donate = NULL;
+	size_t donate_cap = 0;
+	int rc;
 
 	pthread_mutex_lock(&ctx->mu);
-	for (;;) {
-		struct manifest_block blk;
-		struct chunk *c;
-		uint8_t *donate = NULL;
-		size_t donate_cap = 0;
-		int rc;
+	c->inq = false;
+	if (c->orphaned) {
+		pthread_mutex_unlock(&ctx->mu);
+		free(c);
+		return;
+	}
+	if (!c->queued) {
+		pthread_mutex_unlock(&ctx->mu);
+		return;
+	}
+	c->queued = false;
+	ctx->nqueued--;
+	if (c->state != CH_DIRTY || c->claimed) {
+		pthread_mutex_unlock(&ctx->mu);
+		return;
+	}
+	c->claimed = true;
+	c->busy++;
+	ctx->inflight++;
+	rc = chunk_fill(ctx, c);
+	if (rc == 0) {
+		struct fbuf *fb = c->fb;
+		const uint8_t *data = c->buf;
+		uint64_t ino = fb->ino, size = fb->size;
+		uint32_t len = c->len;
 
-		while (!ctx->stop && ctx->qhead == NULL) {
-			pthread_cond_wait(&ctx->work, &ctx->mu);
-		}
-		if (ctx->qhead == NULL) {
-			break;
-		}
-		c = ctx->qhead;
-		ctx->qhead = c->qnext;
-		if (ctx->qhead == NULL) {
-			ctx->qtail = NULL;
-		}
-		ctx->nqueued--;
-		c->queued = false;
-		c->qnext = NULL;
-		if (c->state != CH_DIRTY || c->claimed) {
-			continue;
-		}
-		c->claimed = true;
-		c->busy++;
-		ctx->inflight++;
-		rc = chunk_fill(ctx, c);
-		if (rc == 0) {
-			struct fbuf *fb = c->fb;
-			const uint8_t *data = c->buf;
-			uint64_t ino = fb->ino, size = fb->size;
-			uint32_t len = c->len;
-
-			c->state = CH_UPLOADING;
-			pthread_mutex_unlock(&ctx->mu);
-			rc = ctx->ops->upload(ctx->arg, ino, size, data, len, &blk);
-			pthread_mutex_lock(&ctx->mu);
-		}
-		if (rc == 0) {
-			c->state = CH_STORED;
-			c->blk = blk;
-			c->err = 0;
-			c->commit_tried = false;
-			donate = c->buf;
-			donate_cap = c->cap;
-			c->buf = NULL;
-			c->cap = 0;
-			ctx->mem -= ctx->conf.chunk_size;
+		c->state = CH_UPLOADING;
+		pthread_mutex_unlock(&ctx->mu);
+		rc = ctx->ops->upload(ctx->arg, ino, size, data, len, &blk);
+		pthread_mutex_lock(&ctx->mu);
+	}
+	if (rc == 0) {
+		c->state = CH_STORED;
+		c->blk = blk;
+		c->err = 0;
+		c->commit_tried = false;
+		donate = c->buf;
+		donate_cap = c->cap;
+		c->buf = NULL;
+		c->cap = 0;
+		ctx->mem -= ctx->conf.chunk_size;
+	} else {
+		c->state = CH_DIRTY;
+		c->err = rc;
+		ctx->last_err = rc;
+		ctx->fail_seq++;
+		log_warn("fb.upload", "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s",
+			 c->fb->ino, c->idx, obj_strerror(rc));
+	}
+	c->claimed = false;
+	c->busy--;
+	ctx->inflight--;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->mu);
+	if (donate != NULL) {
+		if (ctx->ops->donate != NULL) {
+			ctx->ops->donate(ctx->arg, &blk, donate, donate_cap);
 		} else {
-			c->state = CH_DIRTY;
-			c->err = rc;
-			ctx->last_err = rc;
-			ctx->fail_seq++;
-			log_warn("fb.upload",
-				 "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s", c->fb->ino,
-				 c->idx, obj_strerror(rc));
-		}
-		c->claimed = false;
-		c->busy--;
-		ctx->inflight--;
-		pthread_cond_broadcast(&ctx->cond);
-		if (donate != NULL) {
-			pthread_mutex_unlock(&ctx->mu);
-			if (ctx->ops->donate != NULL) {
-				ctx->ops->donate(ctx->arg, &blk, donate, donate_cap);
-			} else {
-				free(donate);
-			}
-			pthread_mutex_lock(&ctx->mu);
+			free(donate);
 		}
 	}
-	pthread_mutex_unlock(&ctx->mu);
-	return NULL;
 }
 
 int fb_ctx_open(const struct fb_conf *conf, const struct fb_ops *ops, void *arg,
 		struct fb_ctx **out)
 {
 	struct fb_ctx *ctx;
+	int rc;
 
 	if (conf->chunk_size == 0 || conf->uploaders == 0 || conf->uploaders > FB_MAX_UPLOADERS ||
 	    ops->read == NULL || ops->upload == NULL || ops->commit == NULL) {
@@ -548,16 +558,10 @@ int fb_ctx_open(const struct fb_conf *conf, const struct fb_ops *ops, void *arg,
 	ctx->arg = arg;
 	pthread_mutex_init(&ctx->mu, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
-	pthread_cond_init(&ctx->work, NULL);
-	for (unsigned i = 0; i < conf->uploaders; i++) {
-		if (pthread_create(&ctx->thr[i], NULL, uploader_main, ctx) != 0) {
-			break;
-		}
-		ctx->n_thr++;
-	}
-	if (ctx->n_thr == 0) {
+	rc = workq_start("fb.upload", conf->uploaders, 0, &ctx->wq);
+	if (rc != 0) {
 		fb_ctx_close(ctx);
-		return -ENOMEM;
+		return rc;
 	}
 	*out = ctx;
 	return 0;
@@ -568,14 +572,9 @@ void fb_ctx_close(struct fb_ctx *ctx)
 	if (ctx == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&ctx->mu);
-	ctx->stop = true;
-	pthread_cond_broadcast(&ctx->work);
-	pthread_mutex_unlock(&ctx->mu);
-	for (unsigned i = 0; i < ctx->n_thr; i++) {
-		pthread_join(ctx->thr[i], NULL);
-	}
-	pthread_cond_destroy(&ctx->work);
+	/* Every file is closed: what is left queued are items of dropped
+	 * chunks, which the threads free. */
+	workq_stop(ctx->wq);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->mu);
 	free(ctx);
@@ -756,6 +755,7 @@ static int ch_create(struct fbuf *fb, uint64_t idx)
 		return -ENOMEM;
 	}
 	c->fb = fb;
+	c->ctx = ctx;
 	c->buf = b;
 	c->cap = buf_first(ctx);
 	c->state = CH_DIRTY;

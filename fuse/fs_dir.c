@@ -31,8 +31,8 @@ static int pack_one(void *arg, const char *name, const struct vfs_entry *ve, uin
 		struct fuse_entry_param e;
 
 		fs_entry_param(p->v, ve, &e);
-		len = fuse_add_direntry_plus(p->req, p->buf + p->used, p->size - p->used, name,
-					     &e, (off_t)next);
+		len = fuse_add_direntry_plus(p->req, p->buf + p->used, p->size - p->used, name, &e,
+					     (off_t)next);
 	} else {
 		struct stat st;
 

@@ -1,7 +1,9 @@
 /* main.c: the objfs FUSE client program: options, configuration, the
  * connection to the cluster, the checks that the bucket is reachable, the
- * mount, daemonising, and an orderly stop.  Owns the process; the file
- * system itself is fs.c.  Runs on the main thread.
+ * mount, daemonising, and an orderly stop.  Owns the process and the
+ * client core (vfs.h); the FUSE handlers are fs*.c.  Runs on the main
+ * thread.  Functions return 0 or a negative errno; the exit status is
+ * decided here only.
  *
  * Start-up order (stop runs it backwards):
  *   1. parse options, create the FUSE session (usage errors: exit 2)
@@ -10,7 +12,7 @@
  *      start-up error below still reaches the terminal with its status
  *   4. block SIGINT/SIGTERM/SIGHUP in every thread created from here on
  *   5. connect, check the bucket (root inode) and read its chunk size
- *   6. start caches and uploaders, mount, report success, detach stdio
+ *   6. start the vfs (caches, uploaders), mount, report success, detach
  *   7. unblock the signals in this thread, run the multi-threaded loop
  *   8. unmount, commit every dirty file, close
  * We fork by hand instead of fuse_daemonize(): nng's threads would not

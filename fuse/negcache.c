@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
+#include "../common/clock.h"
 #include "../proto/meta.h"
 
 /* Slots of the table: a few thousand names cover the misses of a build
@@ -26,14 +25,6 @@ struct negcache {
 	struct nc_slot *slot; /* NC_SLOTS, guarded by mu */
 	uint64_t epoch;	      /* nc_drop calls, guarded by mu */
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* FNV-1a over the parent and the name. */
 static size_t nc_hash(uint64_t parent, const char *name)
@@ -102,7 +93,7 @@ void nc_add(struct negcache *nc, uint64_t parent, const char *name, uint64_t epo
 	}
 	s->parent = parent;
 	strcpy(s->name, name);
-	s->until = mono_ns() + nc->ttl_ns;
+	s->until = clock_mono_ns() + nc->ttl_ns;
 	pthread_mutex_unlock(&nc->mu);
 }
 
@@ -117,7 +108,7 @@ int nc_missing(struct negcache *nc, uint64_t parent, const char *name)
 	s = &nc->slot[nc_hash(parent, name)];
 	pthread_mutex_lock(&nc->mu);
 	hit = s->until != 0 && s->parent == parent && strcmp(s->name, name) == 0 &&
-	      s->until > mono_ns();
+	      s->until > clock_mono_ns();
 	pthread_mutex_unlock(&nc->mu);
 	return hit;
 }

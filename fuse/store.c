@@ -75,8 +75,8 @@ static int st_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t 
 		int got;
 
 		store_count(&st->queries);
-		got = mc_extents(st->mc, ino, first, META_EXTENTS_MAX, &page, &more, attr,
-			       &pinl, &plen);
+		got = mc_extents(st->mc, ino, first, META_EXTENTS_MAX, &page, &more, attr, &pinl,
+				 &plen);
 		if (got < 0) {
 			rc = got;
 			break;

@@ -395,8 +395,8 @@ int vfs_mknod(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, u
 	}
 }
 
-int vfs_symlink(struct vfs *v, uint64_t parent, const char *name, const char *target,
-		uint32_t uid, uint32_t gid, struct vfs_entry *e)
+int vfs_symlink(struct vfs *v, uint64_t parent, const char *name, const char *target, uint32_t uid,
+		uint32_t gid, struct vfs_entry *e)
 {
 	return create_node(v, parent, name, S_IFLNK | 0777, 0, target, uid, gid, e);
 }
@@ -453,7 +453,8 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = vfs_op(v, &op, &res);
-	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
+	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 &&
+	    (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(v->it, res.freed_ino);
 	}
 	return rc;

@@ -54,10 +54,10 @@ struct vfs_setattr {
 
 /* Calls made to the cluster since vfs_start (tests, measurements). */
 struct vfs_stats {
-	uint64_t queries;     /* metadata reads: lookup, getattr, xattr, readdir, extents */
-	uint64_t commits;     /* metadata changes (one Raft entry each) */
-	uint64_t block_puts;  /* erasure-coded blocks stored */
-	uint64_t block_gets;  /* blocks read from the cluster */
+	uint64_t queries;    /* metadata reads: lookup, getattr, xattr, readdir, extents */
+	uint64_t commits;    /* metadata changes (one Raft entry each) */
+	uint64_t block_puts; /* erasure-coded blocks stored */
+	uint64_t block_gets; /* blocks read from the cluster */
 };
 
 struct vfs;
@@ -93,8 +93,8 @@ int vfs_setattr(struct vfs *v, uint64_t ino, const struct vfs_setattr *s, struct
 /* mknod and mkdir (mode carries the type; 0 means a regular file). */
 int vfs_mknod(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
 	      uint32_t uid, uint32_t gid, struct vfs_entry *e);
-int vfs_symlink(struct vfs *v, uint64_t parent, const char *name, const char *target,
-		uint32_t uid, uint32_t gid, struct vfs_entry *e);
+int vfs_symlink(struct vfs *v, uint64_t parent, const char *name, const char *target, uint32_t uid,
+		uint32_t gid, struct vfs_entry *e);
 int vfs_link(struct vfs *v, uint64_t ino, uint64_t newparent, const char *newname,
 	     struct vfs_entry *e);
 /* Fills buf (cap bytes) with the NUL-terminated target. */
@@ -155,8 +155,7 @@ void vfs_releasedir(struct vfs *v, struct vfs_dir *dh);
  * entry, 1 when it has no room (the listing stops there).  next is the
  * position after this entry.  Without plus only e->attr.ino and mode are
  * set. */
-typedef int (*vfs_dirent_fn)(void *arg, const char *name, const struct vfs_entry *e,
-			     uint64_t next);
+typedef int (*vfs_dirent_fn)(void *arg, const char *name, const struct vfs_entry *e, uint64_t next);
 /* Lists dir ino from position pos ("." is 0, ".." 1, the i-th entry in
  * name order i + 2).  With plus each entry taken counts a kernel
  * reference.  Returns 0 at the end or when fn ran out of room, or a

@@ -371,9 +371,9 @@ START_TEST(test_read_buffered)
 	int keep;
 
 	fill(data, sizeof(data), 3);
-	ck_assert_int_eq(vfs_create(v, dir, "buf", 0600, O_CREAT | O_RDWR, getuid(), getgid(), &e,
-				    &fh, &keep),
-			 0);
+	ck_assert_int_eq(
+	    vfs_create(v, dir, "buf", 0600, O_CREAT | O_RDWR, getuid(), getgid(), &e, &fh, &keep),
+	    0);
 	vfs_get_stats(v, &s0);
 	ck_assert_int_eq(vfs_write(v, fh, 0, data, sizeof(data)), (ssize_t)sizeof(data));
 	ck_assert_int_eq(vfs_read(v, fh, 100, sizeof(got), got), (ssize_t)(sizeof(data) - 100));
@@ -503,8 +503,7 @@ START_TEST(test_negative_cache)
 	ck_assert_uint_eq(e.ino, ino);
 	vfs_forget(v, ino, 1);
 	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
-	ck_assert_int_eq(vfs_mknod(v, dir, "ghost2", S_IFDIR | 0700, 0, getuid(), getgid(), &e),
-			 0);
+	ck_assert_int_eq(vfs_mknod(v, dir, "ghost2", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
 	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
 	ck_assert_uint_ne(e.ino, 0);
 }
