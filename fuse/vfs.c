@@ -251,7 +251,11 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 	if (rc != 0) {
 		return rc;
 	}
-	return vfs_entry(v, &a, parent, e);
+	rc = vfs_entry(v, &a, parent, e);
+	if (rc == 0) {
+		it_attr_keep(v->it, &a, vfs_ttl_ns(v->conf.attr_timeout));
+	}
+	return rc;
 }
 
 void vfs_forget(struct vfs *v, uint64_t ino, uint64_t nlookup)
@@ -261,13 +265,21 @@ void vfs_forget(struct vfs *v, uint64_t ino, uint64_t nlookup)
 
 int vfs_getattr(struct vfs *v, uint64_t ino, struct meta_attr *out, double *timeout)
 {
+	int64_t left;
 	int rc;
 
+	if (it_attr_cached(v->it, ino, out, &left)) {
+		/* The kernel keeps them only for what is left, so nothing is
+		 * served older than attr_timeout. */
+		*timeout = (double)left / 1e9;
+		return 0;
+	}
 	store_count(&v->st.queries);
 	rc = mc_getattr(v->st.mc, ino, out);
 	if (rc != 0) {
 		return rc;
 	}
+	it_attr_keep(v->it, out, vfs_ttl_ns(v->conf.attr_timeout));
 	it_overlay(v->it, out);
 	*timeout = v->conf.attr_timeout;
 	return 0;
@@ -333,7 +345,9 @@ int vfs_setattr(struct vfs *v, uint64_t ino, const struct vfs_setattr *s, struct
 	}
 	rc = vfs_setattr_node(v, n, s, out);
 	it_put(v->it, n);
+	it_attr_drop(v->it, ino);
 	if (rc == 0) {
+		it_attr_keep(v->it, out, vfs_ttl_ns(v->conf.attr_timeout));
 		it_overlay(v->it, out);
 		*timeout = v->conf.attr_timeout;
 	}
@@ -371,9 +385,16 @@ static int create_node(struct vfs *v, uint64_t parent, const char *name, uint32_
 	nc_drop(v->nc, parent, name);
 	rc = vfs_op(v, &op, &res);
 	if (rc != 0) {
+		it_attr_drop(v->it, parent);
 		return rc;
 	}
-	return vfs_entry(v, &res.attr, parent, e);
+	/* What the shard did to the parent (META_F_EXCL: a new inode). */
+	it_attr_touch(v->it, parent, res.attr.ctime_ns, S_ISDIR(res.attr.mode) ? 1 : 0);
+	rc = vfs_entry(v, &res.attr, parent, e);
+	if (rc == 0) {
+		it_attr_keep(v->it, &res.attr, vfs_ttl_ns(v->conf.attr_timeout));
+	}
+	return rc;
 }
 
 int vfs_mknod(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
@@ -418,6 +439,7 @@ int vfs_link(struct vfs *v, uint64_t ino, uint64_t newparent, const char *newnam
 	snprintf(op.newname, sizeof(op.newname), "%s", newname);
 	nc_drop(v->nc, newparent, newname);
 	rc = vfs_op(v, &op, &res);
+	it_attr_drop(v->it, newparent);
 	if (rc != 0) {
 		return rc;
 	}
@@ -453,6 +475,10 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = vfs_op(v, &op, &res);
+	it_attr_drop(v->it, parent);
+	if (rc == 0 && res.freed_ino != 0) {
+		it_attr_drop(v->it, res.freed_ino);
+	}
 	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 &&
 	    (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(v->it, res.freed_ino);
@@ -505,6 +531,9 @@ int vfs_rename(struct vfs *v, uint64_t parent, const char *name, uint64_t newpar
 	nc_drop(v->nc, newparent, newname);
 	nc_drop(v->nc, parent, name); /* RENAME_EXCHANGE puts a file there */
 	rc = vfs_op(v, &op, &res);
+	/* Both parents, a moved directory's "..", a replaced victim: rare
+	 * enough to forget every cached directory. */
+	it_attr_drop(v->it, 0);
 	if (rc == 0 && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(v->it, res.freed_ino);
 	}
@@ -514,7 +543,11 @@ int vfs_rename(struct vfs *v, uint64_t parent, const char *name, uint64_t newpar
 int vfs_access(struct vfs *v, uint64_t ino)
 {
 	struct meta_attr a;
+	int64_t left;
 
+	if (it_attr_cached(v->it, ino, &a, &left)) {
+		return 0;
+	}
 	store_count(&v->st.queries);
 	return mc_getattr(v->st.mc, ino, &a);
 }
@@ -579,6 +612,7 @@ int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *valu
 		it_set_nocap(v->it, n, 0);
 		it_put(v->it, n);
 	}
+	it_attr_drop(v->it, ino); /* ctime */
 	return vfs_op(v, &op, &res);
 }
 
@@ -634,5 +668,6 @@ int vfs_removexattr(struct vfs *v, uint64_t ino, const char *name)
 	op.type = MOP_REMOVEXATTR;
 	op.ino = ino;
 	snprintf(op.name, sizeof(op.name), "%s", name);
+	it_attr_drop(v->it, ino); /* ctime */
 	return vfs_op(v, &op, &res);
 }

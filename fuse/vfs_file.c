@@ -114,7 +114,14 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	nc_drop(v->nc, parent, name);
 	rc = vfs_op(v, &op, &res);
 	if (rc != 0) {
+		it_attr_drop(v->it, parent);
 		return rc;
+	}
+	if (flags & O_EXCL) {
+		/* A new inode: the shard set the parent's times to its ctime. */
+		it_attr_touch(v->it, parent, res.attr.ctime_ns, 0);
+	} else {
+		it_attr_drop(v->it, parent); /* created, or opened an old one */
 	}
 	n = it_get(v->it, res.attr.ino);
 	if (n == NULL) {

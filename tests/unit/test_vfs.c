@@ -509,6 +509,54 @@ START_TEST(test_negative_cache)
 }
 END_TEST
 
+/* Compares the attributes two clients report for ino. */
+static void same_attr(const struct meta_attr *a, const struct meta_attr *b)
+{
+	ck_assert_uint_eq(a->ino, b->ino);
+	ck_assert_uint_eq(a->mode, b->mode);
+	ck_assert_uint_eq(a->nlink, b->nlink);
+	ck_assert_uint_eq(a->size, b->size);
+	ck_assert_int_eq(a->mtime_ns, b->mtime_ns);
+	ck_assert_int_eq(a->ctime_ns, b->ctime_ns);
+}
+
+/* A directory's attributes are served from the cache within the
+ * attribute timeout, patched exactly as the shard changed them by a
+ * create or mkdir here (a second client that asks the shard sees the
+ * same), and fetched again after an unlink. */
+START_TEST(test_dir_attr_cache)
+{
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s0, s1;
+	struct meta_attr a, b;
+	struct vfs_entry e;
+	struct vfs *w = NULL;
+	uint8_t x[3] = {1, 2, 3};
+	double t;
+
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	ck_assert(t > 0 && t <= 1);
+	put_file("x", x, sizeof(x));
+	ck_assert_int_eq(vfs_mknod(v, dir, "sub", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	ck_assert_int_eq(vfs_access(v, dir), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
+	same_attr(&a, &b);
+	ck_assert_uint_eq(a.nlink, 3);
+	ck_assert_int_eq(vfs_unlink(v, dir, "x"), 0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	vfs_get_stats(v, &s0);
+	ck_assert_uint_eq(s0.queries - s1.queries, 1);
+	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
+	same_attr(&a, &b);
+	ck_assert_int_eq(vfs_stop(w), 0);
+}
+END_TEST
+
 struct listing {
 	char names[8][32];
 	struct vfs_entry e[8];
@@ -577,6 +625,7 @@ static Suite *vfs_suite(void)
 	tcase_add_test(tc, test_rename_unlink);
 	tcase_add_test(tc, test_negative_cache);
 	tcase_add_test(tc, test_readdir_plus);
+	tcase_add_test(tc, test_dir_attr_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
