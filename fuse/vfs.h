@@ -84,7 +84,8 @@ void vfs_get_stats(struct vfs *v, struct vfs_stats *out);
 int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entry *e);
 void vfs_forget(struct vfs *v, uint64_t ino, uint64_t nlookup);
 /* Attributes with the local view of buffered writes; *timeout is how long
- * the kernel may keep them. */
+ * the kernel may keep them.  A directory's come from the cache while it
+ * is valid (then *timeout is what is left of it). */
 int vfs_getattr(struct vfs *v, uint64_t ino, struct meta_attr *out, double *timeout);
 /* Commits buffered writes first when the size or a time changes (else
  * that later commit would overwrite them). */
