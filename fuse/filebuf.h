@@ -1,7 +1,8 @@
 /* filebuf.h: the write-back buffer of open files.
  * Owns, per inode, the chunks written but not yet committed (chunk index ->
- * buffer, valid length, upload state) and the file's local size; a pool of
- * uploader threads that store full chunks while the writer goes on; the
+ * buffer, valid length, upload state) and the file's local size; a work
+ * queue (common/workq.h, role "fb.upload") whose threads store full
+ * chunks while the writer goes on; the
  * bound on dirty memory across all files; and the commit that publishes
  * new extents.  Never talks to the cluster itself: storage, commit and
  * reads of committed data go through struct fb_ops, so tests run it
