@@ -13,7 +13,7 @@ set -u
 export LC_ALL=C # EPOCHREALTIME with a decimal point, for awk
 src=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$src/build}
-ctl="$b/nodes/objfsctl"
+ctl="$b/ctl/objfsctl"
 objfs="$b/fuse/objfs"
 ROUNDS=${ROUNDS:-3}
 MODES=${MODES:-mount put}

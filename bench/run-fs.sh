@@ -7,7 +7,14 @@
 # Every RESULT line goes to $OUT; if a baseline exists, lines that got worse by the seed's
 # regression thresholds are printed as REGRESSION.  Not a test: it prints figures.
 #
-# Usage: bench/run-fs.sh [BUILDDIR]
+# Usage: bench/run-fs.sh [BUILDDIR] [--peer DIR [--peer-remount CMD] [--peer-name NAME]]
+#   --peer DIR      also run every scenario in DIR, a directory of any other mounted filesystem
+#                   (MooseFS, NFS, ...), as a third column with its own ratio; the files go to a
+#                   private subdirectory that is removed at the end
+#   --peer-remount CMD  shell command that remounts the peer where a scenario remounts (so its
+#                   reads come from the filesystem, not the page cache); without it the peer
+#                   column of those reads says "cached"
+#   --peer-name NAME    the column's heading (default: peer)
 #   OUT=FILE        RESULT lines (default /tmp/objfs-bench-DATE.txt); details in FILE.log
 #   BASELINE=FILE   compare with (default bench/baseline.txt, skipped if missing)
 #   BUDGET=S        skip scenarios that would start after S seconds (default 840)
@@ -15,8 +22,27 @@
 # Exit status: 0 when every scenario ran without errors, 1 otherwise, 2 if it cannot start.
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
-b=${1:-$src/build}
-ctl="$b/nodes/objfsctl"
+b=$src/build
+PEER="" PEER_REMOUNT="" PEER_NAME=peer
+usage() { sed -n '10,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+args=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--peer) [ $# -ge 2 ] || usage; PEER=$2; shift 2 ;;
+	--peer-remount) [ $# -ge 2 ] || usage; PEER_REMOUNT=$2; shift 2 ;;
+	--peer-name) [ $# -ge 2 ] || usage; PEER_NAME=$2; shift 2 ;;
+	-h | --help) usage ;;
+	-*) echo "run-fs: unknown option $1" >&2; usage ;;
+	*) b=$1; shift ;;
+	esac
+done
+set -- "${args[@]}"
+if [ -n "$PEER" ] && [ ! -d "$PEER" ]; then
+	echo "run-fs: --peer $PEER: not a directory" >&2
+	exit 2
+fi
+[ -z "$PEER" ] || export OBJFS_BENCH_KEEP=$(cd "$PEER" && pwd -P)
+ctl="$b/ctl/objfsctl"
 objfs="$b/fuse/objfs"
 BUDGET=${BUDGET:-840}
 MIX_S=${BENCH_SECONDS:-20}
@@ -50,11 +76,20 @@ failed=0
 # Each daemon runs in the foreground as our child, so its pid is known without searching and
 # only it is ever signalled.
 declare -A mpid=() mdir=([objfs]="$d/mnt-objfs" [pt]="$d/mnt-pt") R=() note=()
+[ -z "$PEER" ] || mdir[peer]="$(cd "$PEER" && pwd)/objfs-bench.$$"
+peer_cached=0
+FS_LIST="objfs pt${PEER:+ peer}"
 
 say() { printf 'run-fs: %s\n' "$*" >&2; printf '# %s\n' "$*" >> "$LOGF"; }
 
 fs_mount() {
 	local fs=$1 dir=${mdir[$1]} i
+	if [ "$fs" = peer ]; then
+		# mounted by its owner: only our private directory in it
+		timeout -k 2 60 mkdir -p "$dir" && return 0
+		say "cannot make $dir in the peer filesystem"
+		return 1
+	fi
 	mkdir -p "$dir"
 	if [ "$fs" = objfs ]; then
 		"$objfs" demo "$dir" -f -o "conf=$OBJFS_CONF" </dev/null >>"$d/objfs.log" 2>&1 &
@@ -75,6 +110,7 @@ fs_mount() {
 # Unmounts and waits for the daemon (objfs commits what it buffered before it exits).
 fs_unmount() {
 	local fs=$1 dir=${mdir[$1]} pid=${mpid[$1]:-} i st t0=$SECONDS
+	[ "$fs" != peer ] || return 0
 	[ -n "$pid" ] || return 0
 	if is_mounted "$dir" && ! timeout -k 2 60 fusermount3 -u "$dir"; then
 		say "fusermount3 -u $dir failed; detaching it lazily"
@@ -96,7 +132,20 @@ fs_unmount() {
 	unset "mpid[$fs]"
 }
 
-fs_remount() { fs_unmount "$1" && fs_mount "$1"; }
+fs_remount() {
+	if [ "$1" = peer ]; then
+		if [ -z "$PEER_REMOUNT" ]; then
+			peer_cached=1
+			return 0
+		fi
+		timeout -k 5 120 bash -c "$PEER_REMOUNT" >> "$LOGF" 2>&1 ||
+			{ say "--peer-remount failed: $PEER_REMOUNT"; return 1; }
+		for _ in $(seq 100); do [ -d "${mdir[peer]}" ] && return 0; sleep 0.1; done
+		say "${mdir[peer]} missing after --peer-remount"
+		return 1
+	fi
+	fs_unmount "$1" && fs_mount "$1"
+}
 
 # Before each measurement: a daemon that died during the previous one is reported (with its
 # log) and mounted again, so one crash does not void every later figure.
@@ -111,7 +160,9 @@ fs_check() {
 		unset "mpid[$fs]"
 		timeout -k 2 20 fusermount3 -u -z "${mdir[$fs]}" 2>/dev/null
 	fi
-	if ! is_mounted "${mdir[$fs]}"; then
+	if [ "$fs" = peer ]; then
+		timeout -k 2 30 test -d "${mdir[peer]}" || { say "the peer's ${mdir[peer]} is gone"; return 1; }
+	elif ! is_mounted "${mdir[$fs]}"; then
 		fs_mount "$fs"
 	fi
 }
@@ -123,6 +174,7 @@ cleanup() {
 	for fs in objfs pt; do
 		fs_unmount "$fs"
 	done
+	[ -z "$PEER" ] || timeout -k 5 300 rm -rf "${mdir[peer]}"
 	if [ -f "$OBJFS_CONF" ]; then
 		# dev down reports nodes that ignored SIGTERM: pass that on
 		timeout -k 5 60 "$ctl" dev down --dir "$d/cluster" > "$d/down.log" 2>&1 ||
@@ -276,9 +328,10 @@ run_dd() {
 # Removes a benchmark's files from both mounts so the next one starts on an empty bucket.
 tidy() {
 	local fs
-	for fs in objfs pt; do
+	for fs in $FS_LIST; do
 		# shellcheck disable=SC2086
-		is_mounted "${mdir[$fs]}" && timeout -k 5 120 rm -rf "${mdir[$fs]:?}"/$1
+		{ [ "$fs" = peer ] || is_mounted "${mdir[$fs]}"; } &&
+			timeout -k 5 120 rm -rf "${mdir[$fs]:?}"/$1
 	done
 }
 
@@ -305,6 +358,9 @@ cluster_up "$ctl" "$d/cluster" || { say "cluster did not start"; exit 2; }
 mkdir -p "$d/ptsrc"
 fs_mount objfs || exit 2
 fs_mount pt || exit 2
+if [ -n "$PEER" ]; then
+	fs_mount peer || exit 2
+fi
 # dd's source: random bytes, so no layer can win by spotting zeros or compressing
 head -c 1G /dev/urandom > "$d/random-1g" || { say "cannot make $d/random-1g"; exit 2; }
 {
@@ -317,7 +373,7 @@ say "cluster on ports $port..$((port + 5)); objfs at ${mdir[objfs]}, passthrough
 # --- scenarios ----------------------------------------------------------------------------
 # Each runs on objfs, then on the passthrough, before the next starts, so drift in the
 # machine's load hits both alike.
-FS_LIST="objfs pt"
+FS_LIST="objfs pt${PEER:+ peer}"
 
 if ! over_budget "small objects"; then
 	say "small objects: 1-16 KiB, put/get/delete 40/55/5, 8 threads, $MIX_S s"
@@ -509,29 +565,44 @@ sign() {
 	fi
 }
 
+# ratio A B: A / B, or "-" when either is missing
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || a == "inf" || b == "inf" || b + 0 == 0) { print "-"; exit }
+		printf "%.2f", a / b }'
+}
+
 echo
-printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' scenario "seed" "seed" "objfs" \
-	"passthrough" "ratio"
-printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' "" target acceptable measured measured \
-	"objfs/pt"
-printf '%s\n' "$(printf '%.0s-' {1..114})"
+hdr1=$(printf '%-42s | %-8s | %-10s | %-22s | %-11s | %-8s' scenario "seed" "seed" "objfs" \
+	"passthrough" "ratio")
+hdr2=$(printf '%-42s | %-8s | %-10s | %-22s | %-11s | %-8s' "" target acceptable measured \
+	measured "objfs/pt")
+if [ -n "$PEER" ]; then
+	hdr1+=$(printf ' | %-14s | %s' "$PEER_NAME" "ratio")
+	hdr2+=$(printf ' | %-14s | %s' measured "objfs/$PEER_NAME")
+fi
+printf '%s\n%s\n%s\n' "$hdr1" "$hdr2" "$(printf '%.0s-' $(seq ${#hdr1}))"
 while IFS='|' read -r label tgt acc scen op fig dir; do
 	o=$(figure objfs "$scen" "$op" "$fig")
 	p=$(figure pt "$scen" "$op" "$fig")
 	[ -n "$o$p" ] || [ -n "${note[objfs.$scen]:-}${note[pt.$scen]:-}" ] || continue
 	v=$(verdict "$o" "$tgt" "$acc" "$dir")
-	ratio=$(awk -v a="$o" -v b="$p" 'BEGIN {
-		if (a == "" || b == "" || a == "inf" || b == "inf" || b + 0 == 0) { print "-"; exit }
-		printf "%.2f", a / b }')
 	ov="${o:-n/a}${v:+ [$v]}${note[objfs.$scen]:+ ${note[objfs.$scen]}}"
 	pv="${p:-n/a}${note[pt.$scen]:+ ${note[pt.$scen]}}"
-	printf '%-42s | %-8s | %-10s | %-22s | %-11s | %s\n' "$label" "$(sign "$tgt" "$dir")" \
-		"$(sign "$acc" "$dir")" "$ov" "$pv" "$ratio"
+	line=$(printf '%-42s | %-8s | %-10s | %-22s | %-11s | %-8s' "$label" "$(sign "$tgt" "$dir")" \
+		"$(sign "$acc" "$dir")" "$ov" "$pv" "$(ratio "$o" "$p")")
+	if [ -n "$PEER" ]; then
+		q=$(figure peer "$scen" "$op" "$fig")
+		qv="${q:-n/a}${note[peer.$scen]:+ ${note[peer.$scen]}}"
+		[ "$peer_cached" = 1 ] && [[ $label == *"after remount"* ]] && qv+=" cached"
+		line+=$(printf ' | %-14s | %s' "$qv" "$(ratio "$o" "$q")")
+	fi
+	printf '%s\n' "$line"
 done <<< "$ROWS"
 echo
 echo "[ok] meets the seed's target, [acc] within its acceptable bound, [MISS] neither."
 echo "ratio = objfs / passthrough: above 1 is slower for ms and s/GB, below 1 for ops/s and MB/s."
-echo "Machine: $(nproc) cores shared by the client, the 6 nodes and the passthrough daemon."
+echo "Machine: $(nproc) cores shared by the client, the 6 nodes and the passthrough daemon${PEER:+ (and $PEER_NAME)}."
 
 # --- regression check ---------------------------------------------------------------------
 # The seed's RegressionDetector: p95 latency up 20%, throughput (ops/s, MB/s) down 20%, errors

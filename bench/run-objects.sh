@@ -6,7 +6,7 @@
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 b=${1:-$src/build}
-ctl="$b/nodes/objfsctl"
+ctl="$b/ctl/objfsctl"
 [ -x "$ctl" ] || { echo "build first: scripts/build.sh $b" >&2; exit 2; }
 d=$(mktemp -d /tmp/objfs-bench.XXXXXX)
 trap 'timeout 30 "$ctl" dev down --dir "$d/cluster" --purge >/dev/null 2>&1; rm -rf "$d"' EXIT

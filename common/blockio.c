@@ -5,12 +5,13 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "checksum.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
+#include "quorum.h"
+#include "rand.h"
 
 /* Fixed size of a packed frag_hdr (msg_put_frag_hdr). */
 #define FRAG_HDR_WIRE (BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8)
@@ -117,30 +118,6 @@ static void pack_hdr(uint8_t out[FRAG_HDR_WIRE], const struct frag_hdr *h)
 	wr_free(&w);
 }
 
-/* Durable fragments survive the loss of any one more node. */
-static int put_quorum_met(const long *holder, size_t nfrag, size_t k, size_t nnodes)
-{
-	size_t durable = 0, most = 0;
-	size_t *per = calloc(nnodes, sizeof(*per));
-
-	if (per == NULL) {
-		return 0;
-	}
-	for (size_t i = 0; i < nfrag; i++) {
-		if (holder[i] >= 0) {
-			durable++;
-			if (++per[holder[i]] > most) {
-				most = per[holder[i]];
-			}
-		}
-	}
-	free(per);
-	if (nfrag == k) {
-		return durable == k; /* no parity: every fragment is needed */
-	}
-	return durable >= most + k;
-}
-
 static void delete_frags(struct blk *b, const uint8_t id[BLOCK_ID_LEN], const long *holder,
 			 size_t nfrag)
 {
@@ -177,6 +154,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	struct cl_req reqs[EC_MAX_FRAGS];
 	long holder[EC_MAX_FRAGS];
 	size_t *rank, *load;
+	uint8_t *up;
 	int rc = 0;
 
 	if (codec == NULL || len == 0 || len > MSG_BLOCK_MAX || nfrag > b->n) {
@@ -186,7 +164,8 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	buf = malloc(nfrag * flen);
 	rank = calloc(b->n, sizeof(*rank));
 	load = calloc(b->n, sizeof(*load));
-	if (buf == NULL || rank == NULL || load == NULL) {
+	up = calloc(b->n, sizeof(*up));
+	if (buf == NULL || rank == NULL || load == NULL || up == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -195,8 +174,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		holder[i] = -1;
 	}
 	ec_encode(codec, data, len, frags);
-	if (getrandom(out->id, BLOCK_ID_LEN, 0) != BLOCK_ID_LEN) {
-		rc = -EIO;
+	if ((rc = rand_bytes(out->id, BLOCK_ID_LEN)) != 0) {
 		goto out;
 	}
 	out->k = p.k;
@@ -218,6 +196,10 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	for (int round = 0; round <= PUT_HANDOFF_ROUNDS; round++) {
 		size_t n = 0, idx[EC_MAX_FRAGS];
 
+		/* One view of the nodes per round: quorum_handoff is pure. */
+		for (size_t j = 0; round > 0 && j < b->n; j++) {
+			up[j] = (uint8_t)(cl_node_up(b->cl, j) != 0);
+		}
 		for (size_t i = 0; i < nfrag; i++) {
 			size_t target = SIZE_MAX;
 
@@ -227,14 +209,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 			if (round == 0) {
 				target = rank[i];
 			} else {
-				for (size_t j = 0; j < nr; j++) {
-					size_t cand = rank[(i + j) % nr];
-
-					if (cl_node_up(b->cl, cand) &&
-					    (target == SIZE_MAX || load[cand] < load[target])) {
-						target = cand;
-					}
-				}
+				target = quorum_handoff(rank, nr, i, up, load);
 			}
 			if (target == SIZE_MAX) {
 				continue;
@@ -267,7 +242,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 			}
 			cl_req_release(&reqs[j]);
 		}
-		if (put_quorum_met(holder, nfrag, p.k, b->n)) {
+		if (quorum_met(holder, nfrag, p.k)) {
 			/* Fragments that could not be placed at all are left for repair. */
 			size_t missing = 0;
 
@@ -282,7 +257,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 			}
 		}
 	}
-	if (put_quorum_met(holder, nfrag, p.k, b->n)) {
+	if (quorum_met(holder, nfrag, p.k)) {
 		rc = 0;
 	} else {
 		log_warn("blk.quorum", "block write failed: too few nodes stored fragments (%s)",
@@ -291,6 +266,7 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		rc = rc == -ENOSPC ? -ENOSPC : -OBJ_EQUORUM;
 	}
 out:
+	free(up);
 	free(load);
 	free(rank);
 	free(buf);

@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "rand.h"
 
 /* How long after cl_open a not-yet-connected node is waited for rather
  * than failed: the first TCP connect on loopback takes well under 100 ms. */
@@ -232,17 +233,22 @@ static void probe_nodes(struct cl *cl)
 int cl_open(const struct cfg *cfg, struct cl **out)
 {
 	struct cl *cl = calloc(1, sizeof(*cl));
+	uint64_t seed;
 	int rv;
 
 	if (cl == NULL) {
 		return -ENOMEM;
+	}
+	if ((rv = rand_u64(&seed)) != 0) {
+		free(cl);
+		return rv;
 	}
 	cl->cfg = cfg;
 	memcpy(cl->key.secret, cfg->secret, cfg->secret_len);
 	cl->key.len = cfg->secret_len;
 	cl->n_nodes = cfg->n_nodes;
 	cl->open_ms = clock_mono_ms();
-	atomic_init(&cl->next_id, ((uint64_t)getpid() << 32) ^ frame_nonce());
+	atomic_init(&cl->next_id, ((uint64_t)getpid() << 32) ^ seed);
 	cl->nodes = calloc(cfg->n_nodes, sizeof(*cl->nodes));
 	if (cl->nodes == NULL) {
 		free(cl);
@@ -377,6 +383,9 @@ static int call_start(struct call *c)
 	uint8_t *p;
 	int rv;
 
+	if (rand_u64(&c->nonce) != 0) {
+		return NNG_EINTERNAL; /* logged by rand_bytes */
+	}
 	if ((rv = nng_msg_alloc(&m, frame_size(body))) != 0) {
 		return rv;
 	}
@@ -388,7 +397,6 @@ static int call_start(struct call *c)
 		memcpy(p + FRAME_HDR_LEN + r->body_len, r->data, r->data_len);
 	}
 	c->req_id = atomic_fetch_add(&c->cl->next_id, 1);
-	c->nonce = frame_nonce();
 	h.type = r->type;
 	h.flags = r->flags & (uint16_t)~FRAME_F_REPLY;
 	h.req_id = c->req_id;

@@ -1,4 +1,4 @@
-/* config.c: objfs.conf parsing, the one table of known keys, and the dev-cluster writer.
+/* config.c: objfs.conf parsing and the one table of known keys.
  * Never touches the network or global state: each call parses into its own
  * copy, so any thread may load a config, and a failed load leaves *out as it was. */
 #include "config.h"
@@ -9,10 +9,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 
 /* A config is a few KiB; anything past this is a wrong path or a runaway
@@ -24,9 +24,6 @@
 
 /* A secret is shared by every member; shorter ones are guessable offline. */
 #define CFG_SECRET_MIN 16
-
-/* Bytes of getrandom output in a dev secret: 256 bits, written as 64 hex digits. */
-#define CFG_DEV_SECRET_BYTES 32
 
 /* SECT_MOUNT holds the options of the objfs mount (-o NAME=VALUE), not a
  * section of the file: the same rows give their defaults, checks, --help
@@ -55,7 +52,7 @@ static const char *const cfg_type_names[] = {
 	[CT_SECONDS] = "seconds",
 };
 
-/* One row per key.  The parser, the defaults, cfg_print_keys, cfg_write_dev
+/* One row per key.  The parser, the defaults, cfg_print_keys, cfg_write_defaults
  * and (by hand, checked by test_config) objfs.conf(5) all read this table.
  * For strings and secrets min/max bound the length in bytes; for numbers
  * they bound the value (seconds: whole seconds, the value may have a
@@ -102,7 +99,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(block_size), .name = "block_size", .type = CT_SIZE, .def = "4M",
 	  .min = 64 << 10, .max = 64 << 20, .align = 4096,
 	  .doc = "Largest block a file is cut into before erasure coding." },
-	{ CLUSTER(inline_max), .name = "inline_max", .type = CT_SIZE, .def = "4K",
+	{ CLUSTER(inline_max), .name = "inline_max", .type = CT_SIZE, .def = "16K",
 	  .min = 0, .max = 64 << 10,
 	  .doc = "Files up to this size live in the metadata instead of fragments." },
 	{ CLUSTER(timeout_ms), .name = "timeout_ms", .type = CT_UINT, .def = "5000",
@@ -832,21 +829,18 @@ static int cfg_read_file(const char *path, char **out, size_t *len)
 			}
 			buf = tmp;
 		}
-		r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
+		r = fio_read_full(fd, buf + n, cap - 1 - n, FIO_CUR);
 		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0) {
+			rc = (int)r;
 			break;
 		}
 		n += (size_t)r;
 		if (n > CFG_FILE_MAX) {
 			rc = -EFBIG;
 			break;
+		}
+		if (n + 1 < cap) {
+			break; /* short of the buffer: the end of the file */
 		}
 	}
 	close(fd);
@@ -1033,12 +1027,14 @@ void cfg_print_mount_opts(FILE *f)
 	}
 }
 
-/* --- dev cluster ---------------------------------------------------------- */
+/* --- generated configs ---------------------------------------------------- */
 
 /* Writes every key of a section not given in `given` as a commented default,
  * with its doc, so the generated file documents itself. */
-static void cfg_write_commented(FILE *f, enum cfg_sect sect, const char *const *given)
+void cfg_write_defaults(FILE *f, const char *section, const char *const *given)
 {
+	enum cfg_sect sect = strcmp(section, "node") == 0 ? SECT_NODE : SECT_CLUSTER;
+
 	for (size_t i = 0; i < CFG_N_KEYS; i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 		int skip = 0;
@@ -1052,71 +1048,4 @@ static void cfg_write_commented(FILE *f, enum cfg_sect sect, const char *const *
 		fprintf(f, "# %s\n#%s =%s%s\n", k->doc, k->name, k->def[0] != '\0' ? " " : "",
 			k->def);
 	}
-}
-
-static int cfg_random(uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t r = getrandom(buf, len, 0);
-
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port)
-{
-	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
-	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
-	uint8_t raw[CFG_DEV_SECRET_BYTES];
-	char hex[2 * CFG_DEV_SECRET_BYTES + 1];
-	int rc;
-
-	/* The file must load back: data_dir is absolute, quoted, one line. */
-	if (n == 0 || n > CFG_MAX_NODES || dir == NULL || dir[0] != '/' ||
-	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
-		return -EINVAL;
-	}
-	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
-		return -ENAMETOOLONG;
-	}
-	rc = cfg_random(raw, sizeof(raw));
-	if (rc < 0) {
-		return rc;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	}
-	explicit_bzero(raw, sizeof(raw));
-
-	fprintf(f,
-		"# objfs.conf for a local development cluster of %zu nodes; see objfs.conf(5).\n"
-		"# Lines starting with '#' show a key's built-in default.\n\n",
-		n);
-	fprintf(f, "[cluster]\nname = dev\n");
-	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
-	fprintf(f, "ec_profile = 4+2\n");
-	cfg_write_commented(f, SECT_CLUSTER, cluster_given);
-	explicit_bzero(hex, sizeof(hex));
-	for (size_t i = 1; i <= n; i++) {
-		/* Three zones so that the default 4+2 spreads as it would on racks. */
-		fprintf(f,
-			"\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
-			"data_dir = \"%s/node%zu\"\n",
-			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
-		if (i == 1) {
-			cfg_write_commented(f, SECT_NODE, node_given);
-		}
-	}
-	if (fflush(f) != 0 || ferror(f)) {
-		return -EIO;
-	}
-	return 0;
 }

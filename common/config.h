@@ -76,10 +76,11 @@ const struct cfg_node *cfg_node_by_id(const struct cfg *c, uint32_t id);
 /* EC profile for a file (or object) of the given total size. */
 struct ec_profile cfg_profile_for(const struct cfg *c, uint64_t file_size);
 
-/* Writes the default config for a local dev cluster of n nodes on
- * 127.0.0.1 starting at base_port, data under dir/nodeN, with a fresh
- * random secret, to f.  Returns 0 or a negative errno. */
-int cfg_write_dev(FILE *f, size_t n, const char *dir, unsigned base_port);
+/* Writes every key of section ("cluster" or "node") that has a default
+ * and is not named in given (NULL-terminated) as a commented
+ * "#key = default" line under its doc, so a generated config documents
+ * itself. */
+void cfg_write_defaults(FILE *f, const char *section, const char *const *given);
 
 /* Prints the documented key table (for --help and the man page). */
 void cfg_print_keys(FILE *f);

@@ -9,16 +9,16 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../proto/frame.h"
 #include "checksum.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
-#include "../proto/frame.h"
+#include "rand.h"
 
 struct mc {
 	struct cl *cl;
@@ -188,16 +188,15 @@ static void begin(struct mc *mc, struct wr *w)
 	wr_str(w, mc->bucket);
 }
 
-static uint64_t new_op_id(void)
+/* A fresh operation id: random, never 0 (0 asks for one). */
+static int new_op_id(uint64_t *id)
 {
-	uint64_t id = 0;
+	int rc;
 
-	while (id == 0) {
-		if (getrandom(&id, sizeof(id), 0) != sizeof(id)) {
-			id = 0;
-		}
-	}
-	return id;
+	do {
+		rc = rand_u64(id);
+	} while (rc == 0 && *id == 0);
+	return rc;
 }
 
 int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
@@ -207,20 +206,24 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 	struct rd rd;
 	int rc;
 
-	if (op->op_id == 0) {
-		op->op_id = new_op_id();
+	memset(res, 0, sizeof(*res));
+	if (op->op_id == 0 && (rc = new_op_id(&op->op_id)) != 0) {
+		return rc;
 	}
 	begin(mc, &w);
 	meta_put_op(&w, op);
 	rc = call(mc, MSG_META_OP, &w, &r);
 	wr_free(&w);
-	memset(res, 0, sizeof(*res));
 	if (rc == 0) {
 		rd_init(&rd, r.reply, r.reply_len);
 		meta_get_result(&rd, res);
-		rc = rd_done(&rd) ? res->status : -OBJ_EPROTO;
+		/* a positive status is no errno: the reply is malformed */
+		rc = rd_done(&rd) && res->status <= 0 ? res->status : -OBJ_EPROTO;
 	}
 	cl_req_release(&r);
+	if (rc != 0) {
+		memset(res, 0, sizeof(*res)); /* nothing half-valid beside the error */
+	}
 	return rc;
 }
 
@@ -334,9 +337,21 @@ int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap)
 	rc = call(mc, MSG_META_READLINK, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
+		const uint8_t *p;
+		size_t n;
+
 		rd_init(&rd, r.reply, r.reply_len);
-		rd_str(&rd, buf, cap);
-		rc = rd_done(&rd) ? (int)strlen(buf) : -ENAMETOOLONG;
+		n = rd_u16(&rd);
+		p = rd_ptr(&rd, n);
+		if (!rd_done(&rd) || n > META_SYMLINK_MAX || memchr(p, '\0', n) != NULL) {
+			rc = -OBJ_EPROTO; /* not a target the shard could have stored */
+		} else if (n >= cap) {
+			rc = -ENAMETOOLONG; /* the caller's buffer is too small */
+		} else {
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			rc = (int)n;
+		}
 	}
 	cl_req_release(&r);
 	return rc;
@@ -484,6 +499,24 @@ out:
 	return rc < 0 ? rc : (int)n;
 }
 
+static int extents_fetch(void *src, uint64_t ino, uint64_t first, uint32_t max,
+			 struct meta_extent **ext, int *more, struct meta_attr *attr, uint8_t **inl,
+			 size_t *inl_len)
+{
+	return mc_extents(src, ino, first, max, ext, more, attr, inl, inl_len);
+}
+
+int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg)
+{
+	return ext_walk(extents_fetch, mc, ino, max, fn, arg);
+}
+
+int mc_extents_all(struct mc *mc, uint64_t ino, struct meta_extent **ext, size_t *n,
+		   struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+{
+	return ext_collect(extents_fetch, mc, ino, META_EXTENTS_MAX, ext, n, attr, inl, inl_len);
+}
+
 int mc_statfs(struct mc *mc, struct mc_statfs *st)
 {
 	struct wr w;
@@ -514,7 +547,7 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 	struct rd rd;
 	uint32_t n;
 	char *path = malloc(WIRE_STR_MAX + 1);
-	int rc = 0;
+	int rc = 0, m;
 
 	if (path == NULL) {
 		return -ENOMEM;
@@ -538,11 +571,14 @@ static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, 
 		}
 		rc = fn(arg, path, size, mtime);
 	}
+	/* Every list reply ends with the more flag, also when the caller
+	 * cannot page (META_BUCKETS): it must be read for rd_done to hold. */
+	m = rd_u8(&rd);
 	if (more != NULL) {
-		*more = rd_u8(&rd);
+		*more = rc == 0 ? m : 0; /* past a stop the flag is not read */
 	}
-	if (rc == 0 && !rd_done(&rd)) {
-		rc = -OBJ_EPROTO;
+	if (rc == 0 && (!rd_done(&rd) || (more == NULL && m != 0))) {
+		rc = -OBJ_EPROTO; /* trailing bytes, or more than one reply holds */
 	}
 	free(path);
 	return rc < 0 ? rc : (rc > 0 ? rc : (int)n);
@@ -566,6 +602,17 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
 	}
 	cl_req_release(&r);
 	return rc;
+}
+
+static int list_fetch(void *src, const char *prefix, const char *after, uint32_t max,
+		      lst_entry_fn fn, void *arg, int *more)
+{
+	return mc_list(src, prefix, after, max, fn, arg, more);
+}
+
+int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg)
+{
+	return lst_walk(list_fetch, mc, prefix, max, fn, arg);
 }
 
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)

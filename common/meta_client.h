@@ -20,6 +20,8 @@
 
 #include "../proto/meta.h"
 #include "client.h"
+#include "extents.h"
+#include "listing.h"
 
 struct mc;
 
@@ -29,9 +31,12 @@ void mc_close(struct mc *mc);
 const char *mc_bucket(const struct mc *mc);
 
 /* Sends an operation record.  op->op_id is assigned if 0; now_ns and
- * new_ino are filled by the shard.  Returns the transport status; the
- * op's own outcome is res->status (0 or -errno) with res->attr.  As a
- * convenience the return value is res->status when the exchange worked. */
+ * new_ino are filled by the shard.  Returns 0 or a negative errno: the
+ * op's own outcome as the shard applied it (-EEXIST, -ENOTEMPTY, ...), a
+ * transport failure, or -OBJ_EPROTO for a reply that does not decode.  On
+ * 0, res->attr and res->freed_ino hold the result; on an error *res is
+ * zeroed.  (res->status is the wire field; the return value is the one
+ * outcome to read.) */
 int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res);
 
 int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out);
@@ -44,6 +49,9 @@ typedef int (*mc_dirent_fn)(void *arg, const char *name, const struct meta_attr 
 int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_dirent_fn fn,
 	       void *arg, int *more);
 
+/* The target of symlink ino, NUL-terminated in buf; returns its length,
+ * -ENAMETOOLONG if it does not fit in cap bytes, -OBJ_EPROTO for a reply
+ * that is no valid target, or the shard's error (-EINVAL: not a link). */
 int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap);
 /* *val malloc'd, caller frees. */
 int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, size_t *len);
@@ -56,6 +64,17 @@ int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len);
 int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct meta_extent **ext,
 	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
 
+/* Every page of ino's extents through ext_walk (extents.h): fn sees each
+ * checked page in chunk order, max extents a page (0 = META_EXTENTS_MAX).
+ * fn may make its own requests on mc: a page is complete when it runs.
+ * Returns 0, a transport or shard error, -OBJ_EPROTO for a page that does
+ * not advance, or fn's negative return. */
+int mc_extents_each(struct mc *mc, uint64_t ino, uint32_t max, ext_page_fn fn, void *arg);
+/* Every extent of ino gathered into one array: ext_collect (extents.h)
+ * over mc_extents, META_EXTENTS_MAX a page. */
+int mc_extents_all(struct mc *mc, uint64_t ino, struct meta_extent **ext, size_t *n,
+		   struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+
 struct mc_statfs {
 	uint64_t files, bytes;
 	uint32_t chunk_size, inline_max;
@@ -66,6 +85,10 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st);
 typedef int (*mc_list_fn)(void *arg, const char *path, uint64_t size, int64_t mtime_ns);
 int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
 	    void *arg, int *more);
+/* Every path under prefix through lst_walk (listing.h), max a page:
+ * pages that do not advance are -OBJ_EPROTO; fn's positive return stops
+ * the walk and is returned. */
+int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg);
 
 /* Catalog: bucket names (mc opened with bucket ""). */
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg);

@@ -15,6 +15,7 @@
 
 #include "../proto/meta.h"
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 #include "meta_client.h"
 
@@ -210,45 +211,6 @@ static int check_names(const char *bucket, const char *key)
 	return msg_check_key(key);
 }
 
-/* Reads until len bytes or EOF; returns bytes read or a negative errno. */
-static ssize_t read_full(int fd, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t r = read(fd, buf + got, len - got);
-
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			return -errno;
-		}
-		if (r == 0) {
-			break;
-		}
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static int write_full(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w < 0) {
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Where a put's bytes come from: a descriptor or a buffer. */
 struct src {
 	int fd;
@@ -261,7 +223,7 @@ static ssize_t src_next(struct src *s, uint8_t *chunk, size_t max)
 	size_t n;
 
 	if (s->fd >= 0) {
-		return read_full(s->fd, chunk, max);
+		return fio_read_full(s->fd, chunk, max, FIO_CUR);
 	}
 	n = s->len - s->off < max ? s->len - s->off : max;
 	memcpy(chunk, s->buf + s->off, n);
@@ -391,6 +353,89 @@ int obj_put_buf(struct objc *oc, const char *bucket, const char *key, const void
 	return put_src(oc, bucket, key, &s, len, NULL);
 }
 
+/* A get in progress: where the bytes go and how far they have come. */
+struct get_ctx {
+	struct objc *oc;
+	const struct meta_attr *a; /* the file as resolved: size, gen */
+	uint32_t chunk_size;
+	int fd;		/* sink when >= 0 ... */
+	uint8_t *whole; /* ... else this buffer of a->size bytes */
+	uint8_t *chunk; /* one chunk of scratch */
+	uint64_t pos;	/* bytes delivered: the sink is written in order */
+};
+
+static int get_emit(struct get_ctx *g, const uint8_t *p, size_t len)
+{
+	if (g->fd >= 0) {
+		return fio_write_full(g->fd, p, len, FIO_CUR);
+	}
+	memcpy(g->whole + g->pos, p, len);
+	return 0;
+}
+
+/* Zeros from pos up to `to`: a hole, or the tail past the last extent. */
+static int get_zeros(struct get_ctx *g, uint64_t to)
+{
+	int rc = 0;
+
+	if (to > g->a->size) {
+		to = g->a->size;
+	}
+	while (rc == 0 && g->pos < to) {
+		size_t z = to - g->pos < g->chunk_size ? (size_t)(to - g->pos) : g->chunk_size;
+
+		memset(g->chunk, 0, z);
+		rc = get_emit(g, g->chunk, z);
+		g->pos += z;
+	}
+	return rc;
+}
+
+/* One page of extents, in chunk order (ext_walk checked that). */
+static int get_page(void *arg, const struct ext_page *pg)
+{
+	struct get_ctx *g = arg;
+	uint64_t size = g->a->size;
+	int rc = 0;
+
+	if (pg->attr->gen != g->a->gen) {
+		return -EAGAIN; /* changed while we read: the caller retries */
+	}
+	if (pg->inl != NULL) {
+		size_t len = pg->inl_len < size ? pg->inl_len : (size_t)size;
+
+		rc = get_emit(g, pg->inl, len);
+		g->pos = len;
+		return rc != 0 ? rc : 1; /* inline content is the whole file */
+	}
+	for (size_t i = 0; rc == 0 && i < pg->n; i++) {
+		const struct meta_extent *e = &pg->ext[i];
+		uint64_t cstart = e->chunk * g->chunk_size, cend;
+		size_t valid = e->len, span;
+
+		if (cstart >= size) {
+			return 1; /* extents past the size hold nothing readable */
+		}
+		if ((rc = get_zeros(g, cstart)) != 0) {
+			break;
+		}
+		cend = cstart + g->chunk_size < size ? cstart + g->chunk_size : size;
+		span = (size_t)(cend - cstart);
+		if ((rc = blk_get(g->oc->blk, &e->blk, g->chunk)) != 0) {
+			break;
+		}
+		if (valid < span) {
+			memset(g->chunk + valid, 0, span - valid);
+		}
+		rc = get_emit(g, g->chunk, span);
+		g->pos = cend;
+	}
+	if (rc == 0 && g->pos >= size) {
+		return 1;
+	}
+	return rc;
+}
+
 /* Reads the file at key to fd (fd >= 0) or into a new buffer *bufp. */
 static int get_into(struct objc *oc, const char *bucket, const char *key, int fd, uint8_t **bufp,
 		    uint64_t *size_out)
@@ -398,9 +443,8 @@ static int get_into(struct objc *oc, const char *bucket, const char *key, int fd
 	struct mc *mc = NULL;
 	struct mc_statfs st;
 	struct meta_attr a;
-	uint8_t *chunk = NULL, *whole = NULL;
-	uint64_t next = 0, pos = 0;
-	int rc = check_names(bucket, key), more = 1;
+	struct get_ctx g = {.oc = oc, .a = &a, .fd = fd};
+	int rc = check_names(bucket, key);
 
 	if (rc != 0) {
 		return rc;
@@ -418,91 +462,35 @@ static int get_into(struct objc *oc, const char *bucket, const char *key, int fd
 		rc = -EINVAL;
 		goto out;
 	}
-	if (fd < 0 && (whole = calloc(1, a.size ? a.size : 1)) == NULL) {
+	if (fd < 0 && (g.whole = calloc(1, a.size ? a.size : 1)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((chunk = malloc(st.chunk_size)) == NULL) {
+	g.chunk_size = st.chunk_size;
+	if ((g.chunk = malloc(st.chunk_size)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	/* Walk the extents in chunk order, filling holes with zeros. */
-	while (rc == 0 && more && pos < a.size) {
-		struct meta_extent *ext = NULL;
-		uint8_t *inl = NULL;
-		size_t inl_len = 0;
-		struct meta_attr a2;
-		int n = mc_extents(mc, a.ino, next, EXTENT_PAGE, &ext, &more, &a2, &inl, &inl_len);
-
-		if (n < 0) {
-			rc = n;
-			break;
-		}
-		if (a2.gen != a.gen) {
-			rc = -EAGAIN; /* changed while we read: the caller retries */
-		}
-		if (rc == 0 && inl != NULL) {
-			size_t len = inl_len < a.size ? inl_len : (size_t)a.size;
-
-			rc = fd >= 0 ? write_full(fd, inl, len) : (memcpy(whole, inl, len), 0);
-			pos = len;
-			more = 0;
-		}
-		for (int i = 0; rc == 0 && i < n + (more ? 0 : 1); i++) {
-			/* i == n (after the last page): the tail past every extent. */
-			uint64_t cstart = i < n ? ext[i].chunk * st.chunk_size : a.size;
-			uint64_t cend;
-
-			if (cstart > a.size) {
-				cstart = a.size;
-			}
-			/* zeros for the hole before this chunk */
-			while (rc == 0 && pos < cstart) {
-				size_t z = cstart - pos < st.chunk_size ? (size_t)(cstart - pos) : st.chunk_size;
-
-				memset(chunk, 0, z);
-				rc = fd >= 0 ? write_full(fd, chunk, z) : (memcpy(whole + pos, chunk, z), 0);
-				pos += z;
-			}
-			if (i == n || rc != 0) {
-				break;
-			}
-			cend = cstart + st.chunk_size < a.size ? cstart + st.chunk_size : a.size;
-			if (cend <= cstart) {
-				continue;
-			}
-			rc = blk_get(oc->blk, &ext[i].blk, chunk);
-			if (rc == 0) {
-				size_t valid = ext[i].len, span = (size_t)(cend - cstart);
-
-				if (valid < span) {
-					memset(chunk + valid, 0, span - valid);
-				}
-				rc = fd >= 0 ? write_full(fd, chunk, span)
-					     : (memcpy(whole + cstart, chunk, span), 0);
-				pos = cend;
-			}
-			next = ext[i].chunk + 1;
-		}
-		free(ext);
-		free(inl);
+	if (a.size > 0) {
+		rc = mc_extents_each(mc, a.ino, EXTENT_PAGE, get_page, &g);
 	}
-	if (rc == 0 && pos < a.size) {
-		rc = -EIO; /* short: the extents ended before the size */
+	if (rc == 0) {
+		rc = get_zeros(&g, a.size);
 	}
 	if (rc == 0) {
 		if (size_out != NULL) {
 			*size_out = a.size;
 		}
 		if (bufp != NULL) {
-			*bufp = whole;
-			whole = NULL;
+			*bufp = g.whole;
+			g.whole = NULL;
 		}
 	}
 out:
 	mc_close(mc);
-	free(chunk);
-	free(whole);
+	free(g.chunk);
+	free(g.whole);
 	return rc;
 }
 
@@ -544,8 +532,6 @@ int obj_rm(struct objc *oc, const char *bucket, const char *key)
 struct list_arg {
 	obj_list_fn fn;
 	void *arg;
-	char *last;
-	int stop;
 };
 
 static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
@@ -553,40 +539,23 @@ static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
 	struct list_arg *la = arg;
 	struct obj_entry e = {path, size, mtime_ns};
 
-	snprintf(la->last, WIRE_STR_MAX + 1, "%s", path);
-	la->stop = la->fn(la->arg, &e);
-	return la->stop;
+	return la->fn(la->arg, &e);
 }
 
 int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg)
 {
-	struct list_arg la = {fn, arg, calloc(1, WIRE_STR_MAX + 1), 0};
-	char *after = calloc(1, WIRE_STR_MAX + 1);
+	struct list_arg la = {fn, arg};
 	struct mc *mc = NULL;
-	int rc, more = 1;
+	int rc;
 
-	if (la.last == NULL || after == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	if (msg_check_bucket(bucket) != 0 || strlen(prefix) > WIRE_STR_MAX) {
-		rc = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0) {
-		goto out;
+		return rc;
 	}
-	while (more && rc >= 0 && !la.stop) {
-		rc = mc_list(mc, prefix, after, LIST_PAGE, list_cb, &la, &more);
-		if (rc > 0 && !la.stop) {
-			memcpy(after, la.last, WIRE_STR_MAX + 1);
-		}
-	}
-	rc = la.stop ? la.stop : (rc < 0 ? rc : 0);
-out:
+	rc = mc_list_each(mc, prefix, LIST_PAGE, list_cb, &la);
 	mc_close(mc);
-	free(la.last);
-	free(after);
 	return rc;
 }
 
@@ -595,50 +564,46 @@ struct repair_arg {
 	struct mc *mc;
 	struct repair_stats *st;
 	int rc;
-	char *last; /* last path seen: where the next page starts */
+	const char *path; /* the file being repaired (borrowed from the listing) */
 };
+
+/* One page of a file's extents: repairs each block, counting outcomes. */
+static int repair_page(void *arg, const struct ext_page *pg)
+{
+	struct repair_arg *ra = arg;
+
+	for (size_t i = 0; i < pg->n; i++) {
+		int rc = blk_repair(ra->oc->blk, &pg->ext[i].blk);
+
+		ra->st->blocks++;
+		if (rc < 0) {
+			ra->st->failed++;
+			ra->rc = ra->rc ? ra->rc : rc;
+			log_warn("repair.block", "%s: chunk %llu: %s", ra->path,
+				 (unsigned long long)pg->ext[i].chunk, obj_strerror(rc));
+		} else {
+			ra->st->fragments += (uint64_t)rc;
+		}
+	}
+	return 0;
+}
 
 static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
 {
 	struct repair_arg *ra = arg;
 	struct meta_attr a;
-	uint64_t next = 0;
-	int more = 1;
+	int rc;
 
 	(void)size;
 	(void)mtime_ns;
-	snprintf(ra->last, WIRE_STR_MAX + 1, "%s", path);
+	ra->path = path;
 	if (mc_resolve(ra->mc, path, &a) != 0) {
 		return 0; /* removed meanwhile */
 	}
 	ra->st->files++;
-	while (more) {
-		struct meta_extent *ext = NULL;
-		uint8_t *inl = NULL;
-		size_t inl_len = 0;
-		struct meta_attr a2;
-		int n = mc_extents(ra->mc, a.ino, next, EXTENT_PAGE, &ext, &more, &a2, &inl, &inl_len);
-
-		if (n < 0) {
-			ra->rc = ra->rc ? ra->rc : n;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			int rc = blk_repair(ra->oc->blk, &ext[i].blk);
-
-			ra->st->blocks++;
-			if (rc < 0) {
-				ra->st->failed++;
-				ra->rc = ra->rc ? ra->rc : rc;
-				log_warn("repair.block", "%s: chunk %llu: %s", path,
-					 (unsigned long long)ext[i].chunk, obj_strerror(rc));
-			} else {
-				ra->st->fragments += (uint64_t)rc;
-			}
-			next = ext[i].chunk + 1;
-		}
-		free(ext);
-		free(inl);
+	rc = mc_extents_each(ra->mc, a.ino, EXTENT_PAGE, repair_page, ra);
+	if (rc < 0) {
+		ra->rc = ra->rc ? ra->rc : rc;
 	}
 	return 0;
 }
@@ -646,33 +611,15 @@ static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime
 int obj_repair(struct objc *oc, const char *bucket, struct repair_stats *st)
 {
 	struct repair_arg ra = {oc, NULL, st, 0, NULL};
-	int rc, more = 1;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
-	ra.last = calloc(1, WIRE_STR_MAX + 1);
-	if (ra.last == NULL) {
-		return -ENOMEM;
-	}
 	if ((rc = mc_open(oc->cl, bucket, &ra.mc)) != 0) {
-		free(ra.last);
 		return rc;
 	}
 	/* The callback may make its own requests: each page's reply is
 	 * already complete when it runs. */
-	while (more && rc >= 0) {
-		char *after = strdup(ra.last);
-
-		if (after == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		rc = mc_list(ra.mc, "", after, LIST_PAGE, repair_file, &ra, &more);
-		free(after);
-		if (rc == 0) {
-			break;
-		}
-	}
+	rc = mc_list_each(ra.mc, "", LIST_PAGE, repair_file, &ra);
 	mc_close(ra.mc);
-	free(ra.last);
 	return rc < 0 ? rc : ra.rc;
 }

@@ -7,7 +7,7 @@
  * with millions of fragments.  Lowercase hex sorts like the bytes, which is
  * what lets frag_list walk the tree in (block id, index) order.
  *
- * File format (all integers little-endian, written byte by byte):
+ * File format (all integers little-endian, through the wire cursors):
  *    0  magic "OBJFFRAG"          32  u64 block_len
  *    8  u16 version (1)           40  u32 frag_len
  *   10  u8 k, u8 m, u8 index      44  u64 XXH3-64 of the fragment bytes
@@ -40,16 +40,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../common/checksum.h"
 #include "../common/ec.h"
 #include "../common/err.h"
+#include "../common/fileio.h"
 #include "../common/log.h"
+#include "../common/rand.h"
+#include "../proto/wire.h"
 
 #define FRAG_MAGIC "OBJFFRAG"
 #define FRAG_MAGIC_LEN 8
@@ -81,23 +82,6 @@ struct frag_name {
 
 /* ---- header encoding ---- */
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++) {
-		p[i] = (uint8_t)(v >> (8 * i));
-	}
-}
-
-static uint64_t get_le(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--) {
-		v = (v << 8) | p[i];
-	}
-	return v;
-}
-
 /* True for a header some codec could have produced: the same limits the
  * wire decoder applies, so nothing the network rejects lands on disk and
  * nothing on disk is served that the network would reject. */
@@ -110,44 +94,69 @@ static bool hdr_sane(const struct frag_hdr *h)
 
 static void hdr_encode(const struct frag_hdr *h, uint8_t b[FRAG_HDR_LEN])
 {
-	memset(b, 0, FRAG_HDR_LEN);
-	memcpy(b, FRAG_MAGIC, FRAG_MAGIC_LEN);
-	put_le(b + 8, FRAG_VERSION, 2);
-	b[10] = h->k;
-	b[11] = h->m;
-	b[12] = h->ref.index;
-	memcpy(b + 16, h->ref.block_id, BLOCK_ID_LEN);
-	put_le(b + 32, h->block_len, 8);
-	put_le(b + 40, h->frag_len, 4);
-	put_le(b + 44, h->csum, 8);
-	put_le(b + FRAG_HDR_CSUM_OFF, csum64(b, FRAG_HDR_CSUM_OFF), 8);
+	static const uint8_t pad[4];
+	struct wr w;
+
+	wr_init_buf(&w, b, FRAG_HDR_LEN);
+	wr_bytes(&w, FRAG_MAGIC, FRAG_MAGIC_LEN);
+	wr_u16(&w, FRAG_VERSION);
+	wr_u8(&w, h->k);
+	wr_u8(&w, h->m);
+	wr_u8(&w, h->ref.index);
+	wr_bytes(&w, pad, 3);
+	wr_bytes(&w, h->ref.block_id, BLOCK_ID_LEN);
+	wr_u64(&w, h->block_len);
+	wr_u32(&w, h->frag_len);
+	wr_u64(&w, h->csum);
+	wr_bytes(&w, pad, 4);
+	if (w.len != FRAG_HDR_CSUM_OFF) {
+		OBJ_PANIC("fragment header layout: %zu bytes before its checksum", w.len);
+	}
+	wr_u64(&w, csum64(b, FRAG_HDR_CSUM_OFF));
+	if (wr_status(&w) != 0 || w.len != FRAG_HDR_LEN) {
+		OBJ_PANIC("fragment header layout: %zu bytes", w.len);
+	}
 }
 
-/* Returns NULL when b is a valid header (decoded into h), else the reason. */
-static const char *hdr_decode(const uint8_t b[FRAG_HDR_LEN], struct frag_hdr *h)
+/* Decodes the header in b into h.  Returns 0, or -OBJ_ECHECKSUM for a
+ * header that is damaged or not ours, with the reason in *why. */
+static int hdr_decode(const uint8_t b[FRAG_HDR_LEN], struct frag_hdr *h, const char **why)
 {
-	if (memcmp(b, FRAG_MAGIC, FRAG_MAGIC_LEN) != 0) {
-		return "bad magic";
+	struct rd r;
+	const uint8_t *magic;
+	uint16_t version;
+	uint64_t hdr_csum;
+
+	rd_init(&r, b, FRAG_HDR_LEN);
+	magic = rd_ptr(&r, FRAG_MAGIC_LEN);
+	version = rd_u16(&r);
+	h->k = rd_u8(&r);
+	h->m = rd_u8(&r);
+	h->ref.index = rd_u8(&r);
+	rd_ptr(&r, 3);
+	rd_bytes(&r, h->ref.block_id, BLOCK_ID_LEN);
+	h->block_len = rd_u64(&r);
+	h->frag_len = rd_u32(&r);
+	h->csum = rd_u64(&r);
+	rd_ptr(&r, 4);
+	hdr_csum = rd_u64(&r);
+	if (!rd_done(&r)) {
+		OBJ_PANIC("fragment header layout: %zu bytes left", r.left);
 	}
-	if (get_le(b + FRAG_HDR_CSUM_OFF, 8) != csum64(b, FRAG_HDR_CSUM_OFF)) {
-		return "header checksum mismatch";
+	*why = NULL;
+	if (memcmp(magic, FRAG_MAGIC, FRAG_MAGIC_LEN) != 0) {
+		*why = "bad magic";
+	} else if (hdr_csum != csum64(b, FRAG_HDR_CSUM_OFF)) {
+		*why = "header checksum mismatch";
+	} else if (version != FRAG_VERSION) {
+		/* Checked after the checksum: a damaged version field is
+		 * damage, a well-formed unknown version is a file from a newer
+		 * objfs. */
+		*why = "unknown header version";
+	} else if (!hdr_sane(h)) {
+		*why = "header fields out of range";
 	}
-	/* Checked after the checksum: a damaged version field is damage, a
-	 * well-formed unknown version is a file from a newer objfs. */
-	if (get_le(b + 8, 2) != FRAG_VERSION) {
-		return "unknown header version";
-	}
-	h->k = b[10];
-	h->m = b[11];
-	h->ref.index = b[12];
-	memcpy(h->ref.block_id, b + 16, BLOCK_ID_LEN);
-	h->block_len = get_le(b + 32, 8);
-	h->frag_len = (uint32_t)get_le(b + 40, 4);
-	h->csum = get_le(b + 44, 8);
-	if (!hdr_sane(h)) {
-		return "header fields out of range";
-	}
-	return NULL;
+	return *why == NULL ? 0 : -OBJ_ECHECKSUM;
 }
 
 /* ---- names ---- */
@@ -236,51 +245,15 @@ static void frag_paths(const uint8_t id[BLOCK_ID_LEN], unsigned index, char top[
 
 /* ---- small I/O helpers ---- */
 
+/* A full quota is a full disk as far as the caller is concerned. */
+static int quota_as_nospc(int rc)
+{
+	return rc == -EDQUOT ? -ENOSPC : rc;
+}
+
 static int neg_errno(void)
 {
-	/* A full quota is a full disk as far as the caller is concerned. */
-	return errno == EDQUOT ? -ENOSPC : -errno;
-}
-
-/* Reads up to len bytes at off; returns the count (short only at end of
- * file) or a negative errno. */
-static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return -errno;
-		}
-		if (n == 0) {
-			break;
-		}
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const uint8_t *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR) {
-				continue;
-			}
-			return neg_errno();
-		}
-		done += (size_t)n;
-	}
-	return 0;
+	return quota_as_nospc(-errno);
 }
 
 static int fsync_dir(int root_fd, const char *rel)
@@ -306,19 +279,6 @@ static int make_dir(int root_fd, const char *rel, const char *parent_rel)
 		return fsync_dir(root_fd, parent_rel);
 	}
 	return errno == EEXIST ? 0 : -errno;
-}
-
-static uint64_t random_u64(void)
-{
-	static uint64_t fallback;
-	uint64_t r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) {
-		return r;
-	}
-	/* Only uniqueness matters (O_EXCL catches the rest). */
-	return __atomic_add_fetch(&fallback, 1, __ATOMIC_RELAXED) ^ (uint64_t)time(NULL) << 20 ^
-	       (uint64_t)getpid() << 44;
 }
 
 /* Opens directory rel under root_fd for reading its entries. */
@@ -437,12 +397,16 @@ static int quarantine(struct fragstore *fs, const char *name, const struct frag_
 	char hex[2 * BLOCK_ID_LEN + 1], qname[NAME_MAX_LEN], leaf[8];
 	struct stat cur;
 	int rc = make_dir(fs->root_fd, QUARANTINE_DIR, ".");
+	uint64_t suffix = 0;
 	bool moved = false;
 
 	msg_block_hex(fn->id, hex);
 	/* A random suffix keeps an earlier quarantined copy for inspection. */
+	if (rc == 0) {
+		rc = rand_u64(&suffix);
+	}
 	snprintf(qname, sizeof(qname), QUARANTINE_DIR "/%s.%u.%016llx", hex, fn->index,
-		 (unsigned long long)random_u64());
+		 (unsigned long long)suffix);
 
 	pthread_mutex_lock(&fs->lock);
 	fs->checksum_errors++;
@@ -501,7 +465,7 @@ static int frag_read(struct fragstore *fs, const struct frag_ref *ref, struct fr
 		rc = -errno;
 		goto out;
 	}
-	n = read_full(fd, hb, FRAG_HDR_LEN, 0);
+	n = fio_read_full(fd, hb, FRAG_HDR_LEN, 0);
 	if (n < 0) {
 		rc = (int)n;
 		goto out;
@@ -509,7 +473,8 @@ static int frag_read(struct fragstore *fs, const struct frag_ref *ref, struct fr
 	if (n < FRAG_HDR_LEN) {
 		why = "truncated header";
 	} else {
-		why = hdr_decode(hb, &got);
+		(void)hdr_decode(hb, &got,
+				 &why); /* -OBJ_ECHECKSUM: why says how; quarantined below */
 	}
 	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
 			    got.ref.index != ref->index)) {
@@ -525,7 +490,7 @@ static int frag_read(struct fragstore *fs, const struct frag_ref *ref, struct fr
 			rc = -ENOMEM;
 			goto out;
 		}
-		n = read_full(fd, buf, got.frag_len, FRAG_HDR_LEN);
+		n = fio_read_full(fd, buf, got.frag_len, FRAG_HDR_LEN);
 		if (n < 0) {
 			rc = (int)n;
 			goto out;
@@ -589,10 +554,13 @@ static int admit(struct fragstore *fs, uint64_t size)
 static int create_tmp(struct fragstore *fs, const char *name, char tmp[TMP_NAME_LEN])
 {
 	for (int tries = 0;; tries++) {
-		int fd;
+		uint64_t suffix;
+		int fd = rand_u64(&suffix);
 
-		snprintf(tmp, TMP_NAME_LEN, "%s.tmp.%016llx", name,
-			 (unsigned long long)random_u64());
+		if (fd < 0) {
+			return fd;
+		}
+		snprintf(tmp, TMP_NAME_LEN, "%s.tmp.%016llx", name, (unsigned long long)suffix);
 		fd = openat(fs->root_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd >= 0) {
 			return fd;
@@ -610,9 +578,9 @@ static int write_frag(int fd, const struct frag_hdr *h, const void *data)
 	int rc;
 
 	hdr_encode(h, hb);
-	rc = write_full(fd, hb, sizeof(hb));
+	rc = quota_as_nospc(fio_write_full(fd, hb, sizeof(hb), 0));
 	if (rc == 0) {
-		rc = write_full(fd, data, h->frag_len);
+		rc = quota_as_nospc(fio_write_full(fd, data, h->frag_len, FRAG_HDR_LEN));
 	}
 	if (rc == 0 && fdatasync(fd) < 0) {
 		rc = neg_errno();

@@ -36,7 +36,10 @@ enum {
 struct mh_entry {
 	int (*fn)(struct mh_req *q);
 	unsigned flags;
-	enum srv_pool pool; /* SRV_POOL_DISK for anything that may block */
+	/* SRV_POOL_INLINE: a point query or a proposal, short and never
+	 * waiting; SRV_POOL_META: may walk many rows; SRV_POOL_DISK: anything
+	 * that may block. */
+	enum srv_pool pool;
 };
 
 /* The reply of a proposed record: sent from the commit callback. */
@@ -511,15 +514,15 @@ static int mh_member(struct mh_req *q)
 #define MH_QUERY (MH_SHARD | MH_LEADER)
 
 static const struct mh_entry meta_handlers[MSG_META_MAX] = {
-	[MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_META},
-	[MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_META},
-	[MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_META},
+	[MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
+	[MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_INLINE},
+	[MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_INLINE},
 	[MSG_META_READDIR] = {mh_readdir, MH_QUERY, SRV_POOL_META},
 	[MSG_META_READLINK] = {mh_readlink, MH_QUERY, SRV_POOL_META},
 	[MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, SRV_POOL_META},
 	[MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, SRV_POOL_META},
 	[MSG_META_EXTENTS] = {mh_extents, MH_QUERY, SRV_POOL_META},
-	[MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_META},
+	[MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_INLINE},
 	[MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
 	[MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
 	[MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},

@@ -92,6 +92,7 @@
 #include <sys/stat.h>
 
 #include "../common/ec.h"
+#include "../common/log.h"
 
 /* A client retries within seconds; 10000 results cover far more ops than
  * can be in flight, at a few hundred KB of database. */
@@ -167,20 +168,21 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->parent, op->name, &ino);
-	}
-	if (rc == 1) {
-		rc = msi_ino_get(ms, ino, &x);
-		if (rc <= 0) {
-			return rc < 0 ? rc : -EIO;
+		if (rc == 0) {
+			/* The name exists already. */
+			rc = msi_ino_get(ms, ino, &x);
+			if (rc < 0) {
+				return rc == -ENOENT ? -EIO : rc; /* an entry without inode */
+			}
+			if (!S_ISREG(x.a.mode) || type != S_IFREG || (op->flags & META_F_EXCL)) {
+				return -EEXIST;
+			}
+			res->attr = x.a;
+			return 0;
 		}
-		if (!S_ISREG(x.a.mode) || type != S_IFREG || (op->flags & META_F_EXCL)) {
-			return -EEXIST;
+		if (rc == -ENOENT) {
+			rc = msi_ino_claim(ms, op->new_ino);
 		}
-		res->attr = x.a;
-		return 0;
-	}
-	if (rc == 0) {
-		rc = msi_ino_claim(ms, op->new_ino);
 	}
 	if (rc < 0) {
 		return rc;
@@ -205,8 +207,8 @@ static int do_link(struct mstore *ms, const struct meta_op *op, struct meta_resu
 	uint64_t other;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if (S_ISDIR(x.a.mode)) {
 		return -EPERM;
@@ -220,9 +222,10 @@ static int do_link(struct mstore *ms, const struct meta_op *op, struct meta_resu
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->newparent, op->newname, &other);
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
-	if (rc != 0) {
-		return rc < 0 ? rc : -EEXIST;
+	if (rc < 0) {
+		return rc;
 	}
 	x.a.nlink++;
 	x.a.ctime_ns = op->now_ns;
@@ -266,10 +269,9 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 
 	if (rc == 0) {
 		rc = msi_de_get(ms, dir.a.ino, leaf, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
 		}
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	}
 	if (rc < 0) {
 		return rc;
@@ -372,21 +374,21 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, op->parent, op->name, &sino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, sino, &src);
 		}
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	}
 	if (rc < 0) {
 		return rc;
 	}
-	found = msi_de_get(ms, op->newparent, op->newname, &dino);
-	if (found == 1) {
-		found = msi_ino_get(ms, dino, &dst);
+	rc = msi_de_get(ms, op->newparent, op->newname, &dino);
+	if (rc == 0) {
+		rc = msi_ino_get(ms, dino, &dst);
 	}
-	if (found < 0) {
-		return found;
+	if (rc < 0 && rc != -ENOENT) {
+		return rc;
 	}
+	found = rc == 0;
 	if (!found && xchg) {
 		return -ENOENT;
 	}
@@ -467,8 +469,8 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if ((v & META_SET_SIZE) && op->size != x.a.size) {
 		if (S_ISDIR(x.a.mode)) {
@@ -519,8 +521,8 @@ static int do_xattr(struct mstore *ms, const struct meta_op *op, struct meta_res
 	int64_t any;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if (nlen == 0 || nlen > META_XATTR_NAME_MAX) {
 		return -ERANGE;
@@ -644,8 +646,8 @@ static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_res
 	uint64_t size;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	rc = check_regular(&x);
 	if (rc < 0) {
@@ -690,10 +692,10 @@ static int do_put(struct mstore *ms, const struct meta_op *op, struct meta_resul
 			return more;
 		}
 		rc = msi_de_get(ms, dir.a.ino, name, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
-			rc = rc == 0 ? -EIO : rc;
-		} else if (rc == 0) {
+			rc = rc == -ENOENT ? -EIO : rc; /* an entry without inode */
+		} else if (rc == -ENOENT) {
 			/* Missing: a parent directory, or the file itself. */
 			rc = msi_ino_claim(ms, next);
 			if (rc == 0) {
@@ -733,8 +735,8 @@ static int do_forget(struct mstore *ms, const struct meta_op *op, struct meta_re
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc <= 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
-		return rc < 0 ? rc : 0;
+	if (rc < 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
+		return rc == -ENOENT ? 0 : rc; /* gone already, or still linked */
 	}
 	res->attr = x.a;
 	res->freed_ino = x.a.ino;
@@ -783,9 +785,12 @@ static int do_bucket_create(struct mstore *ms, const struct meta_op *op, struct 
 		return -EINVAL;
 	}
 	rc = msi_ino_get(ms, META_ROOT_INO, &root);
-	if (rc != 0) {
-		res->attr = root.a;
-		return rc < 0 ? rc : 0;
+	if (rc == 0) {
+		res->attr = root.a; /* initialised already */
+		return 0;
+	}
+	if (rc != -ENOENT) {
+		return rc;
 	}
 	new_inode(&root, op, META_ROOT_INO, S_IFDIR | (op->mode & 07777), META_ROOT_INO);
 	rc = msi_ino_write(ms, S_INO_INS, &root);
@@ -819,8 +824,8 @@ static int do_bucket_delete(struct mstore *ms, const struct meta_op *op)
 		return msi_run(ms, S_BK_DEL, ARGS(AB(op->name, nlen)));
 	}
 	rc = msi_ino_get(ms, META_ROOT_INO, &root);
-	if (rc <= 0) {
-		return rc;
+	if (rc < 0) {
+		return rc == -ENOENT ? 0 : rc; /* never initialised: nothing to drop */
 	}
 	if (!(op->flags & META_F_FORCE)) {
 		rc = msi_get_int(ms, S_DE_ANY, ARGS(AI(META_ROOT_INO)), &any);
@@ -984,15 +989,26 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&ms->lock);
+	if (ms->broken != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		return ms->broken;
+	}
 	ms->dberr = 0;
-	if (msi_run(ms, S_BEGIN, NOARGS) == 0) {
+	if (!ms->in_txn && msi_run(ms, S_BEGIN, NOARGS) == 0) {
+		ms->in_txn = true;
+	}
+	if (ms->in_txn) {
 		apply_locked(ms, op, index, res);
-		if (ms->dberr == 0) {
+		if (ms->dberr == 0 && !ms->batching) {
 			msi_run(ms, S_COMMIT, NOARGS);
 		}
 		if (ms->dberr != 0) {
-			/* Nothing of this record may remain. */
+			/* Nothing of this record may remain; in a batch the
+			 * earlier records go too, and the log replays them. */
 			msi_run(ms, S_ROLLBACK, NOARGS);
+			ms->in_txn = false;
+		} else if (!ms->batching) {
+			ms->in_txn = false;
 		}
 	}
 	rc = ms->dberr;
@@ -1001,4 +1017,41 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return rc;
+}
+
+int msi_flush_locked(struct mstore *ms)
+{
+	if (ms->broken != 0 || !ms->in_txn) {
+		return ms->broken;
+	}
+	ms->dberr = 0;
+	msi_run(ms, S_COMMIT, NOARGS);
+	ms->in_txn = false;
+	if (ms->dberr != 0) {
+		msi_run(ms, S_ROLLBACK, NOARGS);
+		ms->broken = ms->dberr;
+		log_error("ms.flush", "a batch of applied records could not be committed: %s; "
+			  "the shard stops until the node restarts", obj_strerror(ms->broken));
+	}
+	return ms->broken;
+}
+
+int ms_flush(struct mstore *ms)
+{
+	int rc;
+
+	pthread_mutex_lock(&ms->lock);
+	rc = msi_flush_locked(ms);
+	pthread_mutex_unlock(&ms->lock);
+	return rc;
+}
+
+void ms_set_batching(struct mstore *ms, int on)
+{
+	pthread_mutex_lock(&ms->lock);
+	if (!on) {
+		msi_flush_locked(ms);
+	}
+	ms->batching = on != 0;
+	pthread_mutex_unlock(&ms->lock);
 }

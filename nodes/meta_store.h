@@ -23,10 +23,16 @@
 
 struct mstore;
 
+/* ms_open flags.  MS_SYNC_FULL: synchronous=FULL (else NORMAL, when a
+ * replicated log makes each entry durable elsewhere).  MS_EXCLUSIVE: hold
+ * the file lock for good (locking_mode=EXCLUSIVE: no fcntl per
+ * transaction); no other connection may then open the file. */
+#define MS_SYNC_FULL 1u
+#define MS_EXCLUSIVE 2u
+
 /* Opens or creates the shard database at path (schema created if new).
- * sync_full: synchronous=FULL (1) or NORMAL (0, when a replicated log
- * makes each entry durable elsewhere).  Returns 0 or -EIO/-ENOMEM/-ENOENT. */
-int ms_open(const char *path, int sync_full, struct mstore **out);
+ * Returns 0 or -EIO/-ENOMEM/-ENOENT. */
+int ms_open(const char *path, unsigned flags, struct mstore **out);
 void ms_close(struct mstore *ms);
 
 /* Applies op as log entry `index` (0 = no log: the store counts itself).
@@ -84,6 +90,16 @@ void ms_close(struct mstore *ms);
 int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct meta_result *res);
 
 /* The applied log index (0 when never applied through a log). */
+/* Group commit of applied records: with batching on, ms_apply leaves its
+ * transaction open and the records applied until ms_flush share one
+ * SQLite commit (one WAL write of each page they touch).  Reads through
+ * the store see them at once.  Safe only where a replicated log makes
+ * each record durable and replays it after a crash (the applied index is
+ * committed with the records).  Backup, restore and close flush first.
+ * ms_flush returns 0 or the commit's failure; after one the store refuses
+ * every call (the records it lost are replayed at the next start). */
+void ms_set_batching(struct mstore *ms, int on);
+int ms_flush(struct mstore *ms);
 uint64_t ms_applied_index(struct mstore *ms);
 /* The next free inode number (max allocated + 1; >= 2). */
 uint64_t ms_next_ino(struct mstore *ms);

@@ -300,7 +300,7 @@ void msi_row_inode(sqlite3_stmt *st, int c, struct inode *x)
 	}
 }
 
-/* 1 with *x filled, 0 when there is no such inode, or an error. */
+/* 0 with *x filled, -ENOENT when there is no such inode, or an error. */
 int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x)
 {
 	sqlite3_stmt *st = msi_bind(ms, S_INO_GET, ARGS(AI(ino)));
@@ -309,8 +309,9 @@ int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x)
 	if (rc == 1) {
 		msi_row_inode(st, 0, x);
 		msi_stmt_done(st);
+		return 0;
 	}
-	return rc;
+	return rc == 0 ? -ENOENT : rc;
 }
 
 /* 0 with *x a directory, -ENOENT, -ENOTDIR or an error. */
@@ -320,9 +321,6 @@ int msi_dir_get(struct mstore *ms, uint64_t ino, struct inode *x)
 
 	if (rc < 0) {
 		return rc;
-	}
-	if (rc == 0) {
-		return -ENOENT;
 	}
 	return S_ISDIR(x->a.mode) ? 0 : -ENOTDIR;
 }
@@ -350,10 +348,10 @@ int msi_attr_of(struct mstore *ms, uint64_t ino, struct meta_attr *a)
 	int rc = msi_ino_get(ms, ino, &x);
 
 	memset(a, 0, sizeof(*a));
-	if (rc == 1) {
+	if (rc == 0) {
 		*a = x.a;
 	}
-	return rc < 0 ? rc : 0;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Takes inode number ino for a new inode: refuses numbers the leader
@@ -369,11 +367,12 @@ int msi_ino_claim(struct mstore *ms, uint64_t ino)
 		return -EINVAL;
 	}
 	rc = msi_ino_get(ms, ino, &x);
-	if (rc != 0) {
-		if (rc == 1) {
-			log_warn("ms.ino", "op record reuses inode %llu", (unsigned long long)ino);
-		}
-		return rc < 0 ? rc : -EINVAL;
+	if (rc == 0) {
+		log_warn("ms.ino", "op record reuses inode %llu", (unsigned long long)ino);
+		return -EINVAL;
+	}
+	if (rc != -ENOENT) {
+		return rc;
 	}
 	rc = msi_meta_get(ms, K_NEXT_INO, &next);
 	if (rc == 0 && (uint64_t)next <= ino) {
@@ -639,13 +638,18 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 
 /* ---- directory entries and paths ---- */
 
+/* 0 with *ino the inode name of parent points at, -ENOENT when there is
+ * no such entry, or an error. */
 int msi_de_get(struct mstore *ms, uint64_t parent, const char *name, uint64_t *ino)
 {
 	int64_t v;
 	int rc = msi_get_int(ms, S_DE_GET, ARGS(AI(parent), AS(name)), &v);
 
 	*ino = (uint64_t)v;
-	return rc;
+	if (rc < 0) {
+		return rc;
+	}
+	return rc == 1 ? 0 : -ENOENT;
 }
 
 /* Inserts (S_DE_INS) or repoints (S_DE_UPD) entry name of parent. */
@@ -699,8 +703,8 @@ int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, c
 	int more, rc;
 
 	rc = msi_ino_get(ms, META_ROOT_INO, x);
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	if (len == 0) {
 		return leaf != NULL ? -EINVAL : 0;
@@ -718,11 +722,11 @@ int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, c
 			return 0;
 		}
 		rc = msi_de_get(ms, x->a.ino, name, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, x);
 		}
-		if (rc <= 0) {
-			return rc < 0 ? rc : -ENOENT;
+		if (rc < 0) {
+			return rc;
 		}
 	} while (more);
 	return 0;
@@ -743,8 +747,8 @@ int msi_is_ancestor(struct mstore *ms, uint64_t anc, uint64_t dir)
 			return 0;
 		}
 		rc = msi_ino_get(ms, dir, &x);
-		if (rc <= 0) {
-			return rc;
+		if (rc < 0) {
+			return rc == -ENOENT ? 0 : rc; /* a chain that ends: not below anc */
 		}
 		dir = x.parent;
 	}
@@ -806,12 +810,19 @@ static int schema(sqlite3 *db)
 
 /* WAL lets readers of a second connection run beside the writer; FULL
  * syncs every commit, NORMAL leaves durability to the replicated log. */
-static int configure(sqlite3 *db, int sync_full)
+static int configure(sqlite3 *db, unsigned flags)
 {
 	sqlite3_stmt *st;
 	bool wal = false;
 	int rc;
 
+	/* One connection per shard and process: holding the file lock for
+	 * good saves the fcntl calls of every transaction and read, and WAL
+	 * then keeps its index in memory (no -shm file).  Other processes
+	 * (sqlite3 in the tests) open the file only once the node stopped. */
+	if ((flags & MS_EXCLUSIVE) && (rc = exec(db, "PRAGMA locking_mode=EXCLUSIVE")) != 0) {
+		return rc;
+	}
 	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		return sql_err(db, rc, "journal_mode");
@@ -831,7 +842,7 @@ static int configure(sqlite3 *db, int sync_full)
 		log_error("ms.sqlite", "journal_mode=WAL refused");
 		return -EIO;
 	}
-	rc = exec(db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	rc = exec(db, (flags & MS_SYNC_FULL) ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 	if (rc == 0 && sqlite3_busy_timeout(db, MS_BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		rc = -EIO;
 	}
@@ -843,6 +854,9 @@ void ms_close(struct mstore *ms)
 	if (ms == NULL) {
 		return;
 	}
+	pthread_mutex_lock(&ms->lock);
+	msi_flush_locked(ms);
+	pthread_mutex_unlock(&ms->lock);
 	for (int i = 0; i < S_NSTMT; i++) {
 		sqlite3_finalize(ms->stmt[i]);
 	}
@@ -851,7 +865,7 @@ void ms_close(struct mstore *ms)
 	free(ms);
 }
 
-int ms_open(const char *path, int sync_full, struct mstore **out)
+int ms_open(const char *path, unsigned flags, struct mstore **out)
 {
 	struct mstore *ms;
 	int rc;
@@ -871,7 +885,7 @@ int ms_open(const char *path, int sync_full, struct mstore **out)
 		rc = (rc & 0xff) == SQLITE_CANTOPEN ? -ENOENT : err;
 		goto fail;
 	}
-	rc = configure(ms->db, sync_full);
+	rc = configure(ms->db, flags);
 	for (int i = 0; i < S_NSTMT && rc == 0; i++) {
 		int src = sqlite3_prepare_v3(ms->db, ms_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					     &ms->stmt[i], NULL);
@@ -920,6 +934,11 @@ int ms_backup(struct mstore *ms, const char *path)
 	}
 	unlink(tmp);
 	pthread_mutex_lock(&ms->lock);
+	if ((rc = msi_flush_locked(ms)) != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		free(tmp);
+		return rc;
+	}
 	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		rc = (rc & 0xff) == SQLITE_CANTOPEN ? -ENOENT : sql_err(dst, rc, tmp);
@@ -961,7 +980,12 @@ int ms_restore(struct mstore *ms, const char *path)
 		return rc;
 	}
 	pthread_mutex_lock(&ms->lock);
-	rc = copy_db(ms->db, src, "restore");
+	/* What the batch applied is replaced by the snapshot anyway, but
+	 * the copy needs no transaction of ours open. */
+	rc = msi_flush_locked(ms);
+	if (rc == 0) {
+		rc = copy_db(ms->db, src, "restore");
+	}
 	if (rc == 0) {
 		/* A copy from an older build gets any table it lacks. */
 		rc = schema(ms->db);

@@ -51,7 +51,15 @@ struct mstore {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_NSTMT];
 	int dberr; /* first SQLite failure of the current call (negative errno) */
+	bool batching; /* ms_set_batching: records share a transaction */
+	bool in_txn;   /* a batch's transaction is open (ms_flush commits it) */
+	int broken;    /* a batch failed to commit: every later call fails */
 };
+
+/* Commits an open batch (lock held).  0, or the failure, after which the
+ * store is broken: applied records were lost from the database, so it
+ * must never serve or apply again before a restart replays the log. */
+int msi_flush_locked(struct mstore *ms);
 
 /* One inode row. */
 struct inode {
@@ -99,6 +107,7 @@ int msi_meta_set(struct mstore *ms, const char *key, int64_t v);
 
 /* ---- inodes ---- */
 void msi_row_inode(sqlite3_stmt *st, int c, struct inode *x);
+/* Lookups: 0 with the result filled, -ENOENT when absent, or an error. */
 int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x);
 int msi_dir_get(struct mstore *ms, uint64_t ino, struct inode *x);
 int msi_ino_write(struct mstore *ms, enum ms_stmt id, const struct inode *x);
@@ -118,6 +127,7 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		  struct meta_result *res);
 
 /* ---- directory entries and paths ---- */
+/* 0 with *ino, -ENOENT when parent has no entry name, or an error. */
 int msi_de_get(struct mstore *ms, uint64_t parent, const char *name, uint64_t *ino);
 int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *name,
 	       uint64_t ino, bool dir);

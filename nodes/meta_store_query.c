@@ -47,16 +47,14 @@ int ms_lookup(struct mstore *ms, uint64_t parent, const char *name, struct meta_
 		x = dir;
 	} else if (rc == 0 && strcmp(name, "..") == 0) {
 		rc = msi_ino_get(ms, dir.parent, &x);
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	} else if (rc == 0) {
 		rc = meta_check_name(name);
 		if (rc == 0) {
 			rc = msi_de_get(ms, parent, name, &ino);
 		}
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
 		}
-		rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	}
 	if (rc == 0) {
 		*out = x.a;
@@ -73,11 +71,11 @@ int ms_getattr(struct mstore *ms, uint64_t ino, struct meta_attr *out)
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = msi_ino_get(ms, ino, &x);
-	if (rc == 1) {
+	if (rc == 0) {
 		*out = x.a;
 	}
 	pthread_mutex_unlock(&ms->lock);
-	return rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
+	return rc;
 }
 
 int ms_resolve(struct mstore *ms, const char *path, struct meta_attr *out)
@@ -156,7 +154,9 @@ int ms_readlink(struct mstore *ms, uint64_t ino, char *buf, size_t cap)
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = msi_ino_get(ms, ino, &x);
-	rc = rc < 0 ? rc : rc == 0 ? -ENOENT : S_ISLNK(x.a.mode) ? 0 : -EINVAL;
+	if (rc == 0 && !S_ISLNK(x.a.mode)) {
+		rc = -EINVAL;
+	}
 	if (rc == 0) {
 		st = msi_bind(ms, S_TGT_GET, ARGS(AI(ino)));
 		rc = msi_first_row(ms, S_TGT_GET, st);
@@ -192,7 +192,6 @@ int ms_getxattr(struct mstore *ms, uint64_t ino, const char *name, uint8_t **val
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = msi_ino_get(ms, ino, &x);
-	rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	if (rc == 0) {
 		st = msi_bind(ms, S_XA_GET, ARGS(AI(ino), AS(name)));
 		rc = msi_first_row(ms, S_XA_GET, st);
@@ -227,7 +226,6 @@ int ms_listxattr(struct mstore *ms, uint64_t ino, char **names, size_t *len)
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = msi_ino_get(ms, ino, &x);
-	rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	if (rc == 0) {
 		st = msi_bind(ms, S_XA_LIST, ARGS(AI(ino)));
 		rc = st == NULL ? ms->dberr : 0;
@@ -287,7 +285,6 @@ int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_exte
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = msi_ino_get(ms, ino, &x);
-	rc = rc < 0 ? rc : rc == 0 ? -ENOENT : 0;
 	if (rc == 0) {
 		if (attr != NULL) {
 			*attr = x.a;
@@ -333,6 +330,7 @@ int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_exte
 
 int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 {
+	struct inode root;
 	sqlite3_stmt *st;
 	int64_t v;
 	int rc;
@@ -340,6 +338,12 @@ int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 	memset(st_out, 0, sizeof(*st_out));
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
+	/* A shard whose bucket was deleted (or never created) has no root:
+	 * the bucket does not exist, whatever its old settings say. */
+	if ((rc = msi_ino_get(ms, META_ROOT_INO, &root)) != 0) {
+		pthread_mutex_unlock(&ms->lock);
+		return rc;
+	}
 	st = msi_bind(ms, S_STAT, NOARGS);
 	rc = msi_first_row(ms, S_STAT, st);
 	if (rc == 1) {
@@ -497,11 +501,11 @@ static int list_seek(struct mstore *ms, struct lister *l, const char *after, con
 		memcpy(name, a, clen - 1);
 		name[clen - 1] = '\0';
 		rc = msi_de_get(ms, f->dir, name, &ino);
-		if (rc == 1) {
+		if (rc == 0) {
 			rc = msi_ino_get(ms, ino, &x);
 		}
-		if (rc <= 0 || !S_ISDIR(x.a.mode) || f->path_len + clen > WIRE_STR_MAX) {
-			return rc < 0 ? rc : 0;
+		if (rc < 0 || !S_ISDIR(x.a.mode) || f->path_len + clen > WIRE_STR_MAX) {
+			return rc == -ENOENT ? 0 : rc; /* no such directory: no key below */
 		}
 		memcpy(l->path + f->path_len, a, clen);
 		rc = push(l, ino, f->path_len + clen);
@@ -530,8 +534,8 @@ static int list_locked(struct mstore *ms, struct lister *l, const char *prefix, 
 		return 0; /* too long, or "/...": no key can start so */
 	}
 	rc = msi_ino_get(ms, META_ROOT_INO, &x);
-	if (rc <= 0) {
-		return rc < 0 ? rc : -ENOENT;
+	if (rc < 0) {
+		return rc;
 	}
 	rc = msi_walk(ms, prefix, dlen ? dlen - 1 : 0, &x, NULL);
 	if (rc == -ENOENT || rc == -ENOTDIR || rc == -EINVAL || rc == -ENAMETOOLONG ||

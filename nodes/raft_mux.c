@@ -16,21 +16,21 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/rand.h"
 #include "../proto/replay.h"
+#include "../proto/wire.h"
 
 #define RMUX_MAGIC 0x58554d52u /* "RMUX" */
 #define RMUX_VERSION 1
 #define RMUX_FIXED 8
 #define RMUX_ADDR_MAX 127
-#define RMUX_TAIL (8 + 8 + 8 + 32)
+#define RMUX_TAIL (8 + 8 + 8 + FRAME_MAC_LEN)
 #define RMUX_PRE_MAX (RMUX_FIXED + RMUX_GROUP_MAX + RMUX_ADDR_MAX + RMUX_TAIL)
 #define RMUX_REPLAY_ENTRIES 4096
 
@@ -81,32 +81,6 @@ struct rtrans {
 	int closing;
 	struct rtrans *next; /* m->listening */
 };
-
-static void put_le(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		p[i] = (uint8_t)(v >> (8 * i));
-	}
-}
-
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		v |= (uint64_t)p[i] << (8 * i);
-	}
-	return v;
-}
-
-static int mac(const struct frame_key *key, const uint8_t *p, size_t n, uint8_t out[32])
-{
-	unsigned int len = 0;
-
-	return HMAC(EVP_sha256(), key->secret, (int)key->len, p, n, out, &len) != NULL && len == 32
-		       ? 0
-		       : -EIO;
-}
 
 /* "host:port" -> sockaddr (IPv4 or IPv6 literal). */
 static int parse_addr(const char *a, struct sockaddr_storage *ss)
@@ -192,31 +166,30 @@ static void inbound_done(struct inbound *in)
 {
 	struct rmux *m = in->m;
 	size_t glen = in->buf[5], alen = in->buf[6];
-	const uint8_t *p = in->buf + RMUX_FIXED;
 	char group[RMUX_GROUP_MAX + 1], addr[RMUX_ADDR_MAX + 1];
-	uint8_t want[32], diff = 0;
+	size_t signed_len = in->want - FRAME_MAC_LEN;
 	uint64_t id, ts, nonce;
-	size_t signed_len = in->want - 32;
 	struct rtrans *rt;
+	struct rd r;
+	int rc = frame_mac_check(&m->key, in->buf, signed_len, in->buf + signed_len);
 
-	if (mac(&m->key, in->buf, signed_len, want) != 0) {
-		inbound_fail(in, "cannot compute MAC");
+	if (rc != 0) {
+		inbound_fail(in, rc == -OBJ_EAUTH ? "bad MAC (wrong cluster secret?)"
+						  : "cannot compute MAC");
 		return;
 	}
-	for (size_t i = 0; i < 32; i++) {
-		diff |= (uint8_t)(want[i] ^ in->buf[signed_len + i]);
-	}
-	if (diff != 0) {
-		inbound_fail(in, "bad MAC (wrong cluster secret?)");
-		return;
-	}
-	memcpy(group, p, glen);
+	rd_init(&r, in->buf + RMUX_FIXED, signed_len - RMUX_FIXED);
+	rd_bytes(&r, group, glen);
 	group[glen] = '\0';
-	memcpy(addr, p + glen, alen);
+	rd_bytes(&r, addr, alen);
 	addr[alen] = '\0';
-	id = get_le(p + glen + alen, 8);
-	ts = get_le(p + glen + alen + 8, 8);
-	nonce = get_le(p + glen + alen + 16, 8);
+	id = rd_u64(&r);
+	ts = rd_u64(&r);
+	nonce = rd_u64(&r);
+	if (!rd_done(&r)) {
+		inbound_fail(in, "malformed preamble");
+		return;
+	}
 	if (replay_check(m->replay, ts, nonce, frame_now_ms()) != 0) {
 		inbound_fail(in, "stale or replayed preamble");
 		return;
@@ -260,9 +233,17 @@ static void inbound_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	if (in->want == RMUX_FIXED) {
-		size_t glen = in->buf[5], alen = in->buf[6];
+		struct rd r;
+		uint32_t magic;
+		uint8_t version;
+		size_t glen, alen;
 
-		if (get_le(in->buf, 4) != RMUX_MAGIC || in->buf[4] != RMUX_VERSION || glen == 0 ||
+		rd_init(&r, in->buf, RMUX_FIXED);
+		magic = rd_u32(&r);
+		version = rd_u8(&r);
+		glen = rd_u8(&r);
+		alen = rd_u8(&r);
+		if (magic != RMUX_MAGIC || version != RMUX_VERSION || glen == 0 ||
 		    glen > RMUX_GROUP_MAX || alen == 0 || alen > RMUX_ADDR_MAX) {
 			inbound_fail(in, "malformed preamble");
 			return;
@@ -444,25 +425,34 @@ static void on_connected(uv_connect_t *c, int status)
 
 static int build_preamble(struct rtrans *rt, uint8_t *p, size_t *len)
 {
-	size_t glen = strlen(rt->group), alen = strlen(rt->address), off = RMUX_FIXED;
+	size_t glen = strlen(rt->group), alen = strlen(rt->address);
+	uint8_t *mac;
+	uint64_t nonce;
+	struct wr w;
+	int rc = rand_u64(&nonce);
 
-	put_le(p, RMUX_MAGIC, 4);
-	p[4] = RMUX_VERSION;
-	p[5] = (uint8_t)glen;
-	p[6] = (uint8_t)alen;
-	p[7] = 0;
-	memcpy(p + off, rt->group, glen);
-	off += glen;
-	memcpy(p + off, rt->address, alen);
-	off += alen;
-	put_le(p + off, rt->id, 8);
-	put_le(p + off + 8, frame_now_ms(), 8);
-	put_le(p + off + 16, frame_nonce(), 8);
-	off += 24;
-	if (mac(&rt->m->key, p, off, p + off) != 0) {
-		return -EIO;
+	if (rc != 0) {
+		return rc;
 	}
-	*len = off + 32;
+	wr_init_buf(&w, p, RMUX_PRE_MAX);
+	wr_u32(&w, RMUX_MAGIC);
+	wr_u8(&w, RMUX_VERSION);
+	wr_u8(&w, (uint8_t)glen);
+	wr_u8(&w, (uint8_t)alen);
+	wr_u8(&w, 0);
+	wr_bytes(&w, rt->group, glen);
+	wr_bytes(&w, rt->address, alen);
+	wr_u64(&w, rt->id);
+	wr_u64(&w, frame_now_ms());
+	wr_u64(&w, nonce);
+	mac = wr_space(&w, FRAME_MAC_LEN);
+	if ((rc = wr_status(&w)) != 0) {
+		return rc;
+	}
+	if ((rc = frame_mac(&rt->m->key, p, w.len - FRAME_MAC_LEN, mac)) != 0) {
+		return rc;
+	}
+	*len = w.len;
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../proto/wire.h"
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
@@ -89,6 +90,7 @@ struct repl_group {
 	struct raft_barrier barrier;
 	int closed;
 	struct rreq *inflight; /* proposals appended here: loop thread only */
+	int dirty;             /* entries applied since the last flush: loop only */
 	struct repl_group *next;
 };
 
@@ -100,6 +102,7 @@ struct repl {
 	uv_loop_t loop;
 	uv_async_t wake;
 	uv_timer_t tick;
+	uv_check_t flush;  /* after each loop iteration's I/O: fsm flushes */
 	pthread_t thread;
 	struct rmux *mux;
 	void (*unknown)(void *arg, const char *group);
@@ -218,6 +221,7 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	/* c-raft applies entries in order: this one is last_applied + 1. */
 	uint64_t index = g->raft.last_applied + 1;
 	const uint8_t *p = buf->base;
+	struct rd rd;
 	size_t len;
 
 	int waited = 0;
@@ -226,13 +230,15 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	if (buf->len < ENTRY_HDR) {
 		return RAFT_CORRUPT;
 	}
-	len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+	rd_init(&rd, p, ENTRY_HDR);
+	len = rd_u32(&rd);
 	if (len > buf->len - ENTRY_HDR) {
 		return RAFT_CORRUPT;
 	}
 	if (g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) != 0) {
 		return RAFT_IOERR;
 	}
+	g->dirty = 1;
 	/* c-raft hands the result to a local proposer's callback and drops it
 	 * otherwise (followers, entries of an earlier leader): free those. */
 	for (struct rreq *rq = g->inflight; rq != NULL; rq = rq->inflight_next) {
@@ -286,6 +292,8 @@ static int fsm_restore(struct raft_fsm *f, struct raft_buffer *buf)
 	return 0;
 }
 
+static void group_closed(struct raft *rf);
+
 /* ---- leadership tracking (loop thread) ----------------------------- */
 
 static void barrier_cb(struct raft_barrier *req, int status)
@@ -324,6 +332,28 @@ static void group_tick(struct repl_group *g)
 		g->barrier_term = g->raft.current_term;
 		if (raft_barrier(&g->raft, &g->barrier, barrier_cb) == 0) {
 			g->barrier_pending = 1;
+		}
+	}
+}
+
+/* Loop thread, once per iteration after its I/O callbacks: every group
+ * that applied entries commits them in one go (group commit of the state
+ * machine; see repl_fsm.flush). */
+static void flush_cb(uv_check_t *c)
+{
+	struct repl *r = c->data;
+
+	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
+		if (!g->dirty || g->closed) {
+			continue;
+		}
+		g->dirty = 0;
+		if (g->fsm.flush != NULL && g->fsm.flush(g->fsm.arg) != 0) {
+			log_error("repl.flush", "group %s: applied entries not committed; stopping it",
+				  g->name);
+			g->closed = 1;
+			atomic_store(&g->ready, 0);
+			raft_close(&g->raft, group_closed);
 		}
 	}
 }
@@ -635,6 +665,8 @@ static void shutdown_on_loop(struct repl *r)
 	rmux_close(r->mux);
 	uv_timer_stop(&r->tick);
 	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_check_stop(&r->flush);
+	uv_close((uv_handle_t *)&r->flush, NULL);
 	uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
@@ -668,6 +700,7 @@ static void *repl_main(void *arg)
 {
 	struct repl *r = arg;
 
+	pthread_setname_np(pthread_self(), "raft-loop");
 	uv_run(&r->loop, UV_RUN_DEFAULT);
 	return NULL;
 }
@@ -783,6 +816,9 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	uv_timer_init(&r->loop, &r->tick);
 	r->tick.data = r;
 	uv_timer_start(&r->tick, tick_cb, REPL_TICK_MS, REPL_TICK_MS);
+	uv_check_init(&r->loop, &r->flush);
+	r->flush.data = r;
+	uv_check_start(&r->flush, flush_cb);
 	if (pthread_create(&r->thread, NULL, repl_main, r) != 0) {
 		snprintf(err, errlen, "cannot start the replication thread");
 		rmux_close(r->mux);
@@ -947,6 +983,8 @@ void repl_groups(struct repl *r, void (*fn)(void *arg, struct repl_group *g, con
  * start).  Done on the proposer's thread, not the loop's. */
 static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 {
+	struct wr w;
+
 	if (len > UINT32_MAX - 8) {
 		return -EINVAL;
 	}
@@ -955,10 +993,8 @@ static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 	if (b->base == NULL) {
 		return -ENOMEM;
 	}
-	((uint8_t *)b->base)[0] = (uint8_t)len;
-	((uint8_t *)b->base)[1] = (uint8_t)(len >> 8);
-	((uint8_t *)b->base)[2] = (uint8_t)(len >> 16);
-	((uint8_t *)b->base)[3] = (uint8_t)(len >> 24);
+	wr_init_buf(&w, b->base, ENTRY_HDR);
+	wr_u32(&w, (uint32_t)len);
 	memcpy((uint8_t *)b->base + ENTRY_HDR, buf, len);
 	memset((uint8_t *)b->base + ENTRY_HDR + len, 0, b->len - ENTRY_HDR - len);
 	return 0;

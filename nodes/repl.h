@@ -36,6 +36,11 @@ struct repl_fsm {
 	int (*snapshot)(void *arg, void **buf, size_t *len);
 	/* Replaces the state with a snapshot's. */
 	int (*restore)(void *arg, const void *buf, size_t len);
+	/* Optional: called once per loop iteration in which entries were
+	 * applied, after all of them, so the state machine can commit them
+	 * together (results were handed out already: the log is what makes
+	 * them durable).  A negative return stops the group. */
+	int (*flush)(void *arg);
 };
 
 /* Starts the loop thread and listens for replication traffic on this

@@ -55,7 +55,7 @@ struct server {
 	struct replay *replay;
 	struct srv_call *ctxs;
 	size_t n_ctx;
-	struct workq *q[2];    /* by enum srv_pool */
+	struct workq *q[2];    /* by enum srv_pool, but SRV_POOL_INLINE */
 	atomic_uint_fast64_t requests, auth_failures, bad_requests;
 };
 
@@ -102,6 +102,10 @@ static void sctx_cb(void *arg)
 		pool = s->sc.route(s->sc.handler_arg, raw[FRAME_TYPE_OFF]);
 	}
 	x->it.fn = process;
+	if (pool == SRV_POOL_INLINE) {
+		process(&x->it);
+		return;
+	}
 	if (workq_push(s->q[pool], &x->it) != 0) {
 		/* Stopping: drop the request; the client times out. */
 		nng_msg_free(x->msg);

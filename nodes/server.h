@@ -43,8 +43,11 @@ struct srv_reply {
 typedef int (*srv_handler_fn)(void *arg, const struct frame_hdr *h, const uint8_t *body,
 			      struct srv_reply *out, char *err, size_t errlen);
 
-/* Which queue runs a request of this (not yet authenticated) type. */
-enum srv_pool { SRV_POOL_META, SRV_POOL_DISK };
+/* Which queue runs a request of this (not yet authenticated) type.
+ * SRV_POOL_INLINE runs it on the nng thread that received it, saving two
+ * thread hand-offs: only for handlers that are short and never wait
+ * (a point query of SQLite, a proposal that replies from its commit). */
+enum srv_pool { SRV_POOL_META, SRV_POOL_DISK, SRV_POOL_INLINE };
 typedef enum srv_pool (*srv_route_fn)(void *arg, uint8_t type);
 
 struct srv_config {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../common/err.h"
+#include "../common/fileio.h"
 #include "../common/log.h"
 #include "../common/meta_client.h"
 #include "meta_service_i.h"
@@ -80,7 +81,6 @@ static int fsm_snapshot(void *arg, void **buf, size_t *len)
 	struct shard *s = arg;
 	struct stat st;
 	uint8_t *data;
-	ssize_t got;
 	int fd, rc = ms_backup(s->ms, s->snap_path);
 
 	if (rc != 0) {
@@ -95,16 +95,24 @@ static int fsm_snapshot(void *arg, void **buf, size_t *len)
 		return rc;
 	}
 	data = malloc((size_t)st.st_size ? (size_t)st.st_size : 1);
-	got = data != NULL ? pread(fd, data, (size_t)st.st_size, 0) : -1;
+	rc = data != NULL ? fio_read_exact(fd, data, (size_t)st.st_size, 0) : -ENOMEM;
 	close(fd);
 	unlink(s->snap_path);
-	if (got != st.st_size) {
+	if (rc != 0) {
 		free(data);
-		return -EIO;
+		return rc;
 	}
 	*buf = data;
 	*len = (size_t)st.st_size;
 	return 0;
+}
+
+/* Records applied in one loop iteration share one SQLite commit. */
+static int fsm_flush(void *arg)
+{
+	struct shard *s = arg;
+
+	return ms_flush(s->ms);
 }
 
 static int fsm_restore(void *arg, const void *buf, size_t len)
@@ -116,8 +124,9 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
 	if (fd < 0) {
 		return -errno;
 	}
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0) {
-		rc = -EIO;
+	rc = fio_write_full(fd, buf, len, 0);
+	if (rc == 0 && fsync(fd) != 0) {
+		rc = -errno;
 	}
 	close(fd);
 	if (rc == 0) {
@@ -220,15 +229,17 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	/* The Raft log makes each entry durable: the database can use
 	 * synchronous=NORMAL and is rebuilt from the log after a crash. */
-	if ((rc = ms_open(path, 0, &s->ms)) != 0) {
+	if ((rc = ms_open(path, MS_EXCLUSIVE, &s->ms)) != 0) {
 		*err = rc;
 		goto fail;
 	}
 	s->lc.next_ino = ms_next_ino(s->ms);
+	ms_set_batching(s->ms, 1);
 	fsm.arg = s;
 	fsm.apply = fsm_apply;
 	fsm.snapshot = fsm_snapshot;
 	fsm.restore = fsm_restore;
+	fsm.flush = fsm_flush;
 	rc = repl_group_open(m->repl, msvc_group_of(name), &fsm, bootstrap ? voters : NULL,
 			     bootstrap ? nv : 0, &s->g);
 	if (rc != 0) {

@@ -70,9 +70,16 @@ int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *
 int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len,
 	       struct frame_hdr *h, const uint8_t **body);
 
+/* The one message authentication code of objfs, for frames and for the
+ * Raft stream preamble alike: HMAC-SHA256 under the cluster secret.
+ * frame_mac writes the MAC of the n bytes at p to out: 0 or -EIO (the
+ * library failed).  frame_mac_check compares the MAC of p[0..n) with mac
+ * in constant time (no timing leak): 0, -OBJ_EAUTH on a mismatch, -EIO. */
+int frame_mac(const struct frame_key *key, const void *p, size_t n, uint8_t out[FRAME_MAC_LEN]);
+int frame_mac_check(const struct frame_key *key, const void *p, size_t n,
+		    const uint8_t mac[FRAME_MAC_LEN]);
+
 /* Wall clock in milliseconds. */
 uint64_t frame_now_ms(void);
-/* A random 64-bit nonce (getrandom). */
-uint64_t frame_nonce(void);
 
 #endif

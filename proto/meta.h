@@ -26,7 +26,8 @@
  *  29  META_RESOLVE  bucket, str path               meta_attr (walks a/b/c from root)
  *  30  META_LIST     bucket, str prefix, str after, u32 n, n*(str key, u64 size,
  *                    u32 max                        i64 mtime_ns), u8 more
- *  31  META_BUCKETS  -                              u32 n, n*str
+ *  31  META_BUCKETS  -                              u32 n, n*(str name, u64 chunk
+ *                                                 size, i64 ctime_ns), u8 more (0)
  *  32  META_SHARD_OPEN bucket                       -   (a replica opens and, if
  *                                                   new, bootstraps the group)
  *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state

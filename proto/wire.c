@@ -12,22 +12,41 @@ void wr_init(struct wr *w, size_t reserve)
 	w->cap = 0;
 	w->reserve = 0;
 	w->oom = false;
+	w->fixed = false;
+	w->full = false;
 	if (reserve > 0 && wr_space(w, reserve) != NULL) {
 		memset(w->buf, 0, reserve);
 	}
 	w->reserve = reserve;
 }
 
+void wr_init_buf(struct wr *w, uint8_t *buf, size_t cap)
+{
+	w->buf = buf;
+	w->len = 0;
+	w->cap = cap;
+	w->reserve = 0;
+	w->oom = false;
+	w->fixed = true;
+	w->full = false;
+}
+
 void wr_free(struct wr *w)
 {
-	free(w->buf);
+	if (!w->fixed) {
+		free(w->buf);
+	}
 	w->buf = NULL;
 	w->len = w->cap = 0;
 }
 
 uint8_t *wr_space(struct wr *w, size_t n)
 {
-	if (w->oom) {
+	if (w->oom || w->full) {
+		return NULL;
+	}
+	if (w->fixed && n > w->cap - w->len) {
+		w->full = true;
 		return NULL;
 	}
 	if (w->len + n > w->cap) {
@@ -51,7 +70,10 @@ uint8_t *wr_space(struct wr *w, size_t n)
 
 int wr_status(const struct wr *w)
 {
-	return w->oom ? -ENOMEM : 0;
+	if (w->oom) {
+		return -ENOMEM;
+	}
+	return w->full ? -EOVERFLOW : 0;
 }
 
 static void put_le(struct wr *w, uint64_t v, size_t n)

@@ -1,7 +1,9 @@
-/* wire.h: cursor-style pack/unpack of little-endian fields.
- * The writer grows a heap buffer; the reader never reads past its end: the
- * first short read sets a sticky error and every later read returns zeros,
- * so a decoder checks rd_ok() once at the end instead of after each field.
+/* wire.h: cursor-style pack/unpack of little-endian fields: the one
+ * integer codec of objfs, for messages and for on-disk headers alike.
+ * The writer grows a heap buffer (wr_init) or fills a caller's fixed
+ * buffer (wr_init_buf); the reader never reads past its end: the first
+ * short read sets a sticky error and every later read returns zeros, so a
+ * decoder checks rd_ok() once at the end instead of after each field.
  * No I/O, no allocation on the read side; any thread. */
 #ifndef OBJFS_WIRE_H
 #define OBJFS_WIRE_H
@@ -18,11 +20,17 @@ struct wr {
 	size_t cap;
 	size_t reserve; /* bytes left free at the front for a frame header */
 	bool oom;       /* sticky allocation failure */
+	bool fixed;	/* buf is the caller's: never grown, never freed */
+	bool full;	/* sticky: a fixed buffer had no room for a field */
 };
 
 /* Starts a writer whose buffer keeps `reserve` free bytes before the
  * first field (so a frame header can be written in place later). */
 void wr_init(struct wr *w, size_t reserve);
+/* Starts a writer over the caller's cap bytes at buf (an on-disk header,
+ * a preamble): fields land at buf[0..]; a field that does not fit is
+ * dropped and makes wr_status -EOVERFLOW.  wr_free leaves buf alone. */
+void wr_init_buf(struct wr *w, uint8_t *buf, size_t cap);
 void wr_free(struct wr *w);
 void wr_u8(struct wr *w, uint8_t v);
 void wr_u16(struct wr *w, uint16_t v);
@@ -33,7 +41,8 @@ void wr_str(struct wr *w, const char *s);               /* u16 len + bytes */
 void wr_blob(struct wr *w, const void *p, size_t n);    /* u32 len + bytes */
 /* Reserves n bytes and returns where to write them (NULL on OOM). */
 uint8_t *wr_space(struct wr *w, size_t n);
-/* 0 or -ENOMEM. */
+/* 0, -ENOMEM (a heap writer could not grow) or -EOVERFLOW (a fixed
+ * buffer was too small). */
 int wr_status(const struct wr *w);
 /* Body bytes written (excluding the reserve). */
 static inline size_t wr_len(const struct wr *w) { return w->len - w->reserve; }

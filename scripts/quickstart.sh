@@ -7,7 +7,7 @@ set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps.sh"
 "$src/scripts/build.sh" "$src/build"
-ctl="$src/build/nodes/objfsctl"
+ctl="$src/build/ctl/objfsctl"
 cd "$src"
 "$ctl" dev up                       # nodes, bucket demo, mounted at ./mnt
 "$ctl" status

@@ -6,7 +6,7 @@
 
 set -u
 BUILD=${OBJFS_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-CTL="$BUILD/nodes/objfsctl"
+CTL="$BUILD/ctl/objfsctl"
 NODE="$BUILD/nodes/objfs-node"
 T=$(mktemp -d "${TMPDIR:-/tmp}/objfs-test.XXXXXX")
 export OBJFS_CONF="$T/cluster/objfs.conf"
@@ -59,7 +59,8 @@ cluster_up() {
 		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
 			return 0
 		fi
-		grep -q "address already in use" "$T"/cluster/node*.log 2>/dev/null || break
+		# Taken ports: found by dev up itself, or by a node that lost a race.
+		grep -qs "in use" "$T/up.log" "$T"/cluster/node*.log || break
 		ctl dev down --dir "$T/cluster" --purge >/dev/null 2>&1
 	done
 	cat "$T/up.log"
@@ -75,6 +76,48 @@ kill9_node() {
 	# Wait until the process is gone so the next command sees it down.
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
 	fail "node $1 did not die"
+}
+
+# Runs a command that must fail with exit status $1 and print exactly $2
+# on stderr: a crash (134, 139) or a timeout (124) is not that failure.
+expect_fail() {
+	local want_rc=$1 want_err=$2 rc err
+	shift 2
+	t "$@" >"$T/xf.out" 2>"$T/xf.err"
+	rc=$?
+	err=$(cat "$T/xf.err")
+	[ "$rc" -eq "$want_rc" ] || fail "'$*' exited $rc, not $want_rc (stderr: $err)"
+	[ "$err" = "$want_err" ] || fail "'$*' said '$err', not '$want_err'"
+}
+
+# Waits (at most $3 s) until file $1 has at least $2 lines: a fault is
+# injected only once the writer has made progress.
+wait_lines() {
+	local deadline=$(( $(date +%s) + $3 ))
+	while [ "$(wc -l < "$1")" -lt "$2" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "$1 reached $(wc -l < "$1") of $2 lines in $3 s"
+		sleep 0.05
+	done
+}
+
+# Fails unless background job $1 (a writer) is still running: a fault
+# injected after the writer finished would test nothing.
+still_running() {
+	kill -0 "$1" 2>/dev/null || fail "the writer finished before the fault was injected"
+}
+
+# Waits (at most 30 s) until every replica of shard $1 reports lag 0 and
+# there are ${2:-3} of them; fails otherwise.
+wait_caught_up() {
+	local want=${2:-3} lag n
+	for _ in $(seq 150); do
+		lag=$(ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/ { print $7 }' | sort -u)
+		n=$(ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/' | wc -l)
+		[ "$lag" = "0" ] && [ "$n" -eq "$want" ] && return 0
+		sleep 0.2
+	done
+	ctl status
+	fail "replicas of $1 did not catch up (lag '$lag', $n replicas)"
 }
 
 # Creates a file of $2 random bytes at $1.

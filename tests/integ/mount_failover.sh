@@ -31,12 +31,15 @@ for _ in $(seq 100); do L=$(leader_of demo); [ -n "$L" ] && break; sleep 0.1; do
 	done
 ) &
 writer=$!
-sleep 1
+wait_lines "$T/done" 3 60
+still_running "$writer"
 log "killing demo's leader, node $L, under the writer"
 kill9_node "$L"
+before=$(wc -l < "$T/done")
 wait "$writer"
 grep -q FAILED "$T/done" && { cat "$T/werr"; fail "the writer saw an error: $(grep FAILED "$T/done" | head -3)"; }
 [ "$(wc -l < "$T/done")" -eq 50 ] || fail "only $(wc -l < "$T/done") of 50 files written"
+[ "$before" -lt 50 ] || fail "the writer finished before the leader died"
 remount_bucket "$M"
 while read -r f; do
 	t cmp -s "$M/$f" "$T/src" || fail "$f differs after the fail-over"

@@ -109,8 +109,10 @@ randfile "$T/obj" 5000
 	done
 ) &
 writer=$!
-sleep 1
+wait_lines "$T/acked" 3 60
+still_running "$writer"
 ip link set "${P}h$L" down
+before=$(wc -l < "$T/acked")
 t_cut=$(date +%s%N)
 NL=$(wait_leader demo "$L") || fail "no new leader on the majority side"
 t_new=$(date +%s%N)
@@ -130,6 +132,7 @@ log "the cut-off node stepped down (now $role)"
 wait "$writer"
 grep -q FAILED "$T/acked" && { cat "$T/acked"; fail "a write failed during the partition"; }
 [ "$(wc -l < "$T/acked")" -eq 80 ] || fail "only $(wc -l < "$T/acked") of 80 writes acknowledged"
+[ "$before" -lt 80 ] || fail "the writer finished before the partition"
 ctl ls demo p/ > "$T/ls"
 [ "$(wc -l < "$T/ls")" -eq 80 ] || { cat "$T/ls"; fail "listing shows $(wc -l < "$T/ls") files, not 80"; }
 while read -r key; do
@@ -139,12 +142,7 @@ log "all 80 acknowledged writes present once and intact"
 
 ip link set "${P}h$L" up
 ctl put demo p/after "$T/obj" >/dev/null || fail "write after healing"
-for _ in $(seq 200); do
-	lag=$(ctl status | awk '$1 == "demo" && $2 ~ /^[0-9]+$/ { print $7 }' | sort -u)
-	[ "$lag" = "0" ] && [ "$(ctl status | awk '$1 == "demo" && $2 ~ /^[0-9]+$/' | wc -l)" -eq 3 ] && break
-	sleep 0.2
-done
-[ "$lag" = "0" ] || { ctl status; fail "node $L did not catch up (lag $lag)"; }
+wait_caught_up demo 3
 log "node $L rejoined and caught up"
 grep -q "msvc.restore" "$T/cluster/node$L.log" || log "(node $L caught up from the log, not a snapshot)"
 

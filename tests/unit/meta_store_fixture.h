@@ -17,6 +17,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../nodes/meta_store.h"
+#include "../lib/testlib.h"
 
 #define CHUNK 4096
 #define INLINE_MAX 64
@@ -35,14 +36,6 @@ static inline void quiet(enum log_level lvl, const char *id, const char *line, v
 	(void)line;
 	(void)arg;
 	sqlite_logged += strcmp(id, "ms.sqlite") == 0;
-}
-
-static inline int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static inline void op_init(struct meta_op *op, uint8_t type)
@@ -114,10 +107,7 @@ static inline void listing_free(struct listing *l)
 
 static inline void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/mstore.XXXXXX", base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tl_mkdtemp(tmpdir, sizeof(tmpdir), "mstore");
 	snprintf(dbpath, sizeof(dbpath), "%s/shard.db", tmpdir);
 	log_set_sink(quiet, NULL);
 	ck_assert_int_eq(ms_open(dbpath, 0, &ms), 0);
@@ -129,7 +119,7 @@ static inline void teardown(void)
 	ms_close(ms);
 	ms = NULL;
 	log_set_sink(NULL, NULL);
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tl_rmtree(tmpdir);
 }
 
 /* ---- op helpers ---- */

@@ -1,5 +1,5 @@
 /* proto_fixture.h: helpers shared by test_proto.c and test_frame.c (seeded
- * noise, exact-size heap copies, little-endian pokes, timing). Test-only. */
+ * noise, exact-size heap copies, little-endian pokes). Test-only. */
 #ifndef OBJFS_TESTS_PROTO_FIXTURE_H
 #define OBJFS_TESTS_PROTO_FIXTURE_H
 
@@ -52,14 +52,6 @@ static inline uint8_t *wr_take(struct wr *w, size_t *len)
 	d = dup_exact(w->buf + w->reserve, *len);
 	wr_free(w);
 	return d;
-}
-
-static inline double elapsed_s(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 #endif /* OBJFS_TESTS_PROTO_FIXTURE_H */

@@ -13,6 +13,7 @@
 #include "../../common/config.h"
 #include "../../common/err.h"
 #include "../../common/log.h"
+#include "../lib/testlib.h"
 
 #define SECRET "0123456789abcdef-test-secret"
 
@@ -47,7 +48,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->ec.m, 2);
 	ck_assert_uint_eq(c->n_tiers, 0);
 	ck_assert_uint_eq(c->block_size, 4u << 20);
-	ck_assert_uint_eq(c->inline_max, 4096);
+	ck_assert_uint_eq(c->inline_max, 16384);
 	ck_assert_uint_eq(c->timeout_ms, 5000);
 	ck_assert_uint_eq(c->retries, 2);
 	ck_assert_uint_eq(c->max_skew_s, 60);
@@ -381,65 +382,6 @@ START_TEST(test_tiers)
 }
 END_TEST
 
-/* The dev config loads back: n nodes, consecutive ports, three zones, data
- * under dir, a fresh 32-byte hex secret each time; bad arguments refused. */
-START_TEST(test_write_dev)
-{
-	struct cfg *c = cfg_new(), *c2 = cfg_new();
-	char *text = NULL, err[256], want[64];
-	size_t len = 0;
-	FILE *f;
-
-	f = open_memstream(&text, &len);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(cfg_write_dev(f, 6, "/tmp/objfs dev", 7401), 0);
-	fclose(f);
-	ck_assert_msg(cfg_load_string(text, "dev.conf", c, err, sizeof(err)) == 0, "%s\n%s", err,
-		      text);
-	free(text);
-	ck_assert_str_eq(c->name, "dev");
-	ck_assert_uint_eq(c->secret_len, 64);
-	ck_assert_uint_eq(c->ec.k, 4);
-	ck_assert_uint_eq(c->ec.m, 2);
-	ck_assert_uint_eq(c->block_size, 4u << 20);
-	ck_assert_uint_eq(c->n_nodes, 6);
-	ck_assert_uint_eq(c->n_zones, 3);
-	for (size_t i = 0; i < 6; i++) {
-		ck_assert_uint_eq(c->nodes[i].id, i + 1);
-		snprintf(want, sizeof(want), "tcp://127.0.0.1:%zu", 7401 + i);
-		ck_assert_str_eq(c->nodes[i].addr, want);
-		snprintf(want, sizeof(want), "z%zu", i % 3 + 1);
-		ck_assert_str_eq(c->nodes[i].zone, want);
-		ck_assert_uint_eq(c->nodes[i].zone_idx, i % 3);
-		snprintf(want, sizeof(want), "/tmp/objfs dev/node%zu", i + 1);
-		ck_assert_str_eq(c->nodes[i].data_dir, want);
-	}
-
-	text = NULL;
-	f = open_memstream(&text, &len);
-	ck_assert_int_eq(cfg_write_dev(f, 1, "/d", 65535), 0);
-	fclose(f);
-	ck_assert_msg(cfg_load_string(text, "dev1.conf", c2, err, sizeof(err)) == 0, "%s", err);
-	free(text);
-	ck_assert_uint_eq(c2->n_nodes, 1);
-	ck_assert_uint_eq(c2->n_zones, 1);
-	ck_assert_int_ne(memcmp(c->secret, c2->secret, 64), 0);
-
-	f = open_memstream(&text, &len);
-	ck_assert_int_eq(cfg_write_dev(f, 0, "/d", 7401), -EINVAL);
-	ck_assert_int_eq(cfg_write_dev(f, CFG_MAX_NODES + 1, "/d", 7401), -EINVAL);
-	ck_assert_int_eq(cfg_write_dev(f, 3, "relative", 7401), -EINVAL);
-	ck_assert_int_eq(cfg_write_dev(f, 3, "/d\nx", 7401), -EINVAL);
-	ck_assert_int_eq(cfg_write_dev(f, 3, "/d", 65534), -EINVAL);
-	ck_assert_int_eq(cfg_write_dev(f, 3, "/d", 0), -EINVAL);
-	fclose(f);
-	ck_assert_uint_eq(len, 0);
-	free(text);
-	free(c);
-	free(c2);
-}
-END_TEST
-
 static char tmp_dir[64];
 
 static void tmp_setup(void)
@@ -453,10 +395,7 @@ static void tmp_setup(void)
 
 static void tmp_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
-	ck_assert_int_eq(system(cmd), 0);
+	tl_rmtree(tmp_dir);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -877,7 +816,6 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_error_buffer);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_tiers);
-	tcase_add_test(tc, test_write_dev);
 	tcase_add_test(tc, test_print_keys_and_man);
 	tcase_add_test(tc, test_mount_opts_and_man);
 	suite_add_tcase(s, tc);
@@ -896,11 +834,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(config_suite());
 }

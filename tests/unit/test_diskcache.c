@@ -14,45 +14,21 @@
 #include "../../common/log.h"
 #include "../../fuse/diskcache.h"
 #include "../../proto/msg.h"
+#include "../lib/testlib.h"
 
 #define LEN 1000
 
 static char dir[256];
 
-static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/test_diskcache.XXXXXX", t != NULL ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	log_set_sink(quiet_sink, NULL);
+	tl_mkdtemp(dir, sizeof(dir), "test_diskcache");
+	log_set_sink(tl_quiet_sink, NULL);
 }
 
 static void teardown(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		char p[512];
-
-		if (de->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-			unlink(p);
-		}
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
-	rmdir(dir);
+	tl_rmtree(dir);
 	log_set_sink(NULL, NULL);
 }
 
@@ -208,11 +184,5 @@ static Suite *diskcache_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(diskcache_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(diskcache_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "../../common/ec.h"
 #include "../../common/err.h"
+#include "../lib/testlib.h"
 
 /* splitmix64: fixed seeds keep failures reproducible. */
 static uint64_t rng_next(uint64_t *s)
@@ -407,11 +408,5 @@ static Suite *ec_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ec_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(ec_suite());
 }

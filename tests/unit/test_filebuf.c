@@ -15,6 +15,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../fuse/filebuf.h"
+#include "../lib/testlib.h"
 
 #define CS 65536u /* chunk size of the fake bucket */
 #define INLINE 4096u
@@ -307,14 +308,6 @@ static void fill_pattern(uint8_t *b, size_t len, uint64_t off)
 	}
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void open_ctx(uint64_t max_dirty, unsigned uploaders, uint32_t batch)
 {
 	struct fb_conf conf = {.chunk_size = CS,
@@ -326,20 +319,12 @@ static void open_ctx(uint64_t max_dirty, unsigned uploaders, uint32_t batch)
 	ck_assert_int_eq(fb_ctx_open(&conf, &fk_ops, NULL, &ctx), 0);
 }
 
-static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
 	memset(&fk, 0, sizeof(fk));
 	pthread_mutex_init(&fk.mu, NULL);
 	pthread_cond_init(&fk.cv, NULL);
-	log_set_sink(quiet_sink, NULL);
+	log_set_sink(tl_quiet_sink, NULL);
 	open_ctx(64 * (uint64_t)CS, 4, 0);
 }
 
@@ -376,8 +361,8 @@ START_TEST(test_sequential_fill_uploads_in_background)
 
 		ck_assert_int_eq(fb_write(fb, off, data + off, n), (ssize_t)n);
 	}
-	t0 = mono_ms();
-	while (fk_get(0) < 3 && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while (fk_get(0) < 3 && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(fk_get(0), 3);
@@ -636,6 +621,7 @@ struct writer_arg {
 	size_t len;
 	int chunks_done;
 	ssize_t rc;
+	pid_t tid; /* the writer thread, 0 until it runs */
 	pthread_mutex_t mu;
 };
 
@@ -646,6 +632,9 @@ static void *writer_main(void *p)
 	ssize_t rc = 0;
 
 	memset(buf, 'w', CS);
+	pthread_mutex_lock(&w->mu);
+	w->tid = tl_gettid();
+	pthread_mutex_unlock(&w->mu);
 	for (size_t off = 0; off < w->len && rc >= 0; off += CS) {
 		rc = fb_write(w->fb, off, buf, CS);
 		pthread_mutex_lock(&w->mu);
@@ -667,6 +656,18 @@ static int writer_done(struct writer_arg *w)
 	return n;
 }
 
+/* Two chunks written and the writer asleep in the third write. */
+static int writer_blocked_at_two(void *arg)
+{
+	struct writer_arg *w = arg;
+	pid_t tid;
+
+	pthread_mutex_lock(&w->mu);
+	tid = w->tid;
+	pthread_mutex_unlock(&w->mu);
+	return writer_done(w) == 2 && tid != 0 && tl_thread_sleeping(tid);
+}
+
 /* With the dirty limit reached and uploads stalled the writer waits;
  * when uploads go on it finishes, and memory never passes the limit. */
 START_TEST(test_dirty_limit_blocks_writer)
@@ -681,12 +682,13 @@ START_TEST(test_dirty_limit_blocks_writer)
 	fk_set(&fk.gate_closed, 1);
 	ck_assert_int_eq(fb_open(ctx, 1, 0, 0, &w.fb), 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, writer_main, &w), 0);
-	usleep(300 * 1000);
+	ck_assert_msg(tl_wait_until(writer_blocked_at_two, &w, 5000),
+		      "writer did not block after 2 chunks (%d done)", writer_done(&w));
 	ck_assert_int_eq(writer_done(&w), 2);
 	ck_assert_uint_le(fb_ctx_dirty_bytes(ctx), 2 * CS);
 	fk_set(&fk.gate_closed, 0);
-	t0 = mono_ms();
-	while (writer_done(&w) < 6 && mono_ms() - t0 < 5000) {
+	t0 = tl_mono_ms();
+	while (writer_done(&w) < 6 && tl_mono_ms() - t0 < 5000) {
 		ck_assert_uint_le(fb_ctx_dirty_bytes(ctx), 2 * CS);
 		usleep(1000);
 	}
@@ -713,10 +715,10 @@ START_TEST(test_dirty_limit_dead_cluster_fails_writer)
 	pthread_mutex_init(&w.mu, NULL);
 	fk_set(&fk.upload_err, -EIO);
 	ck_assert_int_eq(fb_open(ctx, 1, 0, 0, &w.fb), 0);
-	t0 = mono_ms();
+	t0 = tl_mono_ms();
 	ck_assert_int_eq(pthread_create(&t, NULL, writer_main, &w), 0);
 	pthread_join(t, NULL);
-	ck_assert_int_lt(mono_ms() - t0, 5000);
+	ck_assert_int_lt(tl_mono_ms() - t0, 5000);
 	ck_assert_int_eq(w.rc, -EIO);
 	ck_assert_int_eq(fb_dirty(w.fb), 1);
 	ck_assert_int_eq(fb_flush(w.fb, NULL, NULL), -EIO);
@@ -792,8 +794,8 @@ START_TEST(test_rewrite_stored_chunk)
 	memset(data, 'S', CS);
 	ck_assert_int_eq(fb_open(ctx, 1, 0, 0, &fb), 0);
 	ck_assert_int_eq(fb_write(fb, 0, data, CS), CS);
-	t0 = mono_ms();
-	while (fk_get(0) < 1 && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while (fk_get(0) < 1 && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(fk_get(0), 1);
@@ -862,11 +864,5 @@ static Suite *filebuf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(filebuf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(filebuf_suite());
 }

@@ -19,6 +19,7 @@
 #include "../../proto/manifest.h"
 #include "../../proto/replay.h"
 #include "../../proto/wire.h"
+#include "../lib/testlib.h"
 #include "proto_fixture.h"
 
 /* ---- frame ---- */
@@ -237,15 +238,69 @@ START_TEST(test_frame_oversize)
 }
 END_TEST
 
-/* Nonces differ between calls and the clock is the wall clock in ms. */
-START_TEST(test_frame_clock_nonce)
+/* The clock is the wall clock in ms. */
+START_TEST(test_frame_clock)
 {
-	uint64_t a = frame_nonce(), b = frame_nonce();
 	uint64_t now = (uint64_t)time(NULL) * 1000u;
 	uint64_t ms = frame_now_ms();
 
-	ck_assert_uint_ne(a, b);
 	ck_assert(ms + 2000 >= now && ms <= now + 2000);
+}
+END_TEST
+
+/* The header is the documented layout (frame.h), byte for byte. */
+START_TEST(test_frame_layout)
+{
+	/* magic, version, type, flags; req_id; ts_ms; nonce; status, body_len */
+	static const uint8_t want[FRAME_HDR_LEN] = {
+	    'O',  'B',	'J',  'F',  1,	  MSG_FRAG_PUT, 0x01, 0x80, 0x80, 0x70,
+	    0x60, 0x50, 0x40, 0x30, 0x20, 0x10,		0x7b, 0x68, 0xe5, 0xcf,
+	    0x8b, 0x01, 0x00, 0x00, 0xef, 0xbe,		0xfe, 0xca, 0xce, 0xfa,
+	    0xed, 0xfe, 0xff, 0xef, 0xff, 0xff,		3,    0,    0,	  0,
+	};
+	uint8_t mac[FRAME_MAC_LEN];
+	unsigned int n = 0;
+	size_t len;
+	uint8_t *b = make_frame(&test_key, "abc", 3, &len);
+
+	ck_assert_int_eq(-OBJ_ECHECKSUM, -4097); /* the status bytes below */
+	ck_assert_mem_eq(b, want, FRAME_HDR_LEN);
+	ck_assert_mem_eq(b + FRAME_HDR_LEN, "abc", 3);
+	ck_assert_ptr_nonnull(
+	    HMAC(EVP_sha256(), test_key.secret, (int)test_key.len, b, FRAME_HDR_LEN + 3, mac, &n));
+	ck_assert_mem_eq(b + FRAME_HDR_LEN + 3, mac, FRAME_MAC_LEN);
+	free(b);
+}
+END_TEST
+
+/* frame_mac is HMAC-SHA256; frame_mac_check accepts exactly that MAC and
+ * refuses it for any other byte, key or length. */
+START_TEST(test_frame_mac)
+{
+	static const struct frame_key other = {.secret = "frame-test-secret-0123456788", .len = 28};
+	uint8_t data[100], mac[FRAME_MAC_LEN], ref[FRAME_MAC_LEN];
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < sizeof(data); i++) {
+		data[i] = (uint8_t)(i * 13 + 1);
+	}
+	ck_assert_int_eq(frame_mac(&test_key, data, sizeof(data), mac), 0);
+	ck_assert_ptr_nonnull(
+	    HMAC(EVP_sha256(), test_key.secret, (int)test_key.len, data, sizeof(data), ref, &n));
+	ck_assert_mem_eq(mac, ref, FRAME_MAC_LEN);
+	ck_assert_int_eq(frame_mac_check(&test_key, data, sizeof(data), mac), 0);
+	ck_assert_int_eq(frame_mac_check(&other, data, sizeof(data), mac), -OBJ_EAUTH);
+	ck_assert_int_eq(frame_mac_check(&test_key, data, sizeof(data) - 1, mac), -OBJ_EAUTH);
+	for (size_t i = 0; i < sizeof(data); i += 7) {
+		data[i] ^= 1;
+		ck_assert_int_eq(frame_mac_check(&test_key, data, sizeof(data), mac), -OBJ_EAUTH);
+		data[i] ^= 1;
+	}
+	for (size_t i = 0; i < FRAME_MAC_LEN; i++) {
+		mac[i] ^= 0x80;
+		ck_assert_int_eq(frame_mac_check(&test_key, data, sizeof(data), mac), -OBJ_EAUTH);
+		mac[i] ^= 0x80;
+	}
 }
 END_TEST
 
@@ -568,7 +623,7 @@ START_TEST(test_manifest_huge_count)
 	ck_assert_ptr_null(out.blocks);
 	put_le32(hdr + 10, 0x10000000u);
 	ck_assert_int_eq(decode_exact(hdr, sizeof(hdr), &out), -OBJ_EPROTO);
-	ck_assert(elapsed_s(&t0) < 1.0);
+	ck_assert(tl_elapsed_s(&t0) < 1.0);
 
 	sample_blocks(blk, 2);
 	b = encode_manifest(&m, &len);
@@ -595,7 +650,9 @@ static Suite *frame_suite(void)
 	tcase_add_test(tf, test_frame_length);
 	tcase_add_test(tf, test_frame_magic_version);
 	tcase_add_test(tf, test_frame_oversize);
-	tcase_add_test(tf, test_frame_clock_nonce);
+	tcase_add_test(tf, test_frame_clock);
+	tcase_add_test(tf, test_frame_layout);
+	tcase_add_test(tf, test_frame_mac);
 	suite_add_tcase(s, tf);
 
 	/* A stalled table shows up as a timeout, so keep it short but above
@@ -618,11 +675,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(frame_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(frame_suite());
 }

@@ -9,6 +9,7 @@
 
 #include "../../common/log.h"
 #include "../../fuse/inode.h"
+#include "../lib/testlib.h"
 
 static uint64_t orphans[16], gone[16];
 static int n_orphans, n_gone;
@@ -70,14 +71,6 @@ static int nb_commit(void *arg, const struct fb_commit *c, struct meta_attr *att
 
 static const struct fb_ops nb_ops = {.read = nb_read, .upload = nb_upload, .commit = nb_commit};
 
-static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
 	struct fb_conf conf = {
@@ -85,7 +78,7 @@ static void setup(void)
 
 	n_orphans = n_gone = 0;
 	commit_fail = 0;
-	log_set_sink(quiet_sink, NULL);
+	log_set_sink(tl_quiet_sink, NULL);
 	ck_assert_int_eq(fb_ctx_open(&conf, &nb_ops, NULL, &fbc), 0);
 	ck_assert_int_eq(it_open(&ops, NULL, &it), 0);
 }
@@ -246,11 +239,5 @@ static Suite *inode_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(inode_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(inode_suite());
 }

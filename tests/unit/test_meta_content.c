@@ -15,6 +15,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../nodes/meta_store.h"
+#include "../lib/testlib.h"
 #include "meta_store_fixture.h"
 
 /* ---- write and GC ---- */
@@ -771,7 +772,7 @@ START_TEST(test_determinism)
 	char *d1, *d2;
 
 	snprintf(path2, sizeof(path2), "%s/replica.db", tmpdir);
-	ck_assert_int_eq(ms_open(path2, 1, &ms2), 0);
+	ck_assert_int_eq(ms_open(path2, MS_SYNC_FULL, &ms2), 0);
 	ck_assert_int_eq(apply_to(ms2, &bucket_op, NULL), 0);
 	for (int i = 0; i < 300; i++) {
 		struct meta_extent e[4];
@@ -860,7 +861,7 @@ START_TEST(test_backup_restore)
 	/* The store still works after a restore. */
 	ck_assert_int_eq(put("again", NULL, 0, "x", 1, NULL), 0);
 
-	ck_assert_int_eq(ms_open(bpath, 1, &copy), 0);
+	ck_assert_int_eq(ms_open(bpath, MS_SYNC_FULL, &copy), 0);
 	ck_assert_uint_eq(ms_applied_index(copy), 50);
 	ck_assert_int_eq(ms_resolve(copy, "keep/me", &a), 0);
 	ms_close(copy);
@@ -882,7 +883,7 @@ START_TEST(test_reopen)
 	ck_assert_int_eq(put("x/y", NULL, 0, "hi", 2, NULL), 0);
 	next = ms_next_ino(ms);
 	ms_close(ms);
-	ck_assert_int_eq(ms_open(dbpath, 1, &ms), 0);
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
 	ck_assert_int_eq(ms_resolve(ms, "x/y", &a), 0);
 	ck_assert_uint_eq(a.size, 2);
 	ck_assert_uint_eq(ms_next_ino(ms), next);
@@ -984,6 +985,49 @@ START_TEST(test_statfs)
 }
 END_TEST
 
+/* Group commit: records applied while batching are seen by reads at once,
+ * reach the file only at ms_flush (a second connection sees nothing
+ * before), and a close flushes what is still open. */
+START_TEST(test_batching)
+{
+	struct meta_attr a;
+	struct mstore *ms2;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int n = -1;
+
+	ms_set_batching(ms, 1);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "b%d", i);
+		mk(1, name, S_IFREG | 0644);
+	}
+	ck_assert_int_eq(ms_lookup(ms, 1, "b19", &a), 0);
+	/* Not committed yet: another connection sees none of it (WAL lets
+	 * it read the last commit beside our open transaction). */
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM dirents WHERE parent = 1",
+					    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(ms_flush(ms), 0);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 20);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* More records, then close without a flush: close commits them. */
+	mk(1, "after", S_IFREG | 0644);
+	ms_close(ms);
+	ck_assert_int_eq(ms_open(dbpath, 0, &ms2), 0);
+	ck_assert_int_eq(ms_lookup(ms2, 1, "after", &a), 0);
+	ck_assert_int_eq(ms_lookup(ms2, 1, "b0", &a), 0);
+	ms = ms2;
+}
+END_TEST
+
 static Suite *meta_content_suite(void)
 {
 	Suite *s = suite_create("meta_content");
@@ -1006,17 +1050,12 @@ static Suite *meta_content_suite(void)
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_statfs);
 	tcase_add_test(tc, test_db_failure);
+	tcase_add_test(tc, test_batching);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(meta_content_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run(meta_content_suite());
 }

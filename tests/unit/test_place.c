@@ -8,6 +8,7 @@
 
 #include "../../common/err.h"
 #include "../../common/place.h"
+#include "../lib/testlib.h"
 
 #define MAX_NODES 400
 
@@ -381,11 +382,5 @@ static Suite *place_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(place_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(place_suite());
 }

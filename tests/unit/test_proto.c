@@ -19,6 +19,7 @@
 #include "../../proto/meta.h"
 #include "../../proto/msg.h"
 #include "../../proto/wire.h"
+#include "../lib/testlib.h"
 #include "proto_fixture.h"
 
 
@@ -372,6 +373,45 @@ START_TEST(test_wire_reserve_growth)
 	ck_assert(rd_done(&r));
 	wr_free(&w);
 	ck_assert_ptr_null(w.buf);
+}
+END_TEST
+
+/* A writer over a fixed buffer fills it in place, never grows or frees
+ * it, and drops a field that does not fit with a sticky -EOVERFLOW. */
+START_TEST(test_wire_fixed_buffer)
+{
+	uint8_t buf[16];
+	struct wr w;
+	struct rd r;
+
+	memset(buf, 0xaa, sizeof(buf));
+	wr_init_buf(&w, buf, 12);
+	wr_u32(&w, 0x04030201u);
+	wr_u64(&w, 0x0c0b0a0908070605ull);
+	ck_assert_int_eq(wr_status(&w), 0);
+	ck_assert_uint_eq(w.len, 12);
+	ck_assert_ptr_eq(w.buf, buf);
+	for (int i = 0; i < 12; i++) {
+		ck_assert_uint_eq(buf[i], i + 1);
+	}
+	wr_u8(&w, 0xee); /* no room: dropped, the bytes after stay untouched */
+	ck_assert_int_eq(wr_status(&w), -EOVERFLOW);
+	ck_assert_uint_eq(w.len, 12);
+	ck_assert_uint_eq(buf[12], 0xaa);
+	wr_u8(&w, 0);
+	ck_assert_ptr_null(wr_space(&w, 0));
+	ck_assert_int_eq(wr_status(&w), -EOVERFLOW);
+	wr_free(&w); /* must not free a stack buffer (ASan would say) */
+
+	rd_init(&r, buf, 12);
+	ck_assert_uint_eq(rd_u32(&r), 0x04030201u);
+	ck_assert_uint_eq(rd_u64(&r), 0x0c0b0a0908070605ull);
+	ck_assert(rd_done(&r));
+	/* a field wider than what is left overflows at once, in bytes */
+	wr_init_buf(&w, buf, 3);
+	wr_u32(&w, 1);
+	ck_assert_int_eq(wr_status(&w), -EOVERFLOW);
+	ck_assert_uint_eq(w.len, 0);
 }
 END_TEST
 
@@ -1209,6 +1249,7 @@ static Suite *proto_suite(void)
 
 	tcase_add_test(tw, test_wire_roundtrip);
 	tcase_add_test(tw, test_wire_reserve_growth);
+	tcase_add_test(tw, test_wire_fixed_buffer);
 	tcase_add_test(tw, test_wire_sticky_bad);
 	tcase_add_test(tw, test_wire_str_limits);
 	tcase_add_test(tw, test_wire_blob_limits);
@@ -1230,11 +1271,5 @@ static Suite *proto_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(proto_suite());
 }

@@ -15,6 +15,7 @@
 #include "../../common/err.h"
 #include "../../common/log.h"
 #include "../../fuse/readcache.h"
+#include "../lib/testlib.h"
 
 #define CS 4096u
 #define NBLK 16
@@ -124,14 +125,6 @@ static void set_gate(int v)
 	pthread_mutex_unlock(&fk.mu);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void open_rc(uint64_t cache_bytes, unsigned readahead, unsigned prefetchers)
 {
 	struct rc_conf conf = {.chunk_size = CS,
@@ -142,20 +135,12 @@ static void open_rc(uint64_t cache_bytes, unsigned readahead, unsigned prefetche
 	ck_assert_int_eq(rc_open(&conf, &fk_ops, NULL, &cache), 0);
 }
 
-static void quiet_sink(enum log_level lvl, const char *id, const char *line, void *arg)
-{
-	(void)lvl;
-	(void)id;
-	(void)line;
-	(void)arg;
-}
-
 static void setup(void)
 {
 	memset(&fk, 0, sizeof(fk));
 	pthread_mutex_init(&fk.mu, NULL);
 	pthread_cond_init(&fk.cv, NULL);
-	log_set_sink(quiet_sink, NULL);
+	log_set_sink(tl_quiet_sink, NULL);
 	open_rc(1 << 20, 0, 0);
 }
 
@@ -304,14 +289,43 @@ END_TEST
 struct reader {
 	uint8_t buf[8];
 	int rc;
+	pid_t tid; /* 0 until the thread runs */
+	pthread_mutex_t mu;
 };
 
 static void *reader_main(void *p)
 {
 	struct reader *r = p;
 
+	pthread_mutex_lock(&r->mu);
+	r->tid = tl_gettid();
+	pthread_mutex_unlock(&r->mu);
 	r->rc = rc_read_chunk(cache, 4, 0, 0, sizeof(r->buf), r->buf);
 	return NULL;
+}
+
+static int fetch_under_way_all_waiting(void *arg)
+{
+	struct reader *r = arg;
+	int w;
+
+	pthread_mutex_lock(&fk.mu);
+	w = fk.waiting;
+	pthread_mutex_unlock(&fk.mu);
+	if (w != 1) {
+		return 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		pid_t tid;
+
+		pthread_mutex_lock(&r[i].mu);
+		tid = r[i].tid;
+		pthread_mutex_unlock(&r[i].mu);
+		if (tid == 0 || !tl_thread_sleeping(tid)) {
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* Concurrent readers of one block wait for a single fetch. */
@@ -319,30 +333,25 @@ START_TEST(test_single_fetch_for_concurrent_readers)
 {
 	struct reader r[3];
 	pthread_t t[3];
-	int64_t t0;
 
+	memset(r, 0, sizeof(r));
 	add_ext(0, 2, CS, CS);
 	set_gate(1);
 	for (int i = 0; i < 3; i++) {
+		pthread_mutex_init(&r[i].mu, NULL);
 		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
 	}
-	t0 = mono_ms();
-	for (;;) {
-		pthread_mutex_lock(&fk.mu);
-		int w = fk.waiting;
-
-		pthread_mutex_unlock(&fk.mu);
-		if (w >= 1 || mono_ms() - t0 > 3000) {
-			break;
-		}
-		usleep(1000);
-	}
-	usleep(50 * 1000);
+	/* Release the fetch only once one reader is in it and the other two
+	 * are asleep waiting for it; otherwise a late reader would find the
+	 * block cached and prove nothing. */
+	ck_assert_msg(tl_wait_until(fetch_under_way_all_waiting, r, 5000),
+		      "the readers did not all wait on the fetch");
 	set_gate(0);
 	for (int i = 0; i < 3; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_int_eq(r[i].rc, 0);
 		ck_assert_int_eq(r[i].buf[0], 'c');
+		pthread_mutex_destroy(&r[i].mu);
 	}
 	ck_assert_int_eq(gets(2), 1);
 }
@@ -364,8 +373,8 @@ START_TEST(test_readahead)
 	}
 	rc_hint(cache, &s, 1, 0, 1024);
 	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 1024, buf), 0);
-	t0 = mono_ms();
-	while ((gets(1) == 0 || gets(2) == 0) && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while ((gets(1) == 0 || gets(2) == 0) && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(gets(1), 1);
@@ -374,8 +383,8 @@ START_TEST(test_readahead)
 	rc_hint(cache, &s, 1, 1024, 1024);
 	rc_hint(cache, &s, 1, 2048, 2048);
 	rc_hint(cache, &s, 1, CS, 1024); /* into chunk 1: schedules chunk 3 */
-	t0 = mono_ms();
-	while (gets(3) == 0 && mono_ms() - t0 < 3000) {
+	t0 = tl_mono_ms();
+	while (gets(3) == 0 && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
 	}
 	ck_assert_int_eq(gets(3), 1);
@@ -383,9 +392,12 @@ START_TEST(test_readahead)
 	ck_assert_int_eq(gets(1), 1);
 	rc_get_stats(cache, &st);
 	ck_assert_uint_ge(st.prefetched, 3);
-	/* A jump elsewhere is not sequential. */
+	/* A jump elsewhere is not sequential: rc_hint decides at once, so
+	 * nothing is scheduled (the stream's next scheduled chunk is reset)
+	 * and nothing can be fetched later. */
 	rc_hint(cache, &s, 1, 6 * (uint64_t)CS + 7, 100);
-	usleep(50 * 1000);
+	ck_assert_uint_eq(s.seq, 0);
+	ck_assert_uint_eq(s.ra_next, 0);
 	ck_assert_int_eq(gets(7), 0);
 }
 END_TEST
@@ -411,11 +423,5 @@ static Suite *readcache_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(readcache_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tl_run(readcache_suite());
 }

@@ -99,7 +99,9 @@ static void write_conf(unsigned base)
 	FILE *f = fopen(conf_path, "w");
 
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[cluster]\nsecret = %016llx%016llx\nblock_size = 64K\nlog_level = warn\n",
+	fprintf(f,
+		"[cluster]\nsecret = %016llx%016llx\nblock_size = 64K\ninline_max = 4K\n"
+		"log_level = warn\n",
 		(unsigned long long)time(NULL), (unsigned long long)getpid() * 2654435761ULL);
 	for (unsigned i = 0; i < N_NODES; i++) {
 		char data[PATH_MAX + 32];

@@ -9,6 +9,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/workq.h"
+#include "../lib/testlib.h"
 
 struct job {
 	struct workq_item it;
@@ -137,8 +138,6 @@ int main(void)
 {
 	Suite *s = suite_create("workq");
 	TCase *tc = tcase_create("queue");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_fifo);
@@ -146,9 +145,5 @@ int main(void)
 	tcase_add_test(tc, test_bound);
 	tcase_add_test(tc, test_args);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed != 0;
+	return tl_run(s);
 }

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "../common/checksum.h"
 #include "../common/err.h"
+#include "../common/rand.h"
 #include "ctl.h"
 
 enum phase { PH_PUT, PH_GET, PH_RM };
@@ -26,13 +26,13 @@ struct bench {
 	long count, conc;
 	double seconds;
 	enum phase ph;
-	uint8_t *data;     /* size bytes of random data, shared by all puts */
+	uint8_t *data; /* size bytes of random data, shared by all puts */
 	uint64_t csum;
-	atomic_long next;  /* next object index to work on */
+	atomic_long next; /* next object index to work on */
 	atomic_long done;
 	atomic_long errors;
-	long stored;       /* objects the put phase completed */
-	double *lat;       /* per object, ms */
+	long stored; /* objects the put phase completed */
+	double *lat; /* per object, ms */
 	struct timespec t0;
 };
 
@@ -77,8 +77,8 @@ static void *worker(void *arg)
 		b->lat[i] = since(&t) * 1000.0;
 		if (rc != 0) {
 			if (atomic_fetch_add(&b->errors, 1) == 0) {
-				fprintf(stderr, "objfsctl bench: %s %s: %s\n", phase_name[b->ph], key,
-					obj_strerror(rc));
+				fprintf(stderr, "objfsctl bench: %s %s: %s\n", phase_name[b->ph],
+					key, obj_strerror(rc));
 			}
 			b->lat[i] = -1;
 		}
@@ -131,8 +131,7 @@ static int run_phase(struct bench *b, enum phase ph)
 	qsort(v, (size_t)ok, sizeof(*v), cmp_double);
 	printf("%-3s size=%-9llu conc=%-3ld ops=%-6ld err=%-3ld %9.1f MB/s %9.1f ops/s  "
 	       "p50 %8.2f ms  p99 %8.2f ms\n",
-	       phase_name[ph], (unsigned long long)b->size, b->conc, ok,
-	       atomic_load(&b->errors),
+	       phase_name[ph], (unsigned long long)b->size, b->conc, ok, atomic_load(&b->errors),
 	       ph == PH_RM ? 0.0 : (double)ok * (double)b->size / secs / 1e6, (double)ok / secs,
 	       ok ? v[(size_t)(ok * 50 / 100)] : 0.0,
 	       ok ? v[(size_t)((ok * 99) / 100 < ok ? (ok * 99) / 100 : ok - 1)] : 0.0);
@@ -143,16 +142,16 @@ static int run_phase(struct bench *b, enum phase ph)
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"concurrency", required_argument, NULL, 'j'},
-		{"seconds", required_argument, NULL, 't'},
-		{"bucket", required_argument, NULL, 'b'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"size", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"concurrency", required_argument, NULL, 'j'},
+	    {"seconds", required_argument, NULL, 't'},
+	    {"bucket", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct bench b = {.bucket = "bench", .size = 4u << 20, .count = 64, .conc = 1,
-			  .seconds = 30};
+	struct bench b = {
+	    .bucket = "bench", .size = 4u << 20, .count = 64, .conc = 1, .seconds = 30};
 	int o, rc = 0;
 
 	while ((o = getopt_long(argc, argv, "s:n:j:t:b:h", opts, NULL)) != -1) {
@@ -191,12 +190,16 @@ int ctl_cmd_bench(struct ctl *c, int argc, char **argv)
 			b.bucket = optarg;
 			break;
 		case 'h':
-			printf("Usage: objfsctl bench [--size S] [--count N] [--concurrency C]\n"
-			       "                      [--seconds T] [--bucket B]\n"
-			       "Put N objects of S bytes (default 4M, 64) from C threads (default 1),\n"
-			       "stopping early after T seconds (default 30); then get each back and\n"
-			       "verify it; then remove them.  Prints per phase: MB/s, ops/s, p50, p99.\n"
-			       "Objects are named bench/obj-NNNNNNNN in bucket B (default 'bench').\n");
+			printf(
+			    "Usage: objfsctl bench [--size S] [--count N] [--concurrency C]\n"
+			    "                      [--seconds T] [--bucket B]\n"
+			    "Put N objects of S bytes (default 4M, 64) from C threads (default "
+			    "1),\n"
+			    "stopping early after T seconds (default 30); then get each back and\n"
+			    "verify it; then remove them.  Prints per phase: MB/s, ops/s, p50, "
+			    "p99.\n"
+			    "Objects are named bench/obj-NNNNNNNN in bucket B (default "
+			    "'bench').\n");
 			return CTL_OK;
 		default:
 			return CTL_USAGE;
@@ -208,7 +211,8 @@ int ctl_cmd_bench(struct ctl *c, int argc, char **argv)
 	}
 	b.data = malloc(b.size);
 	b.lat = calloc((size_t)b.count, sizeof(*b.lat));
-	if (b.data == NULL || b.lat == NULL || getrandom(b.data, b.size > 65536 ? 65536 : b.size, 0) < 0) {
+	if (b.data == NULL || b.lat == NULL ||
+	    rand_bytes(b.data, b.size > 65536 ? 65536 : b.size) != 0) {
 		free(b.data);
 		free(b.lat);
 		return CTL_FAIL;

@@ -1,6 +1,7 @@
 /* ctl_obj.c: objfsctl put, get, rm and ls. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,10 @@ static int bad_usage(const char *cmd, const char *synopsis)
 
 int ctl_cmd_put(struct ctl *c, int argc, char **argv)
 {
+	const char *bucket, *key, *file;
 	struct objc *oc;
 	uint64_t size = 0;
-	int fd, rc;
+	int fd, rc, i;
 
 	if (ctl_is_help(argc, argv)) {
 		printf("Usage: objfsctl put BUCKET KEY FILE|-\n"
@@ -35,41 +37,44 @@ int ctl_cmd_put(struct ctl *c, int argc, char **argv)
 		       "and acknowledged only once it survives the loss of one more node.\n");
 		return CTL_OK;
 	}
-	if (argc != 4) {
+	if ((i = ctl_operands(argc, argv)) < 0 || argc - i != 3) {
 		return bad_usage("put", "BUCKET KEY FILE|-");
 	}
-	if (msg_check_bucket(argv[1]) != 0 || msg_check_key(argv[2]) != 0) {
+	bucket = argv[i];
+	key = argv[i + 1];
+	file = argv[i + 2];
+	if (msg_check_bucket(bucket) != 0 || msg_check_key(key) != 0) {
 		fprintf(stderr, "objfsctl put: invalid %s '%s'\n",
-			msg_check_bucket(argv[1]) != 0 ? "bucket name" : "key",
-			msg_check_bucket(argv[1]) != 0 ? argv[1] : argv[2]);
+			msg_check_bucket(bucket) != 0 ? "bucket name" : "key",
+			msg_check_bucket(bucket) != 0 ? bucket : key);
 		return CTL_USAGE;
 	}
-	fd = strcmp(argv[3], "-") == 0 ? STDIN_FILENO : open(argv[3], O_RDONLY | O_CLOEXEC);
+	fd = strcmp(file, "-") == 0 ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "objfsctl put: %s: %s\n", argv[3], strerror(errno));
+		fprintf(stderr, "objfsctl put: %s: %s\n", file, strerror(errno));
 		return CTL_FAIL;
 	}
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	rc = obj_put_fd(oc, argv[1], argv[2], fd, &size);
+	rc = obj_put_fd(oc, bucket, key, fd, &size);
 	objc_close(oc);
 	if (fd != STDIN_FILENO) {
 		close(fd);
 	}
 	if (rc != 0) {
-		return fail("put", argv[1], argv[2], rc);
+		return fail("put", bucket, key, rc);
 	}
-	printf("put %s/%s: %llu bytes\n", argv[1], argv[2], (unsigned long long)size);
+	printf("put %s/%s: %llu bytes\n", bucket, key, (unsigned long long)size);
 	return CTL_OK;
 }
 
 int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 {
+	const char *bucket, *key, *out;
 	struct objc *oc;
-	const char *out = argc >= 4 ? argv[3] : "-";
 	char *tmp = NULL;
-	int fd, rc;
+	int fd, rc, i;
 
 	if (ctl_is_help(argc, argv)) {
 		printf("Usage: objfsctl get BUCKET KEY [FILE|-]\n"
@@ -78,9 +83,12 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 		       "into place only when the whole object was read and verified.\n");
 		return CTL_OK;
 	}
-	if (argc != 3 && argc != 4) {
+	if ((i = ctl_operands(argc, argv)) < 0 || (argc - i != 2 && argc - i != 3)) {
 		return bad_usage("get", "BUCKET KEY [FILE|-]");
 	}
+	bucket = argv[i];
+	key = argv[i + 1];
+	out = argc - i == 3 ? argv[i + 2] : "-";
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
@@ -110,7 +118,7 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 			return CTL_FAIL;
 		}
 	}
-	rc = obj_get_fd(oc, argv[1], argv[2], fd, NULL);
+	rc = obj_get_fd(oc, bucket, key, fd, NULL);
 	objc_close(oc);
 	if (tmp == NULL && fd != STDOUT_FILENO) {
 		close(fd);
@@ -128,27 +136,31 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv)
 		}
 		free(tmp);
 	}
-	return rc == 0 ? CTL_OK : fail("get", argv[1], argv[2], rc);
+	return rc == 0 ? CTL_OK : fail("get", bucket, key, rc);
 }
 
 int ctl_cmd_rm(struct ctl *c, int argc, char **argv)
 {
+	const char *bucket, *key;
 	struct objc *oc;
-	int rc;
+	int rc, i;
 
 	if (ctl_is_help(argc, argv)) {
-		printf("Usage: objfsctl rm BUCKET KEY\nRemove object KEY of BUCKET and free its blocks.\n");
+		printf("Usage: objfsctl rm BUCKET KEY\nRemove object KEY of BUCKET and free its "
+		       "blocks.\n");
 		return CTL_OK;
 	}
-	if (argc != 3) {
+	if ((i = ctl_operands(argc, argv)) < 0 || argc - i != 2) {
 		return bad_usage("rm", "BUCKET KEY");
 	}
+	bucket = argv[i];
+	key = argv[i + 1];
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	rc = obj_rm(oc, argv[1], argv[2]);
+	rc = obj_rm(oc, bucket, key);
 	objc_close(oc);
-	return rc == 0 ? CTL_OK : fail("rm", argv[1], argv[2], rc);
+	return rc == 0 ? CTL_OK : fail("rm", bucket, key, rc);
 }
 
 /* S3-style listing state: with a delimiter, keys that continue past the
@@ -170,7 +182,8 @@ static int print_entry(void *arg, const struct obj_entry *e)
 		if (slash != NULL) {
 			size_t n = (size_t)(slash - e->key) + 1;
 
-			if (strlen(ls->last_common) != n || strncmp(ls->last_common, e->key, n) != 0) {
+			if (strlen(ls->last_common) != n ||
+			    strncmp(ls->last_common, e->key, n) != 0) {
 				memcpy(ls->last_common, e->key, n);
 				ls->last_common[n] = '\0';
 				printf("%12s  %s\n", "PRE", ls->last_common);
@@ -184,9 +197,14 @@ static int print_entry(void *arg, const struct obj_entry *e)
 
 int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"delimiter", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
 	struct ls_state ls = {.prefix = "", .delim = 0};
+	const char *bucket;
 	struct objc *oc;
-	int rc;
+	int rc, o, n;
 
 	if (ctl_is_help(argc, argv)) {
 		printf("Usage: objfsctl ls [-d] BUCKET [PREFIX]\n"
@@ -197,28 +215,31 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 		       "                   prefix, marked PRE (like directories).\n");
 		return CTL_OK;
 	}
-	if (argc >= 2 && (strcmp(argv[1], "-d") == 0 || strcmp(argv[1], "--delimiter") == 0)) {
+	while ((o = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
+		if (o != 'd') {
+			return bad_usage("ls", "[-d] BUCKET [PREFIX]");
+		}
 		ls.delim = 1;
-		argc--;
-		argv++;
 	}
-	if (argc != 2 && argc != 3) {
+	n = argc - optind;
+	if (n != 1 && n != 2) {
 		return bad_usage("ls", "[-d] BUCKET [PREFIX]");
 	}
-	if (msg_check_bucket(argv[1]) != 0) {
-		fprintf(stderr, "objfsctl ls: invalid bucket name '%s'\n", argv[1]);
-		return CTL_USAGE;
+	bucket = argv[optind];
+	if (n == 2) {
+		ls.prefix = argv[optind + 1];
 	}
-	if (argc == 3) {
-		ls.prefix = argv[2];
+	if (msg_check_bucket(bucket) != 0) {
+		fprintf(stderr, "objfsctl ls: invalid bucket name '%s'\n", bucket);
+		return CTL_USAGE;
 	}
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	rc = obj_list(oc, argv[1], ls.prefix, print_entry, &ls);
+	rc = obj_list(oc, bucket, ls.prefix, print_entry, &ls);
 	objc_close(oc);
 	if (rc != 0) {
-		fprintf(stderr, "objfsctl ls: %s: %s\n", argv[1], obj_strerror(rc));
+		fprintf(stderr, "objfsctl ls: %s: %s\n", bucket, obj_strerror(rc));
 		return CTL_FAIL;
 	}
 	return CTL_OK;
@@ -235,7 +256,7 @@ static void bucket_usage(FILE *f)
 {
 	fprintf(f, "Usage: objfsctl bucket create BUCKET\n"
 		   "       objfsctl bucket ls\n"
-		   "       objfsctl bucket rm [--force] BUCKET\n"
+		   "       objfsctl bucket rm [-f|--force] BUCKET\n"
 		   "Create, list or remove buckets.  A bucket name is 1-63 characters of\n"
 		   "a-z, 0-9, '.' and '-', starting with a letter or digit.  'rm' refuses a\n"
 		   "bucket that still holds files unless --force is given, which removes\n"
@@ -244,77 +265,100 @@ static void bucket_usage(FILE *f)
 
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *action, *bucket;
 	struct objc *oc;
-	const char *action = argc >= 2 ? argv[1] : "";
-	int force = 0, rc;
+	int force = 0, rc, o, n;
 
 	if (ctl_is_help(argc, argv)) {
 		bucket_usage(stdout);
 		return CTL_OK;
 	}
-	if (strcmp(action, "rm") == 0 && argc == 4 && strcmp(argv[2], "--force") == 0) {
+	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+		if (o != 'f') {
+			bucket_usage(stderr);
+			return CTL_USAGE;
+		}
 		force = 1;
-		argv[2] = argv[3];
-		argc = 3;
 	}
-	if (!((strcmp(action, "create") == 0 && argc == 3) || (strcmp(action, "ls") == 0 && argc == 2) ||
-	      (strcmp(action, "rm") == 0 && argc == 3))) {
+	n = argc - optind;
+	action = n >= 1 ? argv[optind] : "";
+	bucket = n >= 2 ? argv[optind + 1] : NULL;
+	if (!((strcmp(action, "create") == 0 && n == 2) || (strcmp(action, "ls") == 0 && n == 1) ||
+	      (strcmp(action, "rm") == 0 && n == 2)) ||
+	    (force && strcmp(action, "rm") != 0)) {
 		bucket_usage(stderr);
 		return CTL_USAGE;
 	}
-	if (argc == 3 && msg_check_bucket(argv[2]) != 0) {
-		fprintf(stderr, "objfsctl bucket: invalid bucket name '%s'\n", argv[2]);
+	if (bucket != NULL && msg_check_bucket(bucket) != 0) {
+		fprintf(stderr, "objfsctl bucket: invalid bucket name '%s'\n", bucket);
 		return CTL_USAGE;
 	}
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
 	if (strcmp(action, "create") == 0) {
-		rc = bucket_create(oc, argv[2]);
+		rc = bucket_create(oc, bucket);
 	} else if (strcmp(action, "rm") == 0) {
-		rc = bucket_remove(oc, argv[2], force);
+		rc = bucket_remove(oc, bucket, force);
 	} else {
 		rc = bucket_list(oc, print_bucket, NULL);
 	}
 	objc_close(oc);
 	if (rc != 0) {
-		fprintf(stderr, "objfsctl bucket %s%s%s: %s%s\n", action, argc == 3 ? " " : "",
-			argc == 3 ? argv[2] : "", rc == -ENOTEMPTY ? "bucket is not empty" : obj_strerror(rc),
+		fprintf(stderr, "objfsctl bucket %s%s%s: %s%s\n", action, bucket != NULL ? " " : "",
+			bucket != NULL ? bucket : "",
+			rc == -ENOTEMPTY ? "bucket is not empty" : obj_strerror(rc),
 			rc == -ENOTEMPTY ? " (use --force to remove its files too)" : "");
 		return CTL_FAIL;
 	}
 	return CTL_OK;
 }
 
+static void repair_usage(FILE *f)
+{
+	fprintf(f, "Usage: objfsctl repair BUCKET\n"
+		   "Check every block of every file of BUCKET and write each fragment that\n"
+		   "is missing or damaged on its home node back there, rebuilt from the\n"
+		   "others: run it after a node was down (its fragments were handed off\n"
+		   "to other nodes) or replaced.  Home nodes that are down are skipped.\n");
+}
+
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 {
 	struct repair_stats st;
+	const char *bucket;
 	struct objc *oc;
-	int rc;
+	int rc, i;
 
-	if (ctl_is_help(argc, argv) || argc != 2) {
-		printf("Usage: objfsctl repair BUCKET\n"
-		       "Check every block of every file of BUCKET and write each fragment that\n"
-		       "is missing or damaged on its home node back there, rebuilt from the\n"
-		       "others: run it after a node was down (its fragments were handed off\n"
-		       "to other nodes) or replaced.  Home nodes that are down are skipped.\n");
-		return ctl_is_help(argc, argv) ? CTL_OK : CTL_USAGE;
+	if (ctl_is_help(argc, argv)) {
+		repair_usage(stdout);
+		return CTL_OK;
 	}
-	if (msg_check_bucket(argv[1]) != 0) {
-		fprintf(stderr, "objfsctl repair: invalid bucket name '%s'\n", argv[1]);
+	if ((i = ctl_operands(argc, argv)) < 0 || argc - i != 1) {
+		repair_usage(stderr);
+		return CTL_USAGE;
+	}
+	bucket = argv[i];
+	if (msg_check_bucket(bucket) != 0) {
+		fprintf(stderr, "objfsctl repair: invalid bucket name '%s'\n", bucket);
 		return CTL_USAGE;
 	}
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
 	cl_wait_connected(objc_cl(oc), 2000);
-	rc = obj_repair(oc, argv[1], &st);
+	rc = obj_repair(oc, bucket, &st);
 	objc_close(oc);
-	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks failed\n",
-	       argv[1], (unsigned long long)st.files, (unsigned long long)st.blocks,
+	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks "
+	       "failed\n",
+	       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
 	       (unsigned long long)st.fragments, (unsigned long long)st.failed);
 	if (rc != 0) {
-		fprintf(stderr, "objfsctl repair: %s: %s\n", argv[1], obj_strerror(rc));
+		fprintf(stderr, "objfsctl repair: %s: %s\n", bucket, obj_strerror(rc));
 		return CTL_FAIL;
 	}
 	return CTL_OK;

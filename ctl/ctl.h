@@ -1,7 +1,10 @@
 /* ctl.h: shared pieces of objfsctl's subcommands.
  * Each subcommand is a function taking its own argv (argv[0] is the
  * subcommand's name) and returning the process exit code: 0 ok, 1 failed,
- * 2 bad usage.  Subcommands print their own --help. */
+ * 2 bad usage.  Subcommands print their own --help.  main resets getopt
+ * (optind = 0) before calling one, and subcommands parse with optstrings
+ * that do not start with '+': glibc then permutes, so options may follow
+ * operands (`bucket rm NAME --force`), unless POSIXLY_CORRECT is set. */
 #ifndef OBJFS_CTL_H
 #define OBJFS_CTL_H
 
@@ -21,9 +24,15 @@ int ctl_load(struct ctl *c);
 /* Connects to the cluster; prints the error on failure. */
 int ctl_connect(struct ctl *c, struct objc **oc);
 
-/* getopt_long over a subcommand's argv, with -h/--help handled by
- * printing help to stdout (returns 'h'). */
+/* True if -h or --help is among a subcommand's arguments (before "--"):
+ * the subcommand then prints its help to stdout and exits 0. */
 int ctl_is_help(int argc, char **argv);
+
+/* For a subcommand without options: lets getopt_long move any operand
+ * behind the (absent) options and refuse an option-looking argument, as
+ * GNU tools do ("--" lets an operand start with '-').  Returns the index
+ * of the first operand, or -1 after getopt printed the bad option. */
+int ctl_operands(int argc, char **argv);
 
 /* Formats a byte count as "12.3 GiB". */
 const char *ctl_human(uint64_t bytes, char *buf, size_t len);

@@ -1,19 +1,25 @@
 /* ctl_dev.c: objfsctl dev up|down: a local cluster on loopback.
- * Writes the embedded default config (cfg_write_dev) into DIR, starts one
+ * Writes the dev config (dev_conf.c) into DIR, starts one
  * objfs-node process per [node] section in its own session, logging to
  * DIR/nodeID.log with its pid in DIR/nodeID.pid, and waits until every
- * node answers.  `down` stops exactly the processes named by those pid
- * files (checking each is still an objfs-node), never others. */
+ * node answers.  Before starting a node it checks that the node's ports
+ * can be bound, so ports taken by another cluster are named instead of
+ * that cluster's nodes being taken for ours.  `down` stops exactly the
+ * processes named by those pid files (checking each is still an
+ * objfs-node), never others. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,12 +29,16 @@
 #include "../common/clock.h"
 #include "../common/err.h"
 #include "ctl.h"
+#include "dev_conf.h"
 
 #define DEV_DIR ".objfs-dev"
 #define DEV_PORT 7401
 #define DEV_BUCKET "demo"
 #define DEV_MOUNT "mnt"
 #define DEV_START_TIMEOUT_MS 15000
+/* Blocks of ports tried when the default block is taken and no --port
+ * was given: enough to step over a few clusters of other users. */
+#define DEV_PORT_TRIES 64
 #define DEV_STOP_TIMEOUT_MS 10000
 
 /* snprintf for paths: a path that does not fit is an error, not a
@@ -55,13 +65,15 @@ static void dev_usage(FILE *f)
 		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
 		"  -d, --dir DIR    where config, data, logs and pid files live\n"
 		"                   (default ./" DEV_DIR ")\n"
-		"  -p, --port PORT  first node's port; node i listens on PORT+i-1\n"
-		"                   (default %d)\n"
+		"  -p, --port PORT  first node's port; node i listens on PORT+i-1 and\n"
+		"                   replicates on PORT+i-1+1000 (default %d, or the\n"
+		"                   next free block when that is taken)\n"
 		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
 		"      --no-mount   start the nodes and create the bucket only\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
 		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
+		"after checking that their ports are free (exit 1 naming a port in use),\n"
 		"creates bucket 'demo' and mounts it.  'down' unmounts first.\n",
 		DEV_PORT);
 }
@@ -103,9 +115,8 @@ static int is_our_node(long pid)
 	return strstr(cmd, "objfs-node") != NULL;
 }
 
-/* A program of ours: beside objfsctl (installed, or the build tree's
- * nodes/), in the build tree's folder `alt` (e.g. "../fuse"), or from
- * PATH. */
+/* A program of ours: beside objfsctl (installed), in the build tree's
+ * folder `alt` relative to objfsctl's (e.g. "../fuse"), or from PATH. */
 static void find_program(const char *name, const char *alt, char *out, size_t len)
 {
 	char self[PATH_MAX];
@@ -226,6 +237,113 @@ static void dev_unmount(const char *dir)
 	unlink(rec);
 }
 
+/* The two ports a node listens on, as objfs-node derives them
+ * (repl_node_addr in nodes/repl.c): addr's port, and raft_port or else
+ * addr's port + 1000, both on addr's host. */
+struct node_ports {
+	char host[CFG_ADDR_MAX];
+	long port, raft;
+};
+
+static int node_ports(const struct cfg_node *n, struct node_ports *np)
+{
+	const char *a = n->addr + strlen("tcp://"); /* the config allows only tcp:// */
+	const char *colon = strrchr(a, ':');
+	size_t hl;
+
+	if (colon == NULL) {
+		return -EINVAL;
+	}
+	hl = (size_t)(colon - a);
+	if (hl >= 2 && a[0] == '[' && a[hl - 1] == ']') {
+		a++; /* [::1] */
+		hl -= 2;
+	}
+	snprintf(np->host, sizeof(np->host), "%.*s", (int)hl, a);
+	np->port = strtol(colon + 1, NULL, 10);
+	np->raft = n->raft_port != 0 ? (long)n->raft_port : np->port + 1000;
+	return np->port >= 1 && np->port <= 65535 && np->raft <= 65535 ? 0 : -ERANGE;
+}
+
+/* 0 if a listener could bind host:port now, -EADDRINUSE if something
+ * holds it, or another negative errno.  SO_REUSEADDR as nng and libuv set
+ * it: a port with connections in TIME_WAIT is free for the node too. */
+static int port_free(const char *host, long port)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai;
+	char serv[16];
+	int fd, one = 1, rc;
+
+	snprintf(serv, sizeof(serv), "%ld", port);
+	rc =
+	    getaddrinfo(host[0] != '\0' && strcmp(host, "*") != 0 ? host : NULL, serv, &hints, &ai);
+	if (rc != 0) {
+		return rc == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+			bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1) != 0)) {
+		rc = -errno;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
+/* Checks both ports of node n; on failure writes what is wrong to why. */
+static int node_ports_free(const struct cfg_node *n, char *why, size_t whylen)
+{
+	struct node_ports np = {.port = 0};
+	int rc = node_ports(n, &np);
+
+	if (rc != 0) {
+		snprintf(why, whylen, "node %u (%s): %s", n->id, n->addr,
+			 rc == -ERANGE ? "its raft port would be above 65535" : "no port in addr");
+		return rc;
+	}
+	for (int raft = 0; raft <= 1; raft++) {
+		long port = raft ? np.raft : np.port;
+
+		rc = port_free(np.host, port);
+		if (rc != 0) {
+			snprintf(why, whylen, "%s %ld of node %u on %s is %s%s",
+				 raft ? "raft port" : "port", port, n->id,
+				 np.host[0] ? np.host : "*",
+				 rc == -EADDRINUSE ? "in use" : "not usable: ",
+				 rc == -EADDRINUSE ? "" : obj_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The first block of n node ports from DEV_PORT on whose node and raft
+ * ports are all free, or DEV_PORT if none is (up then names what holds it). */
+static long free_port_block(size_t n)
+{
+	char why[CFG_ADDR_MAX + 64];
+
+	for (long base = DEV_PORT, t = 0; t < DEV_PORT_TRIES && base + (long)n - 1 + 1000 <= 65535;
+	     t++, base += (long)n) {
+		int ok = 1;
+
+		for (size_t i = 0; ok && i < n; i++) {
+			struct cfg_node nd = {.id = (uint32_t)i + 1};
+
+			snprintf(nd.addr, sizeof(nd.addr), "tcp://127.0.0.1:%ld", base + (long)i);
+			ok = node_ports_free(&nd, why, sizeof(why)) == 0;
+		}
+		if (ok) {
+			return base;
+		}
+	}
+	return DEV_PORT;
+}
+
 static int spawn_node(const char *bin, const char *conf, const char *dir, uint32_t id)
 {
 	char log[PATH_MAX], pidf[PATH_MAX], idbuf[16];
@@ -298,9 +416,12 @@ static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 	return ok;
 }
 
-static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const char *mnt)
+static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
+		  const char *mnt)
 {
 	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
+	char running[CFG_MAX_NODES];
+	int fresh = 0;
 	size_t ready;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -316,31 +437,60 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 		return CTL_FAIL;
 	}
 	if (access(conf, F_OK) != 0) {
-		int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		int rc = f != NULL ? cfg_write_dev(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+		int fd, rc;
+		FILE *f;
 
+		if (!port_given) {
+			long free_port = free_port_block((size_t)nodes);
+
+			if (free_port != port) {
+				printf("ports %ld..%ld (or their raft ports) are in use; using "
+				       "%ld..%ld\n",
+				       port, port + nodes - 1, free_port, free_port + nodes - 1);
+			}
+			port = free_port;
+		}
+		fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		rc = f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
 		}
 		if (rc != 0) {
-			fprintf(stderr, "objfsctl dev up: cannot write %s: %s\n", conf, obj_strerror(rc));
+			fprintf(stderr, "objfsctl dev up: cannot write %s: %s\n", conf,
+				obj_strerror(rc));
 			unlink(conf);
 			return CTL_FAIL;
 		}
+		fresh = 1;
 	}
 	c->conf_path = conf;
 	if (ctl_load(c) != CTL_OK) {
 		return CTL_FAIL;
 	}
-	find_program("objfs-node", NULL, bin, sizeof(bin));
+	/* Every port first, so that a taken one starts nothing at all. */
 	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 		const struct cfg_node *n = &c->cfg.nodes[i];
-		char pidf[PATH_MAX];
-		int rc;
+		char pidf[PATH_MAX], why[CFG_ADDR_MAX + 64];
 
 		pathf(pidf, sizeof(pidf), "%s/node%u.pid", absdir, n->id);
-		if (is_our_node(read_pid(pidf))) {
+		running[i] = (char)is_our_node(read_pid(pidf));
+		if (!running[i] && node_ports_free(n, why, sizeof(why)) != 0) {
+			fprintf(stderr, "objfsctl dev up: %s; nothing started (%s)\n", why,
+				fresh ? "choose other ports with --port"
+				      : "stop what holds it, or change the ports in the config");
+			if (fresh) {
+				unlink(conf); /* a retry with another --port writes a new one */
+			}
+			return CTL_FAIL;
+		}
+	}
+	find_program("objfs-node", "../nodes", bin, sizeof(bin));
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		const struct cfg_node *n = &c->cfg.nodes[i];
+		int rc;
+
+		if (running[i]) {
 			continue;
 		}
 		if (mkdir(n->data_dir, 0700) != 0 && errno != EEXIST) {
@@ -354,7 +504,8 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 	}
 	ready = wait_ready(&c->cfg, DEV_START_TIMEOUT_MS);
 	if (ready != c->cfg.n_nodes) {
-		fprintf(stderr, "objfsctl dev up: only %zu of %zu nodes answered; see %s/node*.log\n",
+		fprintf(stderr,
+			"objfsctl dev up: only %zu of %zu nodes answered; see %s/node*.log\n",
 			ready, c->cfg.n_nodes, absdir);
 		return CTL_FAIL;
 	}
@@ -367,12 +518,13 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, const c
 			objc_close(oc);
 		}
 		if (rc != 0 && rc != -EEXIST) {
-			fprintf(stderr, "objfsctl dev up: cannot create bucket '%s': %s\n", DEV_BUCKET,
-				obj_strerror(rc));
+			fprintf(stderr, "objfsctl dev up: cannot create bucket '%s': %s\n",
+				DEV_BUCKET, obj_strerror(rc));
 			return CTL_FAIL;
 		}
 	}
-	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET, conf);
+	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET,
+	       conf);
 	printf("use it with: export OBJFS_CONF=%s\n", conf);
 	if (mnt != NULL) {
 		char absmnt[PATH_MAX];
@@ -443,7 +595,8 @@ static int dev_down(const char *dir, int purge)
 			usleep(20000);
 		}
 		if (is_our_node(pid)) {
-			fprintf(stderr, "objfsctl dev down: node %u (pid %ld) ignored SIGTERM; killing\n",
+			fprintf(stderr,
+				"objfsctl dev down: node %u (pid %ld) ignored SIGTERM; killing\n",
 				cfg->nodes[i].id, pid);
 			kill((pid_t)pid, SIGKILL);
 			rc = CTL_FAIL;
@@ -462,34 +615,31 @@ static int dev_down(const char *dir, int purge)
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"nodes", required_argument, NULL, 'n'},
-		{"dir", required_argument, NULL, 'd'},
-		{"port", required_argument, NULL, 'p'},
-		{"purge", no_argument, NULL, 'P'},
-		{"mount", required_argument, NULL, 'm'},
-		{"no-mount", no_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"purge", no_argument, NULL, 'P'},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"no-mount", no_argument, NULL, 'M'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
-	int purge = 0, o;
+	int purge = 0, port_given = 0, o;
 
-	if (argc < 2 || ctl_is_help(argc, argv)) {
-		dev_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? CTL_USAGE : CTL_OK;
+	if (ctl_is_help(argc, argv)) {
+		dev_usage(stdout);
+		return CTL_OK;
 	}
-	action = argv[1];
-	argc--;
-	argv++;
-	while ((o = getopt_long(argc, argv, "n:d:p:m:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "n:d:p:m:", opts, NULL)) != -1) {
 		char *end;
 
 		switch (o) {
 		case 'n':
 			nodes = strtol(optarg, &end, 10);
 			if (*end != '\0' || nodes < 1 || nodes > CFG_MAX_NODES) {
-				fprintf(stderr, "objfsctl dev: --nodes must be 1..%d\n", CFG_MAX_NODES);
+				fprintf(stderr, "objfsctl dev: --nodes must be 1..%d\n",
+					CFG_MAX_NODES);
 				return CTL_USAGE;
 			}
 			break;
@@ -499,9 +649,11 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*end != '\0' || port < 1 || port > 65535 - CFG_MAX_NODES) {
-				fprintf(stderr, "objfsctl dev: --port must be 1..%d\n", 65535 - CFG_MAX_NODES);
+				fprintf(stderr, "objfsctl dev: --port must be 1..%d\n",
+					65535 - CFG_MAX_NODES);
 				return CTL_USAGE;
 			}
+			port_given = 1;
 			break;
 		case 'P':
 			purge = 1;
@@ -517,12 +669,13 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (argc - optind != 1) {
 		dev_usage(stderr);
 		return CTL_USAGE;
 	}
+	action = argv[optind];
 	if (strcmp(action, "up") == 0 && !purge) {
-		return dev_up(c, dir, nodes, port, mnt);
+		return dev_up(c, dir, nodes, port, port_given, mnt);
 	}
 	if (strcmp(action, "down") == 0) {
 		return dev_down(dir, purge);

@@ -91,8 +91,9 @@ static void print_shards(struct ctl *c, struct cl *cl)
 								  : 0));
 			}
 			printf("%-12s %-5u %-10s %-6llu %-8llu %-8llu %s\n", t->names[s],
-			       c->cfg.nodes[i].id, role_name(st->role), (unsigned long long)st->term,
-			       (unsigned long long)st->commit, (unsigned long long)st->applied, lag);
+			       c->cfg.nodes[i].id, role_name(st->role),
+			       (unsigned long long)st->term, (unsigned long long)st->commit,
+			       (unsigned long long)st->applied, lag);
 		}
 		if (lead == NULL) {
 			printf("%-12s no leader (fewer than a majority of its replicas answer)\n",
@@ -121,7 +122,7 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		       "Exit status 0 when every node is up, 1 otherwise.\n");
 		return CTL_OK;
 	}
-	if (argc != 1) {
+	if (ctl_operands(argc, argv) != argc) {
 		fprintf(stderr, "Usage: objfsctl status\n");
 		return CTL_USAGE;
 	}
@@ -156,8 +157,8 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 			msg_get_node_status(&rd, &st);
 		}
 		if (reqs[i].status != 0 || !rd_done(&rd)) {
-			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id, n->addr,
-			       n->zone, "down", "-", "-", "-", "-", "-",
+			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id,
+			       n->addr, n->zone, "down", "-", "-", "-", "-", "-",
 			       reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply");
 			cl_req_release(&reqs[i]);
 			continue;
@@ -209,29 +210,38 @@ static int member(struct cl *cl, const char *shard, int add, uint32_t id)
 	return rc;
 }
 
+static void node_usage(FILE *f)
+{
+	fprintf(f, "Usage: objfsctl node out|in ID\n"
+		   "out: move every metadata shard replica off node ID, one Raft\n"
+		   "membership change at a time (a replacement chosen by rendezvous\n"
+		   "order is added and caught up before ID is removed).\n"
+		   "in: give node ID back the replicas rendezvous placement assigns it,\n"
+		   "removing the stand-ins.  Fragments are not moved by either.\n");
+}
+
 int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 {
 	struct shard_table *t;
 	struct cl *cl;
 	size_t self = SIZE_MAX;
-	int out, rc, failed = 0;
+	int out, rc, failed = 0, op;
 	char *end;
 	long id;
 
-	if (ctl_is_help(argc, argv) || argc != 3 ||
-	    (strcmp(argv[1], "out") != 0 && strcmp(argv[1], "in") != 0)) {
-		printf("Usage: objfsctl node out|in ID\n"
-		       "out: move every metadata shard replica off node ID, one Raft\n"
-		       "membership change at a time (a replacement chosen by rendezvous\n"
-		       "order is added and caught up before ID is removed).\n"
-		       "in: give node ID back the replicas rendezvous placement assigns it,\n"
-		       "removing the stand-ins.  Fragments are not moved by either.\n");
-		return ctl_is_help(argc, argv) ? CTL_OK : CTL_USAGE;
+	if (ctl_is_help(argc, argv)) {
+		node_usage(stdout);
+		return CTL_OK;
 	}
-	out = strcmp(argv[1], "out") == 0;
-	id = strtol(argv[2], &end, 10);
+	if ((op = ctl_operands(argc, argv)) < 0 || argc - op != 2 ||
+	    (strcmp(argv[op], "out") != 0 && strcmp(argv[op], "in") != 0)) {
+		node_usage(stderr);
+		return CTL_USAGE;
+	}
+	out = strcmp(argv[op], "out") == 0;
+	id = strtol(argv[op + 1], &end, 10);
 	if (*end != '\0' || id <= 0) {
-		fprintf(stderr, "objfsctl node: not a node id: '%s'\n", argv[2]);
+		fprintf(stderr, "objfsctl node: not a node id: '%s'\n", argv[op + 1]);
 		return CTL_USAGE;
 	}
 	if (ctl_load(c) != CTL_OK) {
@@ -260,8 +270,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 	for (size_t s = 0; s < t->n; s++) {
 		struct shard_view *v = t->views[s];
 		const char *bucket = strcmp(t->names[s], "_catalog") == 0 ? "" : t->names[s];
-		size_t rank[CFG_MAX_NODES], nr = mc_shard_replicas(&c->cfg, bucket, rank,
-								      c->cfg.n_nodes);
+		size_t rank[CFG_MAX_NODES],
+		    nr = mc_shard_replicas(&c->cfg, bucket, rank, c->cfg.n_nodes);
 		size_t want = c->cfg.meta_replicas < nr ? c->cfg.meta_replicas : nr;
 
 		if (out && is_voter(v, &c->cfg, self)) {
@@ -269,7 +279,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			for (size_t k = 0; k < nr; k++) {
 				if (rank[k] != self && !is_voter(v, &c->cfg, rank[k]) &&
 				    cl_node_up(cl, rank[k])) {
-					failed |= member(cl, t->names[s], 1, c->cfg.nodes[rank[k]].id) != 0;
+					failed |= member(cl, t->names[s], 1,
+							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
 			}
@@ -287,7 +298,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			/* Then the stand-in that placement does not prefer. */
 			for (size_t k = nr; k-- > want;) {
 				if (is_voter(v, &c->cfg, rank[k])) {
-					failed |= member(cl, t->names[s], 0, c->cfg.nodes[rank[k]].id) != 0;
+					failed |= member(cl, t->names[s], 0,
+							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
 			}

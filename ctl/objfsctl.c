@@ -25,16 +25,16 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
-	{"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
-	{"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
-	{"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
-	{"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
-	{"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
-	{"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
-	{"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
-	{"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
-	{"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
+    {"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
+    {"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
+    {"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
+    {"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
+    {"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
+    {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
+    {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
+    {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
+    {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
 };
 
 static void usage(FILE *f)
@@ -51,7 +51,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
 	}
-	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.\n"
+	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.  They may also\n"
+		   "follow its operands (bucket rm NAME --force); '--' ends them.\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
@@ -67,8 +68,8 @@ int ctl_load(struct ctl *c)
 		c->conf_path = getenv("OBJFS_CONF");
 	}
 	if (c->conf_path == NULL) {
-		c->conf_path = access(DEV_CONF, R_OK) == 0 ? DEV_CONF
-							    : OBJFS_SYSCONFDIR "/objfs/objfs.conf";
+		c->conf_path =
+		    access(DEV_CONF, R_OK) == 0 ? DEV_CONF : OBJFS_SYSCONFDIR "/objfs/objfs.conf";
 	}
 	rc = cfg_load_file(c->conf_path, &c->cfg, err, sizeof(err));
 	if (rc != 0) {
@@ -110,6 +111,16 @@ int ctl_is_help(int argc, char **argv)
 	return 0;
 }
 
+int ctl_operands(int argc, char **argv)
+{
+	static const struct option none[] = {{NULL, 0, NULL, 0}};
+
+	if (getopt_long(argc, argv, "", none, NULL) != -1) {
+		return -1; /* every option is unknown; getopt said which */
+	}
+	return optind;
+}
+
 const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -127,11 +138,11 @@ const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct ctl c;
 	int o;
@@ -164,9 +175,13 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
 		if (strcmp(argv[optind], cmds[i].name) == 0) {
+			static char name[32];
 			int sub = optind;
 
-			optind = 0; /* glibc: re-initialise getopt for the subcommand */
+			/* getopt names argv[0] in its messages: "objfsctl bucket: ..." */
+			snprintf(name, sizeof(name), "objfsctl %s", cmds[i].name);
+			argv[sub] = name;
+			optind = 0; /* glibc: re-initialise, ordering included (permute) */
 			return cmds[i].fn(&c, argc - sub, argv + sub);
 		}
 	}

@@ -1,0 +1,65 @@
+/* dev_conf.c: writes the config of a local dev cluster.
+ * The secret comes from rand_bytes and is wiped from memory once written;
+ * nothing else here touches the system. */
+#include "dev_conf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../common/config.h"
+#include "../common/rand.h"
+
+/* Bytes of getrandom output in a dev secret: 256 bits, written as 64 hex digits. */
+#define DEV_SECRET_BYTES 32
+
+int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
+{
+	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
+	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
+	uint8_t raw[DEV_SECRET_BYTES];
+	char hex[2 * DEV_SECRET_BYTES + 1];
+	int rc;
+
+	/* The file must load back: data_dir is absolute, quoted, one line. */
+	if (n == 0 || n > CFG_MAX_NODES || dir == NULL || dir[0] != '/' ||
+	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
+		return -EINVAL;
+	}
+	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
+		return -ENAMETOOLONG;
+	}
+	rc = rand_bytes(raw, sizeof(raw));
+	if (rc < 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	}
+	explicit_bzero(raw, sizeof(raw));
+
+	fprintf(f,
+		"# objfs.conf for a local development cluster of %zu nodes; see objfs.conf(5).\n"
+		"# Lines starting with '#' show a key's built-in default.\n\n",
+		n);
+	fprintf(f, "[cluster]\nname = dev\n");
+	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
+	fprintf(f, "ec_profile = 4+2\n");
+	cfg_write_defaults(f, "cluster", cluster_given);
+	explicit_bzero(hex, sizeof(hex));
+	for (size_t i = 1; i <= n; i++) {
+		/* Three zones so that the default 4+2 spreads as it would on racks. */
+		fprintf(f,
+			"\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
+			"data_dir = \"%s/node%zu\"\n",
+			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
+		if (i == 1) {
+			cfg_write_defaults(f, "node", node_given);
+		}
+	}
+	if (fflush(f) != 0 || ferror(f)) {
+		return -EIO;
+	}
+	return 0;
+}

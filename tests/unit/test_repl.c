@@ -1,0 +1,349 @@
+/* test_repl.c: Raft replication (nodes/repl.c) with three real replicas
+ * in one process, on loopback TCP through the real multiplexer: a group
+ * elects a ready leader, asynchronous proposals in flight together are
+ * applied once each, in one order, on every replica, and flushed; a
+ * follower refuses with -EREMOTE naming the leader; when the leader stops,
+ * another one takes over and accepts proposals; a stopped replica fails
+ * what it still holds with -ESHUTDOWN. */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/clock.h"
+#include "../../common/config.h"
+#include "../../common/log.h"
+#include "../../nodes/repl.h"
+
+#define N 3
+#define MAXLOG 4096
+
+/* A replica's state machine: the records applied, in order. */
+struct sm {
+	pthread_mutex_t mu;
+	uint32_t log[MAXLOG];
+	size_t n;
+	atomic_int flushes;
+};
+
+static struct cfg cfg;
+static struct repl *r[N];
+static struct sm sm[N];
+static char dir[256];
+
+static int sm_apply(void *arg, uint64_t index, const void *buf, size_t len, void **result)
+{
+	struct sm *m = arg;
+	uint32_t v = 0;
+	uint64_t *res = malloc(sizeof(*res));
+
+	(void)index;
+	if (res == NULL || len != sizeof(v)) {
+		free(res);
+		return -EINVAL;
+	}
+	memcpy(&v, buf, sizeof(v));
+	pthread_mutex_lock(&m->mu);
+	if (m->n < MAXLOG) {
+		m->log[m->n++] = v;
+	}
+	*res = m->n;
+	pthread_mutex_unlock(&m->mu);
+	*result = res;
+	return 0;
+}
+
+static int sm_snapshot(void *arg, void **buf, size_t *len)
+{
+	struct sm *m = arg;
+
+	pthread_mutex_lock(&m->mu);
+	*len = m->n * sizeof(uint32_t) + 1;
+	*buf = malloc(*len);
+	memcpy(*buf, m->log, *len - 1);
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static int sm_restore(void *arg, const void *buf, size_t len)
+{
+	struct sm *m = arg;
+
+	pthread_mutex_lock(&m->mu);
+	m->n = (len - 1) / sizeof(uint32_t);
+	memcpy(m->log, buf, len - 1);
+	pthread_mutex_unlock(&m->mu);
+	return 0;
+}
+
+static int sm_flush(void *arg)
+{
+	struct sm *m = arg;
+
+	atomic_fetch_add(&m->flushes, 1);
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int f, struct FTW *w)
+{
+	(void)st;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+static void quiet(enum log_level lvl, const char *id, const char *line, void *arg)
+{
+	(void)lvl;
+	(void)id;
+	(void)line;
+	(void)arg;
+}
+
+static void setup(void)
+{
+	unsigned base = 21000 + (unsigned)(getpid() % 500) * 20;
+
+	/* A peer that dies mid-write must not kill us (repl.c says so). */
+	signal(SIGPIPE, SIG_IGN);
+	log_set_sink(quiet, NULL);
+	snprintf(dir, sizeof(dir), "/tmp/test_repl.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.secret, "0123456789abcdef0123456789abcdef", 32);
+	cfg.secret_len = 32;
+	cfg.max_skew_s = 30;
+	cfg.meta_replicas = 3;
+	cfg.election_ms = 300;
+	cfg.snapshot_entries = 8192;
+	cfg.n_nodes = N;
+	for (size_t i = 0; i < N; i++) {
+		char rd[300];
+		char err[256];
+
+		cfg.nodes[i].id = (uint32_t)i + 1;
+		snprintf(cfg.nodes[i].addr, sizeof(cfg.nodes[i].addr), "tcp://127.0.0.1:%u", base + (unsigned)i);
+		snprintf(rd, sizeof(rd), "%s/raft%zu", dir, i);
+		pthread_mutex_init(&sm[i].mu, NULL);
+		sm[i].n = 0;
+		atomic_store(&sm[i].flushes, 0);
+		ck_assert_msg(repl_open(&cfg, i, rd, &r[i], err, sizeof(err)) == 0, "%s", err);
+	}
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < N; i++) {
+		repl_close(r[i]);
+		r[i] = NULL;
+	}
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	log_set_sink(NULL, NULL);
+}
+
+static struct repl_fsm fsm_of(size_t i)
+{
+	struct repl_fsm f = {.arg = &sm[i], .apply = sm_apply, .snapshot = sm_snapshot,
+			     .restore = sm_restore, .flush = sm_flush};
+	return f;
+}
+
+/* Opens group "g" on every replica (voters 0..N-1) and waits for a ready
+ * leader; returns its index. */
+static long open_group(struct repl_group *g[N])
+{
+	size_t voters[N] = {0, 1, 2};
+	int64_t until = clock_mono_ns() + 15 * 1000000000LL;
+
+	for (size_t i = 0; i < N; i++) {
+		struct repl_fsm f = fsm_of(i);
+
+		ck_assert_int_eq(repl_group_open(r[i], "g", &f, voters, N, &g[i]), 0);
+	}
+	while (clock_mono_ns() < until) {
+		for (size_t i = 0; i < N; i++) {
+			long l;
+
+			if (g[i] != NULL && repl_read_ok(g[i], &l) == 0) {
+				return (long)i;
+			}
+		}
+		usleep(20000);
+	}
+	ck_abort_msg("no ready leader within 15 s");
+	return -1;
+}
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, ok, other;
+	uint64_t max_pos;
+};
+
+static void done_cb(void *arg, int status, void *result, long leader)
+{
+	struct waiter *w = arg;
+
+	(void)leader;
+	pthread_mutex_lock(&w->mu);
+	if (status == 0 && result != NULL) {
+		uint64_t pos = *(uint64_t *)result;
+
+		w->ok++;
+		if (pos > w->max_pos) {
+			w->max_pos = pos;
+		}
+	} else {
+		w->other++;
+	}
+	w->done++;
+	free(result);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until replica i applied n records. */
+static void wait_applied(size_t i, size_t n)
+{
+	int64_t until = clock_mono_ns() + 10 * 1000000000LL;
+	size_t got;
+
+	do {
+		pthread_mutex_lock(&sm[i].mu);
+		got = sm[i].n;
+		pthread_mutex_unlock(&sm[i].mu);
+		if (got >= n) {
+			break;
+		}
+		usleep(10000);
+	} while (clock_mono_ns() < until);
+	ck_assert_uint_eq(got, n);
+}
+
+/* 500 proposals in flight at once: each applied exactly once, every
+ * replica holds the same sequence, and flushes batched the applies. */
+START_TEST(test_async_batch)
+{
+	struct repl_group *g[N] = {0};
+	long l = open_group(g);
+	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	enum { K = 500 };
+	int seen[K] = {0};
+
+	for (uint32_t v = 0; v < K; v++) {
+		ck_assert_int_eq(repl_propose_async(g[l], &v, sizeof(v), done_cb, &w), 0);
+	}
+	pthread_mutex_lock(&w.mu);
+	while (w.done < K) {
+		pthread_cond_wait(&w.cv, &w.mu);
+	}
+	pthread_mutex_unlock(&w.mu);
+	ck_assert_int_eq(w.ok, K);
+	ck_assert_int_eq(w.other, 0);
+	for (size_t i = 0; i < N; i++) {
+		wait_applied(i, K);
+	}
+	for (size_t j = 0; j < K; j++) {
+		seen[sm[l].log[j]]++;
+		for (size_t i = 0; i < N; i++) {
+			ck_assert_uint_eq(sm[i].log[j], sm[l].log[j]);
+		}
+	}
+	for (size_t j = 0; j < K; j++) {
+		ck_assert_int_eq(seen[j], 1);
+	}
+	/* Group commit: fewer flushes than records on the leader. */
+	ck_assert_int_gt(atomic_load(&sm[l].flushes), 0);
+	ck_assert_int_lt(atomic_load(&sm[l].flushes), K);
+}
+END_TEST
+
+/* A follower refuses with -EREMOTE and names the leader; the leader's
+ * synchronous proposal returns the state machine's result. */
+START_TEST(test_follower_and_sync)
+{
+	struct repl_group *g[N] = {0};
+	long l = open_group(g), leader = -2;
+	size_t f = ((size_t)l + 1) % N;
+	uint32_t v = 7;
+	void *res = NULL;
+	int64_t until = clock_mono_ns() + 5 * 1000000000LL;
+	int rc;
+
+	do {
+		rc = repl_propose(g[f], &v, sizeof(v), 2000, &res, &leader);
+	} while (rc == -EREMOTE && leader < 0 && clock_mono_ns() < until && usleep(20000) == 0);
+	ck_assert_int_eq(rc, -EREMOTE);
+	ck_assert_int_eq(leader, l);
+	ck_assert_ptr_null(res);
+	ck_assert_int_eq(repl_propose(g[l], &v, sizeof(v), 5000, &res, &leader), 0);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_uint_eq(*(uint64_t *)res, 1);
+	free(res);
+}
+END_TEST
+
+/* The leader stops: the others elect a new one that accepts proposals,
+ * and the stopped replica fails a new proposal with -ESHUTDOWN. */
+START_TEST(test_failover)
+{
+	struct repl_group *g[N] = {0};
+	long l = open_group(g), nl = -1, leader;
+	uint32_t v = 1;
+	void *res = NULL;
+	int64_t until;
+	int rc = -1;
+
+	ck_assert_int_eq(repl_propose(g[l], &v, sizeof(v), 5000, &res, &leader), 0);
+	free(res);
+	repl_stop(r[l]);
+	ck_assert_int_eq(repl_propose(g[l], &v, sizeof(v), 1000, &res, &leader), -ESHUTDOWN);
+	until = clock_mono_ns() + 15 * 1000000000LL;
+	while (clock_mono_ns() < until && rc != 0) {
+		for (size_t i = 0; i < N; i++) {
+			if ((long)i != l && repl_read_ok(g[i], &leader) == 0) {
+				nl = (long)i;
+			}
+		}
+		if (nl >= 0) {
+			v = 2;
+			rc = repl_propose(g[nl], &v, sizeof(v), 5000, &res, &leader);
+			if (rc == 0) {
+				ck_assert_uint_eq(*(uint64_t *)res, 2);
+				free(res);
+			}
+		}
+		usleep(20000);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_int_ne(nl, l);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("repl");
+	TCase *tc = tcase_create("groups");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_async_batch);
+	tcase_add_test(tc, test_follower_and_sync);
+	tcase_add_test(tc, test_failover);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}
