@@ -53,6 +53,7 @@ struct cmdline {
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
 
+/* clang-format off */
 static const struct fuse_opt opt_spec[] = {
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
@@ -65,6 +66,7 @@ static const struct fuse_opt opt_spec[] = {
     FUSE_OPT_KEY("-s", KEY_SINGLE),
     FUSE_OPT_END,
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {
