@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,9 +25,21 @@
 /* A secret is shared by every member; shorter ones are guessable offline. */
 #define CFG_SECRET_MIN 16
 
-enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE };
+/* SECT_MOUNT holds the options of the objfs mount (-o NAME=VALUE), not a
+ * section of the file: the same rows give their defaults, checks, --help
+ * lines and objfs(1) summaries. */
+enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE, SECT_MOUNT };
 
-enum cfg_type { CT_STRING, CT_SIZE, CT_UINT, CT_PROFILE, CT_TIERS, CT_SECRET, CT_LEVEL };
+enum cfg_type {
+	CT_STRING,
+	CT_SIZE,
+	CT_UINT,
+	CT_PROFILE,
+	CT_TIERS,
+	CT_SECRET,
+	CT_LEVEL,
+	CT_SECONDS
+};
 
 static const char *const cfg_type_names[] = {
 	[CT_STRING] = "string",
@@ -36,12 +49,15 @@ static const char *const cfg_type_names[] = {
 	[CT_TIERS] = "profile-tiers",
 	[CT_SECRET] = "secret",
 	[CT_LEVEL] = "level",
+	[CT_SECONDS] = "seconds",
 };
 
 /* One row per key.  The parser, the defaults, cfg_print_keys, cfg_write_defaults
  * and (by hand, checked by test_config) objfs.conf(5) all read this table.
  * For strings and secrets min/max bound the length in bytes; for numbers
- * they bound the value.  def NULL means required; "" means optional and unset. */
+ * they bound the value (seconds: whole seconds, the value may have a
+ * fraction).  def NULL means required; "" means optional and unset.
+ * metavar names the value in a mount option's usage line. */
 struct cfg_key {
 	enum cfg_sect sect;
 	const char *name;
@@ -51,6 +67,7 @@ struct cfg_key {
 	uint64_t align;	  /* sizes: value must be a multiple of this, 0 = any */
 	size_t off, size; /* field in struct cfg or struct cfg_node */
 	int (*check)(const char *v, char *why, size_t whylen); /* extra rule for strings */
+	const char *metavar;
 	const char *doc;
 };
 
@@ -60,6 +77,9 @@ struct cfg_key {
 #define NODE(member)                                                                               \
 	.sect = SECT_NODE, .off = offsetof(struct cfg_node, member),                               \
 	.size = FSIZE(struct cfg_node, member)
+#define MOUNT(member)                                                                              \
+	.sect = SECT_MOUNT, .off = offsetof(struct cfg_mount, member),                             \
+	.size = FSIZE(struct cfg_mount, member)
 
 static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
@@ -117,6 +137,48 @@ static const struct cfg_key cfg_keys[] = {
 	{ NODE(capacity), .name = "capacity", .type = CT_SIZE, .def = "0",
 	  .min = 0, .max = UINT64_MAX,
 	  .doc = "Bytes the node may use; 0 means the size of its file system." },
+	/* Mount options.  The timeouts trade freshness for round trips: one
+	 * second is what a user notices least and saves most repeated stats;
+	 * a missing name is remembered as long as a present one. */
+	{ MOUNT(conf), .name = "conf", .type = CT_STRING, .def = "",
+	  .min = 0, .max = PATH_MAX - 1, .metavar = "FILE",
+	  .doc = "Cluster config; default $OBJFS_CONF, else /etc/objfs/objfs.conf." },
+	{ MOUNT(attr_timeout), .name = "attr_timeout", .type = CT_SECONDS, .def = "1",
+	  .min = 0, .max = 86400, .metavar = "S",
+	  .doc = "Seconds the kernel may cache a file's attributes." },
+	{ MOUNT(entry_timeout), .name = "entry_timeout", .type = CT_SECONDS, .def = "1",
+	  .min = 0, .max = 86400, .metavar = "S",
+	  .doc = "Seconds the kernel may cache a name lookup." },
+	{ MOUNT(negative_timeout), .name = "negative_timeout", .type = CT_SECONDS, .def = "1",
+	  .min = 0, .max = 86400, .metavar = "S",
+	  .doc = "Seconds the kernel may remember that a name does not exist." },
+	{ MOUNT(max_dirty), .name = "max_dirty", .type = CT_SIZE, .def = "256M",
+	  .min = 0, .max = UINT64_MAX, .metavar = "SIZE",
+	  .doc = "Write-back memory for all files; never less than two chunks." },
+	{ MOUNT(cache_mb), .name = "cache_mb", .type = CT_UINT, .def = "256",
+	  .min = 1, .max = 1 << 20, .metavar = "N",
+	  .doc = "Block cache in memory, MiB." },
+	{ MOUNT(readahead), .name = "readahead", .type = CT_UINT, .def = "2",
+	  .min = 0, .max = 64, .metavar = "N",
+	  .doc = "Chunks read ahead of sequential readers; 0 turns read-ahead off." },
+	{ MOUNT(uploaders), .name = "uploaders", .type = CT_UINT, .def = "4",
+	  .min = 1, .max = 64, .metavar = "N",
+	  .doc = "Threads that upload chunks in the background." },
+	{ MOUNT(prefetchers), .name = "prefetchers", .type = CT_UINT, .def = "2",
+	  .min = 1, .max = 64, .metavar = "N",
+	  .doc = "Threads that fetch read-ahead blocks in the background." },
+	{ MOUNT(max_threads), .name = "max_threads", .type = CT_UINT, .def = "16",
+	  .min = 1, .max = 1024, .metavar = "N",
+	  .doc = "Most threads serving FUSE requests at once." },
+	{ MOUNT(log_level), .name = "log_level", .type = CT_LEVEL, .def = "",
+	  .metavar = "LEVEL",
+	  .doc = "debug, info, warn or error; default: the config's log_level." },
+	{ MOUNT(cache_dir), .name = "cache_dir", .type = CT_STRING, .def = "",
+	  .min = 0, .max = PATH_MAX - 1, .metavar = "DIR",
+	  .doc = "Also keep blocks read on disk in DIR; default: no disk cache." },
+	{ MOUNT(cache_dir_mb), .name = "cache_dir_mb", .type = CT_UINT, .def = "1024",
+	  .min = 1, .max = 1u << 30, .metavar = "N",
+	  .doc = "Bound of the disk cache, MiB." },
 };
 /* clang-format on */
 
@@ -432,6 +494,21 @@ static int cfg_set_value(const struct cfg_key *k, const char *v, void *base, str
 		return 0;
 	case CT_TIERS:
 		return cfg_parse_tiers(v, c, why, whylen);
+	case CT_SECONDS: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(v, &end);
+		if (errno != 0 || end == v || *end != '\0' || !(d >= (double)k->min) ||
+		    !(d <= (double)k->max)) {
+			snprintf(why, whylen, "expected seconds in %llu..%llu (got '%s')",
+				 (unsigned long long)k->min, (unsigned long long)k->max, v);
+			return -EINVAL;
+		}
+		memcpy(field, &d, sizeof(d));
+		return 0;
+	}
 	case CT_LEVEL:
 		if (log_parse_level(v, &lvl) < 0) {
 			snprintf(why, whylen, "must be debug, info, warn or error (got '%s')", v);
@@ -875,6 +952,10 @@ static void cfg_key_summary(const struct cfg_key *k, char *buf, size_t len)
 	case CT_LEVEL:
 		snprintf(buf + n, len - n, "; debug|info|warn|error");
 		break;
+	case CT_SECONDS:
+		snprintf(buf + n, len - n, "; %llu..%llu", (unsigned long long)k->min,
+			 (unsigned long long)k->max);
+		break;
 	case CT_PROFILE:
 	case CT_TIERS:
 		break;
@@ -897,6 +978,52 @@ void cfg_print_keys(FILE *f)
 			fprintf(f, "  %-14s %s\n", cfg_keys[i].name, sum);
 			fprintf(f, "  %-14s %s\n", "", cfg_keys[i].doc);
 		}
+	}
+}
+
+/* --- mount options -------------------------------------------------------- */
+
+void cfg_mount_defaults(struct cfg_mount *m)
+{
+	char why[256];
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->sect == SECT_MOUNT && k->def[0] != '\0' &&
+		    cfg_set_value(k, k->def, m, NULL, why, sizeof(why)) < 0) {
+			OBJ_PANIC("default of mount option '%s' rejected: %s", k->name, why);
+		}
+	}
+}
+
+int cfg_mount_set(struct cfg_mount *m, const char *name, const char *value, char *why,
+		  size_t whylen)
+{
+	const struct cfg_key *k = cfg_find_key(SECT_MOUNT, name);
+
+	if (k == NULL) {
+		snprintf(why, whylen, "unknown option");
+		return -ENOENT;
+	}
+	return cfg_set_value(k, value, m, NULL, why, whylen);
+}
+
+void cfg_print_mount_opts(FILE *f)
+{
+	char sum[128], opt[64];
+
+	for (size_t i = 0; i < CFG_N_KEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->sect != SECT_MOUNT) {
+			continue;
+		}
+		cfg_key_summary(k, sum, sizeof(sum));
+		snprintf(opt, sizeof(opt), "-o %s=%s", k->name, k->metavar);
+		fprintf(f, "  %-24s %s\n", opt, sum);
+		fprintf(f, "  %-24s %s\n", "", k->doc);
 	}
 }
 

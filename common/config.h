@@ -85,6 +85,35 @@ void cfg_write_defaults(FILE *f, const char *section, const char *const *given);
 /* Prints the documented key table (for --help and the man page). */
 void cfg_print_keys(FILE *f);
 
+/* Options of the objfs mount (-o NAME=VALUE), from the same key table as
+ * the file: their defaults, checks, --help lines and objfs(1). */
+struct cfg_mount {
+	char conf[PATH_MAX];	 /* "" = $OBJFS_CONF or the default path */
+	double attr_timeout;	 /* seconds */
+	double entry_timeout;	 /* seconds */
+	double negative_timeout; /* seconds */
+	uint64_t max_dirty;	 /* bytes */
+	uint32_t cache_mb;
+	uint32_t readahead;   /* chunks */
+	uint32_t uploaders;   /* threads */
+	uint32_t prefetchers; /* threads */
+	uint32_t max_threads; /* FUSE workers */
+	char log_level[16];   /* "" = the config's */
+	char cache_dir[PATH_MAX]; /* "" = no disk cache */
+	uint32_t cache_dir_mb;
+};
+
+/* Fills every option with its default. */
+void cfg_mount_defaults(struct cfg_mount *m);
+/* Sets option name to value.  Returns 0, -ENOENT when name is no mount
+ * option of objfs (a FUSE or kernel option, perhaps), or -EINVAL/-ERANGE
+ * with the reason in why. */
+int cfg_mount_set(struct cfg_mount *m, const char *name, const char *value, char *why,
+		  size_t whylen);
+/* Prints "-o NAME=VALUE  summary" and the doc line of every mount option
+ * (objfs --help; objfs(1) repeats each summary). */
+void cfg_print_mount_opts(FILE *f);
+
 /* Parses sizes such as "4096", "4K", "4KiB", "1M", "2G" (binary units). */
 int cfg_parse_size(const char *s, uint64_t *out);
 

@@ -1,6 +1,7 @@
 /* filebuf.c: per-inode write-back chunks, the uploader pool and the commit
  * (see filebuf.h).  Never calls the cluster directly and never blocks while
- * holding its lock; FUSE workers and its own uploader threads run here.
+ * holding its lock; FUSE workers and the uploaders (threads of its work
+ * queue, common/workq.h, one item per chunk to store) run here.
  *
  * Locking: one mutex (ctx->mu) guards every file's chunk map, sizes and
  * the upload queue, and one condition variable announces every change.
@@ -15,7 +16,9 @@
  *   UPLOADING --error--> DIRTY (err set; flush retries, reports)
  *   STORED --commit ok--> (removed)     STORED --write--> DIRTY (src = block)
  * Invariants:
- *   1. buf bytes past len are zero, so a read past len returns zeros.
+ *   1. buf holds cap bytes (grown on demand up to chunk_size, so a 4 KiB
+ *      file never allocates or zeroes a whole chunk); len <= cap and the
+ *      bytes [len, cap) are zero, so a read past len returns zeros.
  *   2. A chunk that is not `filled` holds only the bytes [w0, w1) written
  *      since it was created; the older content [0, clen) comes from the
  *      committed file (or block src) and is merged in by chunk_fill before
@@ -37,17 +40,23 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/workq.h"
 
 /* Largest file offset: off_t is signed 64-bit in FUSE. */
 #define FB_MAX_SIZE ((uint64_t)INT64_MAX)
 #define FB_MAX_UPLOADERS 64
+/* First allocation of a chunk buffer: one page, what a small file needs.
+ * Buffers grow by doubling; memory is reserved for a whole chunk anyway
+ * (max_dirty bounds chunks, not bytes), so growth never waits. */
+#define FB_MIN_BUF 4096u
 
 enum ch_state { CH_DIRTY, CH_UPLOADING, CH_STORED };
 
 struct chunk {
 	uint64_t idx;
 	struct fbuf *fb;
-	uint8_t *buf;	 /* chunk_size bytes; NULL once STORED */
+	uint8_t *buf;	 /* cap bytes; NULL once STORED */
+	uint32_t cap;	 /* bytes allocated in buf (invariant 1) */
 	uint32_t len;	 /* bytes of the chunk that belong to the file */
 	uint32_t clen;	 /* older content to merge while !filled */
 	uint32_t w0, w1; /* bytes written while !filled (w0 == w1: none) */
@@ -66,7 +75,14 @@ struct chunk {
 	uint64_t ver;		   /* bumped on every change of content */
 	struct manifest_block blk; /* STORED */
 	struct manifest_block src;
-	struct chunk *qnext;
+	/* The upload queue: wi is in the work queue while inq; queued says
+	 * whether it still should be uploaded when a thread takes it (a
+	 * dequeue only clears queued).  A chunk dropped while inq is left
+	 * to that thread to free (orphaned): the queue holds its item. */
+	struct fb_ctx *ctx;
+	struct workq_item wi;
+	bool inq;
+	bool orphaned;
 };
 
 struct fbuf {
@@ -90,18 +106,14 @@ struct fb_ctx {
 	void *arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* any chunk/file state change */
-	pthread_cond_t work; /* queue not empty, or stop */
-	struct chunk *qhead, *qtail;
-	unsigned nqueued;
-	unsigned inflight; /* chunks claimed by uploaders */
-	uint64_t mem;	   /* bytes of chunk buffers */
-	uint64_t round;	   /* flush round ids */
-	uint64_t fail_seq; /* counts upload failures */
+	struct workq *wq;    /* the uploaders */
+	unsigned nqueued;    /* chunks with queued set */
+	unsigned inflight;   /* chunks claimed by uploaders */
+	uint64_t mem;	     /* bytes of chunk buffers */
+	uint64_t round;	     /* flush round ids */
+	uint64_t fail_seq;   /* counts upload failures */
 	int last_err;
-	bool stop;
 	struct fbuf *files;
-	pthread_t thr[FB_MAX_UPLOADERS];
-	unsigned n_thr;
 };
 
 static int64_t now_ns(void)
@@ -181,43 +193,47 @@ static void garbage_discard(struct fb_ctx *ctx, struct manifest_block *g, size_t
 	free(g);
 }
 
+/* Takes c off the upload queue: its item stays in the work queue and is
+ * skipped when a thread takes it.  Lock held. */
 static void q_remove(struct fb_ctx *ctx, struct chunk *c)
 {
-	struct chunk **pp = &ctx->qhead, *prev = NULL;
-
 	if (!c->queued) {
 		return;
 	}
-	while (*pp != NULL && *pp != c) {
-		prev = *pp;
-		pp = &(*pp)->qnext;
-	}
-	if (*pp == c) {
-		*pp = c->qnext;
-		if (ctx->qtail == c) {
-			ctx->qtail = prev;
-		}
-		ctx->nqueued--;
-	}
 	c->queued = false;
-	c->qnext = NULL;
+	ctx->nqueued--;
 }
 
+static void uploader_run(struct workq_item *it);
+
+/* Queues c for upload.  Lock held.  The work queue is unbounded: chunks
+ * are bounded by max_dirty already. */
 static void q_push(struct fb_ctx *ctx, struct chunk *c)
 {
+	int rc;
+
 	if (c->queued || c->claimed) {
 		return;
 	}
 	c->queued = true;
-	c->qnext = NULL;
-	if (ctx->qtail != NULL) {
-		ctx->qtail->qnext = c;
-	} else {
-		ctx->qhead = c;
-	}
-	ctx->qtail = c;
 	ctx->nqueued++;
-	pthread_cond_signal(&ctx->work);
+	if (c->inq) {
+		return; /* its item is still queued and will take it */
+	}
+	c->wi.fn = uploader_run;
+	c->inq = true;
+	rc = workq_push(ctx->wq, &c->wi);
+	if (rc != 0) {
+		/* Only while stopping, when no file is open: report it to a
+		 * flush as an upload failure rather than lose the chunk. */
+		c->inq = false;
+		c->queued = false;
+		ctx->nqueued--;
+		c->err = rc;
+		ctx->last_err = rc;
+		ctx->fail_seq++;
+		pthread_cond_broadcast(&ctx->cond);
+	}
 }
 
 /* Removes c from its file and frees it.  c must not be busy or claimed. */
@@ -241,7 +257,12 @@ static void ch_drop(struct fbuf *fb, struct chunk *c)
 		memmove(&fb->ch[p], &fb->ch[p + 1], (fb->n - p - 1) * sizeof(*fb->ch));
 		fb->n--;
 	}
-	free(c);
+	if (c->inq) {
+		c->orphaned = true; /* freed by the thread that takes its item */
+		c->fb = NULL;
+	} else {
+		free(c);
+	}
 	pthread_cond_broadcast(&ctx->cond);
 }
 
@@ -272,6 +293,30 @@ static void mark_filled(struct fbuf *fb, struct chunk *c)
 	c->src_garbage = false;
 }
 
+/* Grows c's buffer to hold at least need bytes (<= chunk_size), zeroing
+ * what it adds (invariant 1).  Lock held: the chunk is DIRTY and nobody
+ * reads its buffer without the lock.  Returns 0 or -ENOMEM. */
+static int ch_grow(struct fb_ctx *ctx, struct chunk *c, uint32_t need)
+{
+	uint32_t cap = c->cap;
+	uint8_t *nb;
+
+	if (need <= cap) {
+		return 0;
+	}
+	while (cap < need) {
+		cap = cap > ctx->conf.chunk_size / 2 ? ctx->conf.chunk_size : cap * 2;
+	}
+	nb = realloc(c->buf, cap);
+	if (nb == NULL) {
+		return -ENOMEM;
+	}
+	memset(nb + c->cap, 0, cap - c->cap);
+	c->buf = nb;
+	c->cap = cap;
+	return 0;
+}
+
 /* Merges the older content [0, clen) outside [w0, w1) into c's buffer.
  * Called with the lock held and a busy reference on c; drops the lock
  * while reading.  Returns 0 or the backend's error. */
@@ -299,6 +344,9 @@ static int chunk_fill(struct fb_ctx *ctx, struct chunk *c)
 			 : ctx->ops->read(ctx->arg, c->fb->ino, c->idx, has_src ? &src : NULL, 0,
 					  clen, tmp);
 	pthread_mutex_lock(&ctx->mu);
+	if (rc == 0) {
+		rc = ch_grow(ctx, c, clen);
+	}
 	if (rc == 0) {
 		/* Writers waited while fetching, so [w0, w1) is unchanged and
 		 * newer than anything read. */
@@ -329,7 +377,7 @@ static int chunk_fill(struct fb_ctx *ctx, struct chunk *c)
 static void queue_victims(struct fb_ctx *ctx)
 {
 	unsigned busy = ctx->inflight + ctx->nqueued;
-	unsigned want = ctx->n_thr > busy ? ctx->n_thr - busy : 0;
+	unsigned want = ctx->conf.uploaders > busy ? ctx->conf.uploaders - busy : 0;
 
 	for (int pass = 0; pass < 2 && want > 0; pass++) {
 		for (struct fbuf *fb = ctx->files; fb != NULL && want > 0; fb = fb->next) {
@@ -376,9 +424,16 @@ static void mem_unreserve(struct fb_ctx *ctx)
 	pthread_cond_broadcast(&ctx->cond);
 }
 
-/* Allocates a zeroed chunk buffer against a reservation.  Called and
- * returns with the lock held, but drops it: callers re-check their state.
- * Returns 0 (*out owns one reserved chunk of memory) or a negative errno. */
+/* The first size of a chunk buffer. */
+static uint32_t buf_first(const struct fb_ctx *ctx)
+{
+	return ctx->conf.chunk_size < FB_MIN_BUF ? ctx->conf.chunk_size : FB_MIN_BUF;
+}
+
+/* Allocates a small zeroed chunk buffer (buf_first bytes) against a
+ * reservation of a whole chunk.  Called and returns with the lock held,
+ * but drops it: callers re-check their state.  Returns 0 (*out owns one
+ * reserved chunk of memory) or a negative errno. */
 static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 {
 	int rc = mem_reserve(ctx);
@@ -388,7 +443,7 @@ static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 		return rc;
 	}
 	pthread_mutex_unlock(&ctx->mu);
-	b = calloc(1, ctx->conf.chunk_size);
+	b = calloc(1, buf_first(ctx));
 	pthread_mutex_lock(&ctx->mu);
 	if (b == NULL) {
 		mem_unreserve(ctx);
@@ -400,88 +455,87 @@ static int buf_alloc(struct fb_ctx *ctx, uint8_t **out)
 
 /* ---- uploaders --------------------------------------------------------- */
 
-static void *uploader_main(void *arg)
+/* Runs on an uploader thread for a chunk's item: fill the chunk's older
+ * content if needed, store it, donate the buffer.  The lock is dropped
+ * for the backend calls; claimed keeps the chunk alive meanwhile. */
+static void uploader_run(struct workq_item *it)
 {
-	struct fb_ctx *ctx = arg;
+	struct chunk *c = (struct chunk *)(void *)((char *)it - offsetof(struct chunk, wi));
+	struct fb_ctx *ctx = c->ctx;
+	struct manifest_block blk;
+	uint8_t *donate = NULL;
+	size_t donate_cap = 0;
+	int rc;
 
 	pthread_mutex_lock(&ctx->mu);
-	for (;;) {
-		struct manifest_block blk;
-		struct chunk *c;
-		uint8_t *donate = NULL;
-		int rc;
+	c->inq = false;
+	if (c->orphaned) {
+		pthread_mutex_unlock(&ctx->mu);
+		free(c);
+		return;
+	}
+	if (!c->queued) {
+		pthread_mutex_unlock(&ctx->mu);
+		return;
+	}
+	c->queued = false;
+	ctx->nqueued--;
+	if (c->state != CH_DIRTY || c->claimed) {
+		pthread_mutex_unlock(&ctx->mu);
+		return;
+	}
+	c->claimed = true;
+	c->busy++;
+	ctx->inflight++;
+	rc = chunk_fill(ctx, c);
+	if (rc == 0) {
+		struct fbuf *fb = c->fb;
+		const uint8_t *data = c->buf;
+		uint64_t ino = fb->ino, size = fb->size;
+		uint32_t len = c->len;
 
-		while (!ctx->stop && ctx->qhead == NULL) {
-			pthread_cond_wait(&ctx->work, &ctx->mu);
-		}
-		if (ctx->qhead == NULL) {
-			break;
-		}
-		c = ctx->qhead;
-		ctx->qhead = c->qnext;
-		if (ctx->qhead == NULL) {
-			ctx->qtail = NULL;
-		}
-		ctx->nqueued--;
-		c->queued = false;
-		c->qnext = NULL;
-		if (c->state != CH_DIRTY || c->claimed) {
-			continue;
-		}
-		c->claimed = true;
-		c->busy++;
-		ctx->inflight++;
-		rc = chunk_fill(ctx, c);
-		if (rc == 0) {
-			struct fbuf *fb = c->fb;
-			const uint8_t *data = c->buf;
-			uint64_t ino = fb->ino, size = fb->size;
-			uint32_t len = c->len;
-
-			c->state = CH_UPLOADING;
-			pthread_mutex_unlock(&ctx->mu);
-			rc = ctx->ops->upload(ctx->arg, ino, size, data, len, &blk);
-			pthread_mutex_lock(&ctx->mu);
-		}
-		if (rc == 0) {
-			c->state = CH_STORED;
-			c->blk = blk;
-			c->err = 0;
-			c->commit_tried = false;
-			donate = c->buf;
-			c->buf = NULL;
-			ctx->mem -= ctx->conf.chunk_size;
+		c->state = CH_UPLOADING;
+		pthread_mutex_unlock(&ctx->mu);
+		rc = ctx->ops->upload(ctx->arg, ino, size, data, len, &blk);
+		pthread_mutex_lock(&ctx->mu);
+	}
+	if (rc == 0) {
+		c->state = CH_STORED;
+		c->blk = blk;
+		c->err = 0;
+		c->commit_tried = false;
+		donate = c->buf;
+		donate_cap = c->cap;
+		c->buf = NULL;
+		c->cap = 0;
+		ctx->mem -= ctx->conf.chunk_size;
+	} else {
+		c->state = CH_DIRTY;
+		c->err = rc;
+		ctx->last_err = rc;
+		ctx->fail_seq++;
+		log_warn("fb.upload", "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s",
+			 c->fb->ino, c->idx, obj_strerror(rc));
+	}
+	c->claimed = false;
+	c->busy--;
+	ctx->inflight--;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->mu);
+	if (donate != NULL) {
+		if (ctx->ops->donate != NULL) {
+			ctx->ops->donate(ctx->arg, &blk, donate, donate_cap);
 		} else {
-			c->state = CH_DIRTY;
-			c->err = rc;
-			ctx->last_err = rc;
-			ctx->fail_seq++;
-			log_warn("fb.upload",
-				 "ino %" PRIu64 " chunk %" PRIu64 ": upload failed: %s", c->fb->ino,
-				 c->idx, obj_strerror(rc));
-		}
-		c->claimed = false;
-		c->busy--;
-		ctx->inflight--;
-		pthread_cond_broadcast(&ctx->cond);
-		if (donate != NULL) {
-			pthread_mutex_unlock(&ctx->mu);
-			if (ctx->ops->donate != NULL) {
-				ctx->ops->donate(ctx->arg, &blk, donate);
-			} else {
-				free(donate);
-			}
-			pthread_mutex_lock(&ctx->mu);
+			free(donate);
 		}
 	}
-	pthread_mutex_unlock(&ctx->mu);
-	return NULL;
 }
 
 int fb_ctx_open(const struct fb_conf *conf, const struct fb_ops *ops, void *arg,
 		struct fb_ctx **out)
 {
 	struct fb_ctx *ctx;
+	int rc;
 
 	if (conf->chunk_size == 0 || conf->uploaders == 0 || conf->uploaders > FB_MAX_UPLOADERS ||
 	    ops->read == NULL || ops->upload == NULL || ops->commit == NULL) {
@@ -504,16 +558,10 @@ int fb_ctx_open(const struct fb_conf *conf, const struct fb_ops *ops, void *arg,
 	ctx->arg = arg;
 	pthread_mutex_init(&ctx->mu, NULL);
 	pthread_cond_init(&ctx->cond, NULL);
-	pthread_cond_init(&ctx->work, NULL);
-	for (unsigned i = 0; i < conf->uploaders; i++) {
-		if (pthread_create(&ctx->thr[i], NULL, uploader_main, ctx) != 0) {
-			break;
-		}
-		ctx->n_thr++;
-	}
-	if (ctx->n_thr == 0) {
+	rc = workq_start("fb.upload", conf->uploaders, 0, &ctx->wq);
+	if (rc != 0) {
 		fb_ctx_close(ctx);
-		return -ENOMEM;
+		return rc;
 	}
 	*out = ctx;
 	return 0;
@@ -524,14 +572,9 @@ void fb_ctx_close(struct fb_ctx *ctx)
 	if (ctx == NULL) {
 		return;
 	}
-	pthread_mutex_lock(&ctx->mu);
-	ctx->stop = true;
-	pthread_cond_broadcast(&ctx->work);
-	pthread_mutex_unlock(&ctx->mu);
-	for (unsigned i = 0; i < ctx->n_thr; i++) {
-		pthread_join(ctx->thr[i], NULL);
-	}
-	pthread_cond_destroy(&ctx->work);
+	/* Every file is closed: what is left queued are items of dropped
+	 * chunks, which the threads free. */
+	workq_stop(ctx->wq);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->mu);
 	free(ctx);
@@ -712,7 +755,9 @@ static int ch_create(struct fbuf *fb, uint64_t idx)
 		return -ENOMEM;
 	}
 	c->fb = fb;
+	c->ctx = ctx;
 	c->buf = b;
+	c->cap = buf_first(ctx);
 	c->state = CH_DIRTY;
 	c->clen = fb->base > start ? (uint32_t)(fb->base - start < cs ? fb->base - start : cs) : 0;
 	c->filled = c->clen == 0;
@@ -741,6 +786,7 @@ static int ch_redirty(struct fbuf *fb, struct chunk *c)
 		return 1;
 	}
 	c->buf = b;
+	c->cap = buf_first(ctx);
 	c->state = CH_DIRTY;
 	c->has_src = true;
 	c->src = c->blk;
@@ -796,6 +842,9 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len)
 		}
 		if (rc > 0) {
 			continue;
+		}
+		if ((rc = ch_grow(ctx, c, a + n)) != 0) {
+			break;
 		}
 		memcpy(c->buf + a, src + done, n);
 		if (!c->filled) {
@@ -884,7 +933,10 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 				}
 				continue;
 			}
-			memcpy(out + done, c->buf + a, n);
+			uint32_t have = a < c->cap ? (c->cap - a < n ? c->cap - a : n) : 0;
+
+			memcpy(out + done, c->buf + a, have);
+			memset(out + done + have, 0, n - have);
 		} else if (c != NULL) {
 			struct manifest_block blk = c->blk;
 			uint32_t clen = c->len;
@@ -974,7 +1026,10 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 		pthread_cond_broadcast(&ctx->cond);
 		return -ENOMEM;
 	}
-	memcpy(data, c->buf, size);
+	memcpy(data, c->buf, size < c->cap ? size : c->cap);
+	if (size > c->cap) {
+		memset(data + c->cap, 0, size - c->cap);
+	}
 	ver = c->ver;
 	cm.ino = fb->ino;
 	cm.size = size;
@@ -1164,7 +1219,9 @@ void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 		c->len = keep;
 		c->ver++;
 		if (c->buf != NULL) {
-			memset(c->buf + keep, 0, cs - keep);
+			if (keep < c->cap) {
+				memset(c->buf + keep, 0, c->cap - keep);
+			}
 			if (!c->filled) {
 				c->clen = c->clen < keep ? c->clen : keep;
 				c->w1 = c->w1 < keep ? c->w1 : keep;

@@ -1,7 +1,8 @@
 /* filebuf.h: the write-back buffer of open files.
  * Owns, per inode, the chunks written but not yet committed (chunk index ->
- * buffer, valid length, upload state) and the file's local size; a pool of
- * uploader threads that store full chunks while the writer goes on; the
+ * buffer, valid length, upload state) and the file's local size; a work
+ * queue (common/workq.h, role "fb.upload") whose threads store full
+ * chunks while the writer goes on; the
  * bound on dirty memory across all files; and the commit that publishes
  * new extents.  Never talks to the cluster itself: storage, commit and
  * reads of committed data go through struct fb_ops, so tests run it
@@ -55,9 +56,9 @@ struct fb_ops {
 	/* Publishes one commit (one MOP_WRITE); fills *attr with the file's new attributes.
 	 * Returns 0 or a negative errno (nothing changed then). */
 	int (*commit)(void *arg, const struct fb_commit *c, struct meta_attr *attr);
-	/* Optional: takes ownership of buf (chunk_size bytes, malloc'd) that
-	 * holds the content of the stored block *blk, e.g. to cache it. */
-	void (*donate)(void *arg, const struct manifest_block *blk, uint8_t *buf);
+	/* Optional: takes ownership of buf (cap >= blk->len bytes, malloc'd)
+	 * that holds the content of the stored block *blk, e.g. to cache it. */
+	void (*donate)(void *arg, const struct manifest_block *blk, uint8_t *buf, size_t cap);
 	/* Optional: a stored block that no extent will ever reference. */
 	void (*discard)(void *arg, const struct manifest_block *blk);
 };

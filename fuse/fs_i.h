@@ -1,6 +1,6 @@
 /* fs_i.h: what the handler files of the FUSE layer (fs.c, fs_file.c,
- * fs_dir.c) share: handle structs, reply helpers and the handlers that
- * fs.c puts in the operations table.  Private to fuse/. */
+ * fs_dir.c) share: reply helpers and the handlers that fs.c puts in the
+ * operations table.  Private to fuse/. */
 #ifndef OBJFS_FS_I_H
 #define OBJFS_FS_I_H
 
@@ -8,34 +8,17 @@
 
 #include "fs.h"
 
-/* An open file (fi->fh).  node stays valid while the handle is open: the
- * inode table keeps an entry with open handles. */
-struct fhandle {
-	struct inode *node;
-	struct rc_stream stream; /* sequential-read detection */
-};
-
-static inline struct objfs *fs_of(fuse_req_t req)
+static inline struct vfs *vfs_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return ((struct objfs *)fuse_req_userdata(req))->v;
 }
 
 /* Replies with the positive errno for a negative objfs code. */
 void fs_reply_err(fuse_req_t req, int rc);
 /* Converts attributes for the kernel. */
-void fs_stat(const struct objfs *fs, const struct meta_attr *a, struct stat *st);
-/* Fills an entry (attributes corrected by local writes) with timeouts. */
-void fs_entry(struct objfs *fs, struct meta_attr *a, struct fuse_entry_param *e);
-/* Counts the kernel's new reference and replies with the entry (or the
- * create reply when fi is not NULL); undoes the count if the reply fails.
- * Returns 0 or the reply's error. */
-int fs_reply_entry(fuse_req_t req, struct objfs *fs, struct meta_attr *a, uint64_t parent,
-		   const struct fuse_file_info *fi);
-/* -ENAMETOOLONG for a name longer than the shard accepts, else 0. */
-int fs_check_name(const char *name);
-/* Applies a MOP_SETATTR to n (pinned): commits buffered writes first
- * when the size or times change, then updates the buffer and caches. */
-int fs_setattr_op(struct objfs *fs, struct inode *n, struct meta_op *op, struct meta_attr *out);
+void fs_stat(struct vfs *v, const struct meta_attr *a, struct stat *st);
+/* Converts an entry for the kernel. */
+void fs_entry_param(struct vfs *v, const struct vfs_entry *ve, struct fuse_entry_param *e);
 
 /* fs_file.c */
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../common/err.h"
@@ -383,6 +384,72 @@ void it_set_nocap(struct itable *it, struct inode *n, int64_t ttl_ns)
 
 	pthread_mutex_lock(&it->mu);
 	n->nocap_until = until;
+	pthread_mutex_unlock(&it->mu);
+}
+
+void it_attr_keep(struct itable *it, const struct meta_attr *a, int64_t ttl_ns)
+{
+	struct inode *n;
+
+	if (!S_ISDIR(a->mode) || ttl_ns <= 0) {
+		return;
+	}
+	pthread_mutex_lock(&it->mu);
+	n = find(it, a->ino);
+	if (n != NULL) {
+		n->attr = *a;
+		n->attr_until = mono_ns() + ttl_ns;
+	}
+	pthread_mutex_unlock(&it->mu);
+}
+
+int it_attr_cached(struct itable *it, uint64_t ino, struct meta_attr *out, int64_t *left_ns)
+{
+	int64_t now = mono_ns();
+	struct inode *n;
+	int hit = 0;
+
+	pthread_mutex_lock(&it->mu);
+	n = find(it, ino);
+	if (n != NULL && n->attr_until > now) {
+		*out = n->attr;
+		*left_ns = n->attr_until - now;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&it->mu);
+	return hit;
+}
+
+void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int dnlink)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&it->mu);
+	n = find(it, dir);
+	if (n != NULL && n->attr_until != 0) {
+		n->attr.mtime_ns = n->attr.ctime_ns = now_ns;
+		n->attr.nlink = (uint32_t)((int64_t)n->attr.nlink + dnlink);
+	}
+	pthread_mutex_unlock(&it->mu);
+}
+
+void it_attr_drop(struct itable *it, uint64_t ino)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&it->mu);
+	if (ino != 0) {
+		n = find(it, ino);
+		if (n != NULL) {
+			n->attr_until = 0;
+		}
+	} else {
+		for (size_t b = 0; b < it->nbuckets; b++) {
+			for (n = it->tab[b]; n != NULL; n = n->next) {
+				n->attr_until = 0;
+			}
+		}
+	}
 	pthread_mutex_unlock(&it->mu);
 }
 

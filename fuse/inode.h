@@ -2,7 +2,8 @@
  * Owns, per inode number: the kernel's lookup count, open handles, the
  * "unlinked" mark, the generation seen at the last open (close-to-open
  * page-cache decisions), a short negative cache for security.capability,
- * and the write buffer (struct fbuf) while the file is open or dirty.
+ * the cached attributes of directories, and the write buffer (struct
+ * fbuf) while the file is open or dirty.
  * Decides when an entry may go and tells its owner (MOP_FORGET for an
  * unlinked inode, cache cleanup).  Never talks to the cluster.  Any FUSE
  * worker thread.
@@ -31,7 +32,9 @@ struct inode {
 	int opened;	     /* open_gen is valid */
 	uint64_t open_gen;   /* generation the kernel's page cache reflects */
 	int64_t nocap_until; /* CLOCK_MONOTONIC ns: no security.capability */
-	struct fbuf *fb;     /* write buffer, while open or dirty */
+	int64_t attr_until;  /* CLOCK_MONOTONIC ns: attr is valid (directories) */
+	struct meta_attr attr;
+	struct fbuf *fb; /* write buffer, while open or dirty */
 	struct inode *next;
 };
 
@@ -91,6 +94,22 @@ void it_committed(struct itable *it, struct inode *n, uint64_t gen);
  * write): it_nocap returns 1 while known absent. */
 int it_nocap(struct itable *it, struct inode *n);
 void it_set_nocap(struct itable *it, struct inode *n, int64_t ttl_ns);
+
+/* Attributes of directories the kernel knows, kept for ttl_ns: the
+ * kernel drops its own copy of a directory's attributes after every
+ * create in it, and asks again for the next path walk.  Only directories:
+ * a file's attributes depend on its write buffer and on open's fresh
+ * fetch (close-to-open).  it_attr_keep ignores a non-directory or an
+ * inode the table does not hold. */
+void it_attr_keep(struct itable *it, const struct meta_attr *a, int64_t ttl_ns);
+/* 1, *out and the time they stay valid (*left_ns) while ino's cached
+ * attributes are valid; else 0. */
+int it_attr_cached(struct itable *it, uint64_t ino, struct meta_attr *out, int64_t *left_ns);
+/* A create in dir applied at now_ns (the new inode's ctime): the shard set
+ * dir's mtime and ctime to it and added dnlink to its link count. */
+void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int dnlink);
+/* Forgets the cached attributes of ino, or of every inode (ino 0). */
+void it_attr_drop(struct itable *it, uint64_t ino);
 
 /* Flushes every write buffer; returns 0 or the first error and logs each
  * file that could not be committed. */

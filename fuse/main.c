@@ -1,7 +1,9 @@
 /* main.c: the objfs FUSE client program: options, configuration, the
  * connection to the cluster, the checks that the bucket is reachable, the
- * mount, daemonising, and an orderly stop.  Owns the process; the file
- * system itself is fs.c.  Runs on the main thread.
+ * mount, daemonising, and an orderly stop.  Owns the process and the
+ * client core (vfs.h); the FUSE handlers are fs*.c.  Runs on the main
+ * thread.  Functions return 0 or a negative errno; the exit status is
+ * decided here only.
  *
  * Start-up order (stop runs it backwards):
  *   1. parse options, create the FUSE session (usage errors: exit 2)
@@ -10,7 +12,7 @@
  *      start-up error below still reaches the terminal with its status
  *   4. block SIGINT/SIGTERM/SIGHUP in every thread created from here on
  *   5. connect, check the bucket (root inode) and read its chunk size
- *   6. start caches and uploaders, mount, report success, detach stdio
+ *   6. start the vfs (caches, uploaders), mount, report success, detach
  *   7. unblock the signals in this thread, run the multi-threaded loop
  *   8. unmount, commit every dirty file, close
  * We fork by hand instead of fuse_daemonize(): nng's threads would not
@@ -18,6 +20,7 @@
  * parent exit before the mount is known to work. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,44 +43,18 @@
 #endif
 #define DEFAULT_CONF OBJFS_SYSCONFDIR "/objfs/objfs.conf"
 
-/* Defaults; the reasons are in objfs(1). */
-#define DEF_TIMEOUT 1.0
-#define DEF_MAX_DIRTY (256ULL << 20)
-#define DEF_CACHE_MB 256
-#define DEF_READAHEAD 2
-#define DEF_UPLOADERS 4
-#define DEF_PREFETCHERS 2
-#define DEF_CACHE_DIR_MB 1024
-#define MAX_THREADS_DEFAULT 16
-
 struct cmdline {
 	char *bucket, *mountpoint;
-	char *conf, *cache_dir, *log_level;
-	char *attr_timeout, *entry_timeout, *negative_timeout;
-	char *max_dirty, *cache_mb, *readahead, *uploaders, *max_threads, *cache_dir_mb;
+	struct cfg_mount o; /* -o options of objfs (the key table's mount section) */
 	int foreground, debug, single, help, version;
 	int extra_args;
+	int bad_opt; /* an objfs option was refused (message printed) */
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
 
-#define OPT(t, f)                                                                                  \
-	{                                                                                          \
-		t, offsetof(struct cmdline, f), 0                                                  \
-	}
+/* clang-format off */
 static const struct fuse_opt opt_spec[] = {
-    OPT("conf=%s", conf),
-    OPT("cache_dir=%s", cache_dir),
-    OPT("cache_dir_mb=%s", cache_dir_mb),
-    OPT("log_level=%s", log_level),
-    OPT("attr_timeout=%s", attr_timeout),
-    OPT("entry_timeout=%s", entry_timeout),
-    OPT("negative_timeout=%s", negative_timeout),
-    OPT("max_dirty=%s", max_dirty),
-    OPT("cache_mb=%s", cache_mb),
-    OPT("readahead=%s", readahead),
-    OPT("uploaders=%s", uploaders),
-    OPT("max_threads=%s", max_threads),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -89,39 +66,52 @@ static const struct fuse_opt opt_spec[] = {
     FUSE_OPT_KEY("-s", KEY_SINGLE),
     FUSE_OPT_END,
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: objfs BUCKET MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
-		"       objfs -h | -V\n"
-		"Mount bucket BUCKET of an objfs cluster at MOUNTPOINT.\n\n"
-		"  -f                    stay in the foreground (log to stderr)\n"
-		"  -d, -o debug          foreground, FUSE request tracing, debug log\n"
-		"  -s                    single-threaded request loop (debugging)\n"
-		"  -h, --help            show this help and exit\n"
-		"  -V, --version         show the version and exit\n\n"
-		"objfs options:\n"
-		"  -o conf=FILE          cluster config (default $OBJFS_CONF, else %s)\n"
-		"  -o attr_timeout=S     kernel attribute cache, seconds (default 1)\n"
-		"  -o entry_timeout=S    kernel name cache, seconds (default 1)\n"
-		"  -o negative_timeout=S cache of missing names, seconds (default 0)\n"
-		"  -o max_dirty=SIZE     write-back memory for all files (default 256M)\n"
-		"  -o cache_mb=N         block cache in memory, MiB (default 256)\n"
-		"  -o readahead=N        chunks read ahead of sequential readers (default 2)\n"
-		"  -o uploaders=N        background upload threads (default 4)\n"
-		"  -o max_threads=N      FUSE worker threads (default 16)\n"
-		"  -o log_level=LEVEL    debug, info, warn or error (default: the config's)\n"
-		"  -o cache_dir=DIR      keep read blocks on disk in DIR too (default: no)\n"
-		"  -o cache_dir_mb=N     bound of the disk cache, MiB (default 1024)\n\n"
-		"FUSE and mount options passed on to the kernel, e.g.:\n"
-		"  -o allow_other        let other users access the mount\n"
-		"  -o ro                 mount read-only\n"
-		"  -o noatime,nodev,nosuid,noexec\n\n"
-		"Permissions are checked by the kernel (default_permissions is always on).\n"
-		"Exit status: 0 after a clean unmount, 1 on a start-up or commit failure,\n"
-		"2 on bad usage.  See objfs(1).\n",
-		DEFAULT_CONF);
+	fprintf(f, "Usage: objfs BUCKET MOUNTPOINT [-f] [-d] [-s] [-o OPTION[,OPTION...]]\n"
+		   "       objfs -h | -V\n"
+		   "Mount bucket BUCKET of an objfs cluster at MOUNTPOINT.\n\n"
+		   "  -f                    stay in the foreground (log to stderr)\n"
+		   "  -d, -o debug          foreground, FUSE request tracing, debug log\n"
+		   "  -s                    single-threaded request loop (debugging)\n"
+		   "  -h, --help            show this help and exit\n"
+		   "  -V, --version         show the version and exit\n\n"
+		   "objfs options (see objfs(1)):\n");
+	cfg_print_mount_opts(f);
+	fprintf(f, "\nFUSE and mount options passed on to the kernel, e.g.:\n"
+		   "  -o allow_other        let other users access the mount\n"
+		   "  -o ro                 mount read-only\n"
+		   "  -o noatime,nodev,nosuid,noexec\n\n"
+		   "Permissions are checked by the kernel (default_permissions is always on).\n"
+		   "Exit status: 0 after a clean unmount, 1 on a start-up or commit failure,\n"
+		   "2 on bad usage.\n");
+}
+
+/* An "-o NAME=VALUE" of ours is parsed into c->o; anything else goes on
+ * to libfuse.  Returns 0 (taken), 1 (not ours) or -EINVAL (refused,
+ * message printed). */
+static int mount_opt(struct cmdline *c, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[64], why[256];
+	int rc;
+
+	if (eq == NULL || (size_t)(eq - arg) >= sizeof(name)) {
+		return 1;
+	}
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	rc = cfg_mount_set(&c->o, name, eq + 1, why, sizeof(why));
+	if (rc == -ENOENT) {
+		return 1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "objfs: -o %s: %s\n", arg, why);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -130,6 +120,16 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 	(void)outargs;
 	switch (key) {
+	case FUSE_OPT_KEY_OPT:
+		switch (mount_opt(cl, arg)) {
+		case 0:
+			return 0;
+		case 1:
+			return 1; /* a FUSE or mount option: fuse_session_new checks it */
+		default:
+			cl->bad_opt = 1;
+			return 0;
+		}
 	case FUSE_OPT_KEY_NONOPT:
 		if (cl->bucket == NULL) {
 			cl->bucket = strdup(arg);
@@ -270,101 +270,32 @@ static void syslog_sink(enum log_level lvl, const char *id, const char *line, vo
 	syslog(prio[lvl <= LOG_LVL_ERROR ? lvl : LOG_LVL_ERROR], "%s", line);
 }
 
-/* ---- option values ---------------------------------------------------- */
-
-static int parse_seconds(const char *name, const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (s == NULL) {
-		return 0;
-	}
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 86400)) {
-		fprintf(stderr, "objfs: -o %s=%s: expected seconds in 0..86400\n", name, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_uint(const char *name, const char *s, unsigned long lo, unsigned long hi,
-		      unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (s == NULL) {
-		return 0;
-	}
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-		fprintf(stderr, "objfs: -o %s=%s: expected an integer in %lu..%lu\n", name, s, lo,
-			hi);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_opts(const struct cmdline *c, struct objfs_opts *o, unsigned *max_threads,
-		      uint64_t *disk_bytes)
-{
-	unsigned cache_mb = DEF_CACHE_MB, disk_mb = DEF_CACHE_DIR_MB;
-
-	o->attr_timeout = o->entry_timeout = DEF_TIMEOUT;
-	o->negative_timeout = 0;
-	o->max_dirty = DEF_MAX_DIRTY;
-	o->readahead = DEF_READAHEAD;
-	o->uploaders = DEF_UPLOADERS;
-	o->prefetchers = DEF_PREFETCHERS;
-	*max_threads = MAX_THREADS_DEFAULT;
-	if (parse_seconds("attr_timeout", c->attr_timeout, &o->attr_timeout) != 0 ||
-	    parse_seconds("entry_timeout", c->entry_timeout, &o->entry_timeout) != 0 ||
-	    parse_seconds("negative_timeout", c->negative_timeout, &o->negative_timeout) != 0 ||
-	    parse_uint("cache_mb", c->cache_mb, 1, 1 << 20, &cache_mb) != 0 ||
-	    parse_uint("readahead", c->readahead, 0, 64, &o->readahead) != 0 ||
-	    parse_uint("uploaders", c->uploaders, 1, 64, &o->uploaders) != 0 ||
-	    parse_uint("max_threads", c->max_threads, 1, 1024, max_threads) != 0 ||
-	    parse_uint("cache_dir_mb", c->cache_dir_mb, 1, 1u << 30, &disk_mb) != 0) {
-		return -1;
-	}
-	*disk_bytes = (uint64_t)disk_mb << 20;
-	if (c->max_dirty != NULL &&
-	    (cfg_parse_size(c->max_dirty, &o->max_dirty) != 0 || o->max_dirty == 0)) {
-		fprintf(stderr, "objfs: -o max_dirty=%s: expected a size such as 256M\n",
-			c->max_dirty);
-		return -1;
-	}
-	o->cache_bytes = (uint64_t)cache_mb << 20;
-	return 0;
-}
-
 /* ---- main -------------------------------------------------------------- */
 
 static void free_cmdline(struct cmdline *c)
 {
 	free(c->bucket);
 	free(c->mountpoint);
-	free(c->conf);
-	free(c->cache_dir);
-	free(c->log_level);
-	free(c->attr_timeout);
-	free(c->entry_timeout);
-	free(c->negative_timeout);
-	free(c->max_dirty);
-	free(c->cache_mb);
-	free(c->readahead);
-	free(c->uploaders);
-	free(c->max_threads);
-	free(c->cache_dir_mb);
 }
 
-/* Connects and checks the bucket: 0 or an exit status (message sent). */
-static int connect_bucket(const struct cfg *cfg, const char *bucket, struct objfs *fs)
+/* The connections of one mount; closed in reverse by conn_close. */
+struct conn {
+	struct cl *cl;
+	struct blk *blk;
+	struct mc *mc;
+	uint32_t chunk_size, inline_max;
+};
+
+static void conn_close(struct conn *cn)
+{
+	mc_close(cn->mc);
+	blk_close(cn->blk);
+	cl_close(cn->cl);
+}
+
+/* Connects and checks the bucket.  Returns 0 or a negative errno, the
+ * message sent to the waiting parent (exit status 1). */
+static int connect_bucket(const struct cfg *cfg, const char *bucket, struct conn *fs)
 {
 	struct mc_statfs ms;
 	struct meta_attr root;
@@ -372,31 +303,31 @@ static int connect_bucket(const struct cfg *cfg, const char *bucket, struct objf
 
 	if ((rc = cl_open(cfg, &fs->cl)) != 0 || (rc = blk_open(fs->cl, &fs->blk)) != 0) {
 		failf(1, "cannot start the cluster client: %s", obj_strerror(rc));
-		return 1;
+		return rc;
 	}
 	if ((rc = mc_open(fs->cl, bucket, &fs->mc)) != 0) {
 		failf(1, "bucket '%s': %s", bucket, obj_strerror(rc));
-		return 1;
+		return rc;
 	}
 	rc = mc_getattr(fs->mc, META_ROOT_INO, &root);
 	if (rc == -ENOENT) {
 		failf(1, "bucket '%s' does not exist", bucket);
-		return 1;
+		return rc;
 	}
 	if (rc != 0) {
 		failf(1, "cannot reach the cluster of %s (bucket '%s'): %s", cfg->path, bucket,
 		      obj_strerror(rc));
-		return 1;
+		return rc;
 	}
 	if ((rc = mc_statfs(fs->mc, &ms)) != 0) {
 		failf(1, "bucket '%s': cannot read its settings: %s", bucket, obj_strerror(rc));
-		return 1;
+		return rc;
 	}
 	if (ms.chunk_size < 4096 || ms.chunk_size > MSG_BLOCK_MAX ||
 	    ms.inline_max > ms.chunk_size) {
 		failf(1, "bucket '%s': unusable chunk size %u / inline_max %u", bucket,
 		      ms.chunk_size, ms.inline_max);
-		return 1;
+		return -OBJ_EPROTO;
 	}
 	fs->chunk_size = ms.chunk_size;
 	fs->inline_max = ms.inline_max;
@@ -414,14 +345,15 @@ static void add_arg(struct fuse_args *args, const char *a)
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct cmdline c = {0};
+	static struct cmdline c;
 	static struct cfg cfg;
 	struct objfs fs = {0};
+	struct conn cn = {0};
+	struct dc *dc = NULL;
+	struct vfs_conf vc;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
 	char mnt[PATH_MAX], err[512], fsname[128];
-	unsigned max_threads;
-	uint64_t disk_bytes = 0;
 	const char *conf;
 	enum log_level lvl;
 	sigset_t sigs, old;
@@ -429,8 +361,14 @@ int main(int argc, char **argv)
 	int rc, status = 1, mounted = 0, handlers = 0;
 
 	log_set_ident("objfs");
+	cfg_mount_defaults(&c.o);
 	if (fuse_opt_parse(&args, &c, opt_spec, opt_proc) != 0) {
 		usage(stderr);
+		return 2;
+	}
+	if (c.bad_opt) {
+		free_cmdline(&c);
+		fuse_opt_free_args(&args);
 		return 2;
 	}
 	if (c.help) {
@@ -447,10 +385,6 @@ int main(int argc, char **argv)
 		free_cmdline(&c);
 		return 2;
 	}
-	if (parse_opts(&c, &fs.o, &max_threads, &disk_bytes) != 0) {
-		free_cmdline(&c);
-		return 2;
-	}
 	if (msg_check_bucket(c.bucket) != 0) {
 		fprintf(stderr, "objfs: '%s' is not a valid bucket name\n", c.bucket);
 		free_cmdline(&c);
@@ -464,6 +398,7 @@ int main(int argc, char **argv)
 	if (c.debug) {
 		add_arg(&args, "-odebug");
 	}
+	fs.bucket = c.bucket;
 	se = fuse_session_new(&args, &objfs_ll_ops, sizeof(objfs_ll_ops), &fs);
 	if (se == NULL) {
 		/* libfuse printed which option it refused */
@@ -481,7 +416,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "objfs: mount point '%s': not a directory\n", c.mountpoint);
 		goto out;
 	}
-	conf = c.conf != NULL ? c.conf : getenv("OBJFS_CONF");
+	conf = c.o.conf[0] != '\0' ? c.o.conf : getenv("OBJFS_CONF");
 	if (conf == NULL) {
 		conf = DEFAULT_CONF;
 	}
@@ -489,17 +424,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "objfs: %s\n", err);
 		goto out;
 	}
-	lvl = c.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
-	if (!c.debug &&
-	    log_parse_level(c.log_level != NULL ? c.log_level : cfg.log_level, &lvl) != 0) {
-		fprintf(stderr, "objfs: unknown log level '%s'\n",
-			c.log_level != NULL ? c.log_level : cfg.log_level);
-		status = 2;
-		goto out;
+	/* Both levels were checked by their parsers. */
+	lvl = LOG_LVL_DEBUG;
+	if (!c.debug) {
+		log_parse_level(c.o.log_level[0] != '\0' ? c.o.log_level : cfg.log_level, &lvl);
 	}
 	log_set_level(lvl);
-	if (c.cache_dir != NULL && (rc = dc_open(c.cache_dir, disk_bytes, &fs.dc)) != 0) {
-		fprintf(stderr, "objfs: cache_dir '%s': %s\n", c.cache_dir, obj_strerror(rc));
+	if (c.o.cache_dir[0] != '\0' &&
+	    (rc = dc_open(c.o.cache_dir, (uint64_t)c.o.cache_dir_mb << 20, &dc)) != 0) {
+		fprintf(stderr, "objfs: cache_dir '%s': %s\n", c.o.cache_dir, obj_strerror(rc));
 		goto out;
 	}
 
@@ -527,13 +460,26 @@ int main(int argc, char **argv)
 	handlers = 1;
 
 	/* 5. cluster and bucket */
-	if ((status = connect_bucket(&cfg, c.bucket, &fs)) != 0) {
+	if (connect_bucket(&cfg, c.bucket, &cn) != 0) {
 		goto out;
 	}
-	status = 1;
 
 	/* 6. caches, mount */
-	if ((rc = objfs_start(&fs)) != 0) {
+	vc = (struct vfs_conf){
+	    .chunk_size = cn.chunk_size,
+	    .inline_max = cn.inline_max,
+	    .attr_timeout = c.o.attr_timeout,
+	    .entry_timeout = c.o.entry_timeout,
+	    .negative_timeout = c.o.negative_timeout,
+	    .max_dirty = c.o.max_dirty,
+	    .cache_bytes = (uint64_t)c.o.cache_mb << 20,
+	    .readahead = c.o.readahead,
+	    .uploaders = c.o.uploaders,
+	    .prefetchers = c.o.prefetchers,
+	};
+	rc = vfs_start(&vc, cn.cl, cn.blk, cn.mc, dc, &fs.v);
+	dc = NULL; /* the vfs's now */
+	if (rc != 0) {
 		failf(1, "cannot start: %s", obj_strerror(rc));
 		goto out;
 	}
@@ -561,7 +507,7 @@ int main(int argc, char **argv)
 			log_error("fuse.loop", "out of memory");
 			rc = -ENOMEM;
 		} else {
-			fuse_loop_cfg_set_max_threads(lc, max_threads);
+			fuse_loop_cfg_set_max_threads(lc, c.o.max_threads);
 			fuse_loop_cfg_set_clone_fd(lc, 0);
 			rc = fuse_session_loop_mt(se, lc);
 			fuse_loop_cfg_destroy(lc);
@@ -576,9 +522,19 @@ out:
 		fuse_session_unmount(se);
 		log_info("fuse.unmount", "bucket %s unmounted from %s", c.bucket, mnt);
 	}
-	if (fs.it != NULL && objfs_stop(&fs) != 0) {
-		log_error("fuse.stop", "some data could not be committed (see above)");
-		status = 1;
+	if (fs.v != NULL) {
+		struct vfs_stats vs;
+
+		vfs_get_stats(fs.v, &vs);
+		log_info("fuse.stats",
+			 "cluster calls: %" PRIu64 " queries, %" PRIu64 " commits, %" PRIu64
+			 " block puts, %" PRIu64 " block gets",
+			 vs.queries, vs.commits, vs.block_puts, vs.block_gets);
+		if (vfs_stop(fs.v) != 0) {
+			log_error("fuse.stop", "some data could not be committed (see above)");
+			status = 1;
+		}
+		fs.v = NULL;
 	}
 	if (handlers) {
 		fuse_remove_signal_handlers(se);
@@ -586,10 +542,8 @@ out:
 	if (se != NULL) {
 		fuse_session_destroy(se);
 	}
-	mc_close(fs.mc);
-	dc_close(fs.dc);
-	blk_close(fs.blk);
-	cl_close(fs.cl);
+	dc_close(dc);
+	conn_close(&cn);
 	if (report_fd >= 0) {
 		report(status != 0 ? status : 1, "objfs: start-up failed\n");
 	}

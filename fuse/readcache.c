@@ -1,9 +1,10 @@
 /* readcache.c: extent lists, the in-memory block LRU and read-ahead (see
  * readcache.h).  Never holds its lock across a backend call; FUSE workers,
- * uploaders (donations) and its own prefetch threads run here.
+ * uploaders (donations) and the prefetchers (threads of its work queue,
+ * common/workq.h, one item per chunk to read ahead) run here.
  *
  * One mutex guards the file table, the block table, the LRU and the
- * prefetch queue; one condition variable announces finished loads.  A
+ * free read-ahead jobs; one condition variable announces finished loads.  A
  * block being loaded is in the table (state LOADING) so concurrent readers
  * of the same block wait for one fetch instead of issuing several.  A
  * block with refs > 0 is being copied out without the lock and is never
@@ -23,6 +24,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/workq.h"
 
 #define RC_FILE_BUCKETS 1024
 #define RC_BLOCK_BUCKETS 4096
@@ -56,8 +58,13 @@ struct rc_block {
 	struct rc_block *lprev, *lnext; /* LRU: head = most recent */
 };
 
+/* One read-ahead job: an item of the prefetch work queue.  RC_QUEUE_MAX
+ * of them live in struct rc; the free ones are on a list. */
 struct rc_job {
+	struct workq_item wi;
+	struct rc *rc;
 	uint64_t ino, chunk;
+	struct rc_job *free_next;
 };
 
 struct rc {
@@ -66,17 +73,15 @@ struct rc {
 	void *arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* a load finished */
-	pthread_cond_t work; /* a job queued, or stop */
 	struct rc_file *files[RC_FILE_BUCKETS];
 	struct rc_block *blocks[RC_BLOCK_BUCKETS];
 	struct rc_block *lru_head, *lru_tail;
 	uint64_t bytes;
-	struct rc_job q[RC_QUEUE_MAX];
-	unsigned qhead, qlen;
-	bool stop;
+	struct workq *wq; /* the prefetchers, or NULL */
+	struct rc_job jobs[RC_QUEUE_MAX];
+	struct rc_job *free_jobs; /* not queued nor running */
+	bool stop;		  /* rc_close began: queued jobs do nothing */
 	struct rc_stats st;
-	pthread_t thr[RC_MAX_PREFETCHERS];
-	unsigned n_thr;
 };
 
 /* ---- tables ------------------------------------------------------------ */
@@ -571,7 +576,7 @@ void rc_hint(struct rc *rc, struct rc_stream *s, uint64_t ino, uint64_t off, siz
 	uint32_t cs = rc->conf.chunk_size;
 	uint64_t cur, first, last;
 
-	if (len == 0 || rc->n_thr == 0 || rc->conf.readahead == 0) {
+	if (len == 0 || rc->wq == NULL || rc->conf.readahead == 0) {
 		return;
 	}
 	pthread_mutex_lock(&rc->mu);
@@ -588,51 +593,47 @@ void rc_hint(struct rc *rc, struct rc_stream *s, uint64_t ino, uint64_t off, siz
 		cur = (off + len - 1) / cs;
 		first = cur + 1 > s->ra_next ? cur + 1 : s->ra_next;
 		last = cur + rc->conf.readahead;
-		for (uint64_t c = first; c <= last && rc->qlen < RC_QUEUE_MAX; c++) {
-			rc->q[(rc->qhead + rc->qlen) % RC_QUEUE_MAX] =
-			    (struct rc_job){.ino = ino, .chunk = c};
-			rc->qlen++;
+		for (uint64_t c = first; c <= last && rc->free_jobs != NULL; c++) {
+			struct rc_job *j = rc->free_jobs;
+
+			rc->free_jobs = j->free_next;
+			j->ino = ino;
+			j->chunk = c;
+			if (workq_push(rc->wq, &j->wi) != 0) {
+				j->free_next = rc->free_jobs;
+				rc->free_jobs = j;
+				break;
+			}
 			s->ra_next = c + 1;
 		}
-		pthread_cond_signal(&rc->work);
 	}
 	pthread_mutex_unlock(&rc->mu);
 }
 
-static void *prefetch_main(void *arg)
+/* Runs one job on a prefetch thread: loads the chunk's block into the
+ * cache unless it is there (or the cache is closing). */
+static void prefetch_run(struct workq_item *it)
 {
-	struct rc *rc = arg;
+	struct rc_job *job = (struct rc_job *)(void *)it;
+	struct rc *rc = job->rc;
+	struct chunk_src src;
+	struct rc_block *e;
+	int err = 0;
 
 	pthread_mutex_lock(&rc->mu);
-	for (;;) {
-		struct chunk_src src;
-		struct rc_block *e;
-		struct rc_job job;
-		int err = 0;
-
-		while (!rc->stop && rc->qlen == 0) {
-			pthread_cond_wait(&rc->work, &rc->mu);
-		}
-		if (rc->stop) {
-			break;
-		}
-		job = rc->q[rc->qhead];
-		rc->qhead = (rc->qhead + 1) % RC_QUEUE_MAX;
-		rc->qlen--;
-		if (resolve(rc, job.ino, job.chunk, &src) != 0 || src.kind != 1) {
+	if (!rc->stop && resolve(rc, job->ino, job->chunk, &src) == 0) {
+		if (src.kind != 1) {
 			free(src.inl);
-			continue;
-		}
-		if (block_find(rc, &src.blk) != NULL) {
-			continue;
-		}
-		e = block_acquire(rc, &src.blk, &err, true);
-		if (e != NULL) {
-			block_release(rc, e);
+		} else if (block_find(rc, &src.blk) == NULL) {
+			e = block_acquire(rc, &src.blk, &err, true);
+			if (e != NULL) {
+				block_release(rc, e);
+			}
 		}
 	}
+	job->free_next = rc->free_jobs;
+	rc->free_jobs = job;
 	pthread_mutex_unlock(&rc->mu);
-	return NULL;
 }
 
 /* ---- life cycle -------------------------------------------------------- */
@@ -653,12 +654,22 @@ int rc_open(const struct rc_conf *conf, const struct rc_ops *ops, void *arg, str
 	rc->arg = arg;
 	pthread_mutex_init(&rc->mu, NULL);
 	pthread_cond_init(&rc->cond, NULL);
-	pthread_cond_init(&rc->work, NULL);
-	for (unsigned i = 0; i < conf->prefetchers && i < RC_MAX_PREFETCHERS; i++) {
-		if (pthread_create(&rc->thr[i], NULL, prefetch_main, rc) != 0) {
-			break;
+	for (size_t i = RC_QUEUE_MAX; i-- > 0;) {
+		rc->jobs[i].wi.fn = prefetch_run;
+		rc->jobs[i].rc = rc;
+		rc->jobs[i].free_next = rc->free_jobs;
+		rc->free_jobs = &rc->jobs[i];
+	}
+	if (conf->prefetchers > 0) {
+		int err = workq_start("rc.prefetch",
+				      conf->prefetchers < RC_MAX_PREFETCHERS ? conf->prefetchers
+									     : RC_MAX_PREFETCHERS,
+				      RC_QUEUE_MAX, &rc->wq);
+
+		if (err != 0) {
+			rc_close(rc);
+			return err;
 		}
-		rc->n_thr++;
 	}
 	*out = rc;
 	return 0;
@@ -669,13 +680,11 @@ void rc_close(struct rc *rc)
 	if (rc == NULL) {
 		return;
 	}
+	/* Queued read-ahead is only a guess: drop it, do not fetch it. */
 	pthread_mutex_lock(&rc->mu);
 	rc->stop = true;
-	pthread_cond_broadcast(&rc->work);
 	pthread_mutex_unlock(&rc->mu);
-	for (unsigned i = 0; i < rc->n_thr; i++) {
-		pthread_join(rc->thr[i], NULL);
-	}
+	workq_stop(rc->wq);
 	for (size_t i = 0; i < RC_FILE_BUCKETS; i++) {
 		while (rc->files[i] != NULL) {
 			struct rc_file *f = rc->files[i];
@@ -694,7 +703,6 @@ void rc_close(struct rc *rc)
 			free(e);
 		}
 	}
-	pthread_cond_destroy(&rc->work);
 	pthread_cond_destroy(&rc->cond);
 	pthread_mutex_destroy(&rc->mu);
 	free(rc);

@@ -4,8 +4,8 @@
  * read-ahead: sequential readers get the next chunks' blocks fetched in
  * the background.  Knows nothing of FUSE; extents and blocks come through
  * struct rc_ops, so tests run it without a cluster.  Thread-safe: FUSE
- * workers and the write buffer's uploaders call it; its own prefetch
- * threads run inside it. */
+ * workers and the write buffer's uploaders call it; the threads of its
+ * prefetch work queue (common/workq.h, role "rc.prefetch") run inside it. */
 #ifndef OBJFS_READCACHE_H
 #define OBJFS_READCACHE_H
 

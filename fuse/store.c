@@ -1,7 +1,7 @@
-/* store.c: the cluster side of the write buffer and the read cache (see
- * store.h).  Each function is one blockio or metadata call plus the
- * translation between the modules' records and the protocol's; no state
- * of its own, no locks.  Runs on whichever thread calls it. */
+/* store.c: the cluster below the read cache (see store.h).  Each function
+ * is one blockio or metadata call plus the translation between the
+ * modules' records and the protocol's; no state but its counters, no
+ * locks.  Runs on whichever thread calls it. */
 #include "store.h"
 
 #include <errno.h>
@@ -12,29 +12,15 @@
 #include "../common/err.h"
 #include "../common/log.h"
 
-static int st_read(void *arg, uint64_t ino, uint64_t chunk, const struct manifest_block *blk,
-		   uint32_t off, uint32_t len, uint8_t *dst)
+int store_upload(struct store *st, uint64_t size, const uint8_t *data, size_t len,
+		 struct manifest_block *out)
 {
-	struct store *st = arg;
-
-	if (blk != NULL) {
-		return rc_read_block(st->rc, blk, off, len, dst);
-	}
-	return rc_read_chunk(st->rc, ino, chunk, off, len, dst);
-}
-
-static int st_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data, size_t len,
-		     struct manifest_block *out)
-{
-	struct store *st = arg;
-
-	(void)ino;
+	store_count(&st->block_puts);
 	return blk_put(st->blk, data, len, blk_profile_for(st->blk, size), out);
 }
 
-static int st_commit(void *arg, const struct fb_commit *c, struct meta_attr *attr)
+int store_commit(struct store *st, const struct fb_commit *c, struct meta_attr *attr)
 {
-	struct store *st = arg;
 	struct meta_result res;
 	struct meta_op *op = calloc(1, sizeof(*op));
 	int rc;
@@ -55,37 +41,19 @@ static int st_commit(void *arg, const struct fb_commit *c, struct meta_attr *att
 		op->ext = (struct meta_extent *)c->ext;
 		op->n_ext = c->n_ext;
 	}
+	store_count(&st->commits);
 	rc = mc_op(st->mc, op, &res);
 	free(op);
-	/* Whatever the outcome, cached extents may be stale now. */
-	rc_invalidate(st->rc, c->ino);
 	if (rc == 0) {
 		*attr = res.attr;
 	}
 	return rc;
 }
 
-static void st_donate(void *arg, const struct manifest_block *blk, uint8_t *buf)
+void store_discard(struct store *st, const struct manifest_block *blk)
 {
-	struct store *st = arg;
-
-	rc_donate(st->rc, blk, buf, st->chunk_size);
-}
-
-static void st_discard(void *arg, const struct manifest_block *blk)
-{
-	struct store *st = arg;
-
 	blk_delete(st->blk, blk);
 }
-
-const struct fb_ops store_fb_ops = {
-    .read = st_read,
-    .upload = st_upload,
-    .commit = st_commit,
-    .donate = st_donate,
-    .discard = st_discard,
-};
 
 /* Collects every page of extents; refuses a reply that does not advance
  * (a malformed or hostile shard must not loop us forever). */
@@ -104,9 +72,11 @@ static int st_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t 
 		struct meta_extent *page = NULL, *grown;
 		uint8_t *pinl = NULL;
 		size_t plen = 0;
-		int got = mc_extents(st->mc, ino, first, META_EXTENTS_MAX, &page, &more, attr,
-				     &pinl, &plen);
+		int got;
 
+		store_count(&st->queries);
+		got = mc_extents(st->mc, ino, first, META_EXTENTS_MAX, &page, &more, attr, &pinl,
+				 &plen);
 		if (got < 0) {
 			rc = got;
 			break;
@@ -160,6 +130,7 @@ static int st_get_block(void *arg, const struct manifest_block *blk, uint8_t *bu
 	if (st->dc != NULL && dc_get(st->dc, blk, buf) == 0) {
 		return 0;
 	}
+	store_count(&st->block_gets);
 	rc = blk_get(st->blk, blk, buf);
 	if (rc == 0 && st->dc != NULL) {
 		dc_put(st->dc, blk, buf);

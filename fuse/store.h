@@ -1,9 +1,10 @@
-/* store.h: binds the write buffer (filebuf.h) and the read cache
- * (readcache.h) to the cluster: blocks through blockio (behind the
- * optional on-disk cache), extents and commits through the bucket's
- * metadata shard.  The only place where the
- * FUSE client's data modules meet the network.  Thread-safe: called from
- * FUSE workers, uploader and prefetch threads. */
+/* store.h: the cluster below the FUSE client's caches: blocks through
+ * blockio (behind the optional on-disk cache), extents and commits through
+ * the bucket's metadata shard.  Sits under the read cache only: the read
+ * cache fetches through store_rc_ops, the vfs uploads and commits through
+ * the functions below; nothing here calls back up.  Counts every call to
+ * the cluster.  Thread-safe: FUSE workers, uploader and prefetch threads.
+ */
 #ifndef OBJFS_STORE_H
 #define OBJFS_STORE_H
 
@@ -15,17 +16,35 @@
 #include "filebuf.h"
 #include "readcache.h"
 
-/* The arg of both ops tables.  rc must be set before the write buffer
- * reads or donates anything. */
+/* The arg of store_rc_ops.  The counters are updated atomically (use
+ * store_count and store_read_count). */
 struct store {
 	struct blk *blk;
 	struct mc *mc;
-	struct rc *rc;
 	struct dc *dc; /* on-disk block cache, or NULL */
-	uint32_t chunk_size;
+	uint64_t queries, commits, block_puts, block_gets;
 };
 
-extern const struct fb_ops store_fb_ops;
 extern const struct rc_ops store_rc_ops;
+
+/* Stores len bytes as a new durable block for a file of size bytes (the
+ * size picks the EC profile).  Returns 0 or blk_put's error. */
+int store_upload(struct store *st, uint64_t size, const uint8_t *data, size_t len,
+		 struct manifest_block *out);
+/* One MOP_WRITE with c's extents or inline data; *attr the new
+ * attributes.  Returns 0 or a negative errno. */
+int store_commit(struct store *st, const struct fb_commit *c, struct meta_attr *attr);
+/* Deletes the fragments of a stored block nothing references. */
+void store_discard(struct store *st, const struct manifest_block *blk);
+
+static inline void store_count(uint64_t *counter)
+{
+	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t store_read_count(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
 
 #endif

@@ -720,6 +720,89 @@ START_TEST(test_log_default_sink)
 }
 END_TEST
 
+/* objfs --help lists every mount option with its summary from the key
+ * table; objfs(1) repeats each summary verbatim under ".BI name= ARG";
+ * defaults come from the same rows, and a bad value is refused with the
+ * range in the message. */
+START_TEST(test_mount_opts_and_man)
+{
+	static const char *const names[] = {
+	    "conf",	  "attr_timeout", "entry_timeout", "negative_timeout", "max_dirty",
+	    "cache_mb",	  "readahead",	  "uploaders",	   "prefetchers",      "max_threads",
+	    "log_level", "cache_dir",	  "cache_dir_mb"};
+	const char *srcdir = getenv("OBJFS_SRCDIR");
+	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
+	size_t len = 0, seen = 0;
+	struct cfg_mount m;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	cfg_print_mount_opts(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(
+	    strstr(text, "  -o attr_timeout=S        seconds; default 1; 0..86400\n"));
+	if (srcdir != NULL) {
+		snprintf(path, sizeof(path), "%s/man/objfs.1", srcdir);
+		man = read_all(path);
+		ck_assert_msg(man != NULL, "cannot read %s", path);
+	}
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char opt[64], needle[256], *eq;
+		const char *sum;
+
+		if (strncmp(line, "  -o ", 5) != 0) {
+			continue; /* doc lines */
+		}
+		ck_assert_int_eq(sscanf(line + 5, "%63s", opt), 1);
+		eq = strchr(opt, '=');
+		ck_assert_ptr_nonnull(eq);
+		*eq = '\0';
+		ck_assert_uint_lt(seen, OBJ_ARRAY_LEN(names));
+		ck_assert_str_eq(opt, names[seen]);
+		seen++;
+		sum = line + 5 + strlen(opt) + 1 + strlen(eq + 1);
+		while (*sum == ' ') {
+			sum++;
+		}
+		if (man != NULL) {
+			snprintf(needle, sizeof(needle), "\n.BI %s= %s\n(%s)\n", opt, eq + 1, sum);
+			ck_assert_msg(strstr(man, needle) != NULL, "objfs.1 lacks:%s", needle);
+		}
+	}
+	ck_assert_uint_eq(seen, OBJ_ARRAY_LEN(names));
+
+	cfg_mount_defaults(&m);
+	ck_assert(m.attr_timeout == 1 && m.entry_timeout == 1 && m.negative_timeout == 1);
+	ck_assert_uint_eq(m.max_dirty, 256u << 20);
+	ck_assert_uint_eq(m.cache_mb, 256);
+	ck_assert_uint_eq(m.readahead, 2);
+	ck_assert_uint_eq(m.uploaders, 4);
+	ck_assert_uint_eq(m.prefetchers, 2);
+	ck_assert_uint_eq(m.max_threads, 16);
+	ck_assert_uint_eq(m.cache_dir_mb, 1024);
+	ck_assert_str_eq(m.conf, "");
+	ck_assert_str_eq(m.log_level, "");
+	ck_assert_str_eq(m.cache_dir, "");
+	ck_assert_int_eq(cfg_mount_set(&m, "attr_timeout", "2.5", why, sizeof(why)), 0);
+	ck_assert(m.attr_timeout == 2.5);
+	ck_assert_int_eq(cfg_mount_set(&m, "max_dirty", "1G", why, sizeof(why)), 0);
+	ck_assert_uint_eq(m.max_dirty, 1u << 30);
+	ck_assert_int_eq(cfg_mount_set(&m, "log_level", "WARN", why, sizeof(why)), 0);
+	ck_assert_str_eq(m.log_level, "warn");
+	ck_assert_int_eq(cfg_mount_set(&m, "uploaders", "0", why, sizeof(why)), -ERANGE);
+	ck_assert_str_eq(why, "must be between 1 and 64 (got '0')");
+	ck_assert_int_eq(cfg_mount_set(&m, "entry_timeout", "-1", why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "expected seconds in 0..86400 (got '-1')");
+	ck_assert_int_eq(cfg_mount_set(&m, "entry_timeout", "1x", why, sizeof(why)), -EINVAL);
+	ck_assert_int_eq(cfg_mount_set(&m, "log_level", "loud", why, sizeof(why)), -EINVAL);
+	/* Not ours: a FUSE or kernel option, or a cluster key. */
+	ck_assert_int_eq(cfg_mount_set(&m, "allow_other", "1", why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(cfg_mount_set(&m, "inline_max", "4K", why, sizeof(why)), -ENOENT);
+	free(text);
+	free(man);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -734,6 +817,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_tiers);
 	tcase_add_test(tc, test_print_keys_and_man);
+	tcase_add_test(tc, test_mount_opts_and_man);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(tf, tmp_setup, tmp_teardown);

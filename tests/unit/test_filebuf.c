@@ -209,10 +209,11 @@ out:
 	return rc;
 }
 
-static void fk_donate(void *arg, const struct manifest_block *blk, uint8_t *buf)
+static void fk_donate(void *arg, const struct manifest_block *blk, uint8_t *buf, size_t cap)
 {
 	(void)arg;
 	(void)blk;
+	(void)cap;
 	pthread_mutex_lock(&fk.mu);
 	fk.donates++;
 	pthread_mutex_unlock(&fk.mu);

@@ -1,0 +1,214 @@
+/* vfs_file.c: open files of the client core: open, create, read, write,
+ * flush, release (see vfs.h).  Data goes through the write buffer, which
+ * falls back to the read cache for committed content.  Any caller thread.
+ *
+ * Close-to-open: open fetches fresh attributes, drops cached extents of
+ * an older generation and tells the kernel to keep its page cache only
+ * when the generation is the one the cache was filled at; flush (every
+ * close) and fsync return only once buffered writes are committed, with
+ * the error of any failed upload or commit. */
+#include "vfs_i.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+
+/* O_TRUNC with write access: cut the file to 0 unless it is empty here
+ * and at the shard. */
+static int maybe_truncate(struct vfs *v, struct inode *n, int flags, struct meta_attr *a)
+{
+	struct fbuf *fb = it_fb(v->it, n);
+	struct vfs_setattr s = {.valid = META_SET_SIZE, .size = 0};
+
+	if (!(flags & O_TRUNC) || (flags & O_ACCMODE) == O_RDONLY) {
+		return 0;
+	}
+	if (a->size == 0 && (fb == NULL || !fb_dirty(fb))) {
+		return 0;
+	}
+	return vfs_setattr_node(v, n, &s, a);
+}
+
+/* Creates the handle for an open of n (pinned) with fresh attributes. */
+static int open_handle(struct vfs *v, struct inode *n, const struct meta_attr *a,
+		       struct vfs_file **out, int *keep_cache)
+{
+	struct vfs_file *fh = calloc(1, sizeof(*fh));
+	int rc;
+
+	if (fh == NULL) {
+		return -ENOMEM;
+	}
+	rc_check_gen(v->rc, n->ino, a->gen);
+	rc = it_open_file(v->it, n, v->fbc, a->size, a->gen, keep_cache);
+	if (rc != 0) {
+		free(fh);
+		return rc;
+	}
+	fh->node = n;
+	*out = fh;
+	return 0;
+}
+
+void vfs_abandon(struct vfs *v, struct vfs_file *fh)
+{
+	it_release_file(v->it, fh->node);
+	free(fh);
+}
+
+int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *keep_cache)
+{
+	struct inode *n = it_get(v->it, ino);
+	struct meta_attr a;
+	int rc;
+
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	store_count(&v->st.queries);
+	rc = mc_getattr(v->st.mc, ino, &a);
+	if (rc == 0 && S_ISDIR(a.mode)) {
+		rc = -EISDIR;
+	} else if (rc == 0 && !S_ISREG(a.mode)) {
+		rc = -EINVAL;
+	}
+	if (rc == 0) {
+		rc = maybe_truncate(v, n, flags, &a);
+	}
+	if (rc == 0) {
+		rc = open_handle(v, n, &a, fh, keep_cache);
+	}
+	it_put(v->it, n);
+	return rc;
+}
+
+int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, int flags,
+	       uint32_t uid, uint32_t gid, struct vfs_entry *e, struct vfs_file **fh,
+	       int *keep_cache)
+{
+	struct meta_result res;
+	struct meta_op op;
+	struct inode *n;
+	int rc = vfs_check_name(name);
+
+	if (rc != 0) {
+		return rc;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = MOP_CREATE;
+	/* Without O_EXCL an existing regular file is opened (CREATE
+	 * returns it), as open(O_CREAT) must. */
+	op.flags = (flags & O_EXCL) ? META_F_EXCL : 0;
+	op.parent = parent;
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	op.mode = (mode & 07777) | S_IFREG;
+	op.uid = uid;
+	op.gid = gid;
+	nc_drop(v->nc, parent, name);
+	rc = vfs_op(v, &op, &res);
+	if (rc != 0) {
+		it_attr_drop(v->it, parent);
+		return rc;
+	}
+	if (flags & O_EXCL) {
+		/* A new inode: the shard set the parent's times to its ctime. */
+		it_attr_touch(v->it, parent, res.attr.ctime_ns, 0);
+	} else {
+		it_attr_drop(v->it, parent); /* created, or opened an old one */
+	}
+	n = it_get(v->it, res.attr.ino);
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	if (flags & O_EXCL) {
+		/* A file this call made has no xattrs: spare the query the
+		 * kernel makes for security.capability before the first
+		 * write.  (Without O_EXCL the file may be an older one.) */
+		it_set_nocap(v->it, n, vfs_ttl_ns(v->conf.attr_timeout));
+	}
+	rc = maybe_truncate(v, n, flags, &res.attr);
+	if (rc == 0) {
+		rc = open_handle(v, n, &res.attr, fh, keep_cache);
+	}
+	if (rc == 0) {
+		rc = vfs_entry(v, &res.attr, parent, e);
+		if (rc != 0) {
+			vfs_abandon(v, *fh);
+			*fh = NULL;
+		}
+	}
+	it_put(v->it, n);
+	return rc;
+}
+
+ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, void *buf)
+{
+	struct fbuf *fb = it_fb(v->it, fh->node);
+
+	if (fb == NULL) {
+		return -EIO;
+	}
+	rc_hint(v->rc, &fh->stream, fh->node->ino, off, size);
+	return fb_read(fb, off, size, buf);
+}
+
+ssize_t vfs_write(struct vfs *v, struct vfs_file *fh, uint64_t off, const void *buf, size_t size)
+{
+	struct fbuf *fb = it_fb(v->it, fh->node);
+
+	if (fb == NULL) {
+		return -EIO;
+	}
+	return fb_write(fb, off, buf, size);
+}
+
+/* Commits n's buffered writes; shared by flush, fsync and release. */
+static int commit_file(struct vfs *v, struct inode *n)
+{
+	struct fbuf *fb = it_fb(v->it, n);
+	struct meta_attr a;
+	int committed = 0;
+	int rc;
+
+	if (fb == NULL) {
+		return 0;
+	}
+	rc = fb_flush(fb, &a, &committed);
+	if (committed) {
+		it_committed(v->it, n, a.gen);
+	}
+	return rc;
+}
+
+int vfs_flush(struct vfs *v, struct vfs_file *fh)
+{
+	return commit_file(v, fh->node);
+}
+
+int vfs_release(struct vfs *v, struct vfs_file *fh)
+{
+	struct inode *n = it_get(v->it, fh->node->ino);
+	int rc;
+
+	/* flush ran at close(); this only catches writes after it (mmap)
+	 * and failures.  Data that still cannot be committed stays in the
+	 * buffer, attached to the inode, for the next open or unmount. */
+	rc = commit_file(v, fh->node);
+	if (rc != 0) {
+		log_warn("fuse.release", "ino %" PRIu64 ": commit at release failed: %s",
+			 fh->node->ino, obj_strerror(rc));
+	}
+	it_release_file(v->it, fh->node);
+	free(fh);
+	if (n != NULL) {
+		it_put(v->it, n); /* may close the clean buffer or drop the entry */
+	}
+	return rc;
+}

@@ -1,0 +1,648 @@
+/* test_vfs.c: the FUSE client's core (fuse/vfs.h) without a mount,
+ * against a real cluster: three objfs-node processes on loopback started
+ * by the test, one bucket with 64 KiB chunks so files of a few chunks are
+ * cheap.  Proves create/write/read, close-to-open through a second vfs,
+ * O_TRUNC, setattr committing buffered writes first, rename, unlink of an
+ * open file, the negative name cache, readdir with attributes, and the
+ * exact count of cluster calls of create + write 4 KiB + close.
+ *
+ * The nodes are children of the test that die with it (PR_SET_PDEATHSIG)
+ * and are stopped by pid in the teardown; all files live under one temp
+ * root.  Check runs without fork here: nng's threads, started by the
+ * first test, would not survive one. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <nng/nng.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/blockio.h"
+#include "../../common/client.h"
+#include "../../common/config.h"
+#include "../../common/err.h"
+#include "../../common/meta_client.h"
+#include "../../common/object.h"
+#include "../../fuse/vfs.h"
+
+#define N_NODES 3
+#define CHUNK (64u << 10)
+/* Start-up of a node and the first shard election on a loaded 2-core
+ * machine (or under a sanitizer): generous. */
+#define START_MS 20000
+#define BUCKET "vfs"
+
+static char root[PATH_MAX];
+static char conf_path[PATH_MAX + 32];
+static pid_t nodes[N_NODES];
+static struct cfg *cfg;
+static struct cl *cl;
+static struct blk *blk;
+static struct mc *mc;
+static struct mc_statfs bucket_fs;
+
+/* Per test: the vfs under test and its directory in the bucket. */
+static struct vfs *v;
+static uint64_t dir;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static const char *node_bin(void)
+{
+	static char path[PATH_MAX + 64];
+	const char *bd = getenv("OBJFS_BUILDDIR");
+
+	if (bd != NULL && bd[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/nodes/objfs-node", bd);
+	} else {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		char *slash;
+
+		ck_assert_int_gt(n, 0);
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		ck_assert_ptr_nonnull(slash);
+		*slash = '\0';
+		snprintf(path, sizeof(path), "%s/../../nodes/objfs-node", self);
+	}
+	return path;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Writes a 3-node config on ports below the ephemeral range. */
+static void write_conf(unsigned base)
+{
+	FILE *f = fopen(conf_path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f,
+		"[cluster]\nsecret = %016llx%016llx\nblock_size = 64K\ninline_max = 4K\n"
+		"log_level = warn\n",
+		(unsigned long long)time(NULL), (unsigned long long)getpid() * 2654435761ULL);
+	for (unsigned i = 0; i < N_NODES; i++) {
+		char data[PATH_MAX + 32];
+
+		snprintf(data, sizeof(data), "%s/node%u", root, i + 1);
+		ck_assert_int_eq(mkdir(data, 0700), 0);
+		fprintf(f, "[node %u]\naddr = tcp://127.0.0.1:%u\ndata_dir = %s\n", i + 1, base + i,
+			data);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static pid_t spawn_node(unsigned id)
+{
+	pid_t parent = getpid();
+	char ids[16], log[PATH_MAX + 32];
+	pid_t pid;
+
+	snprintf(ids, sizeof(ids), "%u", id);
+	snprintf(log, sizeof(log), "%s/node%u.log", root, id);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent || fd < 0) {
+			_exit(127);
+		}
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execl(node_bin(), node_bin(), "-c", conf_path, "-i", ids, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void stop_nodes(void)
+{
+	for (unsigned i = 0; i < N_NODES; i++) {
+		if (nodes[i] > 0) {
+			kill(nodes[i], SIGTERM);
+		}
+	}
+	for (unsigned i = 0; i < N_NODES; i++) {
+		if (nodes[i] > 0) {
+			uint64_t until = mono_ms() + 10000;
+
+			while (waitpid(nodes[i], NULL, WNOHANG) == 0 && mono_ms() < until) {
+				usleep(20000);
+			}
+			if (mono_ms() >= until) {
+				kill(nodes[i], SIGKILL);
+				waitpid(nodes[i], NULL, 0);
+			}
+			nodes[i] = 0;
+		}
+	}
+}
+
+/* Unchecked: the cluster, the bucket and the connections every test uses. */
+static void cluster_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char err[512];
+	struct objc *oc = NULL;
+	uint64_t until;
+	unsigned base;
+	int rc;
+
+	ck_assert_msg(access(node_bin(), X_OK) == 0, "no objfs-node at %s", node_bin());
+	snprintf(root, sizeof(root), "%s/objfs-vfs.XXXXXX",
+		 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	snprintf(conf_path, sizeof(conf_path), "%s/objfs.conf", root);
+	srand((unsigned)getpid());
+	base = 20000 + (unsigned)(rand() % 1100) * 10;
+	write_conf(base);
+	cfg = malloc(sizeof(*cfg));
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_msg(cfg_load_file(conf_path, cfg, err, sizeof(err)) == 0, "%s", err);
+	for (unsigned i = 0; i < N_NODES; i++) {
+		nodes[i] = spawn_node(i + 1);
+	}
+	ck_assert_int_eq(objc_open(cfg, &oc), 0);
+	/* The nodes elect the catalog's and the bucket's leaders. */
+	until = mono_ms() + START_MS;
+	while ((rc = bucket_create(oc, BUCKET)) != 0 && rc != -EEXIST && mono_ms() < until) {
+		usleep(100000);
+	}
+	objc_close(oc);
+	ck_assert_msg(rc == 0, "bucket create: %s", obj_strerror(rc));
+	ck_assert_int_eq(cl_open(cfg, &cl), 0);
+	ck_assert_int_eq(blk_open(cl, &blk), 0);
+	ck_assert_int_eq(mc_open(cl, BUCKET, &mc), 0);
+	ck_assert_int_eq(mc_statfs(mc, &bucket_fs), 0);
+	ck_assert_uint_eq(bucket_fs.chunk_size, CHUNK);
+	ck_assert_uint_eq(bucket_fs.inline_max, 4096);
+}
+
+static void cluster_teardown(void)
+{
+	mc_close(mc);
+	blk_close(blk);
+	cl_close(cl);
+	mc = NULL;
+	blk = NULL;
+	cl = NULL;
+	stop_nodes();
+	free(cfg);
+	cfg = NULL;
+	if (root[0] != '\0') {
+		nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+static struct vfs_conf test_conf(void)
+{
+	struct vfs_conf c = {
+	    .chunk_size = bucket_fs.chunk_size,
+	    .inline_max = bucket_fs.inline_max,
+	    .attr_timeout = 1,
+	    .entry_timeout = 1,
+	    .negative_timeout = 1,
+	    .max_dirty = 16 * CHUNK,
+	    .cache_bytes = 64 * CHUNK,
+	    .readahead = 2,
+	    .uploaders = 2,
+	    .prefetchers = 1,
+	};
+	return c;
+}
+
+/* Checked: a fresh vfs and a directory of the test's own. */
+static void vfs_setup(void)
+{
+	static unsigned seq;
+	struct vfs_conf c = test_conf();
+	struct vfs_entry e;
+	char name[64];
+
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &v), 0);
+	snprintf(name, sizeof(name), "t%d.%u", (int)getpid(), ++seq);
+	ck_assert_int_eq(vfs_mknod(v, 1, name, S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	dir = e.ino;
+	ck_assert_uint_ne(dir, 0);
+}
+
+static void vfs_teardown(void)
+{
+	ck_assert_int_eq(vfs_stop(v), 0);
+	v = NULL;
+}
+
+static void fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		b[i] = (uint8_t)((i * 131u + seed * 7u) ^ (i >> 9));
+	}
+}
+
+/* Creates parent/name with O_EXCL, writes data, closes; returns ino. */
+static uint64_t put_file(const char *name, const uint8_t *data, size_t len)
+{
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	int keep;
+
+	ck_assert_int_eq(vfs_create(v, dir, name, 0644, O_CREAT | O_EXCL | O_WRONLY, getuid(),
+				    getgid(), &e, &fh, &keep),
+			 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data, len), (ssize_t)len);
+	ck_assert_int_eq(vfs_flush(v, fh), 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	return e.ino;
+}
+
+/* Opens ino read-only and checks its whole content is want. */
+static void check_content(struct vfs *w, uint64_t ino, const uint8_t *want, size_t len)
+{
+	struct vfs_file *fh = NULL;
+	uint8_t *got = malloc(len + 100);
+	int keep;
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(vfs_open(w, ino, O_RDONLY, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_read(w, fh, 0, len + 100, got), (ssize_t)len);
+	ck_assert_msg(memcmp(got, want, len) == 0, "content of ino %llu differs",
+		      (unsigned long long)ino);
+	ck_assert_int_eq(vfs_release(w, fh), 0);
+	free(got);
+}
+
+/* create + write 4 KiB + close costs exactly two commits (the create and
+ * the inline data with the close) and no query or block: the figure the
+ * mount's create path is measured by. */
+START_TEST(test_small_create_cost)
+{
+	struct vfs_stats s0, s1;
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	uint8_t data[4096], got[4096];
+	int keep;
+
+	fill(data, sizeof(data), 1);
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_create(v, dir, "small", 0644, O_CREAT | O_EXCL | O_WRONLY, getuid(),
+				    getgid(), &e, &fh, &keep),
+			 0);
+	ck_assert_uint_ne(e.ino, 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	/* The kernel asks for security.capability before the write: a file
+	 * this create made has none, and asking costs nothing. */
+	{
+		uint8_t *val = NULL;
+		size_t len = 0;
+
+		ck_assert_int_eq(vfs_getxattr(v, e.ino, "security.capability", &val, &len),
+				 -ENODATA);
+	}
+	ck_assert_int_eq(vfs_flush(v, fh), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.commits - s0.commits, 2);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	ck_assert_uint_eq(s1.block_puts - s0.block_puts, 0);
+	/* Read back through the same handle, then after a fresh open. */
+	ck_assert_int_eq(vfs_read(v, fh, 0, sizeof(got), got), (ssize_t)sizeof(got));
+	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	check_content(v, e.ino, data, sizeof(data));
+}
+END_TEST
+
+/* Data written through one vfs is seen by another after close
+ * (close-to-open), across chunks: blocks, not inline data. */
+START_TEST(test_close_to_open)
+{
+	size_t len = 2 * CHUNK + 1000;
+	uint8_t *data = malloc(len);
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s;
+	struct vfs *w = NULL;
+	uint64_t ino;
+	struct meta_attr a;
+	double t;
+
+	ck_assert_ptr_nonnull(data);
+	fill(data, len, 2);
+	ino = put_file("big", data, len);
+	vfs_get_stats(v, &s);
+	ck_assert_uint_eq(s.block_puts, 3);
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	ck_assert_int_eq(vfs_getattr(w, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, len);
+	check_content(w, ino, data, len);
+	ck_assert_int_eq(vfs_stop(w), 0);
+	free(data);
+}
+END_TEST
+
+/* Reads see buffered writes before any commit; nothing reaches the shard
+ * until close. */
+START_TEST(test_read_buffered)
+{
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	struct vfs_stats s0, s1;
+	uint8_t data[10000], got[10000];
+	int keep;
+
+	fill(data, sizeof(data), 3);
+	ck_assert_int_eq(
+	    vfs_create(v, dir, "buf", 0600, O_CREAT | O_RDWR, getuid(), getgid(), &e, &fh, &keep),
+	    0);
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	ck_assert_int_eq(vfs_read(v, fh, 100, sizeof(got), got), (ssize_t)(sizeof(data) - 100));
+	ck_assert_int_eq(memcmp(got, data + 100, sizeof(data) - 100), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.commits, s0.commits);
+	ck_assert_uint_eq(s1.block_puts, s0.block_puts);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	check_content(v, e.ino, data, sizeof(data));
+}
+END_TEST
+
+/* open(O_TRUNC) for writing empties the file; for reading it does not. */
+START_TEST(test_open_trunc)
+{
+	uint8_t data[5000];
+	struct vfs_file *fh = NULL;
+	struct meta_attr a;
+	uint64_t ino;
+	double t;
+	int keep;
+
+	fill(data, sizeof(data), 4);
+	ino = put_file("tr", data, sizeof(data));
+	ck_assert_int_eq(vfs_open(v, ino, O_RDONLY | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, sizeof(data));
+	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	check_content(v, ino, data, 0);
+}
+END_TEST
+
+/* A size change commits buffered writes first: truncating a file with
+ * unflushed data keeps the bytes below the new size, and a later close
+ * does not bring the old size back; an explicit mtime survives too. */
+START_TEST(test_setattr_flushes)
+{
+	struct vfs_setattr s = {.valid = META_SET_SIZE, .size = 3000};
+	struct vfs_setattr m = {.valid = META_SET_MTIME, .mtime_ns = 1000000000LL * 1234567};
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	struct meta_attr a;
+	uint8_t data[8000];
+	double t;
+	int keep;
+
+	fill(data, sizeof(data), 5);
+	ck_assert_int_eq(vfs_create(v, dir, "sa", 0644, O_CREAT | O_EXCL | O_WRONLY, getuid(),
+				    getgid(), &e, &fh, &keep),
+			 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data, sizeof(data)), (ssize_t)sizeof(data));
+	ck_assert_int_eq(vfs_setattr(v, e.ino, &s, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 3000);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data, 10), 10);
+	ck_assert_int_eq(vfs_setattr(v, e.ino, &m, &a, &t), 0);
+	ck_assert_int_eq(vfs_flush(v, fh), 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	ck_assert_int_eq(vfs_getattr(v, e.ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 3000);
+	ck_assert_int_eq(a.mtime_ns, m.mtime_ns);
+	check_content(v, e.ino, data, 3000);
+}
+END_TEST
+
+/* rename moves the name (the old one is gone, the content follows);
+ * RENAME_NOREPLACE refuses an existing target; unlink of an open file
+ * keeps it readable until release. */
+START_TEST(test_rename_unlink)
+{
+	uint8_t a1[100], a2[200];
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	uint64_t ino1, ino2;
+	int keep;
+
+	fill(a1, sizeof(a1), 6);
+	fill(a2, sizeof(a2), 7);
+	ino1 = put_file("a", a1, sizeof(a1));
+	ino2 = put_file("b", a2, sizeof(a2));
+	ck_assert_int_eq(vfs_rename(v, dir, "a", dir, "b", 1 /* RENAME_NOREPLACE */), -EEXIST);
+	ck_assert_int_eq(vfs_rename(v, dir, "a", dir, "c", 0), 0);
+	ck_assert_int_eq(vfs_lookup(v, dir, "a", &e), 0);
+	ck_assert_uint_eq(e.ino, 0); /* negative entry */
+	ck_assert_int_eq(vfs_lookup(v, dir, "c", &e), 0);
+	ck_assert_uint_eq(e.ino, ino1);
+	vfs_forget(v, ino1, 1);
+	/* Rename over b, which is open: it stays readable. */
+	ck_assert_int_eq(vfs_open(v, ino2, O_RDONLY, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_rename(v, dir, "c", dir, "b", 0), 0);
+	{
+		uint8_t got[300];
+
+		ck_assert_int_eq(vfs_read(v, fh, 0, sizeof(got), got), (ssize_t)sizeof(a2));
+		ck_assert_int_eq(memcmp(got, a2, sizeof(a2)), 0);
+	}
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	check_content(v, ino1, a1, sizeof(a1));
+	ck_assert_int_eq(vfs_unlink(v, dir, "b"), 0);
+	ck_assert_int_eq(vfs_unlink(v, dir, "b"), -ENOENT);
+	ck_assert_int_eq(vfs_rmdir(v, 1, "no-such-dir"), -ENOENT);
+}
+END_TEST
+
+/* A missing name costs one query, then none within the negative timeout;
+ * a create here forgets it at once. */
+START_TEST(test_negative_cache)
+{
+	struct vfs_stats s0, s1;
+	struct vfs_entry e;
+	uint8_t b[1] = {42};
+	uint64_t ino;
+
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	ck_assert(e.entry_timeout == 1);
+	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 1);
+	ino = put_file("ghost", b, 1);
+	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ck_assert_uint_eq(e.ino, ino);
+	vfs_forget(v, ino, 1);
+	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
+	ck_assert_int_eq(vfs_mknod(v, dir, "ghost2", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
+	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
+	ck_assert_uint_ne(e.ino, 0);
+}
+END_TEST
+
+/* Compares the attributes two clients report for ino. */
+static void same_attr(const struct meta_attr *a, const struct meta_attr *b)
+{
+	ck_assert_uint_eq(a->ino, b->ino);
+	ck_assert_uint_eq(a->mode, b->mode);
+	ck_assert_uint_eq(a->nlink, b->nlink);
+	ck_assert_uint_eq(a->size, b->size);
+	ck_assert_int_eq(a->mtime_ns, b->mtime_ns);
+	ck_assert_int_eq(a->ctime_ns, b->ctime_ns);
+}
+
+/* A directory's attributes are served from the cache within the
+ * attribute timeout, patched exactly as the shard changed them by a
+ * create or mkdir here (a second client that asks the shard sees the
+ * same), and fetched again after an unlink. */
+START_TEST(test_dir_attr_cache)
+{
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s0, s1;
+	struct meta_attr a, b;
+	struct vfs_entry e;
+	struct vfs *w = NULL;
+	uint8_t x[3] = {1, 2, 3};
+	double t;
+
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	ck_assert(t > 0 && t <= 1);
+	put_file("x", x, sizeof(x));
+	ck_assert_int_eq(vfs_mknod(v, dir, "sub", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	ck_assert_int_eq(vfs_access(v, dir), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
+	same_attr(&a, &b);
+	ck_assert_uint_eq(a.nlink, 3);
+	ck_assert_int_eq(vfs_unlink(v, dir, "x"), 0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	vfs_get_stats(v, &s0);
+	ck_assert_uint_eq(s0.queries - s1.queries, 1);
+	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
+	same_attr(&a, &b);
+	ck_assert_int_eq(vfs_stop(w), 0);
+}
+END_TEST
+
+struct listing {
+	char names[8][32];
+	struct vfs_entry e[8];
+	size_t n, room;
+};
+
+static int take(void *arg, const char *name, const struct vfs_entry *e, uint64_t next)
+{
+	struct listing *l = arg;
+
+	(void)next;
+	if (l->n == l->room) {
+		return 1;
+	}
+	snprintf(l->names[l->n], sizeof(l->names[l->n]), "%s", name);
+	l->e[l->n] = *e;
+	l->n++;
+	return 0;
+}
+
+/* A plus listing returns ".", "..", then the entries in name order with
+ * their attributes and timeouts, resumes where the reader ran out of
+ * room, and counts a kernel reference only for entries taken. */
+START_TEST(test_readdir_plus)
+{
+	struct listing l = {.room = 3};
+	struct vfs_dir *dh = NULL;
+	uint8_t b[7] = "1234567";
+
+	put_file("z", b, 7);
+	put_file("m", b, 3);
+	ck_assert_int_eq(vfs_opendir(v, dir, &dh), 0);
+	ck_assert_int_eq(vfs_readdir(v, dh, dir, 0, 1, take, &l), 0);
+	ck_assert_uint_eq(l.n, 3);
+	ck_assert_str_eq(l.names[0], ".");
+	ck_assert_str_eq(l.names[1], "..");
+	ck_assert_str_eq(l.names[2], "m");
+	ck_assert_uint_eq(l.e[0].ino, 0);
+	ck_assert_uint_eq(l.e[2].attr.size, 3);
+	ck_assert(l.e[2].attr_timeout == 1);
+	l.room = 8;
+	ck_assert_int_eq(vfs_readdir(v, dh, dir, 3, 1, take, &l), 0);
+	ck_assert_uint_eq(l.n, 4);
+	ck_assert_str_eq(l.names[3], "z");
+	ck_assert_uint_eq(l.e[3].attr.size, 7);
+	/* From a window fetched by an earlier call: a file's attributes may
+	 * predate a close since, so the kernel must not keep them. */
+	ck_assert(l.e[3].attr_timeout == 0);
+	vfs_releasedir(v, dh);
+}
+END_TEST
+
+static Suite *vfs_suite(void)
+{
+	Suite *s = suite_create("vfs");
+	TCase *tc = tcase_create("vfs");
+
+	tcase_add_unchecked_fixture(tc, cluster_setup, cluster_teardown);
+	tcase_add_checked_fixture(tc, vfs_setup, vfs_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_small_create_cost);
+	tcase_add_test(tc, test_close_to_open);
+	tcase_add_test(tc, test_read_buffered);
+	tcase_add_test(tc, test_open_trunc);
+	tcase_add_test(tc, test_setattr_flushes);
+	tcase_add_test(tc, test_rename_unlink);
+	tcase_add_test(tc, test_negative_cache);
+	tcase_add_test(tc, test_readdir_plus);
+	tcase_add_test(tc, test_dir_attr_cache);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(vfs_suite());
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	stop_nodes(); /* after a failed setup the teardown did not run */
+	nng_fini();
+	return failed != 0;
+}
