@@ -44,9 +44,9 @@ enum op {
 };
 
 static const char *const op_names[OP_COUNT] = {
-	[OP_PUT] = "put",	  [OP_GET] = "get",	    [OP_DELETE] = "delete",
-	[OP_LIST] = "list",	  [OP_CREATE] = "create",   [OP_STAT] = "stat",
-	[OP_READDIR] = "readdir", [OP_RENAME] = "rename",   [OP_UNLINK] = "unlink",
+    [OP_PUT] = "put",	      [OP_GET] = "get",	      [OP_DELETE] = "delete",
+    [OP_LIST] = "list",	      [OP_CREATE] = "create", [OP_STAT] = "stat",
+    [OP_READDIR] = "readdir", [OP_RENAME] = "rename", [OP_UNLINK] = "unlink",
 };
 
 /* Phases the main thread releases the workers into, one at a time. */
@@ -71,7 +71,7 @@ struct slot {
 	uint32_t off;	   /* where the content starts in the shared random buffer */
 	int64_t prev_size; /* the version before, for reports of stale reads; -1: none */
 	uint32_t prev_off;
-	double put_at;	   /* when the last put finished */
+	double put_at; /* when the last put finished */
 };
 
 /* What a get saw, for the report of a wrong read. */
@@ -123,19 +123,19 @@ struct config {
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int phase;	      /* guarded by mu */
-	unsigned gen;	      /* guarded by mu: bumped when a phase is released */
-	int done;	      /* guarded by mu: workers finished with the current phase */
-	double deadline;      /* written before a phase is released, read-only during it */
-	uint8_t *content;     /* read-only after start-up */
+	int phase;	  /* guarded by mu */
+	unsigned gen;	  /* guarded by mu: bumped when a phase is released */
+	int done;	  /* guarded by mu: workers finished with the current phase */
+	double deadline;  /* written before a phase is released, read-only during it */
+	uint8_t *content; /* read-only after start-up */
 	size_t content_len;
 	/* this run's private directory below --dir; shorter than PATH_MAX so that every
 	 * file name built from it fits */
 	char root[PATH_MAX - 64];
-	unsigned err_msgs;    /* guarded by mu */
+	unsigned err_msgs; /* guarded by mu */
 } g = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
 };
 
 static struct config cfg;
@@ -318,9 +318,9 @@ static int read_file(struct worker *w, const char *path, const struct slot *sl,
 		if (n == 0) {
 			break;
 		}
-		if (seen->prev_match && (total + (uint64_t)n > (uint64_t)sl->prev_size ||
-					 memcmp(w->buf, g.content + sl->prev_off + total,
-						(size_t)n) != 0)) {
+		if (seen->prev_match &&
+		    (total + (uint64_t)n > (uint64_t)sl->prev_size ||
+		     memcmp(w->buf, g.content + sl->prev_off + total, (size_t)n) != 0)) {
 			seen->prev_match = 0;
 		}
 		if (total + (uint64_t)n > (uint64_t)sl->size) {
@@ -328,8 +328,9 @@ static int read_file(struct worker *w, const char *path, const struct slot *sl,
 			seen->first_diff = sl->size;
 		} else if (memcmp(w->buf, g.content + sl->off + total, (size_t)n) != 0) {
 			rc = -EILSEQ;
-			seen->first_diff = (int64_t)total +
-					   first_diff(w->buf, g.content + sl->off + total, (size_t)n);
+			seen->first_diff =
+			    (int64_t)total +
+			    first_diff(w->buf, g.content + sl->off + total, (size_t)n);
 		}
 		total += (uint64_t)n;
 		if (rc != 0) {
@@ -357,8 +358,10 @@ static void report_bad_read(const char *path, const struct slot *sl, const struc
 		snprintf(why, sizeof(why), "short read: %" PRIu64 " of %" PRId64 " bytes", s->got,
 			 sl->size);
 	} else {
-		snprintf(why, sizeof(why), "wrong bytes from offset %" PRId64 " (read %" PRIu64
-			 " bytes of %" PRId64 ")", s->first_diff, s->got, sl->size);
+		snprintf(why, sizeof(why),
+			 "wrong bytes from offset %" PRId64 " (read %" PRIu64 " bytes of %" PRId64
+			 ")",
+			 s->first_diff, s->got, sl->size);
 	}
 	if (sl->prev_size < 0) {
 		snprintf(prev, sizeof(prev), "no previous version");
@@ -594,8 +597,8 @@ static void meta_phase(struct worker *w, enum op op)
 			} else if (n != w->n_made + 2) {
 				/* "." and ".." plus every file created: anything else is lost or
 				 * invented entries */
-				fprintf(stderr, "fsmix: readdir %s: %zu entries, expected %zu\n", path,
-					n, w->n_made + 2);
+				fprintf(stderr, "fsmix: readdir %s: %zu entries, expected %zu\n",
+					path, n, w->n_made + 2);
 			}
 			break;
 		}
@@ -740,8 +743,8 @@ static double run_phase(int phase, double limit)
 			const struct worker *w = &workers[i];
 
 			if (w->cur_op >= 0) {
-				fprintf(stderr, "fsmix: HANG: thread %d in %s of %s for %.1f s\n", i,
-					op_names[w->cur_op], w->cur_path, t1 - w->cur_since);
+				fprintf(stderr, "fsmix: HANG: thread %d in %s of %s for %.1f s\n",
+					i, op_names[w->cur_op], w->cur_path, t1 - w->cur_since);
 			}
 		}
 		pthread_mutex_unlock(&g.mu);
@@ -838,30 +841,31 @@ static void print_op(enum op op, double secs, char *results, size_t len)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: fsmix --dir D [--threads N] [--seconds S] [--scenario NAME] [--seed N]\n"
-		"             [--mix put:40,get:55,delete:5[,list:2]] [--sizes 1K-16K | --dist "
-		"normal-load]\n"
-		"             [--files F] [--fsync] [--keep] [--grace S]\n"
-		"       fsmix --dir D --meta create,stat,readdir,rename,unlink [--threads N]\n"
-		"             [--seconds S] [--ops N] [--scenario NAME]\n"
-		"Runs a file workload in a new private directory below D and removes it after.\n\n"
-		"Mix mode: F files (default 1000, split between the threads) are written first\n"
-		"(not timed), then each thread picks operations by the --mix weights for S seconds\n"
-		"(default 10): put = create/truncate + write + [fsync] + close of one of its files,\n"
-		"get = open + read to EOF (bytes checked) + close, delete = unlink, list = readdir\n"
-		"of the shared directory of all F files.  Sizes are uniform in --sizes or follow\n"
-		"the seed's normal-load classes (60%% 1-10KB, 25%% 10-100KB, 10%% 100KB-1MB,\n"
-		"4%% 1-10MB, 1%% 10-16MiB).\n"
-		"Meta mode: each thread works in its own subdirectory; the listed operations run\n"
-		"as separate phases in the order create, stat, readdir, rename, unlink, each for\n"
-		"at most S seconds and N operations per thread (--ops).  create makes empty files\n"
-		"and always runs; stat and rename pick among them; unlink removes them in order.\n\n"
-		"Prints per operation: count, ops/s, MB/s (10^6 bytes), p50/p95/p99 latency of\n"
-		"successful operations in ms, and errors; then one line per operation:\n"
-		"RESULT scenario=NAME op=OP ops_s=X p50_ms=X p95_ms=X p99_ms=X mb_s=X errors=N\n"
-		"Exit status 0; 1 if any operation failed; 2 on bad usage; 3 if an operation\n"
-		"hung for longer than S + grace (default 30) seconds.\n");
+	fprintf(
+	    f,
+	    "usage: fsmix --dir D [--threads N] [--seconds S] [--scenario NAME] [--seed N]\n"
+	    "             [--mix put:40,get:55,delete:5[,list:2]] [--sizes 1K-16K | --dist "
+	    "normal-load]\n"
+	    "             [--files F] [--fsync] [--keep] [--grace S]\n"
+	    "       fsmix --dir D --meta create,stat,readdir,rename,unlink [--threads N]\n"
+	    "             [--seconds S] [--ops N] [--scenario NAME]\n"
+	    "Runs a file workload in a new private directory below D and removes it after.\n\n"
+	    "Mix mode: F files (default 1000, split between the threads) are written first\n"
+	    "(not timed), then each thread picks operations by the --mix weights for S seconds\n"
+	    "(default 10): put = create/truncate + write + [fsync] + close of one of its files,\n"
+	    "get = open + read to EOF (bytes checked) + close, delete = unlink, list = readdir\n"
+	    "of the shared directory of all F files.  Sizes are uniform in --sizes or follow\n"
+	    "the seed's normal-load classes (60%% 1-10KB, 25%% 10-100KB, 10%% 100KB-1MB,\n"
+	    "4%% 1-10MB, 1%% 10-16MiB).\n"
+	    "Meta mode: each thread works in its own subdirectory; the listed operations run\n"
+	    "as separate phases in the order create, stat, readdir, rename, unlink, each for\n"
+	    "at most S seconds and N operations per thread (--ops).  create makes empty files\n"
+	    "and always runs; stat and rename pick among them; unlink removes them in order.\n\n"
+	    "Prints per operation: count, ops/s, MB/s (10^6 bytes), p50/p95/p99 latency of\n"
+	    "successful operations in ms, and errors; then one line per operation:\n"
+	    "RESULT scenario=NAME op=OP ops_s=X p50_ms=X p95_ms=X p99_ms=X mb_s=X errors=N\n"
+	    "Exit status 0; 1 if any operation failed; 2 on bad usage; 3 if an operation\n"
+	    "hung for longer than S + grace (default 30) seconds.\n");
 }
 
 /* "16K", "1M", "512" (bytes; K, M, G are powers of 1024). */
@@ -993,14 +997,14 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 static int parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},	 {"threads", required_argument, NULL, 't'},
-		{"seconds", required_argument, NULL, 's'}, {"mix", required_argument, NULL, 'm'},
-		{"sizes", required_argument, NULL, 'z'}, {"dist", required_argument, NULL, 'D'},
-		{"files", required_argument, NULL, 'f'}, {"fsync", no_argument, NULL, 'F'},
-		{"meta", required_argument, NULL, 'M'},	 {"ops", required_argument, NULL, 'o'},
-		{"scenario", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 'r'},
-		{"keep", no_argument, NULL, 'k'},	 {"grace", required_argument, NULL, 'g'},
-		{"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
+	    {"dir", required_argument, NULL, 'd'},	{"threads", required_argument, NULL, 't'},
+	    {"seconds", required_argument, NULL, 's'},	{"mix", required_argument, NULL, 'm'},
+	    {"sizes", required_argument, NULL, 'z'},	{"dist", required_argument, NULL, 'D'},
+	    {"files", required_argument, NULL, 'f'},	{"fsync", no_argument, NULL, 'F'},
+	    {"meta", required_argument, NULL, 'M'},	{"ops", required_argument, NULL, 'o'},
+	    {"scenario", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 'r'},
+	    {"keep", no_argument, NULL, 'k'},		{"grace", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
 	};
 	double v;
 	int o;
@@ -1168,8 +1172,8 @@ static int setup(void)
 
 static void print_config(void)
 {
-	printf("fsmix: scenario=%s dir=%s threads=%d seconds=%g", cfg.scenario, g.root,
-	       cfg.threads, cfg.seconds);
+	printf("fsmix: scenario=%s dir=%s threads=%d seconds=%g", cfg.scenario, g.root, cfg.threads,
+	       cfg.seconds);
 	if (cfg.meta) {
 		printf(" meta=");
 		for (int op = OP_CREATE, first = 1; op <= OP_UNLINK; op++) {

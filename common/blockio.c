@@ -182,8 +182,11 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	out->len = (uint32_t)len;
 	out->csum = csum64(data, len);
 	for (size_t i = 0; i < nfrag; i++) {
-		struct frag_hdr h = {.k = p.k, .m = p.m, .block_len = len,
-				     .frag_len = (uint32_t)flen, .csum = csum64(frags[i], flen)};
+		struct frag_hdr h = {.k = p.k,
+				     .m = p.m,
+				     .block_len = len,
+				     .frag_len = (uint32_t)flen,
+				     .csum = csum64(frags[i], flen)};
 
 		memcpy(h.ref.block_id, out->id, BLOCK_ID_LEN);
 		h.ref.index = (uint8_t)i;
@@ -234,8 +237,9 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 			} else {
 				load[reqs[j].node]--;
 				log_debug("blk.put", "fragment %zu to node %u: %s%s%s", idx[j],
-					  b->cfg->nodes[reqs[j].node].id, obj_strerror(reqs[j].status),
-					  reqs[j].err[0] ? ": " : "", reqs[j].err);
+					  b->cfg->nodes[reqs[j].node].id,
+					  obj_strerror(reqs[j].status), reqs[j].err[0] ? ": " : "",
+					  reqs[j].err);
 				if (reqs[j].status == -ENOSPC || rc == 0) {
 					rc = reqs[j].status;
 				}
@@ -345,7 +349,9 @@ int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
 				}
 			} else {
 				for (size_t i = 0; i < nfrag; i++) {
-					for (size_t j = 0; j < nr && got[i] == NULL && n < OBJ_ARRAY_LEN(reqs); j++) {
+					for (size_t j = 0;
+					     j < nr && got[i] == NULL && n < OBJ_ARRAY_LEN(reqs);
+					     j++) {
 						if (j == i || !cl_node_up(b->cl, rank[j])) {
 							continue;
 						}
@@ -372,8 +378,8 @@ int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
 				if (reqs[j].status == 0 && got[idx[j]] == NULL) {
 					d = check_frag(&reqs[j], mb, idx[j], flen);
 				} else if (reqs[j].status != 0 && reqs[j].status != -ENOENT) {
-					log_debug("blk.get", "fragment %zu from node %u: %s", idx[j],
-						  b->cfg->nodes[reqs[j].node].id,
+					log_debug("blk.get", "fragment %zu from node %u: %s",
+						  idx[j], b->cfg->nodes[reqs[j].node].id,
 						  obj_strerror(reqs[j].status));
 				}
 				if (d == NULL) {
@@ -539,8 +545,11 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 	ec_encode(codec, block, mb->len, frags);
 	for (size_t j = 0; j < nmiss; j++) {
 		size_t i = missing[j];
-		struct frag_hdr h = {.k = p.k, .m = p.m, .block_len = mb->len,
-				     .frag_len = (uint32_t)flen, .csum = csum64(frags[i], flen)};
+		struct frag_hdr h = {.k = p.k,
+				     .m = p.m,
+				     .block_len = mb->len,
+				     .frag_len = (uint32_t)flen,
+				     .csum = csum64(frags[i], flen)};
 
 		memcpy(h.ref.block_id, mb->id, BLOCK_ID_LEN);
 		h.ref.index = (uint8_t)i;

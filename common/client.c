@@ -47,12 +47,12 @@
 struct call;
 
 struct cl_node {
-	int refused;          /* a TCP probe at cl_open was refused: no grace */
+	int refused; /* a TCP probe at cl_open was refused: no grace */
 	nng_socket sock;
 	nng_dialer dialer;
-	atomic_int npipes;    /* live connections (0 or 1 for a req dialer) */
-	pthread_mutex_t mu;   /* guards calls */
-	struct call *calls;   /* in flight to this node */
+	atomic_int npipes;  /* live connections (0 or 1 for a req dialer) */
+	pthread_mutex_t mu; /* guards calls */
+	struct call *calls; /* in flight to this node */
 };
 
 struct cl {
@@ -82,7 +82,7 @@ struct call {
 	unsigned attempts;
 	uint32_t timeout_ms;
 	uint64_t req_id, nonce;
-	int rv;             /* nng error of the last attempt */
+	int rv; /* nng error of the last attempt */
 	nng_msg *reply;
 	struct call *next, *prev; /* node->calls, under node->mu */
 };
@@ -468,8 +468,9 @@ static void call_reply(struct call *c)
 	int rc;
 
 	if (c->reply == NULL) {
-		r->status = c->rv == NNG_ECONNSHUT && !cl_node_up(c->cl, r->node) ? -EHOSTDOWN
-										   : nng_to_errno(c->rv);
+		r->status = c->rv == NNG_ECONNSHUT && !cl_node_up(c->cl, r->node)
+				? -EHOSTDOWN
+				: nng_to_errno(c->rv);
 		return;
 	}
 	rc = frame_open(&c->cl->key, nng_msg_body(c->reply), nng_msg_len(c->reply), &h, &body);
@@ -482,11 +483,12 @@ static void call_reply(struct call *c)
 			 "node %u speaks objfs protocol version %u, this client %u: run one "
 			 "release on every node and client",
 			 c->cl->cfg->nodes[r->node].id,
-			 frame_version(nng_msg_body(c->reply), nng_msg_len(c->reply)), FRAME_VERSION);
+			 frame_version(nng_msg_body(c->reply), nng_msg_len(c->reply)),
+			 FRAME_VERSION);
 		log_error("cl.version", "%s", r->err);
 	} else if (rc != 0) {
-		log_warn("cl.reply", "node %u: %s reply refused: %s",
-			 c->cl->cfg->nodes[r->node].id, msg_type_name(r->type), obj_strerror(rc));
+		log_warn("cl.reply", "node %u: %s reply refused: %s", c->cl->cfg->nodes[r->node].id,
+			 msg_type_name(r->type), obj_strerror(rc));
 	}
 	if (rc != 0) {
 		r->status = rc;

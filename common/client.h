@@ -20,23 +20,23 @@ struct cl;
 /* One request to one node, and after cl_run its outcome. */
 struct cl_req {
 	/* in: filled by the caller, borrowed until cl_run returns */
-	size_t node;           /* index into cfg->nodes */
-	uint8_t type;          /* enum msg_type */
-	uint16_t flags;        /* frame flags, e.g. FRAME_F_STALE_OK */
-	uint8_t once;          /* no transport retry: the caller fails over */
-	const void *body;      /* first body segment (e.g. packed fields) */
+	size_t node;	  /* index into cfg->nodes */
+	uint8_t type;	  /* enum msg_type */
+	uint16_t flags;	  /* frame flags, e.g. FRAME_F_STALE_OK */
+	uint8_t once;	  /* no transport retry: the caller fails over */
+	const void *body; /* first body segment (e.g. packed fields) */
 	size_t body_len;
-	const void *data;      /* optional second segment (e.g. fragment bytes) */
+	const void *data; /* optional second segment (e.g. fragment bytes) */
 	size_t data_len;
 	/* out */
-	int status;            /* 0, the node's negative error, or a transport
+	int status;	       /* 0, the node's negative error, or a transport
 				* error: -ETIMEDOUT, -EHOSTDOWN (not connected),
 				* -OBJ_EAUTH / -OBJ_EPROTO (bad reply) */
 	char err[MSG_ERR_MAX]; /* the node's error text, if it sent one */
-	uint32_t hint;         /* -EREMOTE: the leader's node id, 0 unknown */
+	uint32_t hint;	       /* -EREMOTE: the leader's node id, 0 unknown */
 	const uint8_t *reply;  /* reply body (valid until cl_req_release) */
 	size_t reply_len;
-	void *priv_msg;        /* the reply message; internal */
+	void *priv_msg; /* the reply message; internal */
 };
 
 /* Connects to every node of cfg (non-blocking: dials continue in the

@@ -42,14 +42,9 @@ enum cfg_type {
 };
 
 static const char *const cfg_type_names[] = {
-	[CT_STRING] = "string",
-	[CT_SIZE] = "size",
-	[CT_UINT] = "uint",
-	[CT_PROFILE] = "profile",
-	[CT_TIERS] = "profile-tiers",
-	[CT_SECRET] = "secret",
-	[CT_LEVEL] = "level",
-	[CT_SECONDS] = "seconds",
+    [CT_STRING] = "string",   [CT_SIZE] = "size",	    [CT_UINT] = "uint",
+    [CT_PROFILE] = "profile", [CT_TIERS] = "profile-tiers", [CT_SECRET] = "secret",
+    [CT_LEVEL] = "level",     [CT_SECONDS] = "seconds",
 };
 
 /* One row per key.  The parser, the defaults, cfg_print_keys, cfg_write_defaults

@@ -27,37 +27,37 @@
 #define CFG_SECRET_MAX 128
 
 struct cfg_node {
-	uint32_t id;                /* [node ID] */
-	char addr[CFG_ADDR_MAX];    /* nng URL the node listens on, tcp:// only */
-	char zone[CFG_ZONE_MAX];    /* failure zone name, default "default" */
-	uint32_t zone_idx;          /* index of zone among distinct zone names */
-	char data_dir[PATH_MAX];    /* where the node keeps fragments and shards */
-	uint64_t capacity;          /* bytes the node may use; 0 = the disk's size */
-	uint32_t raft_port;         /* replication port; 0 = addr's port + 1000 */
+	uint32_t id;		 /* [node ID] */
+	char addr[CFG_ADDR_MAX]; /* nng URL the node listens on, tcp:// only */
+	char zone[CFG_ZONE_MAX]; /* failure zone name, default "default" */
+	uint32_t zone_idx;	 /* index of zone among distinct zone names */
+	char data_dir[PATH_MAX]; /* where the node keeps fragments and shards */
+	uint64_t capacity;	 /* bytes the node may use; 0 = the disk's size */
+	uint32_t raft_port;	 /* replication port; 0 = addr's port + 1000 */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
 struct cfg_profile_tier {
-	uint64_t max_size;          /* UINT64_MAX for the last tier */
+	uint64_t max_size; /* UINT64_MAX for the last tier */
 	struct ec_profile profile;
 };
 
 struct cfg {
-	char path[PATH_MAX];        /* file it was read from, or "<embedded>" */
-	char name[64];              /* cluster name */
+	char path[PATH_MAX]; /* file it was read from, or "<embedded>" */
+	char name[64];	     /* cluster name */
 	uint8_t secret[CFG_SECRET_MAX];
 	size_t secret_len;
-	struct ec_profile ec;       /* default profile, "4+2" */
+	struct ec_profile ec; /* default profile, "4+2" */
 	struct cfg_profile_tier tiers[CFG_MAX_PROFILES];
-	size_t n_tiers;             /* 0: always use ec */
-	uint32_t block_size;        /* max bytes per block, default 4 MiB */
-	uint32_t inline_max;        /* files up to this size live in metadata */
-	uint32_t timeout_ms;        /* per-request timeout */
-	uint32_t retries;           /* retries of an idempotent request */
-	uint32_t max_skew_s;        /* accepted clock skew for replay protection */
-	uint32_t meta_replicas;     /* replicas of each metadata shard, default 3 */
-	uint32_t election_ms;       /* Raft election timeout of shard groups */
-	uint32_t snapshot_entries;  /* Raft entries between snapshots */
+	size_t n_tiers;		   /* 0: always use ec */
+	uint32_t block_size;	   /* max bytes per block, default 4 MiB */
+	uint32_t inline_max;	   /* files up to this size live in metadata */
+	uint32_t timeout_ms;	   /* per-request timeout */
+	uint32_t retries;	   /* retries of an idempotent request */
+	uint32_t max_skew_s;	   /* accepted clock skew for replay protection */
+	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
+	uint32_t election_ms;	   /* Raft election timeout of shard groups */
+	uint32_t snapshot_entries; /* Raft entries between snapshots */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;
@@ -94,11 +94,11 @@ struct cfg_mount {
 	double negative_timeout; /* seconds */
 	uint64_t max_dirty;	 /* bytes */
 	uint32_t cache_mb;
-	uint32_t readahead;   /* chunks */
-	uint32_t uploaders;   /* threads */
-	uint32_t prefetchers; /* threads */
-	uint32_t max_threads; /* FUSE workers */
-	char log_level[16];   /* "" = the config's */
+	uint32_t readahead;	  /* chunks */
+	uint32_t uploaders;	  /* threads */
+	uint32_t prefetchers;	  /* threads */
+	uint32_t max_threads;	  /* FUSE workers */
+	char log_level[16];	  /* "" = the config's */
 	char cache_dir[PATH_MAX]; /* "" = no disk cache */
 	uint32_t cache_dir_mb;
 };

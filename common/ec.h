@@ -38,8 +38,7 @@ size_t ec_frag_len(struct ec_profile p, size_t block_len);
 /* Encodes: frags[0..k+m-1] each point to ec_frag_len() bytes owned by the
  * caller.  Copies the block into frags[0..k-1] (zero padded) and computes
  * frags[k..k+m-1].  Returns 0. */
-int ec_encode(const struct ec_codec *c, const void *block, size_t block_len,
-	      uint8_t *const *frags);
+int ec_encode(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *const *frags);
 
 /* Rebuilds lost fragments in place.  present[i] is nonzero when frags[i]
  * holds valid data; every frags[i] points to frag_len writable bytes.  On

@@ -7,11 +7,11 @@
 #include <string.h>
 
 static const char *const obj_err_names[] = {
-	[OBJ_ECHECKSUM - OBJ_EBASE] = "checksum mismatch",
-	[OBJ_EAUTH - OBJ_EBASE] = "message not authenticated",
-	[OBJ_EPROTO - OBJ_EBASE] = "malformed protocol message",
-	[OBJ_EQUORUM - OBJ_EBASE] = "too few nodes answered",
-	[OBJ_ECONFIG - OBJ_EBASE] = "bad configuration",
+    [OBJ_ECHECKSUM - OBJ_EBASE] = "checksum mismatch",
+    [OBJ_EAUTH - OBJ_EBASE] = "message not authenticated",
+    [OBJ_EPROTO - OBJ_EBASE] = "malformed protocol message",
+    [OBJ_EQUORUM - OBJ_EBASE] = "too few nodes answered",
+    [OBJ_ECONFIG - OBJ_EBASE] = "bad configuration",
 };
 
 const char *obj_strerror(int err)

@@ -31,7 +31,7 @@ int obj_errno(int err);
  * Never used for input from disk or the network. */
 #define OBJ_PANIC(...) obj_panic(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void obj_panic(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define OBJ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

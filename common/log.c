@@ -21,10 +21,10 @@
 enum log_level log_threshold = LOG_LVL_INFO;
 
 static const char *const log_level_names[] = {
-	[LOG_LVL_DEBUG] = "DEBUG",
-	[LOG_LVL_INFO] = "INFO",
-	[LOG_LVL_WARN] = "WARN",
-	[LOG_LVL_ERROR] = "ERROR",
+    [LOG_LVL_DEBUG] = "DEBUG",
+    [LOG_LVL_INFO] = "INFO",
+    [LOG_LVL_WARN] = "WARN",
+    [LOG_LVL_ERROR] = "ERROR",
 };
 
 static char log_ident[64];

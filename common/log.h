@@ -25,14 +25,14 @@ void log_set_sink(log_sink_fn fn, void *arg);
 /* id is a stable identifier such as "frag.checksum" so that operators and
  * tests can match a warning without parsing its text. */
 void log_msg(enum log_level lvl, const char *id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level lvl, const char *id, const char *fmt, va_list ap);
 
-#define LOG_AT(lvl, id, ...)                                                  \
-	do {                                                                  \
-		if ((lvl) >= log_threshold) {                                 \
-			log_msg((lvl), (id), __VA_ARGS__);                    \
-		}                                                             \
+#define LOG_AT(lvl, id, ...)                                                                       \
+	do {                                                                                       \
+		if ((lvl) >= log_threshold) {                                                      \
+			log_msg((lvl), (id), __VA_ARGS__);                                         \
+		}                                                                                  \
 	} while (0)
 #define log_debug(id, ...) LOG_AT(LOG_LVL_DEBUG, id, __VA_ARGS__)
 #define log_info(id, ...) LOG_AT(LOG_LVL_INFO, id, __VA_ARGS__)

@@ -24,9 +24,9 @@ struct mc {
 	struct cl *cl;
 	const struct cfg *cfg;
 	char bucket[MSG_NAME_MAX];
-	size_t replicas[8];   /* rendezvous-chosen replicas, best first */
+	size_t replicas[8]; /* rendezvous-chosen replicas, best first */
 	size_t n_replicas;
-	atomic_size_t leader; /* where requests go: last known leader */
+	atomic_size_t leader;		  /* where requests go: last known leader */
 	atomic_uint_fast64_t stale_until; /* queries go stale at once until then */
 };
 
@@ -131,8 +131,8 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		r->once = 1; /* this loop fails over: cl_run must not retry */
 		r->flags = query && (clock_mono_ms() - start >= MC_STALE_AFTER_MS ||
 				     clock_mono_ms() < atomic_load(&mc->stale_until))
-				   ? FRAME_F_STALE_OK
-				   : 0;
+			       ? FRAME_F_STALE_OK
+			       : 0;
 		r->body = w->buf;
 		r->body_len = w->len;
 		cl_run(mc->cl, r, 1, 0);

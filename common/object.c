@@ -63,8 +63,7 @@ void objc_close(struct objc *oc)
 }
 
 /* The bucket's chunk size and inline limit (cached, see struct objc). */
-static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket,
-			   struct mc_statfs *st)
+static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, struct mc_statfs *st)
 {
 	int rc = 0;
 
@@ -124,7 +123,8 @@ int bucket_create(struct objc *oc, const char *bucket)
 	op->chunk_size = oc->cfg->block_size;
 	op->inline_max = oc->cfg->inline_max;
 	/* Both Raft groups exist before any record is proposed to them. */
-	if ((rc = mc_shard_create(oc->cl, "")) != 0 || (rc = mc_shard_create(oc->cl, bucket)) != 0) {
+	if ((rc = mc_shard_create(oc->cl, "")) != 0 ||
+	    (rc = mc_shard_create(oc->cl, bucket)) != 0) {
 		free(op);
 		return rc;
 	}
@@ -283,7 +283,8 @@ static int put_src(struct objc *oc, const char *bucket, const char *key, struct 
 			struct meta_extent *ne;
 
 			cap = cap ? cap * 2 : 16;
-			if (cap > META_EXTENTS_MAX || (ne = realloc(ext, cap * sizeof(*ne))) == NULL) {
+			if (cap > META_EXTENTS_MAX ||
+			    (ne = realloc(ext, cap * sizeof(*ne))) == NULL) {
 				rc = cap > META_EXTENTS_MAX ? -EFBIG : -ENOMEM;
 				break;
 			}

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 struct place_node {
-	uint32_t id;      /* stable node id from the config */
-	uint32_t zone;    /* failure-zone number (index into the zone names) */
-	uint8_t up;       /* 0: excluded from placement (node out) */
+	uint32_t id;   /* stable node id from the config */
+	uint32_t zone; /* failure-zone number (index into the zone names) */
+	uint8_t up;    /* 0: excluded from placement (node out) */
 };
 
 /* Rendezvous score of (key, node id); higher wins. */

@@ -17,11 +17,11 @@
 
 struct workq {
 	pthread_mutex_t mu;
-	pthread_cond_t work; /* an item was queued, or stopping */
-	pthread_cond_t room; /* an item was taken, or stopping */
+	pthread_cond_t work;		/* an item was queued, or stopping */
+	pthread_cond_t room;		/* an item was taken, or stopping */
 	struct workq_item *head, *tail; /* under mu */
-	size_t len, max;                /* under mu */
-	bool stopping;                  /* under mu */
+	size_t len, max;		/* under mu */
+	bool stopping;			/* under mu */
 	size_t n_threads;
 	char role[16];
 	pthread_t threads[];
@@ -126,8 +126,8 @@ int workq_push(struct workq *q, struct workq_item *it)
 int workq_push_wait(struct workq *q, struct workq_item *it, int64_t deadline_ns)
 {
 	struct timespec until = {
-		.tv_sec = (time_t)(deadline_ns / 1000000000),
-		.tv_nsec = (long)(deadline_ns % 1000000000),
+	    .tv_sec = (time_t)(deadline_ns / 1000000000),
+	    .tv_nsec = (long)(deadline_ns % 1000000000),
 	};
 	int rc = 0;
 

@@ -15,8 +15,8 @@
 struct workq;
 
 struct workq_item {
-	struct workq_item *next;            /* the queue's link while queued */
-	void (*fn)(struct workq_item *it);  /* runs once on a pool thread */
+	struct workq_item *next;	   /* the queue's link while queued */
+	void (*fn)(struct workq_item *it); /* runs once on a pool thread */
 };
 
 /* Starts n_threads (>= 1) threads named "ROLE/N" (role: at most 10

@@ -65,10 +65,10 @@
 #define TMP_NAME_LEN (NAME_MAX_LEN + 24) /* a name plus ".tmp.<16 hex>" */
 
 struct fragstore {
-	int root_fd; /* DATA_DIR/frags; every path below is relative to it */
+	int root_fd;	      /* DATA_DIR/frags; every path below is relative to it */
 	pthread_mutex_t lock; /* guards the fields below and every change to a final name */
 	uint64_t count;
-	uint64_t bytes;    /* sizes of the fragment files, headers included */
+	uint64_t bytes;	   /* sizes of the fragment files, headers included */
 	uint64_t reserved; /* bytes of puts admitted but not yet renamed into place */
 	uint64_t capacity; /* 0: only the disk limits us */
 	uint64_t checksum_errors;
@@ -335,8 +335,8 @@ static int hex_subdirs(int root_fd, const char *rel, bool present[256])
 /* Reads the fragment names of one leaf directory, sorted by (id, index).
  * *out is malloc'd (NULL when empty).  Names whose id does not belong in
  * this leaf are ignored: they could never be found by lookup anyway. */
-static int leaf_names(int root_fd, const char *leaf, uint8_t b0, uint8_t b1,
-		      struct frag_name **out, size_t *n)
+static int leaf_names(int root_fd, const char *leaf, uint8_t b0, uint8_t b1, struct frag_name **out,
+		      size_t *n)
 {
 	DIR *d = open_dir_at(root_fd, leaf);
 	struct frag_name *v = NULL, e;

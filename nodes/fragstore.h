@@ -49,8 +49,8 @@ int frag_list(struct fragstore *fs, const struct frag_ref *after, int first, str
 	      size_t max, int *more);
 
 struct frag_usage {
-	uint64_t count;      /* fragments stored */
-	uint64_t bytes;      /* bytes of fragment files */
+	uint64_t count;	     /* fragments stored */
+	uint64_t bytes;	     /* bytes of fragment files */
 	uint64_t disk_total; /* filesystem size (or configured capacity) */
 	uint64_t disk_free;  /* bytes available to the node */
 	uint64_t checksum_errors;

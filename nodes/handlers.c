@@ -20,8 +20,7 @@
 typedef int (*handler_fn)(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
 			  size_t errlen);
 
-static int h_ping(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
-		  size_t errlen)
+static int h_ping(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err, size_t errlen)
 {
 	struct node_status st = {0};
 	struct frag_usage u;
@@ -182,12 +181,9 @@ static const struct {
 	handler_fn fn;
 	enum srv_pool pool;
 } handlers[MSG_TYPE_MAX] = {
-	[MSG_PING] = {h_ping, SRV_POOL_META},
-	[MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
-	[MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK},
-	[MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
-	[MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK},
-	[MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
+    [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
+    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
+    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
 };
 
 static int is_meta(uint8_t type)
@@ -202,7 +198,7 @@ enum srv_pool node_route(void *arg, uint8_t type)
 		return msvc_route(type);
 	}
 	return type < MSG_TYPE_MAX && handlers[type].fn != NULL ? handlers[type].pool
-							       : SRV_POOL_META;
+								: SRV_POOL_META;
 }
 
 int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,

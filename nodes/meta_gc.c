@@ -88,4 +88,3 @@ void *msvc_gc_main(void *arg)
 	pthread_mutex_unlock(&m->gc_mu);
 	return NULL;
 }
-

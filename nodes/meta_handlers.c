@@ -19,9 +19,9 @@
 /* One request as handlers see it. */
 struct mh_req {
 	struct msvc *m;
-	struct shard *s;        /* NULL unless the entry has MH_SHARD */
-	const char *bucket;     /* "" = catalog */
-	struct rd *r;           /* the body after the bucket name */
+	struct shard *s;    /* NULL unless the entry has MH_SHARD */
+	const char *bucket; /* "" = catalog */
+	struct rd *r;	    /* the body after the bucket name */
 	struct srv_reply *out;
 	char *err;
 	size_t errlen;
@@ -420,7 +420,8 @@ static int mh_shard_open(struct mh_req *q)
 	}
 	if (shard_open(q->m, q->bucket, 1, &rc) == NULL) {
 		if (rc == -ENXIO) {
-			snprintf(q->err, q->errlen, "node is not a replica of shard '%s'", q->bucket);
+			snprintf(q->err, q->errlen, "node is not a replica of shard '%s'",
+				 q->bucket);
 		}
 		return rc;
 	}
@@ -510,27 +511,26 @@ static int mh_member(struct mh_req *q)
 	return rc;
 }
 
-
 #define MH_QUERY (MH_SHARD | MH_LEADER)
 
 static const struct mh_entry meta_handlers[MSG_META_MAX] = {
-	[MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
-	[MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_INLINE},
-	[MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_INLINE},
-	[MSG_META_READDIR] = {mh_readdir, MH_QUERY, SRV_POOL_META},
-	[MSG_META_READLINK] = {mh_readlink, MH_QUERY, SRV_POOL_META},
-	[MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, SRV_POOL_META},
-	[MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, SRV_POOL_META},
-	[MSG_META_EXTENTS] = {mh_extents, MH_QUERY, SRV_POOL_META},
-	[MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_INLINE},
-	[MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
-	[MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
-	[MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
-	/* These wait on the Raft loop (open, state of every group, a
-	 * membership change): never on the queue of quick requests. */
-	[MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
-	[MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
-	[MSG_META_MEMBER] = {mh_member, MH_SHARD, SRV_POOL_DISK},
+    [MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
+    [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_INLINE},
+    [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_INLINE},
+    [MSG_META_READDIR] = {mh_readdir, MH_QUERY, SRV_POOL_META},
+    [MSG_META_READLINK] = {mh_readlink, MH_QUERY, SRV_POOL_META},
+    [MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, SRV_POOL_META},
+    [MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, SRV_POOL_META},
+    [MSG_META_EXTENTS] = {mh_extents, MH_QUERY, SRV_POOL_META},
+    [MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_INLINE},
+    [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
+    [MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
+    [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
+    /* These wait on the Raft loop (open, state of every group, a
+     * membership change): never on the queue of quick requests. */
+    [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
+    [MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
+    [MSG_META_MEMBER] = {mh_member, MH_SHARD, SRV_POOL_DISK},
 };
 
 static const struct mh_entry *entry_of(uint8_t type)

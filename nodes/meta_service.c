@@ -42,7 +42,8 @@ int msvc_open(const struct cfg *cfg, size_t node_idx, const char *data_dir, stru
 	m->self = node_idx;
 	n = snprintf(m->dir, sizeof(m->dir), "%s/shards", data_dir);
 	if (n < 0 || (size_t)n >= sizeof(m->dir) ||
-	    snprintf(m->raft_dir, sizeof(m->raft_dir), "%s/raft", data_dir) >= (int)sizeof(m->raft_dir)) {
+	    snprintf(m->raft_dir, sizeof(m->raft_dir), "%s/raft", data_dir) >=
+		(int)sizeof(m->raft_dir)) {
 		free(m);
 		return -ENAMETOOLONG;
 	}
@@ -79,8 +80,8 @@ int msvc_prepare(struct shard *s, struct meta_op *op, struct wr *w)
 	return wr_status(w);
 }
 
-int msvc_apply_sync(struct msvc *m, struct shard *s, struct meta_op *op,
-		    struct meta_result *res, uint32_t *hint)
+int msvc_apply_sync(struct msvc *m, struct shard *s, struct meta_op *op, struct meta_result *res,
+		    uint32_t *hint)
 {
 	struct wr w;
 	void *result = NULL;

@@ -34,18 +34,18 @@ struct shard {
 	struct mstore *ms;
 	struct repl_group *g;
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
-	pthread_mutex_t mu;      /* guards lc */
+	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
-	struct shard *next;      /* m->shards; only ever added at the head */
+	struct shard *next; /* m->shards; only ever added at the head */
 };
 
 struct msvc {
 	const struct cfg *cfg;
 	size_t self;
-	char dir[PATH_MAX];      /* DATA_DIR/shards */
+	char dir[PATH_MAX];	 /* DATA_DIR/shards */
 	char raft_dir[PATH_MAX]; /* DATA_DIR/raft */
 	struct repl *repl;
-	pthread_mutex_t mu;      /* guards shards, pending */
+	pthread_mutex_t mu; /* guards shards, pending */
 	struct shard *shards;
 	char pending[PENDING_MAX][(RMUX_GROUP_MAX + 1)];
 	size_t n_pending;
@@ -78,8 +78,8 @@ void shard_free(struct shard *s);
 int msvc_prepare(struct shard *s, struct meta_op *op, struct wr *w);
 /* Stamps, replicates and waits for op: for the maintenance thread only
  * (request handlers never wait: they use repl_propose_async). */
-int msvc_apply_sync(struct msvc *m, struct shard *s, struct meta_op *op,
-		    struct meta_result *res, uint32_t *hint);
+int msvc_apply_sync(struct msvc *m, struct shard *s, struct meta_op *op, struct meta_result *res,
+		    uint32_t *hint);
 /* The node id of node index leader, 0 if unknown (-1). */
 uint32_t msvc_node_id(const struct msvc *m, long leader);
 

@@ -127,8 +127,8 @@ static void new_inode(struct inode *x, const struct meta_op *op, uint64_t ino, u
 }
 
 /* Creates ino (already claimed) as name in dir. */
-static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode *x,
-		      uint64_t dir, const char *name)
+static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode *x, uint64_t dir,
+		      const char *name)
 {
 	bool isdir = S_ISDIR(x->a.mode);
 	int rc = msi_ino_write(ms, S_INO_INS, x);
@@ -161,7 +161,12 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 	case S_IFLNK:
 		rc = check_symlink(op);
 		break;
-	case S_IFREG: case S_IFDIR: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
 		break;
 	default:
 		rc = -EINVAL;
@@ -587,10 +592,9 @@ static int content_check(struct mstore *ms, const struct meta_op *op, uint64_t s
 	for (size_t i = 0; i < op->n_ext; i++) {
 		const struct meta_extent *e = &op->ext[i];
 
-		if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M ||
-		    e->blk.len == 0 || e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len ||
-		    e->len > (uint64_t)cs || e->len > size ||
-		    e->chunk > (size - e->len) / (uint64_t)cs) {
+		if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M || e->blk.len == 0 ||
+		    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len || e->len > (uint64_t)cs ||
+		    e->len > size || e->chunk > (size - e->len) / (uint64_t)cs) {
 			return -EINVAL;
 		}
 	}
@@ -599,8 +603,8 @@ static int content_check(struct mstore *ms, const struct meta_op *op, uint64_t s
 
 /* Gives file x the op's content and size (after content_check):
  * WRITE semantics, or PUT's (every old extent goes) when replace. */
-static int content_set(struct mstore *ms, const struct meta_op *op, struct inode *x,
-		       uint64_t size, bool replace)
+static int content_set(struct mstore *ms, const struct meta_op *op, struct inode *x, uint64_t size,
+		       bool replace)
 {
 	bool inl = op->flags & META_F_INLINE;
 	int rc = 0;
@@ -1030,8 +1034,10 @@ int msi_flush_locked(struct mstore *ms)
 	if (ms->dberr != 0) {
 		msi_run(ms, S_ROLLBACK, NOARGS);
 		ms->broken = ms->dberr;
-		log_error("ms.flush", "a batch of applied records could not be committed: %s; "
-			  "the shard stops until the node restarts", obj_strerror(ms->broken));
+		log_error("ms.flush",
+			  "a batch of applied records could not be committed: %s; "
+			  "the shard stops until the node restarts",
+			  obj_strerror(ms->broken));
 	}
 	return ms->broken;
 }

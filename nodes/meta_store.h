@@ -128,12 +128,12 @@ int ms_listxattr(struct mstore *ms, uint64_t ino, char **names, size_t *len);
 /* Extents of ino from chunk `first` on (ascending), at most max; *attr
  * filled; inline data (if any) as a malloc'd copy in *inl.  Returns the
  * count, *more set if more extents follow. */
-int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_extent *out,
-	       size_t max, int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
+int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_extent *out, size_t max,
+	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
 
 struct ms_stat {
-	uint64_t files;      /* inodes */
-	uint64_t bytes;      /* sum of regular file sizes */
+	uint64_t files;	     /* inodes */
+	uint64_t bytes;	     /* sum of regular file sizes */
 	uint32_t chunk_size; /* from BUCKET_CREATE */
 	uint32_t inline_max;
 };

@@ -22,129 +22,129 @@
 #define EXT_RANGE "SELECT block_id FROM extents WHERE ino = ?1 AND chunk >= ?2"
 
 static const char *const ms_sql[S_NSTMT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_SAVEPOINT] = "SAVEPOINT op",
-	[S_RELEASE] = "RELEASE op",
-	[S_UNDO] = "ROLLBACK TO op",
-	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-		       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-	[S_INO_GET] = "SELECT " INO_COLS " FROM inodes i WHERE i.ino = ?1",
-	[S_INO_INS] = "INSERT INTO inodes(ino, mode, nlink, uid, gid, rdev, size, blocks, atime, "
-		      "mtime, ctime, gen, parent, orphan) "
-		      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13)",
-	/* Never the blocks or inline columns: those belong to the extent and
-	 * inline helpers, so a stale in-memory copy cannot undo them. */
-	[S_INO_UPD] = "UPDATE inodes SET mode = ?2, nlink = ?3, uid = ?4, gid = ?5, rdev = ?6, "
-		      "size = ?7, atime = ?8, mtime = ?9, ctime = ?10, gen = ?11, parent = ?12, "
-		      "orphan = ?13 WHERE ino = ?1",
-	[S_INO_DEL] = "DELETE FROM inodes WHERE ino = ?1",
-	[S_INO_TOUCH] = "UPDATE inodes SET nlink = nlink + ?2, mtime = ?3, ctime = ?3 "
-			"WHERE ino = ?1",
-	[S_INO_CTIME] = "UPDATE inodes SET ctime = ?2 WHERE ino = ?1",
-	[S_INO_UNITS] = "UPDATE inodes SET blocks = blocks + ?2 WHERE ino = ?1",
-	[S_INL_GET] = "SELECT inline_data FROM inodes WHERE ino = ?1",
-	[S_INL_SET] = "UPDATE inodes SET inline_data = ?2 WHERE ino = ?1",
-	[S_TGT_GET] = "SELECT target FROM inodes WHERE ino = ?1",
-	[S_TGT_SET] = "UPDATE inodes SET target = ?2 WHERE ino = ?1",
-	/* Sizes summed in two halves: exact, and no int64 overflow below
-	 * 2^31 files. */
-	[S_STAT] = "SELECT count(*), "
-		   "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size >> 32 END), 0), "
-		   "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size & 4294967295 END), 0) "
-		   "FROM inodes",
-	[S_DE_GET] = "SELECT ino FROM dirents WHERE parent = ?1 AND name = ?2",
-	[S_DE_INS] = "INSERT INTO dirents(parent, name, skey, ino) VALUES(?1, ?2, ?3, ?4)",
-	[S_DE_UPD] = "UPDATE dirents SET skey = ?3, ino = ?4 WHERE parent = ?1 AND name = ?2",
-	[S_DE_DEL] = "DELETE FROM dirents WHERE parent = ?1 AND name = ?2",
-	[S_DE_ANY] = "SELECT 1 FROM dirents WHERE parent = ?1 LIMIT 1",
-	[S_DE_LIST] = "SELECT " INO_COLS ", d.name FROM dirents d JOIN inodes i ON i.ino = d.ino "
-		      "WHERE d.parent = ?1 AND d.name > ?2 ORDER BY d.name LIMIT ?3",
-	[S_DE_NEXT_GT] = "SELECT d.skey, i.ino, i.mode, i.size, i.mtime FROM dirents d "
-			 "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.skey > ?2 "
-			 "ORDER BY d.skey LIMIT 1",
-	[S_DE_NEXT_GE] = "SELECT d.skey, i.ino, i.mode, i.size, i.mtime FROM dirents d "
-			 "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.skey >= ?2 "
-			 "ORDER BY d.skey LIMIT 1",
-	[S_EXT_GET] = "SELECT block_id, len FROM extents WHERE ino = ?1 AND chunk = ?2",
-	[S_EXT_PUT] = "INSERT INTO extents(ino, chunk, block_id, len) VALUES(?1, ?2, ?3, ?4) "
-		      "ON CONFLICT(ino, chunk) DO UPDATE SET block_id = excluded.block_id, "
-		      "len = excluded.len",
-	[S_EXT_TRIM] = "UPDATE extents SET len = ?3 WHERE ino = ?1 AND chunk = ?2",
-	[S_EXT_COUNT] = "SELECT count(*), coalesce(sum((len + 511) / 512), 0) FROM extents "
-			"WHERE ino = ?1 AND chunk >= ?2",
-	/* Dropping a range of extents is set-based: one pass per table
-	 * however many extents a file has. */
-	[S_EXT_UNREF] = "UPDATE blocks SET refs = refs - d.n FROM "
-			"(SELECT block_id, count(*) AS n FROM extents WHERE ino = ?1 AND chunk >= ?2 "
-			"GROUP BY block_id) AS d WHERE blocks.block_id = d.block_id",
-	[S_EXT_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
-			"SELECT block_id, k, m, len, csum FROM blocks "
-			"WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
-	[S_EXT_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
-	[S_EXT_DEL] = "DELETE FROM extents WHERE ino = ?1 AND chunk >= ?2",
-	[S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
-		       "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
-		       "ORDER BY e.chunk LIMIT ?3",
-	[S_BLK_REF] = "INSERT INTO blocks(block_id, k, m, len, csum, refs) "
-		      "VALUES(?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT(block_id) DO UPDATE SET "
-		      "refs = refs + 1",
-	[S_BLK_UNREF] = "UPDATE blocks SET refs = refs - 1 WHERE block_id = ?1",
-	[S_BLK_REFS] = "SELECT refs FROM blocks WHERE block_id = ?1",
-	[S_BLK_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
-			"SELECT block_id, k, m, len, csum FROM blocks WHERE block_id = ?1",
-	[S_BLK_DEL] = "DELETE FROM blocks WHERE block_id = ?1",
-	[S_GC_HAS] = "SELECT 1 FROM gc WHERE block_id = ?1",
-	[S_GC_DEL] = "DELETE FROM gc WHERE block_id = ?1",
-	[S_GC_LIST] = "SELECT block_id, k, m, len, csum FROM gc ORDER BY block_id LIMIT ?1",
-	[S_XA_GET] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
-	[S_XA_PUT] = "INSERT OR REPLACE INTO xattrs(ino, name, value) VALUES(?1, ?2, ?3)",
-	[S_XA_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
-	[S_XA_DELALL] = "DELETE FROM xattrs WHERE ino = ?1",
-	[S_XA_LIST] = "SELECT name FROM xattrs WHERE ino = ?1 ORDER BY name",
-	[S_RES_GET] = "SELECT status, ino, mode, nlink, uid, gid, rdev, size, blocks, atime, mtime, "
-		      "ctime, gen, freed_ino FROM op_results WHERE op_id = ?1",
-	[S_RES_PUT] = "INSERT OR REPLACE INTO op_results(op_id, seq, status, ino, mode, nlink, "
-		      "uid, gid, rdev, size, blocks, atime, mtime, ctime, gen, freed_ino) "
-		      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-	[S_RES_TRIM] = "DELETE FROM op_results WHERE seq <= ?1",
-	[S_BK_GET] = "SELECT 1 FROM buckets WHERE name = ?1",
-	[S_BK_INS] = "INSERT INTO buckets(name, chunk_size, inline_max, ctime) "
-		     "VALUES(?1, ?2, ?3, ?4)",
-	[S_BK_DEL] = "DELETE FROM buckets WHERE name = ?1",
-	[S_BK_LIST] = "SELECT name, chunk_size, ctime FROM buckets ORDER BY name",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT op",
+    [S_RELEASE] = "RELEASE op",
+    [S_UNDO] = "ROLLBACK TO op",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+		   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_INO_GET] = "SELECT " INO_COLS " FROM inodes i WHERE i.ino = ?1",
+    [S_INO_INS] = "INSERT INTO inodes(ino, mode, nlink, uid, gid, rdev, size, blocks, atime, "
+		  "mtime, ctime, gen, parent, orphan) "
+		  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12, ?13)",
+    /* Never the blocks or inline columns: those belong to the extent and
+     * inline helpers, so a stale in-memory copy cannot undo them. */
+    [S_INO_UPD] = "UPDATE inodes SET mode = ?2, nlink = ?3, uid = ?4, gid = ?5, rdev = ?6, "
+		  "size = ?7, atime = ?8, mtime = ?9, ctime = ?10, gen = ?11, parent = ?12, "
+		  "orphan = ?13 WHERE ino = ?1",
+    [S_INO_DEL] = "DELETE FROM inodes WHERE ino = ?1",
+    [S_INO_TOUCH] = "UPDATE inodes SET nlink = nlink + ?2, mtime = ?3, ctime = ?3 "
+		    "WHERE ino = ?1",
+    [S_INO_CTIME] = "UPDATE inodes SET ctime = ?2 WHERE ino = ?1",
+    [S_INO_UNITS] = "UPDATE inodes SET blocks = blocks + ?2 WHERE ino = ?1",
+    [S_INL_GET] = "SELECT inline_data FROM inodes WHERE ino = ?1",
+    [S_INL_SET] = "UPDATE inodes SET inline_data = ?2 WHERE ino = ?1",
+    [S_TGT_GET] = "SELECT target FROM inodes WHERE ino = ?1",
+    [S_TGT_SET] = "UPDATE inodes SET target = ?2 WHERE ino = ?1",
+    /* Sizes summed in two halves: exact, and no int64 overflow below
+     * 2^31 files. */
+    [S_STAT] = "SELECT count(*), "
+	       "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size >> 32 END), 0), "
+	       "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size & 4294967295 END), 0) "
+	       "FROM inodes",
+    [S_DE_GET] = "SELECT ino FROM dirents WHERE parent = ?1 AND name = ?2",
+    [S_DE_INS] = "INSERT INTO dirents(parent, name, skey, ino) VALUES(?1, ?2, ?3, ?4)",
+    [S_DE_UPD] = "UPDATE dirents SET skey = ?3, ino = ?4 WHERE parent = ?1 AND name = ?2",
+    [S_DE_DEL] = "DELETE FROM dirents WHERE parent = ?1 AND name = ?2",
+    [S_DE_ANY] = "SELECT 1 FROM dirents WHERE parent = ?1 LIMIT 1",
+    [S_DE_LIST] = "SELECT " INO_COLS ", d.name FROM dirents d JOIN inodes i ON i.ino = d.ino "
+		  "WHERE d.parent = ?1 AND d.name > ?2 ORDER BY d.name LIMIT ?3",
+    [S_DE_NEXT_GT] = "SELECT d.skey, i.ino, i.mode, i.size, i.mtime FROM dirents d "
+		     "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.skey > ?2 "
+		     "ORDER BY d.skey LIMIT 1",
+    [S_DE_NEXT_GE] = "SELECT d.skey, i.ino, i.mode, i.size, i.mtime FROM dirents d "
+		     "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.skey >= ?2 "
+		     "ORDER BY d.skey LIMIT 1",
+    [S_EXT_GET] = "SELECT block_id, len FROM extents WHERE ino = ?1 AND chunk = ?2",
+    [S_EXT_PUT] = "INSERT INTO extents(ino, chunk, block_id, len) VALUES(?1, ?2, ?3, ?4) "
+		  "ON CONFLICT(ino, chunk) DO UPDATE SET block_id = excluded.block_id, "
+		  "len = excluded.len",
+    [S_EXT_TRIM] = "UPDATE extents SET len = ?3 WHERE ino = ?1 AND chunk = ?2",
+    [S_EXT_COUNT] = "SELECT count(*), coalesce(sum((len + 511) / 512), 0) FROM extents "
+		    "WHERE ino = ?1 AND chunk >= ?2",
+    /* Dropping a range of extents is set-based: one pass per table
+     * however many extents a file has. */
+    [S_EXT_UNREF] = "UPDATE blocks SET refs = refs - d.n FROM "
+		    "(SELECT block_id, count(*) AS n FROM extents WHERE ino = ?1 AND chunk >= ?2 "
+		    "GROUP BY block_id) AS d WHERE blocks.block_id = d.block_id",
+    [S_EXT_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
+		    "SELECT block_id, k, m, len, csum FROM blocks "
+		    "WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
+    [S_EXT_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
+    [S_EXT_DEL] = "DELETE FROM extents WHERE ino = ?1 AND chunk >= ?2",
+    [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
+		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
+		   "ORDER BY e.chunk LIMIT ?3",
+    [S_BLK_REF] = "INSERT INTO blocks(block_id, k, m, len, csum, refs) "
+		  "VALUES(?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT(block_id) DO UPDATE SET "
+		  "refs = refs + 1",
+    [S_BLK_UNREF] = "UPDATE blocks SET refs = refs - 1 WHERE block_id = ?1",
+    [S_BLK_REFS] = "SELECT refs FROM blocks WHERE block_id = ?1",
+    [S_BLK_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
+		    "SELECT block_id, k, m, len, csum FROM blocks WHERE block_id = ?1",
+    [S_BLK_DEL] = "DELETE FROM blocks WHERE block_id = ?1",
+    [S_GC_HAS] = "SELECT 1 FROM gc WHERE block_id = ?1",
+    [S_GC_DEL] = "DELETE FROM gc WHERE block_id = ?1",
+    [S_GC_LIST] = "SELECT block_id, k, m, len, csum FROM gc ORDER BY block_id LIMIT ?1",
+    [S_XA_GET] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
+    [S_XA_PUT] = "INSERT OR REPLACE INTO xattrs(ino, name, value) VALUES(?1, ?2, ?3)",
+    [S_XA_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",
+    [S_XA_DELALL] = "DELETE FROM xattrs WHERE ino = ?1",
+    [S_XA_LIST] = "SELECT name FROM xattrs WHERE ino = ?1 ORDER BY name",
+    [S_RES_GET] = "SELECT status, ino, mode, nlink, uid, gid, rdev, size, blocks, atime, mtime, "
+		  "ctime, gen, freed_ino FROM op_results WHERE op_id = ?1",
+    [S_RES_PUT] = "INSERT OR REPLACE INTO op_results(op_id, seq, status, ino, mode, nlink, "
+		  "uid, gid, rdev, size, blocks, atime, mtime, ctime, gen, freed_ino) "
+		  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [S_RES_TRIM] = "DELETE FROM op_results WHERE seq <= ?1",
+    [S_BK_GET] = "SELECT 1 FROM buckets WHERE name = ?1",
+    [S_BK_INS] = "INSERT INTO buckets(name, chunk_size, inline_max, ctime) "
+		 "VALUES(?1, ?2, ?3, ?4)",
+    [S_BK_DEL] = "DELETE FROM buckets WHERE name = ?1",
+    [S_BK_LIST] = "SELECT name, chunk_size, ctime FROM buckets ORDER BY name",
 };
 
 static const char ms_schema[] =
-	"CREATE TABLE IF NOT EXISTS meta(key BLOB PRIMARY KEY, value INTEGER NOT NULL) "
-	"WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS inodes(ino INTEGER PRIMARY KEY, mode INTEGER NOT NULL, "
-	"nlink INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, "
-	"rdev INTEGER NOT NULL, size INTEGER NOT NULL, blocks INTEGER NOT NULL, "
-	"atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, "
-	"gen INTEGER NOT NULL, parent INTEGER NOT NULL, orphan INTEGER NOT NULL, "
-	"inline_data BLOB, target BLOB);"
-	"CREATE TABLE IF NOT EXISTS dirents(parent INTEGER NOT NULL, name BLOB NOT NULL, "
-	"skey BLOB NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS dirents_skey ON dirents(parent, skey, ino);"
-	"CREATE TABLE IF NOT EXISTS extents(ino INTEGER NOT NULL, chunk INTEGER NOT NULL, "
-	"block_id BLOB NOT NULL, len INTEGER NOT NULL, PRIMARY KEY(ino, chunk)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS blocks(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
-	"m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL, "
-	"refs INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS gc(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
-	"m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS xattrs(ino INTEGER NOT NULL, name BLOB NOT NULL, "
-	"value BLOB NOT NULL, PRIMARY KEY(ino, name)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS op_results(op_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
-	"status INTEGER NOT NULL, ino INTEGER, mode INTEGER, nlink INTEGER, uid INTEGER, "
-	"gid INTEGER, rdev INTEGER, size INTEGER, blocks INTEGER, atime INTEGER, mtime INTEGER, "
-	"ctime INTEGER, gen INTEGER, freed_ino INTEGER);"
-	"CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
-	"CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
-	"inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS meta(key BLOB PRIMARY KEY, value INTEGER NOT NULL) "
+    "WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS inodes(ino INTEGER PRIMARY KEY, mode INTEGER NOT NULL, "
+    "nlink INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, "
+    "rdev INTEGER NOT NULL, size INTEGER NOT NULL, blocks INTEGER NOT NULL, "
+    "atime INTEGER NOT NULL, mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, "
+    "gen INTEGER NOT NULL, parent INTEGER NOT NULL, orphan INTEGER NOT NULL, "
+    "inline_data BLOB, target BLOB);"
+    "CREATE TABLE IF NOT EXISTS dirents(parent INTEGER NOT NULL, name BLOB NOT NULL, "
+    "skey BLOB NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS dirents_skey ON dirents(parent, skey, ino);"
+    "CREATE TABLE IF NOT EXISTS extents(ino INTEGER NOT NULL, chunk INTEGER NOT NULL, "
+    "block_id BLOB NOT NULL, len INTEGER NOT NULL, PRIMARY KEY(ino, chunk)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS blocks(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
+    "m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL, "
+    "refs INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS gc(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
+    "m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS xattrs(ino INTEGER NOT NULL, name BLOB NOT NULL, "
+    "value BLOB NOT NULL, PRIMARY KEY(ino, name)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS op_results(op_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
+    "status INTEGER NOT NULL, ino INTEGER, mode INTEGER, nlink INTEGER, uid INTEGER, "
+    "gid INTEGER, rdev INTEGER, size INTEGER, blocks INTEGER, atime INTEGER, mtime INTEGER, "
+    "ctime INTEGER, gen INTEGER, freed_ino INTEGER);"
+    "CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
+    "CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
+    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* ---- SQLite plumbing ---- */
 
@@ -842,7 +842,8 @@ static int configure(sqlite3 *db, unsigned flags)
 		log_error("ms.sqlite", "journal_mode=WAL refused");
 		return -EIO;
 	}
-	rc = exec(db, (flags & MS_SYNC_FULL) ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	rc = exec(db,
+		  (flags & MS_SYNC_FULL) ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 	if (rc == 0 && sqlite3_busy_timeout(db, MS_BUSY_TIMEOUT_MS) != SQLITE_OK) {
 		rc = -EIO;
 	}
@@ -877,8 +878,8 @@ int ms_open(const char *path, unsigned flags, struct mstore **out)
 	}
 	pthread_mutex_init(&ms->lock, NULL);
 	/* NOMUTEX: ms->lock already serialises every use of the connection. */
-	rc = sqlite3_open_v2(path, &ms->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &ms->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		int err = sql_err(ms->db, rc, path);
 

@@ -18,24 +18,69 @@
 #define SKEY_MAX (META_NAME_MAX + 1)
 
 enum ms_stmt {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_UNDO,
-	S_META_GET, S_META_SET,
-	S_INO_GET, S_INO_INS, S_INO_UPD, S_INO_DEL, S_INO_TOUCH, S_INO_CTIME, S_INO_UNITS,
-	S_INL_GET, S_INL_SET, S_TGT_GET, S_TGT_SET, S_STAT,
-	S_DE_GET, S_DE_INS, S_DE_UPD, S_DE_DEL, S_DE_ANY, S_DE_LIST, S_DE_NEXT_GT, S_DE_NEXT_GE,
-	S_EXT_GET, S_EXT_PUT, S_EXT_TRIM, S_EXT_COUNT, S_EXT_UNREF, S_EXT_TO_GC, S_EXT_FREE,
-	S_EXT_DEL, S_EXT_LIST,
-	S_BLK_REF, S_BLK_UNREF, S_BLK_REFS, S_BLK_TO_GC, S_BLK_DEL,
-	S_GC_HAS, S_GC_DEL, S_GC_LIST,
-	S_XA_GET, S_XA_PUT, S_XA_DEL, S_XA_DELALL, S_XA_LIST,
-	S_RES_GET, S_RES_PUT, S_RES_TRIM,
-	S_BK_GET, S_BK_INS, S_BK_DEL, S_BK_LIST,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_UNDO,
+	S_META_GET,
+	S_META_SET,
+	S_INO_GET,
+	S_INO_INS,
+	S_INO_UPD,
+	S_INO_DEL,
+	S_INO_TOUCH,
+	S_INO_CTIME,
+	S_INO_UNITS,
+	S_INL_GET,
+	S_INL_SET,
+	S_TGT_GET,
+	S_TGT_SET,
+	S_STAT,
+	S_DE_GET,
+	S_DE_INS,
+	S_DE_UPD,
+	S_DE_DEL,
+	S_DE_ANY,
+	S_DE_LIST,
+	S_DE_NEXT_GT,
+	S_DE_NEXT_GE,
+	S_EXT_GET,
+	S_EXT_PUT,
+	S_EXT_TRIM,
+	S_EXT_COUNT,
+	S_EXT_UNREF,
+	S_EXT_TO_GC,
+	S_EXT_FREE,
+	S_EXT_DEL,
+	S_EXT_LIST,
+	S_BLK_REF,
+	S_BLK_UNREF,
+	S_BLK_REFS,
+	S_BLK_TO_GC,
+	S_BLK_DEL,
+	S_GC_HAS,
+	S_GC_DEL,
+	S_GC_LIST,
+	S_XA_GET,
+	S_XA_PUT,
+	S_XA_DEL,
+	S_XA_DELALL,
+	S_XA_LIST,
+	S_RES_GET,
+	S_RES_PUT,
+	S_RES_TRIM,
+	S_BK_GET,
+	S_BK_INS,
+	S_BK_DEL,
+	S_BK_LIST,
 	S_NSTMT
 };
 
 /* The inode columns read by msi_row_inode, in its order. */
-#define INO_COLS                                                                  \
-	"i.ino, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.blocks, i.atime, " \
+#define INO_COLS                                                                                   \
+	"i.ino, i.mode, i.nlink, i.uid, i.gid, i.rdev, i.size, i.blocks, i.atime, "                \
 	"i.mtime, i.ctime, i.gen, i.parent, i.orphan, length(i.inline_data)"
 #define INO_NCOLS 15
 
@@ -50,7 +95,7 @@ struct mstore {
 	pthread_mutex_t lock; /* guards everything below */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[S_NSTMT];
-	int dberr; /* first SQLite failure of the current call (negative errno) */
+	int dberr;     /* first SQLite failure of the current call (negative errno) */
 	bool batching; /* ms_set_batching: records share a transaction */
 	bool in_txn;   /* a batch's transaction is open (ms_flush commits it) */
 	int broken;    /* a batch failed to commit: every later call fails */
@@ -64,7 +109,7 @@ int msi_flush_locked(struct mstore *ms);
 /* One inode row. */
 struct inode {
 	struct meta_attr a; /* a.blocks as reported (see attr_blocks) */
-	uint64_t units;     /* the blocks column: 512-byte units of the extents */
+	uint64_t units;	    /* the blocks column: 512-byte units of the extents */
 	uint64_t parent;    /* directories: the one directory holding it */
 	bool orphan;
 	size_t inl_len;
@@ -81,13 +126,12 @@ struct arg {
 	size_t n;
 };
 
-#define AI(x) ((struct arg){ .type = A_INT, .i = (int64_t)(x) })
-#define AB(ptr, len) ((struct arg){ .type = A_BLOB, .p = (ptr), .n = (len) })
+#define AI(x) ((struct arg){.type = A_INT, .i = (int64_t)(x)})
+#define AB(ptr, len) ((struct arg){.type = A_BLOB, .p = (ptr), .n = (len)})
 #define AS(s) AB((s), strlen(s))
-#define ANULL ((struct arg){ .type = A_NULL })
-#define ARGS(...)                                                                           \
-	(const struct arg[]){ __VA_ARGS__ },                                                \
-		OBJ_ARRAY_LEN(((const struct arg[]){ __VA_ARGS__ }))
+#define ANULL ((struct arg){.type = A_NULL})
+#define ARGS(...)                                                                                  \
+	(const struct arg[]){__VA_ARGS__}, OBJ_ARRAY_LEN(((const struct arg[]){__VA_ARGS__}))
 #define NOARGS NULL, 0
 
 /* The helpers below are defined in meta_store_db.c, each with its contract
@@ -100,8 +144,7 @@ void msi_stmt_done(sqlite3_stmt *st);
 sqlite3_stmt *msi_bind(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
 int msi_run(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
 int msi_first_row(struct mstore *ms, enum ms_stmt id, sqlite3_stmt *st);
-int msi_get_int(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n,
-		int64_t *out);
+int msi_get_int(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n, int64_t *out);
 int msi_meta_get(struct mstore *ms, const char *key, int64_t *v);
 int msi_meta_set(struct mstore *ms, const char *key, int64_t v);
 
@@ -129,8 +172,8 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 /* ---- directory entries and paths ---- */
 /* 0 with *ino, -ENOENT when parent has no entry name, or an error. */
 int msi_de_get(struct mstore *ms, uint64_t parent, const char *name, uint64_t *ino);
-int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *name,
-	       uint64_t ino, bool dir);
+int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *name, uint64_t ino,
+	       bool dir);
 int msi_de_del(struct mstore *ms, uint64_t parent, const char *name);
 int msi_next_comp(const char *path, size_t len, size_t *pos, char *name);
 int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, char *leaf);

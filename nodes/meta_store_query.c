@@ -266,8 +266,8 @@ int ms_listxattr(struct mstore *ms, uint64_t ino, char **names, size_t *len)
 	return 0;
 }
 
-int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_extent *out,
-	       size_t max, int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
+int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_extent *out, size_t max,
+	       int *more, struct meta_attr *attr, uint8_t **inl, size_t *inl_len)
 {
 	sqlite3_stmt *st = NULL;
 	struct inode x;
@@ -374,10 +374,10 @@ int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 
 struct lframe {
 	uint64_t dir;
-	size_t path_len;          /* the directory's path incl. its '/' */
-	uint8_t cur[SKEY_MAX];    /* resume position among its entries */
+	size_t path_len;       /* the directory's path incl. its '/' */
+	uint8_t cur[SKEY_MAX]; /* resume position among its entries */
 	size_t cur_len;
-	bool incl;                /* cur itself is still to be visited */
+	bool incl; /* cur itself is still to be visited */
 };
 
 struct lister {
@@ -558,7 +558,7 @@ static int list_locked(struct mstore *ms, struct lister *l, const char *prefix, 
 	}
 	while (rc == 0 && l->depth > 0) {
 		struct lframe *f = &l->f[l->depth - 1];
-		struct lentry e = { .len = 0 };
+		struct lentry e = {.len = 0};
 		size_t len;
 
 		rc = next_entry(ms, f, &e);

@@ -49,13 +49,13 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"id", required_argument, NULL, 'i'},
-		{"workers", required_argument, NULL, 'w'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *conf = getenv("OBJFS_CONF");
 	const char *level = NULL;
@@ -107,7 +107,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || id < 0) {
-		fprintf(stderr, "objfs-node: %s\n", optind != argc ? "unexpected argument" : "--id is required");
+		fprintf(stderr, "objfs-node: %s\n",
+			optind != argc ? "unexpected argument" : "--id is required");
 		usage(stderr);
 		return 2;
 	}

@@ -101,7 +101,8 @@ static int parse_addr(const char *a, struct sockaddr_storage *ss)
 	}
 	if (host[0] == '[') {
 		host[strcspn(host, "]")] = '\0';
-		return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -EINVAL;
+		return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ss) == 0 ? 0
+											: -EINVAL;
 	}
 	return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0 ? 0 : -EINVAL;
 }

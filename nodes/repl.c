@@ -56,8 +56,8 @@ struct rreq {
 	const struct repl_fsm *fsm;
 	const size_t *voters;
 	size_t n_voters;
-	struct raft_buffer entry;  /* RQ_PROPOSE: the framed record, raft_malloc'd */
-	repl_done_fn done_fn;      /* asynchronous proposals: no waiter */
+	struct raft_buffer entry; /* RQ_PROPOSE: the framed record, raft_malloc'd */
+	repl_done_fn done_fn;	  /* asynchronous proposals: no waiter */
 	void *done_arg;
 	/* out */
 	int status;
@@ -90,7 +90,7 @@ struct repl_group {
 	struct raft_barrier barrier;
 	int closed;
 	struct rreq *inflight; /* proposals appended here: loop thread only */
-	int dirty;             /* entries applied since the last flush: loop only */
+	int dirty;	       /* entries applied since the last flush: loop only */
 	struct repl_group *next;
 };
 
@@ -102,7 +102,7 @@ struct repl {
 	uv_loop_t loop;
 	uv_async_t wake;
 	uv_timer_t tick;
-	uv_check_t flush;  /* after each loop iteration's I/O: fsm flushes */
+	uv_check_t flush; /* after each loop iteration's I/O: fsm flushes */
 	pthread_t thread;
 	struct rmux *mux;
 	void (*unknown)(void *arg, const char *group);
@@ -110,10 +110,10 @@ struct repl {
 	pthread_mutex_t mu; /* guards queue, groups list, rreq done/abandoned */
 	struct rreq *qhead, *qtail;
 	struct repl_group *groups;
-	int stopping;  /* set by repl_close (under mu) */
-	int closing;   /* loop thread: shutdown begun */
-	int stopped;   /* repl_stop done (caller's thread) */
-	int stuck;     /* the loop did not stop: never free */
+	int stopping; /* set by repl_close (under mu) */
+	int closing;  /* loop thread: shutdown begun */
+	int stopped;  /* repl_stop done (caller's thread) */
+	int stuck;    /* the loop did not stop: never free */
 	int started;
 };
 
@@ -301,7 +301,8 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	struct repl_group *g = req->data;
 
 	g->barrier_pending = 0;
-	if (status == 0 && g->raft.state == RAFT_LEADER && g->raft.current_term == g->barrier_term) {
+	if (status == 0 && g->raft.state == RAFT_LEADER &&
+	    g->raft.current_term == g->barrier_term) {
 		g->ready_term = g->barrier_term;
 		atomic_store(&g->ready, 1);
 		log_info("repl.leader", "group %s: leader for term %llu", g->name,
@@ -349,8 +350,8 @@ static void flush_cb(uv_check_t *c)
 		}
 		g->dirty = 0;
 		if (g->fsm.flush != NULL && g->fsm.flush(g->fsm.arg) != 0) {
-			log_error("repl.flush", "group %s: applied entries not committed; stopping it",
-				  g->name);
+			log_error("repl.flush",
+				  "group %s: applied entries not committed; stopping it", g->name);
 			g->closed = 1;
 			atomic_store(&g->ready, 0);
 			raft_close(&g->raft, group_closed);
@@ -442,10 +443,12 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	}
 	g->raft.data = g;
 	raft_set_election_timeout(&g->raft, r->cfg->election_ms);
-	raft_set_heartbeat_timeout(&g->raft, r->cfg->election_ms / 10 ? r->cfg->election_ms / 10 : 1);
+	raft_set_heartbeat_timeout(&g->raft,
+				   r->cfg->election_ms / 10 ? r->cfg->election_ms / 10 : 1);
 	raft_set_install_snapshot_timeout(&g->raft, REPL_INSTALL_SNAPSHOT_MS);
 	raft_set_snapshot_threshold(&g->raft, r->cfg->snapshot_entries);
-	raft_set_snapshot_trailing(&g->raft, r->cfg->snapshot_entries / 4 > 8 ? r->cfg->snapshot_entries / 4 : 8);
+	raft_set_snapshot_trailing(
+	    &g->raft, r->cfg->snapshot_entries / 4 > 8 ? r->cfg->snapshot_entries / 4 : 8);
 	raft_set_pre_vote(&g->raft, true); /* a node cut off does not disrupt on return */
 	if (voters != NULL && n_voters > 0) {
 		struct raft_configuration conf;
@@ -455,7 +458,8 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 			char a[128];
 
 			if (repl_node_addr(r->cfg, voters[i], a, sizeof(a)) != 0 ||
-			    raft_configuration_add(&conf, r->cfg->nodes[voters[i]].id, a, RAFT_VOTER) != 0) {
+			    raft_configuration_add(&conf, r->cfg->nodes[voters[i]].id, a,
+						   RAFT_VOTER) != 0) {
 				raft_configuration_close(&conf);
 				rv = RAFT_NOMEM;
 				break;
@@ -532,8 +536,8 @@ static void change_cb(struct raft_change *req, int status)
 		 * catches it up first). */
 		rq->buf = rq; /* marks step 2 */
 		rq->change.data = rq;
-		status = raft_assign(&g->raft, &rq->change, g->r->cfg->nodes[rq->node].id, RAFT_VOTER,
-				     change_cb);
+		status = raft_assign(&g->raft, &rq->change, g->r->cfg->nodes[rq->node].id,
+				     RAFT_VOTER, change_cb);
 		if (status == 0) {
 			return;
 		}
@@ -578,7 +582,8 @@ static void run_request(struct repl *r, struct rreq *rq)
 
 	switch (rq->type) {
 	case RQ_OPEN:
-		rq->status = group_start(r, rq->name, rq->fsm, rq->voters, rq->n_voters, &rq->opened);
+		rq->status =
+		    group_start(r, rq->name, rq->fsm, rq->voters, rq->n_voters, &rq->opened);
 		break;
 	case RQ_STATE:
 		fill_state(g, rq->st);
@@ -625,9 +630,11 @@ static void run_request(struct repl *r, struct rreq *rq)
 				rq->status = -EINVAL;
 				break;
 			}
-			rv = raft_add(&g->raft, &rq->change, r->cfg->nodes[rq->node].id, a, change_cb);
+			rv = raft_add(&g->raft, &rq->change, r->cfg->nodes[rq->node].id, a,
+				      change_cb);
 		} else {
-			rv = raft_remove(&g->raft, &rq->change, r->cfg->nodes[rq->node].id, change_cb);
+			rv = raft_remove(&g->raft, &rq->change, r->cfg->nodes[rq->node].id,
+					 change_cb);
 		}
 		if (rv == 0) {
 			return;

@@ -44,7 +44,8 @@ struct repl_fsm {
 };
 
 /* Starts the loop thread and listens for replication traffic on this
- * node's raft address; group logs live under raft_dir/NAME.  Returns 0, or a negative errno with err set
+ * node's raft address; group logs live under raft_dir/NAME.  Returns 0, or a negative errno with
+ * err set
  * (-EADDRINUSE for a port in use). */
 int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct repl **out,
 	      char *err, size_t errlen);
@@ -97,13 +98,13 @@ int repl_propose_async(struct repl_group *g, const void *buf, size_t len, repl_d
 int repl_read_ok(struct repl_group *g, long *leader);
 
 struct repl_state {
-	int role;            /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	int role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
 	int ready;
-	long leader;         /* node index or -1 */
+	long leader; /* node index or -1 */
 	uint64_t term, commit, applied, last_index;
 	size_t n_voters;
-	long voters[8];          /* node indexes */
-	uint64_t match[8];       /* leader only: replicated index per voter */
+	long voters[8];	   /* node indexes */
+	uint64_t match[8]; /* leader only: replicated index per voter */
 };
 int repl_get_state(struct repl_group *g, struct repl_state *st);
 

@@ -43,8 +43,8 @@ struct srv_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum sctx_state state;
-	nng_msg *msg;          /* the request, until the call is finished */
-	struct frame_hdr h;    /* its header (zeroed if not authenticated) */
+	nng_msg *msg;	    /* the request, until the call is finished */
+	struct frame_hdr h; /* its header (zeroed if not authenticated) */
 	struct srv_reply out;
 	char err[MSG_ERR_MAX];
 };
@@ -55,7 +55,7 @@ struct server {
 	struct replay *replay;
 	struct srv_call *ctxs;
 	size_t n_ctx;
-	struct workq *q[2];    /* by enum srv_pool, but SRV_POOL_INLINE */
+	struct workq *q[2]; /* by enum srv_pool, but SRV_POOL_INLINE */
 	atomic_uint_fast64_t requests, auth_failures, bad_requests;
 };
 
@@ -233,8 +233,7 @@ static void process(struct workq_item *it)
 		}
 	}
 	if (rc == 0) {
-		rc = s->sc.handler(s->sc.handler_arg, &x->h, body, &x->out, x->err,
-				   sizeof(x->err));
+		rc = s->sc.handler(s->sc.handler_arg, &x->h, body, &x->out, x->err, sizeof(x->err));
 		if (rc == SRV_DEFER) {
 			return; /* srv_done finishes it, maybe already has */
 		}
@@ -311,7 +310,8 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 		struct srv_call *x = &s->ctxs[i];
 
 		x->s = s;
-		if (nng_aio_alloc(&x->aio, sctx_cb, x) != 0 || nng_ctx_open(&x->ctx, s->sock) != 0) {
+		if (nng_aio_alloc(&x->aio, sctx_cb, x) != 0 ||
+		    nng_ctx_open(&x->ctx, s->sock) != 0) {
 			snprintf(err, errlen, "out of memory");
 			srv_stop(s);
 			return -ENOMEM;

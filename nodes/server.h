@@ -28,8 +28,8 @@ struct srv_reply {
 	struct wr w;
 	uint8_t *tail;
 	size_t tail_len;
-	uint32_t hint;          /* with -EREMOTE: the leader's node id (0 unknown) */
-	struct srv_call *call;  /* the request being answered, for srv_done */
+	uint32_t hint;	       /* with -EREMOTE: the leader's node id (0 unknown) */
+	struct srv_call *call; /* the request being answered, for srv_done */
 };
 
 /* Handler return value: the reply will be finished by srv_done(out->call,
@@ -51,21 +51,21 @@ enum srv_pool { SRV_POOL_META, SRV_POOL_DISK, SRV_POOL_INLINE };
 typedef enum srv_pool (*srv_route_fn)(void *arg, uint8_t type);
 
 struct srv_config {
-	const char *url;         /* tcp://host:port to listen on */
+	const char *url; /* tcp://host:port to listen on */
 	struct frame_key key;
-	uint32_t max_skew_s;     /* replay window */
-	size_t n_ctx;            /* concurrent requests, e.g. 128 */
-	size_t n_meta;           /* threads of the meta queue, e.g. 2 */
-	size_t n_disk;           /* threads of the disk queue, e.g. 8 */
+	uint32_t max_skew_s; /* replay window */
+	size_t n_ctx;	     /* concurrent requests, e.g. 128 */
+	size_t n_meta;	     /* threads of the meta queue, e.g. 2 */
+	size_t n_disk;	     /* threads of the disk queue, e.g. 8 */
 	srv_handler_fn handler;
-	srv_route_fn route;      /* NULL: everything on the disk queue */
+	srv_route_fn route; /* NULL: everything on the disk queue */
 	void *handler_arg;
 };
 
 struct srv_stats {
-	uint64_t requests;      /* frames received */
+	uint64_t requests;	/* frames received */
 	uint64_t auth_failures; /* bad MAC or replay */
-	uint64_t bad_requests;  /* malformed frames or bodies */
+	uint64_t bad_requests;	/* malformed frames or bodies */
 };
 
 struct server;

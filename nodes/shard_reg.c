@@ -133,8 +133,8 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
 		rc = ms_restore(s->ms, s->snap_path);
 	}
 	unlink(s->snap_path);
-	log_info("msvc.restore", "shard '%s': installed a snapshot of %zu bytes: %s", s->name,
-		 len, rc == 0 ? "ok" : obj_strerror(rc));
+	log_info("msvc.restore", "shard '%s': installed a snapshot of %zu bytes: %s", s->name, len,
+		 rc == 0 ? "ok" : obj_strerror(rc));
 	if (rc == 0) {
 		pthread_mutex_lock(&s->mu);
 		s->lc.next_ino = ms_next_ino(s->ms);
@@ -222,8 +222,8 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	pthread_mutex_init(&s->mu, NULL);
 	n = snprintf(path, sizeof(path), "%s/%s.db", m->dir, msvc_group_of(name));
 	if (n < 0 || (size_t)n >= sizeof(path) ||
-	    snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s.snap", m->dir, msvc_group_of(name)) >=
-		    (int)sizeof(s->snap_path)) {
+	    snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s.snap", m->dir,
+		     msvc_group_of(name)) >= (int)sizeof(s->snap_path)) {
 		*err = -ENAMETOOLONG;
 		goto fail;
 	}
@@ -318,7 +318,8 @@ void shard_open_pending(struct msvc *m)
 		}
 		snprintf(group, sizeof(group), "%s", m->pending[--m->n_pending]);
 		pthread_mutex_unlock(&m->mu);
-		if (shard_open(m, strcmp(group, CATALOG_GROUP) == 0 ? "" : group, 0, &err) == NULL) {
+		if (shard_open(m, strcmp(group, CATALOG_GROUP) == 0 ? "" : group, 0, &err) ==
+		    NULL) {
 			log_warn("msvc.join", "cannot join group %s: %s", group, obj_strerror(err));
 		}
 	}

@@ -93,7 +93,8 @@ static int frame_tag(const struct frame_key *key, const uint8_t *p, size_t n,
 	wr_u32(&w, (uint32_t)(ts & 0x7fffffffu) | ((flags & FRAME_F_REPLY) ? 0x80000000u : 0));
 	c = EVP_CIPHER_CTX_new();
 	if (c != NULL && EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, aes, iv) == 1 &&
-	    EVP_EncryptUpdate(c, NULL, &ol, p, (int)n) == 1 && EVP_EncryptFinal_ex(c, NULL, &ol) == 1 &&
+	    EVP_EncryptUpdate(c, NULL, &ol, p, (int)n) == 1 &&
+	    EVP_EncryptFinal_ex(c, NULL, &ol) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, FRAME_TAG_LEN, tag) == 1) {
 		rc = 0;
 	}
@@ -136,8 +137,8 @@ int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *
 			 buf + FRAME_HDR_LEN + h->body_len);
 }
 
-int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len,
-	       struct frame_hdr *h, const uint8_t **body)
+int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len, struct frame_hdr *h,
+	       const uint8_t **body)
 {
 	uint8_t tag[FRAME_TAG_LEN];
 	struct rd r;

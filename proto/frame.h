@@ -69,7 +69,10 @@ struct frame_key {
 };
 
 /* Total frame size for a body of body_len bytes. */
-static inline size_t frame_size(size_t body_len) { return FRAME_OVERHEAD + body_len; }
+static inline size_t frame_size(size_t body_len)
+{
+	return FRAME_OVERHEAD + body_len;
+}
 
 /* Writes the header and the MAC into buf, whose body (h->body_len bytes)
  * is already in place at buf + FRAME_HDR_LEN; buf must hold
@@ -82,8 +85,8 @@ int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *
  * nothing; frame_version tells which), -OBJ_EPROTO for a malformed frame
  * (short, wrong magic, length mismatch, body over FRAME_MAX_BODY) or
  * -OBJ_EAUTH for a bad tag. */
-int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len,
-	       struct frame_hdr *h, const uint8_t **body);
+int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len, struct frame_hdr *h,
+	       const uint8_t **body);
 
 /* The version byte of a frame (0 if too short to have one): what a peer
  * of another build speaks, for the message that refuses it. */

@@ -126,8 +126,8 @@ void meta_get_op(struct rd *r, struct meta_op *op)
 	op->n_ext = 0;
 	/* The count must fit in the bytes present before anything is
 	 * allocated from it. */
-	if (!rd_ok(r) || n > META_EXTENTS_MAX || n > r->left / EXTENT_WIRE ||
-	    op->type == 0 || op->type >= MOP_MAX) {
+	if (!rd_ok(r) || n > META_EXTENTS_MAX || n > r->left / EXTENT_WIRE || op->type == 0 ||
+	    op->type >= MOP_MAX) {
 		r->bad = true;
 		return;
 	}

@@ -72,19 +72,19 @@ enum {
 #define META_SYMLINK_MAX 4095
 #define META_XATTR_NAME_MAX 255
 #define META_XATTR_VALUE_MAX 65536
-#define META_EXTENTS_MAX 65536  /* per META_OP record (256 GiB of 4 MiB chunks) */
+#define META_EXTENTS_MAX 65536 /* per META_OP record (256 GiB of 4 MiB chunks) */
 #define META_READDIR_MAX 1024
 
 struct meta_attr {
 	uint64_t ino;
-	uint32_t mode;    /* S_IFMT type bits | permission bits */
+	uint32_t mode; /* S_IFMT type bits | permission bits */
 	uint32_t nlink;
 	uint32_t uid, gid;
 	uint64_t rdev;
 	uint64_t size;
-	uint64_t blocks;  /* 512-byte units actually stored */
+	uint64_t blocks; /* 512-byte units actually stored */
 	int64_t atime_ns, mtime_ns, ctime_ns;
-	uint64_t gen;     /* bumped on every data change: cache validation */
+	uint64_t gen; /* bumped on every data change: cache validation */
 };
 
 /* One chunk of a file: bytes [chunk*chunk_size, +len) live in a block.
@@ -93,21 +93,21 @@ struct meta_attr {
 struct meta_extent {
 	uint64_t chunk;
 	struct manifest_block blk; /* id, k, m, len (bytes stored), csum */
-	uint32_t len;      /* bytes of the chunk that are valid (<= blk.len) */
+	uint32_t len;		   /* bytes of the chunk that are valid (<= blk.len) */
 };
 
 enum meta_op_type {
-	MOP_CREATE = 1,     /* name in parent: file, dir, symlink, fifo, dev */
-	MOP_LINK = 2,       /* hard link ino as newname in newparent */
-	MOP_UNLINK = 3,     /* name in parent (not a directory) */
-	MOP_RMDIR = 4,      /* empty directory name in parent */
-	MOP_RENAME = 5,     /* name in parent -> newname in newparent, flags */
-	MOP_SETATTR = 6,    /* valid: which of mode/uid/gid/size/atime/mtime */
-	MOP_SETXATTR = 7,   /* name = value (flags: XATTR_CREATE/REPLACE) */
+	MOP_CREATE = 1,	  /* name in parent: file, dir, symlink, fifo, dev */
+	MOP_LINK = 2,	  /* hard link ino as newname in newparent */
+	MOP_UNLINK = 3,	  /* name in parent (not a directory) */
+	MOP_RMDIR = 4,	  /* empty directory name in parent */
+	MOP_RENAME = 5,	  /* name in parent -> newname in newparent, flags */
+	MOP_SETATTR = 6,  /* valid: which of mode/uid/gid/size/atime/mtime */
+	MOP_SETXATTR = 7, /* name = value (flags: XATTR_CREATE/REPLACE) */
 	MOP_REMOVEXATTR = 8,
-	MOP_WRITE = 9,      /* replace chunks of ino, set size (>= old unless
-			     * truncating is flagged) and mtime */
-	MOP_FORGET = 10,    /* the last user of an unlinked inode is gone */
+	MOP_WRITE = 9,		/* replace chunks of ino, set size (>= old unless
+				 * truncating is flagged) and mtime */
+	MOP_FORGET = 10,	/* the last user of an unlinked inode is gone */
 	MOP_BUCKET_CREATE = 11, /* name set: catalog entry for bucket `name`
 				 * (EEXIST); name empty: this bucket shard
 				 * creates its root directory
@@ -117,10 +117,10 @@ enum meta_op_type {
 				 * name empty: ENOTEMPTY unless the root is
 				 * empty or META_F_FORCE; then every inode
 				 * goes and every block is queued for GC */
-	MOP_GC_DONE = 13,   /* blocks whose fragments were deleted (ext[].blk) */
-	MOP_PUT = 14,       /* create or replace the file at path `name` with
-			     * the given content (inline data or extents) and
-			     * size, making missing parents: atomic object put */
+	MOP_GC_DONE = 13,	/* blocks whose fragments were deleted (ext[].blk) */
+	MOP_PUT = 14,		/* create or replace the file at path `name` with
+				 * the given content (inline data or extents) and
+				 * size, making missing parents: atomic object put */
 	MOP_MAX
 };
 
@@ -136,37 +136,39 @@ enum meta_op_type {
 #define META_SET_CTIME 0x100
 
 /* op flags */
-#define META_F_EXCL 0x01       /* CREATE: fail with EEXIST (else open existing) */
-#define META_F_NOREPLACE 0x02  /* RENAME_NOREPLACE */
-#define META_F_EXCHANGE 0x04   /* RENAME_EXCHANGE */
-#define META_F_KEEP_ORPHAN 0x08 /* UNLINK/RENAME-over: keep inode data until
-				 * MOP_FORGET (a mounted client may hold it) */
-#define META_F_PATH 0x10       /* name is a slash-separated path from the
-				* root (object calls); PUT makes parents */
+#define META_F_EXCL 0x01      /* CREATE: fail with EEXIST (else open existing) */
+#define META_F_NOREPLACE 0x02 /* RENAME_NOREPLACE */
+#define META_F_EXCHANGE 0x04  /* RENAME_EXCHANGE */
+#define META_F_KEEP_ORPHAN                                                                         \
+	0x08 /* UNLINK/RENAME-over: keep inode data until                                          \
+	      * MOP_FORGET (a mounted client may hold it) */
+#define META_F_PATH                                                                                \
+	0x10 /* name is a slash-separated path from the                                            \
+	      * root (object calls); PUT makes parents */
 #define META_F_XATTR_CREATE 0x20
 #define META_F_XATTR_REPLACE 0x40
-#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
-#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
-#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
 
 struct meta_op {
 	uint8_t type;
 	uint32_t flags;
-	uint64_t op_id;      /* unique per logical operation (retries reuse it) */
-	int64_t now_ns;      /* decided by the leader */
-	uint64_t new_ino;    /* decided by the leader (CREATE; 0 otherwise) */
+	uint64_t op_id;	  /* unique per logical operation (retries reuse it) */
+	int64_t now_ns;	  /* decided by the leader */
+	uint64_t new_ino; /* decided by the leader (CREATE; 0 otherwise) */
 	uint64_t parent, ino, newparent;
-	char name[WIRE_STR_MAX + 1];   /* a path with META_F_PATH */
+	char name[WIRE_STR_MAX + 1]; /* a path with META_F_PATH */
 	char newname[META_NAME_MAX + 1];
 	uint32_t mode, uid, gid;
 	uint64_t rdev;
-	uint32_t valid;      /* SETATTR */
-	uint64_t size;       /* SETATTR size, WRITE new size */
+	uint32_t valid; /* SETATTR */
+	uint64_t size;	/* SETATTR size, WRITE new size */
 	int64_t atime_ns, mtime_ns;
 	const uint8_t *data; /* symlink target, xattr value, inline file data */
 	size_t data_len;
 	uint32_t chunk_size, inline_max; /* BUCKET_CREATE */
-	struct meta_extent *ext; /* WRITE, PUT, GC_DONE; decode allocates */
+	struct meta_extent *ext;	 /* WRITE, PUT, GC_DONE; decode allocates */
 	size_t n_ext;
 };
 
@@ -174,20 +176,20 @@ struct meta_op {
  * replica) and the attributes of the inode it concerns. */
 struct meta_result {
 	int32_t status;
-	struct meta_attr attr;   /* created/changed inode */
-	uint64_t freed_ino;      /* UNLINK/RMDIR/RENAME: inode whose last link went */
+	struct meta_attr attr; /* created/changed inode */
+	uint64_t freed_ino;    /* UNLINK/RMDIR/RENAME: inode whose last link went */
 };
 
 /* One replica's view of a shard group (META_SHARDS). */
 struct shard_state {
 	char name[MSG_NAME_MAX];
-	uint8_t role;        /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
-	uint8_t ready;       /* leader serving requests */
-	uint32_t leader_id;  /* node id, 0 unknown */
+	uint8_t role;	    /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
+	uint8_t ready;	    /* leader serving requests */
+	uint32_t leader_id; /* node id, 0 unknown */
 	uint64_t term, commit, applied, last_index;
 	uint32_t n_voters;
 	uint32_t voter_id[8];
-	uint64_t match[8];   /* leader: each voter's replicated index */
+	uint64_t match[8]; /* leader: each voter's replicated index */
 };
 void meta_put_shard_state(struct wr *w, const struct shard_state *s);
 void meta_get_shard_state(struct rd *r, struct shard_state *s);

@@ -8,18 +8,14 @@
 #include "../common/err.h"
 
 static const char *const msg_names[MSG_TYPE_MAX] = {
-	[MSG_PING] = "ping",
-	[MSG_FRAG_PUT] = "frag_put",
-	[MSG_FRAG_GET] = "frag_get",
-	[MSG_FRAG_STAT] = "frag_stat",
-	[MSG_FRAG_DEL] = "frag_del",
-	[MSG_FRAG_LIST] = "frag_list",
+    [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
+    [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del", [MSG_FRAG_LIST] = "frag_list",
 };
 
 static const char *const meta_names[] = {
-	"meta_op", "meta_lookup", "meta_getattr", "meta_readdir", "meta_readlink",
-	"meta_getxattr", "meta_listxattr", "meta_extents", "meta_statfs", "meta_resolve",
-	"meta_list", "meta_buckets", "meta_shard_open", "meta_shards", "meta_member",
+    "meta_op",	     "meta_lookup",    "meta_getattr",	  "meta_readdir", "meta_readlink",
+    "meta_getxattr", "meta_listxattr", "meta_extents",	  "meta_statfs",  "meta_resolve",
+    "meta_list",     "meta_buckets",   "meta_shard_open", "meta_shards",  "meta_member",
 };
 
 const char *msg_type_name(uint8_t type)
@@ -154,7 +150,8 @@ int msg_check_key(const char *k)
 			if (len == 0) {
 				return -EINVAL;
 			}
-			if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.')) {
+			if ((len == 1 && seg[0] == '.') ||
+			    (len == 2 && seg[0] == '.' && seg[1] == '.')) {
 				return -EINVAL;
 			}
 			if (len > 255) {

@@ -41,8 +41,8 @@ const char *msg_type_name(uint8_t type);
 
 #define BLOCK_ID_LEN 16
 #define FRAG_ALL 255
-#define MSG_NAME_MAX 1024   /* bucket names; keys use WIRE_STR_MAX */
-#define MSG_LIST_MAX 10000  /* entries per list reply */
+#define MSG_NAME_MAX 1024  /* bucket names; keys use WIRE_STR_MAX */
+#define MSG_LIST_MAX 10000 /* entries per list reply */
 #define MSG_ERR_MAX 256
 
 /* Identifies one fragment. */
@@ -57,7 +57,7 @@ struct frag_hdr {
 	uint8_t k, m;
 	uint64_t block_len; /* bytes of the whole block before coding */
 	uint32_t frag_len;  /* bytes of this fragment */
-	uint64_t csum;      /* XXH3-64 of the fragment's bytes */
+	uint64_t csum;	    /* XXH3-64 of the fragment's bytes */
 };
 
 struct node_status {

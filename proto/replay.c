@@ -21,9 +21,9 @@ struct replay {
 	pthread_mutex_t mu; /* guards everything below */
 	uint64_t window_ms;
 	uint64_t floor_ts; /* requests older than this are refused */
-	uint32_t cap;      /* power of two */
+	uint32_t cap;	   /* power of two */
 	uint32_t used;
-	uint64_t max_ts;   /* newest timestamp accepted */
+	uint64_t max_ts; /* newest timestamp accepted */
 	struct slot *slots;
 };
 

@@ -88,10 +88,22 @@ static void put_le(struct wr *w, uint64_t v, size_t n)
 	}
 }
 
-void wr_u8(struct wr *w, uint8_t v) { put_le(w, v, 1); }
-void wr_u16(struct wr *w, uint16_t v) { put_le(w, v, 2); }
-void wr_u32(struct wr *w, uint32_t v) { put_le(w, v, 4); }
-void wr_u64(struct wr *w, uint64_t v) { put_le(w, v, 8); }
+void wr_u8(struct wr *w, uint8_t v)
+{
+	put_le(w, v, 1);
+}
+void wr_u16(struct wr *w, uint16_t v)
+{
+	put_le(w, v, 2);
+}
+void wr_u32(struct wr *w, uint32_t v)
+{
+	put_le(w, v, 4);
+}
+void wr_u64(struct wr *w, uint64_t v)
+{
+	put_le(w, v, 8);
+}
 
 void wr_bytes(struct wr *w, const void *p, size_t n)
 {
@@ -147,10 +159,22 @@ static uint64_t get_le(struct rd *r, size_t n)
 	return v;
 }
 
-uint8_t rd_u8(struct rd *r) { return (uint8_t)get_le(r, 1); }
-uint16_t rd_u16(struct rd *r) { return (uint16_t)get_le(r, 2); }
-uint32_t rd_u32(struct rd *r) { return (uint32_t)get_le(r, 4); }
-uint64_t rd_u64(struct rd *r) { return get_le(r, 8); }
+uint8_t rd_u8(struct rd *r)
+{
+	return (uint8_t)get_le(r, 1);
+}
+uint16_t rd_u16(struct rd *r)
+{
+	return (uint16_t)get_le(r, 2);
+}
+uint32_t rd_u32(struct rd *r)
+{
+	return (uint32_t)get_le(r, 4);
+}
+uint64_t rd_u64(struct rd *r)
+{
+	return get_le(r, 8);
+}
 
 void rd_bytes(struct rd *r, void *out, size_t n)
 {

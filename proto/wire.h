@@ -19,7 +19,7 @@ struct wr {
 	size_t len;
 	size_t cap;
 	size_t reserve; /* bytes left free at the front for a frame header */
-	bool oom;       /* sticky allocation failure */
+	bool oom;	/* sticky allocation failure */
 	bool fixed;	/* buf is the caller's: never grown, never freed */
 	bool full;	/* sticky: a fixed buffer had no room for a field */
 };
@@ -36,16 +36,19 @@ void wr_u8(struct wr *w, uint8_t v);
 void wr_u16(struct wr *w, uint16_t v);
 void wr_u32(struct wr *w, uint32_t v);
 void wr_u64(struct wr *w, uint64_t v);
-void wr_bytes(struct wr *w, const void *p, size_t n);  /* raw, no length */
-void wr_str(struct wr *w, const char *s);               /* u16 len + bytes */
-void wr_blob(struct wr *w, const void *p, size_t n);    /* u32 len + bytes */
+void wr_bytes(struct wr *w, const void *p, size_t n); /* raw, no length */
+void wr_str(struct wr *w, const char *s);	      /* u16 len + bytes */
+void wr_blob(struct wr *w, const void *p, size_t n);  /* u32 len + bytes */
 /* Reserves n bytes and returns where to write them (NULL on OOM). */
 uint8_t *wr_space(struct wr *w, size_t n);
 /* 0, -ENOMEM (a heap writer could not grow) or -EOVERFLOW (a fixed
  * buffer was too small). */
 int wr_status(const struct wr *w);
 /* Body bytes written (excluding the reserve). */
-static inline size_t wr_len(const struct wr *w) { return w->len - w->reserve; }
+static inline size_t wr_len(const struct wr *w)
+{
+	return w->len - w->reserve;
+}
 
 struct rd {
 	const uint8_t *p;
@@ -74,8 +77,14 @@ void rd_str(struct rd *r, char *out, size_t cap);
  * length, or NULL if the length exceeds max or the input. */
 const uint8_t *rd_blob(struct rd *r, size_t max, size_t *len);
 /* True when every read so far was in bounds. */
-static inline bool rd_ok(const struct rd *r) { return !r->bad; }
+static inline bool rd_ok(const struct rd *r)
+{
+	return !r->bad;
+}
 /* True when every read was in bounds and the input was consumed exactly. */
-static inline bool rd_done(const struct rd *r) { return !r->bad && r->left == 0; }
+static inline bool rd_done(const struct rd *r)
+{
+	return !r->bad && r->left == 0;
+}
 
 #endif

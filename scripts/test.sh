@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: runs every test of objfs on a fresh Debian 12 machine (as root):
 # installs packages, builds, runs `make check` (unit tests, integration
-# tests with real nodes), then the same suite built with ASan+UBSan.
+# tests with real nodes) and `make format-check`, then the same suite built
+# with ASan+UBSan.
 # Set OBJFS_SKIP_SAN=1 to skip the sanitizer pass.  Prints one closing
 # line "N passed, N failed".
 set -u
@@ -33,6 +34,17 @@ run_suite() { # run_suite NAME BUILDDIR [configure args]
 }
 
 run_suite plain "$src/build"
+# Formatting: every tracked C file as .clang-format says (needs a git checkout).
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+	if make -C "$src/build" format-check >"$src/build/format.out" 2>&1; then
+		echo "PASS: format-check"
+		pass=$((pass + 1))
+	else
+		echo "FAIL: format-check (run 'make format' and commit)"
+		tail -n 20 "$src/build/format.out"
+		fail=$((fail + 1))
+	fi
+fi
 if [ "${OBJFS_SKIP_SAN:-0}" != 1 ]; then
 	run_suite sanitizers "$src/build-san" --enable-sanitizers
 fi

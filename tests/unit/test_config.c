@@ -267,36 +267,36 @@ START_TEST(test_parse_size)
 		int rc;
 		uint64_t v;
 	} cases[] = {
-		{"0", 0, 0},
-		{"4096", 0, 4096},
-		{"4096B", 0, 4096},
-		{"4K", 0, 4096},
-		{"4k", 0, 4096},
-		{"4KiB", 0, 4096},
-		{"4KB", 0, 4096},
-		{"1M", 0, 1 << 20},
-		{"2G", 0, 2ull << 30},
-		{"3TiB", 0, 3ull << 40},
-		{"007", 0, 7},
-		{"18446744073709551615", 0, UINT64_MAX},
-		{"16777215T", 0, 16777215ull << 40},
-		{"18446744073709551616", -ERANGE, 0},
-		{"16777216T", -ERANGE, 0},
-		{"99999999999999999999K", -ERANGE, 0},
-		{"", -EINVAL, 0},
-		{"K", -EINVAL, 0},
-		{"-1", -EINVAL, 0},
-		{"+1", -EINVAL, 0},
-		{" 1", -EINVAL, 0},
-		{"1 ", -EINVAL, 0},
-		{"1 K", -EINVAL, 0},
-		{"1.5M", -EINVAL, 0},
-		{"4Ki", -EINVAL, 0},
-		{"4iB", -EINVAL, 0},
-		{"4P", -EINVAL, 0},
-		{"4KK", -EINVAL, 0},
-		{"4KiBx", -EINVAL, 0},
-		{"0x10", -EINVAL, 0},
+	    {"0", 0, 0},
+	    {"4096", 0, 4096},
+	    {"4096B", 0, 4096},
+	    {"4K", 0, 4096},
+	    {"4k", 0, 4096},
+	    {"4KiB", 0, 4096},
+	    {"4KB", 0, 4096},
+	    {"1M", 0, 1 << 20},
+	    {"2G", 0, 2ull << 30},
+	    {"3TiB", 0, 3ull << 40},
+	    {"007", 0, 7},
+	    {"18446744073709551615", 0, UINT64_MAX},
+	    {"16777215T", 0, 16777215ull << 40},
+	    {"18446744073709551616", -ERANGE, 0},
+	    {"16777216T", -ERANGE, 0},
+	    {"99999999999999999999K", -ERANGE, 0},
+	    {"", -EINVAL, 0},
+	    {"K", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {"+1", -EINVAL, 0},
+	    {" 1", -EINVAL, 0},
+	    {"1 ", -EINVAL, 0},
+	    {"1 K", -EINVAL, 0},
+	    {"1.5M", -EINVAL, 0},
+	    {"4Ki", -EINVAL, 0},
+	    {"4iB", -EINVAL, 0},
+	    {"4P", -EINVAL, 0},
+	    {"4KK", -EINVAL, 0},
+	    {"4KiBx", -EINVAL, 0},
+	    {"0x10", -EINVAL, 0},
 	};
 
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cases); i++) {
@@ -328,23 +328,23 @@ START_TEST(test_tiers)
 		uint64_t size;
 		uint8_t k, m;
 	} picks[] = {
-		{0, 4, 2},
-		{1 << 20, 4, 2},
-		{(1 << 20) + 1, 6, 3},
-		{100ull << 20, 6, 3},
-		{(100ull << 20) + 1, 8, 4},
-		{UINT64_MAX, 8, 4},
+	    {0, 4, 2},
+	    {1 << 20, 4, 2},
+	    {(1 << 20) + 1, 6, 3},
+	    {100ull << 20, 6, 3},
+	    {(100ull << 20) + 1, 8, 4},
+	    {UINT64_MAX, 8, 4},
 	};
 	static const char *const bad[] = {
-		"4+2:1M",		/* the last tier has a size */
-		"4+2,8+4",		/* a size-less tier is not last */
-		"4+2:100M,6+3:1M,8+4",	/* sizes decrease */
-		"4+2:1M,6+3:1M,8+4",	/* sizes repeat */
-		"4+2:1M,,8+4",		/* empty item */
-		"4+2:0,8+4",		/* zero size */
-		"4+2:1X,8+4",		/* bad size */
-		"4+2:1M,x+3",		/* bad profile */
-		"2+1:1,2+1:2,2+1:3,2+1:4,2+1:5,2+1:6,2+1:7,2+1:8,2+1", /* nine tiers */
+	    "4+2:1M",		   /* the last tier has a size */
+	    "4+2,8+4",		   /* a size-less tier is not last */
+	    "4+2:100M,6+3:1M,8+4", /* sizes decrease */
+	    "4+2:1M,6+3:1M,8+4",   /* sizes repeat */
+	    "4+2:1M,,8+4",	   /* empty item */
+	    "4+2:0,8+4",	   /* zero size */
+	    "4+2:1X,8+4",	   /* bad size */
+	    "4+2:1M,x+3",	   /* bad profile */
+	    "2+1:1,2+1:2,2+1:3,2+1:4,2+1:5,2+1:6,2+1:7,2+1:8,2+1", /* nine tiers */
 	};
 	char err[256];
 	struct cfg *c = load_tiers("4+2:1M,6+3:100M,8+4", 0, err, sizeof(err));
@@ -500,10 +500,11 @@ static void check_man_example(const char *man)
  * source tree is known, as under make check). */
 START_TEST(test_print_keys_and_man)
 {
-	static const char *const keys[] = {"name",	 "secret",	  "ec_profile", "ec_tiers",
-					   "block_size", "inline_max",	  "timeout_ms", "retries",
-					   "max_skew_s", "meta_replicas", "election_ms", "snapshot_entries", "log_level",	"addr",
-					   "zone",	 "data_dir", "raft_port", "capacity"};
+	static const char *const keys[] = {
+	    "name",	   "secret",	       "ec_profile", "ec_tiers",   "block_size",
+	    "inline_max",  "timeout_ms",       "retries",    "max_skew_s", "meta_replicas",
+	    "election_ms", "snapshot_entries", "log_level",  "addr",	   "zone",
+	    "data_dir",	   "raft_port",	       "capacity"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;
@@ -727,9 +728,9 @@ END_TEST
 START_TEST(test_mount_opts_and_man)
 {
 	static const char *const names[] = {
-	    "conf",	  "attr_timeout", "entry_timeout", "negative_timeout", "max_dirty",
-	    "cache_mb",	  "readahead",	  "uploaders",	   "prefetchers",      "max_threads",
-	    "log_level", "cache_dir",	  "cache_dir_mb"};
+	    "conf",	 "attr_timeout", "entry_timeout", "negative_timeout", "max_dirty",
+	    "cache_mb",	 "readahead",	 "uploaders",	  "prefetchers",      "max_threads",
+	    "log_level", "cache_dir",	 "cache_dir_mb"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
 	size_t len = 0, seen = 0;

@@ -812,9 +812,9 @@ START_TEST(test_concurrent)
 	for (int t = 0; t < NTHREADS; t++) {
 		for (int i = 0; i < PER_THREAD; i++) {
 			struct frag_hdr h, got;
-			uint8_t *data = make_frag((uint32_t)((t + 1) * 1000 + i / 3),
-						  (uint8_t)(i % 3), 4, 2, (uint64_t)(100 + i * 50),
-						  &h);
+			uint8_t *data =
+			    make_frag((uint32_t)((t + 1) * 1000 + i / 3), (uint8_t)(i % 3), 4, 2,
+				      (uint64_t)(100 + i * 50), &h);
 			uint8_t *back;
 
 			ck_assert_int_eq(frag_get(fs, &h.ref, &got, &back), 0);

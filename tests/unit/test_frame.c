@@ -30,13 +30,13 @@ static const struct frame_key test_key = {.secret = "frame-test-secret-012345678
 static uint8_t *make_frame(const struct frame_key *key, const void *body, uint32_t n, size_t *len)
 {
 	struct frame_hdr h = {
-		.type = MSG_FRAG_PUT,
-		.flags = FRAME_F_REPLY | 0x8000,
-		.req_id = 0x1020304050607080ull,
-		.ts_ms = 1700000000123ull,
-		.nonce = 0xfeedfacecafebeefull,
-		.status = -OBJ_ECHECKSUM,
-		.body_len = n,
+	    .type = MSG_FRAG_PUT,
+	    .flags = FRAME_F_REPLY | 0x8000,
+	    .req_id = 0x1020304050607080ull,
+	    .ts_ms = 1700000000123ull,
+	    .nonce = 0xfeedfacecafebeefull,
+	    .status = -OBJ_ECHECKSUM,
+	    .body_len = n,
 	};
 	uint8_t *b = malloc(frame_size(n));
 
@@ -123,9 +123,9 @@ START_TEST(test_frame_bit_flips)
 			b[byte] ^= (uint8_t)(1u << bit);
 			rc = open_exact(&test_key, b, len);
 			b[byte] ^= (uint8_t)(1u << bit);
-			want = byte == 4 ? -EPROTONOSUPPORT
+			want = byte == 4			       ? -EPROTONOSUPPORT
 			       : byte < 4 || (byte >= 36 && byte < 40) ? -OBJ_EPROTO
-								  : -OBJ_EAUTH;
+								       : -OBJ_EAUTH;
 			ck_assert_msg(rc == want, "flip of byte %zu bit %d: got %d, want %d", byte,
 				      bit, rc, want);
 		}
@@ -393,19 +393,35 @@ static unsigned flood(struct replay *r, uint64_t (*ts_of)(unsigned), uint64_t (*
 		}
 	}
 	for (unsigned i = 0; i < FLOOD_N; i++) {
-		ck_assert_msg(replay_check(r, ts_of(i), 1000000 + i, now_of(FLOOD_N - 1)) ==
-				      -OBJ_EAUTH,
-			      "request %u (accepted %d) accepted again after the flood", i,
-			      accepted[i]);
+		ck_assert_msg(
+		    replay_check(r, ts_of(i), 1000000 + i, now_of(FLOOD_N - 1)) == -OBJ_EAUTH,
+		    "request %u (accepted %d) accepted again after the flood", i, accepted[i]);
 	}
 	return n;
 }
 
-static uint64_t ts_spread(unsigned i) { return NOW + i - (i * 7919u) % WIN; }
-static uint64_t now_moving(unsigned i) { return NOW + i; }
-static uint64_t ts_fixed(unsigned i) { (void)i; return NOW; }
-static uint64_t now_fixed(unsigned i) { (void)i; return NOW; }
-static uint64_t ts_future(unsigned i) { return NOW + 1 + i % 1000u; }
+static uint64_t ts_spread(unsigned i)
+{
+	return NOW + i - (i * 7919u) % WIN;
+}
+static uint64_t now_moving(unsigned i)
+{
+	return NOW + i;
+}
+static uint64_t ts_fixed(unsigned i)
+{
+	(void)i;
+	return NOW;
+}
+static uint64_t now_fixed(unsigned i)
+{
+	(void)i;
+	return NOW;
+}
+static uint64_t ts_future(unsigned i)
+{
+	return NOW + 1 + i % 1000u;
+}
 
 /* A flood of 3x capacity distinct requests, with timestamps spread over
  * the window, never gets a duplicate accepted and ends without crashing. */
@@ -607,7 +623,7 @@ START_TEST(test_manifest_inconsistent)
 
 	{
 		struct manifest im = {
-			.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
+		    .size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
 
 		b = encode_manifest(&im, &len);
 		b[2] = 4; /* size 4, inline length 5 */

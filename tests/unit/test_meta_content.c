@@ -28,7 +28,7 @@ START_TEST(test_write_gc)
 	uint64_t f = mk(META_ROOT_INO, "f", S_IFREG | 0644);
 	uint64_t g = mk(META_ROOT_INO, "g", S_IFREG | 0644);
 	uint64_t d = mk(META_ROOT_INO, "d", S_IFDIR | 0755);
-	struct meta_extent fa[2] = { ext(0, 0xA1, CHUNK), ext(1, 0xB1, 10) };
+	struct meta_extent fa[2] = {ext(0, 0xA1, CHUNK), ext(1, 0xB1, 10)};
 	struct meta_extent ga = ext(3, 0xA1, 100);
 	struct meta_extent c = ext(0, 0xC1, CHUNK), dd = ext(1, 0xD1, 10);
 	struct manifest_block pend[8];
@@ -156,7 +156,7 @@ END_TEST
  * ENOTDIR, EXCL, and a failure after making parents leaves nothing. */
 START_TEST(test_put)
 {
-	struct meta_extent e[2] = { ext(0, 0x71, CHUNK), ext(1, 0x72, 50) };
+	struct meta_extent e[2] = {ext(0, 0x71, CHUNK), ext(1, 0x72, 50)};
 	struct meta_extent e2 = ext(0, 0x73, 10);
 	struct meta_result r;
 	struct meta_attr a, f;
@@ -231,8 +231,8 @@ END_TEST
  * `after` and reports more. */
 START_TEST(test_readdir)
 {
-	static const char *const names[] = { "b", "a.txt", "\xc3\xa9", "A", "a", "a-b", "~" };
-	static const char *const sorted[] = { "A", "a", "a-b", "a.txt", "b", "~", "\xc3\xa9" };
+	static const char *const names[] = {"b", "a.txt", "\xc3\xa9", "A", "a", "a-b", "~"};
+	static const char *const sorted[] = {"A", "a", "a-b", "a.txt", "b", "~", "\xc3\xa9"};
 	struct ms_dirent out[3];
 	char after[META_NAME_MAX + 1] = "";
 	uint64_t f = 0;
@@ -268,7 +268,7 @@ END_TEST
 /* Lists into a joined "k1,k2," string for compact comparisons. */
 static char *list_str(const char *prefix, const char *after, size_t max, int *more)
 {
-	struct listing l = { 0 };
+	struct listing l = {0};
 	size_t cap = 1;
 	char *s;
 	int n = ms_list(ms, prefix, after, max, collect, &l, more);
@@ -287,13 +287,13 @@ static char *list_str(const char *prefix, const char *after, size_t max, int *mo
 	return s;
 }
 
-#define LIST_EQ(prefix, after, max, expect, expect_more)                                    \
-	do {                                                                                \
-		int m_;                                                                     \
-		char *s_ = list_str(prefix, after, max, &m_);                               \
-		ck_assert_str_eq(s_, expect);                                               \
-		ck_assert_int_eq(m_, expect_more);                                          \
-		free(s_);                                                                   \
+#define LIST_EQ(prefix, after, max, expect, expect_more)                                           \
+	do {                                                                                       \
+		int m_;                                                                            \
+		char *s_ = list_str(prefix, after, max, &m_);                                      \
+		ck_assert_str_eq(s_, expect);                                                      \
+		ck_assert_int_eq(m_, expect_more);                                                 \
+		free(s_);                                                                          \
 	} while (0)
 
 /* ms_list yields regular files in bytewise full-path order ("a.txt"
@@ -301,7 +301,7 @@ static char *list_str(const char *prefix, const char *after, size_t max, int *mo
  * and skipping symlinks, fifos and empty directories. */
 START_TEST(test_list_order)
 {
-	static const char *const paths[] = { "a/c/d", "b/x", "a.txt", "ab", "a-", "a/b" };
+	static const char *const paths[] = {"a/c/d", "b/x", "a.txt", "ab", "a-", "a/b"};
 	struct meta_op op;
 
 	for (size_t i = 0; i < 6; i++) {
@@ -356,7 +356,7 @@ START_TEST(test_list_random)
 {
 	static const char alpha[] = "ab.-_0";
 	unsigned seed = 12345;
-	struct listing all = { 0 };
+	struct listing all = {0};
 	char path[64];
 
 	for (int i = 0; i < 150; i++) {
@@ -390,7 +390,7 @@ START_TEST(test_list_random)
 
 	for (int q = 0; q < 300; q++) {
 		char prefix[64] = "", after[64] = "";
-		struct listing got = { 0 };
+		struct listing got = {0};
 		size_t max = (size_t)(rand_r(&seed) % 12), exp = 0, k;
 		int more, n;
 
@@ -433,7 +433,7 @@ START_TEST(test_list_random)
 		int more;
 
 		do {
-			struct listing got = { 0 };
+			struct listing got = {0};
 
 			ck_assert_int_ge(ms_list(ms, "", after, 7, collect, &got, &more), 0);
 			for (size_t i = 0; i < got.n; i++) {
@@ -542,8 +542,10 @@ static char *dump(const char *path)
 	FILE *f = open_memstream(&out, &len);
 
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = "
-						"'table' ORDER BY name", -1, &tabs, NULL),
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT name FROM sqlite_master WHERE type = "
+					    "'table' ORDER BY name",
+					    -1, &tabs, NULL),
 			 SQLITE_OK);
 	while (sqlite3_step(tabs) == SQLITE_ROW) {
 		char sql[256];
@@ -591,26 +593,26 @@ static char *dump(const char *path)
 static int violations(const char *path)
 {
 	static const char *const checks[] = {
-		"SELECT count(*) FROM blocks b WHERE refs != (SELECT count(*) FROM extents e "
-		"WHERE e.block_id = b.block_id) OR refs <= 0",
-		"SELECT count(*) FROM extents e WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE "
-		"b.block_id = e.block_id) OR EXISTS (SELECT 1 FROM gc g WHERE g.block_id = "
-		"e.block_id)",
-		"SELECT count(*) FROM inodes i WHERE blocks != (SELECT coalesce(sum((len + 511) / "
-		"512), 0) FROM extents e WHERE e.ino = i.ino)",
-		"SELECT count(*) FROM inodes i WHERE mode & 61440 = 16384 AND nlink != 2 + (SELECT "
-		"count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE d.parent = i.ino "
-		"AND c.mode & 61440 = 16384)",
-		"SELECT count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE c.mode & 61440 "
-		"= 16384 AND c.parent != d.parent",
-		"SELECT count(*) FROM inodes i WHERE mode & 61440 != 16384 AND nlink != (SELECT "
-		"count(*) FROM dirents d WHERE d.ino = i.ino)",
-		"SELECT count(*) FROM dirents d LEFT JOIN inodes c ON c.ino = d.ino WHERE c.ino IS "
-		"NULL OR d.skey != CAST(d.name || CASE WHEN c.mode & 61440 = 16384 THEN '/' ELSE "
-		"'' END AS BLOB)",
-		"SELECT count(*) FROM extents e JOIN inodes i ON i.ino = e.ino WHERE e.chunk * 4096 "
-		"+ e.len > i.size",
-		"SELECT count(*) FROM inodes WHERE length(inline_data) > size",
+	    "SELECT count(*) FROM blocks b WHERE refs != (SELECT count(*) FROM extents e "
+	    "WHERE e.block_id = b.block_id) OR refs <= 0",
+	    "SELECT count(*) FROM extents e WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE "
+	    "b.block_id = e.block_id) OR EXISTS (SELECT 1 FROM gc g WHERE g.block_id = "
+	    "e.block_id)",
+	    "SELECT count(*) FROM inodes i WHERE blocks != (SELECT coalesce(sum((len + 511) / "
+	    "512), 0) FROM extents e WHERE e.ino = i.ino)",
+	    "SELECT count(*) FROM inodes i WHERE mode & 61440 = 16384 AND nlink != 2 + (SELECT "
+	    "count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE d.parent = i.ino "
+	    "AND c.mode & 61440 = 16384)",
+	    "SELECT count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE c.mode & 61440 "
+	    "= 16384 AND c.parent != d.parent",
+	    "SELECT count(*) FROM inodes i WHERE mode & 61440 != 16384 AND nlink != (SELECT "
+	    "count(*) FROM dirents d WHERE d.ino = i.ino)",
+	    "SELECT count(*) FROM dirents d LEFT JOIN inodes c ON c.ino = d.ino WHERE c.ino IS "
+	    "NULL OR d.skey != CAST(d.name || CASE WHEN c.mode & 61440 = 16384 THEN '/' ELSE "
+	    "'' END AS BLOB)",
+	    "SELECT count(*) FROM extents e JOIN inodes i ON i.ino = e.ino WHERE e.chunk * 4096 "
+	    "+ e.len > i.size",
+	    "SELECT count(*) FROM inodes WHERE length(inline_data) > size",
 	};
 	sqlite3 *db;
 	int bad = 0;
@@ -659,7 +661,7 @@ static uint64_t pick_dir(struct mstore *m, unsigned *seed)
  * from a small pool. */
 static void pick_name(struct mstore *m, unsigned *seed, uint64_t dir, char *name, uint64_t *ino)
 {
-	static const char *const pool[] = { "a", "b", "c", "a.txt", "dd" };
+	static const char *const pool[] = {"a", "b", "c", "a.txt", "dd"};
 	struct ms_dirent ents[16];
 	int more, n = ms_readdir(m, dir, "", ents, 16, &more);
 
@@ -678,13 +680,13 @@ static void pick_name(struct mstore *m, unsigned *seed, uint64_t dir, char *name
  * replica, so each replica may be asked). */
 static void random_op(struct mstore *m, struct meta_op *op, unsigned *seed, struct meta_extent *e)
 {
-	static const char *const paths[] = { "a", "a/b", "b/c/a.txt", "c", "dd/a", "a/b/c" };
-	static const uint8_t types[] = { MOP_CREATE, MOP_CREATE, MOP_CREATE, MOP_LINK,
-					 MOP_UNLINK, MOP_RMDIR, MOP_RENAME, MOP_RENAME,
-					 MOP_SETATTR, MOP_SETXATTR, MOP_REMOVEXATTR, MOP_WRITE,
-					 MOP_WRITE, MOP_PUT, MOP_PUT, MOP_FORGET, MOP_GC_DONE };
-	static const uint32_t modes[] = { S_IFREG | 0644, S_IFDIR | 0755, S_IFLNK | 0777,
-					  S_IFIFO | 0600, S_IFDIR | 0700 };
+	static const char *const paths[] = {"a", "a/b", "b/c/a.txt", "c", "dd/a", "a/b/c"};
+	static const uint8_t types[] = {
+	    MOP_CREATE, MOP_CREATE, MOP_CREATE,	 MOP_LINK,     MOP_UNLINK,	MOP_RMDIR,
+	    MOP_RENAME, MOP_RENAME, MOP_SETATTR, MOP_SETXATTR, MOP_REMOVEXATTR, MOP_WRITE,
+	    MOP_WRITE,	MOP_PUT,    MOP_PUT,	 MOP_FORGET,   MOP_GC_DONE};
+	static const uint32_t modes[] = {S_IFREG | 0644, S_IFDIR | 0755, S_IFLNK | 0777,
+					 S_IFIFO | 0600, S_IFDIR | 0700};
 	uint64_t next = ms_next_ino(m), ino, other;
 	char name[META_NAME_MAX + 1];
 
@@ -710,8 +712,8 @@ static void random_op(struct mstore *m, struct meta_op *op, unsigned *seed, stru
 		op->flags = rand_r(seed) % 2 ? META_F_KEEP_ORPHAN : 0;
 		break;
 	case MOP_RENAME:
-		op->flags = (uint32_t[]){ 0, 0, META_F_NOREPLACE, META_F_EXCHANGE,
-					  META_F_KEEP_ORPHAN }[rand_r(seed) % 5];
+		op->flags = (uint32_t[]){0, 0, META_F_NOREPLACE, META_F_EXCHANGE,
+					 META_F_KEEP_ORPHAN}[rand_r(seed) % 5];
 		break;
 	case MOP_SETATTR:
 		op->valid = (uint32_t)rand_r(seed) & 0x1ff;
@@ -838,7 +840,7 @@ START_TEST(test_backup_restore)
 	ck_assert_int_eq(put("keep/me", NULL, 0, "data", 4, NULL), 0);
 	op_init(&op, MOP_SETATTR);
 	op.ino = META_ROOT_INO;
-	ck_assert_int_eq(ms_apply(ms, &op, 50, &(struct meta_result){ 0 }), 0);
+	ck_assert_int_eq(ms_apply(ms, &op, 50, &(struct meta_result){0}), 0);
 	ck_assert_int_eq(ms_backup(ms, bpath), 0);
 	mode = journal_mode(bpath);
 	ck_assert_str_eq(mode, "delete");
@@ -1007,8 +1009,9 @@ START_TEST(test_batching)
 	/* Not committed yet: another connection sees none of it (WAL lets
 	 * it read the last commit beside our open transaction). */
 	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM dirents WHERE parent = 1",
-					    -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM dirents WHERE parent = 1", -1, &st, NULL),
+	    SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);

@@ -28,7 +28,7 @@ START_TEST(test_bucket_root)
 	struct meta_op op;
 	struct ms_stat st;
 	struct meta_attr a = getattr(META_ROOT_INO);
-	struct listing l = { 0 };
+	struct listing l = {0};
 
 	ck_assert_uint_eq(a.mode, S_IFDIR | 0755);
 	ck_assert_uint_eq(a.nlink, 2);
@@ -49,7 +49,7 @@ START_TEST(test_bucket_root)
 
 	/* The catalog side. */
 	for (int i = 0; i < 3; i++) {
-		static const char *const b[] = { "zeta", "alpha", "mid" };
+		static const char *const b[] = {"zeta", "alpha", "mid"};
 
 		op_init(&op, MOP_BUCKET_CREATE);
 		snprintf(op.name, sizeof(op.name), "%s", b[i]);
@@ -398,8 +398,7 @@ START_TEST(test_rename)
 	ck_assert_int_eq(mv(META_ROOT_INO, "a", a, "a2", 0, NULL), -EINVAL);
 	/* NOREPLACE; and EXCHANGE with it is invalid. */
 	ck_assert_int_eq(mv(b, "g", b, "empty", META_F_NOREPLACE, NULL), -EEXIST);
-	ck_assert_int_eq(mv(b, "g", a, "new", META_F_NOREPLACE | META_F_EXCHANGE, NULL),
-			 -EINVAL);
+	ck_assert_int_eq(mv(b, "g", a, "new", META_F_NOREPLACE | META_F_EXCHANGE, NULL), -EINVAL);
 
 	/* Over an empty directory: b loses a subdir, a loses sub, b gains it. */
 	ck_assert_uint_eq(getattr(a).nlink, 3);
@@ -488,7 +487,7 @@ START_TEST(test_setattr)
 {
 	uint64_t f = mk(META_ROOT_INO, "f", S_IFREG | 0644);
 	uint64_t d = mk(META_ROOT_INO, "d", S_IFDIR | 0755);
-	struct meta_extent e[3] = { ext(0, 0x31, CHUNK), ext(1, 0x32, CHUNK), ext(2, 0x33, 1000) };
+	struct meta_extent e[3] = {ext(0, 0x31, CHUNK), ext(1, 0x32, CHUNK), ext(2, 0x33, 1000)};
 	struct meta_extent out[8];
 	struct meta_result r;
 	struct meta_attr a;

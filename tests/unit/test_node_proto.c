@@ -57,23 +57,23 @@ static uint64_t rnd64(void)
 	return v;
 }
 
-static char root[PATH_MAX];     /* temp root of the current TCase */
+static char root[PATH_MAX];	     /* temp root of the current TCase */
 static char node_bin[PATH_MAX + 64]; /* the objfs-node under test */
 
 /* One node process and its files. */
 struct node {
-	pid_t pid;             /* 0 once reaped */
-	char dir[PATH_MAX];    /* private dir: conf, log, data */
+	pid_t pid;	    /* 0 once reaped */
+	char dir[PATH_MAX]; /* private dir: conf, log, data */
 	char conf[PATH_MAX + 16];
 	char log[PATH_MAX + 16];
 	char data[PATH_MAX + 16];
 	char url[64];
-	struct cfg *cfg;       /* the conf as the client library reads it */
+	struct cfg *cfg; /* the conf as the client library reads it */
 	struct frame_key key;
 };
 
-static struct node nd;   /* the node of a "node" test (checked fixture) */
-static pid_t stray = 0;  /* a node started by a start-up test, until reaped */
+static struct node nd;	/* the node of a "node" test (checked fixture) */
+static pid_t stray = 0; /* a node started by a start-up test, until reaped */
 
 /* ---- processes and files ---- */
 
@@ -531,7 +531,7 @@ static void send_version1(struct node *n, nng_socket s)
 	size_t len;
 
 	b = make_req(&n->key, MSG_PING, frame_now_ms(), NULL, 0, &h, &len);
-	b[4] = 1; /* the HMAC-SHA256 release */
+	b[4] = 1;		/* the HMAC-SHA256 release */
 	remac(&n->key, b, len); /* only the version is wrong */
 	expect_error(n, raw_call(s, b, len), -EPROTONOSUPPORT, NULL,
 		     "this node speaks objfs protocol version 2, the request 1: run one release "

@@ -22,7 +22,6 @@
 #include "../lib/testlib.h"
 #include "proto_fixture.h"
 
-
 /* ---- the catalogue: one valid sample of each message field type ---- */
 
 union any {
@@ -202,15 +201,42 @@ static void enc_result(struct wr *w)
 	meta_put_result(w, &res);
 }
 
-static void dec_frag_ref(struct rd *r, union any *a) { msg_get_frag_ref(r, &a->ref); }
-static void dec_frag_hdr(struct rd *r, union any *a) { msg_get_frag_hdr(r, &a->hdr); }
-static void dec_node_status(struct rd *r, union any *a) { msg_get_node_status(r, &a->st); }
-static void dec_error(struct rd *r, union any *a) { msg_get_error(r, a->err, sizeof(a->err)); }
-static void dec_attr(struct rd *r, union any *a) { meta_get_attr(r, &a->attr); }
-static void dec_extent(struct rd *r, union any *a) { meta_get_extent(r, &a->ext); }
-static void dec_op(struct rd *r, union any *a) { meta_get_op(r, &a->op); }
-static void dec_result(struct rd *r, union any *a) { meta_get_result(r, &a->res); }
-static void free_op(union any *a) { meta_op_free(&a->op); }
+static void dec_frag_ref(struct rd *r, union any *a)
+{
+	msg_get_frag_ref(r, &a->ref);
+}
+static void dec_frag_hdr(struct rd *r, union any *a)
+{
+	msg_get_frag_hdr(r, &a->hdr);
+}
+static void dec_node_status(struct rd *r, union any *a)
+{
+	msg_get_node_status(r, &a->st);
+}
+static void dec_error(struct rd *r, union any *a)
+{
+	msg_get_error(r, a->err, sizeof(a->err));
+}
+static void dec_attr(struct rd *r, union any *a)
+{
+	meta_get_attr(r, &a->attr);
+}
+static void dec_extent(struct rd *r, union any *a)
+{
+	meta_get_extent(r, &a->ext);
+}
+static void dec_op(struct rd *r, union any *a)
+{
+	meta_get_op(r, &a->op);
+}
+static void dec_result(struct rd *r, union any *a)
+{
+	meta_get_result(r, &a->res);
+}
+static void free_op(union any *a)
+{
+	meta_op_free(&a->op);
+}
 
 /* Every field type of the catalogue (msg.h and meta.h) with a valid
  * sample; release frees what a decode allocated, whatever its outcome. */
@@ -224,14 +250,14 @@ struct cat {
 enum { C_REF, C_HDR, C_STATUS, C_ERROR, C_ATTR, C_EXTENT, C_OP, C_RESULT };
 
 static const struct cat catalogue[] = {
-	[C_REF] = {"frag_ref", enc_frag_ref, dec_frag_ref, NULL},
-	[C_HDR] = {"frag_hdr", enc_frag_hdr, dec_frag_hdr, NULL},
-	[C_STATUS] = {"node_status", enc_node_status, dec_node_status, NULL},
-	[C_ERROR] = {"error", enc_error, dec_error, NULL},
-	[C_ATTR] = {"meta_attr", enc_attr, dec_attr, NULL},
-	[C_EXTENT] = {"meta_extent", enc_extent, dec_extent, NULL},
-	[C_OP] = {"meta_op", enc_op, dec_op, free_op},
-	[C_RESULT] = {"meta_result", enc_result, dec_result, NULL},
+    [C_REF] = {"frag_ref", enc_frag_ref, dec_frag_ref, NULL},
+    [C_HDR] = {"frag_hdr", enc_frag_hdr, dec_frag_hdr, NULL},
+    [C_STATUS] = {"node_status", enc_node_status, dec_node_status, NULL},
+    [C_ERROR] = {"error", enc_error, dec_error, NULL},
+    [C_ATTR] = {"meta_attr", enc_attr, dec_attr, NULL},
+    [C_EXTENT] = {"meta_extent", enc_extent, dec_extent, NULL},
+    [C_OP] = {"meta_op", enc_op, dec_op, free_op},
+    [C_RESULT] = {"meta_result", enc_result, dec_result, NULL},
 };
 
 static uint8_t *cat_encode(const struct cat *c, size_t *len)
@@ -796,9 +822,9 @@ static void check_decoded(size_t c, const union any *a, const uint8_t *buf, size
 		ck_assert(a->hdr.k >= 1 && a->hdr.k <= EC_MAX_K && a->hdr.m <= EC_MAX_M);
 		ck_assert(a->hdr.ref.index < a->hdr.k + a->hdr.m);
 		ck_assert(a->hdr.block_len <= MSG_BLOCK_MAX);
-		ck_assert_uint_eq(a->hdr.frag_len,
-				  ec_frag_len((struct ec_profile){a->hdr.k, a->hdr.m},
-					      a->hdr.block_len));
+		ck_assert_uint_eq(
+		    a->hdr.frag_len,
+		    ec_frag_len((struct ec_profile){a->hdr.k, a->hdr.m}, a->hdr.block_len));
 		break;
 	case C_STATUS:
 		ck_assert(memchr(a->st.zone, '\0', sizeof(a->st.zone)) != NULL);
@@ -928,8 +954,7 @@ START_TEST(test_msg_garbage)
 END_TEST
 
 /* Decodes a frag_hdr built from the given fields; true if accepted. */
-static bool frag_hdr_ok(uint8_t index, uint8_t k, uint8_t m, uint64_t block_len,
-			uint32_t frag_len)
+static bool frag_hdr_ok(uint8_t index, uint8_t k, uint8_t m, uint64_t block_len, uint32_t frag_len)
 {
 	struct frag_hdr h, out;
 	struct wr w;
@@ -970,13 +995,13 @@ START_TEST(test_msg_frag_hdr_limits)
 	ck_assert(frag_hdr_ok(0, 1, 0, MSG_BLOCK_MAX, fl(1, 0, MSG_BLOCK_MAX)));
 	ck_assert(frag_hdr_ok(0, 4, 2, 1, 32));
 
-	ck_assert(!frag_hdr_ok(6, 4, 2, 1000, fl(4, 2, 1000)));     /* index == k+m */
+	ck_assert(!frag_hdr_ok(6, 4, 2, 1000, fl(4, 2, 1000))); /* index == k+m */
 	ck_assert(!frag_hdr_ok(200, 4, 2, 1000, fl(4, 2, 1000)));
 	ck_assert(!frag_hdr_ok(FRAG_ALL, 4, 2, 1000, fl(4, 2, 1000)));
-	ck_assert(!frag_hdr_ok(0, 0, 2, 1000, 0));                  /* k = 0 */
-	ck_assert(!frag_hdr_ok(0, 33, 0, 1000, fl(33, 0, 1000)));   /* k > 32 */
+	ck_assert(!frag_hdr_ok(0, 0, 2, 1000, 0));		  /* k = 0 */
+	ck_assert(!frag_hdr_ok(0, 33, 0, 1000, fl(33, 0, 1000))); /* k > 32 */
 	ck_assert(!frag_hdr_ok(0, 255, 0, 1000, fl(255, 0, 1000)));
-	ck_assert(!frag_hdr_ok(0, 4, 17, 1000, fl(4, 17, 1000)));   /* m > 16 */
+	ck_assert(!frag_hdr_ok(0, 4, 17, 1000, fl(4, 17, 1000))); /* m > 16 */
 	ck_assert(!frag_hdr_ok(0, 4, 255, 1000, fl(4, 255, 1000)));
 	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, fl(4, 2, 1000) + 1)); /* frag_len wrong */
 	ck_assert(!frag_hdr_ok(0, 4, 2, 1000, fl(4, 2, 1000) - 32));

@@ -112,7 +112,8 @@ static void setup(void)
 		char err[256];
 
 		cfg.nodes[i].id = (uint32_t)i + 1;
-		snprintf(cfg.nodes[i].addr, sizeof(cfg.nodes[i].addr), "tcp://127.0.0.1:%u", base + (unsigned)i);
+		snprintf(cfg.nodes[i].addr, sizeof(cfg.nodes[i].addr), "tcp://127.0.0.1:%u",
+			 base + (unsigned)i);
 		snprintf(rd, sizeof(rd), "%s/raft%zu", dir, i);
 		pthread_mutex_init(&sm[i].mu, NULL);
 		sm[i].n = 0;
@@ -133,8 +134,11 @@ static void teardown(void)
 
 static struct repl_fsm fsm_of(size_t i)
 {
-	struct repl_fsm f = {.arg = &sm[i], .apply = sm_apply, .snapshot = sm_snapshot,
-			     .restore = sm_restore, .flush = sm_flush};
+	struct repl_fsm f = {.arg = &sm[i],
+			     .apply = sm_apply,
+			     .snapshot = sm_snapshot,
+			     .restore = sm_restore,
+			     .flush = sm_flush};
 	return f;
 }
 
