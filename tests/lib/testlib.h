@@ -47,6 +47,12 @@ void tl_build_path(char *out, size_t len, const char *rel);
 /* A loopback TCP port nobody listens on right now (the kernel picks it). */
 int tl_free_port(void);
 
+/* Starts argv[0] (a path) with argv as a child whose stdout and stderr
+ * go to log, and which dies with the calling process even if that is
+ * killed outright (PR_SET_PDEATHSIG).  Returns its pid; fails the test if
+ * fork fails.  The child exits 127 if it cannot start. */
+pid_t tl_spawn(const char *log, char *const argv[]);
+
 /* The calling thread's kernel id, for tl_thread_sleeping. */
 pid_t tl_gettid(void);
 

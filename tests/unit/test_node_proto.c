@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -105,26 +104,8 @@ static char *read_file(const char *path)
 /* Starts objfs-node with argv (argv[0] is replaced), output to log. */
 static pid_t spawn_node(const char *argv[], const char *log)
 {
-	pid_t parent = getpid();
-	pid_t pid;
-
 	argv[0] = node_bin;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		/* Die with the test, even if it is killed outright. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || fd < 0) {
-			_exit(127);
-		}
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(node_bin, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
+	return tl_spawn(log, (char *const *)argv);
 }
 
 /* Waits up to ms for pid to exit; 0 with its status, or -ETIMEDOUT. */

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +32,7 @@
 #include "../../common/meta_client.h"
 #include "../../common/object.h"
 #include "../../fuse/vfs.h"
+#include "../lib/testlib.h"
 
 #define N_NODES 3
 #define CHUNK (64u << 10)
@@ -116,27 +116,14 @@ static void write_conf(unsigned base)
 
 static pid_t spawn_node(unsigned id)
 {
-	pid_t parent = getpid();
-	char ids[16], log[PATH_MAX + 32];
-	pid_t pid;
+	char ids[16], log[PATH_MAX + 32], conf[PATH_MAX + 32], bin[PATH_MAX + 32];
+	char *argv[] = {bin, "-c", conf, "-i", ids, NULL};
 
 	snprintf(ids, sizeof(ids), "%u", id);
 	snprintf(log, sizeof(log), "%s/node%u.log", root, id);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent || fd < 0) {
-			_exit(127);
-		}
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execl(node_bin(), node_bin(), "-c", conf_path, "-i", ids, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	snprintf(conf, sizeof(conf), "%s", conf_path);
+	snprintf(bin, sizeof(bin), "%s", node_bin());
+	return tl_spawn(log, argv);
 }
 
 static void stop_nodes(void)
