@@ -479,34 +479,23 @@ static int mh_shards(struct mh_req *q)
 /* META_MEMBER: add or remove a voter, on the leader. */
 static int mh_member(struct mh_req *q)
 {
-	struct msvc *m = q->m;
 	struct shard *s = q->s;
-	struct rd *r = q->r;
-	struct srv_reply *out = q->out;
-	uint8_t what = rd_u8(r);
-	uint32_t id = rd_u32(r);
-	long leader = -1;
-	size_t node = SIZE_MAX;
+	uint8_t what = rd_u8(q->r);
+	const struct cfg_node *cn = cfg_node_by_id(q->m->cfg, rd_u32(q->r));
+	size_t node;
 	int rc;
 
-	if (!rd_done(r) || (what != 1 && what != 2)) {
+	if (!rd_done(q->r) || (what != 1 && what != 2)) {
 		return -OBJ_EPROTO;
 	}
-	for (size_t i = 0; i < m->cfg->n_nodes; i++) {
-		if (m->cfg->nodes[i].id == id) {
-			node = i;
-		}
-	}
-	if (node == SIZE_MAX) {
+	if (cn == NULL) {
 		return -EINVAL;
 	}
-	if (repl_read_ok(s->g, &leader) != 0) {
-		out->hint = msvc_node_id(m, leader);
-		return -EREMOTE;
-	}
+	node = (size_t)(cn - q->m->cfg->nodes);
+	/* Leadership was checked from the table; it may be lost meanwhile. */
 	rc = what == 1 ? repl_add_voter(s->g, node, 60000) : repl_remove_voter(s->g, node, 60000);
 	if (rc == -EREMOTE) {
-		out->hint = 0;
+		q->out->hint = 0;
 	}
 	return rc;
 }
@@ -530,7 +519,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
      * membership change): never on the queue of quick requests. */
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
     [MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
-    [MSG_META_MEMBER] = {mh_member, MH_SHARD, SRV_POOL_DISK},
+    [MSG_META_MEMBER] = {mh_member, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_DISK},
 };
 
 static const struct mh_entry *entry_of(uint8_t type)

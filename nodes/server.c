@@ -31,8 +31,6 @@
  * requests/s would need more; the table raises its floor instead of
  * growing (replay.c), so this only bounds memory (16 B/entry, x2). */
 #define SRV_REPLAY_ENTRIES (1u << 18)
-/* Offset of the type byte in a frame header (frame.h). */
-#define FRAME_TYPE_OFF 5
 
 enum sctx_state { SCTX_RECV, SCTX_WORK, SCTX_SEND };
 
@@ -73,7 +71,6 @@ static void sctx_cb(void *arg)
 	struct server *s = x->s;
 	int rv = nng_aio_result(x->aio);
 	enum srv_pool pool = SRV_POOL_DISK;
-	const uint8_t *raw;
 
 	if (x->state == SCTX_SEND) {
 		if (rv != 0) {
@@ -97,9 +94,9 @@ static void sctx_cb(void *arg)
 	x->msg = nng_aio_get_msg(x->aio);
 	x->state = SCTX_WORK;
 	/* Routing only: the type is authenticated by the queue thread. */
-	raw = nng_msg_body(x->msg);
-	if (s->sc.route != NULL && nng_msg_len(x->msg) > FRAME_TYPE_OFF) {
-		pool = s->sc.route(s->sc.handler_arg, raw[FRAME_TYPE_OFF]);
+	if (s->sc.route != NULL) {
+		pool = s->sc.route(s->sc.handler_arg,
+				   frame_peek_type(nng_msg_body(x->msg), nng_msg_len(x->msg)));
 	}
 	x->it.fn = process;
 	if (pool == SRV_POOL_INLINE) {

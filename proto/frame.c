@@ -116,6 +116,11 @@ unsigned frame_version(const uint8_t *buf, size_t len)
 	return len > 4 ? buf[4] : 0;
 }
 
+uint8_t frame_peek_type(const uint8_t *buf, size_t len)
+{
+	return len > 5 ? buf[5] : 0;
+}
+
 int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *buf)
 {
 	struct wr w;

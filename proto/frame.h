@@ -91,6 +91,9 @@ int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len, stru
 /* The version byte of a frame (0 if too short to have one): what a peer
  * of another build speaks, for the message that refuses it. */
 unsigned frame_version(const uint8_t *buf, size_t len);
+/* The type byte of a frame not yet opened (0 if too short), for routing
+ * only: nothing may be trusted before frame_open. */
+uint8_t frame_peek_type(const uint8_t *buf, size_t len);
 
 /* Recomputes the tag of the frame of len bytes at buf from its header as
  * it stands (for tests and tools that edit a header).  0 or -EIO. */

@@ -88,7 +88,10 @@ static size_t leader(void)
 			return i; /* answered: i leads */
 		}
 		if (r.status == -EREMOTE && r.hint != 0) {
-			i = r.hint - cluster.cfg.nodes[0].id;
+			const struct cfg_node *cn = cfg_node_by_id(&cluster.cfg, r.hint);
+
+			ck_assert_ptr_nonnull(cn);
+			i = (size_t)(cn - cluster.cfg.nodes);
 		} else {
 			i = (i + 1) % 3;
 		}
