@@ -118,6 +118,13 @@ static void pack_hdr(uint8_t out[FRAG_HDR_WIRE], const struct frag_hdr *h)
 	wr_free(&w);
 }
 
+/* A node's refusal of the client's key (proto/keys.h): the same answer
+ * from every node, so no reason to try others or to blame one. */
+static int key_refused(int rc)
+{
+	return rc == -EACCES || rc == -ENOKEY;
+}
+
 static void delete_frags(struct blk *b, const uint8_t id[BLOCK_ID_LEN], const long *holder,
 			 size_t nfrag)
 {
@@ -240,7 +247,8 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 					  b->cfg->nodes[reqs[j].node].id,
 					  obj_strerror(reqs[j].status), reqs[j].err[0] ? ": " : "",
 					  reqs[j].err);
-				if (reqs[j].status == -ENOSPC || rc == 0) {
+				if (reqs[j].status == -ENOSPC || key_refused(reqs[j].status) ||
+				    rc == 0) {
 					rc = reqs[j].status;
 				}
 			}
@@ -263,6 +271,9 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 	}
 	if (quorum_met(holder, nfrag, p.k)) {
 		rc = 0;
+	} else if (key_refused(rc)) {
+		/* The key may not write: no node's fault, nothing to log. */
+		delete_frags(b, out->id, holder, nfrag);
 	} else {
 		log_warn("blk.quorum", "block write failed: too few nodes stored fragments (%s)",
 			 obj_strerror(rc ? rc : -OBJ_EQUORUM));

@@ -245,8 +245,14 @@ int cl_open(const struct cfg *cfg, struct cl **out)
 		return rv;
 	}
 	cl->cfg = cfg;
-	memcpy(cl->key.secret, cfg->secret, cfg->secret_len);
-	cl->key.len = cfg->secret_len;
+	if (cfg->has_client_key) {
+		memcpy(cl->key.secret, cfg->client_key.secret, KEY_SECRET_LEN);
+		cl->key.len = KEY_SECRET_LEN;
+		cl->key.id = cfg->client_key.id;
+	} else {
+		memcpy(cl->key.secret, cfg->secret, cfg->secret_len);
+		cl->key.len = cfg->secret_len;
+	}
 	cl->n_nodes = cfg->n_nodes;
 	cl->open_ms = clock_mono_ms();
 	atomic_init(&cl->next_id, ((uint64_t)getpid() << 32) ^ seed);
@@ -459,6 +465,19 @@ static void call_cb(void *arg)
 	call_finish(c, rv);
 }
 
+/* True when an unverifiable reply says (status field, frame.h) that the
+ * node refused our frame's tag. */
+static int refused_tag(nng_msg *m)
+{
+	struct rd rd;
+
+	if (nng_msg_len(m) < FRAME_HDR_LEN) {
+		return 0;
+	}
+	rd_init(&rd, (const uint8_t *)nng_msg_body(m) + 32, 4);
+	return (int32_t)rd_u32(&rd) == -OBJ_EAUTH;
+}
+
 /* Checks and decodes the reply of a finished call into its request. */
 static void call_reply(struct call *c)
 {
@@ -486,6 +505,24 @@ static void call_reply(struct call *c)
 			 frame_version(nng_msg_body(c->reply), nng_msg_len(c->reply)),
 			 FRAME_VERSION);
 		log_error("cl.version", "%s", r->err);
+	} else if (rc == -OBJ_EAUTH && c->cl->key.id != KEY_ID_NODE &&
+		   frame_peek_key(nng_msg_body(c->reply), nng_msg_len(c->reply)) != c->cl->key.id) {
+		/* A node that does not know our key cannot seal with it: it
+		 * answered under its own.  Unauthenticated, so it can only
+		 * ever make a call fail, which an attacker on the path can do
+		 * anyway. */
+		rc = -ENOKEY;
+		snprintf(r->err, sizeof(r->err),
+			 "node %u does not know key '%s' (revoked, or not yet known there)",
+			 c->cl->cfg->nodes[r->node].id, c->cl->cfg->client_key.name);
+		log_debug("cl.key", "%s", r->err);
+	} else if (rc == -OBJ_EAUTH && c->cl->key.id != KEY_ID_NODE && refused_tag(c->reply)) {
+		/* It knows the key but not our secret: a key file damaged or
+		 * of another cluster.  Unauthenticated too (see above). */
+		snprintf(r->err, sizeof(r->err),
+			 "node %u refused the tag of key '%s' (wrong secret)",
+			 c->cl->cfg->nodes[r->node].id, c->cl->cfg->client_key.name);
+		log_debug("cl.key", "%s", r->err);
 	} else if (rc != 0) {
 		log_warn("cl.reply", "node %u: %s reply refused: %s", c->cl->cfg->nodes[r->node].id,
 			 msg_type_name(r->type), obj_strerror(rc));

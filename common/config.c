@@ -174,6 +174,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ MOUNT(cache_dir_mb), .name = "cache_dir_mb", .type = CT_UINT, .def = "1024",
 	  .min = 1, .max = 1u << 30, .metavar = "N",
 	  .doc = "Bound of the disk cache, MiB." },
+	{ MOUNT(key), .name = "key", .type = CT_STRING, .def = "",
+	  .min = 0, .max = PATH_MAX - 1, .metavar = "FILE",
+	  .doc = "Client key file (objfsctl key create); a ro key mounts read-only. "
+		 "Default: the config's secret." },
 };
 /* clang-format on */
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../proto/keys.h"
 #include "ec.h"
 
 #define CFG_MAX_NODES 256
@@ -47,6 +48,10 @@ struct cfg {
 	char name[64];	     /* cluster name */
 	uint8_t secret[CFG_SECRET_MAX];
 	size_t secret_len;
+	/* A client key (keyfile.h): when set, clients seal frames with it
+	 * instead of the cluster secret, which is the nodes' own. */
+	struct key_ent client_key;
+	int has_client_key;
 	struct ec_profile ec; /* default profile, "4+2" */
 	struct cfg_profile_tier tiers[CFG_MAX_PROFILES];
 	size_t n_tiers;		   /* 0: always use ec */
@@ -100,6 +105,7 @@ struct cfg_mount {
 	uint32_t max_threads;	  /* FUSE workers */
 	char log_level[16];	  /* "" = the config's */
 	char cache_dir[PATH_MAX]; /* "" = no disk cache */
+	char key[PATH_MAX];	  /* "" = the config's secret; else a key file */
 	uint32_t cache_dir_mb;
 };
 

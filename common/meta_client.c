@@ -631,6 +631,35 @@ int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)
 	return rc < 0 ? rc : 0;
 }
 
+int mc_keys(struct mc *mc, int secret, mc_key_fn fn, void *arg)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	uint32_t n;
+	int rc;
+
+	begin(mc, &w);
+	rc = call(mc, secret ? MSG_META_KEY_SYNC : MSG_META_KEYS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		n = rd_u32(&rd);
+		for (uint32_t i = 0; i < n && rc == 0 && rd_ok(&rd); i++) {
+			struct key_ent k;
+
+			key_get(&rd, &k, secret);
+			rc = rd_ok(&rd) ? fn(arg, &k) : -OBJ_EPROTO;
+			memset(k.secret, 0, sizeof(k.secret));
+		}
+		if (rc == 0 && !rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		}
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
 int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail)
 {
 	const struct cfg *cfg = cl_cfg(cl);
@@ -671,7 +700,7 @@ int mc_shard_create(struct cl *cl, const char *bucket)
 	size_t rep[8], n, want = cfg->meta_replicas < 8 ? cfg->meta_replicas : 8;
 	struct cl_req reqs[8];
 	struct wr w;
-	int ok, rc;
+	int ok, rc, refused;
 
 	n = mc_shard_replicas(cfg, bucket, rep, want);
 	wr_init(&w, 0);
@@ -688,14 +717,20 @@ int mc_shard_create(struct cl *cl, const char *bucket)
 		reqs[i].body_len = w.len;
 	}
 	ok = cl_run(cl, reqs, n, 0);
+	refused = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (reqs[i].status != 0) {
+		if (reqs[i].status == -EACCES || reqs[i].status == -ENOKEY) {
+			refused = reqs[i].status; /* the key's answer, not the node's */
+		} else if (reqs[i].status != 0) {
 			log_warn("mc.shard", "replica %u of shard '%s' not opened: %s",
 				 cfg->nodes[rep[i]].id, bucket, obj_strerror(reqs[i].status));
 		}
 		cl_req_release(&reqs[i]);
 	}
 	wr_free(&w);
+	if (refused != 0 && ok == 0) {
+		return refused;
+	}
 	/* A majority can elect a leader; the others join when they return. */
 	return (size_t)ok >= n / 2 + 1 ? 0 : -OBJ_EQUORUM;
 }

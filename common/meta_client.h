@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../proto/keys.h"
 #include "../proto/meta.h"
 #include "client.h"
 #include "extents.h"
@@ -109,6 +110,12 @@ int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shar
 /* Adds (add=1) or removes a voter of the shard, through its leader. */
 int mc_member(struct mc *mc, int add, uint32_t node_id);
 
+/* The catalog's client keys (mc opened with bucket ""), by name, through
+ * fn: without secrets (META_KEYS, an admin key's right) or with them
+ * (META_KEY_SYNC, nodes only).  0, a transport or shard error,
+ * -OBJ_EPROTO, or fn's negative return. */
+typedef int (*mc_key_fn)(void *arg, const struct key_ent *k);
+int mc_keys(struct mc *mc, int secret, mc_key_fn fn, void *arg);
 /* Cluster capacity from every node that answers: total and free bytes. */
 int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail);
 

@@ -15,6 +15,7 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
 struct ctl {
 	const char *conf_path; /* -c, $OBJFS_CONF, ./.objfs-dev/objfs.conf or /etc */
+	const char *key_path;  /* -k, $OBJFS_KEY; NULL: the config's secret */
 	struct cfg cfg;
 	int cfg_loaded;
 };
@@ -47,5 +48,10 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
+int ctl_cmd_key(struct ctl *c, int argc, char **argv);
+/* Creates key name in the catalog (caps and bucket as keys.h checks
+ * them), waits until every reachable node knows it, and writes its key
+ * file to out.  0, -EEXIST, or the failure (printed by the caller). */
+int ctl_key_new(struct ctl *c, const char *name, uint32_t caps, const char *bucket, FILE *out);
 
 #endif

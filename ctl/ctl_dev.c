@@ -28,6 +28,7 @@
 #include "../common/client.h"
 #include "../common/clock.h"
 #include "../common/err.h"
+#include "../common/keyfile.h"
 #include "ctl.h"
 #include "dev_conf.h"
 
@@ -74,7 +75,9 @@ static void dev_usage(FILE *f)
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
 		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
 		"after checking that their ports are free (exit 1 naming a port in use),\n"
-		"creates bucket 'demo' and mounts it.  'down' unmounts first.\n",
+		"writes DIR/admin.key (admin) and DIR/demo.key (rw on 'demo') the first\n"
+		"time, creates bucket 'demo' with the first and mounts it with the second.\n"
+		"'down' unmounts first.\n",
 		DEV_PORT);
 }
 
@@ -160,9 +163,10 @@ static int is_mounted(const char *dir)
 }
 
 /* Mounts bucket at mnt with objfs (which daemonises once mounted). */
-static int dev_mount(const char *conf, const char *bucket, const char *mnt, const char *dir)
+static int dev_mount(const char *conf, const char *key, const char *bucket, const char *mnt,
+		     const char *dir)
 {
-	char bin[PATH_MAX], opt[PATH_MAX + 16], rec[PATH_MAX];
+	char bin[PATH_MAX], opt[2 * PATH_MAX + 16], rec[PATH_MAX];
 	pid_t pid;
 	int status;
 	FILE *f;
@@ -176,7 +180,7 @@ static int dev_mount(const char *conf, const char *bucket, const char *mnt, cons
 		return CTL_OK;
 	}
 	find_program("objfs", "../fuse", bin, sizeof(bin));
-	if (pathf(opt, sizeof(opt), "conf=%s", conf) != 0) {
+	if (pathf(opt, sizeof(opt), "conf=%s,key=%s", conf, key) != 0) {
 		return CTL_FAIL;
 	}
 	pid = fork();
@@ -416,10 +420,39 @@ static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 	return ok;
 }
 
+/* DIR/NAME.key: made (mode 0600) unless it exists; path gets its name. */
+static int dev_key(struct ctl *c, const char *dir, const char *name, uint32_t caps,
+		   const char *bucket, char path[PATH_MAX])
+{
+	FILE *f;
+	int fd, rc;
+
+	if (pathf(path, PATH_MAX, "%s/%s.key", dir, name) != 0) {
+		return -ENAMETOOLONG;
+	}
+	if (access(path, R_OK) == 0) {
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	rc = f != NULL ? ctl_key_new(c, name, caps, bucket, f) : -errno;
+	if (f != NULL && fclose(f) != 0 && rc == 0) {
+		rc = -errno;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "objfsctl dev up: cannot make key %s: %s\n", path,
+			rc == -EEXIST ? "the catalog has a key of that name, the file is gone"
+				      : obj_strerror(rc));
+		unlink(path);
+	}
+	return rc;
+}
+
 static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
 		  const char *mnt)
 {
 	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
+	char admin_key[PATH_MAX], demo_key[PATH_MAX];
 	char running[CFG_MAX_NODES];
 	int fresh = 0;
 	size_t ready;
@@ -509,9 +542,22 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			ready, c->cfg.n_nodes, absdir);
 		return CTL_FAIL;
 	}
+	/* Keys: made with the cluster secret the first time, then the admin
+	 * key does the rest; the mount gets the demo key. */
+	if (dev_key(c, absdir, "admin", KEY_CAP_ADMIN, "", admin_key) != 0 ||
+	    dev_key(c, absdir, DEV_BUCKET, KEY_CAP_RW, DEV_BUCKET, demo_key) != 0) {
+		return CTL_FAIL;
+	}
 	{
 		struct objc *oc;
-		int rc = objc_open(&c->cfg, &oc);
+		char err[512];
+		int rc = cfg_use_key_file(&c->cfg, admin_key, err, sizeof(err));
+
+		if (rc != 0) {
+			fprintf(stderr, "objfsctl dev up: %s\n", err);
+			return CTL_FAIL;
+		}
+		rc = objc_open(&c->cfg, &oc);
 
 		if (rc == 0) {
 			rc = bucket_create(oc, DEV_BUCKET);
@@ -525,7 +571,8 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 	}
 	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET,
 	       conf);
-	printf("use it with: export OBJFS_CONF=%s\n", conf);
+	printf("use it with: export OBJFS_CONF=%s OBJFS_KEY=%s\n", conf, admin_key);
+	printf("keys: %s (admin), %s (rw on '%s')\n", admin_key, demo_key, DEV_BUCKET);
 	if (mnt != NULL) {
 		char absmnt[PATH_MAX];
 
@@ -537,7 +584,7 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
 			return CTL_FAIL;
 		}
-		return dev_mount(conf, DEV_BUCKET, absmnt, absdir);
+		return dev_mount(conf, demo_key, DEV_BUCKET, absmnt, absdir);
 	}
 	return CTL_OK;
 }

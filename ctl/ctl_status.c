@@ -1,4 +1,5 @@
 /* ctl_status.c: objfsctl status: one PING to every node, in parallel. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,9 +158,12 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 			msg_get_node_status(&rd, &st);
 		}
 		if (reqs[i].status != 0 || !rd_done(&rd)) {
+			int refused = reqs[i].status == -ENOKEY || reqs[i].status == -OBJ_EAUTH;
+
+			/* A node that refuses our key is up, but says nothing. */
 			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id,
-			       n->addr, n->zone, "down", "-", "-", "-", "-", "-",
-			       reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply");
+			       n->addr, n->zone, refused ? "refused" : "down", "-", "-", "-", "-",
+			       "-", reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply");
 			cl_req_release(&reqs[i]);
 			continue;
 		}

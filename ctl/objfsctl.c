@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/err.h"
+#include "../common/keyfile.h"
 #include "../common/log.h"
 #include "ctl.h"
 
@@ -35,16 +36,19 @@ static const struct cmd cmds[] = {
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"key", ctl_cmd_key, "create, list or revoke client keys"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl [-c FILE] [-v] COMMAND [ARGS...]\n"
+	fprintf(f, "Usage: objfsctl [-c FILE] [-k FILE] [-v] COMMAND [ARGS...]\n"
 		   "Administer an objfs cluster.\n\n"
 		   "Options:\n"
 		   "  -c, --config FILE  cluster config (default: $OBJFS_CONF, else ./" DEV_CONF
 		   " if present,\n"
 		   "                     else " OBJFS_SYSCONFDIR "/objfs/objfs.conf)\n"
+		   "  -k, --key FILE     client key file (objfsctl key create; default:\n"
+		   "                     $OBJFS_KEY, else the config's cluster secret)\n"
 		   "  -v, --verbose      log debug messages to stderr\n"
 		   "  -h, --help         show this help\n"
 		   "  -V, --version      show the version\n\nCommands:\n");
@@ -78,6 +82,14 @@ int ctl_load(struct ctl *c)
 			fprintf(stderr, "objfsctl: start a local cluster with 'objfsctl dev up', "
 					"or name a config with -c FILE\n");
 		}
+		return CTL_FAIL;
+	}
+	if (c->key_path == NULL) {
+		c->key_path = getenv("OBJFS_KEY");
+	}
+	if (c->key_path != NULL && c->key_path[0] != '\0' &&
+	    cfg_use_key_file(&c->cfg, c->key_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "objfsctl: %s\n", err);
 		return CTL_FAIL;
 	}
 	c->cfg_loaded = 1;
@@ -138,11 +150,9 @@ const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"key", required_argument, NULL, 'k'},
+	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	static struct ctl c;
 	int o;
@@ -150,10 +160,13 @@ int main(int argc, char **argv)
 	log_set_ident("objfsctl");
 	log_set_level(LOG_LVL_WARN);
 	/* '+' stops at the first non-option: the subcommand owns the rest. */
-	while ((o = getopt_long(argc, argv, "+c:vhV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+c:k:vhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			c.conf_path = optarg;
+			break;
+		case 'k':
+			c.key_path = optarg;
 			break;
 		case 'v':
 			log_set_level(LOG_LVL_DEBUG);

@@ -34,6 +34,7 @@
 
 #include "../common/config.h"
 #include "../common/err.h"
+#include "../common/keyfile.h"
 #include "../common/log.h"
 #include "fs.h"
 #include "objfs_build.h"
@@ -347,6 +348,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	static struct cmdline c;
 	static struct cfg cfg;
+	static struct key_ent key;
 	struct objfs fs = {0};
 	struct conn cn = {0};
 	struct dc *dc = NULL;
@@ -391,7 +393,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* 1. the session checks the FUSE options before anything else */
+	/* 1. the key decides whether the mount may write: a ro key mounts
+	 * read-only, so the kernel answers EROFS to every change. */
+	if (c.o.key[0] != '\0') {
+		if (key_file_load(c.o.key, &key, err, sizeof(err)) != 0) {
+			fprintf(stderr, "objfs: %s\n", err);
+			free_cmdline(&c);
+			return 1;
+		}
+		if (!(key.caps & KEY_CAP_ADMIN) && strcmp(key.bucket, c.bucket) != 0) {
+			fprintf(stderr, "objfs: key '%s' is for bucket '%s', not '%s'\n", key.name,
+				key.bucket, c.bucket);
+			free_cmdline(&c);
+			return 1;
+		}
+		if (key.caps & KEY_CAP_RO) {
+			add_arg(&args, "-oro");
+		}
+	}
+	/* the session checks the FUSE options before anything else */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=objfs", c.bucket);
 	add_arg(&args, fsname);
 	add_arg(&args, "-odefault_permissions");
@@ -423,6 +443,10 @@ int main(int argc, char **argv)
 	if ((rc = cfg_load_file(conf, &cfg, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs: %s\n", err);
 		goto out;
+	}
+	if (c.o.key[0] != '\0') {
+		cfg.client_key = key;
+		cfg.has_client_key = 1;
 	}
 	/* Both levels were checked by their parsers. */
 	lvl = LOG_LVL_DEBUG;

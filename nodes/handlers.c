@@ -13,6 +13,7 @@
 #include "../common/log.h"
 #include "../proto/frame.h"
 #include "../proto/meta.h"
+#include "authz.h"
 
 /* List replies are kept well under the frame limit. */
 #define FRAG_LIST_MAX 4096
@@ -43,7 +44,8 @@ static int h_ping(struct node_ctx *n, struct rd *r, struct srv_reply *out, char 
 	st.frag_bytes = u.bytes;
 	st.uptime_s = (frame_now_ms() - n->start_ms) / 1000u;
 	st.requests = ss.requests;
-	st.auth_failures = ss.auth_failures;
+	/* Refusals by capability count with the unauthenticated ones. */
+	st.auth_failures = ss.auth_failures + authz_refusals();
 	st.bad_requests = ss.bad_requests;
 	st.checksum_errors = u.checksum_errors;
 	msg_put_node_status(&out->w, &st);
@@ -177,13 +179,19 @@ static int h_frag_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, 
 
 /* Fragment and node requests; pool: the server queue that runs each
  * (fragment I/O fsyncs, so it never shares threads with metadata). */
+/* need: the capability a request needs (keys.h); fragments name no
+ * bucket, so a bucket key's right applies to any fragment. */
 static const struct {
 	handler_fn fn;
 	enum srv_pool pool;
+	enum key_need need;
 } handlers[MSG_TYPE_MAX] = {
-    [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
-    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
-    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
+    [MSG_PING] = {h_ping, SRV_POOL_META, KEY_NEED_ANY},
+    [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK, KEY_NEED_WRITE},
+    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK, KEY_NEED_READ},
+    [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK, KEY_NEED_READ},
+    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK, KEY_NEED_WRITE},
+    [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK, KEY_NEED_ADMIN},
 };
 
 static int is_meta(uint8_t type)
@@ -201,18 +209,23 @@ enum srv_pool node_route(void *arg, uint8_t type)
 								: SRV_POOL_META;
 }
 
-int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
-		char *err, size_t errlen)
+int node_handle(void *arg, const struct frame_hdr *h, const struct key_ent *who,
+		const uint8_t *body, struct srv_reply *out, char *err, size_t errlen)
 {
 	struct node_ctx *n = arg;
 	struct rd r;
+	int rc;
 
 	if (is_meta(h->type) && n->msvc != NULL) {
-		return msvc_handle(n->msvc, h, body, out, err, errlen);
+		return msvc_handle(n->msvc, h, who, body, out, err, errlen);
 	}
 	if (h->type >= MSG_TYPE_MAX || handlers[h->type].fn == NULL) {
 		snprintf(err, errlen, "unknown message type %u", h->type);
 		return -OBJ_EPROTO;
+	}
+	rc = authz_check(who, handlers[h->type].need, NULL, msg_type_name(h->type), err, errlen);
+	if (rc != 0) {
+		return rc;
 	}
 	rd_init(&r, body, h->body_len);
 	return handlers[h->type].fn(n, &r, out, err, errlen);

@@ -23,7 +23,7 @@ struct node_ctx {
 /* srv_route_fn for objfs-node: which server queue runs a request type. */
 enum srv_pool node_route(void *arg, uint8_t type);
 /* srv_handler_fn for objfs-node; arg is a struct node_ctx. */
-int node_handle(void *arg, const struct frame_hdr *h, const uint8_t *body, struct srv_reply *out,
-		char *err, size_t errlen);
+int node_handle(void *arg, const struct frame_hdr *h, const struct key_ent *who,
+		const uint8_t *body, struct srv_reply *out, char *err, size_t errlen);
 
 #endif

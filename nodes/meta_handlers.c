@@ -14,6 +14,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "authz.h"
 #include "meta_service_i.h"
 
 /* One request as handlers see it. */
@@ -36,6 +37,7 @@ enum {
 struct mh_entry {
 	int (*fn)(struct mh_req *q);
 	unsigned flags;
+	enum key_need need; /* checked on the request's bucket before fn */
 	/* SRV_POOL_INLINE: a point query or a proposal, short and never
 	 * waiting; SRV_POOL_META: may walk many rows; SRV_POOL_DISK: anything
 	 * that may block. */
@@ -500,27 +502,108 @@ static int mh_member(struct mh_req *q)
 	return rc;
 }
 
-#define MH_QUERY (MH_SHARD | MH_LEADER)
+struct keys_out {
+	struct wr body;
+	uint32_t n;
+	int secret;
+};
 
+static int key_cb(void *arg, const struct key_ent *k)
+{
+	struct keys_out *ko = arg;
+
+	key_put(&ko->body, k, ko->secret);
+	ko->n++;
+	return 0;
+}
+
+/* META_KEYS (admin: no secrets) and META_KEY_SYNC (nodes: with them). */
+static int keys_reply(struct mh_req *q, int secret)
+{
+	struct keys_out ko = {.secret = secret};
+	int rc;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	if (q->bucket[0] != '\0') {
+		snprintf(q->err, q->errlen, "keys live in the catalog, not bucket '%s'", q->bucket);
+		return -EINVAL;
+	}
+	wr_init(&ko.body, 0);
+	rc = ms_keys(q->s->ms, key_cb, &ko);
+	if (rc >= 0 && wr_status(&ko.body) == 0) {
+		wr_u32(&q->out->w, ko.n);
+		wr_bytes(&q->out->w, ko.body.buf, ko.body.len);
+		rc = 0;
+	} else if (rc >= 0) {
+		rc = -ENOMEM;
+	}
+	if (ko.body.buf != NULL) {
+		memset(ko.body.buf, 0, ko.body.len);
+	}
+	wr_free(&ko.body);
+	return rc;
+}
+
+static int mh_keys(struct mh_req *q)
+{
+	return keys_reply(q, 0);
+}
+
+static int mh_key_sync(struct mh_req *q)
+{
+	return keys_reply(q, 1);
+}
+
+#define MH_QUERY (MH_SHARD | MH_LEADER)
+#define READ KEY_NEED_READ
+
+/* need: what the caller's key must allow on the request's bucket.  A
+ * record (META_OP) needs write, and admin when it creates or drops a
+ * bucket or a key (op_need). */
 static const struct mh_entry meta_handlers[MSG_META_MAX] = {
-    [MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
-    [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, SRV_POOL_INLINE},
-    [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, SRV_POOL_INLINE},
-    [MSG_META_READDIR] = {mh_readdir, MH_QUERY, SRV_POOL_META},
-    [MSG_META_READLINK] = {mh_readlink, MH_QUERY, SRV_POOL_META},
-    [MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, SRV_POOL_META},
-    [MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, SRV_POOL_META},
-    [MSG_META_EXTENTS] = {mh_extents, MH_QUERY, SRV_POOL_META},
-    [MSG_META_STATFS] = {mh_statfs, MH_QUERY, SRV_POOL_INLINE},
-    [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
-    [MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
-    [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
+    [MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_WRITE, SRV_POOL_INLINE},
+    [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, READ, SRV_POOL_INLINE},
+    [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, READ, SRV_POOL_INLINE},
+    [MSG_META_READDIR] = {mh_readdir, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_READLINK] = {mh_readlink, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_EXTENTS] = {mh_extents, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_STATFS] = {mh_statfs, MH_QUERY, READ, SRV_POOL_INLINE},
+    [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_LIST] = {mh_list, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, READ, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a
      * membership change): never on the queue of quick requests. */
-    [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
-    [MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
-    [MSG_META_MEMBER] = {mh_member, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_DISK},
+    [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, KEY_NEED_ADMIN, SRV_POOL_DISK},
+    [MSG_META_SHARDS] = {mh_shards, 0, KEY_NEED_ADMIN, SRV_POOL_DISK},
+    [MSG_META_MEMBER] = {mh_member, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_ADMIN,
+			 SRV_POOL_DISK},
+    [MSG_META_KEYS] = {mh_keys, MH_QUERY, KEY_NEED_ADMIN, SRV_POOL_META},
+    [MSG_META_KEY_SYNC] = {mh_key_sync, MH_QUERY, KEY_NEED_NODE, SRV_POOL_META},
 };
+
+/* The capability a META_OP record needs beyond the table's: the first
+ * byte of the record (meta.h) is its type.  Creating or dropping a bucket
+ * or a key is an admin's; a record of collected garbage only a node's. */
+static enum key_need op_need(const struct rd *r)
+{
+	struct rd peek = *r;
+
+	switch (rd_u8(&peek)) {
+	case MOP_BUCKET_CREATE:
+	case MOP_BUCKET_DELETE:
+	case MOP_KEY_PUT:
+	case MOP_KEY_DEL:
+		return KEY_NEED_ADMIN;
+	case MOP_GC_DONE:
+		return KEY_NEED_NODE;
+	default:
+		return KEY_NEED_WRITE;
+	}
+}
 
 static const struct mh_entry *entry_of(uint8_t type)
 {
@@ -537,8 +620,8 @@ enum srv_pool msvc_route(uint8_t type)
 	return e != NULL ? e->pool : SRV_POOL_META;
 }
 
-int msvc_handle(struct msvc *m, const struct frame_hdr *h, const uint8_t *body,
-		struct srv_reply *out, char *err, size_t errlen)
+int msvc_handle(struct msvc *m, const struct frame_hdr *h, const struct key_ent *who,
+		const uint8_t *body, struct srv_reply *out, char *err, size_t errlen)
 {
 	const struct mh_entry *e = entry_of(h->type);
 	char bucket[MSG_NAME_MAX];
@@ -556,6 +639,12 @@ int msvc_handle(struct msvc *m, const struct frame_hdr *h, const uint8_t *body,
 	rd_str(&r, bucket, sizeof(bucket));
 	if (!rd_ok(&r) || (bucket[0] != '\0' && msg_check_bucket(bucket) != 0)) {
 		return -OBJ_EPROTO;
+	}
+	/* Nothing is touched before the key's capability is checked. */
+	rc = authz_check(who, h->type == MSG_META_OP ? op_need(&r) : e->need, bucket,
+			 msg_type_name(h->type), err, errlen);
+	if (rc != 0) {
+		return rc;
 	}
 	if (e->flags & MH_SHARD) {
 		q.s = shard_get(m, bucket, &rc);

@@ -31,8 +31,8 @@ void msvc_close(struct msvc *ms);
 
 /* Handles a META_* request (type >= MSG_META_OP): 0, SRV_DEFER (a
  * change: the reply follows from its commit) or a negative errno. */
-int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const uint8_t *body,
-		struct srv_reply *out, char *err, size_t errlen);
+int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const struct key_ent *who,
+		const uint8_t *body, struct srv_reply *out, char *err, size_t errlen);
 /* The server queue for a META_* request type (server.h). */
 enum srv_pool msvc_route(uint8_t type);
 

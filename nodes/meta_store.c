@@ -884,6 +884,9 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_gc_done(ms, op);
 	case MOP_PUT:
 		return do_put(ms, op, res);
+	case MOP_KEY_PUT:
+	case MOP_KEY_DEL:
+		return msi_key_apply(ms, op);
 	default:
 		return -EINVAL;
 	}

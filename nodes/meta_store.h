@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../proto/keys.h"
 #include "../proto/meta.h"
 
 struct mstore;
@@ -149,6 +150,11 @@ int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max
 
 /* Catalog: bucket names in order (fn as above, size = chunk size). */
 int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
+/* The client keys of the catalog, by name, secrets included, through fn
+ * (called with the store's lock held: fn must not call the store).
+ * Returns the count or a negative errno (fn's negative return stops). */
+typedef int (*ms_key_fn)(void *arg, const struct key_ent *k);
+int ms_keys(struct mstore *ms, ms_key_fn fn, void *arg);
 /* Blocks waiting for GC, at most max; returns the count. */
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
 

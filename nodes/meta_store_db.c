@@ -144,7 +144,11 @@ static const char ms_schema[] =
     "ctime INTEGER, gen INTEGER, freed_ino INTEGER);"
     "CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
     "CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
-    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;";
+    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;"
+    /* Client keys (meta_keys.c); used in the catalog only. */
+    "CREATE TABLE IF NOT EXISTS keys(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE, "
+    "bucket BLOB NOT NULL, caps INTEGER NOT NULL, secret BLOB NOT NULL, "
+    "ctime INTEGER NOT NULL);";
 
 /* ---- SQLite plumbing ---- */
 

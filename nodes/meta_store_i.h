@@ -179,4 +179,8 @@ int msi_next_comp(const char *path, size_t len, size_t *pos, char *name);
 int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, char *leaf);
 int msi_is_ancestor(struct mstore *ms, uint64_t anc, uint64_t dir);
 
+/* ---- client keys (meta_keys.c) ---- */
+/* Applies MOP_KEY_PUT or MOP_KEY_DEL: 0, -EEXIST, -ENOENT, -EINVAL. */
+int msi_key_apply(struct mstore *ms, const struct meta_op *op);
+
 #endif

@@ -22,6 +22,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "keycache.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 	struct node_ctx nc = {0};
 	struct srv_config sc = {0};
 	struct server *srv = NULL;
+	struct keycache *kc = NULL;
 	char err[512];
 	sigset_t sigs;
 	int c, rc, sig;
@@ -186,6 +188,15 @@ int main(int argc, char **argv)
 	sc.route = node_route;
 	sc.handler = node_handle;
 	sc.handler_arg = &nc;
+	/* Client keys come from the catalog through the key cache. */
+	if ((rc = keycache_start(&cfg, me->data_dir, &kc)) != 0) {
+		fprintf(stderr, "objfs-node: node %u: key cache: %s\n", me->id, obj_strerror(rc));
+		msvc_close(nc.msvc);
+		frag_close(nc.fs);
+		return 1;
+	}
+	sc.key_find = keycache_find;
+	sc.key_arg = kc;
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 		msvc_close(nc.msvc);
@@ -206,6 +217,7 @@ int main(int argc, char **argv)
 	/* Replication first: every proposal still in flight is failed, so
 	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);
+	keycache_stop(kc);
 	srv_stop(srv);
 	msvc_close(nc.msvc);
 	frag_close(nc.fs);

@@ -41,8 +41,10 @@ struct srv_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum sctx_state state;
-	nng_msg *msg;	    /* the request, until the call is finished */
-	struct frame_hdr h; /* its header (zeroed if not authenticated) */
+	nng_msg *msg;	      /* the request, until the call is finished */
+	struct frame_hdr h;   /* its header (zeroed if not authenticated) */
+	struct frame_key key; /* what opened the request and seals the reply */
+	struct key_ent who;   /* whose key that is */
 	struct srv_reply out;
 	char err[MSG_ERR_MAX];
 };
@@ -111,7 +113,7 @@ static void sctx_cb(void *arg)
 }
 
 /* Seals a reply frame around out (header reserve + body + tail). */
-static nng_msg *build_reply(struct server *s, const struct frame_hdr *req, int status,
+static nng_msg *build_reply(const struct frame_key *key, const struct frame_hdr *req, int status,
 			    struct srv_reply *out)
 {
 	struct frame_hdr h = {0};
@@ -134,7 +136,7 @@ static nng_msg *build_reply(struct server *s, const struct frame_hdr *req, int s
 	h.nonce = req->nonce;
 	h.status = status;
 	h.body_len = (uint32_t)body;
-	if (frame_seal(&s->sc.key, &h, p) != 0) {
+	if (frame_seal(key, &h, p) != 0) {
 		nng_msg_free(m);
 		return NULL;
 	}
@@ -160,8 +162,12 @@ static void finish(struct srv_call *x, int rc)
 
 	if (rc == -OBJ_EAUTH) {
 		atomic_fetch_add(&s->auth_failures, 1);
-		log_warn("srv.auth", "refused an unauthenticated %s request",
-			 msg_type_name(x->h.type));
+		log_warn("srv.auth", "refused an unauthenticated request (key %016llx '%s'): %s",
+			 (unsigned long long)x->key.id, x->who.name,
+			 x->err[0] != '\0' ? x->err : "bad tag");
+	} else if (rc == -ENOKEY) {
+		atomic_fetch_add(&s->auth_failures, 1);
+		log_warn("srv.auth", "refused a request: %s", x->err);
 	} else if (rc == -OBJ_EPROTO) {
 		atomic_fetch_add(&s->bad_requests, 1);
 		log_warn("srv.proto", "refused a malformed %s request (%zu bytes)",
@@ -176,7 +182,7 @@ static void finish(struct srv_call *x, int rc)
 			wr_u32(&out->w, hint); /* where the leader is (meta.h) */
 		}
 	}
-	rep = build_reply(s, &x->h, rc < 0 ? rc : 0, out);
+	rep = build_reply(&x->key, &x->h, rc < 0 ? rc : 0, out);
 	wr_free(&out->w);
 	free(out->tail);
 	memset(out, 0, sizeof(*out));
@@ -193,6 +199,35 @@ static void finish(struct srv_call *x, int rc)
 	nng_ctx_send(x->ctx, x->aio);
 }
 
+/* The key the request names: the cluster secret (id 0) or a client key
+ * from the key cache.  Its secret opens the request and seals the reply;
+ * an unknown key's reply is sealed with the cluster secret, which the
+ * client cannot verify (it learns only that it was refused). */
+static int open_key(struct server *s, struct srv_call *x)
+{
+	uint64_t id = frame_peek_key(nng_msg_body(x->msg), nng_msg_len(x->msg));
+	int rc;
+
+	x->key = s->sc.key;
+	memset(&x->who, 0, sizeof(x->who));
+	x->who.caps = KEY_CAP_NODE;
+	snprintf(x->who.name, sizeof(x->who.name), "node");
+	if (id == KEY_ID_NODE) {
+		return 0;
+	}
+	rc = s->sc.key_find != NULL ? s->sc.key_find(s->sc.key_arg, id, &x->who) : -ENOKEY;
+	if (rc != 0) {
+		memset(&x->who, 0, sizeof(x->who));
+		snprintf(x->err, sizeof(x->err), "unknown or revoked key %016llx",
+			 (unsigned long long)id);
+		return -ENOKEY;
+	}
+	memcpy(x->key.secret, x->who.secret, KEY_SECRET_LEN);
+	x->key.len = KEY_SECRET_LEN;
+	x->key.id = id;
+	return 0;
+}
+
 /* Queue thread: authenticates and handles one request. */
 static void process(struct workq_item *it)
 {
@@ -206,7 +241,10 @@ static void process(struct workq_item *it)
 	memset(&x->out, 0, sizeof(x->out));
 	wr_init(&x->out.w, FRAME_HDR_LEN);
 	x->out.call = x;
-	rc = frame_open(&s->sc.key, nng_msg_body(x->msg), nng_msg_len(x->msg), &x->h, &body);
+	rc = open_key(s, x);
+	if (rc == 0) {
+		rc = frame_open(&x->key, nng_msg_body(x->msg), nng_msg_len(x->msg), &x->h, &body);
+	}
 	if (rc != 0) {
 		/* Echo nothing from a frame we could not authenticate. */
 		memset(&x->h, 0, sizeof(x->h));
@@ -230,7 +268,8 @@ static void process(struct workq_item *it)
 		}
 	}
 	if (rc == 0) {
-		rc = s->sc.handler(s->sc.handler_arg, &x->h, body, &x->out, x->err, sizeof(x->err));
+		rc = s->sc.handler(s->sc.handler_arg, &x->h, &x->who, body, &x->out, x->err,
+				   sizeof(x->err));
 		if (rc == SRV_DEFER) {
 			return; /* srv_done finishes it, maybe already has */
 		}

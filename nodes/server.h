@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../proto/frame.h"
+#include "../proto/keys.h"
 #include "../proto/wire.h"
 
 struct srv_call; /* one request in progress; owned by the server */
@@ -37,11 +38,18 @@ struct srv_reply {
  * returns.  Until then the request body stays valid. */
 #define SRV_DEFER 1
 
-/* Handles one authenticated request.  Returns 0 with the reply body in
- * out, SRV_DEFER, or a negative error; then err may hold text for the
- * client. */
-typedef int (*srv_handler_fn)(void *arg, const struct frame_hdr *h, const uint8_t *body,
-			      struct srv_reply *out, char *err, size_t errlen);
+/* Handles one authenticated request from the holder of key who (the
+ * cluster secret: caps KEY_CAP_NODE), whose capabilities the handler's
+ * dispatch checks.  Returns 0 with the reply body in out, SRV_DEFER, or
+ * a negative error; then err may hold text for the client.  who lives
+ * until the call is finished. */
+typedef int (*srv_handler_fn)(void *arg, const struct frame_hdr *h, const struct key_ent *who,
+			      const uint8_t *body, struct srv_reply *out, char *err, size_t errlen);
+
+/* Finds the client key of this id (never KEY_ID_NODE) to open a frame
+ * with: 0 with *k filled, or -ENOKEY when no such key exists (never
+ * created, or revoked).  Any thread; never blocks. */
+typedef int (*srv_key_fn)(void *arg, uint64_t id, struct key_ent *k);
 
 /* Which queue runs a request of this (not yet authenticated) type.
  * SRV_POOL_INLINE runs it on the nng thread that received it, saving two
@@ -60,11 +68,13 @@ struct srv_config {
 	srv_handler_fn handler;
 	srv_route_fn route; /* NULL: everything on the disk queue */
 	void *handler_arg;
+	srv_key_fn key_find; /* NULL: only the cluster secret is accepted */
+	void *key_arg;
 };
 
 struct srv_stats {
 	uint64_t requests;	/* frames received */
-	uint64_t auth_failures; /* bad MAC or replay */
+	uint64_t auth_failures; /* bad MAC, unknown key or replay */
 	uint64_t bad_requests;	/* malformed frames or bodies */
 };
 

@@ -121,6 +121,22 @@ uint8_t frame_peek_type(const uint8_t *buf, size_t len)
 	return len > 5 ? buf[5] : 0;
 }
 
+uint64_t frame_peek_key(const uint8_t *buf, size_t len)
+{
+	struct rd r;
+
+	/* A frame frame_open refuses for its shape names no key. */
+	if (len < FRAME_OVERHEAD || frame_version(buf, len) != FRAME_VERSION) {
+		return 0;
+	}
+	rd_init(&r, buf, FRAME_HDR_LEN);
+	if (rd_u32(&r) != FRAME_MAGIC) {
+		return 0;
+	}
+	rd_init(&r, buf + 40, 8);
+	return rd_u64(&r);
+}
+
 int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *buf)
 {
 	struct wr w;
@@ -135,6 +151,7 @@ int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *
 	wr_u64(&w, h->nonce);
 	wr_u32(&w, (uint32_t)h->status);
 	wr_u32(&w, h->body_len);
+	wr_u64(&w, key->id);
 	if (wr_status(&w) != 0 || w.len != FRAME_HDR_LEN) {
 		OBJ_PANIC("frame header layout: %zu bytes", w.len);
 	}
@@ -170,11 +187,15 @@ int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len, stru
 	h->nonce = rd_u64(&r);
 	h->status = (int32_t)rd_u32(&r);
 	h->body_len = rd_u32(&r);
+	h->key_id = rd_u64(&r);
 	if (!rd_done(&r)) {
 		OBJ_PANIC("frame header layout: %zu bytes left", r.left);
 	}
 	if (h->body_len > FRAME_MAX_BODY || frame_size(h->body_len) != len) {
 		return -OBJ_EPROTO;
+	}
+	if (h->key_id != key->id) {
+		return -OBJ_EAUTH;
 	}
 	rc = frame_tag(key, buf, FRAME_HDR_LEN + (size_t)h->body_len, tag);
 	if (rc != 0) {

@@ -1,6 +1,6 @@
 /* frame.h: the envelope of every objfs message, and its authentication.
  *
- * Layout (little-endian), version 2:
+ * Layout (little-endian), version 3:
  *   off  len  field
  *     0    4  magic      "OBJF" (0x464a424f)
  *     4    1  version    FRAME_VERSION; anything else is refused
@@ -11,20 +11,24 @@
  *    24    8  nonce      random per request, echoed in the reply
  *    32    4  status     0 or a negative error (replies only)
  *    36    4  body_len   bytes of body that follow the header
- *    40    n  body
- *  40+n   16  tag        AES-256-GMAC of bytes 0 .. 40+n (below)
+ *    40    8  key_id     which key sealed the frame: 0 the cluster secret
+ *                        (nodes), else a client key of the catalog (keys.h)
+ *    48    n  body
+ *  48+n   16  tag        AES-256-GMAC of bytes 0 .. 48+n (below)
  *
  * The tag is AES-256-GCM over no plaintext with the whole frame as
  * additional data (GMAC), under K = HMAC-SHA256(secret, "objfs frame v2
- * aes-256-gmac"), with the 96-bit IV nonce (8 bytes LE) || u32 LE of
- * (ts_ms & 0x7fffffff) | 0x80000000 on replies.  An IV must never repeat
- * under K: requests pick a fresh random nonce; a reply shares its
- * request's nonce but not the direction bit; two frames would collide only
- * with the same 64-bit random nonce in the same millisecond (mod 24 days).
- * Version 1 used HMAC-SHA256 (32-byte trailer): GMAC runs at about 8 GB/s
- * here against 1.8 GB/s, and every fragment byte is authenticated twice
- * per hop.  A frame of another version is refused with -EPROTONOSUPPORT,
- * so mixed builds fail with a message that says so.
+ * aes-256-gmac") where secret is the key named by key_id, with the 96-bit
+ * IV nonce (8 bytes LE) || u32 LE of (ts_ms & 0x7fffffff) | 0x80000000 on
+ * replies. An IV must never repeat under K: requests pick a fresh random
+ * nonce; a reply shares its request's nonce but not the direction bit; two
+ * frames would collide only with the same 64-bit random nonce in the same
+ * millisecond (mod 24 days). Version 1 used HMAC-SHA256 (32-byte trailer):
+ * GMAC runs at about 8 GB/s here against 1.8 GB/s, and every fragment byte
+ * is authenticated twice per hop. Version 2 had no key_id (one cluster
+ * secret for everybody). A frame of another version is refused with
+ * -EPROTONOSUPPORT, so mixed builds fail with a message that says so. A
+ * reply is sealed with the key of its request.
  *
  * A frame is authenticated as a whole, header included, so no field can be
  * altered.  Replay protection: a request is accepted only when ts_ms lies
@@ -39,8 +43,8 @@
 #include <stdint.h>
 
 #define FRAME_MAGIC 0x464a424fu
-#define FRAME_VERSION 2
-#define FRAME_HDR_LEN 40
+#define FRAME_VERSION 3
+#define FRAME_HDR_LEN 48
 #define FRAME_TAG_LEN 16 /* the frame's GMAC tag */
 #define FRAME_MAC_LEN 32 /* frame_mac: HMAC-SHA256, for the Raft preamble */
 #define FRAME_OVERHEAD (FRAME_HDR_LEN + FRAME_TAG_LEN)
@@ -61,11 +65,15 @@ struct frame_hdr {
 	uint64_t nonce;
 	int32_t status;
 	uint32_t body_len;
+	uint64_t key_id; /* frame_open: the key that sealed it */
 };
 
+/* A sealing key: the secret and the id frames name it by (0 = the
+ * cluster secret). */
 struct frame_key {
 	uint8_t secret[128];
 	size_t len;
+	uint64_t id;
 };
 
 /* Total frame size for a body of body_len bytes. */
@@ -74,9 +82,10 @@ static inline size_t frame_size(size_t body_len)
 	return FRAME_OVERHEAD + body_len;
 }
 
-/* Writes the header and the MAC into buf, whose body (h->body_len bytes)
- * is already in place at buf + FRAME_HDR_LEN; buf must hold
- * frame_size(h->body_len) bytes.  Returns 0 or -EIO if the MAC failed. */
+/* Writes the header (key_id = key->id, whatever h says) and the MAC into
+ * buf, whose body (h->body_len bytes) is already in place at buf +
+ * FRAME_HDR_LEN; buf must hold frame_size(h->body_len) bytes. Returns 0 or
+ * -EIO if the MAC failed. */
 int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *buf);
 
 /* Checks magic, version, length and tag of the len bytes at buf, in that
@@ -84,7 +93,7 @@ int frame_seal(const struct frame_key *key, const struct frame_hdr *h, uint8_t *
  * -EPROTONOSUPPORT for a frame of another protocol version (*h then holds
  * nothing; frame_version tells which), -OBJ_EPROTO for a malformed frame
  * (short, wrong magic, length mismatch, body over FRAME_MAX_BODY) or
- * -OBJ_EAUTH for a bad tag. */
+ * -OBJ_EAUTH for a bad tag or a key_id other than key->id. */
 int frame_open(const struct frame_key *key, const uint8_t *buf, size_t len, struct frame_hdr *h,
 	       const uint8_t **body);
 
@@ -94,6 +103,10 @@ unsigned frame_version(const uint8_t *buf, size_t len);
 /* The type byte of a frame not yet opened (0 if too short), for routing
  * only: nothing may be trusted before frame_open. */
 uint8_t frame_peek_type(const uint8_t *buf, size_t len);
+/* The key_id of a frame not yet opened (0 if too short, of another
+ * version or without the magic): which key to open it with.  Trusted only once frame_open succeeded
+ * with that key. */
+uint64_t frame_peek_key(const uint8_t *buf, size_t len);
 
 /* Recomputes the tag of the frame of len bytes at buf from its header as
  * it stands (for tests and tools that edit a header).  0 or -EIO. */

@@ -33,6 +33,10 @@
  *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state
  *  34  META_MEMBER   bucket, u8 add(1)/remove(2),   -   (leader only)
  *                    u32 node id
+ *  40  META_KEYS     "" (the catalog)               u32 n, n*key (keys.h, no secret)
+ *      (since v3)
+ *  41  META_KEY_SYNC "" (the catalog)               u32 n, n*key with secret
+ *      (since v3; nodes only: their key caches)
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -64,6 +68,9 @@ enum {
 	MSG_META_SHARD_OPEN = 32,
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
+	/* 35..39 other families */
+	MSG_META_KEYS = 40,
+	MSG_META_KEY_SYNC = 41,
 	MSG_META_MAX
 };
 
@@ -121,6 +128,11 @@ enum meta_op_type {
 	MOP_PUT = 14,		/* create or replace the file at path `name` with
 				 * the given content (inline data or extents) and
 				 * size, making missing parents: atomic object put */
+	/* 15..39 other families; key records (catalog only) take the ids of
+	 * their messages' range. */
+	MOP_KEY_PUT = 40, /* create key `name` (EEXIST): id in ino, caps in
+			   * mode, bucket in newname, secret in data */
+	MOP_KEY_DEL = 41, /* revoke key `name` (ENOENT) */
 	MOP_MAX
 };
 

@@ -26,6 +26,13 @@ const char *msg_type_name(uint8_t type)
 	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names)) {
 		return meta_names[type - MSG_META_FIRST];
 	}
+	/* Keys (meta.h ids 40, 41). */
+	if (type == 40) {
+		return "meta_keys";
+	}
+	if (type == 41) {
+		return "meta_key_sync";
+	}
 	return "unknown";
 }
 

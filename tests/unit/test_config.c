@@ -728,9 +728,10 @@ END_TEST
 START_TEST(test_mount_opts_and_man)
 {
 	static const char *const names[] = {
-	    "conf",	 "attr_timeout", "entry_timeout", "negative_timeout", "max_dirty",
-	    "cache_mb",	 "readahead",	 "uploaders",	  "prefetchers",      "max_threads",
-	    "log_level", "cache_dir",	 "cache_dir_mb"};
+	    "conf",	    "attr_timeout", "entry_timeout", "negative_timeout",
+	    "max_dirty",    "cache_mb",	    "readahead",     "uploaders",
+	    "prefetchers",  "max_threads",  "log_level",     "cache_dir",
+	    "cache_dir_mb", "key"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
 	size_t len = 0, seen = 0;

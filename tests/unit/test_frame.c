@@ -81,7 +81,7 @@ START_TEST(test_frame_roundtrip)
 		body[i] = (uint8_t)(i * 7);
 	}
 	b = make_frame(&test_key, body, sizeof(body), &len);
-	ck_assert_uint_eq(len, sizeof(body) + 56); /* 40-byte header, 16-byte tag */
+	ck_assert_uint_eq(len, sizeof(body) + 64); /* 48-byte header, 16-byte tag */
 	ck_assert_uint_eq(b[0], 'O');
 	ck_assert_uint_eq(b[3], 'F');
 	ck_assert_int_eq(frame_open(&test_key, b, len, &h, &bp), 0);
@@ -252,12 +252,17 @@ END_TEST
 /* The header is the documented layout (frame.h), byte for byte. */
 START_TEST(test_frame_layout)
 {
-	/* magic, version, type, flags; req_id; ts_ms; nonce; status, body_len */
+	/* magic, version, type, flags; req_id; ts_ms; nonce; status, body_len;
+	 * key_id (0: the cluster secret) */
 	static const uint8_t want[FRAME_HDR_LEN] = {
-	    'O',  'B',	'J',  'F',  2,	  MSG_FRAG_PUT, 0x01, 0x80, 0x80, 0x70,
-	    0x60, 0x50, 0x40, 0x30, 0x20, 0x10,		0x7b, 0x68, 0xe5, 0xcf,
-	    0x8b, 0x01, 0x00, 0x00, 0xef, 0xbe,		0xfe, 0xca, 0xce, 0xfa,
-	    0xed, 0xfe, 0xff, 0xef, 0xff, 0xff,		3,    0,    0,	  0,
+	    'O',  'B',	'J',  'F',  3,	  MSG_FRAG_PUT,
+	    0x01, 0x80, 0x80, 0x70, 0x60, 0x50,
+	    0x40, 0x30, 0x20, 0x10, 0x7b, 0x68,
+	    0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,
+	    0xef, 0xbe, 0xfe, 0xca, 0xce, 0xfa,
+	    0xed, 0xfe, 0xff, 0xef, 0xff, 0xff,
+	    3,	  0,	0,    0,    0,	  0,
+	    0,	  0,	0,    0,    0,	  0,
 	};
 	static const char label[] = "objfs frame v2 aes-256-gmac";
 	uint8_t k[32], tag[FRAME_TAG_LEN];

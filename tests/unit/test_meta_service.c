@@ -247,7 +247,7 @@ START_TEST(test_bad_requests)
 
 	send1(&r, l, MSG_META_MAX, 0, &w);
 	ck_assert_int_eq(r.status, -OBJ_EPROTO);
-	ck_assert_str_eq(r.err, "unknown message type 35");
+	ck_assert_str_eq(r.err, "unknown message type 42");
 	cl_req_release(&r);
 	wr_free(&w);
 }

@@ -515,7 +515,7 @@ static void send_version1(struct node *n, nng_socket s)
 	b[4] = 1;		/* the HMAC-SHA256 release */
 	remac(&n->key, b, len); /* only the version is wrong */
 	expect_error(n, raw_call(s, b, len), -EPROTONOSUPPORT, NULL,
-		     "this node speaks objfs protocol version 2, the request 1: run one release "
+		     "this node speaks objfs protocol version 3, the request 1: run one release "
 		     "on every node and client");
 	free(b);
 }
@@ -655,7 +655,8 @@ END_TEST
  * PING, and its status counts them exactly: 3 more auth_failures (bad
  * MAC, replay, skew), 5 more bad_requests (garbage, truncated, unknown
  * type, short FRAG_PUT, version 1) and 10 more requests (the nine frames,
- * the replay sent twice, and the PING that reads them) than a PING before. */
+ * the replay sent twice, and the PING that reads them) than a PING before,
+ * plus the key cache's polls of the catalog (one a second, keycache.h). */
 START_TEST(test_counters)
 {
 	nng_socket s = raw_open(nd.url);
@@ -678,7 +679,8 @@ START_TEST(test_counters)
 	ck_assert_str_eq(st.zone, "default");
 	ck_assert_uint_eq(st.auth_failures, st0.auth_failures + 3);
 	ck_assert_uint_eq(st.bad_requests, st0.bad_requests + 5);
-	ck_assert_uint_eq(st.requests, st0.requests + 10);
+	ck_assert_uint_ge(st.requests, st0.requests + 10);
+	ck_assert_uint_le(st.requests, st0.requests + 12);
 	ck_assert_uint_eq(st.checksum_errors, 0);
 }
 END_TEST
