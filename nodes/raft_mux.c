@@ -1,13 +1,21 @@
 /* raft_mux.c: Raft group multiplexing over one TCP port (see raft_mux.h).
  *
- * Preamble, sent by the connecting side before any Raft byte:
- *   u32 magic "RMUX", u8 version 1, u8 group length G, u8 address length A,
+ * Preamble, sent by the connecting side:
+ *   u32 magic "RMUX", u8 version 2, u8 group length G, u8 address length A,
  *   u8 0, then G bytes group, A bytes address, u64 raft id, u64 ts_ms,
  *   u64 nonce, 32 bytes HMAC-SHA256(secret, everything before it).
- * The listener reads it with buffers sized to exactly the bytes still
- * missing, so not one byte of the Raft stream that follows is consumed
- * before the stream is handed to c-raft.  A preamble with a bad MAC, a
- * timestamp outside the window or a repeated nonce closes the connection.
+ * A preamble with a bad MAC, a timestamp outside the window or a repeated
+ * nonce closes the connection.  The listener answers
+ *   u64 nonce', 32 bytes HMAC-SHA256(secret, "objfs rmux ack" || the
+ *   preamble's MAC || nonce')
+ * and from then on both directions are sealed chunks (proto/chunk.h)
+ * under keys HKDF(secret, preamble MAC || nonce', "objfs rmux v2 c2s" or
+ * "... s2c"): fresh for every connection, because both ends chose a
+ * random nonce, so nothing recorded from one connection opens in another,
+ * and within one the sequence numbers refuse a chunk replayed, dropped or
+ * moved.  The relay (rmux_relay.c) gives c-raft a plain socketpair.
+ * Version 1 sent the Raft stream in clear after the preamble; a peer of
+ * another version is refused with a message naming both.
  *
  * Handles passed to c-raft are allocated with raft_malloc: c-raft closes
  * and frees them itself. */
@@ -15,6 +23,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +32,14 @@
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/rand.h"
+#include "../proto/chunk.h"
 #include "../proto/replay.h"
 #include "../proto/wire.h"
+#include "rmux_relay.h"
 
 #define RMUX_MAGIC 0x58554d52u /* "RMUX" */
-#define RMUX_VERSION 1
+#define RMUX_VERSION 2
+#define RMUX_ACK (8 + FRAME_MAC_LEN)
 #define RMUX_FIXED 8
 #define RMUX_ADDR_MAX 127
 #define RMUX_TAIL (8 + 8 + 8 + FRAME_MAC_LEN)
@@ -46,6 +58,7 @@ struct rmux {
 	void *arg;
 	struct rtrans *listening; /* transports with an accept callback */
 	struct inbound *inbound;  /* connections still reading a preamble */
+	struct relay *relays;	  /* sealed streams handed to c-raft */
 	int closing;
 };
 
@@ -57,6 +70,10 @@ struct outbound {
 	uv_write_t wr;
 	uint8_t pre[RMUX_PRE_MAX];
 	size_t pre_len;
+	uint8_t ack[RMUX_ACK]; /* the listener's answer, read exactly */
+	char peer[RMUX_ADDR_MAX + 1];
+	size_t ack_have;
+	int reading_ack;
 	int canceled;
 	struct outbound *next;
 };
@@ -162,7 +179,39 @@ static struct rtrans *find_listening(struct rmux *m, const char *group)
 	return NULL;
 }
 
-/* The whole preamble is in: authenticate it and hand the stream over. */
+/* The answer to a preamble whose MAC is pmac, and the stream keys of the
+ * connection.  make: the listener, which picks nonce' and writes ack;
+ * else the connecting side, which checks the ack it read.  0, -OBJ_EAUTH
+ * (an ack that fails its MAC) or -EIO. */
+static int stream_keys(struct rmux *m, const uint8_t pmac[FRAME_MAC_LEN], uint8_t ack[RMUX_ACK],
+		       int make, uint8_t c2s[CHUNK_KEY_LEN], uint8_t s2c[CHUNK_KEY_LEN])
+{
+	static const char label[] = "objfs rmux ack";
+	uint8_t signed_part[sizeof(label) - 1 + FRAME_MAC_LEN + 8], salt[FRAME_MAC_LEN + 8];
+	int rc = 0;
+
+	if (make && rand_bytes(ack, 8) != 0) {
+		return -EIO;
+	}
+	memcpy(signed_part, label, sizeof(label) - 1);
+	memcpy(signed_part + sizeof(label) - 1, pmac, FRAME_MAC_LEN);
+	memcpy(signed_part + sizeof(label) - 1 + FRAME_MAC_LEN, ack, 8);
+	rc = make ? frame_mac(&m->key, signed_part, sizeof(signed_part), ack + 8)
+		  : frame_mac_check(&m->key, signed_part, sizeof(signed_part), ack + 8);
+	if (rc != 0) {
+		return rc;
+	}
+	memcpy(salt, pmac, FRAME_MAC_LEN);
+	memcpy(salt + FRAME_MAC_LEN, ack, 8);
+	if (chunk_derive(&m->key, salt, sizeof(salt), "objfs rmux v2 c2s", c2s) != 0 ||
+	    chunk_derive(&m->key, salt, sizeof(salt), "objfs rmux v2 s2c", s2c) != 0) {
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The whole preamble is in: authenticate it, answer, and hand the sealed
+ * stream over. */
 static void inbound_done(struct inbound *in)
 {
 	struct rmux *m = in->m;
@@ -206,7 +255,30 @@ static void inbound_done(struct inbound *in)
 	}
 	uv_read_stop((uv_stream_t *)in->tcp);
 	inbound_drop(in);
-	rt->accept_cb(rt->t, id, addr, (uv_stream_t *)in->tcp);
+	{
+		uint8_t ack[RMUX_ACK], c2s[CHUNK_KEY_LEN], s2c[CHUNK_KEY_LEN];
+		const uint8_t *pmac = in->buf + signed_len;
+		char what[RMUX_GROUP_MAX + RMUX_ADDR_MAX + 16];
+		uv_stream_t *outer;
+
+		snprintf(what, sizeof(what), "%s from %s", group, addr);
+		rc = stream_keys(m, pmac, ack, 1, c2s, s2c);
+		/* The relay owns the connection from here, also on failure. */
+		rc = rc == 0 ? rmux_relay_start(m->loop, in->tcp, s2c, c2s, ack, sizeof(ack), what,
+						&m->relays, &outer)
+			     : -EIO;
+		if (rc != 0) {
+			if (rc == -EIO && !uv_is_closing((uv_handle_t *)in->tcp)) {
+				uv_close((uv_handle_t *)in->tcp, free_handle_cb);
+			}
+			log_warn("rmux.refused", "raft connection of %s dropped: %s", what,
+				 obj_strerror(rc));
+		} else {
+			rt->accept_cb(rt->t, id, addr, outer);
+		}
+		OPENSSL_cleanse(c2s, sizeof(c2s));
+		OPENSSL_cleanse(s2c, sizeof(s2c));
+	}
 	free(in);
 }
 
@@ -244,8 +316,18 @@ static void inbound_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		version = rd_u8(&r);
 		glen = rd_u8(&r);
 		alen = rd_u8(&r);
-		if (magic != RMUX_MAGIC || version != RMUX_VERSION || glen == 0 ||
-		    glen > RMUX_GROUP_MAX || alen == 0 || alen > RMUX_ADDR_MAX) {
+		if (magic == RMUX_MAGIC && version != RMUX_VERSION) {
+			char why[128];
+
+			snprintf(why, sizeof(why),
+				 "peer speaks replication version %u, this node %u: run one release "
+				 "on every node",
+				 version, RMUX_VERSION);
+			inbound_fail(in, why);
+			return;
+		}
+		if (magic != RMUX_MAGIC || glen == 0 || glen > RMUX_GROUP_MAX || alen == 0 ||
+		    alen > RMUX_ADDR_MAX) {
 			inbound_fail(in, "malformed preamble");
 			return;
 		}
@@ -349,6 +431,7 @@ void rmux_close(struct rmux *m)
 		return;
 	}
 	m->closing = 1;
+	rmux_relay_close_all(&m->relays);
 	while (m->inbound != NULL) {
 		struct inbound *in = m->inbound;
 
@@ -383,28 +466,91 @@ static void maybe_closed(struct rtrans *rt)
 	}
 }
 
-/* Finishes a connect attempt: hands the stream over or reports failure. */
+/* Finishes a connect attempt: hands the sealed stream over (status 0:
+ * the ack is in ob->ack) or reports failure. */
 static void outbound_finish(struct outbound *ob, int status)
 {
 	struct rtrans *rt = ob->rt;
 	struct raft_uv_connect *req = ob->req;
+	uv_stream_t *outer = NULL;
 
 	outbound_unlink(ob);
+	if (ob->reading_ack) {
+		uv_read_stop((uv_stream_t *)ob->tcp);
+	}
 	if (status == 0 && !ob->canceled) {
-		req->cb(req, (uv_stream_t *)ob->tcp, 0);
+		uint8_t c2s[CHUNK_KEY_LEN], s2c[CHUNK_KEY_LEN];
+		const uint8_t *pmac = ob->pre + ob->pre_len - FRAME_MAC_LEN;
+		char what[RMUX_GROUP_MAX + RMUX_ADDR_MAX + 16];
+
+		snprintf(what, sizeof(what), "%s to %s", rt->group, ob->peer);
+		status = stream_keys(rt->m, pmac, ob->ack, 0, c2s, s2c);
+		if (status != 0) {
+			log_warn("rmux.refused", "raft connection %s: %s", what,
+				 status == -OBJ_EAUTH ? "the answer fails its MAC (wrong cluster "
+							"secret?)"
+						      : "cannot derive the stream keys");
+		} else {
+			/* The relay owns the connection from here. */
+			status = rmux_relay_start(rt->m->loop, ob->tcp, c2s, s2c, NULL, 0, what,
+						  &rt->m->relays, &outer);
+			ob->tcp = NULL;
+		}
+		OPENSSL_cleanse(c2s, sizeof(c2s));
+		OPENSSL_cleanse(s2c, sizeof(s2c));
+	}
+	if (status == 0 && !ob->canceled) {
+		req->cb(req, outer, 0);
 	} else {
-		uv_close((uv_handle_t *)ob->tcp, free_handle_cb);
+		if (ob->tcp != NULL) {
+			uv_close((uv_handle_t *)ob->tcp, free_handle_cb);
+		}
 		req->cb(req, NULL, ob->canceled ? RAFT_CANCELED : RAFT_NOCONNECTION);
 	}
 	free(ob);
 	maybe_closed(rt);
 }
 
+static void ack_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct outbound *ob = h->data;
+
+	(void)suggested;
+	/* Exactly what is missing: the relay reads everything after it. */
+	buf->base = (char *)ob->ack + ob->ack_have;
+	buf->len = RMUX_ACK - ob->ack_have;
+}
+
+static void ack_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct outbound *ob = s->data;
+
+	(void)buf;
+	if (n < 0) {
+		/* A peer of version 1 closes here: it took the preamble for
+		 * malformed (its log says so). */
+		outbound_finish(ob, (int)n);
+		return;
+	}
+	ob->ack_have += (size_t)n;
+	if (ob->ack_have == RMUX_ACK || ob->canceled) {
+		outbound_finish(ob, 0);
+	}
+}
+
 static void on_written(uv_write_t *w, int status)
 {
 	struct outbound *ob = w->data;
 
-	outbound_finish(ob, status);
+	if (status != 0 || ob->canceled) {
+		outbound_finish(ob, status);
+		return;
+	}
+	ob->tcp->data = ob;
+	ob->reading_ack = 1;
+	if (uv_read_start((uv_stream_t *)ob->tcp, ack_alloc, ack_read) != 0) {
+		outbound_finish(ob, UV_EIO);
+	}
 }
 
 static void on_connected(uv_connect_t *c, int status)
@@ -500,6 +646,7 @@ static int t_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, r
 	}
 	ob->rt = rt;
 	ob->req = req;
+	snprintf(ob->peer, sizeof(ob->peer), "%s", address);
 	if (build_preamble(rt, ob->pre, &ob->pre_len) != 0 ||
 	    (ob->tcp = raft_malloc(sizeof(*ob->tcp))) == NULL) {
 		free(ob);
@@ -531,9 +678,19 @@ static void t_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 		*pp = rt->next;
 	}
 	/* Closing the handle makes a pending connect complete with
-	 * UV_ECANCELED; outbound_finish then reports RAFT_CANCELED. */
+	 * UV_ECANCELED; outbound_finish then reports RAFT_CANCELED.  One
+	 * waiting for its answer is finished now: the peer may never send
+	 * it. */
 	for (struct outbound *ob = rt->pending; ob != NULL; ob = ob->next) {
 		ob->canceled = 1;
+	}
+	for (struct outbound *ob = rt->pending, *next; ob != NULL; ob = next) {
+		next = ob->next;
+		if (ob->reading_ack) {
+			rt->close_cb = NULL; /* maybe_closed below calls cb once */
+			outbound_finish(ob, UV_ECANCELED);
+			rt->close_cb = cb;
+		}
 	}
 	maybe_closed(rt);
 }

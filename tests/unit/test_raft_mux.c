@@ -1,10 +1,13 @@
 /* test_raft_mux.c: Raft group multiplexing over one port (nodes/raft_mux.c)
  * on a real libuv loop and loopback TCP: a connect through the c-raft
  * transport interface reaches the right group's accept callback with the
- * sender's id and address; the bytes after the preamble reach the stream
- * untouched; a wrong secret, a replayed or malformed preamble and an
- * unknown group are refused; an unknown group may be opened on demand; a
- * connect to nobody or a closed transport reports the c-raft status. */
+ * sender's id and address, and bytes cross it both ways; the listener
+ * answers the preamble and the sealed chunks that follow reach the stream
+ * as the bytes they seal; a bit-flipped, injected, replayed or foreign
+ * chunk drops the connection with nothing of it delivered; a wrong secret,
+ * a replayed, malformed or version-1 preamble and an unknown group are
+ * refused; an unknown group may be opened on demand; a connect to nobody
+ * or a closed transport reports the c-raft status. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -19,6 +22,8 @@
 
 #include "../../common/log.h"
 #include "../../nodes/raft_mux.h"
+#include "../../nodes/rmux_relay.h"
+#include "../../proto/chunk.h"
 #include "../../proto/frame.h"
 #include "../lib/testlib.h"
 
@@ -55,7 +60,7 @@ static void sink(enum log_level lvl, const char *id, const char *line, void *arg
 {
 	(void)lvl;
 	(void)arg;
-	if (strcmp(id, "rmux.refused") == 0) {
+	if (strcmp(id, "rmux.refused") == 0 || strcmp(id, "rmux.stream") == 0) {
 		seen.refused++;
 		snprintf(seen.refused_why, sizeof(seen.refused_why), "%s", line);
 	}
@@ -171,7 +176,7 @@ static size_t preamble(uint8_t *p, const struct frame_key *k, const char *group,
 	p[1] = 'M';
 	p[2] = 'U';
 	p[3] = 'X';
-	p[4] = 1;
+	p[4] = 2;
 	p[5] = (uint8_t)glen;
 	p[6] = (uint8_t)alen;
 	p[7] = 0;
@@ -219,17 +224,64 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	seen.got_n = (int)seen.got_len;
 }
 
-/* A preamble and Raft bytes sent in one write: the group's accept callback
- * gets the sender's id and address, and the stream it gets starts with
- * exactly the Raft bytes. */
-START_TEST(test_accept_hands_over_untouched_stream)
+/* A raw peer's side of the handshake: sends the preamble, reads the
+ * listener's answer, checks its MAC and derives the stream key of the
+ * connecting side (chunk.h, raft_mux.c) into *ck. */
+static int raw_handshake(struct chunk_key *ck, uint64_t nonce)
 {
-	uint8_t buf[512];
-	size_t n = preamble(buf, &key, "g1", "127.0.0.1:7001", 7, frame_now_ms(), 1);
+	uint8_t buf[512], ack[40], signed_part[14 + 32 + 8], mac[32], salt[40], k[32];
+	size_t n = preamble(buf, &key, "g1", "127.0.0.1:7001", 7, frame_now_ms(), nonce);
 	int fd = raw_connect();
+	size_t got = 0;
+	unsigned int maclen = 0;
 
-	memcpy(buf + n, "raft-bytes", 10);
-	ck_assert_int_eq(write(fd, buf, n + 10), (ssize_t)(n + 10));
+	ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
+	while (got < sizeof(ack)) {
+		ssize_t r;
+
+		uv_run(&loop, UV_RUN_NOWAIT);
+		r = recv(fd, ack + got, sizeof(ack) - got, MSG_DONTWAIT);
+		if (r > 0) {
+			got += (size_t)r;
+		} else {
+			ck_assert(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+			usleep(500);
+		}
+	}
+	memcpy(signed_part, "objfs rmux ack", 14);
+	memcpy(signed_part + 14, buf + n - 32, 32);
+	memcpy(signed_part + 46, ack, 8);
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key.secret, (int)key.len, signed_part,
+				   sizeof(signed_part), mac, &maclen));
+	ck_assert_mem_eq(mac, ack + 8, 32);
+	memcpy(salt, buf + n - 32, 32);
+	memcpy(salt + 32, ack, 8);
+	ck_assert_int_eq(chunk_derive(&key, salt, sizeof(salt), "objfs rmux v2 c2s", k), 0);
+	ck_assert_int_eq(chunk_key_init(ck, k), 0);
+	return fd;
+}
+
+static void send_chunk(int fd, struct chunk_key *ck, const char *text, int flip)
+{
+	uint8_t c[64 + CHUNK_OVERHEAD];
+	size_t n = strlen(text);
+
+	ck_assert_int_eq(chunk_seal(ck, text, n, c), 0);
+	if (flip >= 0) {
+		c[flip / 8] ^= (uint8_t)(1u << (flip % 8));
+	}
+	ck_assert_int_eq(write(fd, c, n + CHUNK_OVERHEAD), (ssize_t)(n + CHUNK_OVERHEAD));
+}
+
+/* After the handshake, a sealed chunk reaches the group's stream as the
+ * bytes it seals, and the accept callback got the sender's id and
+ * address. */
+START_TEST(test_accept_opens_sealed_stream)
+{
+	struct chunk_key ck;
+	int fd = raw_handshake(&ck, 1);
+
+	send_chunk(fd, &ck, "raft-bytes", -1);
 	ck_assert(run_until(&seen.accepted));
 	ck_assert_int_eq(seen.accepted, 1);
 	ck_assert_uint_eq(seen.id, 7);
@@ -239,7 +291,83 @@ START_TEST(test_accept_hands_over_untouched_stream)
 	ck_assert_uint_eq(seen.got_len, 10);
 	ck_assert_mem_eq(seen.got, "raft-bytes", 10);
 	ck_assert_int_eq(seen.refused, 0);
+	chunk_key_free(&ck);
 	close(fd);
+}
+END_TEST
+
+/* The connection is dropped (EOF to the peer and to c-raft's stream) and
+ * the chunk's bytes never reach the stream. */
+static int tamper_case;
+
+static void expect_dropped(int fd, const char *delivered)
+{
+	char c;
+
+	ck_assert_msg(run_until(&seen.got_eof), "case %d: no EOF (refused: %s)", tamper_case,
+		      seen.refused_why);
+	ck_assert_uint_eq(seen.got_len, strlen(delivered));
+	ck_assert_mem_eq(seen.got, delivered, strlen(delivered));
+	ck_assert_msg(strstr(seen.refused_why, "failed its tag") != NULL ||
+			  strstr(seen.refused_why, "malformed chunk") != NULL,
+		      "dropped for '%s'", seen.refused_why);
+	ck_assert_int_eq(read(fd, &c, 1), 0);
+}
+
+/* Tampering with a live connection: each case on a connection of its own
+ * whose first chunk ("ok") was delivered; then a chunk with one bit
+ * flipped (in its length, its ciphertext or its tag), the same chunk sent
+ * again, a chunk sealed under another connection's key (recorded there,
+ * injected here) and bytes that are no chunk at all.  Every one drops the
+ * connection before any of its bytes reach c-raft, and is counted. */
+START_TEST(test_stream_tampering)
+{
+	static const int flips[] = {3, 8 * 4 + 5, 8 * (4 + 7) + 1};
+	uint64_t nonce = 100, before = rmux_relay_refused();
+	int cases = 0;
+
+	for (int c = 0; c < 6; c++) {
+		struct chunk_key ck, other;
+		uint8_t replay[2 + CHUNK_OVERHEAD];
+		int fd;
+
+		tamper_case = c;
+		memset(seen.got, 0, sizeof(seen.got));
+		seen.got_len = 0;
+		seen.got_n = 0;
+		seen.got_eof = 0;
+		seen.accepted = 0;
+		fd = raw_handshake(&ck, nonce++);
+		/* The first chunk, kept for the replay case. */
+		ck_assert_int_eq(chunk_seal(&ck, "ok", 2, replay), 0);
+		ck_assert_int_eq(write(fd, replay, sizeof(replay)), (ssize_t)sizeof(replay));
+		ck_assert(run_until(&seen.accepted));
+		ck_assert_int_eq(uv_read_start(seen.stream, read_alloc, read_cb), 0);
+		ck_assert(run_until_n(&seen.got_n, 2));
+		if (c < 3) {
+			send_chunk(fd, &ck, "injected-entry", flips[c]);
+		} else if (c == 3) {
+			ck_assert_int_eq(write(fd, replay, sizeof(replay)), (ssize_t)sizeof(replay));
+		} else if (c == 4) {
+			uint8_t k[CHUNK_KEY_LEN] = {1, 2, 3};
+
+			ck_assert_int_eq(chunk_key_init(&other, k), 0);
+			other.seq = ck.seq;
+			send_chunk(fd, &other, "injected-entry", -1);
+			chunk_key_free(&other);
+		} else {
+			static const char junk[] = "\x10\0\0\0garbage-garbage-garbage-garbage-garbage";
+
+			ck_assert_int_eq(write(fd, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+		}
+		expect_dropped(fd, "ok");
+		uv_close((uv_handle_t *)seen.stream, free_stream);
+		seen.stream = NULL;
+		chunk_key_free(&ck);
+		close(fd);
+		cases++;
+	}
+	ck_assert_uint_eq(rmux_relay_refused(), before + (uint64_t)cases);
 }
 END_TEST
 
@@ -255,8 +383,11 @@ static void raw_refused(const uint8_t *buf, size_t n, const char *why)
 	{
 		char c;
 
-		/* The listener closed the connection: EOF, not a hang. */
-		ck_assert_int_eq(read(fd, &c, 1), 0);
+		/* The listener closed the connection: EOF (or a reset, when it
+		 * left bytes unread), not a hang. */
+		ssize_t r = read(fd, &c, 1);
+
+		ck_assert(r == 0 || (r < 0 && errno == ECONNRESET));
 	}
 	close(fd);
 }
@@ -287,6 +418,10 @@ START_TEST(test_refusals)
 
 	memcpy(buf, "XXXX\1\2\3\0", 8);
 	raw_refused(buf, 8, "malformed preamble");
+
+	n = preamble(buf, &key, "g1", "127.0.0.1:7001", 7, now, 14);
+	buf[4] = 1; /* a peer of the version that sent the stream in clear */
+	raw_refused(buf, n, "peer speaks replication version 1, this node 2");
 	ck_assert_int_eq(seen.accepted, 1);
 }
 END_TEST
@@ -336,6 +471,17 @@ START_TEST(test_transport_connect)
 	ck_assert(run_until(&seen.accepted));
 	ck_assert_uint_eq(seen.id, 1);
 	ck_assert_str_eq(seen.address, addr_a);
+	{
+		/* Bytes written by one side's c-raft reach the other's, sealed
+		 * in between. */
+		uv_write_t w;
+		uv_buf_t b = uv_buf_init("append-entries", 14);
+
+		ck_assert_int_eq(uv_read_start(seen.stream, read_alloc, read_cb), 0);
+		ck_assert_int_eq(uv_write(&w, seen.out_stream, &b, 1, NULL), 0);
+		ck_assert(run_until_n(&seen.got_n, 14));
+		ck_assert_mem_eq(seen.got, "append-entries", 14);
+	}
 	closed = seen.closed + 1;
 	ta.close(&ta, close_cb);
 	ck_assert(run_until_n(&seen.closed, closed));
@@ -380,7 +526,8 @@ static Suite *raft_mux_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_accept_hands_over_untouched_stream);
+	tcase_add_test(tc, test_accept_opens_sealed_stream);
+	tcase_add_test(tc, test_stream_tampering);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_unknown_group);
 	tcase_add_test(tc, test_transport_connect);
