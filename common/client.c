@@ -37,6 +37,7 @@
 #include "err.h"
 #include "log.h"
 #include "rand.h"
+#include "tls.h"
 
 /* How long after cl_open a not-yet-connected node is waited for rather
  * than failed: the first TCP connect on loopback takes well under 100 ms. */
@@ -231,6 +232,59 @@ static void probe_nodes(struct cl *cl)
 	free(pf);
 }
 
+/* Starts a dialer of sock to node i, over TLS when the config says so
+ * (flags: NNG_FLAG_NONBLOCK, or 0 for one attempt, synchronously).
+ * 0 or an nng error. */
+static int dial(const struct cfg *cfg, size_t i, nng_socket sock, nng_dialer *d, int flags)
+{
+	char url[CFG_ADDR_MAX + 8], host[CFG_ADDR_MAX], err[256];
+	nng_tls_config *tc = NULL;
+	int rv;
+
+	if (!tls_on(cfg)) {
+		return nng_dial(sock, cfg->nodes[i].addr, d, flags);
+	}
+	tls_url(cfg->nodes[i].addr, 1, url, sizeof(url));
+	tls_host_of(cfg->nodes[i].addr, host, sizeof(host));
+	if (tls_client_config(cfg->tls_ca, host, &tc, err, sizeof(err)) != 0) {
+		log_error("cl.tls", "%s", err);
+		return NNG_EINVAL;
+	}
+	rv = nng_dialer_create(d, sock, url);
+	if (rv == 0) {
+		rv = nng_dialer_set_ptr(*d, NNG_OPT_TLS_CONFIG, tc);
+	}
+	if (rv == 0) {
+		rv = nng_dialer_start(*d, flags);
+	}
+	nng_tls_config_free(tc); /* the dialer holds its own reference */
+	return rv;
+}
+
+/* With TLS, one handshake with every node that accepts TCP, so that a
+ * certificate that is not trusted (a wrong tls_ca) is reported, once and
+ * clearly, instead of showing only as a node that never connects. */
+static void check_tls(struct cl *cl)
+{
+	for (size_t i = 0; i < cl->n_nodes; i++) {
+		char why[512];
+		nng_socket s;
+		nng_dialer d;
+		int rv;
+
+		if (cl->nodes[i].refused || nng_req0_open(&s) != 0) {
+			continue;
+		}
+		rv = dial(cl->cfg, i, s, &d, 0);
+		if (rv != 0 && rv != NNG_ECONNREFUSED) {
+			log_error("cl.tls", "node %u (%s): %s", cl->cfg->nodes[i].id,
+				  cl->cfg->nodes[i].addr,
+				  tls_dial_error(rv, cl->cfg->tls_ca, why, sizeof(why)));
+		}
+		nng_close(s);
+	}
+}
+
 int cl_open(const struct cfg *cfg, struct cl **out)
 {
 	struct cl *cl = calloc(1, sizeof(*cl));
@@ -276,7 +330,7 @@ int cl_open(const struct cfg *cfg, struct cl **out)
 		nng_socket_set_ms(n->sock, NNG_OPT_RECONNMAXT, 1000);
 		nng_pipe_notify(n->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, n);
 		nng_pipe_notify(n->sock, NNG_PIPE_EV_REM_POST, pipe_cb, n);
-		rv = nng_dial(n->sock, cfg->nodes[i].addr, &n->dialer, NNG_FLAG_NONBLOCK);
+		rv = dial(cfg, i, n->sock, &n->dialer, NNG_FLAG_NONBLOCK);
 		if (rv != 0) {
 			log_error("cl.dial", "node %u: cannot dial %s: %s", cfg->nodes[i].id,
 				  cfg->nodes[i].addr, nng_strerror(rv));
@@ -284,6 +338,9 @@ int cl_open(const struct cfg *cfg, struct cl **out)
 		}
 	}
 	probe_nodes(cl);
+	if (tls_on(cfg)) {
+		check_tls(cl);
+	}
 	*out = cl;
 	return 0;
 fail:

@@ -78,6 +78,7 @@ struct cfg_key {
 
 static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
+static int cfg_check_optpath(const char *v, char *why, size_t whylen);
 
 /* clang-format off */
 static const struct cfg_key cfg_keys[] = {
@@ -86,7 +87,7 @@ static const struct cfg_key cfg_keys[] = {
 	  .doc = "Cluster name, shown in logs and by objfsctl status." },
 	{ CLUSTER(secret), .name = "secret", .type = CT_SECRET, .def = NULL,
 	  .min = CFG_SECRET_MIN, .max = CFG_SECRET_MAX,
-	  .doc = "Shared key that authenticates every message; its bytes are used as is." },
+	  .doc = "The nodes' shared key; clients should use their own (objfsctl key)." },
 	{ CLUSTER(ec), .name = "ec_profile", .type = CT_PROFILE, .def = "4+2",
 	  .doc = "Default erasure code K+M: K data and M parity fragments per block." },
 	{ CLUSTER(tiers), .name = "ec_tiers", .type = CT_TIERS, .def = "",
@@ -117,6 +118,9 @@ static const struct cfg_key cfg_keys[] = {
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
+	{ CLUSTER(tls_ca), .name = "tls_ca", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_TLS_PATH_MAX - 1, .check = cfg_check_optpath, .metavar = "FILE",
+	  .doc = "PEM CA certificate that signed every node's; set: all requests use TLS." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,
 	  .min = 1, .max = CFG_ADDR_MAX - 1, .check = cfg_check_addr,
 	  .doc = "Address the node listens on, tcp://HOST:PORT; unique in the cluster." },
@@ -132,6 +136,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ NODE(capacity), .name = "capacity", .type = CT_SIZE, .def = "0",
 	  .min = 0, .max = UINT64_MAX,
 	  .doc = "Bytes the node may use; 0 means the size of its file system." },
+	{ NODE(tls_cert), .name = "tls_cert", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_TLS_PATH_MAX - 1, .check = cfg_check_optpath, .metavar = "FILE",
+	  .doc = "PEM certificate of the node, signed by tls_ca; needed with tls_ca." },
+	{ NODE(tls_key), .name = "tls_key", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_TLS_PATH_MAX - 1, .check = cfg_check_optpath, .metavar = "FILE",
+	  .doc = "PEM private key of tls_cert; keep it private." },
 	/* Mount options.  The timeouts trade freshness for round trips: one
 	 * second is what a user notices least and saves most repeated stats;
 	 * a missing name is remembered as long as a present one. */
@@ -410,6 +420,11 @@ static int cfg_check_addr(const char *v, char *why, size_t whylen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int cfg_check_optpath(const char *v, char *why, size_t whylen)
+{
+	return v[0] == '\0' ? 0 : cfg_check_abspath(v, why, whylen);
 }
 
 static int cfg_check_abspath(const char *v, char *why, size_t whylen)

@@ -24,17 +24,20 @@
 #define CFG_MAX_NODES 256
 #define CFG_MAX_PROFILES 8
 #define CFG_ADDR_MAX 128
+#define CFG_TLS_PATH_MAX 256 /* certificate paths (x2 per node: kept short) */
 #define CFG_ZONE_MAX 64
 #define CFG_SECRET_MAX 128
 
 struct cfg_node {
-	uint32_t id;		 /* [node ID] */
-	char addr[CFG_ADDR_MAX]; /* nng URL the node listens on, tcp:// only */
-	char zone[CFG_ZONE_MAX]; /* failure zone name, default "default" */
-	uint32_t zone_idx;	 /* index of zone among distinct zone names */
-	char data_dir[PATH_MAX]; /* where the node keeps fragments and shards */
-	uint64_t capacity;	 /* bytes the node may use; 0 = the disk's size */
-	uint32_t raft_port;	 /* replication port; 0 = addr's port + 1000 */
+	uint32_t id;			 /* [node ID] */
+	char addr[CFG_ADDR_MAX];	 /* nng URL the node listens on, tcp:// only */
+	char zone[CFG_ZONE_MAX];	 /* failure zone name, default "default" */
+	uint32_t zone_idx;		 /* index of zone among distinct zone names */
+	char data_dir[PATH_MAX];	 /* where the node keeps fragments and shards */
+	uint64_t capacity;		 /* bytes the node may use; 0 = the disk's size */
+	uint32_t raft_port;		 /* replication port; 0 = addr's port + 1000 */
+	char tls_cert[CFG_TLS_PATH_MAX]; /* PEM certificate, "" = no TLS */
+	char tls_key[CFG_TLS_PATH_MAX];	 /* its PEM private key */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
@@ -52,6 +55,9 @@ struct cfg {
 	 * instead of the cluster secret, which is the nodes' own. */
 	struct key_ent client_key;
 	int has_client_key;
+	/* TLS (common/tls.h): the CA that signed every node's certificate;
+	 * when set, all client-node and node-node requests use TLS. */
+	char tls_ca[CFG_TLS_PATH_MAX];
 	struct ec_profile ec; /* default profile, "4+2" */
 	struct cfg_profile_tier tiers[CFG_MAX_PROFILES];
 	size_t n_tiers;		   /* 0: always use ec */

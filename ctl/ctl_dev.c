@@ -60,7 +60,7 @@ static void dev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: objfsctl dev up [--nodes N] [--dir DIR] [--port PORT]\n"
-		"                       [--mount MNT | --no-mount]\n"
+		"                       [--mount MNT | --no-mount] [--tls]\n"
 		"       objfsctl dev down [--dir DIR] [--purge]\n"
 		"Start or stop a local cluster of objfs-node processes on 127.0.0.1.\n\n"
 		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
@@ -71,6 +71,8 @@ static void dev_usage(FILE *f)
 		"                   next free block when that is taken)\n"
 		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
 		"      --no-mount   start the nodes and create the bucket only\n"
+		"      --tls        with a new config: make a private CA and node\n"
+		"                   certificates in DIR/tls (openssl) and turn TLS on\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
 		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
@@ -448,10 +450,50 @@ static int dev_key(struct ctl *c, const char *dir, const char *name, uint32_t ca
 	return rc;
 }
 
-static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
-		  const char *mnt)
+/* A private CA and a certificate for each of n nodes on 127.0.0.1, in
+ * tls_dir, with the openssl command (P-256 keys, ten years): the names
+ * clients check are the host of each node's address. */
+static int dev_tls_make(const char *tls_dir, size_t n)
 {
-	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
+	static const char script[] =
+	    "set -e; umask 077; cd \"$1\"; n=$2\n"
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 "
+	    "-subj /CN=objfs-dev-ca -keyout ca.key -out ca.crt 2>/dev/null\n"
+	    "printf 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1,DNS:localhost\\n' > san.ext\n"
+	    "i=1; while [ $i -le $n ]; do\n"
+	    "  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "
+	    "/CN=127.0.0.1 -keyout node$i.key -out node$i.csr 2>/dev/null\n"
+	    "  openssl x509 -req -in node$i.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	    "-days 3650 -extfile san.ext -out node$i.crt 2>/dev/null\n"
+	    "  rm -f node$i.csr; i=$((i + 1))\n"
+	    "done\n"
+	    "chmod 644 ca.crt\n";
+	char count[16];
+	pid_t pid;
+	int status;
+
+	if (mkdir(tls_dir, 0700) != 0 && errno != EEXIST) {
+		return -errno;
+	}
+	snprintf(count, sizeof(count), "%zu", n);
+	pid = fork();
+	if (pid < 0) {
+		return -errno;
+	}
+	if (pid == 0) {
+		execlp("sh", "sh", "-c", script, "sh", tls_dir, count, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		return -EIO;
+	}
+	return 0;
+}
+
+static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
+		  const char *mnt, int tls)
+{
+	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX], tls_dir[PATH_MAX];
 	char admin_key[PATH_MAX], demo_key[PATH_MAX];
 	char running[CFG_MAX_NODES];
 	int fresh = 0;
@@ -485,7 +527,24 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 		}
 		fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		rc = f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+		if (tls) {
+			pathf(tls_dir, sizeof(tls_dir), "%s/tls", absdir);
+			rc = dev_tls_make(tls_dir, (size_t)nodes);
+			if (rc != 0) {
+				fprintf(stderr,
+					"objfsctl dev up: cannot make TLS certificates in %s "
+					"(is openssl installed?)\n",
+					tls_dir);
+				if (f != NULL) {
+					fclose(f);
+				}
+				unlink(conf);
+				return CTL_FAIL;
+			}
+		}
+		rc = f != NULL ? dev_conf_write_tls(f, (size_t)nodes, absdir, (unsigned)port,
+						    tls ? tls_dir : NULL)
+			       : -errno;
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
 		}
@@ -662,17 +721,14 @@ static int dev_down(const char *dir, int purge)
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"nodes", required_argument, NULL, 'n'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"purge", no_argument, NULL, 'P'},
-	    {"mount", required_argument, NULL, 'm'},
-	    {"no-mount", no_argument, NULL, 'M'},
-	    {NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},  {"purge", no_argument, NULL, 'P'},
+	    {"mount", required_argument, NULL, 'm'}, {"no-mount", no_argument, NULL, 'M'},
+	    {"tls", no_argument, NULL, 'T'},	     {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
-	int purge = 0, port_given = 0, o;
+	int purge = 0, port_given = 0, tls = 0, o;
 
 	if (ctl_is_help(argc, argv)) {
 		dev_usage(stdout);
@@ -711,6 +767,9 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'M':
 			mnt = NULL;
 			break;
+		case 'T':
+			tls = 1;
+			break;
 		default:
 			dev_usage(stderr);
 			return CTL_USAGE;
@@ -722,7 +781,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 	}
 	action = argv[optind];
 	if (strcmp(action, "up") == 0 && !purge) {
-		return dev_up(c, dir, nodes, port, port_given, mnt);
+		return dev_up(c, dir, nodes, port, port_given, mnt, tls);
 	}
 	if (strcmp(action, "down") == 0) {
 		return dev_down(dir, purge);

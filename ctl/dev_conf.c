@@ -16,8 +16,14 @@
 
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
-	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
-	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
+	return dev_conf_write_tls(f, n, dir, base_port, NULL);
+}
+
+int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir)
+{
+	static const char *const cluster_given[] = {"name", "secret", "ec_profile", "tls_ca", NULL};
+	static const char *const node_given[] = {"addr",     "zone",	"data_dir",
+						 "tls_cert", "tls_key", NULL};
 	uint8_t raw[DEV_SECRET_BYTES];
 	char hex[2 * DEV_SECRET_BYTES + 1];
 	int rc;
@@ -27,8 +33,12 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
 		return -EINVAL;
 	}
-	if (strlen(dir) + sizeof("/node256") > PATH_MAX) {
+	if (strlen(dir) + sizeof("/node256") > PATH_MAX ||
+	    (tls_dir != NULL && strlen(tls_dir) + sizeof("/node256.key") > CFG_TLS_PATH_MAX)) {
 		return -ENAMETOOLONG;
+	}
+	if (tls_dir != NULL && (tls_dir[0] != '/' || strpbrk(tls_dir, "\n\r\"") != NULL)) {
+		return -EINVAL;
 	}
 	rc = rand_bytes(raw, sizeof(raw));
 	if (rc < 0) {
@@ -46,6 +56,9 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 	fprintf(f, "[cluster]\nname = dev\n");
 	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
 	fprintf(f, "ec_profile = 4+2\n");
+	if (tls_dir != NULL) {
+		fprintf(f, "tls_ca = \"%s/ca.crt\"\n", tls_dir);
+	}
 	cfg_write_defaults(f, "cluster", cluster_given);
 	explicit_bzero(hex, sizeof(hex));
 	for (size_t i = 1; i <= n; i++) {
@@ -54,6 +67,10 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 			"\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
 			"data_dir = \"%s/node%zu\"\n",
 			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
+		if (tls_dir != NULL) {
+			fprintf(f, "tls_cert = \"%s/node%zu.crt\"\ntls_key = \"%s/node%zu.key\"\n",
+				tls_dir, i, tls_dir, i);
+		}
 		if (i == 1) {
 			cfg_write_defaults(f, "node", node_given);
 		}

@@ -14,5 +14,9 @@
  * -EINVAL for bad arguments (nothing is written), -ENAMETOOLONG, the
  * error of rand_bytes, or -EIO if f fails. */
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port);
+/* The same with TLS when tls_dir is not NULL: tls_ca = tls_dir/ca.crt and
+ * each node's tls_cert/tls_key = tls_dir/nodeI.crt/.key (made by the
+ * caller, dev_tls_make). */
+int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir);
 
 #endif

@@ -19,6 +19,7 @@
 #include "../common/config.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/tls.h"
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
@@ -173,6 +174,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sc.url = me->addr;
+	if (tls_on(&cfg) && (me->tls_cert[0] == '\0' || me->tls_key[0] == '\0')) {
+		fprintf(stderr,
+			"objfs-node: node %u: tls_ca is set: [node %u] needs tls_cert and "
+			"tls_key\n",
+			me->id, me->id);
+		msvc_close(nc.msvc);
+		frag_close(nc.fs);
+		return 1;
+	}
+	sc.tls_cert = tls_on(&cfg) ? me->tls_cert : NULL;
+	sc.tls_key = me->tls_key;
 	memcpy(sc.key.secret, cfg.secret, cfg.secret_len);
 	sc.key.len = cfg.secret_len;
 	sc.max_skew_s = cfg.max_skew_s;

@@ -23,8 +23,8 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,10 +319,11 @@ static void inbound_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		if (magic == RMUX_MAGIC && version != RMUX_VERSION) {
 			char why[128];
 
-			snprintf(why, sizeof(why),
-				 "peer speaks replication version %u, this node %u: run one release "
-				 "on every node",
-				 version, RMUX_VERSION);
+			snprintf(
+			    why, sizeof(why),
+			    "peer speaks replication version %u, this node %u: run one release "
+			    "on every node",
+			    version, RMUX_VERSION);
 			inbound_fail(in, why);
 			return;
 		}

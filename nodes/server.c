@@ -23,6 +23,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/tls.h"
 #include "../common/workq.h"
 #include "../proto/msg.h"
 #include "../proto/replay.h"
@@ -306,6 +307,37 @@ static int listen_error(int rv, const char *url, char *err, size_t errlen)
 	}
 }
 
+/* Listens on sc->url, with TLS when a certificate is configured: 0 or a
+ * negative errno with the reason in err. */
+static int listen_on(struct server *s, const struct srv_config *sc, char *err, size_t errlen)
+{
+	char url[CFG_ADDR_MAX + 8];
+	nng_tls_config *tc = NULL;
+	nng_listener l;
+	int rv, tls = sc->tls_cert != NULL && sc->tls_cert[0] != '\0';
+
+	if (tls_url(sc->url, tls, url, sizeof(url)) != 0) {
+		snprintf(err, errlen, "address too long: %s", sc->url);
+		return -EINVAL;
+	}
+	if (!tls) {
+		rv = nng_listen(s->sock, url, NULL, 0);
+		return rv != 0 ? listen_error(rv, url, err, errlen) : 0;
+	}
+	if ((rv = tls_server_config(sc->tls_cert, sc->tls_key, &tc, err, errlen)) != 0) {
+		return rv;
+	}
+	rv = nng_listener_create(&l, s->sock, url);
+	if (rv == 0) {
+		rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tc);
+	}
+	if (rv == 0) {
+		rv = nng_listener_start(l, 0);
+	}
+	nng_tls_config_free(tc); /* the listener holds its own reference */
+	return rv != 0 ? listen_error(rv, url, err, errlen) : 0;
+}
+
 int srv_start(const struct srv_config *sc, struct server **out, char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
@@ -336,11 +368,9 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 		return -ENOMEM;
 	}
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, frame_size(FRAME_MAX_BODY));
-	if ((rv = nng_listen(s->sock, sc->url, NULL, 0)) != 0) {
-		int e = listen_error(rv, sc->url, err, errlen);
-
+	if ((rv = listen_on(s, sc, err, errlen)) != 0) {
 		srv_stop(s);
-		return e;
+		return rv;
 	}
 	for (size_t i = 0; i < sc->n_ctx; i++) {
 		struct srv_call *x = &s->ctxs[i];

@@ -59,7 +59,9 @@ enum srv_pool { SRV_POOL_META, SRV_POOL_DISK, SRV_POOL_INLINE };
 typedef enum srv_pool (*srv_route_fn)(void *arg, uint8_t type);
 
 struct srv_config {
-	const char *url; /* tcp://host:port to listen on */
+	const char *url;      /* tcp://host:port to listen on */
+	const char *tls_cert; /* with tls_key: listen with TLS (tls+tcp://) */
+	const char *tls_key;
 	struct frame_key key;
 	uint32_t max_skew_s; /* replay window */
 	size_t n_ctx;	     /* concurrent requests, e.g. 128 */

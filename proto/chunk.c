@@ -24,8 +24,7 @@ int chunk_derive(const struct frame_key *secret, const void *salt, size_t salt_l
 	/* Extract, then one block of expand: T(1) = HMAC(PRK, info || 1). */
 	memcpy(info, label, ilen);
 	info[ilen] = 1;
-	if (HMAC(EVP_sha256(), salt, (int)salt_len, secret->secret, secret->len, prk, &n) !=
-		NULL &&
+	if (HMAC(EVP_sha256(), salt, (int)salt_len, secret->secret, secret->len, prk, &n) != NULL &&
 	    n == 32 && HMAC(EVP_sha256(), prk, 32, info, ilen + 1, out, &n) != NULL && n == 32) {
 		rc = 0;
 	}

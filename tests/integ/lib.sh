@@ -48,15 +48,17 @@ _cleanup() {
 trap _cleanup EXIT
 trap 'exit 1' INT TERM
 
-# Starts a cluster of $1 nodes on a free block of ports.
+# Starts a cluster of $1 nodes on a free block of ports; more arguments
+# go to dev up (--tls).
 cluster_up() {
 	local n=$1 try port
+	shift
 	for try in 1 2 3 4 5; do
 		# Node ports P..P+5 and Raft ports P+1000..: all below the
 		# kernel's ephemeral range (32768+), where an outgoing
 		# connection could take a killed node's port before it restarts.
 		port=$((20000 + (RANDOM % 1100) * 10))
-		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" >"$T/up.log" 2>&1; then
+		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" "$@" >"$T/up.log" 2>&1; then
 			return 0
 		fi
 		# Taken ports: found by dev up itself, or by a node that lost a race.

@@ -347,7 +347,8 @@ START_TEST(test_stream_tampering)
 		if (c < 3) {
 			send_chunk(fd, &ck, "injected-entry", flips[c]);
 		} else if (c == 3) {
-			ck_assert_int_eq(write(fd, replay, sizeof(replay)), (ssize_t)sizeof(replay));
+			ck_assert_int_eq(write(fd, replay, sizeof(replay)),
+					 (ssize_t)sizeof(replay));
 		} else if (c == 4) {
 			uint8_t k[CHUNK_KEY_LEN] = {1, 2, 3};
 
@@ -356,9 +357,11 @@ START_TEST(test_stream_tampering)
 			send_chunk(fd, &other, "injected-entry", -1);
 			chunk_key_free(&other);
 		} else {
-			static const char junk[] = "\x10\0\0\0garbage-garbage-garbage-garbage-garbage";
+			static const char junk[] =
+			    "\x10\0\0\0garbage-garbage-garbage-garbage-garbage";
 
-			ck_assert_int_eq(write(fd, junk, sizeof(junk) - 1), (ssize_t)sizeof(junk) - 1);
+			ck_assert_int_eq(write(fd, junk, sizeof(junk) - 1),
+					 (ssize_t)sizeof(junk) - 1);
 		}
 		expect_dropped(fd, "ok");
 		uv_close((uv_handle_t *)seen.stream, free_stream);
