@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -361,6 +362,12 @@ int main(int argc, char **argv)
 	int rc, status = 1, mounted = 0, handlers = 0;
 
 	log_set_ident("objfs");
+	/* Chunk and block buffers (MiBs each) come and go at the rate of the
+	 * writes: served from mmap, every one would arrive as fresh pages the
+	 * kernel faults in and zeroes (a tenth of the CPU of a large write).
+	 * Keep them in the heap and keep freed memory for the next one. */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	cfg_mount_defaults(&c.o);
 	if (fuse_opt_parse(&args, &c, opt_spec, opt_proc) != 0) {
 		usage(stderr);
