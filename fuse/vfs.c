@@ -8,9 +8,10 @@
  * commits go to the store, and a commit drops the read cache's extents of
  * the file.  So the store sits under the read cache only.
  *
- * Unlink and rename over a file keep the victim as an orphan only when a
- * file of the directory is open here (META_F_KEEP_ORPHAN): an open file
- * stays readable until its last close, and rm -rf of a tree nobody has
+ * Unlink, rmdir and rename over a name keep the victim as an orphan only
+ * when a file or directory in the directory is open here
+ * (META_F_KEEP_ORPHAN): an open file stays readable, and an open directory
+ * stays a valid (empty, nlink 0) directory, until its last close, and rm -rf of a tree nobody has
  * open does not pay one MOP_FORGET per file when the kernel forgets them. */
 #include "vfs_i.h"
 
@@ -471,7 +472,7 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	}
 	memset(&op, 0, sizeof(op));
 	op.type = type;
-	op.flags = type == MOP_UNLINK && it_open_in(v->it, parent) ? META_F_KEEP_ORPHAN : 0;
+	op.flags = it_open_in(v->it, parent) ? META_F_KEEP_ORPHAN : 0;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = vfs_op(v, &op, &res);
@@ -479,8 +480,7 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	if (rc == 0 && res.freed_ino != 0) {
 		it_attr_drop(v->it, res.freed_ino);
 	}
-	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 &&
-	    (op.flags & META_F_KEEP_ORPHAN)) {
+	if (rc == 0 && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(v->it, res.freed_ino);
 	}
 	return rc;
