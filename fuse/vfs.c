@@ -230,18 +230,21 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 {
 	struct meta_attr a;
 	uint64_t epoch = nc_epoch(v->nc);
+	/* "." and ".." come from the kernel's file-handle decoding: the
+	 * answer says nothing about which directory holds the inode. */
+	int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 	int rc = vfs_check_name(name);
 
-	if (rc == 0 && nc_missing(v->nc, parent, name)) {
+	if (rc == 0 && !dots && nc_missing(v->nc, parent, name)) {
 		rc = -ENOENT;
 	} else if (rc == 0) {
 		store_count(&v->st.queries);
 		rc = mc_lookup(v->st.mc, parent, name, &a);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && !dots) {
 			nc_add(v->nc, parent, name, epoch);
 		}
 	}
-	if (rc == -ENOENT && v->conf.negative_timeout > 0) {
+	if (rc == -ENOENT && !dots && v->conf.negative_timeout > 0) {
 		/* The kernel keeps "no such name" for the timeout (and asks
 		 * again before an O_EXCL create: the cache above answers);
 		 * a create, link or rename here forgets it at once. */
@@ -252,7 +255,7 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 	if (rc != 0) {
 		return rc;
 	}
-	rc = vfs_entry(v, &a, parent, e);
+	rc = vfs_entry(v, &a, dots ? 0 : parent, e);
 	if (rc == 0) {
 		it_attr_keep(v->it, &a, vfs_ttl_ns(v->conf.attr_timeout));
 	}
