@@ -40,6 +40,9 @@
 #define RMUX_MAGIC 0x58554d52u /* "RMUX" */
 #define RMUX_VERSION 2
 #define RMUX_ACK (8 + FRAME_MAC_LEN)
+/* A listener that accepted but does not answer the preamble within this
+ * (stopped, or not objfs) fails the connect, and c-raft tries again. */
+#define RMUX_ACK_TIMEOUT_MS 5000
 #define RMUX_FIXED 8
 #define RMUX_ADDR_MAX 127
 #define RMUX_TAIL (8 + 8 + 8 + FRAME_MAC_LEN)
@@ -70,6 +73,7 @@ struct outbound {
 	uv_write_t wr;
 	uint8_t pre[RMUX_PRE_MAX];
 	size_t pre_len;
+	uv_timer_t *timer;     /* bounds the wait for the answer */
 	uint8_t ack[RMUX_ACK]; /* the listener's answer, read exactly */
 	char peer[RMUX_ADDR_MAX + 1];
 	size_t ack_have;
@@ -467,6 +471,11 @@ static void maybe_closed(struct rtrans *rt)
 	}
 }
 
+static void free_timer(uv_handle_t *h)
+{
+	free(h);
+}
+
 /* Finishes a connect attempt: hands the sealed stream over (status 0:
  * the ack is in ob->ack) or reports failure. */
 static void outbound_finish(struct outbound *ob, int status)
@@ -476,6 +485,11 @@ static void outbound_finish(struct outbound *ob, int status)
 	uv_stream_t *outer = NULL;
 
 	outbound_unlink(ob);
+	if (ob->timer != NULL) {
+		uv_timer_stop(ob->timer);
+		uv_close((uv_handle_t *)ob->timer, free_timer);
+		ob->timer = NULL;
+	}
 	if (ob->reading_ack) {
 		uv_read_stop((uv_stream_t *)ob->tcp);
 	}
@@ -539,6 +553,15 @@ static void ack_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
+static void ack_timeout(uv_timer_t *t)
+{
+	struct outbound *ob = t->data;
+
+	log_warn("rmux.refused", "raft connection %s to %s: no answer to the preamble in %d ms",
+		 ob->rt->group, ob->peer, RMUX_ACK_TIMEOUT_MS);
+	outbound_finish(ob, UV_ETIMEDOUT);
+}
+
 static void on_written(uv_write_t *w, int status)
 {
 	struct outbound *ob = w->data;
@@ -546,6 +569,12 @@ static void on_written(uv_write_t *w, int status)
 	if (status != 0 || ob->canceled) {
 		outbound_finish(ob, status);
 		return;
+	}
+	ob->timer = malloc(sizeof(*ob->timer));
+	if (ob->timer != NULL) {
+		uv_timer_init(ob->rt->m->loop, ob->timer);
+		ob->timer->data = ob;
+		uv_timer_start(ob->timer, ack_timeout, RMUX_ACK_TIMEOUT_MS, 0);
 	}
 	ob->tcp->data = ob;
 	ob->reading_ack = 1;

@@ -522,6 +522,46 @@ START_TEST(test_connect_failures)
 }
 END_TEST
 
+/* A peer that accepts the connection but never answers the preamble (a
+ * stopped process, or not objfs): the connect fails after the answer's
+ * time limit instead of hanging c-raft's connect forever. */
+START_TEST(test_connect_no_answer)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct raft_uv_transport ta;
+	struct raft_uv_connect req;
+	socklen_t alen = sizeof(a);
+	char mute[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), closed;
+	int64_t t0;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0); /* the kernel accepts; nobody reads */
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(mute, sizeof(mute), "127.0.0.1:%d", ntohs(a.sin_port));
+	ck_assert_int_eq(rmux_transport_init(ma, "g1", &ta), 0);
+	ck_assert_int_eq(ta.init(&ta, 1, addr_a), 0);
+	t0 = tl_mono_ms();
+	ck_assert_int_eq(ta.connect(&ta, &req, 3, mute, on_connect), 0);
+	while (!seen.connected && tl_mono_ms() - t0 < 8000) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	ck_assert_int_eq(seen.connected, 1);
+	ck_assert_int_eq(seen.connect_status, RAFT_NOCONNECTION);
+	ck_assert_int_ge(tl_mono_ms() - t0, 4500);
+	ck_assert_msg(strstr(seen.refused_why, "no answer to the preamble") != NULL, "%s",
+		      seen.refused_why);
+	closed = seen.closed + 1;
+	ta.close(&ta, close_cb);
+	ck_assert(run_until_n(&seen.closed, closed));
+	rmux_transport_close(&ta);
+	close(fd);
+}
+END_TEST
+
 static Suite *raft_mux_suite(void)
 {
 	Suite *s = suite_create("raft_mux");
@@ -535,6 +575,7 @@ static Suite *raft_mux_suite(void)
 	tcase_add_test(tc, test_unknown_group);
 	tcase_add_test(tc, test_transport_connect);
 	tcase_add_test(tc, test_connect_failures);
+	tcase_add_test(tc, test_connect_no_answer);
 	suite_add_tcase(s, tc);
 	return s;
 }
