@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "fileio.h"
+#include "log.h"
 
 /* A key file is a few lines; anything larger is not one. */
 #define KEY_FILE_MAX 4096
@@ -16,6 +18,7 @@
 int key_file_load(const char *path, struct key_ent *k, char *err, size_t errlen)
 {
 	char text[KEY_FILE_MAX];
+	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	int rc;
@@ -24,6 +27,11 @@ int key_file_load(const char *path, struct key_ent *k, char *err, size_t errlen)
 		rc = -errno;
 		snprintf(err, errlen, "key file %s: %s", path, strerror(-rc));
 		return rc;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+		/* Whoever reads the file holds the key, as with ssh keys. */
+		log_warn("key.mode", "key file %s is readable by others (mode %03o): chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
 	}
 	n = fio_read_full(fd, text, sizeof(text), FIO_CUR);
 	close(fd);

@@ -16,6 +16,12 @@ adm() { ctl -k "$K/admin.key" "$@"; }
 adm bucket create other >/dev/null || fail "admin: bucket create other"
 adm key create rodemo --bucket demo --ro >"$T/ro.key" || fail "key create --ro"
 adm key create rwother --bucket other --rw >"$T/other.key" || fail "key create --rw"
+# A key file others may read is used, with a warning to chmod it.
+chmod 644 "$T/ro.key"
+ctl -k "$T/ro.key" ls demo >/dev/null 2>"$T/mode.err" || fail "ro key: ls"
+grep -q "WARN key.mode: key file $T/ro.key is readable by others (mode 644): chmod 600 it" \
+	"$T/mode.err" || fail "no warning for a key file of mode 644: $(cat "$T/mode.err")"
+chmod 600 "$T/ro.key" "$T/other.key"
 expect_fail 1 "objfsctl key create rodemo: a key of that name exists" \
 	"$CTL" -k "$K/admin.key" key create rodemo --bucket demo --rw
 expect_fail 2 "objfsctl key create: --ro and --rw need a valid --bucket BUCKET" \
@@ -81,6 +87,7 @@ authfail() { adm status | awk '$4 == "up" { print $1, $(NF - 1) }'; }
 authfail >"$T/af.before"
 awk '/^secret = / { s = substr($3, 2); print "secret = " (substr($3, 1, 1) == "0" ? "1" : "0") s; next } { print }' \
 	"$K/demo.key" >"$T/wrong.key"
+chmod 600 "$T/wrong.key"
 expect_fail 1 "objfsctl get: demo/a/obj: message not authenticated" "$CTL" -k "$T/wrong.key" get demo a/obj -
 ctl -k "$T/wrong.key" status >"$T/st.out"
 [ "$(grep -c "refused.*(message not authenticated)" "$T/st.out")" -eq 4 ] ||
