@@ -254,8 +254,8 @@ static void finish_write(struct workq_item *it)
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (rc != 0) {
-		log_debug("fuse.dio", "ino %" PRIu64 ": reads still replying after %d ms", w->e->ino,
-			  DIO_WAIT_MS);
+		log_debug("fuse.dio", "ino %" PRIu64 ": reads still replying after %d ms",
+			  w->e->ino, DIO_WAIT_MS);
 	}
 	invalidate(d, w->e->ino, w->off, w->n);
 	fuse_reply_write(w->req, w->n);

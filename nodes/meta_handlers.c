@@ -335,6 +335,39 @@ static int mh_statfs(struct mh_req *q)
 	return rc;
 }
 
+/* META_QUOTA: the shard's quotas (meta.h).  A list page carries at most
+ * MH_QUOTA_PAGE of them (each has a path). */
+#define MH_QUOTA_PAGE 64
+
+static int mh_quota(struct mh_req *q)
+{
+	uint8_t what = rd_u8(q->r);
+	uint64_t ino = rd_u64(q->r);
+	size_t max = (what & ~QUOTA_CHECK) == QUOTA_LIST ? MH_QUOTA_PAGE : 1;
+	struct meta_quota *v;
+	int more = 0, n;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_quota(q->s->ms, what, ino, v, max, &more);
+	if (n >= 0) {
+		wr_u32(&q->out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			meta_put_quota(&q->out->w, &v[i]);
+		}
+		wr_u8(&q->out->w, more ? 1 : 0);
+	} else if (n == -ENODATA) {
+		snprintf(q->err, q->errlen, "no quota");
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
 /* Collects list entries into the reply, counting them. */
 struct list_out {
 	struct wr body;
@@ -575,6 +608,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_LIST] = {mh_list, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_QUOTA] = {mh_quota, MH_QUERY, READ, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a
      * membership change): never on the queue of quick requests. */
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, KEY_NEED_ADMIN, SRV_POOL_DISK},
@@ -587,7 +621,9 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
 
 /* The capability a META_OP record needs beyond the table's: the first
  * byte of the record (meta.h) is its type.  Creating or dropping a bucket
- * or a key is an admin's; a record of collected garbage only a node's. */
+ * or a key, and setting a quota (a tenant's own key must not raise its
+ * limits), is an admin's; a record of collected garbage only a node's.
+ * A snapshot is a change of the bucket like any other. */
 static enum key_need op_need(const struct rd *r)
 {
 	struct rd peek = *r;
@@ -597,6 +633,7 @@ static enum key_need op_need(const struct rd *r)
 	case MOP_BUCKET_DELETE:
 	case MOP_KEY_PUT:
 	case MOP_KEY_DEL:
+	case MOP_QUOTA_SET:
 		return KEY_NEED_ADMIN;
 	case MOP_GC_DONE:
 		return KEY_NEED_NODE;
