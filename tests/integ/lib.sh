@@ -59,6 +59,9 @@ cluster_up() {
 		# connection could take a killed node's port before it restarts.
 		port=$((20000 + (RANDOM % 1100) * 10))
 		if ctl dev up --no-mount --nodes "$n" --dir "$T/cluster" --port "$port" "$@" >"$T/up.log" 2>&1; then
+			# objfsctl acts with the admin key dev up made, as an
+			# administrator would, not with the nodes' secret.
+			export OBJFS_KEY="$T/cluster/admin.key"
 			return 0
 		fi
 		# Taken ports: found by dev up itself, or by a node that lost a race.

@@ -46,8 +46,20 @@ is_mounted() {
 # mount_bucket BUCKET DIR [OPTS]: mounts BUCKET of the test's cluster on DIR (made if missing)
 # with extra comma-separated -o OPTS; fails the test unless the mount is there within
 # MOUNT_TIMEOUT.  The daemon's output goes to $T/objfs.N.log, printed if the test fails.
+# Without a key= in OPTS the mount gets the bucket's key of dev up ($T/cluster/BUCKET.key,
+# rw on demo), else the admin key, as a client would.
 mount_bucket() {
 	local bucket=$1 dir=$2 opts=${3:-} real pid rc i
+	case ",$opts," in
+	*,key=*) ;;
+	*)
+		if [ -f "$T/cluster/$bucket.key" ]; then
+			opts="key=$T/cluster/$bucket.key${opts:+,$opts}"
+		elif [ -f "$T/cluster/admin.key" ]; then
+			opts="key=$T/cluster/admin.key${opts:+,$opts}"
+		fi
+		;;
+	esac
 	mkdir -p "$dir" || fail "mkdir $dir"
 	real=$(realpath "$dir") || fail "realpath $dir"
 	is_mounted "$real" && fail "$dir is mounted already"
