@@ -188,8 +188,9 @@ int main(int argc, char **argv)
 	}
 	make_ids(blocks, nb);
 	if (csv) {
-		printf("nodes,moved_fraction,moved_fraction_by_rank,ideal_fraction,moved_over_ideal,"
-		       "frag_skew,shards_per_node_mean,shards_per_node_max,hot_skew\n");
+		printf(
+		    "nodes,moved_fraction,moved_fraction_by_rank,ideal_fraction,moved_over_ideal,"
+		    "frag_skew,shards_per_node_mean,shards_per_node_max,hot_skew\n");
 	} else {
 		printf("%zu blocks of %zu+%zu, %zu shards per node (3 replicas), %u zones\n", nb, k,
 		       m, spn, zones);
