@@ -121,6 +121,24 @@ int ctl_operands(int argc, char **argv)
 	return optind;
 }
 
+int ctl_json_operands(int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'J'},
+	    {NULL, 0, NULL, 0},
+	};
+	int o;
+
+	*json = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'J') {
+			return -1;
+		}
+		*json = 1;
+	}
+	return optind;
+}
+
 const char *ctl_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
