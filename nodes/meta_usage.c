@@ -1,0 +1,36 @@
+/* meta_usage.c: what the metadata shards this node leads hold, for the
+ * usage history (nodes/usage.c): files and their bytes per bucket shard
+ * whose ready leader is here, so each bucket is counted by exactly one
+ * node.  Reads through each store's own lock; never proposes. */
+#include <stdint.h>
+
+#include "meta_service_i.h"
+
+int msvc_usage(struct msvc *m, uint64_t *files, uint64_t *bytes, uint64_t *shards_led)
+{
+	struct shard *s;
+
+	*files = *bytes = *shards_led = 0;
+	if (m == NULL) {
+		return 0;
+	}
+	/* Shards are only ever added at the head and freed at close: the
+	 * list may be walked from a snapshot of the head. */
+	pthread_mutex_lock(&m->mu);
+	s = m->shards;
+	pthread_mutex_unlock(&m->mu);
+	for (; s != NULL; s = s->next) {
+		struct ms_stat st;
+		long leader;
+
+		if (s->name[0] == '\0' || s->g == NULL || s->ms == NULL ||
+		    repl_read_ok(s->g, &leader) != 0 || ms_statfs(s->ms, &st) != 0) {
+			continue; /* the catalog, a follower, or a removed bucket */
+		}
+		(*shards_led)++;
+		/* statfs counts every inode, the root directory included. */
+		*files += st.files > 0 ? st.files - 1 : 0;
+		*bytes += st.bytes;
+	}
+	return 0;
+}
