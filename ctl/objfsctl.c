@@ -34,7 +34,8 @@ static const struct cmd cmds[] = {
     {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
-    {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"bench", ctl_cmd_bench, "measure put/get throughput and latency; compare with a baseline"},
+    {"plan", ctl_cmd_plan, "capacity planning: growth of files, bytes and requests, nodes needed"},
 };
 
 static void usage(FILE *f)
