@@ -230,7 +230,11 @@ static int parse_opts(int argc, char **argv, struct plan_opts *o)
 			return rc;
 		}
 	}
-	return optind == argc ? 0 : -EINVAL;
+	if (optind != argc) {
+		fprintf(stderr, "Usage: objfsctl plan [OPTIONS] (see --help)\n");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void fmt_date(double t, char *buf, size_t len)
@@ -275,8 +279,7 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv)
 		return CTL_OK;
 	}
 	if (parse_opts(argc, argv, &o) != 0) {
-		plan_usage(stderr);
-		return CTL_USAGE;
+		return CTL_USAGE; /* parse_opts or getopt said why */
 	}
 	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
 		return CTL_FAIL;
