@@ -9,7 +9,8 @@
 # Usage: bench/burst.sh [BUILDDIR]
 #   RATE=R       base operations per second (default 80: its 3x burst is near what this
 #                2-core machine serves)
-#   DURATION=S   seconds of load (default 95: bursts at 30, 60 and 90 s)
+#   DURATION=S   seconds of load (default 100: bursts at 30, 60 and 90 s, each followed by
+#                the 5 s after it)
 #   THREADS=N    client threads (default 64, so a burst is never short of them)
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +18,7 @@ b=${1:-$src/build}
 ctl="$b/ctl/objfsctl"
 load="$b/bench/objload"
 RATE=${RATE:-80}
-DURATION=${DURATION:-95}
+DURATION=${DURATION:-100}
 THREADS=${THREADS:-64}
 # shellcheck source=bench/fslib.sh
 . "$src/bench/fslib.sh"

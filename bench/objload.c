@@ -363,7 +363,9 @@ int main(int argc, char **argv)
 	if (l.rate > 0 && l.factor > 1) {
 		int b = 0;
 
-		for (double t = l.burst_every; t + l.burst_len <= l.seconds; t += l.burst_every) {
+		/* Each burst with its "after" window inside the run. */
+		for (double t = l.burst_every; t + 2 * l.burst_len <= l.seconds;
+		     t += l.burst_every) {
 			struct win before, during, after;
 
 			window(&l, n, t - l.burst_len, t, &before);
