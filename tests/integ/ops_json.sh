@@ -78,4 +78,15 @@ ctl bench --baseline "${OBJFS_SRCDIR:-.}/bench/baseline.txt" \
 	--compare "${OBJFS_SRCDIR:-.}/bench/baseline.txt" >/dev/null || fail "baseline.txt"
 expect_fail 1 "objfsctl bench: --baseline $T/none.json: No such file or directory" \
 	"$CTL" bench --baseline "$T/none.json"
+# bench/run-fs.sh's compare mode: its RESULT lines against the baseline,
+# equal (exit 0) and with one row worse than the thresholds (exit 1).
+RUNFS="${OBJFS_SRCDIR:-.}/bench/run-fs.sh"
+BASE="${OBJFS_SRCDIR:-.}/bench/baseline.txt"
+t "$RUNFS" "$BUILD" --compare "$BASE" --baseline "$BASE" > "$T/rf.out" ||
+	fail "run-fs.sh --compare of the baseline itself: $(cat "$T/rf.out")"
+sed 's/^\(RESULT scenario=objfs.large op=write .* mb_s=\)[0-9.]*/\1100.00/' "$BASE" > "$T/worse.txt"
+t "$RUNFS" "$BUILD" --compare "$T/worse.txt" --baseline "$BASE" > "$T/rf2.out"; rc=$?
+[ "$rc" = 1 ] || fail "run-fs.sh --compare of a worse run exited $rc"
+[ "$(grep '^REGRESSION' "$T/rf2.out")" = "REGRESSION objfs.large write metric=mb_s baseline=217.53 current=100 (-54%)" ] ||
+	fail "run-fs.sh --compare said: $(cat "$T/rf2.out")"
 log "ok"
