@@ -4,7 +4,9 @@
 # closed-loop get/put mix (70/30, 64 KiB objects, 16 threads).  Prints the throughput before
 # the kill, the dip (the slowest second after it), the time until throughput is back at 90 %
 # of before for 5 seconds running, and the degradation of the rest of the run against the
-# seed's 50 % threshold; failed operations are counted.  Not a test: it prints figures.
+# seed's 50 % threshold; failed operations are counted.  Then the zone comes back (its nodes
+# restarted) and `objfsctl repair` moves the fragments written while it was away to their
+# home nodes: the seed's recovery time, here in seconds.  Not a test: it prints figures.
 #
 # Usage: bench/dr.sh [BUILDDIR]
 #   DURATION=S  seconds of load (default 60)
@@ -108,4 +110,18 @@ awk -v k="$KILL_AT" -v dur="$DURATION" '
 		print result
 	}
 ' "$d/out"
+# Recovery: the zone returns; repair puts every handed-off fragment home.
+timeout -k 5 120 "$ctl" dev up --no-mount --dir "$d/cluster" >/dev/null 2>&1 ||
+	{ echo "dr: the zone's nodes did not restart" >&2; exit 1; }
+for _ in $(seq 300); do
+	timeout 10 "$ctl" status >/dev/null 2>&1 && break
+	sleep 0.2
+done
+t0=$(date +%s.%N)
+timeout -k 5 600 "$ctl" repair --json load > "$d/repair.json" ||
+	{ cat "$d/repair.json" >&2; echo "dr: repair failed" >&2; st=1; }
+t1=$(date +%s.%N)
+jq -r --arg s "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')" \
+	'"recovery (repair):   \(.fragments_rewritten) fragments of \(.blocks) blocks rewritten home in \($s) s, \(.blocks_failed) blocks failed"' \
+	"$d/repair.json"
 exit "$st"
