@@ -198,7 +198,16 @@ int usage_open(const char *data_dir, size_t keep, uint32_t interval_s, usage_pro
 		return rc;
 	}
 	pthread_mutex_init(&u->mu, NULL);
-	pthread_cond_init(&u->cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* Intervals on the monotonic clock: a stepped wall clock must not
+		 * stop the sampling for the length of the step. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&u->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	*out = u;
 	return 0;
 }
@@ -240,7 +249,7 @@ static void *sampler(void *arg)
 		struct timespec until;
 
 		usage_sample_now(u);
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += u->interval_s;
 		pthread_mutex_lock(&u->mu);
 		while (!u->stopping) {
