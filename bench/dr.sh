@@ -52,6 +52,10 @@ until grep -q "^PROGRESS s=$KILL_AT " "$d/out"; do
 	alive "$load_pid" || { cat "$d/err" >&2; echo "dr: the load ended before the kill" >&2; exit 1; }
 	sleep 0.1
 done
+# Which shards lose their leader with the zone (an election is part of the dip).
+leaders=$(timeout 10 "$ctl" status --json 2>/dev/null |
+	jq -r --arg v "$(echo $victims)" '($v | split(" ") | map(tonumber)) as $z |
+		[.shards[] | select(.leader as $l | $z | index($l)) | .name] | join(" ")')
 for id in $victims; do
 	kill -9 "$(cat "$d/cluster/node$id.pid")" || { echo "dr: cannot kill node $id" >&2; exit 1; }
 done
@@ -59,6 +63,7 @@ wait "$load_pid"
 st=$?
 load_pid=
 grep -v '^PROGRESS' "$d/err" | head -5 >&2
+echo "shard leaders in the zone at the kill: ${leaders:-none}"
 awk -v k="$KILL_AT" -v dur="$DURATION" '
 	function f(line, key,   n, i, kv, p) {
 		n = split(line, p, " ")
