@@ -194,6 +194,8 @@ void node_usage_probe(void *arg, struct usage_sample *s)
 	msvc_usage(n->msvc, &s->objects, &s->object_bytes, &s->shards_led);
 }
 
+/* Runs on the metadata pool: memory only, the history is a ring the
+ * sampler thread fills. */
 static int h_usage(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
 		   size_t errlen)
 {
@@ -230,13 +232,9 @@ static const struct {
 	handler_fn fn;
 	enum srv_pool pool;
 } handlers[MSG_TYPE_MAX] = {
-    [MSG_PING] = {h_ping, SRV_POOL_META},
-    [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
-    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK},
-    [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
-    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK},
-    [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
-    /* Memory only: the history is a ring the sampler fills. */
+    [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
+    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
+    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
     [MSG_USAGE] = {h_usage, SRV_POOL_META},
 };
 
