@@ -29,6 +29,7 @@ struct plan_opts {
 	double seasonal, fill, node_rate, meta_bytes, min_history_s, time_scale;
 	size_t min_samples;
 	const char *model; /* auto, seed, history */
+	int meta_given;
 	int json;
 };
 
@@ -115,7 +116,8 @@ static void plan_usage(FILE *f)
 	    f, "Usage: objfsctl plan [--years N] [--objects-growth X] [--bytes-growth X]\n"
 	       "                     [--requests-growth X] [--seasonal F] [--fill F]\n"
 	       "                     [--node-rate R] [--meta-bytes B] [--model auto|seed|history]\n"
-	       "                     [--min-history S] [--min-samples N] [--json]\n"
+	       "                     [--min-history S] [--min-samples N] [--time-scale X]\n"
+	       "                     [--json]\n"
 	       "Capacity planning from the cluster's current usage: projects files, bytes\n"
 	       "and request rate N years ahead (default 3) by growth per year (the seed's\n"
 	       "1.5x files, 2x bytes, 1.8x requests, or fitted to the nodes' usage history)\n"
@@ -127,11 +129,15 @@ static void plan_usage(FILE *f)
 	       "                  given, it wins over the fit\n"
 	       "  --node-rate R   requests/s one node serves (default: the highest rate a\n"
 	       "                  node reached in the history, a lower bound)\n"
-	       "  --meta-bytes B  metadata bytes per file for shard sizes (default 512)\n"
+	       "  --meta-bytes B  metadata bytes per file for shard sizes (default: measured\n"
+	       "                  from the shard leaders' database files, else 512)\n"
 	       "  --model M       auto (default): fit when the history has at least\n"
 	       "                  --min-samples points (3) over --min-history seconds\n"
 	       "                  (604800, a week), else the seed's factors; seed; history\n"
 	       "                  (fail without enough history)\n"
+	       "  --time-scale X  a second of history counts as X seconds (a test cluster\n"
+	       "                  sampling every second can stand for months); the fit\n"
+	       "                  and --min-history see scaled time\n"
 	       "  --json          one JSON document (schema in objfsctl(8))\n");
 }
 
@@ -201,6 +207,7 @@ static int parse_opts(int argc, char **argv, struct plan_opts *o)
 			break;
 		case 'm':
 			rc = parse_pos("meta-bytes", optarg, 1, 1 << 20, &o->meta_bytes);
+			o->meta_given = 1;
 			break;
 		case 'H':
 			rc = parse_pos("min-history", optarg, 0, 1e10, &o->min_history_s);
@@ -266,7 +273,7 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv)
 	static const enum plan_metric fit_metric[3] = {PLAN_OBJECTS, PLAN_FRAG_BYTES,
 						       PLAN_REQ_RATE};
 	double growth[3], now_v[3], cap_total = 0, node_cap = 0, overhead = 0, peak_node_rate = 0;
-	const char *source[3];
+	const char *source[3], *meta_source = "default";
 	size_t up = 0, samples = 0;
 	uint64_t min_nodes = 0, used_raw = 0, logical = 0, files = 0;
 	double now = (double)time(NULL), node_rate, years_fill, hist_span = 0;
@@ -394,6 +401,24 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv)
 		}
 	}
 	node_rate = o.node_rate > 0 ? o.node_rate : peak_node_rate;
+	/* Metadata per file: the leaders' database bytes over their files,
+	 * from each node's newest sample. */
+	{
+		double mb = 0, mf = 0;
+
+		for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+			if (h[i].n > 0) {
+				mb += (double)h[i].s[h[i].n - 1].meta_bytes;
+				mf += (double)h[i].s[h[i].n - 1].objects;
+			}
+		}
+		if (!o.meta_given && mb > 0 && mf > 0) {
+			o.meta_bytes = mb / mf;
+			meta_source = "measured";
+		} else if (o.meta_given) {
+			meta_source = "option";
+		}
+	}
 	years_fill = plan_years_to_fill((double)used_raw, cap_total * o.fill, growth[1]);
 	if (rc != CTL_OK) {
 		goto out;
@@ -436,6 +461,10 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv)
 		jw_obj(&w, "history");
 		jw_u64(&w, "samples", samples);
 		jw_num(&w, "span_s", hist_span);
+		jw_end(&w);
+		jw_obj(&w, "meta_bytes_per_file");
+		jw_num(&w, "value", o.meta_bytes);
+		jw_str(&w, "source", meta_source);
 		jw_end(&w);
 		jw_num(&w, "seasonal", o.seasonal);
 		jw_num(&w, "fill", o.fill);
@@ -548,9 +577,9 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv)
 		jw_end(&w);
 		jw_finish(&w);
 	} else {
-		printf("(Y = year %d at the seasonal peak; META = FILES-Y x %.0f bytes per file,\n"
-		       " on each of the shard's %u replicas)\n",
-		       o.years, o.meta_bytes, c->cfg.meta_replicas);
+		printf("(Y = year %d at the seasonal peak; META = FILES-Y x %.0f bytes per file "
+		       "(%s),\n on each of the shard's %u replicas)\n",
+		       o.years, o.meta_bytes, meta_source, c->cfg.meta_replicas);
 	}
 out:
 	for (int m = 0; m < 3; m++) {

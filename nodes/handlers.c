@@ -191,7 +191,7 @@ void node_usage_probe(void *arg, struct usage_sample *s)
 	s->capacity = u.disk_total;
 	s->disk_free = u.disk_free;
 	s->requests = ss.requests;
-	msvc_usage(n->msvc, &s->objects, &s->object_bytes, &s->shards_led);
+	msvc_usage(n->msvc, &s->objects, &s->object_bytes, &s->shards_led, &s->meta_bytes);
 }
 
 /* Runs on the metadata pool: memory only, the history is a ring the

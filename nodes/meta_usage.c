@@ -2,15 +2,37 @@
  * usage history (nodes/usage.c): files and their bytes per bucket shard
  * whose ready leader is here, so each bucket is counted by exactly one
  * node.  Reads through each store's own lock; never proposes. */
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "meta_service_i.h"
 
-int msvc_usage(struct msvc *m, uint64_t *files, uint64_t *bytes, uint64_t *shards_led)
+/* Bytes of a shard's database and its WAL on this node. */
+static uint64_t db_bytes(const struct msvc *m, const char *name)
+{
+	static const char *const suffix[] = {".db", ".db-wal"};
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX + 64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s%s", m->dir, msvc_group_of(name), suffix[i]);
+		if (stat(path, &st) == 0) {
+			total += (uint64_t)st.st_size;
+		}
+	}
+	return total;
+}
+
+int msvc_usage(struct msvc *m, uint64_t *files, uint64_t *bytes, uint64_t *shards_led,
+	       uint64_t *meta_bytes)
 {
 	struct shard *s;
 
-	*files = *bytes = *shards_led = 0;
+	*files = *bytes = *shards_led = *meta_bytes = 0;
 	if (m == NULL) {
 		return 0;
 	}
@@ -31,6 +53,7 @@ int msvc_usage(struct msvc *m, uint64_t *files, uint64_t *bytes, uint64_t *shard
 		/* statfs counts every inode, the root directory included. */
 		*files += st.files > 0 ? st.files - 1 : 0;
 		*bytes += st.bytes;
+		*meta_bytes += db_bytes(m, s->name);
 	}
 	return 0;
 }

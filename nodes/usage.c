@@ -1,6 +1,6 @@
 /* usage.c: the node's usage history (see usage.h).  The sampling thread
  * and request threads share the ring under u->mu; file writes happen
- * under it too (one 96-byte append per interval is nothing to contend). */
+ * under it too (one 104-byte append per interval is nothing to contend). */
 #include "usage.h"
 
 #include <errno.h>
@@ -48,7 +48,7 @@ void usage_rec_encode(const struct usage_sample *s, uint8_t rec[USAGE_REC_LEN])
 	wr_u16(&w, USAGE_VERSION);
 	wr_u16(&w, 0);
 	msg_put_usage_sample(&w, s);
-	/* 8 + 80 bytes so far; the checksum covers them and ends the record. */
+	/* 8 + 88 bytes so far; the checksum covers them and ends the record. */
 	wr_u64(&w, csum64(rec, USAGE_REC_LEN - 8));
 }
 

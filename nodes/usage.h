@@ -4,7 +4,7 @@
  * to MSG_USAGE.  Owns that file and one sampling thread; never touches
  * fragments or shards itself (the probe callback reads them).
  *
- * File: fixed 96-byte records appended one per sample, each with its own
+ * File: fixed 104-byte records appended one per sample, each with its own
  * XXH3, fdatasync'ed.  A torn last record (power loss mid-append) fails
  * its checksum and is cut off at the next open.  The file is bounded:
  * when it holds 2 x keep records, the newest keep (USAGE_KEEP on a node)
@@ -20,7 +20,7 @@
 /* A year of hourly samples. */
 #define USAGE_KEEP 8760
 #define USAGE_FILE "usage.log"
-#define USAGE_REC_LEN 96
+#define USAGE_REC_LEN 104
 
 struct usage;
 

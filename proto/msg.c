@@ -112,6 +112,7 @@ void msg_put_usage_sample(struct wr *w, const struct usage_sample *s)
 	wr_u64(w, s->objects);
 	wr_u64(w, s->object_bytes);
 	wr_u64(w, s->shards_led);
+	wr_u64(w, s->meta_bytes);
 }
 
 void msg_get_usage_sample(struct rd *r, struct usage_sample *out)
@@ -126,6 +127,7 @@ void msg_get_usage_sample(struct rd *r, struct usage_sample *out)
 	out->objects = rd_u64(r);
 	out->object_bytes = rd_u64(r);
 	out->shards_led = rd_u64(r);
+	out->meta_bytes = rd_u64(r);
 }
 
 void msg_put_error(struct wr *w, const char *text)

@@ -93,9 +93,10 @@ struct usage_sample {
 	uint64_t objects;      /* files of the bucket shards it leads */
 	uint64_t object_bytes; /* their logical size */
 	uint64_t shards_led;   /* bucket shards it leads */
+	uint64_t meta_bytes;   /* their database files here (with the WAL) */
 };
-#define MSG_USAGE_SAMPLE_LEN 80 /* encoded: 10 x u64 */
-#define MSG_USAGE_MAX 8192	/* samples per reply (640 KiB) */
+#define MSG_USAGE_SAMPLE_LEN 88 /* encoded: 11 x u64 */
+#define MSG_USAGE_MAX 8192	/* samples per reply (704 KiB) */
 
 #define MSG_BLOCK_MAX ((uint64_t)64 * 1024 * 1024) /* largest block */
 #define MSG_MANIFEST_MAX (16u * 1024 * 1024)

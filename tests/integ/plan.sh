@@ -36,7 +36,7 @@ done
 [ "$n" -ge 30 ] || fail "only $n usage samples after 20 s"
 for d in "$T"/cluster/node*/; do
 	s=$(stat -c %s "$d/usage.log")
-	[ $((s % 96)) = 0 ] && [ "$s" -ge 480 ] || fail "$d/usage.log is $s bytes"
+	[ $((s % 104)) = 0 ] && [ "$s" -ge 520 ] || fail "$d/usage.log is $s bytes"
 done
 
 # Today's figures are the cluster's: files, and raw bytes summed over nodes.
@@ -60,6 +60,16 @@ jq -e '(.years_to_fill - ((.now.capacity_bytes * 0.85 / .now.raw_bytes | log) / 
 	"$T/p1.json" >/dev/null || fail "years to fill: $(jq .years_to_fill "$T/p1.json")"
 jq -e '.shards | map(select(.bucket == "demo"))[0].files == 7' "$T/p1.json" >/dev/null ||
 	fail "shard demo: $(jq -c .shards "$T/p1.json")"
+
+# Metadata per file is measured from the shard leaders' databases, and the
+# shard sizes use it.
+jq -e '.meta_bytes_per_file.source == "measured" and .meta_bytes_per_file.value > 0' "$T/p1.json" \
+	>/dev/null || fail "meta bytes per file: $(jq -c .meta_bytes_per_file "$T/p1.json")"
+jq -e '.meta_bytes_per_file.value as $m | .shards | map(select(.bucket == "demo"))[0] |
+	(.meta_bytes_projected - .files_projected * $m | fabs) <= $m' "$T/p1.json" >/dev/null ||
+	fail "shard size not files x measured bytes"
+[ "$(ctl plan --json --meta-bytes 100 | jq -c .meta_bytes_per_file)" = '{"value":100,"source":"option"}' ] ||
+	fail "--meta-bytes did not win"
 
 # With enough history (its seconds standing for 10^7 s each), bytes grow
 # by a fitted factor above 1; an option wins over the fit.

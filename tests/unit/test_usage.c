@@ -48,7 +48,8 @@ START_TEST(test_record_checksum)
 				 .requests = 7,
 				 .objects = 8,
 				 .object_bytes = 9,
-				 .shards_led = 10},
+				 .shards_led = 10,
+				 .meta_bytes = 11},
 			    back;
 	uint8_t rec[USAGE_REC_LEN];
 
