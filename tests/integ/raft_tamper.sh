@@ -12,7 +12,6 @@ command -v python3 >/dev/null || { echo "python3 missing: skipped"; exit 77; }
 NODES=3
 base=$((20000 + (RANDOM % 1000) * 10))
 real=$((base + 1000 + 2)) # node 3's own Raft port
-proxy=$((base + 1500))    # where the other nodes reach it
 mkdir -p "$T/cluster"
 secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 conf() { # conf RAFT_PORT_OF_NODE_3
@@ -23,8 +22,6 @@ conf() { # conf RAFT_PORT_OF_NODE_3
 	done
 	printf 'raft_port = %d\n' "$1"
 }
-conf "$proxy" >"$OBJFS_CONF"
-conf "$real" >"$T/node3.conf"
 
 # The proxy: forwards both ways; after $T/flip appears, flips one bit in
 # the stream to node 3 of one connection, once, well past its handshake.
@@ -61,9 +58,10 @@ def pump(src, dst, tamper):
         except OSError:
             pass
 l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("127.0.0.1", lport))
 l.listen(64)
+with open(logf + ".port", "w") as f:
+    f.write("%d\n" % l.getsockname()[1])
 while True:
     c, _ = l.accept()
     u = socket.create_connection(("127.0.0.1", rport))
@@ -73,9 +71,14 @@ while True:
     threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
     threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
 PY
-python3 "$T/proxy.py" "$proxy" "$real" "$T/flip" "$T/proxy.log" </dev/null &
+# The proxy takes a free port of the kernel's choosing and says which.
+python3 "$T/proxy.py" 0 "$real" "$T/flip" "$T/proxy.log" </dev/null &
 echo $! >>"$T/pids"
 disown # killed by the cleanup without a job message
+for _ in $(seq 100); do [ -s "$T/proxy.log.port" ] && break; sleep 0.05; done
+proxy=$(cat "$T/proxy.log.port" 2>/dev/null) || fail "the proxy did not start"
+conf "$proxy" >"$OBJFS_CONF"
+conf "$real" >"$T/node3.conf"
 
 for i in 1 2 3; do
 	mkdir -p "$T/cluster/node$i"
