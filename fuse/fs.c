@@ -173,6 +173,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc = vfs_getattr(vfs_of(req), ino, &a, &timeout);
 
 	(void)fi;
+	/* An inode another mount removed, behind a name still cached here:
+	 * ESTALE makes the kernel look the name up again (a stat then says
+	 * ENOENT, an open(O_CREAT) creates), as it does for NFS. */
+	if (rc == -ENOENT) {
+		rc = -ESTALE;
+	}
 	reply_attr(req, rc, &a, timeout);
 }
 
@@ -400,6 +406,9 @@ const struct fuse_lowlevel_ops objfs_ll_ops = {
     .read = fs_read,
     .write = fs_write,
     .flush = fs_flush,
+    .getlk = fs_getlk,
+    .setlk = fs_setlk,
+    .flock = fs_flock,
     .release = fs_release,
     .fsync = fs_fsync,
     .opendir = fs_opendir,

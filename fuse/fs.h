@@ -10,11 +10,14 @@
 
 #include <fuse_lowlevel.h>
 
+#include "locks.h"
 #include "vfs.h"
 
 /* The session's userdata: v is set before the session is mounted. */
 struct objfs {
 	struct vfs *v;
+	struct lkc *lk; /* cluster-wide locks (locks.h) */
+	struct fuse_session *se;
 	const char *bucket;
 };
 

@@ -20,6 +20,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int keep = 0;
 	int rc = vfs_open(v, ino, fi->flags, &fh, &keep);
 
+	/* The inode is gone at the shard (another mount removed it) while
+	 * the kernel still had its name: ESTALE makes the kernel look the
+	 * name up again and retry, so open(O_CREAT) creates the file anew
+	 * instead of failing with ENOENT. */
+	if (rc == -ENOENT) {
+		rc = -ESTALE;
+	}
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
@@ -102,8 +109,12 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_reply_err(req, vfs_flush(vfs_of(req), fh_of(fi)));
+	int rc = vfs_flush(vfs_of(req), fh_of(fi));
+
+	if (rc == 0) {
+		rc = fs_lock_close(req, ino, fi);
+	}
+	fs_reply_err(req, rc);
 }
 
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -117,6 +128,7 @@ void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	/* Its error is logged by the vfs; close(2) got flush's already. */
+	fs_lock_release(req, fi);
 	vfs_release(vfs_of(req), fh_of(fi));
 	fuse_reply_err(req, 0);
 }

@@ -43,6 +43,8 @@ int vfs_op(struct vfs *v, struct meta_op *op, struct meta_result *res);
 /* Fills e from a (overlaid with buffered writes) and counts the kernel's
  * reference.  Returns 0 or -ENOMEM. */
 int vfs_entry(struct vfs *v, const struct meta_attr *a, uint64_t parent, struct vfs_entry *e);
+/* Commits n's (pinned) buffered writes. */
+int vfs_commit_node(struct vfs *v, struct inode *n);
 /* Applies a MOP_SETATTR to n (pinned), committing buffered writes first
  * when the size or times change, then updates the buffer and caches. */
 int vfs_setattr_node(struct vfs *v, struct inode *n, const struct vfs_setattr *s,

@@ -12,7 +12,8 @@
  *  block's k, m, length and checksum live once in `blocks` with a reference
  *  count), gc (blocks no extent references any more), xattrs, meta (applied
  *  index, chunk_size, inline_max, next_ino, result_seq), op_results (the
- *  last MS_RESULTS_KEPT results by op_id) and buckets (the catalog).
+ *  last MS_RESULTS_KEPT results by op_id), buckets (the catalog) and
+ *  locks (the cluster-wide lock table, meta_store_locks.c).
  *  Names, keys and block ids are BLOBs so SQLite orders them with memcmp,
  *  the same on every replica whatever the collation.
  *
@@ -884,6 +885,10 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_gc_done(ms, op);
 	case MOP_PUT:
 		return do_put(ms, op, res);
+	case MOP_LOCK:
+		return msi_lock(ms, op);
+	case MOP_LOCK_DROP:
+		return msi_lock_drop(ms, op);
 	default:
 		return -EINVAL;
 	}

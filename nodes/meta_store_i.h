@@ -75,6 +75,11 @@ enum ms_stmt {
 	S_BK_INS,
 	S_BK_DEL,
 	S_BK_LIST,
+	S_LK_LIST,
+	S_LK_DEL_OWNER,
+	S_LK_INS,
+	S_LK_DEL_SESSION,
+	S_LK_SESSIONS,
 	S_NSTMT
 };
 
@@ -178,5 +183,12 @@ int msi_de_del(struct mstore *ms, uint64_t parent, const char *name);
 int msi_next_comp(const char *path, size_t len, size_t *pos, char *name);
 int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, char *leaf);
 int msi_is_ancestor(struct mstore *ms, uint64_t anc, uint64_t dir);
+
+/* ---- locks (meta_store_locks.c) ---- */
+/* MOP_LOCK: 0, -EAGAIN (another owner's lock is in the way), -EINVAL
+ * (malformed), -ENOLCK (the inode has too many locks). */
+int msi_lock(struct mstore *ms, const struct meta_op *op);
+/* MOP_LOCK_DROP: every lock of session op->parent goes. */
+int msi_lock_drop(struct mstore *ms, const struct meta_op *op);
 
 #endif

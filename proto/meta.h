@@ -33,6 +33,15 @@
  *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state
  *  34  META_MEMBER   bucket, u8 add(1)/remove(2),   -   (leader only)
  *                    u32 node id
+ *  47  META_LOCK_RENEW bucket, u64 session          u32 lease_ms (the session's
+ *                                                   locks live that long without
+ *                                                   another renewal)
+ *  48  META_LOCK_CANCEL bucket, meta_lock (session, -   (a waiting MOP_LOCK of that
+ *                    owner, ino, kind)              owner is answered -EINTR)
+ *  49  META_GETLK    bucket, meta_lock              u8 found, meta_lock (the first
+ *                                                   lock of another owner in the
+ *                                                   way of the one described)
+ *  (47..49 since v2; 35..46 belong to other families)
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -64,6 +73,9 @@ enum {
 	MSG_META_SHARD_OPEN = 32,
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
+	MSG_META_LOCK_RENEW = 47,
+	MSG_META_LOCK_CANCEL = 48,
+	MSG_META_GETLK = 49,
 	MSG_META_MAX
 };
 
@@ -121,6 +133,13 @@ enum meta_op_type {
 	MOP_PUT = 14,		/* create or replace the file at path `name` with
 				 * the given content (inline data or extents) and
 				 * size, making missing parents: atomic object put */
+	/* 15..46: other families */
+	MOP_LOCK = 47,	    /* take, change or release a lock (meta_lock_to_op):
+			     * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
+			     * keeps an -EAGAIN waiting and tries again when a
+			     * lock of the inode is released */
+	MOP_LOCK_DROP = 48, /* every lock of session `parent` goes (lease
+			     * expired, or the mount ends) */
 	MOP_MAX
 };
 
@@ -147,9 +166,10 @@ enum meta_op_type {
 	      * root (object calls); PUT makes parents */
 #define META_F_XATTR_CREATE 0x20
 #define META_F_XATTR_REPLACE 0x40
-#define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
-#define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
-#define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_LOCK_WAIT 0x400 /* LOCK: wait for a conflicting lock to go */
 
 struct meta_op {
 	uint8_t type;
@@ -191,6 +211,30 @@ struct shard_state {
 	uint32_t voter_id[8];
 	uint64_t match[8]; /* leader: each voter's replicated index */
 };
+/* A lock of the cluster-wide lock table: flock(2) locks and POSIX record
+ * locks (fcntl, OFD) never conflict with each other, as on Linux.  The
+ * owner is (session, owner): session names one mount (a random id, its
+ * lease renewed by META_LOCK_RENEW), owner the kernel's lock owner. */
+enum { META_LK_POSIX = 1, META_LK_FLOCK = 2 };
+enum { META_LK_RD = 1, META_LK_WR = 2, META_LK_UN = 3 };
+#define META_LOCK_EOF UINT64_MAX /* end of a lock "to the end of file" */
+struct meta_lock {
+	uint64_t ino;
+	uint64_t session, owner;
+	uint64_t start, end; /* bytes [start, end], inclusive; flock: 0..EOF */
+	uint32_t pid;	     /* informational (F_GETLK) */
+	uint8_t kind;	     /* META_LK_POSIX / FLOCK */
+	uint8_t type;	     /* META_LK_RD / WR / UN */
+};
+void meta_put_lock(struct wr *w, const struct meta_lock *l);
+/* Marks r bad for an unknown kind or type or start > end. */
+void meta_get_lock(struct rd *r, struct meta_lock *l);
+/* MOP_LOCK carries a lock in the op's fields: ino, parent = session,
+ * newparent = owner, size = start, rdev = end, uid = pid, mode = type,
+ * valid = kind.  to_op sets the type and those fields only. */
+void meta_lock_to_op(const struct meta_lock *l, struct meta_op *op);
+void meta_op_to_lock(const struct meta_op *op, struct meta_lock *l);
+
 void meta_put_shard_state(struct wr *w, const struct shard_state *s);
 void meta_get_shard_state(struct rd *r, struct shard_state *s);
 

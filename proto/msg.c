@@ -6,6 +6,7 @@
 
 #include "../common/ec.h"
 #include "../common/err.h"
+#include "meta.h"
 
 static const char *const msg_names[MSG_TYPE_MAX] = {
     [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
@@ -13,9 +14,24 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
 };
 
 static const char *const meta_names[] = {
-    "meta_op",	     "meta_lookup",    "meta_getattr",	  "meta_readdir", "meta_readlink",
-    "meta_getxattr", "meta_listxattr", "meta_extents",	  "meta_statfs",  "meta_resolve",
-    "meta_list",     "meta_buckets",   "meta_shard_open", "meta_shards",  "meta_member",
+    "meta_op",
+    "meta_lookup",
+    "meta_getattr",
+    "meta_readdir",
+    "meta_readlink",
+    "meta_getxattr",
+    "meta_listxattr",
+    "meta_extents",
+    "meta_statfs",
+    "meta_resolve",
+    "meta_list",
+    "meta_buckets",
+    "meta_shard_open",
+    "meta_shards",
+    "meta_member",
+    [MSG_META_LOCK_RENEW - MSG_META_FIRST] = "meta_lock_renew",
+    [MSG_META_LOCK_CANCEL - MSG_META_FIRST] = "meta_lock_cancel",
+    [MSG_META_GETLK - MSG_META_FIRST] = "meta_getlk",
 };
 
 const char *msg_type_name(uint8_t type)
@@ -24,7 +40,9 @@ const char *msg_type_name(uint8_t type)
 		return msg_names[type];
 	}
 	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names)) {
-		return meta_names[type - MSG_META_FIRST];
+		const char *n = meta_names[type - MSG_META_FIRST];
+
+		return n != NULL ? n : "unknown";
 	}
 	return "unknown";
 }
