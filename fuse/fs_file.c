@@ -48,7 +48,8 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct vfs_entry ve;
 	struct vfs_file *fh = NULL;
 	int keep = 0;
-	int rc = vfs_create(v, parent, name, mode, fi->flags, ctx->uid, ctx->gid, &ve, &fh, &keep);
+	int rc = vfs_create(v, parent, name, fs_new_mode(req, mode), fi->flags, ctx->uid, ctx->gid,
+			    &ve, &fh, &keep);
 
 	if (rc != 0) {
 		fs_reply_err(req, rc);

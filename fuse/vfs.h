@@ -60,6 +60,13 @@ struct vfs_stats {
 	uint64_t block_gets; /* blocks read from the cluster */
 };
 
+/* Mode bits above S_IFMT for mknod and create: the creator's umask, which
+ * the shard applies unless the parent directory has a default ACL, whose
+ * entries the new inode then inherits (the kernel leaves the umask to
+ * filesystems with POSIX ACLs).  Without them the mode is used as is. */
+#define VFS_UMASK_SET 0x80000000u
+#define VFS_UMASK(u) (VFS_UMASK_SET | (((uint32_t)(u)&0777u) << 16))
+
 struct vfs;
 struct vfs_file;
 struct vfs_dir;

@@ -108,7 +108,7 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	op.flags = (flags & O_EXCL) ? META_F_EXCL : 0;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	op.mode = (mode & 07777) | S_IFREG;
+	vfs_op_mode(&op, (mode & ~(uint32_t)S_IFMT) | S_IFREG);
 	op.uid = uid;
 	op.gid = gid;
 	nc_drop(v->nc, parent, name);

@@ -36,6 +36,16 @@ static inline int64_t vfs_ttl_ns(double seconds)
 	return (int64_t)(seconds * 1e9);
 }
 
+/* Puts mode (with an optional VFS_UMASK) into a MOP_CREATE. */
+static inline void vfs_op_mode(struct meta_op *op, uint32_t mode)
+{
+	op->mode = mode & 0177777u;
+	if (mode & VFS_UMASK_SET) {
+		op->flags |= META_F_UMASK;
+		op->valid = (mode >> 16) & 0777u;
+	}
+}
+
 /* -ENAMETOOLONG for a name longer than the shard accepts, else 0. */
 int vfs_check_name(const char *name);
 /* Sends op through the shard, counted as a commit. */

@@ -145,7 +145,8 @@ static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode 
 
 static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
-	uint32_t type = op->mode & S_IFMT;
+	uint32_t type = op->mode & S_IFMT, mode;
+	struct msi_inherit inh = {0};
 	struct inode dir, x;
 	uint64_t ino = 0;
 	int rc;
@@ -190,10 +191,14 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 			rc = msi_ino_claim(ms, op->new_ino);
 		}
 	}
+	mode = type | (op->mode & 07777);
+	if (rc == 0) {
+		rc = msi_acl_inherit(ms, op, &mode, &inh);
+	}
 	if (rc < 0) {
 		return rc;
 	}
-	new_inode(&x, op, op->new_ino, type | (op->mode & 07777), op->parent);
+	new_inode(&x, op, op->new_ino, mode, op->parent);
 	if (type == S_IFCHR || type == S_IFBLK) {
 		x.a.rdev = op->rdev;
 	}
@@ -204,6 +209,10 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 	if (rc == 0 && type == S_IFLNK) {
 		rc = msi_run(ms, S_TGT_SET, ARGS(AI(x.a.ino), AB(op->data, op->data_len)));
 	}
+	if (rc == 0) {
+		rc = msi_acl_inherit_store(ms, x.a.ino, &inh);
+	}
+	msi_acl_inherit_done(&inh);
 	return rc < 0 ? rc : msi_attr_of(ms, x.a.ino, &res->attr);
 }
 
@@ -501,6 +510,10 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 	}
 	if (v & META_SET_MODE) {
 		x.a.mode = (x.a.mode & S_IFMT) | (op->mode & 07777);
+		rc = msi_acl_chmod(ms, x.a.ino, x.a.mode);
+		if (rc < 0) {
+			return rc;
+		}
 	}
 	if (v & META_SET_UID) {
 		x.a.uid = op->uid;
@@ -532,6 +545,9 @@ static int do_xattr(struct mstore *ms, const struct meta_op *op, struct meta_res
 	}
 	if (nlen == 0 || nlen > META_XATTR_NAME_MAX) {
 		return -ERANGE;
+	}
+	if (msi_acl_name(op->name)) {
+		return msi_acl_xattr(ms, op, &x, res);
 	}
 	rc = msi_get_int(ms, S_XA_GET, ARGS(AI(x.a.ino), AB(op->name, nlen)), &any);
 	if (rc < 0) {

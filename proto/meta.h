@@ -170,6 +170,9 @@ enum meta_op_type {
 #define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
 #define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
 #define META_F_LOCK_WAIT 0x400 /* LOCK: wait for a conflicting lock to go */
+#define META_F_UMASK                                                                               \
+	0x800 /* CREATE: `valid` is the creator's umask, applied unless the                        \
+	       * parent has a default ACL (then inherited) */
 
 struct meta_op {
 	uint8_t type;
