@@ -218,6 +218,30 @@ wait $wb_ || { cat "$T/wal.b.out"; fail "the WAL writer on mount b failed"; }
 sql_check "$B/wal.db" "$ROWS" "$EXCL"
 log "sqlite WAL (${SECONDS} s): $ROWS rows from two mounts, integrity ok"
 
+# --- a leader change: a lock granted is not granted again, a waiter carries on -----------
+leader_of() { ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $3 == "leader" { print $2 }'; }
+L=
+for _ in $(seq 100); do L=$(leader_of demo); [ -n "$L" ] && break; sleep 0.1; done
+[ -n "$L" ] || fail "no leader of demo"
+lc_start lh "$A/f"
+lc lh "flock ex" ok
+lc_start lw "$B/f"
+n=$(lc_next lw)
+lc_send lw "flock ex"
+sleep 0.5
+kill9_node "$L"
+L2=
+for _ in $(seq 100); do L2=$(leader_of demo); [ -n "$L2" ] && [ "$L2" != "$L" ] && break; sleep 0.1; done
+[ -n "$L2" ] && [ "$L2" != "$L" ] || fail "no new leader of demo after node $L died"
+[ "$(probe "$B/f" "flock ex nb")" = EAGAIN ] || fail "the new leader granted a held flock"
+[ "$(wc -l < "$T/lw.out")" -lt "$n" ] || fail "the waiter got the lock across the leader change"
+lc lh "flock un" ok
+lc_expect lw "$n" ok 15
+lc_stop lw
+lc_stop lh
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $L"
+log "leader change (node $L to $L2): the held lock stayed held, the waiter got it after"
+
 # --- a mount killed while it holds locks --------------------------------------------------
 C="$T/c"
 mount_bucket demo "$C"
