@@ -93,4 +93,6 @@ mount_bucket demo "$M2" allow_other
 [ "$(acl_of "$M2/d/sub")" = "$(acl_of "$M/d/sub")" ] || fail "the other mount sees another ACL"
 [ "$(as_nobody cat "$M2/f")" = secret ] || fail "the other mount does not enforce the ACL"
 log "cp -a keeps ACLs; a second mount sees and enforces them"
+unmount_bucket "$M2" || fail "unmount of m2"
+unmount_bucket "$M" || fail "unmount of m"
 exit 0

@@ -266,4 +266,6 @@ while :; do
 done
 freed=$(( $(now_ms) - t0 ))
 log "a mount killed with SIGKILL: its locks went $freed ms later (lease $LEASE_MS ms)"
+unmount_bucket "$A" || fail "unmount of a"
+unmount_bucket "$B" || fail "unmount of b"
 exit 0
