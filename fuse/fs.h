@@ -14,10 +14,13 @@
 #include "vfs.h"
 
 /* The session's userdata: v is set before the session is mounted. */
+struct dio;
+
 struct objfs {
 	struct vfs *v;
 	struct lkc *lk; /* cluster-wide locks (locks.h) */
 	struct fuse_session *se;
+	struct dio *dio; /* direct/buffered coherence (dio.h) */
 	const char *bucket;
 	int acl; /* the kernel enforces POSIX ACLs: creators' umasks come here */
 };

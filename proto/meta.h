@@ -41,7 +41,13 @@
  *  49  META_GETLK    bucket, meta_lock              u8 found, meta_lock (the first
  *                                                   lock of another owner in the
  *                                                   way of the one described)
- *  (47..49 since v2; 35..46 belong to other families)
+ *  (47..49 since v2)
+ *  53  META_QUOTA    bucket, u8 what, u64 ino       u32 n, n*meta_quota, u8 more
+ *                    (what: QUOTA_LIST from after ino, QUOTA_GET of ino,
+ *                    QUOTA_NEAREST of ino or its closest ancestor; |
+ *                    QUOTA_CHECK recounts the usage)
+ *  54  META_TRASH    bucket, u64 after ino          i64 keep seconds, u32 n,
+ *                                                 n*meta_trash, u8 more
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -76,10 +82,22 @@ enum {
 	MSG_META_LOCK_RENEW = 47,
 	MSG_META_LOCK_CANCEL = 48,
 	MSG_META_GETLK = 49,
+	MSG_META_QUOTA = 53,
+	MSG_META_TRASH = 54,
 	MSG_META_MAX
 };
 
 #define META_ROOT_INO 1
+/* Inodes of snapshots (and /.snapshots itself) are numbered from here, by
+ * the shard at apply time: read-only, and never confused with the inodes
+ * the leader hands out below it. */
+#define META_SNAP_INO_BASE ((uint64_t)1 << 62)
+#define META_SNAP_DIR ".snapshots"
+#define META_TRASH_DIR ".trash"
+static inline int meta_is_snap_ino(uint64_t ino)
+{
+	return ino >= META_SNAP_INO_BASE;
+}
 #define META_NAME_MAX 255
 #define META_SYMLINK_MAX 4095
 #define META_XATTR_NAME_MAX 255
@@ -133,7 +151,16 @@ enum meta_op_type {
 	MOP_PUT = 14,		/* create or replace the file at path `name` with
 				 * the given content (inline data or extents) and
 				 * size, making missing parents: atomic object put */
-	/* 15..46: other families */
+	MOP_QUOTA_SET = 20,	/* limits of directory ino: data = 4 u64 LE (max
+				 * bytes, max inodes, soft bytes, soft inodes; 0 =
+				 * none); all 0 removes the quota */
+	MOP_SNAPSHOT = 21,	/* read-only copy of directory ino's tree as
+				 * /.snapshots/name (blocks shared) */
+	MOP_SNAPSHOT_RM = 22,	/* drop /.snapshots/name */
+	MOP_TRASH_SET = 23,	/* keep deleted entries size seconds (0: off) */
+	MOP_TRASH_RESTORE = 24, /* put trashed inode ino back where it was */
+	MOP_TRASH_EMPTY = 25,	/* purge entries deleted at or before size (ns;
+				 * 0: all), a bounded batch per record */
 	MOP_LOCK = 47,	    /* take, change or release a lock (meta_lock_to_op):
 			     * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
 			     * keeps an -EAGAIN waiting and tries again when a
@@ -166,13 +193,14 @@ enum meta_op_type {
 	      * root (object calls); PUT makes parents */
 #define META_F_XATTR_CREATE 0x20
 #define META_F_XATTR_REPLACE 0x40
-#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
-#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
-#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
-#define META_F_LOCK_WAIT 0x400 /* LOCK: wait for a conflicting lock to go */
+#define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_PUNCH 0x400    /* WRITE: the chunks ext[].chunk become holes */
+#define META_F_LOCK_WAIT 0x800 /* LOCK: wait for a conflicting lock to go */
 #define META_F_UMASK                                                                               \
-	0x800 /* CREATE: `valid` is the creator's umask, applied unless the                        \
-	       * parent has a default ACL (then inherited) */
+	0x1000 /* CREATE: `valid` is the creator's umask, applied unless the                       \
+		* parent has a default ACL (then inherited) */
 
 struct meta_op {
 	uint8_t type;
@@ -240,6 +268,37 @@ void meta_op_to_lock(const struct meta_op *op, struct meta_lock *l);
 
 void meta_put_shard_state(struct wr *w, const struct shard_state *s);
 void meta_get_shard_state(struct rd *r, struct shard_state *s);
+
+/* A quota on a directory tree (META_QUOTA, MOP_QUOTA_SET).  Usage counts
+ * the entries below ino (inodes) and their regular files' sizes (bytes),
+ * kept exactly as operations apply; 0 limits are none. */
+#define QUOTA_LIST 0
+#define QUOTA_GET 1
+#define QUOTA_NEAREST 2
+#define QUOTA_CHECK 0x80
+#define QUOTA_LIST_MAX 1000
+struct meta_quota {
+	uint64_t ino;
+	uint64_t max_bytes, max_inodes, soft_bytes, soft_inodes;
+	uint64_t used_bytes, used_inodes;
+	uint64_t counted_bytes, counted_inodes; /* QUOTA_CHECK: recounted now */
+	char path[WIRE_STR_MAX + 1];		/* from the root, "/" for it */
+};
+/* A deleted file or directory kept in the bucket's trash (META_TRASH). */
+#define TRASH_LIST_MAX 256
+struct meta_trash {
+	uint64_t ino, parent; /* where it was: parent directory and name */
+	uint32_t mode;
+	uint64_t size;
+	int64_t deleted_ns;
+	char name[META_NAME_MAX + 1];
+	char parent_path[WIRE_STR_MAX + 1]; /* "" when the parent is gone */
+};
+void meta_put_trash(struct wr *w, const struct meta_trash *t);
+void meta_get_trash(struct rd *r, struct meta_trash *t);
+
+void meta_put_quota(struct wr *w, const struct meta_quota *q);
+void meta_get_quota(struct rd *r, struct meta_quota *q);
 
 void meta_put_attr(struct wr *w, const struct meta_attr *a);
 void meta_get_attr(struct rd *r, struct meta_attr *a);
