@@ -161,12 +161,12 @@ enum meta_op_type {
 	MOP_TRASH_RESTORE = 24, /* put trashed inode ino back where it was */
 	MOP_TRASH_EMPTY = 25,	/* purge entries deleted at or before size (ns;
 				 * 0: all), a bounded batch per record */
-	MOP_LOCK = 47,	    /* take, change or release a lock (meta_lock_to_op):
-			     * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
-			     * keeps an -EAGAIN waiting and tries again when a
-			     * lock of the inode is released */
-	MOP_LOCK_DROP = 48, /* every lock of session `parent` goes (lease
-			     * expired, or the mount ends) */
+	MOP_LOCK = 47,		/* take, change or release a lock (meta_lock_to_op):
+				 * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
+				 * keeps an -EAGAIN waiting and tries again when a
+				 * lock of the inode is released */
+	MOP_LOCK_DROP = 48,	/* every lock of session `parent` goes (lease
+				 * expired, or the mount ends) */
 	MOP_MAX
 };
 
@@ -193,10 +193,10 @@ enum meta_op_type {
 	      * root (object calls); PUT makes parents */
 #define META_F_XATTR_CREATE 0x20
 #define META_F_XATTR_REPLACE 0x40
-#define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
-#define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
-#define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
-#define META_F_PUNCH 0x400    /* WRITE: the chunks ext[].chunk become holes */
+#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_PUNCH 0x400     /* WRITE: the chunks ext[].chunk become holes */
 #define META_F_LOCK_WAIT 0x800 /* LOCK: wait for a conflicting lock to go */
 #define META_F_UMASK                                                                               \
 	0x1000 /* CREATE: `valid` is the creator's umask, applied unless the                       \
