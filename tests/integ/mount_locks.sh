@@ -242,6 +242,15 @@ lc_stop lh
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $L"
 log "leader change (node $L to $L2): the held lock stayed held, the waiter got it after"
 
+# --- live mounts keep their locks however long they hold them -----------------------------
+lc_start long "$A/f"
+lc long "posix w setlk 0 1" ok
+sleep $((3 * LEASE_MS / 1000))
+[ "$(probe "$B/f" "posix w setlk 0 1")" = EAGAIN ] || fail "a live mount's lock went after 3 leases"
+lc_stop long
+! grep -q "lock.expired" "$T"/cluster/node*.log || fail "a live mount's lock session expired"
+log "a lock held for three leases by a live mount stays held"
+
 # --- a mount killed while it holds locks --------------------------------------------------
 C="$T/c"
 mount_bucket demo "$C"
