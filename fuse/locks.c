@@ -20,6 +20,10 @@
 #include "../common/log.h"
 #include "../common/rand.h"
 
+/* The pause before asking again after a wait the leader could not park
+ * (too many waiters there). */
+#define LKC_RETRY_MS 100
+
 /* One lock taken through an open file, until the file's release. */
 struct lk_use {
 	uint64_t fh, ino, owner;
@@ -178,6 +182,8 @@ int lkc_set(struct lkc *lk, uint64_t fh, struct meta_lock *l, int wait, uint64_t
 	}
 	l->session = lk->session;
 	for (;;) {
+		uint64_t t0 = clock_mono_ms();
+
 		memset(&op, 0, sizeof(op));
 		meta_lock_to_op(l, &op);
 		op.flags = wait && l->type != META_LK_UN ? META_F_LOCK_WAIT : 0;
@@ -191,6 +197,12 @@ int lkc_set(struct lkc *lk, uint64_t fh, struct meta_lock *l, int wait, uint64_t
 		if (intr != NULL && atomic_load(intr)) {
 			rc = -EINTR;
 			break;
+		}
+		/* At once: the leader has too many waiters parked; poll. */
+		if (clock_mono_ms() - t0 < LKC_RETRY_MS) {
+			struct timespec ts = {0, LKC_RETRY_MS * 1000000L};
+
+			nanosleep(&ts, NULL);
 		}
 	}
 	if (rc == 0 && l->type != META_LK_UN) {

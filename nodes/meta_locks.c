@@ -44,6 +44,11 @@
  * end within this much of their length. */
 #define MLK_TICK_MS 200
 #define MLK_SESSIONS_MAX 1024
+/* Each parked call holds one of the server's 256 contexts: past this
+ * many per shard a wait is answered -ETIME at once and the mount asks
+ * again after a pause, so waiters can never starve the node of contexts
+ * (it then polls, slowly, instead of being woken). */
+#define MLK_WAITING_MAX 64
 
 struct mlk_waiter {
 	struct mlk_waiter *next;
@@ -134,6 +139,7 @@ static void wake(struct msvc *m, struct shard *s, uint64_t ino)
 			*p = w->next;
 			w->next = s->lk.ready;
 			s->lk.ready = w;
+			s->lk.n_waiting--;
 			moved = 1;
 		} else {
 			p = &w->next;
@@ -177,10 +183,14 @@ static void park(struct mlk_waiter *w)
 	if (status == 0 && take_cancel(&s->lk, w, now)) {
 		status = -EINTR;
 	}
+	if (status == 0 && s->lk.n_waiting >= MLK_WAITING_MAX) {
+		status = -ETIME;
+	}
 	if (status == 0) {
 		w->until_ms = now + wait_ms(w->m);
 		w->next = s->lk.waiting;
 		s->lk.waiting = w;
+		s->lk.n_waiting++;
 	}
 	pthread_mutex_unlock(&s->lk.mu);
 	if (status != 0) {
@@ -297,6 +307,7 @@ void mlk_cancel(struct msvc *m, struct shard *s, uint64_t session, uint64_t wait
 		if ((*p)->op.parent == session && (uint64_t)(*p)->op.atime_ns == wait_id) {
 			found = *p;
 			*p = found->next;
+			s->lk.n_waiting--;
 			break;
 		}
 	}
@@ -338,6 +349,7 @@ static void run_waiters(struct shard *s, uint64_t now)
 			*p = w->next;
 			w->next = late;
 			late = w;
+			s->lk.n_waiting--;
 		} else {
 			p = &w->next;
 		}
@@ -502,6 +514,7 @@ void mlk_stop(struct msvc *m)
 		pthread_mutex_lock(&s->lk.mu);
 		all = s->lk.waiting;
 		s->lk.waiting = NULL;
+		s->lk.n_waiting = 0;
 		for (w = s->lk.ready; w != NULL;) {
 			struct mlk_waiter *next = w->next;
 

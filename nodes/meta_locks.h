@@ -32,6 +32,7 @@ struct mlk_shard {
 		uint64_t session, wait_id, until_ms;
 	} cancels[16]; /* cancels that found no waiter (yet): a ring */
 	unsigned next_cancel;
+	unsigned n_waiting; /* parked calls (each holds a server context) */
 };
 
 void mlk_shard_init(struct mlk_shard *l);
