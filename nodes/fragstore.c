@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/checksum.h"
@@ -528,6 +529,19 @@ int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr 
 	return frag_read(fs, ref, h, NULL);
 }
 
+int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
+{
+	struct frag_hdr h;
+	uint8_t *data = NULL;
+	int rc = frag_read(fs, ref, &h, &data);
+
+	free(data);
+	if (rc == 0 && bytes != NULL) {
+		*bytes += FRAG_HDR_LEN + (uint64_t)h.frag_len;
+	}
+	return rc;
+}
+
 /* ---- writing ---- */
 
 /* Admits a put of size bytes against the disk and the capacity, reserving
@@ -683,6 +697,45 @@ static int remove_one(struct fragstore *fs, const char *name)
 		rc = 1;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	struct timespec now;
+	struct stat st;
+	int rc = 0;
+
+	if (ref->index >= EC_MAX_FRAGS) {
+		return -EINVAL;
+	}
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* The age check and the unlink under one lock: a put that renames a
+	 * fresh copy into place in between is never the file removed. */
+	pthread_mutex_lock(&fs->lock);
+	if (fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	} else if (st.st_mtim.tv_sec > now.tv_sec - (time_t)grace_s) {
+		rc = -EAGAIN;
+	} else if (unlinkat(fs->root_fd, name, 0) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+	} else {
+		uint64_t sz = (uint64_t)st.st_size;
+
+		fs->count -= fs->count > 0;
+		fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == 1) {
+		int frc = fsync_dir(fs->root_fd, leaf);
+
+		if (frc < 0) {
+			return frc;
+		}
+	}
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 
 #include "fragstore.h"
 #include "meta_service.h"
+#include "scrub.h"
 #include "server.h"
 
 struct node_ctx {
@@ -17,6 +18,7 @@ struct node_ctx {
 	struct fragstore *fs;
 	struct msvc *msvc;  /* metadata shards served here */
 	struct server *srv; /* for PING statistics; set after srv_start */
+	struct scrub *scrub; /* NULL: SCRUB answers -ENOTSUP */
 	uint64_t start_ms;
 };
 

@@ -152,6 +152,12 @@ int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
 /* Blocks waiting for GC, at most max; returns the count. */
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
 
+/* Blocks the shard knows, referenced or waiting for GC, whose id sorts
+ * after `after` (every block when first is set), in id order: at most
+ * max rows into out.  Returns the count; *more set if more may follow. */
+int ms_blocks(struct mstore *ms, const uint8_t after[BLOCK_ID_LEN], int first,
+	      struct meta_block_row *out, size_t max, int *more);
+
 /* Writes a consistent copy of the database to path (for snapshots). */
 int ms_backup(struct mstore *ms, const char *path);
 /* Replaces the database content with the copy at path. */
