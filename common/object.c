@@ -83,6 +83,11 @@ static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, s
 	return rc;
 }
 
+struct blk *objc_blk(struct objc *oc)
+{
+	return oc->blk;
+}
+
 struct cl *objc_cl(struct objc *oc)
 {
 	return oc->cl;

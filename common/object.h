@@ -20,6 +20,7 @@ struct objc;
 int objc_open(const struct cfg *cfg, struct objc **out);
 void objc_close(struct objc *oc);
 struct cl *objc_cl(struct objc *oc);
+struct blk *objc_blk(struct objc *oc);
 
 /* Creates a bucket: its shard (root directory) and its catalog entry.
  * -EEXIST if it exists, -EINVAL for a bad name. */

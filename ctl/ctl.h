@@ -45,6 +45,10 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv);
 int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
+int ctl_cmd_scrub(struct ctl *c, int argc, char **argv);
+int ctl_cmd_fsck(struct ctl *c, int argc, char **argv);
+int ctl_cmd_gc(struct ctl *c, int argc, char **argv);
+int ctl_cmd_durability(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
 

@@ -700,7 +700,7 @@ static int remove_one(struct fragstore *fs, const char *name)
 	return rc;
 }
 
-int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s)
+int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s, int dry)
 {
 	char top[4], leaf[8], name[NAME_MAX_LEN];
 	struct timespec now;
@@ -719,6 +719,8 @@ int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_
 		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
 	} else if (st.st_mtim.tv_sec > now.tv_sec - (time_t)grace_s) {
 		rc = -EAGAIN;
+	} else if (dry) {
+		rc = 1;
 	} else if (unlinkat(fs->root_fd, name, 0) < 0) {
 		rc = errno == ENOENT ? 0 : -errno;
 	} else {
@@ -729,7 +731,7 @@ int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_
 		rc = 1;
 	}
 	pthread_mutex_unlock(&fs->lock);
-	if (rc == 1) {
+	if (rc == 1 && !dry) {
 		int frc = fsync_dir(fs->root_fd, leaf);
 
 		if (frc < 0) {

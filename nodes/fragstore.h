@@ -44,8 +44,9 @@ int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *byte
 /* Removes one fragment only if its file was last written more than
  * grace_s seconds ago by this node's clock (a stray found by the sweep:
  * a fragment written since the mark may belong to a block about to be
- * committed).  Returns 1 if removed, 0 if absent, -EAGAIN if younger. */
-int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s);
+ * committed).  With dry set nothing is removed.  Returns 1 if removed (or
+ * it would be), 0 if absent, -EAGAIN if younger. */
+int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s, int dry);
 
 /* Reads and checks only the header (data checksum not verified). */
 int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h);

@@ -217,7 +217,10 @@ static uint8_t check_one(struct node_ctx *n, uint8_t op, uint32_t grace_s,
 		       : rc == -OBJ_ECHECKSUM ? FRAG_RES_BAD
 					      : FRAG_RES_ERROR;
 	}
-	rc = frag_sweep(n->fs, ref, grace_s);
+	rc = frag_sweep(n->fs, ref, grace_s, op == FRAG_CHECK_AGE);
+	if (rc == 1 && op == FRAG_CHECK_AGE) {
+		return FRAG_RES_OK;
+	}
 	if (rc == 1) {
 		char hex[2 * BLOCK_ID_LEN + 1];
 
@@ -228,8 +231,8 @@ static uint8_t check_one(struct node_ctx *n, uint8_t op, uint32_t grace_s,
 	return rc == 0 ? FRAG_RES_MISSING : rc == -EAGAIN ? FRAG_RES_YOUNG : FRAG_RES_ERROR;
 }
 
-/* FRAG_CHECK: full reads (VERIFY) or age-checked deletes (SWEEP) of a
- * list of fragments, one result byte each, in order. */
+/* FRAG_CHECK: full reads (VERIFY), age-checked deletes (SWEEP) or age
+ * checks alone (AGE) of a list of fragments, one result byte each. */
 static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
 			size_t errlen)
 {
@@ -239,7 +242,7 @@ static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out,
 
 	(void)err;
 	(void)errlen;
-	if (!rd_ok(r) || (op != FRAG_CHECK_VERIFY && op != FRAG_CHECK_SWEEP) ||
+	if (!rd_ok(r) || op < FRAG_CHECK_VERIFY || op > FRAG_CHECK_AGE ||
 	    cnt > FRAG_CHECK_MAX || r->left != (size_t)cnt * (BLOCK_ID_LEN + 1)) {
 		return -OBJ_EPROTO;
 	}

@@ -107,10 +107,10 @@ struct scrub_status {
 /* FRAG_CHECK ops and per-fragment results.  VERIFY reads every byte and
  * checks both checksums (a failure quarantines, as FRAG_GET does); SWEEP
  * deletes a fragment only if its file is older than grace_s by the
- * node's clock. */
-enum frag_check_op { FRAG_CHECK_VERIFY = 1, FRAG_CHECK_SWEEP = 2 };
+ * node's clock; AGE answers what SWEEP would do, deleting nothing. */
+enum frag_check_op { FRAG_CHECK_VERIFY = 1, FRAG_CHECK_SWEEP = 2, FRAG_CHECK_AGE = 3 };
 enum frag_check_res {
-	FRAG_RES_OK = 0,      /* VERIFY: intact */
+	FRAG_RES_OK = 0,      /* VERIFY: intact; AGE: old enough to delete */
 	FRAG_RES_MISSING = 1, /* not stored here */
 	FRAG_RES_BAD = 2,     /* VERIFY: failed a checksum, now quarantined */
 	FRAG_RES_YOUNG = 3,   /* SWEEP: younger than the grace period, kept */
