@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "ctl.h"
 
@@ -320,29 +321,47 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 
 static void repair_usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl repair BUCKET\n"
+	fprintf(f, "Usage: objfsctl repair [--json] BUCKET\n"
 		   "Check every block of every file of BUCKET and write each fragment that\n"
 		   "is missing or damaged on its home node back there, rebuilt from the\n"
 		   "others: run it after a node was down (its fragments were handed off\n"
-		   "to other nodes) or replaced.  Home nodes that are down are skipped.\n");
+		   "to other nodes) or replaced.  Each home node reads its fragment in full\n"
+		   "to check it, so damaged data and parity are found too.  Home nodes that\n"
+		   "are down are skipped.  Prints the bytes rebuilt and the rate.\n\n"
+		   "  --json   print the result as one JSON object\n");
 }
 
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 {
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	struct repair_stats st;
+	struct blk_rr_stats before, after;
 	const char *bucket;
 	struct objc *oc;
-	int rc, i;
+	uint64_t t0, bytes;
+	double secs;
+	int rc, ch, json = 0;
 
-	if (ctl_is_help(argc, argv)) {
-		repair_usage(stdout);
-		return CTL_OK;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			repair_usage(stdout);
+			return CTL_OK;
+		default:
+			repair_usage(stderr);
+			return CTL_USAGE;
+		}
 	}
-	if ((i = ctl_operands(argc, argv)) < 0 || argc - i != 1) {
+	if (argc - optind != 1) {
 		repair_usage(stderr);
 		return CTL_USAGE;
 	}
-	bucket = argv[i];
+	bucket = argv[optind];
 	if (msg_check_bucket(bucket) != 0) {
 		fprintf(stderr, "objfsctl repair: invalid bucket name '%s'\n", bucket);
 		return CTL_USAGE;
@@ -351,12 +370,28 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	cl_wait_connected(objc_cl(oc), 2000);
+	blk_rr_stats(objc_blk(oc), &before);
+	t0 = clock_mono_ms();
 	rc = obj_repair(oc, bucket, &st);
+	secs = (double)(clock_mono_ms() - t0) / 1000.0;
+	blk_rr_stats(objc_blk(oc), &after);
 	objc_close(oc);
-	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks "
-	       "failed\n",
-	       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
-	       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+	bytes = after.bytes_rewritten - before.bytes_rewritten;
+	if (json) {
+		printf("{\"bucket\":\"%s\",\"files\":%llu,\"blocks\":%llu,\"fragments_rewritten\":%llu,"
+		       "\"bytes_rewritten\":%llu,\"blocks_failed\":%llu,\"seconds\":%.3f,"
+		       "\"mb_per_s\":%.1f}\n",
+		       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
+		       (unsigned long long)st.fragments, (unsigned long long)bytes,
+		       (unsigned long long)st.failed, secs, secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+	} else {
+		printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu "
+		       "blocks failed\n",
+		       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
+		       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+		printf("rebuilt %.1f MB in %.1f s: %.1f MB/s\n", (double)bytes / 1e6, secs,
+		       secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl repair: %s: %s\n", bucket, obj_strerror(rc));
 		return CTL_FAIL;
