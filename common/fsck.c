@@ -38,7 +38,7 @@ struct fsck_run {
 	int rc;
 };
 
-#define RES(fr, node, b, i) ((fr)->res[((node) * FSCK_BATCH + (b)) * EC_MAX_FRAGS + (i)])
+#define RES(fr, node, b, i) ((fr)->res[((node)*FSCK_BATCH + (b)) * EC_MAX_FRAGS + (i)])
 
 /* Asks every up node about every fragment of blocks[0..n). */
 static void check_batch(struct fsck_run *fr, const struct meta_extent *ext, size_t n)

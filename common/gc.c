@@ -145,8 +145,8 @@ static int mark_bucket(void *arg, const char *name)
 	free(rows);
 	ma->st->buckets++;
 	if (rc != 0) {
-		log_error("gc.mark", "bucket '%s': cannot list its blocks: %s; nothing deleted", name,
-			  obj_strerror(rc));
+		log_error("gc.mark", "bucket '%s': cannot list its blocks: %s; nothing deleted",
+			  name, obj_strerror(rc));
 		ma->rc = rc;
 		return 1; /* stop: a partial mark would make live fragments look stray */
 	}

@@ -32,13 +32,13 @@ struct gc_opts {
 
 struct gc_node_stats {
 	uint32_t node_id;
-	int up;		   /* listed and swept */
-	uint64_t listed;   /* fragments it holds */
-	uint64_t strays;   /* fragments of blocks no shard knows */
-	uint64_t surplus;  /* hand-offs whose home copy is intact */
-	uint64_t deleted;  /* removed (dry run: would be) */
-	uint64_t young;	   /* candidates kept: younger than the grace period */
-	uint64_t bytes;	   /* bytes of the deleted ones */
+	int up;		  /* listed and swept */
+	uint64_t listed;  /* fragments it holds */
+	uint64_t strays;  /* fragments of blocks no shard knows */
+	uint64_t surplus; /* hand-offs whose home copy is intact */
+	uint64_t deleted; /* removed (dry run: would be) */
+	uint64_t young;	  /* candidates kept: younger than the grace period */
+	uint64_t bytes;	  /* bytes of the deleted ones */
 };
 
 struct gc_stats {

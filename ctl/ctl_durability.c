@@ -76,8 +76,9 @@ int ctl_cmd_durability(struct ctl *c, int argc, char **argv)
 		case 'p':
 			if (sscanf(optarg, "%u+%u", &k, &m) != 2 || k < 1 || k > EC_MAX_K ||
 			    m > EC_MAX_M) {
-				fprintf(stderr, "objfsctl durability: --profile: not K+M with K "
-						"1..%d and M 0..%d: '%s'\n",
+				fprintf(stderr,
+					"objfsctl durability: --profile: not K+M with K "
+					"1..%d and M 0..%d: '%s'\n",
 					EC_MAX_K, EC_MAX_M, optarg);
 				return CTL_USAGE;
 			}
@@ -164,7 +165,8 @@ int ctl_cmd_durability(struct ctl *c, int argc, char **argv)
 		       "can lose data\n",
 		       m);
 	} else {
-		printf("zones: a block survives the loss of any %u zone%s\n", tol, tol > 1 ? "s" : "");
+		printf("zones: a block survives the loss of any %u zone%s\n", tol,
+		       tol > 1 ? "s" : "");
 	}
 	printf("(independent disk failures; an object of B blocks is lost with about B times "
 	       "that probability)\n");

@@ -16,18 +16,17 @@
 
 static void fsck_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: objfsctl fsck [--repair] [--json] [BUCKET]\n"
-		"Check that every block of every file of BUCKET (default: every bucket)\n"
-		"has its k+m fragments intact on k+m distinct nodes, spread over as many\n"
-		"zones as the cluster map allows.  Every fragment is read in full on the\n"
-		"node holding it.  Degraded blocks (still readable, short of redundancy)\n"
-		"and lost blocks (fewer than k intact fragments) are listed.\n\n"
-		"  --repair   rebuild the fragments of degraded blocks on their home\n"
-		"             nodes, then check those blocks again\n"
-		"  --json     print the result as one JSON object\n\n"
-		"Exit status: 0 clean, 3 degraded blocks (none lost), 4 lost blocks,\n"
-		"1 failure (a shard or the cluster unreachable), 2 usage error.\n");
+	fprintf(f, "Usage: objfsctl fsck [--repair] [--json] [BUCKET]\n"
+		   "Check that every block of every file of BUCKET (default: every bucket)\n"
+		   "has its k+m fragments intact on k+m distinct nodes, spread over as many\n"
+		   "zones as the cluster map allows.  Every fragment is read in full on the\n"
+		   "node holding it.  Degraded blocks (still readable, short of redundancy)\n"
+		   "and lost blocks (fewer than k intact fragments) are listed.\n\n"
+		   "  --repair   rebuild the fragments of degraded blocks on their home\n"
+		   "             nodes, then check those blocks again\n"
+		   "  --json     print the result as one JSON object\n\n"
+		   "Exit status: 0 clean, 3 degraded blocks (none lost), 4 lost blocks,\n"
+		   "1 failure (a shard or the cluster unreachable), 2 usage error.\n");
 }
 
 struct fsck_cli {
@@ -181,10 +180,7 @@ int ctl_cmd_fsck(struct ctl *c, int argc, char **argv)
 	}
 	ctl_progress_end(&fc.pb);
 	objc_close(oc);
-	ret = rc != 0		 ? CTL_FAIL
-	      : st.lost > 0	 ? CTL_LOST
-	      : st.degraded > 0 ? CTL_DEGRADED
-				 : CTL_OK;
+	ret = rc != 0 ? CTL_FAIL : st.lost > 0 ? CTL_LOST : st.degraded > 0 ? CTL_DEGRADED : CTL_OK;
 	if (fc.json) {
 		printf("],\"buckets\":%zu,\"files\":%llu,\"bytes\":%llu,\"blocks\":%llu,"
 		       "\"healthy\":%llu,\"degraded\":%llu,\"lost\":%llu,\"fragments_intact\":%llu,"
@@ -223,20 +219,19 @@ int ctl_cmd_fsck(struct ctl *c, int argc, char **argv)
 
 static void gc_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: objfsctl gc [--dry-run] [--grace SECONDS] [--json]\n"
-		"Find and delete stray fragments: fragments of blocks no bucket's shard\n"
-		"knows (a writer that died before its commit, a delete a down node\n"
-		"missed) and surplus hand-off copies whose home copy is intact.  A\n"
-		"fragment younger than the grace period is kept (its block's commit may\n"
-		"be on its way); a fragment of a known block on its home node is never\n"
-		"deleted.  Every bucket must be readable from its shard's leader, or\n"
-		"nothing is deleted; nodes that are down are skipped.\n\n"
-		"  -n, --dry-run        list what would be deleted; delete nothing\n"
-		"  -g, --grace SECONDS  keep fragments younger than this (default: the\n"
-		"                       config's gc_grace, one day unless set)\n"
-		"  --json               print the result as one JSON object\n\n"
-		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+	fprintf(f, "Usage: objfsctl gc [--dry-run] [--grace SECONDS] [--json]\n"
+		   "Find and delete stray fragments: fragments of blocks no bucket's shard\n"
+		   "knows (a writer that died before its commit, a delete a down node\n"
+		   "missed) and surplus hand-off copies whose home copy is intact.  A\n"
+		   "fragment younger than the grace period is kept (its block's commit may\n"
+		   "be on its way); a fragment of a known block on its home node is never\n"
+		   "deleted.  Every bucket must be readable from its shard's leader, or\n"
+		   "nothing is deleted; nodes that are down are skipped.\n\n"
+		   "  -n, --dry-run        list what would be deleted; delete nothing\n"
+		   "  -g, --grace SECONDS  keep fragments younger than this (default: the\n"
+		   "                       config's gc_grace, one day unless set)\n"
+		   "  --json               print the result as one JSON object\n\n"
+		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
@@ -265,8 +260,9 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 			grace = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || end == optarg || grace < 0 ||
 			    grace > 31536000) {
-				fprintf(stderr, "objfsctl gc: --grace: not a number of seconds "
-						"in 0..31536000: '%s'\n",
+				fprintf(stderr,
+					"objfsctl gc: --grace: not a number of seconds "
+					"in 0..31536000: '%s'\n",
 					optarg);
 				return CTL_USAGE;
 			}
@@ -300,9 +296,10 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	if (json) {
-		printf("{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,\"nodes\":[",
-		       o.dry_run ? "true" : "false", o.grace_s, (unsigned long long)st.buckets,
-		       (unsigned long long)st.blocks);
+		printf(
+		    "{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,\"nodes\":[",
+		    o.dry_run ? "true" : "false", o.grace_s, (unsigned long long)st.buckets,
+		    (unsigned long long)st.blocks);
 		for (size_t j = 0; j < st.n_nodes; j++) {
 			const struct gc_node_stats *ns = &st.node[j];
 
@@ -326,13 +323,14 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 				printf("node %u: not swept (down or failed)\n", ns->node_id);
 			}
 		}
-		printf("gc%s: %llu blocks marked in %llu buckets; %llu fragments listed: %llu "
-		       "strays, %llu surplus hand-offs; %llu %s (%s), %llu younger than %u s kept\n",
-		       o.dry_run ? " (dry run)" : "", (unsigned long long)st.blocks,
-		       (unsigned long long)st.buckets, (unsigned long long)st.listed,
-		       (unsigned long long)st.strays, (unsigned long long)st.surplus,
-		       (unsigned long long)st.deleted, o.dry_run ? "would be deleted" : "deleted",
-		       ctl_human(st.bytes, hb, sizeof(hb)), (unsigned long long)st.young, o.grace_s);
+		printf(
+		    "gc%s: %llu blocks marked in %llu buckets; %llu fragments listed: %llu "
+		    "strays, %llu surplus hand-offs; %llu %s (%s), %llu younger than %u s kept\n",
+		    o.dry_run ? " (dry run)" : "", (unsigned long long)st.blocks,
+		    (unsigned long long)st.buckets, (unsigned long long)st.listed,
+		    (unsigned long long)st.strays, (unsigned long long)st.surplus,
+		    (unsigned long long)st.deleted, o.dry_run ? "would be deleted" : "deleted",
+		    ctl_human(st.bytes, hb, sizeof(hb)), (unsigned long long)st.young, o.grace_s);
 	}
 	gc_stats_free(&st);
 	return CTL_OK;

@@ -333,9 +333,8 @@ static void repair_usage(FILE *f)
 
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	struct repair_stats st;
 	struct blk_rr_stats before, after;
 	const char *bucket;
@@ -378,12 +377,14 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 	objc_close(oc);
 	bytes = after.bytes_rewritten - before.bytes_rewritten;
 	if (json) {
-		printf("{\"bucket\":\"%s\",\"files\":%llu,\"blocks\":%llu,\"fragments_rewritten\":%llu,"
+		printf("{\"bucket\":\"%s\",\"files\":%llu,\"blocks\":%llu,\"fragments_rewritten\":%"
+		       "llu,"
 		       "\"bytes_rewritten\":%llu,\"blocks_failed\":%llu,\"seconds\":%.3f,"
 		       "\"mb_per_s\":%.1f}\n",
 		       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
 		       (unsigned long long)st.fragments, (unsigned long long)bytes,
-		       (unsigned long long)st.failed, secs, secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
+		       (unsigned long long)st.failed, secs,
+		       secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
 	} else {
 		printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu "
 		       "blocks failed\n",

@@ -20,20 +20,19 @@
 
 static void scrub_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: objfsctl scrub [--json] [BUCKET]\n"
-		"       objfsctl scrub status [--json]\n"
-		"Verify stored data now.  Without BUCKET, every up node starts a scrub\n"
-		"pass (a full read of every fragment it stores, checked against its\n"
-		"XXH3, at the node's scrub_rate) and this waits for all of them, with a\n"
-		"progress bar on a terminal.  With BUCKET, every fragment of every block\n"
-		"of its files is read in full on the nodes holding it, which also finds\n"
-		"fragments that are missing.  Damaged fragments are quarantined by their\n"
-		"node; 'objfsctl repair BUCKET' or 'objfsctl fsck --repair' rebuilds them.\n"
-		"'scrub status' shows each node's last complete pass and any pass under way.\n\n"
-		"  --json     print the result as one JSON object\n\n"
-		"Exit status: 0 nothing damaged, 3 damaged or missing fragments found,\n"
-		"1 failure, 2 usage error.\n");
+	fprintf(f, "Usage: objfsctl scrub [--json] [BUCKET]\n"
+		   "       objfsctl scrub status [--json]\n"
+		   "Verify stored data now.  Without BUCKET, every up node starts a scrub\n"
+		   "pass (a full read of every fragment it stores, checked against its\n"
+		   "XXH3, at the node's scrub_rate) and this waits for all of them, with a\n"
+		   "progress bar on a terminal.  With BUCKET, every fragment of every block\n"
+		   "of its files is read in full on the nodes holding it, which also finds\n"
+		   "fragments that are missing.  Damaged fragments are quarantined by their\n"
+		   "node; 'objfsctl repair BUCKET' or 'objfsctl fsck --repair' rebuilds them.\n"
+		   "'scrub status' shows each node's last complete pass and any pass under way.\n\n"
+		   "  --json     print the result as one JSON object\n\n"
+		   "Exit status: 0 nothing damaged, 3 damaged or missing fragments found,\n"
+		   "1 failure, 2 usage error.\n");
 }
 
 /* One node's answer to SCRUB. */
@@ -100,8 +99,8 @@ static int do_status(struct objc *oc, int json)
 	if (json) {
 		printf("{\"nodes\":[");
 	} else {
-		printf("%-5s %-22s %10s %6s %10s %8s  %s\n", "NODE", "LAST PASS", "FRAGMENTS", "BAD",
-		       "BYTES", "SECONDS", "NOW");
+		printf("%-5s %-22s %10s %6s %10s %8s  %s\n", "NODE", "LAST PASS", "FRAGMENTS",
+		       "BAD", "BYTES", "SECONDS", "NOW");
 	}
 	for (size_t j = 0; j < cfg->n_nodes; j++) {
 		struct scrub_status st;
@@ -112,9 +111,10 @@ static int do_status(struct objc *oc, int json)
 			printf("%s{\"id\":%u,\"up\":%s", j ? "," : "", cfg->nodes[j].id,
 			       rc == 0 ? "true" : "false");
 			if (rc == 0) {
-				printf(",\"running\":%s,\"rate_mb\":%u,\"period_s\":%llu,\"current\":",
-				       st.running ? "true" : "false", st.rate_mb,
-				       (unsigned long long)st.period_s);
+				printf(
+				    ",\"running\":%s,\"rate_mb\":%u,\"period_s\":%llu,\"current\":",
+				    st.running ? "true" : "false", st.rate_mb,
+				    (unsigned long long)st.period_s);
 				json_pass(stdout, &st.cur);
 				printf(",\"last\":");
 				json_pass(stdout, &st.last);
@@ -135,7 +135,8 @@ static int do_status(struct objc *oc, int json)
 		print_time(when, sizeof(when), st.last.finished_ms);
 		if (st.running) {
 			snprintf(now, sizeof(now), "pass %u: %llu of %llu", st.cur.id,
-				 (unsigned long long)st.cur.checked, (unsigned long long)st.cur.total);
+				 (unsigned long long)st.cur.checked,
+				 (unsigned long long)st.cur.total);
 		} else {
 			snprintf(now, sizeof(now), "idle");
 		}
@@ -232,7 +233,9 @@ static int do_nodes(struct objc *oc, int json)
 		}
 		if (json) {
 			printf("%s{\"id\":%u,\"state\":\"%s\"", first ? "" : ",", cfg->nodes[j].id,
-			       state[j] == 2 ? "done" : state[j] == 0 ? "down" : "failed");
+			       state[j] == 2   ? "done"
+			       : state[j] == 0 ? "down"
+					       : "failed");
 			if (state[j] == 2) {
 				printf(",\"pass\":");
 				json_pass(stdout, p);
@@ -338,9 +341,8 @@ static int do_bucket(struct objc *oc, const char *bucket, int json)
 
 int ctl_cmd_scrub(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int json = 0, ch, rc;
 	struct objc *oc;
 

@@ -213,7 +213,7 @@ static uint8_t check_one(struct node_ctx *n, uint8_t op, uint32_t grace_s,
 		if (rc == 0) {
 			return FRAG_RES_OK;
 		}
-		return rc == -ENOENT	       ? FRAG_RES_MISSING
+		return rc == -ENOENT	      ? FRAG_RES_MISSING
 		       : rc == -OBJ_ECHECKSUM ? FRAG_RES_BAD
 					      : FRAG_RES_ERROR;
 	}
@@ -242,8 +242,8 @@ static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out,
 
 	(void)err;
 	(void)errlen;
-	if (!rd_ok(r) || op < FRAG_CHECK_VERIFY || op > FRAG_CHECK_AGE ||
-	    cnt > FRAG_CHECK_MAX || r->left != (size_t)cnt * (BLOCK_ID_LEN + 1)) {
+	if (!rd_ok(r) || op < FRAG_CHECK_VERIFY || op > FRAG_CHECK_AGE || cnt > FRAG_CHECK_MAX ||
+	    r->left != (size_t)cnt * (BLOCK_ID_LEN + 1)) {
 		return -OBJ_EPROTO;
 	}
 	refs = calloc(cnt ? cnt : 1, sizeof(*refs));

@@ -16,8 +16,8 @@ struct node_ctx {
 	uint32_t node_id;
 	const char *zone;
 	struct fragstore *fs;
-	struct msvc *msvc;  /* metadata shards served here */
-	struct server *srv; /* for PING statistics; set after srv_start */
+	struct msvc *msvc;   /* metadata shards served here */
+	struct server *srv;  /* for PING statistics; set after srv_start */
 	struct scrub *scrub; /* NULL: SCRUB answers -ENOTSUP */
 	uint64_t start_ms;
 };

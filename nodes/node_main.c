@@ -11,8 +11,8 @@
 #include "objfs_build.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +23,8 @@
 #include "../common/log.h"
 #include "../proto/frame.h"
 #include "fragstore.h"
-#include "scrub.h"
 #include "handlers.h"
+#include "scrub.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR

@@ -45,7 +45,7 @@ struct scrub {
 	pthread_t th;
 	uint64_t start_ms; /* when the node started: the schedule's origin */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* CLOCK_MONOTONIC; signalled on stop and kick */
+	pthread_cond_t cv; /* CLOCK_MONOTONIC; signalled on stop and kick */
 	/* Guarded by mu: */
 	bool stop, kick, running;
 	uint32_t next_id; /* id of the next pass */
@@ -168,8 +168,8 @@ static void run_pass(struct scrub *s)
 	pthread_mutex_lock(&s->mu);
 	s->kick = false;
 	s->running = true;
-	s->cur = (struct scrub_pass){
-	    .id = s->next_id++, .started_ms = frame_now_ms(), .total = u.count};
+	s->cur =
+	    (struct scrub_pass){.id = s->next_id++, .started_ms = frame_now_ms(), .total = u.count};
 	pthread_mutex_unlock(&s->mu);
 	log_info("scrub.start", "pass %u: %llu fragments", s->cur.id, (unsigned long long)u.count);
 
@@ -210,7 +210,8 @@ static void run_pass(struct scrub *s)
 		 (unsigned long long)done.checked, (unsigned long long)done.bad,
 		 (unsigned long long)done.bytes, (double)(clock_mono_ms() - t0) / 1000.0);
 	if (s->period_s > 0 && (double)(clock_mono_ms() - t0) / 1000.0 > s->period_s) {
-		log_warn("scrub.slow", "pass %u took longer than scrub_period (%.0f s): raise scrub_rate",
+		log_warn("scrub.slow",
+			 "pass %u took longer than scrub_period (%.0f s): raise scrub_rate",
 			 done.id, s->period_s);
 	}
 }
@@ -236,7 +237,8 @@ static void *scrub_main(void *arg)
 				uint64_t due_wall = base + (uint64_t)(s->period_s * 1000.0);
 				uint64_t now_wall = frame_now_ms();
 
-				due_ms = clock_mono_ms() + (due_wall > now_wall ? due_wall - now_wall : 0);
+				due_ms = clock_mono_ms() +
+					 (due_wall > now_wall ? due_wall - now_wall : 0);
 			}
 			wait_until(s, due_ms);
 			if (s->stop) {

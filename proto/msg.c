@@ -9,8 +9,8 @@
 #include "meta.h"
 
 static const char *const msg_names[MSG_TYPE_MAX] = {
-    [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
-    [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del", [MSG_FRAG_LIST] = "frag_list",
+    [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put",	    [MSG_FRAG_GET] = "frag_get",
+    [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del",	    [MSG_FRAG_LIST] = "frag_list",
     [MSG_SCRUB] = "scrub",	   [MSG_FRAG_CHECK] = "frag_check",
 };
 
@@ -18,7 +18,14 @@ static const char *const meta_names[] = {
     "meta_op",	     "meta_lookup",    "meta_getattr",	  "meta_readdir", "meta_readlink",
     "meta_getxattr", "meta_listxattr", "meta_extents",	  "meta_statfs",  "meta_resolve",
     "meta_list",     "meta_buckets",   "meta_shard_open", "meta_shards",  "meta_member",
-    [MSG_META_BLOCKS - MSG_META_FIRST] = "meta_blocks",
+};
+
+/* Metadata ids past the dense run above (ids are given out in ranges). */
+static const struct {
+	uint8_t type;
+	const char *name;
+} meta_names_sparse[] = {
+    {MSG_META_BLOCKS, "meta_blocks"},
 };
 
 const char *msg_type_name(uint8_t type)
@@ -26,9 +33,13 @@ const char *msg_type_name(uint8_t type)
 	if (type < MSG_TYPE_MAX && msg_names[type] != NULL) {
 		return msg_names[type];
 	}
-	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names) &&
-	    meta_names[type - MSG_META_FIRST] != NULL) {
+	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names)) {
 		return meta_names[type - MSG_META_FIRST];
+	}
+	for (size_t i = 0; i < OBJ_ARRAY_LEN(meta_names_sparse); i++) {
+		if (meta_names_sparse[i].type == type) {
+			return meta_names_sparse[i].name;
+		}
 	}
 	return "unknown";
 }

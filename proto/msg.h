@@ -95,9 +95,9 @@ struct scrub_pass {
 enum scrub_op { SCRUB_STATUS = 0, SCRUB_START = 1 };
 
 struct scrub_status {
-	uint8_t running;      /* a pass is under way: cur describes it */
-	uint32_t rate_mb;     /* scrub_rate, MB/s */
-	uint64_t period_s;    /* scrub_period; 0: no automatic passes */
+	uint8_t running;	/* a pass is under way: cur describes it */
+	uint32_t rate_mb;	/* scrub_rate, MB/s */
+	uint64_t period_s;	/* scrub_period; 0: no automatic passes */
 	struct scrub_pass cur;	/* the pass running now, or the last one */
 	struct scrub_pass last; /* the last complete pass */
 	uint32_t n_bad;

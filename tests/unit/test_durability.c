@@ -33,8 +33,8 @@ START_TEST(test_closed_forms)
 	ck_assert_double_eq_tol(one / (mu / (6 * 5 * l * l)), 1.0, 0.01);
 	ck_assert_double_eq_tol(two / (mu * mu / (6 * 5 * 4 * l * l * l)), 1.0, 0.01);
 	/* The annual loss is 1 - exp(-year / MTTDL). */
-	ck_assert_double_eq_tol(dur_annual_loss(4, 2, 0.02, 24),
-				-expm1(-DUR_HOURS_PER_YEAR / two), 1e-20);
+	ck_assert_double_eq_tol(dur_annual_loss(4, 2, 0.02, 24), -expm1(-DUR_HOURS_PER_YEAR / two),
+				1e-20);
 }
 END_TEST
 
