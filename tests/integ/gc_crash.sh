@@ -5,7 +5,9 @@
 # period (dry run and real run both say so, nothing deleted), deletes
 # exactly them once they are older, and never a referenced fragment: fsck
 # is clean after it and every other file reads back identical, through a
-# new mount and as objects.
+# new mount and as objects.  Then the hand-off copies a write made while a
+# node was down, left behind once repair put every fragment home, are
+# collected the same way (surplus copies whose home copy is intact).
 . "$(dirname "$0")/mountlib.sh"
 
 GRACE=3
@@ -94,4 +96,35 @@ for i in 1 2 3; do
 done
 cmp -s "$T/small" "$T/mnt/small" || fail "small differs after gc"
 log "gc collected $strays stray fragments of the killed writer; 36 referenced ones kept"
+unmount_bucket "$T/mnt" || fail "unmount"
+
+# Hand-offs: an object of 2 blocks put while a fragment-only node is down
+# sends that node's 2 fragments elsewhere; repair writes them home once it
+# is back, and the 2 hand-off copies are surplus.
+set -- $(data_only_nodes)
+[ $# -ge 1 ] || fail "no data-only node"
+kill9_node "$1"
+randfile "$T/late" $((5 * 1024 * 1024))
+ctl put demo late "$T/late" >/dev/null || fail "put with a node down"
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $1"
+ctl repair demo > "$T/repair" || fail "repair: $(cat "$T/repair")"
+grep -q ", 2 fragments rewritten, 0 blocks failed" "$T/repair" || { cat "$T/repair"; fail "repair did not move 2 fragments home"; }
+[ "$(frag_count)" -eq $((base + 12 + 2)) ] || fail "$(frag_count) fragments, not $((base + 14)) with 2 hand-offs"
+ctl gc --grace 3600 --json > "$T/gc6" || fail "gc of hand-offs"
+[ "$(jlast "$T/gc6" surplus)" -eq 2 ] || { cat "$T/gc6"; fail "gc found $(jlast "$T/gc6" surplus) surplus copies, not 2"; }
+[ "$(jlast "$T/gc6" strays)" -eq 0 ] || fail "gc found strays among referenced blocks"
+[ "$(jlast "$T/gc6" deleted)" -eq 0 ] || fail "gc deleted young hand-offs"
+deadline=$(( $(date +%s) + 30 ))
+while :; do
+	ctl gc --grace "$GRACE" --json > "$T/gc7" || { cat "$T/gc7"; fail "gc"; }
+	[ "$(jlast "$T/gc7" deleted)" -eq 2 ] && break
+	[ "$(jlast "$T/gc7" deleted)" -eq 0 ] || { cat "$T/gc7"; fail "gc deleted $(jlast "$T/gc7" deleted) hand-offs, not 2"; }
+	[ "$(date +%s)" -lt "$deadline" ] || { cat "$T/gc7"; fail "hand-offs never collected"; }
+	sleep 0.5
+done
+[ "$(frag_count)" -eq $((base + 12)) ] || fail "$(frag_count) fragments after the hand-off gc, not $((base + 12))"
+ctl fsck --json > "$T/fsck2" || { cat "$T/fsck2"; fail "fsck after the hand-off gc is not clean"; }
+[ "$(jlast "$T/fsck2" fragments_intact)" -eq 48 ] || fail "fsck: not 48 intact after the hand-off gc"
+ctl get demo late - | cmp -s - "$T/late" || fail "late differs after the hand-off gc"
+log "gc collected the 2 surplus hand-off copies; 48 referenced fragments kept"
 log "PASS"
