@@ -491,7 +491,8 @@ int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
 	int damaged = 0;
 	int rc = get_block(b, mb, out, &damaged);
 
-	if (damaged) {
+	/* A block that could not be read cannot be rebuilt either. */
+	if (damaged && rc == 0) {
 		rr_schedule(b, mb);
 	}
 	return rc;

@@ -5,8 +5,10 @@
 # concerned as degraded (exit 3); a second round of flips that no scrub saw
 # is found by repair itself (it reads fragments in full, so bad parity is
 # rewritten too); after repair fsck is clean (exit 0) and every object reads
-# back identical.  Last, a read that meets a damaged fragment has it
-# rewritten by read repair, with no repair command.
+# back identical.  A read that meets a damaged fragment has it rewritten
+# by read repair, with no repair command.  fsck's exit status tells the
+# states apart: a node down makes every block degraded (3), a block with
+# 3 of its 6 fragments damaged is lost (4), which --repair cannot change.
 . "$(dirname "$0")/lib.sh"
 
 # jlast FILE KEY: the last numeric value of "KEY" in a JSON output (the
@@ -119,4 +121,37 @@ done
 [ "$(quarantined)" -eq 13 ] || fail "the damaged fragment was not quarantined by the read"
 ctl fsck --json demo > "$T/fsck3" || { cat "$T/fsck3"; fail "fsck after read repair is not clean"; }
 [ "$(jlast "$T/fsck3" fragments_intact)" -eq 108 ] || fail "read repair did not restore the fragment"
+
+# A fragment-only node down: all 18 blocks lack one fragment.
+set -- $(data_only_nodes)
+[ $# -ge 1 ] || fail "no data-only node"
+down=$1
+kill9_node "$down"
+t "$CTL" fsck --json demo > "$T/fsck4"
+rc=$?
+[ $rc -eq 3 ] || { cat "$T/fsck4"; fail "fsck with node $down down exited $rc, not 3"; }
+[ "$(jlast "$T/fsck4" degraded)" -eq 18 ] || fail "fsck with a node down: not 18 degraded blocks"
+[ "$(grep -o '"nodes_down":1' "$T/fsck4" | wc -l)" -eq 18 ] || fail "fsck does not name the down home node of each block"
+ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $down"
+ctl fsck demo >/dev/null || fail "fsck after the node came back is not clean"
+
+# One block beyond repair: 3 of its 6 fragments damaged (m = 2).
+randfile "$T/doomed" 100000
+ctl put demo doomed "$T/doomed" >/dev/null || fail "put doomed"
+frag_files | sort -k3,3 -k4,4n > "$T/frags2"
+awk '{ print $3 }' "$T/frags" | sort -u > "$T/old_blocks"
+b=$(awk '{ print $3 }' "$T/frags2" | sort -u | comm -13 "$T/old_blocks" - | head -n 1)
+[ -n "$b" ] || fail "cannot find the new block"
+awk -v b="$b" '$3 == b && $4 <= 2 { print $1 }' "$T/frags2" | while read -r f; do flip "$f"; done
+t "$CTL" fsck --repair --json demo > "$T/fsck5"
+rc=$?
+[ $rc -eq 4 ] || { cat "$T/fsck5"; fail "fsck with a lost block exited $rc, not 4"; }
+[ "$(jlast "$T/fsck5" lost)" -eq 1 ] || fail "fsck: not exactly 1 lost block"
+[ "$(jlast "$T/fsck5" degraded)" -eq 0 ] || fail "fsck: degraded blocks beside the lost one"
+grep -q "\"path\":\"doomed\",\"chunk\":0,\"block\":\"$b\"" "$T/fsck5" || { cat "$T/fsck5"; fail "fsck does not name the lost block"; }
+expect_fail 1 "objfsctl get: demo/doomed: Input/output error" "$CTL" get demo doomed /dev/null
+for i in 1 2 3 4 5 6; do
+	ctl get demo "o/$i" - | cmp -s - "$T/obj$i" || fail "object $i differs beside a lost block"
+done
+log "fsck exit status: 3 with a node down, 4 with a lost block"
 log "PASS"
