@@ -529,6 +529,26 @@ int blk_delete(struct blk *b, const struct manifest_block *mb)
 	return ok > 0 ? 0 : -EIO;
 }
 
+/* FRAG_STAT of fragment idx on node: what a node that does not know
+ * FRAG_CHECK can say (header and size only). */
+static uint8_t stat_home(struct blk *b, const struct manifest_block *mb, size_t idx, size_t node)
+{
+	uint8_t body[BLOCK_ID_LEN + 1];
+	struct cl_req r = {
+	    .node = node, .type = MSG_FRAG_STAT, .body = body, .body_len = sizeof(body)};
+	uint8_t res;
+
+	memcpy(body, mb->id, BLOCK_ID_LEN);
+	body[BLOCK_ID_LEN] = (uint8_t)idx;
+	cl_run(b->cl, &r, 1, 0);
+	res = r.status == 0		   ? FRAG_RES_OK
+	      : r.status == -ENOENT	   ? FRAG_RES_MISSING
+	      : r.status == -OBJ_ECHECKSUM ? FRAG_RES_BAD
+					   : FRAG_RES_ERROR;
+	cl_req_release(&r);
+	return res;
+}
+
 int blk_repair(struct blk *b, const struct manifest_block *mb)
 {
 	struct ec_profile p = {mb->k, mb->m};
@@ -580,6 +600,9 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 			if (!rd_done(&rd)) {
 				res = FRAG_RES_ERROR;
 			}
+		} else if (reqs[j].status == -OBJ_EPROTO) {
+			/* A node older than FRAG_CHECK: its header check at least. */
+			res = stat_home(b, mb, missing[j], reqs[j].node);
 		}
 		if (res == FRAG_RES_MISSING || res == FRAG_RES_BAD) {
 			missing[nmiss++] = missing[j];
