@@ -53,7 +53,7 @@ static void usage(FILE *f)
 		   "  -h, --help         show this help\n"
 		   "  -V, --version      show the version\n\nCommands:\n");
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	}
 	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.  They may also\n"
 		   "follow its operands (bucket rm NAME --force); '--' ends them.\n"
