@@ -190,6 +190,7 @@ static void do_batch(struct fsck_run *fr, const struct meta_extent *ext, size_t 
 		classify(fr, &ext[b], b, &fb[b]);
 		fr->st->frags_bad += fb[b].bad;
 		fr->st->frags_missing += fb[b].missing;
+		fr->st->frags_unreachable += fb[b].nodes_down;
 		if (fr->o->repair && fb[b].state == FSCK_DEGRADED) {
 			int rc = blk_repair(fr->blk, &ext[b].blk);
 

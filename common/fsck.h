@@ -51,9 +51,10 @@ struct fsck_opts {
 struct fsck_stats {
 	uint64_t files, blocks, bytes; /* walked (bytes: file sizes) */
 	uint64_t healthy, degraded, lost;
-	uint64_t frags_checked; /* intact copies read in full */
-	uint64_t frags_bad;	/* copies that failed their checksum */
-	uint64_t frags_missing; /* home copies absent on an up node */
+	uint64_t frags_checked;	    /* intact copies read in full */
+	uint64_t frags_bad;	    /* copies that failed their checksum */
+	uint64_t frags_missing;	    /* home copies absent on an up node */
+	uint64_t frags_unreachable; /* home copies on nodes that did not answer */
 	uint64_t repaired_blocks, frags_rewritten;
 };
 

@@ -182,27 +182,31 @@ int ctl_cmd_fsck(struct ctl *c, int argc, char **argv)
 	objc_close(oc);
 	ret = rc != 0 ? CTL_FAIL : st.lost > 0 ? CTL_LOST : st.degraded > 0 ? CTL_DEGRADED : CTL_OK;
 	if (fc.json) {
-		printf("],\"buckets\":%zu,\"files\":%llu,\"bytes\":%llu,\"blocks\":%llu,"
-		       "\"healthy\":%llu,\"degraded\":%llu,\"lost\":%llu,\"fragments_intact\":%llu,"
-		       "\"fragments_bad\":%llu,\"fragments_missing\":%llu,\"repaired_blocks\":%llu,"
-		       "\"fragments_rewritten\":%llu,\"status\":\"%s\"}\n",
-		       nl.n, (unsigned long long)st.files, (unsigned long long)st.bytes,
-		       (unsigned long long)st.blocks, (unsigned long long)st.healthy,
-		       (unsigned long long)st.degraded, (unsigned long long)st.lost,
-		       (unsigned long long)st.frags_checked, (unsigned long long)st.frags_bad,
-		       (unsigned long long)st.frags_missing, (unsigned long long)st.repaired_blocks,
-		       (unsigned long long)st.frags_rewritten,
-		       ret == CTL_OK	     ? "clean"
-		       : ret == CTL_DEGRADED ? "degraded"
-		       : ret == CTL_LOST     ? "lost"
-					     : "failed");
+		printf(
+		    "],\"buckets\":%zu,\"files\":%llu,\"bytes\":%llu,\"blocks\":%llu,"
+		    "\"healthy\":%llu,\"degraded\":%llu,\"lost\":%llu,\"fragments_intact\":%llu,"
+		    "\"fragments_bad\":%llu,\"fragments_missing\":%llu,"
+		    "\"fragments_unreachable\":%llu,\"repaired_blocks\":%llu,"
+		    "\"fragments_rewritten\":%llu,\"status\":\"%s\"}\n",
+		    nl.n, (unsigned long long)st.files, (unsigned long long)st.bytes,
+		    (unsigned long long)st.blocks, (unsigned long long)st.healthy,
+		    (unsigned long long)st.degraded, (unsigned long long)st.lost,
+		    (unsigned long long)st.frags_checked, (unsigned long long)st.frags_bad,
+		    (unsigned long long)st.frags_missing, (unsigned long long)st.frags_unreachable,
+		    (unsigned long long)st.repaired_blocks, (unsigned long long)st.frags_rewritten,
+		    ret == CTL_OK	  ? "clean"
+		    : ret == CTL_DEGRADED ? "degraded"
+		    : ret == CTL_LOST	  ? "lost"
+					  : "failed");
 	} else {
-		printf("fsck: %zu buckets, %llu files, %llu blocks: %llu healthy, %llu degraded, "
-		       "%llu lost; %llu fragments intact, %llu bad, %llu missing",
-		       nl.n, (unsigned long long)st.files, (unsigned long long)st.blocks,
-		       (unsigned long long)st.healthy, (unsigned long long)st.degraded,
-		       (unsigned long long)st.lost, (unsigned long long)st.frags_checked,
-		       (unsigned long long)st.frags_bad, (unsigned long long)st.frags_missing);
+		printf(
+		    "fsck: %zu buckets, %llu files, %llu blocks: %llu healthy, %llu degraded, "
+		    "%llu lost; %llu fragments intact, %llu bad, %llu missing, %llu on down nodes",
+		    nl.n, (unsigned long long)st.files, (unsigned long long)st.blocks,
+		    (unsigned long long)st.healthy, (unsigned long long)st.degraded,
+		    (unsigned long long)st.lost, (unsigned long long)st.frags_checked,
+		    (unsigned long long)st.frags_bad, (unsigned long long)st.frags_missing,
+		    (unsigned long long)st.frags_unreachable);
 		if (o.repair) {
 			printf("; %llu blocks repaired (%llu fragments rewritten)",
 			       (unsigned long long)st.repaired_blocks,

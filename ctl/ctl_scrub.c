@@ -324,10 +324,11 @@ static int do_bucket(struct objc *oc, const char *bucket, int json)
 		printf("{\"bucket\":");
 		ctl_json_str(stdout, bucket);
 		printf(",\"files\":%llu,\"blocks\":%llu,\"checked\":%llu,\"bad\":%llu,"
-		       "\"missing\":%llu}\n",
+		       "\"missing\":%llu,\"unreachable\":%llu}\n",
 		       (unsigned long long)st.files, (unsigned long long)st.blocks,
 		       (unsigned long long)st.frags_checked, (unsigned long long)st.frags_bad,
-		       (unsigned long long)st.frags_missing);
+		       (unsigned long long)st.frags_missing,
+		       (unsigned long long)st.frags_unreachable);
 	} else {
 		printf("scrub %s: %llu files, %llu blocks, %llu fragments intact, %llu bad "
 		       "(quarantined), %llu missing%s\n",
@@ -335,8 +336,15 @@ static int do_bucket(struct objc *oc, const char *bucket, int json)
 		       (unsigned long long)st.frags_checked, (unsigned long long)st.frags_bad,
 		       (unsigned long long)st.frags_missing,
 		       st.frags_bad + st.frags_missing ? ": run objfsctl repair" : "");
+		if (st.frags_unreachable > 0) {
+			printf("%llu fragments not checked: their nodes are down\n",
+			       (unsigned long long)st.frags_unreachable);
+		}
 	}
-	return st.frags_bad + st.frags_missing ? CTL_DEGRADED : CTL_OK;
+	if (st.frags_bad + st.frags_missing > 0) {
+		return CTL_DEGRADED;
+	}
+	return st.frags_unreachable > 0 ? CTL_FAIL : CTL_OK;
 }
 
 int ctl_cmd_scrub(struct ctl *c, int argc, char **argv)
