@@ -35,6 +35,8 @@ struct fsck_run {
 	size_t *rank;	       /* scratch: b->n entries */
 	uint8_t *res;	       /* [node][batch block][index] results */
 	uint8_t *asked;	       /* [node]: the node answered this batch */
+	uint8_t *one;	       /* [node][index]: one block's results, for fsck_classify */
+	uint32_t *zone_of;     /* [node]: its zone index */
 	int rc;
 };
 
@@ -108,43 +110,40 @@ out:
 	free(reqs);
 }
 
-/* Classifies block b of the batch from the results; fills out. */
-static void classify(struct fsck_run *fr, const struct meta_extent *e, size_t b,
-		     struct fsck_block *out)
+void fsck_classify(const struct manifest_block *mb, const uint8_t *res, const uint8_t *answered,
+		   const uint32_t *zone_of, size_t n_nodes, size_t n_zones, const size_t *rank,
+		   size_t nr, struct fsck_block *out)
 {
-	const struct manifest_block *mb = &e->blk;
-	size_t nn = fr->cfg->n_nodes, nfrag = (size_t)mb->k + mb->m, nr;
+	size_t nfrag = (size_t)mb->k + mb->m, want_zones;
 	uint8_t used[CFG_MAX_NODES] = {0}, zone_used[CFG_MAX_NODES] = {0};
 	long holder[EC_MAX_FRAGS];
-	size_t want_zones;
 
-	memset(out, 0, sizeof(*out));
-	out->path = fr->path;
-	out->chunk = e->chunk;
-	out->blk = *mb;
-	nr = blk_rank(fr->blk, mb->id, fr->rank);
+#define ANSWER(j, i) (answered[j] ? res[(j)*EC_MAX_FRAGS + (i)] : FRAG_RES_ERROR)
+	out->state = FSCK_HEALTHY;
+	out->intact = out->placed = out->zones = out->bad = out->missing = 0;
+	out->nodes_down = out->copies = 0;
 	for (size_t i = 0; i < nfrag; i++) {
 		int intact = 0;
 
 		holder[i] = -1;
-		for (size_t j = 0; j < nn; j++) {
-			uint8_t r = fr->asked[j] ? RES(fr, j, b, i) : FRAG_RES_ERROR;
+		for (size_t j = 0; j < n_nodes; j++) {
+			uint8_t r = ANSWER(j, i);
 
 			intact |= r == FRAG_RES_OK;
 			out->bad += r == FRAG_RES_BAD;
-			fr->st->frags_checked += r == FRAG_RES_OK;
+			out->copies += r == FRAG_RES_OK;
 		}
 		out->intact += (uint32_t)intact;
-		if (i < nr) {
-			size_t home = fr->rank[i];
+		if (i < nr && rank[i] < n_nodes) {
+			size_t home = rank[i];
 
-			if (!fr->asked[home]) {
+			if (!answered[home]) {
 				out->nodes_down++;
-			} else if (RES(fr, home, b, i) == FRAG_RES_MISSING) {
+			} else if (ANSWER(home, i) == FRAG_RES_MISSING) {
 				out->missing++;
 			}
 			/* The home copy first: it is where reads look. */
-			if (fr->asked[home] && RES(fr, home, b, i) == FRAG_RES_OK) {
+			if (ANSWER(home, i) == FRAG_RES_OK) {
 				holder[i] = (long)home;
 				used[home] = 1;
 			}
@@ -152,16 +151,17 @@ static void classify(struct fsck_run *fr, const struct meta_extent *e, size_t b,
 	}
 	/* Then a hand-off on a node not holding another fragment already. */
 	for (size_t i = 0; i < nfrag; i++) {
-		for (size_t j = 0; j < nn && holder[i] < 0; j++) {
-			if (!used[j] && fr->asked[j] && RES(fr, j, b, i) == FRAG_RES_OK) {
+		for (size_t j = 0; j < n_nodes && holder[i] < 0; j++) {
+			if (!used[j] && ANSWER(j, i) == FRAG_RES_OK) {
 				holder[i] = (long)j;
 				used[j] = 1;
 			}
 		}
 	}
+#undef ANSWER
 	for (size_t i = 0; i < nfrag; i++) {
 		if (holder[i] >= 0) {
-			uint32_t z = fr->cfg->nodes[holder[i]].zone_idx;
+			uint32_t z = zone_of[holder[i]];
 
 			out->placed++;
 			if (z < CFG_MAX_NODES && !zone_used[z]) {
@@ -170,14 +170,33 @@ static void classify(struct fsck_run *fr, const struct meta_extent *e, size_t b,
 			}
 		}
 	}
-	want_zones = fr->cfg->n_zones < nfrag ? fr->cfg->n_zones : nfrag;
+	want_zones = n_zones < nfrag ? n_zones : nfrag;
 	if (out->intact < mb->k) {
 		out->state = FSCK_LOST;
 	} else if (out->placed < nfrag || out->zones < want_zones) {
 		out->state = FSCK_DEGRADED;
-	} else {
-		out->state = FSCK_HEALTHY;
 	}
+}
+
+/* Classifies block b of the batch from the results; fills out. */
+static void classify(struct fsck_run *fr, const struct meta_extent *e, size_t b,
+		     struct fsck_block *out)
+{
+	size_t nn = fr->cfg->n_nodes, nfrag = (size_t)e->blk.k + e->blk.m, nr;
+
+	memset(out, 0, sizeof(*out));
+	out->path = fr->path;
+	out->chunk = e->chunk;
+	out->blk = e->blk;
+	for (size_t j = 0; j < nn; j++) {
+		for (size_t i = 0; i < nfrag; i++) {
+			fr->one[j * EC_MAX_FRAGS + i] = RES(fr, j, b, i);
+		}
+	}
+	nr = blk_rank(fr->blk, e->blk.id, fr->rank);
+	fsck_classify(&e->blk, fr->one, fr->asked, fr->zone_of, nn, fr->cfg->n_zones, fr->rank, nr,
+		      out);
+	fr->st->frags_checked += out->copies;
 }
 
 static void do_batch(struct fsck_run *fr, const struct meta_extent *ext, size_t n)
@@ -289,9 +308,15 @@ int fsck_bucket(struct objc *oc, const char *bucket, const struct fsck_opts *o,
 	fr.rank = calloc(fr.cfg->n_nodes, sizeof(*fr.rank));
 	fr.res = malloc(fr.cfg->n_nodes * FSCK_BATCH * EC_MAX_FRAGS);
 	fr.asked = calloc(fr.cfg->n_nodes, 1);
-	if (fr.rank == NULL || fr.res == NULL || fr.asked == NULL) {
+	fr.one = malloc(fr.cfg->n_nodes * EC_MAX_FRAGS);
+	fr.zone_of = calloc(fr.cfg->n_nodes, sizeof(*fr.zone_of));
+	if (fr.rank == NULL || fr.res == NULL || fr.asked == NULL || fr.one == NULL ||
+	    fr.zone_of == NULL) {
 		rc = -ENOMEM;
 		goto out;
+	}
+	for (size_t j = 0; j < fr.cfg->n_nodes; j++) {
+		fr.zone_of[j] = fr.cfg->nodes[j].zone_idx;
 	}
 	if ((rc = mc_open(objc_cl(oc), bucket, &fr.mc)) != 0) {
 		goto out;
@@ -302,6 +327,8 @@ int fsck_bucket(struct objc *oc, const char *bucket, const struct fsck_opts *o,
 		rc = fr.rc;
 	}
 out:
+	free(fr.zone_of);
+	free(fr.one);
 	free(fr.asked);
 	free(fr.res);
 	free(fr.rank);

@@ -17,6 +17,7 @@
 #ifndef OBJFS_FSCK_H
 #define OBJFS_FSCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../proto/manifest.h"
@@ -36,6 +37,7 @@ struct fsck_block {
 	uint32_t bad;	     /* copies that failed their checksum (now quarantined) */
 	uint32_t missing;    /* indexes whose home node is up and lacks them */
 	uint32_t nodes_down; /* home nodes of this block that did not answer */
+	uint32_t copies;     /* intact copies over all nodes (hand-offs too) */
 	uint8_t repaired;    /* --repair rewrote fragments of it */
 };
 
@@ -57,6 +59,17 @@ struct fsck_stats {
 	uint64_t frags_unreachable; /* home copies on nodes that did not answer */
 	uint64_t repaired_blocks, frags_rewritten;
 };
+
+/* The decision for one block, a pure function: res[j * EC_MAX_FRAGS + i]
+ * is node j's FRAG_CHECK answer for fragment i (ignored when answered[j]
+ * is 0: the node did not answer), zone_of[j] node j's zone index (<
+ * n_zones), rank[0..nr) the block's home nodes (fragment i's home is
+ * rank[i]).  Fills out's state and counts; path, chunk, blk and repaired
+ * are left as they are.  Home copies are placed first, then hand-offs on
+ * nodes holding no other fragment of the block. */
+void fsck_classify(const struct manifest_block *mb, const uint8_t *res, const uint8_t *answered,
+		   const uint32_t *zone_of, size_t n_nodes, size_t n_zones, const size_t *rank,
+		   size_t nr, struct fsck_block *out);
 
 /* Checks every block of every file of bucket.  Counts are added to *st
  * (zero it first).  Returns 0 (whatever the blocks' health), or the
