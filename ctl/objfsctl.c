@@ -36,6 +36,8 @@ static const struct cmd cmds[] = {
     {"fsck", ctl_cmd_fsck, "check every block's redundancy (degraded, lost); --repair"},
     {"gc", ctl_cmd_gc, "delete stray fragments no block references (after a grace period)"},
     {"durability", ctl_cmd_durability, "estimate annual durability from k+m, zones, AFR, MTTR"},
+    {"quota", ctl_cmd_quota, "limit bytes and inodes of a bucket or directory tree"},
+    {"snapshot", ctl_cmd_snapshot, "make, list or remove read-only copies of a tree"},
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
