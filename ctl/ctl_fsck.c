@@ -50,9 +50,9 @@ static void fsck_report(void *arg, const struct fsck_block *b)
 	msg_block_hex(b->blk.id, hex);
 	if (fc->json) {
 		printf("%s{\"bucket\":", fc->n_reported ? "," : "");
-		ctl_json_str(stdout, fc->bucket);
+		ctl_json_str(fc->bucket);
 		printf(",\"path\":");
-		ctl_json_str(stdout, b->path);
+		ctl_json_str(b->path);
 		printf(",\"chunk\":%llu,\"block\":\"%s\",\"k\":%u,\"m\":%u,\"state\":\"%s\","
 		       "\"intact\":%u,\"placed\":%u,\"zones\":%u,\"bad\":%u,\"missing\":%u,"
 		       "\"nodes_down\":%u,\"repaired\":%s}",

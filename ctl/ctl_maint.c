@@ -1,5 +1,5 @@
-/* ctl_maint.c: progress bar and JSON strings of the maintenance commands
- * (see ctl_maint.h). */
+/* ctl_maint.c: the progress bar of the maintenance commands (see
+ * ctl_maint.h). */
 #include "ctl_maint.h"
 
 #include <string.h>
@@ -43,19 +43,4 @@ void ctl_progress_end(struct ctl_progress *p)
 		fputc('\n', stderr);
 	}
 	p->drawn = 0;
-}
-
-void ctl_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
-		if (*c == '"' || *c == '\\') {
-			fprintf(f, "\\%c", *c);
-		} else if (*c < 0x20) {
-			fprintf(f, "\\u%04x", *c);
-		} else {
-			fputc(*c, f);
-		}
-	}
-	fputc('"', f);
 }

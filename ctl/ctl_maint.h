@@ -1,5 +1,5 @@
 /* ctl_maint.h: what objfsctl's maintenance commands (scrub, fsck, gc,
- * durability) share: a progress bar on a terminal and JSON strings.
+ * durability) share: a progress bar on a terminal and exit codes.
  * Printing only; no cluster calls. */
 #ifndef OBJFS_CTL_MAINT_H
 #define OBJFS_CTL_MAINT_H
@@ -22,8 +22,5 @@ void ctl_progress_init(struct ctl_progress *p, int json);
 void ctl_progress_show(struct ctl_progress *p, uint64_t done, uint64_t total, const char *what);
 /* Ends the bar's line. */
 void ctl_progress_end(struct ctl_progress *p);
-
-/* Writes s as a JSON string (quotes and escapes included). */
-void ctl_json_str(FILE *f, const char *s);
 
 #endif

@@ -122,7 +122,7 @@ static int do_status(struct objc *oc, int json)
 				json_bad(stdout, &st);
 			} else {
 				printf(",\"error\":");
-				ctl_json_str(stdout, obj_strerror(rc));
+				ctl_json_str(obj_strerror(rc));
 			}
 			printf("}");
 			continue;
@@ -322,7 +322,7 @@ static int do_bucket(struct objc *oc, const char *bucket, int json)
 	}
 	if (json) {
 		printf("{\"bucket\":");
-		ctl_json_str(stdout, bucket);
+		ctl_json_str(bucket);
 		printf(",\"files\":%llu,\"blocks\":%llu,\"checked\":%llu,\"bad\":%llu,"
 		       "\"missing\":%llu,\"unreachable\":%llu}\n",
 		       (unsigned long long)st.files, (unsigned long long)st.blocks,
