@@ -253,7 +253,11 @@ static int do_nodes(struct objc *oc, int json)
 			       cfg->nodes[j].id, p->id, (unsigned long long)p->checked,
 			       ctl_human(p->bytes, hb, sizeof(hb)), (unsigned long long)p->bad,
 			       (double)(p->finished_ms - p->started_ms) / 1000.0);
-			for (uint32_t i = 0; p->bad > 0 && i < st[j].n_bad; i++) {
+			/* The node lists the latest bad fragments, oldest first:
+			 * those of this pass are the last p->bad. */
+			uint32_t from = p->bad < st[j].n_bad ? st[j].n_bad - (uint32_t)p->bad : 0;
+
+			for (uint32_t i = from; i < st[j].n_bad; i++) {
 				char hex[2 * BLOCK_ID_LEN + 1];
 
 				msg_block_hex(st[j].bad[i].block_id, hex);
