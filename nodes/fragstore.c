@@ -60,6 +60,7 @@
 #define FRAG_HDR_CSUM_OFF 56 /* the header checksum covers everything before it */
 #define QUARANTINE_DIR "quarantine"
 #define PROBE_NAME ".probe"
+#define DIRECT_ALIGN 4096 /* O_DIRECT buffer, offset and length alignment */
 
 /* Longest relative name: "quarantine/" + 32 hex + ".255" + "." + 16 hex. */
 #define NAME_MAX_LEN 96
@@ -529,7 +530,9 @@ int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr 
 	return frag_read(fs, ref, h, NULL);
 }
 
-int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
+/* The buffered full read of frag_verify, for file systems without
+ * O_DIRECT (tmpfs). */
+static int verify_buffered(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
 {
 	struct frag_hdr h;
 	uint8_t *data = NULL;
@@ -538,6 +541,87 @@ int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *byte
 	free(data);
 	if (rc == 0 && bytes != NULL) {
 		*bytes += FRAG_HDR_LEN + (uint64_t)h.frag_len;
+	}
+	return rc;
+}
+
+/* Verification reads bypass the page cache (O_DIRECT): a scrub must check
+ * what the disk holds, not a cached copy of what was written, and must not
+ * push out the pages foreground reads use.  The checks are frag_read's. */
+int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	struct frag_name fn = {.index = ref->index};
+	struct frag_hdr got;
+	const char *why = NULL;
+	void *buf = NULL;
+	struct stat st;
+	size_t cap;
+	ssize_t n;
+	int fd, rc = 0;
+
+	memcpy(fn.id, ref->block_id, BLOCK_ID_LEN);
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	fd = openat(fs->root_fd, name, O_RDONLY | O_CLOEXEC | O_DIRECT);
+	if (fd < 0 && errno == EINVAL) {
+		return verify_buffered(fs, ref, bytes);
+	}
+	if (fd < 0) {
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > FRAG_HDR_LEN + (uint64_t)MSG_BLOCK_MAX) {
+		why = "file larger than any fragment";
+		goto out;
+	}
+	/* One aligned read of the whole file: O_DIRECT returns up to the end. */
+	cap = ((size_t)st.st_size + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+	if (posix_memalign(&buf, DIRECT_ALIGN, cap ? cap : DIRECT_ALIGN) != 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	do {
+		n = pread(fd, buf, cap, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		rc = -errno;
+		if (rc == -EINVAL) {
+			/* Alignment the device refuses: read it the usual way. */
+			close(fd);
+			free(buf);
+			return verify_buffered(fs, ref, bytes);
+		}
+		goto out;
+	}
+	if (n < FRAG_HDR_LEN) {
+		why = "truncated header";
+	} else {
+		(void)hdr_decode(buf, &got, &why); /* why says how; quarantined below */
+	}
+	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
+			    got.ref.index != ref->index)) {
+		why = "header names another fragment";
+	}
+	if (why == NULL && (uint64_t)st.st_size != FRAG_HDR_LEN + (uint64_t)got.frag_len) {
+		why = "file size does not match header";
+	}
+	if (why == NULL && (size_t)n < FRAG_HDR_LEN + (size_t)got.frag_len) {
+		why = "truncated data";
+	}
+	if (why == NULL && csum64((uint8_t *)buf + FRAG_HDR_LEN, got.frag_len) != got.csum) {
+		why = "data checksum mismatch";
+	}
+out:
+	close(fd);
+	free(buf);
+	if (rc == 0 && why != NULL) {
+		return quarantine(fs, name, &fn, &st, why);
+	}
+	if (rc == 0 && bytes != NULL) {
+		*bytes += FRAG_HDR_LEN + (uint64_t)got.frag_len;
 	}
 	return rc;
 }

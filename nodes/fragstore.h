@@ -35,8 +35,10 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data);
  * then renamed aside to DATA_DIR/frags/quarantine for repair). */
 int frag_get(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h, uint8_t **data);
 
-/* Reads every byte of a fragment and checks both checksums, as frag_get
- * does (a failure quarantines it), without keeping the bytes.  Adds the
+/* Reads every byte of a fragment from the disk (O_DIRECT where the file
+ * system has it: not from the page cache, and without filling it) and
+ * checks both checksums, as frag_get does (a failure quarantines it),
+ * without keeping the bytes.  Adds the
  * bytes read to *bytes when bytes is not NULL.  Returns 0, -ENOENT,
  * -OBJ_ECHECKSUM or the errno of the read. */
 int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes);
