@@ -17,12 +17,12 @@
 #define DEFAULT_AFR_PCT 2.0
 /* Hours from a node's death to full redundancy, from the rate measured
  * with bench/repair.sh on the dev cluster: objfsctl repair (8 blocks at a
- * time) rebuilt a dead node's 201 MB (768 MiB of 4+2 data on 6 nodes) at
- * 41-43 MB/s, 8.1-8.4 s from the kill to a clean fsck, on 2 cores shared
- * with other work (load average 15).  A node holding 4 TB rebuilt at that
- * rate takes 4e12 / 41e6 s = 27 hours; 30 leaves some for noticing the
- * loss and starting the repair. */
-#define DEFAULT_MTTR_H 30.0
+ * time, every home copy read from disk to check it) rebuilt a dead node's
+ * 201 MB (768 MiB of 4+2 data on 6 nodes) at 29-39 MB/s, 9.3-11.3 s from
+ * the kill to a clean fsck, on 2 cores shared with other work (load
+ * average 18).  A node holding 4 TB rebuilt at 30 MB/s takes 37 hours;
+ * 40 leaves some for noticing the loss and starting the repair. */
+#define DEFAULT_MTTR_H 40.0
 #define TARGET_NINES 6.0 /* 99.9999 % */
 
 static void usage(FILE *f)
