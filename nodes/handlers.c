@@ -325,11 +325,15 @@ static const struct {
 	handler_fn fn;
 	enum srv_pool pool;
 } handlers[MSG_TYPE_MAX] = {
-    [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
-    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
-    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
+    [MSG_PING] = {h_ping, SRV_POOL_META},
+    [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
+    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK},
+    [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
+    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK},
+    [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
     [MSG_USAGE] = {h_usage, SRV_POOL_META},
-    [MSG_SCRUB] = {h_scrub, SRV_POOL_META},	  [MSG_FRAG_CHECK] = {h_frag_check, SRV_POOL_DISK},
+    [MSG_SCRUB] = {h_scrub, SRV_POOL_META},
+    [MSG_FRAG_CHECK] = {h_frag_check, SRV_POOL_DISK},
 };
 
 static int is_meta(uint8_t type)
