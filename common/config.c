@@ -115,6 +115,13 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(snapshot_entries), .name = "snapshot_entries", .type = CT_UINT, .def = "8192",
 	  .min = 16, .max = 10000000,
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
+	/* Longer than any client keeps extents without refetching them at an
+	 * open (attribute and entry timeouts: 1 s) plus a whole read of a large
+	 * file and the client's fail-over time (20 s); a reader that holds
+	 * extents longer finds the block gone and refetches them. */
+	{ CLUSTER(gc_grace_s), .name = "gc_grace_s", .type = CT_UINT, .def = "120",
+	  .min = 0, .max = 86400,
+	  .doc = "Seconds a block no file references waits before its fragments are deleted." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,

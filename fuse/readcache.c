@@ -32,6 +32,10 @@
  * prefetchers gains nothing from a longer queue). */
 #define RC_QUEUE_MAX 64
 #define RC_MAX_PREFETCHERS 16
+/* Extent reloads of one read whose block could not be fetched: a block
+ * collected after an overwrite is replaced by the next version's, which
+ * can itself be overwritten and collected once more while we read. */
+#define RC_REFETCH_TRIES 2
 
 enum { RF_EMPTY, RF_LOADING, RF_READY };
 enum { RB_LOADING, RB_READY };
@@ -476,6 +480,18 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 	}
 }
 
+/* Forgets the loaded extents of ino, so the next resolve loads them.  Lock
+ * held. */
+static void drop_extents(struct rc *rc, uint64_t ino)
+{
+	struct rc_file *f = file_find(rc, ino);
+
+	if (f != NULL && f->state == RF_READY) {
+		f->epoch++;
+		file_clear(f);
+	}
+}
+
 int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
 		  uint8_t *dst, struct rc_version *ver)
 {
@@ -490,23 +506,39 @@ int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uin
 	err = resolve(rc, ino, chunk, &src);
 	if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen && !src.fresh) {
 		/* Cached extents of another version: load them again. */
-		struct rc_file *f = file_find(rc, ino);
-
 		free(src.inl);
-		if (f != NULL && f->state == RF_READY) {
-			f->epoch++;
-			file_clear(f);
-		}
+		drop_extents(rc, ino);
 		err = resolve(rc, ino, chunk, &src);
 	}
-	if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen) {
-		pthread_mutex_unlock(&rc->mu);
-		free(src.inl);
-		*ver = src.ver;
-		return -ESTALE;
-	}
-	if (err == 0 && src.kind == 1) {
+	for (int tries = 0;; tries++) {
+		uint8_t gone[BLOCK_ID_LEN];
+		int gone_err;
+
+		if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen) {
+			pthread_mutex_unlock(&rc->mu);
+			free(src.inl);
+			*ver = src.ver;
+			return -ESTALE;
+		}
+		if (err != 0 || src.kind != 1) {
+			break;
+		}
 		e = block_acquire(rc, &src.blk, &err, false);
+		if (e != NULL || err == -ENOMEM || tries == RC_REFETCH_TRIES) {
+			break;
+		}
+		/* The block may have been collected after the file was
+		 * overwritten (its grace period is over): fetch the extents
+		 * again and read what they name now.  The same block again
+		 * means it is lost, not replaced: that error stands. */
+		memcpy(gone, src.blk.id, BLOCK_ID_LEN);
+		gone_err = err;
+		drop_extents(rc, ino);
+		err = resolve(rc, ino, chunk, &src);
+		if (err == 0 && src.kind == 1 && memcmp(src.blk.id, gone, BLOCK_ID_LEN) == 0) {
+			err = gone_err;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&rc->mu);
 	if (err != 0) {

@@ -296,6 +296,36 @@ START_TEST(test_read_at_generation)
 }
 END_TEST
 
+/* A block that cannot be fetched through cached extents (collected after
+ * an overwrite) makes the read fetch the extents again and read the block
+ * they name now; the same block again keeps the error. */
+START_TEST(test_refetch_collected_block)
+{
+	uint8_t buf[4];
+
+	add_ext(0, 0, CS, CS);
+	add_ext(1, 5, CS, CS);
+	ck_assert_int_eq(rc_read_chunk(cache, 4, 1, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(buf[0], 'f');
+	pthread_mutex_lock(&fk.mu);
+	fk.ext[0].blk = mkblk(3, CS); /* chunk 0 rewritten as block 3 */
+	fk.fail_block = 1;	      /* and block 0 collected */
+	pthread_mutex_unlock(&fk.mu);
+	ck_assert_int_eq(rc_read_chunk(cache, 4, 0, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(buf[0], 'd');
+	ck_assert_int_eq(fk.extent_calls, 2);
+	ck_assert_int_eq(gets(0), 1);
+	/* Block 3 lost too, and still named: the read fails. */
+	pthread_mutex_lock(&fk.mu);
+	fk.ext[1].blk = mkblk(6, CS);
+	fk.fail_block = 7;
+	pthread_mutex_unlock(&fk.mu);
+	rc_invalidate(cache, 4);
+	ck_assert_int_lt(rc_read_chunk(cache, 4, 1, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(fk.extent_calls, 4);
+}
+END_TEST
+
 /* An extent no shard could have written is refused with EIO; a block
  * that cannot be read fails the read, is not cached, and a later read
  * succeeds once it can. */
@@ -458,6 +488,7 @@ static Suite *readcache_suite(void)
 	tcase_add_test(tc, test_inline_data);
 	tcase_add_test(tc, test_cache_hits_and_bound);
 	tcase_add_test(tc, test_read_at_generation);
+	tcase_add_test(tc, test_refetch_collected_block);
 	tcase_add_test(tc, test_generation_check);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_donate);
