@@ -2,7 +2,9 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store, then the metadata shard registry
+ *   3. open the fragment store, check the data dir's identity (a node
+ *      that lost its Raft state must not vote as the voter it was), then
+ *      open the metadata shard registry
  *   4. listen (a port in use is reported as such), start contexts/workers
  *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "identity.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -147,6 +151,20 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
+	{
+		struct node_identity ident;
+		int created;
+
+		/* Before any Raft group runs: a node that lost its state must
+		 * not vote as the voter it was (identity.h). */
+		if ((rc = id_check(&cfg, me, &ident, &created, err, sizeof(err))) != 0) {
+			fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+			frag_close(nc.fs);
+			return 1;
+		}
+		log_info("node.identity", "node %u of cluster %s, incarnation %016" PRIx64 "%s",
+			 me->id, ident.cluster, ident.incarnation, created ? " (new)" : "");
+	}
 
 	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
 		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
