@@ -132,6 +132,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * shard sends the attributes with the names anyway, so plain
 	 * readdir would save nothing (AUTO lets the kernel fall back to it
 	 * after the first page). */
+	/* Stable file handles (name_to_handle_at, NFS re-export): node ids
+	 * are inode numbers, never reused; the kernel decodes a handle by
+	 * looking up "." (and ".." for a parent) in it. */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) {
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	}
 	if (conn->capable & FUSE_CAP_READDIRPLUS) {
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -302,9 +308,8 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct vfs_statfs vs;
 	struct statvfs sv;
-	int rc = vfs_statfs(vfs_of(req), &vs);
+	int rc = vfs_statfs(vfs_of(req), ino, &vs);
 
-	(void)ino;
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
@@ -315,9 +320,14 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = vs.total / 4096;
 	sv.f_bfree = vs.avail / 4096;
 	sv.f_bavail = vs.avail / 4096;
-	sv.f_files = vs.files + FS_FFREE;
-	sv.f_ffree = FS_FFREE;
-	sv.f_favail = FS_FFREE;
+	if (vs.max_files > 0) {
+		sv.f_files = vs.max_files;
+		sv.f_ffree = vs.files < vs.max_files ? vs.max_files - vs.files : 0;
+	} else {
+		sv.f_files = vs.files + FS_FFREE;
+		sv.f_ffree = FS_FFREE;
+	}
+	sv.f_favail = sv.f_ffree;
 	sv.f_namemax = META_NAME_MAX;
 	fuse_reply_statfs(req, &sv);
 }
@@ -400,6 +410,8 @@ const struct fuse_lowlevel_ops objfs_ll_ops = {
     .read = fs_read,
     .write = fs_write,
     .flush = fs_flush,
+    .lseek = fs_lseek,
+    .fallocate = fs_fallocate,
     .release = fs_release,
     .fsync = fs_fsync,
     .opendir = fs_opendir,

@@ -13,6 +13,11 @@ static inline struct vfs *vfs_of(fuse_req_t req)
 	return ((struct objfs *)fuse_req_userdata(req))->v;
 }
 
+static inline struct dio *dio_of(fuse_req_t req)
+{
+	return ((struct objfs *)fuse_req_userdata(req))->dio;
+}
+
 /* Replies with the positive errno for a negative objfs code. */
 void fs_reply_err(fuse_req_t req, int rc);
 /* Converts attributes for the kernel. */
@@ -28,6 +33,9 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi);
+void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		  struct fuse_file_info *fi);
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 

@@ -78,6 +78,9 @@ int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_
 		 uint64_t gen, int *keep_cache);
 /* The handle is gone (after its flush).  n stays valid until it_put. */
 void it_release_file(struct itable *it, struct inode *n);
+/* An opendir of n (pinned): counted as an open, released by
+ * it_release_file, so a directory removed while open stays an orphan. */
+void it_open_dir(struct itable *it, struct inode *n);
 /* The write buffer of n, or NULL.  Valid while the caller holds an open
  * handle or a pin on n. */
 struct fbuf *it_fb(struct itable *it, struct inode *n);
@@ -89,6 +92,9 @@ int it_overlay(struct itable *it, struct meta_attr *a);
 /* Our own commit moved n from generation prev to gen: if nobody else
  * changed it meanwhile, the kernel's pages are still ours to keep. */
 void it_committed(struct itable *it, struct inode *n, uint64_t gen);
+/* The kernel's page cache of n holds bytes the shard never took: the next
+ * open must not keep it. */
+void it_drop_cache(struct itable *it, struct inode *n);
 
 /* Negative cache of "security.capability" (the kernel asks before every
  * write): it_nocap returns 1 while known absent. */

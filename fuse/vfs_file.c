@@ -184,6 +184,14 @@ static int commit_file(struct vfs *v, struct inode *n)
 	if (committed) {
 		it_committed(v->it, n, a.gen);
 	}
+	if (rc == -EDQUOT) {
+		/* Past a hard quota: retrying cannot succeed, and keeping the
+		 * writes would fail every later close of the file. */
+		log_info("fuse.quota", "ino %" PRIu64 ": writes past a quota dropped", n->ino);
+		fb_discard(fb);
+		rc_invalidate(v->rc, n->ino);
+		it_drop_cache(v->it, n);
+	}
 	return rc;
 }
 

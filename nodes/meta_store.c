@@ -73,6 +73,10 @@
  *    content is exactly the new one); PUT keeps the existing file's mode
  *    and owner; META_F_EXCL makes PUT fail with EEXIST if the file exists;
  *    PUT onto a symlink/fifo/device is EINVAL.
+ *  - RMDIR, and RENAME over an empty directory, with KEEP_ORPHAN keep the
+ *    directory as an orphan (nlink 0) as UNLINK keeps a file, until FORGET.
+ *  - WRITE with META_F_PUNCH: the chunks ext[].chunk (all-zero extents)
+ *    become holes, their blocks released; size unchanged.
  *  - FORGET reports the deleted orphan in res->freed_ino.
  *  - xattr names: 1..255 bytes else ERANGE (as setxattr(2)); values above
  *    META_XATTR_VALUE_MAX: E2BIG; CREATE|REPLACE together: EINVAL.
@@ -123,7 +127,7 @@ static void new_inode(struct inode *x, const struct meta_op *op, uint64_t ino, u
 	x->a.gid = op->gid;
 	x->a.atime_ns = x->a.mtime_ns = x->a.ctime_ns = op->now_ns;
 	x->a.gen = 1;
-	x->parent = S_ISDIR(mode) ? parent : 0;
+	x->parent = parent; /* files too: where their quotas are charged */
 }
 
 /* Creates ino (already claimed) as name in dir. */
@@ -138,6 +142,9 @@ static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode 
 	}
 	if (rc == 0) {
 		rc = msi_dir_touch(ms, dir, isdir ? 1 : 0, op->now_ns);
+	}
+	if (rc == 0) {
+		rc = msi_quota_charge(ms, dir, 0, 1);
 	}
 	return rc;
 }
@@ -301,13 +308,9 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 		return rc;
 	}
 	if (rmdir) {
-		x.a.nlink = 0;
-		x.a.ctime_ns = op->now_ns;
-		res->freed_ino = ino;
-		rc = msi_ino_delete(ms, ino);
-	} else {
-		rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
+		x.a.nlink = 1; /* an empty directory's last link goes */
 	}
+	rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	res->attr = x.a;
 	return rc;
 }
@@ -332,13 +335,17 @@ static int rename_exchange(struct mstore *ms, const struct meta_op *op, struct i
 	if (rc == 0) {
 		rc = msi_de_put(ms, S_DE_UPD, op->newparent, op->newname, src->a.ino, sd);
 	}
+	if (moves && rc == 0) {
+		rc = msi_quota_move(ms, src->parent ? src->parent : op->parent, op->newparent,
+				    S_ISREG(src->a.mode) ? (int64_t)src->a.size : 0, 1, sd);
+	}
+	if (moves && rc == 0) {
+		rc = msi_quota_move(ms, dst->parent ? dst->parent : op->newparent, op->parent,
+				    S_ISREG(dst->a.mode) ? (int64_t)dst->a.size : 0, 1, dd);
+	}
 	if (moves) {
-		if (sd) {
-			src->parent = op->newparent;
-		}
-		if (dd) {
-			dst->parent = op->parent;
-		}
+		src->parent = op->newparent;
+		dst->parent = op->parent;
 	}
 	src->a.ctime_ns = dst->a.ctime_ns = op->now_ns;
 	if (rc == 0) {
@@ -430,6 +437,14 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 			return rc < 0 ? rc : -ENOTEMPTY;
 		}
 	}
+	if (op->parent != op->newparent) {
+		/* Checked before anything changes: EXDEV or EDQUOT undo nothing. */
+		rc = msi_quota_move(ms, src.parent ? src.parent : op->parent, op->newparent,
+				    S_ISREG(src.a.mode) ? (int64_t)src.a.size : 0, 1, sd);
+		if (rc < 0) {
+			return rc;
+		}
+	}
 	rc = msi_de_del(ms, op->parent, op->name);
 	if (rc == 0) {
 		rc = msi_de_put(ms, found ? S_DE_UPD : S_DE_INS, op->newparent, op->newname, sino,
@@ -437,16 +452,11 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0 && found) {
 		if (dd) {
-			res->freed_ino = dino;
-			rc = msi_ino_delete(ms, dino);
-		} else {
-			rc = msi_drop_link(ms, &dst, op->flags & META_F_KEEP_ORPHAN, op->now_ns,
-					   res);
+			dst.a.nlink = 1; /* an empty directory's last link goes */
 		}
+		rc = msi_drop_link(ms, &dst, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	}
-	if (sd) {
-		src.parent = op->newparent;
-	}
+	src.parent = op->newparent;
 	src.a.ctime_ns = op->now_ns;
 	if (rc == 0) {
 		rc = msi_ino_write(ms, S_INO_UPD, &src);
@@ -487,7 +497,10 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 		if (op->size > INT64_MAX) {
 			return -EFBIG;
 		}
-		rc = op->size < x.a.size ? msi_ext_trim(ms, x.a.ino, op->size) : 0;
+		rc = msi_quota_charge(ms, x.parent, (int64_t)op->size - (int64_t)x.a.size, 0);
+		if (rc == 0 && op->size < x.a.size) {
+			rc = msi_ext_trim(ms, x.a.ino, op->size);
+		}
 		if (rc == 0) {
 			rc = msi_inline_resize(ms, &x, op->size);
 		}
@@ -607,8 +620,11 @@ static int content_set(struct mstore *ms, const struct meta_op *op, struct inode
 		       bool replace)
 {
 	bool inl = op->flags & META_F_INLINE;
-	int rc = 0;
+	int rc = msi_quota_charge(ms, x->parent, (int64_t)size - (int64_t)x->a.size, 0);
 
+	if (rc < 0) {
+		return rc;
+	}
 	if (replace || inl) {
 		rc = msi_ext_drop(ms, x->a.ino, 0);
 	} else if (size < x->a.size) {
@@ -644,6 +660,30 @@ static int check_regular(const struct inode *x)
 	return S_ISREG(x->a.mode) ? 0 : -EINVAL;
 }
 
+/* WRITE with META_F_PUNCH (fallocate's hole punching): the chunks named
+ * by ext[].chunk lose their blocks and read as zeros; the size stays.
+ * The client zeroes the partial chunks at the edges itself. */
+static int do_punch(struct mstore *ms, const struct meta_op *op, struct inode *x,
+		    struct meta_result *res)
+{
+	int rc = 0;
+
+	if ((op->flags & (META_F_INLINE | META_F_TRUNCATE)) || op->n_ext > META_EXTENTS_MAX ||
+	    (op->n_ext != 0 && op->ext == NULL)) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < op->n_ext && rc == 0; i++) {
+		rc = msi_ext_unset(ms, x->a.ino, op->ext[i].chunk);
+	}
+	x->a.gen++;
+	x->a.mtime_ns = op->now_ns;
+	x->a.ctime_ns = op->now_ns;
+	if (rc == 0) {
+		rc = msi_ino_write(ms, S_INO_UPD, x);
+	}
+	return rc < 0 ? rc : msi_attr_of(ms, x->a.ino, &res->attr);
+}
+
 static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
 	struct inode x;
@@ -656,6 +696,9 @@ static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_res
 	rc = check_regular(&x);
 	if (rc < 0) {
 		return rc;
+	}
+	if (op->flags & META_F_PUNCH) {
+		return do_punch(ms, op, &x, res);
 	}
 	if (op->size > INT64_MAX) {
 		return -EFBIG;
@@ -739,7 +782,7 @@ static int do_forget(struct mstore *ms, const struct meta_op *op, struct meta_re
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc < 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
+	if (rc < 0 || x.a.nlink != 0) {
 		return rc == -ENOENT ? 0 : rc; /* gone already, or still linked */
 	}
 	res->attr = x.a;
@@ -884,6 +927,8 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_gc_done(ms, op);
 	case MOP_PUT:
 		return do_put(ms, op, res);
+	case MOP_QUOTA_SET:
+		return msi_quota_set(ms, op);
 	default:
 		return -EINVAL;
 	}

@@ -14,9 +14,6 @@
  * debugging); the node itself uses only this one. */
 #define MS_BUSY_TIMEOUT_MS 5000
 #define MS_SCHEMA_VERSION 1
-/* Bounds the ancestor walk of RENAME if the parent chain were ever
- * corrupted into a cycle. */
-#define MS_DEPTH_MAX 1000000
 
 /* The extents of ?1 from chunk ?2 on. */
 #define EXT_RANGE "SELECT block_id FROM extents WHERE ino = ?1 AND chunk >= ?2"
@@ -85,6 +82,25 @@ static const char *const ms_sql[S_NSTMT] = {
 		    "WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
     [S_EXT_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
     [S_EXT_DEL] = "DELETE FROM extents WHERE ino = ?1 AND chunk >= ?2",
+    [S_EXT_DEL_ONE] = "DELETE FROM extents WHERE ino = ?1 AND chunk = ?2",
+    [S_Q_ANY] = "SELECT EXISTS(SELECT 1 FROM quotas)",
+    [S_Q_GET] = "SELECT max_bytes, max_inodes, soft_bytes, soft_inodes, used_bytes, used_inodes "
+		"FROM quotas WHERE ino = ?1",
+    [S_Q_PUT] = "INSERT INTO quotas(ino, max_bytes, max_inodes, soft_bytes, soft_inodes, "
+		"used_bytes, used_inodes) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(ino) DO "
+		"UPDATE SET max_bytes = excluded.max_bytes, max_inodes = excluded.max_inodes, "
+		"soft_bytes = excluded.soft_bytes, soft_inodes = excluded.soft_inodes",
+    [S_Q_DEL] = "DELETE FROM quotas WHERE ino = ?1",
+    [S_Q_ADD] = "UPDATE quotas SET used_bytes = used_bytes + ?2, used_inodes = used_inodes + ?3 "
+		"WHERE ino = ?1",
+    [S_Q_LIST] = "SELECT ino FROM quotas WHERE ino > ?1 ORDER BY ino LIMIT ?2",
+    /* The entries below a directory, each inode once (UNION drops the
+     * second path to a hard link), and their files' bytes. */
+    [S_Q_COUNT] = "WITH RECURSIVE t(ino) AS (SELECT ino FROM dirents WHERE parent = ?1 "
+		  "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino) "
+		  "SELECT count(*), coalesce(sum(CASE WHEN (i.mode & 61440) = 32768 "
+		  "THEN i.size ELSE 0 END), 0) FROM t JOIN inodes i ON i.ino = t.ino",
+    [S_DE_NAME_OF] = "SELECT name FROM dirents WHERE parent = ?1 AND ino = ?2 LIMIT 1",
     [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
@@ -146,7 +162,10 @@ static const char ms_schema[] =
     "ctime INTEGER, gen INTEGER, freed_ino INTEGER);"
     "CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
     "CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
-    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;";
+    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS quotas(ino INTEGER PRIMARY KEY, max_bytes INTEGER NOT NULL, "
+    "max_inodes INTEGER NOT NULL, soft_bytes INTEGER NOT NULL, soft_inodes INTEGER NOT NULL, "
+    "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);";
 
 /* ---- SQLite plumbing ---- */
 
@@ -537,6 +556,25 @@ int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e)
 	return rc;
 }
 
+int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk)
+{
+	uint8_t old[BLOCK_ID_LEN];
+	uint32_t old_len;
+	int rc = ext_get(ms, ino, chunk, old, &old_len);
+
+	if (rc <= 0) {
+		return rc;
+	}
+	rc = msi_run(ms, S_EXT_DEL_ONE, ARGS(AI(ino), AI(chunk)));
+	if (rc == 0) {
+		rc = blk_unref(ms, old);
+	}
+	if (rc == 0) {
+		rc = msi_run(ms, S_INO_UNITS, ARGS(AI(ino), AI(-(int64_t)units(old_len))));
+	}
+	return rc;
+}
+
 /* Cuts the extents of ino at byte `size`: chunks past it go, the last
  * chunk's valid length is trimmed. */
 int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size)
@@ -623,6 +661,8 @@ int msi_ino_delete(struct mstore *ms, uint64_t ino)
 int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		  struct meta_result *res)
 {
+	int rc;
+
 	if (x->a.nlink > 0) {
 		x->a.nlink--;
 	}
@@ -631,6 +671,11 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		return msi_ino_write(ms, S_INO_UPD, x);
 	}
 	res->freed_ino = x->a.ino;
+	/* Its quotas are free of it now, even while an open keeps it. */
+	rc = msi_quota_charge(ms, x->parent, S_ISREG(x->a.mode) ? -(int64_t)x->a.size : 0, -1);
+	if (rc < 0) {
+		return rc;
+	}
 	if (keep) {
 		x->orphan = true;
 		return msi_ino_write(ms, S_INO_UPD, x);

@@ -54,6 +54,15 @@ enum ms_stmt {
 	S_EXT_TO_GC,
 	S_EXT_FREE,
 	S_EXT_DEL,
+	S_EXT_DEL_ONE,
+	S_Q_ANY,
+	S_Q_GET,
+	S_Q_PUT,
+	S_Q_DEL,
+	S_Q_ADD,
+	S_Q_LIST,
+	S_Q_COUNT,
+	S_DE_NAME_OF,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -165,6 +174,23 @@ int msi_inline_get(struct mstore *ms, uint64_t ino, size_t cap, uint8_t **out, s
 int msi_ext_drop(struct mstore *ms, uint64_t ino, uint64_t first);
 int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e);
 int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size);
+/* Bounds every walk up a parent chain (RENAME's ancestor check, quota
+ * charges) if the chain were ever corrupted into a cycle. */
+#define MS_DEPTH_MAX 1000000
+
+/* Quotas (meta_quota.c).  Charges bytes and inodes to every quota from
+ * directory dir up to the root: -EDQUOT, with nothing charged, when a
+ * positive charge would pass a hard limit.  0 when there is no quota. */
+int msi_quota_charge(struct mstore *ms, uint64_t dir, int64_t bytes, int64_t inodes);
+/* An entry (bytes, inodes; a directory when is_dir) moves from directory
+ * from to directory to: -EDQUOT as above, -EXDEV for a directory whose
+ * quotas would change (its tree's usage is not kept per directory). */
+int msi_quota_move(struct mstore *ms, uint64_t from, uint64_t to, int64_t bytes, int64_t inodes,
+		   bool is_dir);
+/* MOP_QUOTA_SET. */
+int msi_quota_set(struct mstore *ms, const struct meta_op *op);
+/* Makes chunk a hole of ino, releasing its block; 0 if it was one. */
+int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk);
 int msi_inline_resize(struct mstore *ms, const struct inode *x, uint64_t size);
 int msi_ino_delete(struct mstore *ms, uint64_t ino);
 int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
