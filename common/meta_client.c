@@ -688,6 +688,42 @@ int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4])
 	return rc;
 }
 
+/* One MOP_SNAPSHOT or MOP_SNAPSHOT_RM. */
+static int snap_op(struct mc *mc, uint8_t type, uint64_t ino, const char *name,
+		   struct meta_attr *attr)
+{
+	struct meta_result res;
+	struct meta_op *op;
+	int rc = meta_check_name(name);
+
+	if (rc != 0) {
+		return rc;
+	}
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = type;
+	op->ino = ino;
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	rc = mc_op(mc, op, &res);
+	free(op);
+	if (rc == 0 && attr != NULL) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
+int mc_snapshot(struct mc *mc, uint64_t ino, const char *name, struct meta_attr *attr)
+{
+	return snap_op(mc, MOP_SNAPSHOT, ino, name, attr);
+}
+
+int mc_snapshot_rm(struct mc *mc, const char *name)
+{
+	return snap_op(mc, MOP_SNAPSHOT_RM, 0, name, NULL);
+}
+
 /* Decodes a reply of (str, u64, i64) triples and a more flag. */
 static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, int *more)
 {

@@ -13,87 +13,24 @@
 
 static void quota_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: objfsctl quota set BUCKET[/DIR] [--bytes SIZE] [--inodes N]\n"
-		"                          [--soft-bytes SIZE] [--soft-inodes N]\n"
-		"       objfsctl quota get BUCKET[/DIR] [--check] [--json]\n"
-		"       objfsctl quota ls BUCKET [--check] [--json]\n"
-		"       objfsctl quota rm BUCKET[/DIR]\n"
-		"Limit the bytes (sizes of regular files) and inodes (entries) below a\n"
-		"directory of BUCKET (the whole bucket without /DIR).  Writes, creates\n"
-		"and renames past a hard limit fail with EDQUOT; passing a soft limit is\n"
-		"logged by the shard's leader.  SIZE takes K, M, G, T suffixes; a limit\n"
-		"of 0 is none, and set keeps the limits it is not given.\n"
-		"  --check  recount the usage now and show it beside the kept one\n"
-		"  --json   one JSON object (get) or array (ls); see objfsctl(8)\n");
-}
-
-/* Splits "bucket/dir/sub" into the bucket and the directory path. */
-static int split_target(const char *arg, char *bucket, size_t cap, const char **path)
-{
-	const char *slash = strchr(arg, '/');
-	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
-
-	if (n == 0 || n >= cap) {
-		return -EINVAL;
-	}
-	memcpy(bucket, arg, n);
-	bucket[n] = '\0';
-	*path = slash ? slash + 1 : "";
-	while (**path == '/') {
-		(*path)++;
-	}
-	return msg_check_bucket(bucket);
-}
-
-/* The directory inode a path names ("" is the root). */
-static int target_ino(struct mc *mc, const char *path, uint64_t *ino)
-{
-	char p[WIRE_STR_MAX + 1];
-	struct meta_attr a;
-	size_t n = strlen(path);
-	int rc;
-
-	if (n == 0) {
-		*ino = META_ROOT_INO;
-		return 0;
-	}
-	if (n >= sizeof(p)) {
-		return -ENAMETOOLONG;
-	}
-	memcpy(p, path, n + 1);
-	while (n > 0 && p[n - 1] == '/') {
-		p[--n] = '\0';
-	}
-	rc = mc_resolve(mc, p, &a);
-	if (rc == 0 && (a.mode & 0170000) != 0040000) {
-		rc = -ENOTDIR;
-	}
-	*ino = a.ino;
-	return rc;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			printf("\\%c", ch);
-		} else if (ch < 0x20) {
-			printf("\\u%04x", ch);
-		} else {
-			putchar(ch);
-		}
-	}
-	putchar('"');
+	fprintf(f, "Usage: objfsctl quota set BUCKET[/DIR] [--bytes SIZE] [--inodes N]\n"
+		   "                          [--soft-bytes SIZE] [--soft-inodes N]\n"
+		   "       objfsctl quota get BUCKET[/DIR] [--check] [--json]\n"
+		   "       objfsctl quota ls BUCKET [--check] [--json]\n"
+		   "       objfsctl quota rm BUCKET[/DIR]\n"
+		   "Limit the bytes (sizes of regular files) and inodes (entries) below a\n"
+		   "directory of BUCKET (the whole bucket without /DIR).  Writes, creates\n"
+		   "and renames past a hard limit fail with EDQUOT; passing a soft limit is\n"
+		   "logged by the shard's leader.  SIZE takes K, M, G, T suffixes; a limit\n"
+		   "of 0 is none, and set keeps the limits it is not given.\n"
+		   "  --check  recount the usage now and show it beside the kept one\n"
+		   "  --json   one JSON object (get) or array (ls); see objfsctl(8)\n");
 }
 
 static void print_json(const struct meta_quota *q, int check)
 {
 	printf("{\"path\":");
-	json_str(q->path);
+	ctl_json_str(q->path);
 	printf(",\"ino\":%llu,\"max_bytes\":%llu,\"max_inodes\":%llu,\"soft_bytes\":%llu,"
 	       "\"soft_inodes\":%llu,\"used_bytes\":%llu,\"used_inodes\":%llu",
 	       (unsigned long long)q->ino, (unsigned long long)q->max_bytes,
@@ -185,9 +122,10 @@ int ctl_cmd_quota(struct ctl *c, int argc, char **argv)
 			char *end;
 
 			if (k % 2 == 0 ? cfg_parse_size(optarg, &lim[k]) != 0
-				       : (lim[k] = strtoull(optarg, &end, 10), *optarg == '\0' ||
-							   *end != '\0' || *optarg == '-')) {
-				fprintf(stderr, "objfsctl quota: bad %s '%s'\n", opts[k].name, optarg);
+				       : (lim[k] = strtoull(optarg, &end, 10),
+					  *optarg == '\0' || *end != '\0' || *optarg == '-')) {
+				fprintf(stderr, "objfsctl quota: bad %s '%s'\n", opts[k].name,
+					optarg);
 				return CTL_USAGE;
 			}
 			given[k] = 1;
@@ -210,7 +148,7 @@ int ctl_cmd_quota(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "objfsctl quota: unknown subcommand '%s'\n", sub);
 		return CTL_USAGE;
 	}
-	if (split_target(argv[optind + 1], bucket, sizeof(bucket), &path) != 0 ||
+	if (ctl_split_target(argv[optind + 1], bucket, sizeof(bucket), &path) != 0 ||
 	    (strcmp(sub, "ls") == 0 && *path != '\0')) {
 		fprintf(stderr, "objfsctl quota %s: bad target '%s'\n", sub, argv[optind + 1]);
 		return CTL_USAGE;
@@ -230,12 +168,13 @@ int ctl_cmd_quota(struct ctl *c, int argc, char **argv)
 		objc_close(oc);
 		return CTL_FAIL;
 	}
-	rc = strcmp(sub, "ls") == 0 ? 0 : target_ino(mc, path, &ino);
+	rc = strcmp(sub, "ls") == 0 ? 0 : ctl_dir_ino(mc, path, &ino);
 	if (rc == 0 && strcmp(sub, "set") == 0) {
 		/* Limits not given stay as they are. */
 		n = mc_quota(mc, QUOTA_GET, ino, q, 1, &more);
 		if (n == 1) {
-			uint64_t old[4] = {q->max_bytes, q->max_inodes, q->soft_bytes, q->soft_inodes};
+			uint64_t old[4] = {q->max_bytes, q->max_inodes, q->soft_bytes,
+					   q->soft_inodes};
 
 			for (int k = 0; k < 4; k++) {
 				lim[k] = given[k] ? lim[k] : old[k];
@@ -273,7 +212,8 @@ int ctl_cmd_quota(struct ctl *c, int argc, char **argv)
 			print_header(check);
 		}
 		do {
-			n = mc_quota(mc, QUOTA_LIST | (check ? QUOTA_CHECK : 0), after, q, 64, &more);
+			n = mc_quota(mc, QUOTA_LIST | (check ? QUOTA_CHECK : 0), after, q, 64,
+				     &more);
 			for (int i = 0; i < n; i++) {
 				if (json) {
 					printf("%s", first ? "" : ",");

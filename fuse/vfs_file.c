@@ -72,6 +72,10 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 	if (n == NULL) {
 		return -ENOMEM;
 	}
+	if (meta_is_snap_ino(ino) && (flags & (O_WRONLY | O_RDWR | O_TRUNC))) {
+		it_put(v->it, n);
+		return -EROFS; /* a snapshot: its shard refuses any change */
+	}
 	store_count(&v->st.queries);
 	rc = mc_getattr(v->st.mc, ino, &a);
 	if (rc == 0 && S_ISDIR(a.mode)) {

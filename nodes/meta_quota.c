@@ -94,7 +94,8 @@ static void soft_warn(const struct qrow *q, int64_t bytes, int64_t inodes)
 	     q->used_bytes + bytes > q->soft_bytes) ||
 	    (inodes > 0 && q->soft_inodes > 0 && q->used_inodes <= q->soft_inodes &&
 	     q->used_inodes + inodes > q->soft_inodes)) {
-		log_warn("ms.quota", "directory %llu: over its soft limit", (unsigned long long)q->ino);
+		log_warn("ms.quota", "directory %llu: over its soft limit",
+			 (unsigned long long)q->ino);
 	}
 }
 

@@ -77,6 +77,10 @@
  *    directory as an orphan (nlink 0) as UNLINK keeps a file, until FORGET.
  *  - WRITE with META_F_PUNCH: the chunks ext[].chunk (all-zero extents)
  *    become holes, their blocks released; size unchanged.
+ *  - SNAPSHOT copies directory ino's tree to /.snapshots/name (EEXIST if
+ *    taken; EINVAL for a tree inside a snapshot); SNAPSHOT_RM drops one.
+ *    Any other change to a snapshot or to /.snapshots is EROFS, and taking
+ *    the name .snapshots at the root is EPERM (meta_snap.c).
  *  - FORGET reports the deleted orphan in res->freed_ino.
  *  - xattr names: 1..255 bytes else ERANGE (as setxattr(2)); values above
  *    META_XATTR_VALUE_MAX: E2BIG; CREATE|REPLACE together: EINVAL.
@@ -895,6 +899,11 @@ static int do_bucket_delete(struct mstore *ms, const struct meta_op *op)
 
 static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
+	int rc = msi_snap_guard(ms, op);
+
+	if (rc < 0) {
+		return rc;
+	}
 	/* The decoder terminates both; a hand-built record might not. */
 	if (!memchr(op->name, '\0', sizeof(op->name)) ||
 	    !memchr(op->newname, '\0', sizeof(op->newname))) {
@@ -929,6 +938,10 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_put(ms, op, res);
 	case MOP_QUOTA_SET:
 		return msi_quota_set(ms, op);
+	case MOP_SNAPSHOT:
+		return msi_snap_create(ms, op, res);
+	case MOP_SNAPSHOT_RM:
+		return msi_snap_remove(ms, op, res);
 	default:
 		return -EINVAL;
 	}

@@ -95,12 +95,60 @@ static const char *const ms_sql[S_NSTMT] = {
 		"WHERE ino = ?1",
     [S_Q_LIST] = "SELECT ino FROM quotas WHERE ino > ?1 ORDER BY ino LIMIT ?2",
     /* The entries below a directory, each inode once (UNION drops the
-     * second path to a hard link), and their files' bytes. */
+     * second path to a hard link), and their files' bytes; snapshots
+     * (inodes from META_SNAP_INO_BASE, 2^62) do not count. */
     [S_Q_COUNT] = "WITH RECURSIVE t(ino) AS (SELECT ino FROM dirents WHERE parent = ?1 "
+		  "AND ino < 4611686018427387904 "
 		  "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino) "
 		  "SELECT count(*), coalesce(sum(CASE WHEN (i.mode & 61440) = 32768 "
 		  "THEN i.size ELSE 0 END), 0) FROM t JOIN inodes i ON i.ino = t.ino",
     [S_DE_NAME_OF] = "SELECT name FROM dirents WHERE parent = ?1 AND ino = ?2 LIMIT 1",
+    /* Snapshots (meta_snap.c): snapmap maps the inodes of a tree to
+     * their copies (or lists a tree to drop); empty between records. */
+    [S_SN_FILL] = "INSERT INTO snapmap(old, new) WITH RECURSIVE t(ino) AS (SELECT ?1 "
+		  "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino WHERE d.ino < ?3) "
+		  "SELECT ino, ?2 + row_number() OVER (ORDER BY ino) - 1 FROM t",
+    [S_SN_FILL_ALL] = "INSERT INTO snapmap(old, new) WITH RECURSIVE t(ino) AS (SELECT ?1 "
+		      "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino) "
+		      "SELECT ino, 0 FROM t",
+    [S_SN_NEW_OF] = "SELECT new FROM snapmap WHERE old = ?1",
+    [S_SN_COUNT] = "SELECT count(*) FROM snapmap",
+    [S_SN_INODES] = "INSERT INTO inodes(ino, mode, nlink, uid, gid, rdev, size, blocks, atime, "
+		    "mtime, ctime, gen, parent, orphan, inline_data, target) SELECT m.new, i.mode, "
+		    "i.nlink, i.uid, i.gid, i.rdev, i.size, i.blocks, i.atime, i.mtime, i.ctime, "
+		    "i.gen, coalesce((SELECT p.new FROM snapmap p WHERE p.old = i.parent AND "
+		    "i.ino != ?2), ?1), 0, i.inline_data, i.target FROM snapmap m JOIN inodes i "
+		    "ON i.ino = m.old",
+    [S_SN_DIRENTS] = "INSERT INTO dirents(parent, name, skey, ino) SELECT p.new, d.name, d.skey, "
+		     "c.new FROM dirents d JOIN snapmap p ON p.old = d.parent "
+		     "JOIN snapmap c ON c.old = d.ino",
+    [S_SN_EXTENTS] = "INSERT INTO extents(ino, chunk, block_id, len) SELECT m.new, e.chunk, "
+		     "e.block_id, e.len FROM extents e JOIN snapmap m ON m.old = e.ino",
+    [S_SN_BLKREF] = "UPDATE blocks SET refs = refs + d.n FROM (SELECT e.block_id, count(*) AS n "
+		    "FROM extents e JOIN snapmap m ON m.old = e.ino GROUP BY e.block_id) AS d "
+		    "WHERE blocks.block_id = d.block_id",
+    [S_SN_XATTRS] = "INSERT INTO xattrs(ino, name, value) SELECT m.new, x.name, x.value "
+		    "FROM xattrs x JOIN snapmap m ON m.old = x.ino",
+    /* Links of the copies: a file keeps only the names copied with it, a
+     * directory 2 + its subdirectories. */
+    [S_SN_NLINK] = "UPDATE inodes SET nlink = CASE WHEN (mode & 61440) = 16384 THEN 2 + "
+		   "(SELECT count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE "
+		   "d.parent = inodes.ino AND (c.mode & 61440) = 16384) ELSE (SELECT count(*) "
+		   "FROM dirents d WHERE d.ino = inodes.ino) END "
+		   "WHERE ino IN (SELECT new FROM snapmap)",
+    [S_SN_UNREF] = "UPDATE blocks SET refs = refs - d.n FROM (SELECT block_id, count(*) AS n "
+		   "FROM extents WHERE ino IN (SELECT old FROM snapmap) GROUP BY block_id) AS d "
+		   "WHERE blocks.block_id = d.block_id",
+    [S_SN_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) SELECT block_id, k, m, "
+		   "len, csum FROM blocks WHERE refs <= 0 AND block_id IN (SELECT block_id FROM "
+		   "extents WHERE ino IN (SELECT old FROM snapmap))",
+    [S_SN_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (SELECT block_id FROM "
+		  "extents WHERE ino IN (SELECT old FROM snapmap))",
+    [S_SN_DEL_EXT] = "DELETE FROM extents WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_XA] = "DELETE FROM xattrs WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_DE] = "DELETE FROM dirents WHERE parent IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_INO] = "DELETE FROM inodes WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_CLEAR] = "DELETE FROM snapmap",
     [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
@@ -165,7 +213,8 @@ static const char ms_schema[] =
     "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS quotas(ino INTEGER PRIMARY KEY, max_bytes INTEGER NOT NULL, "
     "max_inodes INTEGER NOT NULL, soft_bytes INTEGER NOT NULL, soft_inodes INTEGER NOT NULL, "
-    "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);";
+    "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapmap(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);";
 
 /* ---- SQLite plumbing ---- */
 

@@ -63,6 +63,24 @@ enum ms_stmt {
 	S_Q_LIST,
 	S_Q_COUNT,
 	S_DE_NAME_OF,
+	S_SN_FILL,
+	S_SN_FILL_ALL,
+	S_SN_NEW_OF,
+	S_SN_COUNT,
+	S_SN_INODES,
+	S_SN_DIRENTS,
+	S_SN_EXTENTS,
+	S_SN_BLKREF,
+	S_SN_XATTRS,
+	S_SN_NLINK,
+	S_SN_UNREF,
+	S_SN_TO_GC,
+	S_SN_FREE,
+	S_SN_DEL_EXT,
+	S_SN_DEL_XA,
+	S_SN_DEL_DE,
+	S_SN_DEL_INO,
+	S_SN_CLEAR,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -99,6 +117,7 @@ enum ms_stmt {
 #define K_CHUNK "chunk_size"
 #define K_INLINE "inline_max"
 #define K_NEXT_INO "next_ino"
+#define K_NEXT_SNAP_INO "next_snap_ino"
 #define K_RES_SEQ "result_seq"
 
 struct mstore {
@@ -187,6 +206,11 @@ int msi_quota_charge(struct mstore *ms, uint64_t dir, int64_t bytes, int64_t ino
  * quotas would change (its tree's usage is not kept per directory). */
 int msi_quota_move(struct mstore *ms, uint64_t from, uint64_t to, int64_t bytes, int64_t inodes,
 		   bool is_dir);
+/* Snapshots (meta_snap.c): -EROFS when op would change a snapshot or
+ * /.snapshots, -EPERM when it would take that name at the root. */
+int msi_snap_guard(struct mstore *ms, const struct meta_op *op);
+int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+int msi_snap_remove(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
 /* MOP_QUOTA_SET. */
 int msi_quota_set(struct mstore *ms, const struct meta_op *op);
 /* Makes chunk a hole of ino, releasing its block; 0 if it was one. */

@@ -86,6 +86,15 @@ enum {
 };
 
 #define META_ROOT_INO 1
+/* Inodes of snapshots (and /.snapshots itself) are numbered from here, by
+ * the shard at apply time: read-only, and never confused with the inodes
+ * the leader hands out below it. */
+#define META_SNAP_INO_BASE ((uint64_t)1 << 62)
+#define META_SNAP_DIR ".snapshots"
+static inline int meta_is_snap_ino(uint64_t ino)
+{
+	return ino >= META_SNAP_INO_BASE;
+}
 #define META_NAME_MAX 255
 #define META_SYMLINK_MAX 4095
 #define META_XATTR_NAME_MAX 255
@@ -142,6 +151,9 @@ enum meta_op_type {
 	MOP_QUOTA_SET = 20,	/* limits of directory ino: data = 4 u64 LE (max
 				 * bytes, max inodes, soft bytes, soft inodes; 0 =
 				 * none); all 0 removes the quota */
+	MOP_SNAPSHOT = 21,	/* read-only copy of directory ino's tree as
+				 * /.snapshots/name (blocks shared) */
+	MOP_SNAPSHOT_RM = 22,	/* drop /.snapshots/name */
 	MOP_MAX
 };
 
