@@ -17,7 +17,8 @@ SECS=20
 
 cluster_up 6
 # A short grace, so blocks are deleted while the readers run.
-sed -i '/^\[cluster\]$/a gc_grace_s = 2' "$OBJFS_CONF"
+sed -i 's/^gc_grace_s = .*/gc_grace_s = 2/' "$OBJFS_CONF"
+grep -qx "gc_grace_s = 2" "$OBJFS_CONF" || fail "no gc_grace_s line in $OBJFS_CONF"
 ctl dev down --dir "$T/cluster" >/dev/null || fail "dev down"
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "dev up with gc_grace_s = 2"
 W="$T/w"
