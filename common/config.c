@@ -122,6 +122,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(gc_grace_s), .name = "gc_grace_s", .type = CT_UINT, .def = "120",
 	  .min = 0, .max = 86400,
 	  .doc = "Seconds a block no file references waits before its fragments are deleted." },
+	/* Hourly: a year of history is 8760 samples (840 KiB per node), and
+	 * growth planning looks at months, not minutes. */
+	{ CLUSTER(usage_interval), .name = "usage_interval", .type = CT_UINT, .def = "3600",
+	  .min = 1, .max = 86400,
+	  .doc = "Seconds between a node's usage samples (objfsctl plan reads the history)." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,
