@@ -30,6 +30,8 @@
 #define CATALOG_GROUP "_catalog" /* bucket names cannot start with '_' */
 #define PENDING_MAX 64
 
+struct gc_grace;
+
 struct shard {
 	char name[MSG_NAME_MAX]; /* bucket, "" = catalog */
 	struct mstore *ms;
@@ -37,8 +39,9 @@ struct shard {
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
-	struct mlk_shard lk; /* lock waiters and leases (meta_locks.c) */
-	struct shard *next;  /* m->shards; only ever added at the head */
+	struct mlk_shard lk;	/* lock waiters and leases (meta_locks.c) */
+	struct gc_grace *grace; /* the maintenance thread's only (meta_gc.c) */
+	struct shard *next;	/* m->shards; only ever added at the head */
 };
 
 struct msvc {

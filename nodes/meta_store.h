@@ -157,6 +157,10 @@ int ms_getlk(struct mstore *ms, const struct meta_lock *req, struct meta_lock *o
 int ms_lock_sessions(struct mstore *ms, uint64_t *out, size_t max);
 
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
+/* The same in pages, in block id order: those after block id `after`
+ * (NULL: from the first). */
+int ms_gc_pending_after(struct mstore *ms, const uint8_t *after, struct manifest_block *out,
+			size_t max);
 
 /* Blocks the shard knows, referenced or waiting for GC, whose id sorts
  * after `after` (every block when first is set), in id order: at most
