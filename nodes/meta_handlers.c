@@ -100,7 +100,7 @@ static int mh_op(struct mh_req *q)
 	if (op->type == MOP_LOCK || op->type == MOP_LOCK_DROP) {
 		/* Lock records may wait for a release: meta_locks.c. */
 		free(oc);
-		rc = mlk_propose(q->m, q->s, op, q->out->call);
+		rc = mlk_propose(q->m, q->s, op, q->out->call, q->with_index);
 		meta_op_free(op);
 		free(op);
 		return rc;

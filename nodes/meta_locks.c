@@ -58,6 +58,7 @@ struct mlk_waiter {
 	struct meta_op op;     /* the record, lock fields only */
 	uint64_t until_ms;     /* parked: when to answer -ETIME */
 	int cancelled;	       /* on the ready list when a cancel came */
+	int with_index;	       /* FRAME_F_INDEX: the reply ends with the applied index */
 };
 
 struct mlk_session {
@@ -101,6 +102,10 @@ static void answer(struct mlk_waiter *w, int status, const struct meta_result *r
 
 		if (status == 0) {
 			meta_put_result(&out->w, res);
+			if (w->with_index) {
+				/* Applied here, so at or after this record's entry. */
+				wr_u64(&out->w, repl_applied(w->s->g));
+			}
 		} else if (status == -EREMOTE) {
 			out->hint = msvc_node_id(w->m, leader);
 		}
@@ -269,7 +274,8 @@ void mlk_renew(struct msvc *m, struct shard *s, uint64_t session)
 	pthread_mutex_unlock(&s->lk.mu);
 }
 
-int mlk_propose(struct msvc *m, struct shard *s, const struct meta_op *op, struct srv_call *call)
+int mlk_propose(struct msvc *m, struct shard *s, const struct meta_op *op, struct srv_call *call,
+		int with_index)
 {
 	struct mlk_waiter *w = calloc(1, sizeof(*w));
 	int rc;
@@ -280,6 +286,7 @@ int mlk_propose(struct msvc *m, struct shard *s, const struct meta_op *op, struc
 	w->m = m;
 	w->s = s;
 	w->call = call;
+	w->with_index = with_index;
 	w->op = *op;
 	w->op.data = NULL;
 	w->op.data_len = 0;

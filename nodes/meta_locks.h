@@ -47,9 +47,11 @@ int mlk_start(struct msvc *m);
 void mlk_stop(struct msvc *m);
 
 /* META_OP carrying MOP_LOCK or MOP_LOCK_DROP: proposes op (the caller
- * keeps it) and answers call from its commit, or later when it waits.
- * Returns SRV_DEFER or a negative errno (call not taken). */
-int mlk_propose(struct msvc *m, struct shard *s, const struct meta_op *op, struct srv_call *call);
+ * keeps it) and answers call from its commit, or later when it waits
+ * (with the applied index after the result if with_index).  Returns
+ * SRV_DEFER or a negative errno (call not taken). */
+int mlk_propose(struct msvc *m, struct shard *s, const struct meta_op *op, struct srv_call *call,
+		int with_index);
 /* META_LOCK_RENEW: the session lives another lease. */
 void mlk_renew(struct msvc *m, struct shard *s, uint64_t session);
 /* META_LOCK_CANCEL: the wait wait_id of session ends with -EINTR, now or
