@@ -136,6 +136,20 @@ int mc_member(struct mc *mc, int add, uint32_t node_id);
  * -OBJ_EPROTO, or fn's negative return. */
 typedef int (*mc_key_fn)(void *arg, const struct key_ent *k);
 int mc_keys(struct mc *mc, int secret, mc_key_fn fn, void *arg);
+/* Cluster-wide locks (proto/meta.h; the records go through mc_op).
+ * mc_getlk: 1 with *out the first lock of another owner in req's way, 0
+ * when none.  mc_lock_renew: renews session's lease, *lease_ms its
+ * length.  mc_lock_cancel: ends the wait wait_id of session (-EINTR). */
+int mc_getlk(struct mc *mc, const struct meta_lock *req, struct meta_lock *out);
+int mc_lock_renew(struct mc *mc, uint64_t session, uint32_t *lease_ms);
+int mc_lock_cancel(struct mc *mc, uint64_t session, uint64_t wait_id);
+/* A page of the shard's blocks (META_BLOCKS) after id `after` (ignored
+ * when first is set), at most max (<= META_BLOCKS_MAX) into out, from the
+ * leader only (never a stale replica).  Returns the count; *more set if
+ * more may follow. */
+int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint32_t max,
+	      struct meta_block_row *out, int *more);
+
 /* Cluster capacity from every node that answers: total and free bytes. */
 int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail);
 

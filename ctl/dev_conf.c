@@ -21,7 +21,8 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 
 int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir)
 {
-	static const char *const cluster_given[] = {"name", "secret", "ec_profile", "tls_ca", NULL};
+	static const char *const cluster_given[] = {"name", "secret", "ec_profile", "free_grace",
+						    "tls_ca",     NULL};
 	static const char *const node_given[] = {"addr",     "zone",	"data_dir",
 						 "tls_cert", "tls_key", NULL};
 	uint8_t raw[DEV_SECRET_BYTES];
@@ -56,6 +57,9 @@ int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, c
 	fprintf(f, "[cluster]\nname = dev\n");
 	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
 	fprintf(f, "ec_profile = 4+2\n");
+	/* A development cluster collects overwritten blocks within seconds;
+	 * its clients are on this machine (the default is 120). */
+	fprintf(f, "free_grace = 5\n");
 	if (tls_dir != NULL) {
 		fprintf(f, "tls_ca = \"%s/ca.crt\"\n", tls_dir);
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/ec.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../proto/frame.h"
@@ -228,6 +229,98 @@ static int h_usage(struct node_ctx *n, struct rd *r, struct srv_reply *out, char
 	return 0;
 }
 
+static int h_scrub(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		   size_t errlen)
+{
+	struct scrub_status st;
+	uint8_t op = rd_u8(r);
+	uint32_t want;
+
+	if (!rd_done(r) || op > SCRUB_START) {
+		return -OBJ_EPROTO;
+	}
+	if (n->scrub == NULL) {
+		snprintf(err, errlen, "node %u runs no scrubber", n->node_id);
+		return -ENOTSUP;
+	}
+	want = op == SCRUB_START ? scrub_kick(n->scrub) : 0;
+	scrub_status(n->scrub, &st);
+	if (op == SCRUB_START && st.cur.id != want) {
+		/* The thread has not taken the kick yet: report the pass that
+		 * starts now, which the caller waits to see as last.id. */
+		st.cur = (struct scrub_pass){.id = want, .total = st.cur.total};
+		st.running = 1;
+	}
+	msg_put_scrub_status(&out->w, &st);
+	return 0;
+}
+
+/* One fragment of a FRAG_CHECK request. */
+static uint8_t check_one(struct node_ctx *n, uint8_t op, uint32_t grace_s,
+			 const struct frag_ref *ref)
+{
+	int rc;
+
+	if (op == FRAG_CHECK_VERIFY) {
+		rc = frag_verify(n->fs, ref, NULL);
+		if (rc == 0) {
+			return FRAG_RES_OK;
+		}
+		return rc == -ENOENT	      ? FRAG_RES_MISSING
+		       : rc == -OBJ_ECHECKSUM ? FRAG_RES_BAD
+					      : FRAG_RES_ERROR;
+	}
+	rc = frag_sweep(n->fs, ref, grace_s, op == FRAG_CHECK_AGE);
+	if (rc == 1 && op == FRAG_CHECK_AGE) {
+		return FRAG_RES_OK;
+	}
+	if (rc == 1) {
+		char hex[2 * BLOCK_ID_LEN + 1];
+
+		msg_block_hex(ref->block_id, hex);
+		log_info("frag.sweep", "stray fragment %s.%u deleted", hex, ref->index);
+		return FRAG_RES_DELETED;
+	}
+	return rc == 0 ? FRAG_RES_MISSING : rc == -EAGAIN ? FRAG_RES_YOUNG : FRAG_RES_ERROR;
+}
+
+/* FRAG_CHECK: full reads (VERIFY), age-checked deletes (SWEEP) or age
+ * checks alone (AGE) of a list of fragments, one result byte each. */
+static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+			size_t errlen)
+{
+	uint8_t op = rd_u8(r);
+	uint32_t grace_s = rd_u32(r), cnt = rd_u32(r);
+	struct frag_ref *refs;
+
+	(void)err;
+	(void)errlen;
+	if (!rd_ok(r) || op < FRAG_CHECK_VERIFY || op > FRAG_CHECK_AGE || cnt > FRAG_CHECK_MAX ||
+	    r->left != (size_t)cnt * (BLOCK_ID_LEN + 1)) {
+		return -OBJ_EPROTO;
+	}
+	refs = calloc(cnt ? cnt : 1, sizeof(*refs));
+	if (refs == NULL) {
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		msg_get_frag_ref(r, &refs[i]);
+		if (refs[i].index >= EC_MAX_FRAGS) {
+			r->bad = true;
+		}
+	}
+	if (!rd_done(r)) {
+		free(refs);
+		return -OBJ_EPROTO;
+	}
+	wr_u32(&out->w, cnt);
+	for (uint32_t i = 0; i < cnt; i++) {
+		wr_u8(&out->w, check_one(n, op, grace_s, &refs[i]));
+	}
+	free(refs);
+	return 0;
+}
+
 /* Fragment and node requests; pool: the server queue that runs each
  * (fragment I/O fsyncs, so it never shares threads with metadata). */
 /* need: the capability a request needs (keys.h); fragments name no
@@ -244,6 +337,9 @@ static const struct {
     [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK, KEY_NEED_WRITE},
     [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK, KEY_NEED_ADMIN},
     [MSG_USAGE] = {h_usage, SRV_POOL_META, KEY_NEED_ADMIN},
+    [MSG_SCRUB] = {h_scrub, SRV_POOL_META, KEY_NEED_ADMIN},
+    /* A verify reads; a sweep deletes strays: check_need. */
+    [MSG_FRAG_CHECK] = {h_frag_check, SRV_POOL_DISK, KEY_NEED_READ},
 };
 
 static int is_meta(uint8_t type)
@@ -261,6 +357,16 @@ enum srv_pool node_route(void *arg, uint8_t type)
 								: SRV_POOL_META;
 }
 
+/* What a request needs: its table entry's, but a FRAG_CHECK that sweeps
+ * (deletes strays, its first byte says: msg.h) is an admin's. */
+static enum key_need check_need(const struct frame_hdr *h, const uint8_t *body)
+{
+	if (h->type == MSG_FRAG_CHECK && h->body_len > 0 && body[0] == FRAG_CHECK_SWEEP) {
+		return KEY_NEED_ADMIN;
+	}
+	return handlers[h->type].need;
+}
+
 int node_handle(void *arg, const struct frame_hdr *h, const struct key_ent *who,
 		const uint8_t *body, struct srv_reply *out, char *err, size_t errlen)
 {
@@ -275,7 +381,7 @@ int node_handle(void *arg, const struct frame_hdr *h, const struct key_ent *who,
 		snprintf(err, errlen, "unknown message type %u", h->type);
 		return -OBJ_EPROTO;
 	}
-	rc = authz_check(who, handlers[h->type].need, NULL, msg_type_name(h->type), err, errlen);
+	rc = authz_check(who, check_need(h, body), NULL, msg_type_name(h->type), err, errlen);
 	if (rc != 0) {
 		return rc;
 	}
