@@ -21,8 +21,8 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 
 int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir)
 {
-	static const char *const cluster_given[] = {"name", "secret", "ec_profile", "free_grace",
-						    "tls_ca",     NULL};
+	static const char *const cluster_given[] = {"name",	  "secret", "ec_profile",
+						    "free_grace", "tls_ca", NULL};
 	static const char *const node_given[] = {"addr",     "zone",	"data_dir",
 						 "tls_cert", "tls_key", NULL};
 	uint8_t raw[DEV_SECRET_BYTES];

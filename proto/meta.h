@@ -196,15 +196,15 @@ enum meta_op_type {
 				 * 0: all), a bounded batch per record */
 	/* 26..39 other families; key records (catalog only) take the ids of
 	 * their messages' range. */
-	MOP_KEY_PUT = 40, /* create key `name` (EEXIST): id in ino, caps in
-			   * mode, bucket in newname, secret in data */
-	MOP_KEY_DEL = 41, /* revoke key `name` (ENOENT) */
-	MOP_LOCK = 47,		/* take, change or release a lock (meta_lock_to_op):
-				 * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
-				 * keeps an -EAGAIN waiting and tries again when a
-				 * lock of the inode is released */
-	MOP_LOCK_DROP = 48,	/* every lock of session `parent` goes (lease
-				 * expired, or the mount ends) */
+	MOP_KEY_PUT = 40,   /* create key `name` (EEXIST): id in ino, caps in
+			     * mode, bucket in newname, secret in data */
+	MOP_KEY_DEL = 41,   /* revoke key `name` (ENOENT) */
+	MOP_LOCK = 47,	    /* take, change or release a lock (meta_lock_to_op):
+			     * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
+			     * keeps an -EAGAIN waiting and tries again when a
+			     * lock of the inode is released */
+	MOP_LOCK_DROP = 48, /* every lock of session `parent` goes (lease
+			     * expired, or the mount ends) */
 	MOP_MAX
 };
 
