@@ -1,12 +1,14 @@
 /* fuzz_msg.c: the body of every message of the wire catalogue
- * (proto/msg.h, proto/meta.h), request and reply, through the decoders of
- * proto/msg.c, proto/meta.c and proto/wire.c in the layout each message
- * has on the wire.  Input: u8 message type, u8 direction (bit 0: reply),
+ * (proto/msg.h, proto/meta.h), request and reply: requests through the
+ * decoders of proto/msg.c, proto/meta.c and proto/wire.c in the layout
+ * each message has on the wire, metadata replies through the client's
+ * decoders (common/meta_reply.c).  Input: u8 message type, u8 direction (bit 0: reply),
  * then the body.  Each decoder must stay inside the body, refuse what the
  * catalogue's limits refuse, and release what it allocated. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/meta_reply.h"
 #include "../../proto/manifest.h"
 #include "../../proto/meta.h"
 #include "../../proto/msg.h"
@@ -43,16 +45,6 @@ static void bucket(struct rd *r)
 	rd_str(r, b, sizeof(b));
 	if (rd_ok(r) && b[0] != '\0') {
 		(void)msg_check_bucket(b);
-	}
-}
-
-static void blob_field(struct rd *r, size_t max)
-{
-	size_t n;
-	const uint8_t *p = rd_blob(r, max, &n);
-
-	if (rd_ok(r) && (n > max || (n > 0 && p == NULL))) {
-		fuzz_fail("rd_blob returned a length it did not check");
 	}
 }
 
@@ -127,13 +119,6 @@ static void nothing(struct rd *r)
 
 /* ---- metadata messages (meta.h) ---- */
 
-static void attr(struct rd *r)
-{
-	struct meta_attr a;
-
-	meta_get_attr(r, &a);
-}
-
 static void meta_op_req(struct rd *r)
 {
 	struct meta_op *op = calloc(1, sizeof(*op));
@@ -158,16 +143,6 @@ static void meta_op_req(struct rd *r)
 	free(op);
 }
 
-static void meta_op_reply(struct rd *r)
-{
-	struct meta_result res;
-
-	meta_get_result(r, &res);
-	if (rd_ok(r) && (res.status > 0 || res.status < -4095)) {
-		fuzz_fail("meta_get_result accepted a status out of range");
-	}
-}
-
 static void lookup_req(struct rd *r)
 {
 	bucket(r);
@@ -190,77 +165,16 @@ static void readdir_req(struct rd *r)
 	(void)rd_u8(r);
 }
 
-static void readdir_reply(struct rd *r)
-{
-	uint32_t n = rd_u32(r);
-
-	if (n > META_READDIR_MAX) {
-		return; /* refused before any entry is read */
-	}
-	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
-		str_field(r, META_NAME_MAX + 1);
-		attr(r);
-	}
-	(void)rd_u8(r);
-}
-
-static void readlink_reply(struct rd *r)
-{
-	size_t n = rd_u16(r);
-
-	(void)rd_ptr(r, n);
-}
-
 static void getxattr_req(struct rd *r)
 {
 	ino_req(r);
 	str_field(r, META_XATTR_NAME_MAX + 1);
 }
 
-static void getxattr_reply(struct rd *r)
-{
-	blob_field(r, META_XATTR_VALUE_MAX);
-}
-
-static void listxattr_reply(struct rd *r)
-{
-	uint32_t n = rd_u32(r);
-
-	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
-		str_field(r, META_XATTR_NAME_MAX + 1);
-	}
-}
-
 static void extents_req(struct rd *r)
 {
 	ino_req(r);
 	(void)rd_u64(r);
-	(void)rd_u32(r);
-}
-
-static void extents_reply(struct rd *r)
-{
-	uint32_t n;
-
-	attr(r);
-	n = rd_u32(r);
-	if (n > META_EXTENTS_MAX) {
-		return;
-	}
-	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
-		struct meta_extent e;
-
-		meta_get_extent(r, &e);
-	}
-	(void)rd_u8(r);
-	blob_field(r, META_XATTR_VALUE_MAX);
-}
-
-static void statfs_reply(struct rd *r)
-{
-	(void)rd_u64(r);
-	(void)rd_u64(r);
-	(void)rd_u32(r);
 	(void)rd_u32(r);
 }
 
@@ -278,35 +192,6 @@ static void list_req(struct rd *r)
 	(void)rd_u32(r);
 }
 
-static void list_reply(struct rd *r)
-{
-	uint32_t n = rd_u32(r);
-
-	if (n > MSG_LIST_MAX) {
-		return;
-	}
-	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
-		str_field(r, WIRE_STR_MAX + 1);
-		(void)rd_u64(r);
-		(void)rd_u64(r);
-	}
-	(void)rd_u8(r);
-}
-
-static void shards_reply(struct rd *r)
-{
-	uint32_t n = rd_u32(r);
-
-	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
-		struct shard_state st;
-
-		meta_get_shard_state(r, &st);
-		if (rd_ok(r) && st.n_voters > 8) {
-			fuzz_fail("meta_get_shard_state accepted too many voters");
-		}
-	}
-}
-
 static void member_req(struct rd *r)
 {
 	bucket(r);
@@ -314,59 +199,208 @@ static void member_req(struct rd *r)
 	(void)rd_u32(r);
 }
 
+/* ---- metadata replies: the client's own decoders (meta_reply.c) ---- */
+
+static int dirent_cb(void *arg, const char *name, const struct meta_attr *a)
+{
+	(void)arg;
+	(void)a;
+	if (strlen(name) > META_NAME_MAX) {
+		fuzz_fail("a directory entry name longer than a name may be");
+	}
+	return 0;
+}
+
+static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime)
+{
+	(void)arg;
+	(void)size;
+	(void)mtime;
+	if (strlen(path) > WIRE_STR_MAX) {
+		fuzz_fail("a listed path longer than a key may be");
+	}
+	return 0;
+}
+
+static int shard_cb(void *arg, const struct shard_state *st)
+{
+	(void)arg;
+	if (st->n_voters > 8 || strnlen(st->name, sizeof(st->name)) >= sizeof(st->name)) {
+		fuzz_fail("a shard state out of range");
+	}
+	return 0;
+}
+
+static void op_reply(const uint8_t *p, size_t n)
+{
+	struct meta_result res;
+	int rc = mr_result(p, n, &res);
+
+	if (rc > 0 || rc < -4095) {
+		fuzz_fail("mr_result returned no errno");
+	}
+}
+
+static void attr_reply(const uint8_t *p, size_t n)
+{
+	struct meta_attr a;
+
+	(void)mr_attr(p, n, &a);
+}
+
+static void readdir_reply(const uint8_t *p, size_t n)
+{
+	int more, rc = mr_readdir(p, n, META_READDIR_MAX, dirent_cb, NULL, &more);
+
+	if (rc > META_READDIR_MAX) {
+		fuzz_fail("more directory entries than asked for");
+	}
+}
+
+static void readlink_reply(const uint8_t *p, size_t n)
+{
+	char buf[META_SYMLINK_MAX + 1];
+	int rc = mr_readlink(p, n, buf, sizeof(buf));
+
+	if (rc >= 0 && (size_t)rc != strlen(buf)) {
+		fuzz_fail("a symlink target with a NUL inside");
+	}
+}
+
+static void getxattr_reply(const uint8_t *p, size_t n)
+{
+	uint8_t *val;
+	size_t len;
+	int rc = mr_getxattr(p, n, &val, &len);
+
+	if (rc == 0 && (len > META_XATTR_VALUE_MAX || len > n)) {
+		fuzz_fail("an xattr value longer than its reply");
+	}
+	free(val);
+}
+
+static void listxattr_reply(const uint8_t *p, size_t n)
+{
+	char *names;
+	size_t len;
+	int rc = mr_listxattr(p, n, &names, &len);
+
+	if (rc == 0 && (len > n || (len > 0 && names[len - 1] != '\0'))) {
+		fuzz_fail("an xattr name list longer than its reply, or unterminated");
+	}
+	free(names);
+}
+
+static void extents_reply(const uint8_t *p, size_t n)
+{
+	struct meta_extent *ext;
+	struct meta_attr a;
+	uint8_t *inl;
+	size_t inl_len;
+	int more, rc = mr_extents(p, n, META_EXTENTS_MAX, &ext, &more, &a, &inl, &inl_len);
+
+	for (int i = 0; i < rc; i++) {
+		if (ext[i].len > ext[i].blk.len) {
+			fuzz_fail("an extent longer than its block");
+		}
+	}
+	if (rc < 0 && (ext != NULL || inl != NULL)) {
+		fuzz_fail("a refused extents reply kept its buffers");
+	}
+	free(ext);
+	free(inl);
+}
+
+static void statfs_reply(const uint8_t *p, size_t n)
+{
+	struct mc_statfs st;
+
+	(void)mr_statfs(p, n, &st);
+}
+
+static void list_reply(const uint8_t *p, size_t n)
+{
+	int more;
+
+	(void)mr_list(p, n, MSG_LIST_MAX, list_cb, NULL, &more);
+}
+
+static void buckets_reply(const uint8_t *p, size_t n)
+{
+	(void)mr_list(p, n, MSG_LIST_MAX, list_cb, NULL, NULL);
+}
+
+static void shards_reply(const uint8_t *p, size_t n)
+{
+	(void)mr_shards(p, n, shard_cb, NULL);
+}
+
+static void no_reply(const uint8_t *p, size_t n)
+{
+	(void)p;
+	(void)n;
+}
+
 /* Request and reply decoder of each message id, as the catalogue lays
- * them out; a new message adds its row here. */
+ * them out: requests as a node's handlers read them, fragment replies as
+ * blockio.c reads them, metadata replies through the client's own
+ * decoders.  A new message adds its row here. */
 static const struct {
 	void (*req)(struct rd *r);
-	void (*reply)(struct rd *r);
+	void (*reply)(struct rd *r);		    /* fragment and node replies */
+	void (*mreply)(const uint8_t *p, size_t n); /* metadata replies */
 } msgs[MSG_META_MAX] = {
-    [MSG_PING] = {nothing, ping_reply},
-    [MSG_FRAG_PUT] = {frag_put_req, nothing},
-    [MSG_FRAG_GET] = {frag_ref, frag_get_reply},
-    [MSG_FRAG_STAT] = {frag_ref, frag_hdr},
-    [MSG_FRAG_DEL] = {frag_ref, frag_del_reply},
-    [MSG_FRAG_LIST] = {frag_list_req, frag_list_reply},
-    [MSG_META_OP] = {meta_op_req, meta_op_reply},
-    [MSG_META_LOOKUP] = {lookup_req, attr},
-    [MSG_META_GETATTR] = {ino_req, attr},
-    [MSG_META_READDIR] = {readdir_req, readdir_reply},
-    [MSG_META_READLINK] = {ino_req, readlink_reply},
-    [MSG_META_GETXATTR] = {getxattr_req, getxattr_reply},
-    [MSG_META_LISTXATTR] = {ino_req, listxattr_reply},
-    [MSG_META_EXTENTS] = {extents_req, extents_reply},
-    [MSG_META_STATFS] = {bucket, statfs_reply},
-    [MSG_META_RESOLVE] = {resolve_req, attr},
-    [MSG_META_LIST] = {list_req, list_reply},
-    [MSG_META_BUCKETS] = {nothing, list_reply},
-    [MSG_META_SHARD_OPEN] = {bucket, nothing},
-    [MSG_META_SHARDS] = {bucket, shards_reply},
-    [MSG_META_MEMBER] = {member_req, nothing},
+    [MSG_PING] = {nothing, ping_reply, NULL},
+    [MSG_FRAG_PUT] = {frag_put_req, nothing, NULL},
+    [MSG_FRAG_GET] = {frag_ref, frag_get_reply, NULL},
+    [MSG_FRAG_STAT] = {frag_ref, frag_hdr, NULL},
+    [MSG_FRAG_DEL] = {frag_ref, frag_del_reply, NULL},
+    [MSG_FRAG_LIST] = {frag_list_req, frag_list_reply, NULL},
+    [MSG_META_OP] = {meta_op_req, NULL, op_reply},
+    [MSG_META_LOOKUP] = {lookup_req, NULL, attr_reply},
+    [MSG_META_GETATTR] = {ino_req, NULL, attr_reply},
+    [MSG_META_READDIR] = {readdir_req, NULL, readdir_reply},
+    [MSG_META_READLINK] = {ino_req, NULL, readlink_reply},
+    [MSG_META_GETXATTR] = {getxattr_req, NULL, getxattr_reply},
+    [MSG_META_LISTXATTR] = {ino_req, NULL, listxattr_reply},
+    [MSG_META_EXTENTS] = {extents_req, NULL, extents_reply},
+    [MSG_META_STATFS] = {bucket, NULL, statfs_reply},
+    [MSG_META_RESOLVE] = {resolve_req, NULL, attr_reply},
+    [MSG_META_LIST] = {list_req, NULL, list_reply},
+    [MSG_META_BUCKETS] = {nothing, NULL, buckets_reply},
+    [MSG_META_SHARD_OPEN] = {bucket, NULL, no_reply},
+    [MSG_META_SHARDS] = {bucket, NULL, shards_reply},
+    [MSG_META_MEMBER] = {member_req, NULL, no_reply},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t type, reply;
 	uint8_t *body;
-	struct rd r;
-	void (*fn)(struct rd *);
+	size_t n;
 
 	if (size < 2) {
 		return 0;
 	}
 	type = data[0];
 	reply = data[1] & 1;
+	(void)msg_type_name(type);
 	if (type >= MSG_META_MAX || msgs[type].req == NULL) {
-		(void)msg_type_name(type);
 		return 0;
 	}
-	(void)msg_type_name(type);
-	fn = reply ? msgs[type].reply : msgs[type].req;
-	body = fuzz_dup(data + 2, size - 2);
-	rd_init(&r, body, size - 2);
-	fn(&r);
-	(void)rd_done(&r);
-	if (r.left > size - 2) {
-		fuzz_fail("reader moved outside the body");
+	n = size - 2;
+	body = fuzz_dup(data + 2, n);
+	if (reply && msgs[type].mreply != NULL) {
+		msgs[type].mreply(body, n);
+	} else {
+		struct rd r;
+
+		rd_init(&r, body, n);
+		(reply ? msgs[type].reply : msgs[type].req)(&r);
+		(void)rd_done(&r);
+		if (r.left > n) {
+			fuzz_fail("reader moved outside the body");
+		}
 	}
 	free(body);
 	return 0;
