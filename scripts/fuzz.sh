@@ -20,6 +20,7 @@ frag_hdr     4096    -
 rmux_pre     512     -
 config       8192    -
 replay       40960   -
+node_req     70000   -
 "
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)

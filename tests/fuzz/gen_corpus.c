@@ -521,6 +521,55 @@ static void gen_config(void)
 	seed("config", "mount_options", mount, sizeof(mount) - 1);
 }
 
+/* ---- node requests: u8 type, u16 length, body ---- */
+
+static void node_req(struct wr *w, uint8_t type, struct wr *body)
+{
+	if (wr_status(body) != 0) {
+		die("encoder failed");
+	}
+	wr_u8(w, type);
+	wr_u16(w, (uint16_t)body->len);
+	wr_bytes(w, body->buf, body->len);
+	wr_free(body);
+}
+
+static void gen_node_req(void)
+{
+	struct frag_hdr h = sample_hdr(0, 1000);
+	uint8_t *data = calloc(1, h.frag_len);
+	struct wr w, b;
+
+	if (data == NULL) {
+		die("out of memory");
+	}
+	h.csum = csum64(data, h.frag_len);
+	wr_init(&w, 0);
+	wr_init(&b, 0);
+	node_req(&w, MSG_PING, &b);
+	wr_init(&b, 0);
+	msg_put_frag_hdr(&b, &h);
+	wr_bytes(&b, data, h.frag_len);
+	node_req(&w, MSG_FRAG_PUT, &b);
+	wr_init(&b, 0);
+	msg_put_frag_ref(&b, &h.ref);
+	node_req(&w, MSG_FRAG_GET, &b);
+	wr_init(&b, 0);
+	msg_put_frag_ref(&b, &h.ref);
+	node_req(&w, MSG_FRAG_STAT, &b);
+	wr_init(&b, 0);
+	msg_put_frag_ref(&b, &(struct frag_ref){.index = 0});
+	wr_u8(&b, 1);
+	wr_u32(&b, 10);
+	node_req(&w, MSG_FRAG_LIST, &b);
+	wr_init(&b, 0);
+	msg_put_frag_ref(&b, &(struct frag_ref){.index = FRAG_ALL});
+	memcpy(b.buf, h.ref.block_id, BLOCK_ID_LEN);
+	node_req(&w, MSG_FRAG_DEL, &b);
+	seed_wr("node_req", "put_get_list_del", &w);
+	free(data);
+}
+
 /* ---- replay window steps ---- */
 
 static void gen_replay(void)
@@ -559,6 +608,7 @@ int main(int argc, char **argv)
 	gen_rmux_pre();
 	gen_config();
 	gen_replay();
+	gen_node_req();
 	fuzz_clear(scratch);
 	rmdir(scratch);
 	return 0;
