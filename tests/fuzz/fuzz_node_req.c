@@ -125,8 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wr_init(&out.w, FRAME_HDR_LEN);
 		rc = node_handle(&n, &h, body, &out, err, sizeof(err));
 		if (getenv("OBJFS_FUZZ_TRACE") != NULL) {
-			fprintf(stderr, "request %d: type %u, %u bytes -> %d %s\n", i, h.type, len, rc,
-				err);
+			fprintf(stderr, "request %d: type %u, %u bytes -> %d %s\n", i, h.type, len,
+				rc, err);
 		}
 		if (rc > 0 || rc <= -OBJ_ELAST) {
 			fuzz_fail("a handler answered neither 0 nor a negative errno");
