@@ -21,6 +21,7 @@ rmux_pre     512     -
 config       8192    -
 replay       40960   -
 node_req     70000   -
+meta_req     8192    -
 "
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)

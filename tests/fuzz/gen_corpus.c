@@ -570,6 +570,62 @@ static void gen_node_req(void)
 	free(data);
 }
 
+/* ---- metadata queries: u8 type, body (bucket first) ---- */
+
+static void meta_req_begin(struct wr *w, uint8_t type, const char *bucket)
+{
+	wr_init(w, 0);
+	wr_u8(w, type);
+	wr_str(w, bucket);
+}
+
+/* Queries of the tree fuzz_meta_req builds (inodes 1..6). */
+static void gen_meta_req(void)
+{
+	struct wr w;
+
+	meta_req_begin(&w, MSG_META_LOOKUP, "photos");
+	wr_u64(&w, 1);
+	wr_str(&w, "d");
+	seed_wr("meta_req", "lookup", &w);
+	meta_req_begin(&w, MSG_META_GETATTR, "photos");
+	wr_u64(&w, 4);
+	seed_wr("meta_req", "getattr", &w);
+	meta_req_begin(&w, MSG_META_READDIR, "photos");
+	wr_u64(&w, 1);
+	wr_str(&w, "");
+	wr_u32(&w, 100);
+	wr_u8(&w, 1);
+	seed_wr("meta_req", "readdir", &w);
+	meta_req_begin(&w, MSG_META_READLINK, "photos");
+	wr_u64(&w, 5);
+	seed_wr("meta_req", "readlink", &w);
+	meta_req_begin(&w, MSG_META_GETXATTR, "photos");
+	wr_u64(&w, 4);
+	wr_str(&w, "user.a");
+	seed_wr("meta_req", "getxattr", &w);
+	meta_req_begin(&w, MSG_META_LISTXATTR, "photos");
+	wr_u64(&w, 4);
+	seed_wr("meta_req", "listxattr", &w);
+	meta_req_begin(&w, MSG_META_EXTENTS, "photos");
+	wr_u64(&w, 4);
+	wr_u64(&w, 0);
+	wr_u32(&w, 100);
+	seed_wr("meta_req", "extents", &w);
+	meta_req_begin(&w, MSG_META_STATFS, "photos");
+	seed_wr("meta_req", "statfs", &w);
+	meta_req_begin(&w, MSG_META_RESOLVE, "photos");
+	wr_str(&w, "a/b/c");
+	seed_wr("meta_req", "resolve", &w);
+	meta_req_begin(&w, MSG_META_LIST, "photos");
+	wr_str(&w, "a/");
+	wr_str(&w, "");
+	wr_u32(&w, 100);
+	seed_wr("meta_req", "list", &w);
+	meta_req_begin(&w, MSG_META_BUCKETS, "");
+	seed_wr("meta_req", "buckets", &w);
+}
+
 /* ---- replay window steps ---- */
 
 static void gen_replay(void)
@@ -609,6 +665,7 @@ int main(int argc, char **argv)
 	gen_config();
 	gen_replay();
 	gen_node_req();
+	gen_meta_req();
 	fuzz_clear(scratch);
 	rmdir(scratch);
 	return 0;
