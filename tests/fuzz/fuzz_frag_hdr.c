@@ -2,9 +2,9 @@
  * (nodes/fragstore.c).  The input is the whole file: its first 64 bytes
  * go through frag_hdr_decode, then the file is placed in a fresh store
  * under the name its header claims and read back with frag_stat,
- * frag_get and frag_list.  A read that succeeds must return exactly the
- * bytes the header describes and checksums; any other must quarantine
- * the file and fail with -OBJ_ECHECKSUM, never crash or over-read. */
+ * frag_get and frag_list; then the same with both checksums made right.  A read that succeeds must
+ * return exactly the bytes the header describes and checksums; any other must quarantine the file
+ * and fail with -OBJ_ECHECKSUM, never crash or over-read. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +64,24 @@ static void check_read(const struct frag_hdr *h, const uint8_t *file, size_t siz
 	}
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Rewrites the checksums of a file whose header is at least present: the
+ * data checksum (bytes 44..51) over the bytes after the header, then the
+ * header checksum (56..63) over bytes 0..55, as frag_put writes them. */
+static void reseal(uint8_t *buf, size_t size)
 {
-	uint8_t *buf = fuzz_dup(data, size);
+	uint64_t c = csum64(buf + FRAG_FILE_HDR_LEN, size - FRAG_FILE_HDR_LEN);
+
+	for (int i = 0; i < 8; i++) {
+		buf[44 + i] = (uint8_t)(c >> (8 * i));
+	}
+	c = csum64(buf, 56);
+	for (int i = 0; i < 8; i++) {
+		buf[56 + i] = (uint8_t)(c >> (8 * i));
+	}
+}
+
+static void run_file(uint8_t *buf, size_t size)
+{
 	struct frag_ref ref = {.index = 0};
 	struct fragstore *fs;
 	struct frag_hdr h, list[4];
@@ -108,6 +123,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("frag_list of a store with at most one fragment");
 	}
 	frag_close(fs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t *buf = fuzz_dup(data, size);
+
+	run_file(buf, size);
+	/* Again with both checksums right, so the field and size checks
+	 * behind them are reached too. */
+	if (size >= FRAG_FILE_HDR_LEN) {
+		reseal(buf, size);
+		run_file(buf, size);
+	}
 	free(buf);
 	return 0;
 }
