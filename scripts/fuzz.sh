@@ -8,7 +8,8 @@
 # Installs clang and libFuzzer through deps.sh when run as root.
 # Exits 1 when a harness crashed, leaked or could not be built.
 #
-# One row per harness: name, longest input, extra libFuzzer options.
+# One row per harness: name, longest input, extra libFuzzer options (-:
+# none); tests/fuzz/<name>.dict, when present, is its dictionary.
 # A new decoder adds tests/fuzz/fuzz_<name>.c, its FUZZERS entry in
 # Makefile.am, seeds in tests/fuzz/corpus/<name>/ and a row here.
 HARNESSES="
@@ -70,6 +71,8 @@ main() {
 		seeds=("$src/tests/fuzz/corpus/$name")
 		[ -d "$src/tests/fuzz/regress/$name" ] && seeds+=("$src/tests/fuzz/regress/$name")
 		[ "$opts" = - ] && opts=""
+		# A dictionary of the format's tokens, when the harness has one.
+		[ -f "$src/tests/fuzz/$name.dict" ] && opts="$opts -dict=$src/tests/fuzz/$name.dict"
 		# The first directory collects new inputs; the committed ones are
 		# only read.  -rss_limit_mb: a decoder that allocates from an
 		# unchecked length shows up as an out-of-memory crash.
