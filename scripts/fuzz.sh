@@ -23,6 +23,7 @@ config       8192    -
 replay       40960   -
 node_req     70000   -
 meta_req     8192    -
+shard_snapshot 131072 -
 "
 set -u
 

@@ -16,6 +16,7 @@
 #include "../../nodes/meta_store.h"
 #include "../../proto/meta.h"
 #include "fuzz.h"
+#include "fuzz_shard.h"
 
 #define MAX_ENTRIES 16 /* keeps one input's SQLite work small */
 
@@ -82,70 +83,6 @@ static void check_roundtrip(const struct meta_op *op, const uint8_t *p, size_t n
 	wr_free(&w);
 }
 
-static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime)
-{
-	(void)arg;
-	(void)size;
-	(void)mtime;
-	if (strlen(path) > WIRE_STR_MAX) {
-		fuzz_fail("a listed path longer than a key");
-	}
-	return 0;
-}
-
-/* Reads back every row the records left, through the store's queries (each
- * decodes BLOBs of SQLite into fixed buffers), and checks that the two
- * replicas hold the same inodes. */
-static void read_back(struct mstore *a, struct mstore *b)
-{
-	static struct ms_dirent dents[16];
-	struct meta_extent ext[16];
-	struct manifest_block gc[8];
-	uint64_t end = ms_next_ino(a);
-	struct ms_stat st;
-	int more;
-
-	if (end != ms_next_ino(b)) {
-		fuzz_fail("two replicas disagree on the next inode");
-	}
-	for (uint64_t ino = 1; ino < end && ino < 64; ino++) {
-		struct meta_attr x, y;
-		int rx = ms_getattr(a, ino, &x), ry = ms_getattr(b, ino, &y);
-		char target[META_SYMLINK_MAX + 1], *names = NULL;
-		uint8_t *inl = NULL;
-		size_t nlen = 0, ilen = 0;
-
-		if (rx != ry || (rx == 0 && memcmp(&x, &y, sizeof(x)) != 0)) {
-			fuzz_fail("two replicas hold different attributes");
-		}
-		if (rx != 0) {
-			continue;
-		}
-		if (S_ISDIR(x.mode)) {
-			(void)ms_readdir(a, ino, "", dents, 16, &more);
-		} else if (S_ISLNK(x.mode)) {
-			(void)ms_readlink(a, ino, target, sizeof(target));
-		} else if (ms_extents(a, ino, 0, ext, 16, &more, &x, &inl, &ilen) >= 0) {
-			free(inl);
-		}
-		if (ms_listxattr(a, ino, &names, &nlen) == 0) {
-			for (size_t off = 0; off < nlen; off += strlen(names + off) + 1) {
-				uint8_t *val = NULL;
-				size_t vlen;
-
-				if (ms_getxattr(a, ino, names + off, &val, &vlen) == 0) {
-					free(val);
-				}
-			}
-			free(names);
-		}
-	}
-	(void)ms_list(a, "", "", 64, list_cb, NULL, &more);
-	(void)ms_buckets(a, list_cb, NULL);
-	(void)ms_gc_pending(a, gc, 8);
-	(void)ms_statfs(a, &st);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *buf = fuzz_dup(data, size);
@@ -200,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		meta_op_free(op);
 	}
 	if (a != NULL) {
-		read_back(a, b);
+		fuzz_shard_read(a, b);
 		if (ms_flush(a) != 0 || ms_flush(b) != 0) {
 			fuzz_fail("the group commit of applied records failed");
 		}

@@ -17,6 +17,7 @@
 #include "../../common/fileio.h"
 #include "../../common/log.h"
 #include "../../nodes/fragstore.h"
+#include "../../nodes/meta_store.h"
 #include "../../nodes/rmux_pre.h"
 #include "../../proto/frame.h"
 #include "../../proto/manifest.h"
@@ -626,6 +627,95 @@ static void gen_meta_req(void)
 	seed_wr("meta_req", "buckets", &w);
 }
 
+/* ---- shard snapshots: ms_backup copies of real shards ---- */
+
+static void snap_apply(struct mstore *ms, struct meta_op op)
+{
+	static uint64_t op_id = 500;
+	static int64_t now = 3000000;
+	struct meta_result res;
+
+	op.op_id = ++op_id;
+	op.now_ns = (now += 1000);
+	if (ms_apply(ms, &op, 0, &res) != 0 || res.status != 0) {
+		die("building a shard for a snapshot");
+	}
+}
+
+static void snap_seed(struct mstore *ms, const char *scratch, const char *name)
+{
+	char path[4200];
+	uint8_t *buf;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.snap", scratch, name);
+	if (ms_backup(ms, path) != 0 || stat(path, &st) != 0 ||
+	    (buf = malloc((size_t)st.st_size)) == NULL) {
+		die("ms_backup");
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fio_read_full(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		die("reading back a snapshot");
+	}
+	close(fd);
+	seed("shard_snapshot", name, buf, (size_t)st.st_size);
+	free(buf);
+}
+
+static void gen_shard_snapshot(const char *scratch)
+{
+	struct meta_extent ext = sample_extent(1);
+	char path[4200];
+	struct mstore *ms;
+
+	snprintf(path, sizeof(path), "%s/tree.db", scratch);
+	if (ms_open(path, MS_EXCLUSIVE, &ms) != 0) {
+		die("ms_open");
+	}
+	snap_apply(ms, (struct meta_op){.type = MOP_BUCKET_CREATE,
+					.mode = 040755,
+					.chunk_size = 4096,
+					.inline_max = 64});
+	snap_seed(ms, scratch, "empty");
+	snap_apply(
+	    ms, (struct meta_op){
+		    .type = MOP_CREATE, .new_ino = 2, .parent = 1, .name = "f", .mode = 0100644});
+	snap_apply(ms, (struct meta_op){.type = MOP_WRITE,
+					.ino = 2,
+					.size = 5,
+					.flags = META_F_INLINE,
+					.data = (const uint8_t *)"hello",
+					.data_len = 5});
+	snap_apply(ms,
+		   (struct meta_op){
+		       .type = MOP_CREATE, .new_ino = 3, .parent = 1, .name = "d", .mode = 040755});
+	snap_apply(
+	    ms, (struct meta_op){
+		    .type = MOP_CREATE, .new_ino = 4, .parent = 3, .name = "big", .mode = 0100644});
+	ext.blk.len = 4096;
+	ext.len = 4000;
+	snap_apply(ms, (struct meta_op){
+			   .type = MOP_WRITE, .ino = 4, .size = 8096, .ext = &ext, .n_ext = 1});
+	snap_apply(ms, (struct meta_op){.type = MOP_CREATE,
+					.new_ino = 5,
+					.parent = 1,
+					.name = "l",
+					.mode = 0120777,
+					.data = (const uint8_t *)"d/big",
+					.data_len = 5});
+	snap_apply(ms, (struct meta_op){.type = MOP_SETXATTR,
+					.ino = 4,
+					.name = "user.k",
+					.data = (const uint8_t *)"v",
+					.data_len = 1});
+	snap_apply(
+	    ms, (struct meta_op){
+		    .type = MOP_UNLINK, .parent = 3, .name = "big", .flags = META_F_KEEP_ORPHAN});
+	snap_seed(ms, scratch, "tree");
+	ms_close(ms);
+}
+
 /* ---- replay window steps ---- */
 
 static void gen_replay(void)
@@ -666,6 +756,7 @@ int main(int argc, char **argv)
 	gen_replay();
 	gen_node_req();
 	gen_meta_req();
+	gen_shard_snapshot(scratch);
 	fuzz_clear(scratch);
 	rmdir(scratch);
 	return 0;
