@@ -27,8 +27,9 @@ shard_snapshot 131072 -
 "
 set -u
 
-# All in a function: bash then parses the whole script before running it,
-# so editing it during a long run cannot break that run.
+# All in a function, called on the line that exits: bash has then read
+# every line it will run before the run starts, so editing the script
+# during a long run cannot break that run.
 main() {
 	src=$(cd "$(dirname "$0")/.." && pwd)
 	b=$src/build-fuzz
@@ -91,5 +92,4 @@ main() {
 	done <<<"$HARNESSES"
 	return $fail
 }
-main "$@"
-exit
+main "$@"; exit
