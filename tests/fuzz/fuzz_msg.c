@@ -5,6 +5,7 @@
  * decoders (common/meta_reply.c).  Input: u8 message type, u8 direction (bit 0: reply),
  * then the body.  Each decoder must stay inside the body, refuse what the
  * catalogue's limits refuse, and release what it allocated. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,6 +289,10 @@ static void listxattr_reply(const uint8_t *p, size_t n)
 
 	if (rc == 0 && (len > n || (len > 0 && names[len - 1] != '\0'))) {
 		fuzz_fail("an xattr name list longer than its reply, or unterminated");
+	}
+	/* The list's buffer is sized from the reply, not from its count. */
+	if (names != NULL && malloc_usable_size(names) > n + 64) {
+		fuzz_fail("an xattr name list allocated beyond the reply's size");
 	}
 	free(names);
 }
