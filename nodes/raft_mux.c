@@ -212,6 +212,16 @@ static void inbound_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (in->want == RMUX_PRE_FIXED) {
 		int want = rmux_pre_len(in->buf);
 
+		if (want == -EPROTONOSUPPORT) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "peer speaks replication version %u, this node %u: run one "
+				 "release on every node",
+				 rmux_pre_version(in->buf), RMUX_VERSION);
+			inbound_fail(in, why);
+			return;
+		}
 		if (want < 0) {
 			inbound_fail(in, "malformed preamble");
 			return;

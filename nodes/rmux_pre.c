@@ -10,7 +10,6 @@
 #include "../proto/wire.h"
 
 #define RMUX_MAGIC 0x58554d52u /* "RMUX" */
-#define RMUX_VERSION 1
 
 int rmux_pre_len(const uint8_t fixed[RMUX_PRE_FIXED])
 {
@@ -27,8 +26,11 @@ int rmux_pre_len(const uint8_t fixed[RMUX_PRE_FIXED])
 	/* The reserved byte must be 0: what was authenticated is then exactly
 	 * what a re-encoding gives, and a later version can give it a meaning
 	 * without an older node taking it for padding. */
-	if (magic != RMUX_MAGIC || version != RMUX_VERSION || glen == 0 || glen > RMUX_GROUP_MAX ||
-	    alen == 0 || alen > RMUX_ADDR_MAX || rd_u8(&r) != 0) {
+	if (magic == RMUX_MAGIC && version != RMUX_VERSION) {
+		return -EPROTONOSUPPORT; /* a node of another release */
+	}
+	if (magic != RMUX_MAGIC || glen == 0 || glen > RMUX_GROUP_MAX || alen == 0 ||
+	    alen > RMUX_ADDR_MAX || rd_u8(&r) != 0) {
 		return -OBJ_EPROTO;
 	}
 	return (int)(RMUX_PRE_FIXED + glen + alen + RMUX_PRE_TAIL);
@@ -75,7 +77,7 @@ int rmux_pre_parse(const struct frame_key *key, const uint8_t *buf, size_t len,
 	int rc;
 
 	if (want < 0 || (size_t)want != len) {
-		return -OBJ_EPROTO;
+		return want == -EPROTONOSUPPORT ? want : -OBJ_EPROTO;
 	}
 	signed_len = len - FRAME_MAC_LEN;
 	rc = frame_mac_check(key, buf, signed_len, buf + signed_len);

@@ -22,6 +22,7 @@
 #define RMUX_PRE_FIXED 8 /* the part that says how long the rest is */
 #define RMUX_PRE_TAIL (8 + 8 + 8 + FRAME_MAC_LEN)
 #define RMUX_PRE_MAX (RMUX_PRE_FIXED + RMUX_GROUP_MAX + RMUX_ADDR_MAX + RMUX_PRE_TAIL)
+#define RMUX_VERSION 1
 
 struct rmux_pre {
 	char group[RMUX_GROUP_MAX + 1];
@@ -32,9 +33,16 @@ struct rmux_pre {
 };
 
 /* The whole preamble's length, from its first RMUX_PRE_FIXED bytes:
- * RMUX_PRE_FIXED < n <= RMUX_PRE_MAX, or -OBJ_EPROTO for a bad magic,
- * version, length or reserved byte. */
+ * RMUX_PRE_FIXED < n <= RMUX_PRE_MAX, -EPROTONOSUPPORT for a preamble of
+ * another version (rmux_pre_version tells which), or -OBJ_EPROTO for a
+ * bad magic, length or reserved byte. */
 int rmux_pre_len(const uint8_t fixed[RMUX_PRE_FIXED]);
+
+/* The version byte of the fixed part (for the message that refuses it). */
+static inline unsigned rmux_pre_version(const uint8_t fixed[RMUX_PRE_FIXED])
+{
+	return fixed[4];
+}
 
 /* Writes the preamble of p, sealed under key, into buf (cap bytes,
  * RMUX_PRE_MAX is enough).  Returns its length, -EINVAL for a group or
@@ -43,10 +51,10 @@ int rmux_pre_encode(const struct frame_key *key, const struct rmux_pre *p, uint8
 		    size_t cap);
 
 /* Authenticates and decodes the len bytes at buf, a whole preamble.
- * Returns 0 with *out filled, -OBJ_EPROTO for anything malformed (bad
- * fixed part, a length that disagrees with len, a NUL inside the group
- * or address), -OBJ_EAUTH for a bad MAC, -EIO if the MAC could not be
- * computed.  The replay window is the caller's. */
+ * Returns 0 with *out filled, -EPROTONOSUPPORT for another version,
+ * -OBJ_EPROTO for anything malformed (bad fixed part, a length that disagrees with len, a NUL
+ * inside the group or address), -OBJ_EAUTH for a bad MAC, -EIO if the MAC could not be computed.
+ * The replay window is the caller's. */
 int rmux_pre_parse(const struct frame_key *key, const uint8_t *buf, size_t len,
 		   struct rmux_pre *out);
 

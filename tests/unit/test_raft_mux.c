@@ -263,8 +263,9 @@ static void raw_refused(const uint8_t *buf, size_t n, const char *why)
 	close(fd);
 }
 
-/* A wrong secret, a replayed preamble, a stale one and a malformed one
- * are each refused with their reason, and nothing is accepted. */
+/* A wrong secret, a replayed preamble, a stale one, a malformed one and
+ * one of another version are each refused with their reason, and nothing
+ * is accepted. */
 START_TEST(test_refusals)
 {
 	struct frame_key wrong = key;
@@ -289,6 +290,8 @@ START_TEST(test_refusals)
 
 	memcpy(buf, "XXXX\1\2\3\0", 8);
 	raw_refused(buf, 8, "malformed preamble");
+	memcpy(buf, "RMUX\2\2\3\0", 8);
+	raw_refused(buf, 8, "peer speaks replication version 2, this node 1");
 	ck_assert_int_eq(seen.accepted, 1);
 }
 END_TEST
@@ -415,7 +418,7 @@ END_TEST
 /* Each malformed preamble is refused with -OBJ_EPROTO even under a valid
  * MAC: a set reserved byte (found by fuzz_rmux_pre), a NUL inside the
  * group or address, lengths out of range or disagreeing with the bytes
- * present; a bad MAC is -OBJ_EAUTH. */
+ * present; a bad MAC is -OBJ_EAUTH; another version -EPROTONOSUPPORT. */
 START_TEST(test_pre_refusals)
 {
 	struct rmux_pre p = {.group = "g1", .addr = "127.0.0.1:7001", .id = 7}, got;
@@ -457,6 +460,13 @@ START_TEST(test_pre_refusals)
 	bad[n] = 0;
 	ck_assert_int_eq(rmux_pre_parse(&pre_key, bad, (size_t)n + 1, &got), -OBJ_EPROTO);
 	ck_assert_int_eq(rmux_pre_parse(&pre_key, buf, 3, &got), -OBJ_EPROTO);
+
+	memcpy(bad, buf, (size_t)n);
+	bad[4] = RMUX_VERSION + 1;
+	pre_reseal(bad, (size_t)n);
+	ck_assert_int_eq(rmux_pre_len(bad), -EPROTONOSUPPORT);
+	ck_assert_uint_eq(rmux_pre_version(bad), RMUX_VERSION + 1);
+	ck_assert_int_eq(rmux_pre_parse(&pre_key, bad, (size_t)n, &got), -EPROTONOSUPPORT);
 
 	memcpy(bad, buf, (size_t)n);
 	bad[n - 1] ^= 1;
