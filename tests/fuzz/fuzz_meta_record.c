@@ -3,10 +3,10 @@
  * proto/meta.c decoding, nodes/meta_store*.c applying to SQLite).
  * Input: a sequence of log entries, each u32 length + record.  Every
  * entry that decodes must encode back to its own bytes; it is then
- * applied to two fresh shards (SQLite files in the scratch directory), which must agree on every
- * result (replicas apply records deterministically, meta_store.h) and
- * on every inode they hold; every row is read back through the store's
- * queries. */
+ * applied to two fresh shards (SQLite files in the scratch directory),
+ * which must agree on every result (replicas apply records
+ * deterministically, meta_store.h) and on every inode they hold; every
+ * row is read back through the store's queries. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,18 +34,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Removes a shard database with its WAL files. */
-static void fuzz_unlink_db(const char *path)
-{
-	char p[4300];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 /* A shard as a bucket create leaves it (what every record applies to),
  * opened as a node opens its shards: one exclusive connection, records
  * batched into one commit. */
@@ -60,7 +48,7 @@ static struct mstore *fresh_shard(const char *path)
 	struct meta_result res;
 	struct mstore *ms;
 
-	fuzz_unlink_db(path);
+	fuzz_shard_unlink(path);
 	if (ms_open(path, MS_EXCLUSIVE, &ms) != 0) {
 		fuzz_fail("cannot open a fresh shard");
 	}

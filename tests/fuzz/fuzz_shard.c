@@ -1,9 +1,11 @@
 /* fuzz_shard.c: reading a whole shard back (see fuzz_shard.h). */
 #include "fuzz_shard.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 
@@ -75,4 +77,15 @@ void fuzz_shard_read(struct mstore *a, struct mstore *b)
 	(void)ms_buckets(a, list_cb, NULL);
 	(void)ms_gc_pending(a, gc, 8);
 	(void)ms_statfs(a, &st);
+}
+
+void fuzz_shard_unlink(const char *path)
+{
+	char p[4300];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
 }

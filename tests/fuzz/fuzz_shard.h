@@ -9,5 +9,7 @@
  * extents, listings), checking what each returns; with b set, checks
  * that replica b holds the same inodes. */
 void fuzz_shard_read(struct mstore *a, struct mstore *b);
+/* Removes the shard database at path with its WAL files. */
+void fuzz_shard_unlink(const char *path);
 
 #endif

@@ -20,24 +20,13 @@
 static char db_path[4200], snap_path[4200];
 static struct mstore *ms;
 
-static void unlink_db(const char *path)
-{
-	char p[4300];
-
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
 /* A fresh, empty shard: after a failed restore its content is unknown. */
 static void reopen(void)
 {
 	if (ms != NULL) {
 		ms_close(ms);
 	}
-	unlink_db(db_path);
+	fuzz_shard_unlink(db_path);
 	if (ms_open(db_path, MS_EXCLUSIVE, &ms) != 0) {
 		fuzz_fail("cannot open a fresh shard");
 	}
