@@ -414,6 +414,123 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st)
 	return rc;
 }
 
+int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, size_t max,
+	     int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	wr_u8(&w, what);
+	wr_u64(&w, ino);
+	rc = call(mc, MSG_META_QUOTA, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_quota(r.reply, r.reply_len, out, max, more);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4])
+{
+	uint8_t data[32];
+	struct meta_result res;
+	struct meta_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	for (int i = 0; i < 4; i++) {
+		for (int b = 0; b < 8; b++) {
+			data[i * 8 + b] = (uint8_t)(lim[i] >> (8 * b));
+		}
+	}
+	op->type = MOP_QUOTA_SET;
+	op->ino = ino;
+	op->data = data;
+	op->data_len = sizeof(data);
+	rc = mc_op(mc, op, &res);
+	free(op);
+	return rc;
+}
+
+int mc_trash(struct mc *mc, uint64_t after, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, after);
+	rc = call(mc, MSG_META_TRASH, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_trash(r.reply, r.reply_len, out, max, keep, more);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_trash_op(struct mc *mc, uint8_t type, uint64_t ino, uint64_t arg, struct meta_attr *attr)
+{
+	struct meta_result res;
+	struct meta_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = type;
+	op->ino = ino;
+	op->size = arg;
+	rc = mc_op(mc, op, &res);
+	free(op);
+	if (rc == 0 && attr != NULL) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
+/* One MOP_SNAPSHOT or MOP_SNAPSHOT_RM. */
+static int snap_op(struct mc *mc, uint8_t type, uint64_t ino, const char *name,
+		   struct meta_attr *attr)
+{
+	struct meta_result res;
+	struct meta_op *op;
+	int rc = meta_check_name(name);
+
+	if (rc != 0) {
+		return rc;
+	}
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = type;
+	op->ino = ino;
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	rc = mc_op(mc, op, &res);
+	free(op);
+	if (rc == 0 && attr != NULL) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
+int mc_snapshot(struct mc *mc, uint64_t ino, const char *name, struct meta_attr *attr)
+{
+	return snap_op(mc, MOP_SNAPSHOT, ino, name, attr);
+}
+
+int mc_snapshot_rm(struct mc *mc, const char *name)
+{
+	return snap_op(mc, MOP_SNAPSHOT_RM, 0, name, NULL);
+}
+
 int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
 	    void *arg, int *more)
 {

@@ -266,3 +266,49 @@ int mr_shards(const uint8_t *p, size_t n, int (*fn)(void *arg, const struct shar
 	}
 	return rc;
 }
+
+int mr_quota(const uint8_t *p, size_t n, struct meta_quota *out, size_t max, int *more)
+{
+	struct rd rd;
+	uint32_t cnt;
+	int rc = 0;
+
+	rd_init(&rd, p, n);
+	cnt = rd_u32(&rd);
+	if (cnt > max) {
+		rc = -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
+		meta_get_quota(&rd, &out[i]);
+		rc = rd.bad ? -OBJ_EPROTO : 0;
+	}
+	*more = rd_u8(&rd) != 0;
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	return rc < 0 ? rc : (int)cnt;
+}
+
+int mr_trash(const uint8_t *p, size_t n, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more)
+{
+	struct rd rd;
+	uint32_t cnt;
+	int rc = 0;
+
+	rd_init(&rd, p, n);
+	*keep = (int64_t)rd_u64(&rd);
+	cnt = rd_u32(&rd);
+	if (cnt > max) {
+		rc = -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
+		meta_get_trash(&rd, &out[i]);
+		rc = rd.bad ? -OBJ_EPROTO : 0;
+	}
+	*more = rd_u8(&rd) != 0;
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	return rc < 0 ? rc : (int)cnt;
+}

@@ -53,5 +53,11 @@ int mr_list(const uint8_t *p, size_t n, uint32_t max, mc_list_fn fn, void *arg, 
  * -OBJ_EPROTO. */
 int mr_shards(const uint8_t *p, size_t n, int (*fn)(void *arg, const struct shard_state *st),
 	      void *arg);
+/* QUOTA of at most max entries into out; *more.  Returns the count. */
+int mr_quota(const uint8_t *p, size_t n, struct meta_quota *out, size_t max, int *more);
+/* TRASH of at most max entries into out; the bucket's trash time in
+ * *keep, *more.  Returns the count. */
+int mr_trash(const uint8_t *p, size_t n, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more);
 
 #endif

@@ -55,6 +55,43 @@ enum ms_stmt {
 	S_EXT_FREE,
 	S_EXT_DEL,
 	S_EXT_DEL_ONE,
+	S_Q_ANY,
+	S_Q_GET,
+	S_Q_PUT,
+	S_Q_DEL,
+	S_Q_ADD,
+	S_Q_LIST,
+	S_Q_COUNT,
+	S_DE_NAME_OF,
+	S_SN_FILL,
+	S_SN_FILL_ALL,
+	S_SN_NEW_OF,
+	S_SN_COUNT,
+	S_SN_INODES,
+	S_SN_DIRENTS,
+	S_SN_EXTENTS,
+	S_SN_BLKREF,
+	S_SN_XATTRS,
+	S_SN_NLINK,
+	S_SN_UNREF,
+	S_SN_TO_GC,
+	S_SN_FREE,
+	S_SN_DEL_EXT,
+	S_SN_DEL_XA,
+	S_SN_DEL_DE,
+	S_SN_DEL_INO,
+	S_SN_CLEAR,
+	S_TR_PUT,
+	S_TR_GET,
+	S_TR_DEL,
+	S_TR_LIST,
+	S_TR_DUE,
+	S_RI_INO,
+	S_RI_EXT,
+	S_RI_XA,
+	S_RI_DE,
+	S_RI_TRASH,
+	S_RI_QUOTA,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -90,6 +127,8 @@ enum ms_stmt {
 #define K_CHUNK "chunk_size"
 #define K_INLINE "inline_max"
 #define K_NEXT_INO "next_ino"
+#define K_NEXT_SNAP_INO "next_snap_ino"
+#define K_TRASH_SECONDS "trash_seconds"
 #define K_RES_SEQ "result_seq"
 
 struct mstore {
@@ -165,6 +204,43 @@ int msi_inline_get(struct mstore *ms, uint64_t ino, size_t cap, uint8_t **out, s
 int msi_ext_drop(struct mstore *ms, uint64_t ino, uint64_t first);
 int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e);
 int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size);
+/* Bounds every walk up a parent chain (RENAME's ancestor check, quota
+ * charges) if the chain were ever corrupted into a cycle. */
+#define MS_DEPTH_MAX 1000000
+
+/* Quotas (meta_quota.c).  Charges bytes and inodes to every quota from
+ * directory dir up to the root: -EDQUOT, with nothing charged, when a
+ * positive charge would pass a hard limit.  0 when there is no quota. */
+int msi_quota_charge(struct mstore *ms, uint64_t dir, int64_t bytes, int64_t inodes);
+/* An entry (bytes, inodes; a directory when is_dir) moves from directory
+ * from to directory to: -EDQUOT as above, -EXDEV for a directory whose
+ * quotas would change (its tree's usage is not kept per directory). */
+int msi_quota_move(struct mstore *ms, uint64_t from, uint64_t to, int64_t bytes, int64_t inodes,
+		   bool is_dir);
+/* Snapshots (meta_snap.c): -EROFS when op would change a snapshot or
+ * /.snapshots, -EPERM when it would take that name at the root. */
+int msi_snap_guard(struct mstore *ms, const struct meta_op *op);
+int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+int msi_snap_remove(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+/* Numbers n inodes of the read-only space; *base is the first. */
+int msi_snap_inos(struct mstore *ms, int64_t n, uint64_t *base);
+/* A read-only directory at the root (/.snapshots, /.trash), made on
+ * first use: 0 with *dir. */
+int msi_special_dir(struct mstore *ms, const char *name, int64_t now, struct inode *dir);
+
+/* Trash (meta_trash.c).  > 0 when removed entries go to the trash. */
+int msi_trash_on(struct mstore *ms);
+/* Moves x, whose entry name in parent was just removed (its last link),
+ * to the trash instead of deleting it. */
+int msi_trash_put(struct mstore *ms, struct inode *x, uint64_t parent, const char *name,
+		  int64_t now);
+int msi_trash_set(struct mstore *ms, const struct meta_op *op);
+int msi_trash_restore(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+int msi_trash_empty(struct mstore *ms, const struct meta_op *op);
+/* The path of directory ino from the root ("/" for the root). */
+int msi_dir_path(struct mstore *ms, uint64_t ino, char *out, size_t cap);
+/* MOP_QUOTA_SET. */
+int msi_quota_set(struct mstore *ms, const struct meta_op *op);
 /* Makes chunk a hole of ino, releasing its block; 0 if it was one. */
 int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk);
 int msi_inline_resize(struct mstore *ms, const struct inode *x, uint64_t size);

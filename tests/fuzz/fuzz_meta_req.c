@@ -183,6 +183,21 @@ static int decode_reply(uint8_t type, const uint8_t *p, size_t n)
 	case MSG_META_LIST:
 		rc = mr_list(p, n, MSG_LIST_MAX, path_cb, NULL, &more);
 		return rc < 0 ? rc : 0;
+	case MSG_META_QUOTA: {
+		struct meta_quota *qv = calloc(MH_QUOTA_PAGE, sizeof(*qv));
+
+		rc = qv == NULL ? -ENOMEM : mr_quota(p, n, qv, MH_QUOTA_PAGE, &more);
+		free(qv);
+		return rc < 0 && rc != -ENOMEM ? rc : 0;
+	}
+	case MSG_META_TRASH: {
+		struct meta_trash *tv = calloc(MH_TRASH_PAGE, sizeof(*tv));
+		int64_t keep;
+
+		rc = tv == NULL ? -ENOMEM : mr_trash(p, n, tv, MH_TRASH_PAGE, &keep, &more);
+		free(tv);
+		return rc < 0 && rc != -ENOMEM ? rc : 0;
+	}
 	case MSG_META_BUCKETS:
 		rc = mr_list(p, n, MSG_LIST_MAX, path_cb, NULL, NULL);
 		return rc < 0 ? rc : 0;

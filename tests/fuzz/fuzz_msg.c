@@ -194,6 +194,13 @@ static void list_req(struct rd *r)
 	(void)rd_u32(r);
 }
 
+static void quota_req(struct rd *r)
+{
+	bucket(r);
+	(void)rd_u8(r);
+	(void)rd_u64(r);
+}
+
 static void member_req(struct rd *r)
 {
 	bucket(r);
@@ -341,6 +348,37 @@ static void shards_reply(const uint8_t *p, size_t n)
 	(void)mr_shards(p, n, shard_cb, NULL);
 }
 
+#define PAGE 64 /* entries a client asks for at most (the node's page) */
+
+static void quota_reply(const uint8_t *p, size_t n)
+{
+	struct meta_quota *q = calloc(PAGE, sizeof(*q));
+	int more;
+
+	if (q == NULL) {
+		fuzz_fail("out of memory");
+	}
+	if (mr_quota(p, n, q, PAGE, &more) > PAGE) {
+		fuzz_fail("more quotas than asked for");
+	}
+	free(q);
+}
+
+static void trash_reply(const uint8_t *p, size_t n)
+{
+	struct meta_trash *t = calloc(PAGE, sizeof(*t));
+	int64_t keep;
+	int more;
+
+	if (t == NULL) {
+		fuzz_fail("out of memory");
+	}
+	if (mr_trash(p, n, t, PAGE, &keep, &more) > PAGE) {
+		fuzz_fail("more trash entries than asked for");
+	}
+	free(t);
+}
+
 static void no_reply(const uint8_t *p, size_t n)
 {
 	(void)p;
@@ -374,6 +412,8 @@ static const struct {
     [MSG_META_RESOLVE] = {resolve_req, NULL, attr_reply},
     [MSG_META_LIST] = {list_req, NULL, list_reply},
     [MSG_META_BUCKETS] = {nothing, NULL, buckets_reply},
+    [MSG_META_QUOTA] = {quota_req, NULL, quota_reply},
+    [MSG_META_TRASH] = {ino_req, NULL, trash_reply},
     [MSG_META_SHARD_OPEN] = {bucket, NULL, no_reply},
     [MSG_META_SHARDS] = {bucket, NULL, shards_reply},
     [MSG_META_MEMBER] = {member_req, NULL, no_reply},

@@ -322,6 +322,26 @@ static void gen_msg(void)
 						       .match = {10, 10, 9}});
 	seed_wr("msg", "shards_reply", &w);
 
+	msg_begin(&w, MSG_META_QUOTA, 1);
+	wr_u32(&w, 1);
+	meta_put_quota(&w, &(struct meta_quota){
+			       .ino = 1, .max_bytes = 1u << 30, .used_bytes = 5, .path = "/"});
+	wr_u8(&w, 0);
+	seed_wr("msg", "quota_reply", &w);
+
+	msg_begin(&w, MSG_META_TRASH, 1);
+	wr_u64(&w, 3600);
+	wr_u32(&w, 1);
+	meta_put_trash(&w, &(struct meta_trash){.ino = 9,
+						.parent = 1,
+						.mode = 0100644,
+						.size = 3,
+						.deleted_ns = 5,
+						.name = "x",
+						.parent_path = "/"});
+	wr_u8(&w, 0);
+	seed_wr("msg", "trash_reply", &w);
+
 	msg_begin(&w, MSG_META_MEMBER, 0);
 	wr_str(&w, "photos");
 	wr_u8(&w, 1);
@@ -417,6 +437,25 @@ static void gen_meta_record(void)
 	   .inline_max = 16384);
 	OP(.type = MOP_BUCKET_DELETE, .op_id = 51, .name = "photos");
 	seed_wr("meta_record", "catalog", &w);
+
+	wr_init(&w, 0);
+	{
+		static const uint8_t lim[32] = {0, 0, 1, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0};
+
+		OP(.type = MOP_CREATE, .op_id = 60, .new_ino = 2, .parent = 1, .name = "q",
+		   .mode = 040755);
+		OP(.type = MOP_QUOTA_SET, .op_id = 61, .ino = 2, .data = lim, .data_len = 32);
+		OP(.type = MOP_CREATE, .op_id = 62, .new_ino = 3, .parent = 2, .name = "f",
+		   .mode = 0100644);
+		OP(.type = MOP_WRITE, .op_id = 63, .ino = 3, .size = 8096, .ext = ext, .n_ext = 2);
+		OP(.type = MOP_SNAPSHOT, .op_id = 64, .new_ino = 4, .ino = 2, .name = "s1");
+		OP(.type = MOP_TRASH_SET, .op_id = 65, .size = 3600);
+		OP(.type = MOP_UNLINK, .op_id = 66, .parent = 2, .name = "f");
+		OP(.type = MOP_TRASH_RESTORE, .op_id = 67, .ino = 3);
+		OP(.type = MOP_SNAPSHOT_RM, .op_id = 68, .name = "s1");
+		OP(.type = MOP_TRASH_EMPTY, .op_id = 69);
+	}
+	seed_wr("meta_record", "quota_snapshot_trash", &w);
 #undef OP
 }
 
@@ -625,6 +664,13 @@ static void gen_meta_req(void)
 	seed_wr("meta_req", "list", &w);
 	meta_req_begin(&w, MSG_META_BUCKETS, "");
 	seed_wr("meta_req", "buckets", &w);
+	meta_req_begin(&w, MSG_META_QUOTA, "photos");
+	wr_u8(&w, 0);
+	wr_u64(&w, 1);
+	seed_wr("meta_req", "quota", &w);
+	meta_req_begin(&w, MSG_META_TRASH, "photos");
+	wr_u64(&w, 0);
+	seed_wr("meta_req", "trash", &w);
 }
 
 /* ---- shard snapshots: ms_backup copies of real shards ---- */
