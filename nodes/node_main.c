@@ -2,8 +2,10 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store, then the metadata shard registry
- *   4. listen (a port in use is reported as such), start contexts/workers
+ *   3. open the fragment store, start its scrub thread, then the metadata
+ *      shard registry
+ *   4. listen (a port in use is reported as such), start contexts/workers,
+ *      then the usage sampler (nodes/usage.c)
  *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
  * handler ever runs inside library code. */
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "scrub.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -147,9 +151,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
+	{
+		char state[PATH_MAX + 16];
+
+		snprintf(state, sizeof(state), "%s/scrub.state", me->data_dir);
+		if ((rc = scrub_start(nc.fs, cfg.scrub_period_s, cfg.scrub_rate_mb, state,
+				      &nc.scrub)) != 0) {
+			fprintf(stderr, "objfs-node: scrub thread: %s\n", obj_strerror(rc));
+			frag_close(nc.fs);
+			return 1;
+		}
+	}
 
 	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
 		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
 		return 1;
 	}
@@ -167,6 +183,7 @@ int main(int argc, char **argv)
 	if ((rc = msvc_start(nc.msvc, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
 		return 1;
 	}
@@ -189,10 +206,21 @@ int main(int argc, char **argv)
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
 		return 1;
 	}
 	nc.srv = srv;
+	/* After the server: the first sample counts its requests.  A history
+	 * that cannot be kept costs the planner data, not the node its job. */
+	if ((rc = usage_open(me->data_dir, USAGE_KEEP, cfg.usage_interval, node_usage_probe, &nc,
+			     &nc.usage)) != 0 ||
+	    (rc = usage_start(nc.usage)) != 0) {
+		log_warn("usage.open", "%s/%s: %s (no usage history)", me->data_dir, USAGE_FILE,
+			 obj_strerror(rc));
+		usage_close(nc.usage);
+		nc.usage = NULL;
+	}
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 
@@ -203,11 +231,13 @@ int main(int argc, char **argv)
 		}
 	} while (sig == SIGHUP);
 	log_info("node.stop", "node %u stopping on signal %d", me->id, sig);
+	usage_close(nc.usage); /* its probe reads the server and the shards */
 	/* Replication first: every proposal still in flight is failed, so
 	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);
 	srv_stop(srv);
 	msvc_close(nc.msvc);
+	scrub_stop(nc.scrub);
 	frag_close(nc.fs);
 	return 0;
 }
