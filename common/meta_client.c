@@ -693,8 +693,6 @@ int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint3
 	static const uint8_t zero[BLOCK_ID_LEN];
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	uint32_t n = 0;
 	int rc;
 
 	begin(mc, &w);
@@ -704,24 +702,8 @@ int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint3
 	rc = call(mc, MSG_META_BLOCKS, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u32(&rd);
-		if (n > max) {
-			rc = -OBJ_EPROTO;
-		}
-		for (uint32_t i = 0; rc == 0 && i < n; i++) {
-			rd_bytes(&rd, out[i].blk.id, BLOCK_ID_LEN);
-			out[i].blk.k = rd_u8(&rd);
-			out[i].blk.m = rd_u8(&rd);
-			out[i].blk.len = rd_u32(&rd);
-			out[i].blk.csum = rd_u64(&rd);
-			out[i].refs = rd_u32(&rd);
-		}
-		*more = rd_u8(&rd) != 0;
-		if (rc == 0 && !rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-		}
+		rc = mr_blocks(r.reply, r.reply_len, max, out, more);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ec.h"
 #include "err.h"
 
 int mr_result(const uint8_t *p, size_t n, struct meta_result *res)
@@ -305,6 +306,39 @@ int mr_trash(const uint8_t *p, size_t n, struct meta_trash *out, size_t max, int
 	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
 		meta_get_trash(&rd, &out[i]);
 		rc = rd.bad ? -OBJ_EPROTO : 0;
+	}
+	*more = rd_u8(&rd) != 0;
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	return rc < 0 ? rc : (int)cnt;
+}
+
+int mr_blocks(const uint8_t *p, size_t n, uint32_t max, struct meta_block_row *out, int *more)
+{
+	struct rd rd;
+	uint32_t cnt;
+	int rc = 0;
+
+	rd_init(&rd, p, n);
+	cnt = rd_u32(&rd);
+	if (cnt > max) {
+		rc = -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
+		struct manifest_block *b = &out[i].blk;
+
+		rd_bytes(&rd, b->id, BLOCK_ID_LEN);
+		b->k = rd_u8(&rd);
+		b->m = rd_u8(&rd);
+		b->len = rd_u32(&rd);
+		b->csum = rd_u64(&rd);
+		out[i].refs = rd_u32(&rd);
+		/* The GC deletes fragments by these: only codable blocks. */
+		if (rd_ok(&rd) &&
+		    (b->k < 1 || b->k > EC_MAX_K || b->m > EC_MAX_M || b->len > MSG_BLOCK_MAX)) {
+			rc = -OBJ_EPROTO;
+		}
 	}
 	*more = rd_u8(&rd) != 0;
 	if (rc == 0 && !rd_done(&rd)) {

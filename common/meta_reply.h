@@ -59,5 +59,9 @@ int mr_quota(const uint8_t *p, size_t n, struct meta_quota *out, size_t max, int
  * *keep, *more.  Returns the count. */
 int mr_trash(const uint8_t *p, size_t n, struct meta_trash *out, size_t max, int64_t *keep,
 	     int *more);
+/* BLOCKS of at most max rows into out; *more.  A row no codec could
+ * have written (k, m or length out of range) is -OBJ_EPROTO.  Returns
+ * the count. */
+int mr_blocks(const uint8_t *p, size_t n, uint32_t max, struct meta_block_row *out, int *more);
 
 #endif

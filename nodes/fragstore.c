@@ -597,7 +597,7 @@ int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *byte
 	if (n < FRAG_HDR_LEN) {
 		why = "truncated header";
 	} else {
-		(void)hdr_decode(buf, &got, &why); /* why says how; quarantined below */
+		(void)frag_hdr_decode(buf, &got, &why); /* why says how; quarantined below */
 	}
 	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
 			    got.ref.index != ref->index)) {

@@ -198,6 +198,13 @@ static int decode_reply(uint8_t type, const uint8_t *p, size_t n)
 		free(tv);
 		return rc < 0 && rc != -ENOMEM ? rc : 0;
 	}
+	case MSG_META_BLOCKS: {
+		struct meta_block_row *rows = calloc(META_BLOCKS_MAX, sizeof(*rows));
+
+		rc = rows == NULL ? -ENOMEM : mr_blocks(p, n, META_BLOCKS_MAX, rows, &more);
+		free(rows);
+		return rc < 0 && rc != -ENOMEM ? rc : 0;
+	}
 	case MSG_META_BUCKETS:
 		rc = mr_list(p, n, MSG_LIST_MAX, path_cb, NULL, NULL);
 		return rc < 0 ? rc : 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/ec.h"
 #include "../../common/err.h"
 #include "../../common/meta_reply.h"
 #include "../../proto/manifest.h"
@@ -114,6 +115,53 @@ static void frag_list_reply(struct rd *r)
 	(void)rd_u8(r);
 }
 
+static void usage_req(struct rd *r)
+{
+	(void)rd_u32(r);
+}
+
+static void usage_reply(struct rd *r)
+{
+	uint32_t cnt = rd_u32(r);
+
+	for (uint32_t i = 0; i < cnt && rd_ok(r); i++) {
+		struct usage_sample us;
+
+		msg_get_usage_sample(r, &us);
+	}
+}
+
+static void scrub_req(struct rd *r)
+{
+	(void)rd_u8(r);
+}
+
+static void scrub_reply(struct rd *r)
+{
+	struct scrub_status st;
+
+	msg_get_scrub_status(r, &st);
+}
+
+static void frag_check_req(struct rd *r)
+{
+	uint32_t cnt;
+
+	(void)rd_u8(r);
+	(void)rd_u32(r);
+	cnt = rd_u32(r);
+	for (uint32_t i = 0; i < cnt && i < FRAG_CHECK_MAX && rd_ok(r); i++) {
+		frag_ref(r);
+	}
+}
+
+static void frag_check_reply(struct rd *r)
+{
+	uint32_t cnt = rd_u32(r);
+
+	(void)rd_ptr(r, cnt);
+}
+
 static void nothing(struct rd *r)
 {
 	(void)r;
@@ -199,6 +247,16 @@ static void quota_req(struct rd *r)
 	bucket(r);
 	(void)rd_u8(r);
 	(void)rd_u64(r);
+}
+
+static void blocks_req(struct rd *r)
+{
+	uint8_t id[BLOCK_ID_LEN];
+
+	bucket(r);
+	(void)rd_u8(r);
+	rd_bytes(r, id, sizeof(id));
+	(void)rd_u32(r);
 }
 
 static void member_req(struct rd *r)
@@ -379,6 +437,23 @@ static void trash_reply(const uint8_t *p, size_t n)
 	free(t);
 }
 
+static void blocks_reply(const uint8_t *p, size_t n)
+{
+	struct meta_block_row *rows = calloc(PAGE, sizeof(*rows));
+	int more, rc;
+
+	if (rows == NULL) {
+		fuzz_fail("out of memory");
+	}
+	rc = mr_blocks(p, n, PAGE, rows, &more);
+	for (int i = 0; i < rc; i++) {
+		if (rows[i].blk.k < 1 || rows[i].blk.k > EC_MAX_K) {
+			fuzz_fail("a block row no codec could have written");
+		}
+	}
+	free(rows);
+}
+
 static void no_reply(const uint8_t *p, size_t n)
 {
 	(void)p;
@@ -400,6 +475,9 @@ static const struct {
     [MSG_FRAG_STAT] = {frag_ref, frag_hdr, NULL},
     [MSG_FRAG_DEL] = {frag_ref, frag_del_reply, NULL},
     [MSG_FRAG_LIST] = {frag_list_req, frag_list_reply, NULL},
+    [MSG_USAGE] = {usage_req, usage_reply, NULL},
+    [MSG_SCRUB] = {scrub_req, scrub_reply, NULL},
+    [MSG_FRAG_CHECK] = {frag_check_req, frag_check_reply, NULL},
     [MSG_META_OP] = {meta_op_req, NULL, op_reply},
     [MSG_META_LOOKUP] = {lookup_req, NULL, attr_reply},
     [MSG_META_GETATTR] = {ino_req, NULL, attr_reply},
@@ -412,6 +490,7 @@ static const struct {
     [MSG_META_RESOLVE] = {resolve_req, NULL, attr_reply},
     [MSG_META_LIST] = {list_req, NULL, list_reply},
     [MSG_META_BUCKETS] = {nothing, NULL, buckets_reply},
+    [MSG_META_BLOCKS] = {blocks_req, NULL, blocks_reply},
     [MSG_META_QUOTA] = {quota_req, NULL, quota_reply},
     [MSG_META_TRASH] = {ino_req, NULL, trash_reply},
     [MSG_META_SHARD_OPEN] = {bucket, NULL, no_reply},

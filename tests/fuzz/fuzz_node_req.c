@@ -86,8 +86,20 @@ static void check_reply(uint8_t type, const struct srv_reply *out)
 		rd_u8(&r);
 		break;
 	}
-	default:
+	case MSG_USAGE: {
+		uint32_t cnt = rd_u32(&r);
+		struct usage_sample us;
+
+		for (uint32_t i = 0; i < cnt && rd_ok(&r); i++) {
+			msg_get_usage_sample(&r, &us);
+		}
 		break;
+	}
+	case MSG_FRAG_CHECK:
+		(void)rd_ptr(&r, rd_u32(&r));
+		break;
+	default:
+		return; /* no reply body to check */
 	}
 	if (!rd_done(&r)) {
 		fuzz_fail("a reply the client would refuse");

@@ -342,6 +342,40 @@ static void gen_msg(void)
 	wr_u8(&w, 0);
 	seed_wr("msg", "trash_reply", &w);
 
+	msg_begin(&w, MSG_USAGE, 0);
+	wr_u32(&w, 100);
+	seed_wr("msg", "usage_request", &w);
+
+	msg_begin(&w, MSG_USAGE, 1);
+	wr_u32(&w, 1);
+	msg_put_usage_sample(&w, &(struct usage_sample){.t_s = 1700000000, .frag_count = 3});
+	seed_wr("msg", "usage_reply", &w);
+
+	msg_begin(&w, MSG_SCRUB, 1);
+	msg_put_scrub_status(&w, &(struct scrub_status){.running = 0});
+	seed_wr("msg", "scrub_reply", &w);
+
+	msg_begin(&w, MSG_FRAG_CHECK, 0);
+	msg_put_frag_check(&w, FRAG_CHECK_VERIFY, 60, &fh.ref, 1);
+	seed_wr("msg", "frag_check_request", &w);
+
+	msg_begin(&w, MSG_FRAG_CHECK, 1);
+	wr_u32(&w, 2);
+	wr_u8(&w, 0);
+	wr_u8(&w, 1);
+	seed_wr("msg", "frag_check_reply", &w);
+
+	msg_begin(&w, MSG_META_BLOCKS, 1);
+	wr_u32(&w, 1);
+	wr_bytes(&w, fh.ref.block_id, BLOCK_ID_LEN);
+	wr_u8(&w, 4);
+	wr_u8(&w, 2);
+	wr_u32(&w, 4096);
+	wr_u64(&w, 7);
+	wr_u32(&w, 1);
+	wr_u8(&w, 0);
+	seed_wr("msg", "blocks_reply", &w);
+
 	msg_begin(&w, MSG_META_MEMBER, 0);
 	wr_str(&w, "photos");
 	wr_u8(&w, 1);
@@ -664,6 +698,11 @@ static void gen_meta_req(void)
 	seed_wr("meta_req", "list", &w);
 	meta_req_begin(&w, MSG_META_BUCKETS, "");
 	seed_wr("meta_req", "buckets", &w);
+	meta_req_begin(&w, MSG_META_BLOCKS, "photos");
+	wr_u8(&w, 1);
+	wr_bytes(&w, (uint8_t[BLOCK_ID_LEN]){0}, BLOCK_ID_LEN);
+	wr_u32(&w, 100);
+	seed_wr("meta_req", "blocks", &w);
 	meta_req_begin(&w, MSG_META_QUOTA, "photos");
 	wr_u8(&w, 0);
 	wr_u64(&w, 1);
