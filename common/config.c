@@ -115,6 +115,13 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(snapshot_entries), .name = "snapshot_entries", .type = CT_UINT, .def = "8192",
 	  .min = 16, .max = 10000000,
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
+	/* Longer than any client keeps extents without refetching them at an
+	 * open (attribute and entry timeouts: 1 s) plus a whole read of a large
+	 * file and the client's fail-over time (20 s); a reader that holds
+	 * extents longer finds the block gone and refetches them. */
+	{ CLUSTER(free_grace_s), .name = "free_grace", .type = CT_UINT, .def = "120",
+	  .min = 0, .max = 86400,
+	  .doc = "Seconds a block no file references waits before its fragments are deleted." },
 	/* Hourly: a year of history is 8760 samples (840 KiB per node), and
 	 * growth planning looks at months, not minutes. */
 	{ CLUSTER(usage_interval), .name = "usage_interval", .type = CT_UINT, .def = "3600",
@@ -134,6 +141,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(gc_grace_s), .name = "gc_grace", .type = CT_SECONDS, .def = "86400",
 	  .min = 0, .max = 31536000,
 	  .doc = "Seconds a fragment no block references is kept before objfsctl gc deletes it." },
+	{ CLUSTER(lock_lease_ms), .name = "lock_lease_ms", .type = CT_UINT, .def = "10000",
+	  .min = 300, .max = 600000,
+	  .doc = "Milliseconds a mount's locks outlive its last renewal (a dead mount's go then)." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,

@@ -473,6 +473,7 @@ int main(int argc, char **argv)
 	}
 	fs.bucket = c.bucket;
 	se = fuse_session_new(&args, &objfs_ll_ops, sizeof(objfs_ll_ops), &fs);
+	fs.se = se;
 	if (se == NULL) {
 		/* libfuse printed which option it refused */
 		free_cmdline(&c);
@@ -555,6 +556,9 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		rc = dio_start(se, &fs.dio);
 	}
+	if (rc == 0) {
+		rc = lkc_open(cn.mc, &fs.lk);
+	}
 	if (rc != 0) {
 		failf(1, "cannot start: %s", obj_strerror(rc));
 		goto out;
@@ -600,6 +604,9 @@ out:
 		fuse_session_unmount(se);
 		log_info("fuse.unmount", "bucket %s unmounted from %s", c.bucket, mnt);
 	}
+	/* The mount's locks go now, not when their lease runs out. */
+	lkc_close(fs.lk);
+	fs.lk = NULL;
 	if (fs.v != NULL) {
 		struct vfs_stats vs;
 

@@ -39,14 +39,21 @@
 /* ---- the write buffer's backend: read cache and store ------------------- */
 
 static int fbo_read(void *arg, uint64_t ino, uint64_t chunk, const struct manifest_block *blk,
-		    uint32_t off, uint32_t len, uint8_t *dst)
+		    uint32_t off, uint32_t len, uint8_t *dst, uint64_t *gen, uint64_t *size)
 {
 	struct vfs *v = arg;
+	struct rc_version ver = {.gen = gen != NULL ? *gen : 0};
+	int rc;
 
 	if (blk != NULL) {
 		return rc_read_block(v->rc, blk, off, len, dst);
 	}
-	return rc_read_chunk(v->rc, ino, chunk, off, len, dst);
+	rc = rc_read_chunk(v->rc, ino, chunk, off, len, dst, &ver);
+	if (rc == -ESTALE && gen != NULL && size != NULL) {
+		*gen = ver.gen;
+		*size = ver.size;
+	}
+	return rc;
 }
 
 static int fbo_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data, size_t len,
@@ -378,7 +385,7 @@ static int create_node(struct vfs *v, uint64_t parent, const char *name, uint32_
 	op.flags = META_F_EXCL;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	op.mode = mode;
+	vfs_op_mode(&op, mode);
 	op.uid = uid;
 	op.gid = gid;
 	op.rdev = rdev;
@@ -406,7 +413,8 @@ int vfs_mknod(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, u
 {
 	switch (mode & S_IFMT) {
 	case S_IFDIR:
-		return create_node(v, parent, name, (mode & 07777) | S_IFDIR, 0, NULL, uid, gid, e);
+		return create_node(v, parent, name, (mode & ~(uint32_t)S_IFMT) | S_IFDIR, 0, NULL,
+				   uid, gid, e);
 	case S_IFREG:
 	case S_IFIFO:
 	case S_IFSOCK:
@@ -599,10 +607,10 @@ int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *valu
 	struct meta_op op;
 	struct inode *n;
 
-	if (strncmp(name, "system.", 7) == 0) {
-		/* No POSIX ACLs: the mode bits are the permissions.  Accepting
-		 * system.posix_acl_access as a plain xattr would make cp -a and
-		 * tar believe the mode was set through it, and skip chmod. */
+	if (strncmp(name, "system.", 7) == 0 && strcmp(name, "system.posix_acl_access") != 0 &&
+	    strcmp(name, "system.posix_acl_default") != 0) {
+		/* POSIX ACLs only: the shard keeps them with the mode (an
+		 * access ACL sets it), so cp -a and tar see them applied. */
 		return -EOPNOTSUPP;
 	}
 	if (strlen(name) > META_XATTR_NAME_MAX) {

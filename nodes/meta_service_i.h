@@ -19,6 +19,7 @@
 #include "../proto/meta.h"
 #include "../proto/msg.h"
 #include "meta_leader.h"
+#include "meta_locks.h"
 #include "meta_service.h"
 #include "meta_store.h"
 #include "raft_mux.h"
@@ -29,6 +30,8 @@
 #define CATALOG_GROUP "_catalog" /* bucket names cannot start with '_' */
 #define PENDING_MAX 64
 
+struct gc_grace;
+
 struct shard {
 	char name[MSG_NAME_MAX]; /* bucket, "" = catalog */
 	struct mstore *ms;
@@ -36,7 +39,9 @@ struct shard {
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
-	struct shard *next; /* m->shards; only ever added at the head */
+	struct mlk_shard lk;	/* lock waiters and leases (meta_locks.c) */
+	struct gc_grace *grace; /* the maintenance thread's only (meta_gc.c) */
+	struct shard *next;	/* m->shards; only ever added at the head */
 };
 
 struct msvc {
@@ -57,6 +62,12 @@ struct msvc {
 	pthread_mutex_t gc_mu;
 	pthread_cond_t gc_cv;
 	int stopping;
+	/* lock thread (meta_locks.c) */
+	pthread_t lk;
+	int lk_running;
+	pthread_mutex_t lk_mu; /* guards lk_stop, lk_kick */
+	pthread_cond_t lk_cv;
+	int lk_stop, lk_kick;
 };
 
 /* shard_reg.c */

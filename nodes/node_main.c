@@ -2,8 +2,9 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store, start its scrub thread, then the metadata
- *      shard registry
+ *   3. open the fragment store, check the data dir's identity (a node
+ *      that lost its Raft state must not vote as the voter it was), start
+ *      the scrub thread, then open the metadata shard registry
  *   4. listen (a port in use is reported as such), start contexts/workers,
  *      then the usage sampler (nodes/usage.c)
  *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "identity.h"
 #include "scrub.h"
 #include "server.h"
 
@@ -153,7 +156,18 @@ int main(int argc, char **argv)
 	frag_set_capacity(nc.fs, me->capacity);
 	{
 		char state[PATH_MAX + 16];
+		struct node_identity ident;
+		int created;
 
+		/* Before any Raft group runs: a node that lost its state must
+		 * not vote as the voter it was (identity.h). */
+		if ((rc = id_check(&cfg, me, &ident, &created, err, sizeof(err))) != 0) {
+			fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+			frag_close(nc.fs);
+			return 1;
+		}
+		log_info("node.identity", "node %u of cluster %s, incarnation %016" PRIx64 "%s",
+			 me->id, ident.cluster, ident.incarnation, created ? " (new)" : "");
 		snprintf(state, sizeof(state), "%s/scrub.state", me->data_dir);
 		if ((rc = scrub_start(nc.fs, cfg.scrub_period_s, cfg.scrub_rate_mb, state,
 				      &nc.scrub)) != 0) {

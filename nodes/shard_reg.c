@@ -27,6 +27,7 @@
 #include "../common/fileio.h"
 #include "../common/log.h"
 #include "../common/meta_client.h"
+#include "gc_grace.h"
 #include "meta_service_i.h"
 
 const char *msvc_group_of(const char *bucket)
@@ -220,6 +221,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	pthread_mutex_init(&s->mu, NULL);
+	mlk_shard_init(&s->lk);
 	n = snprintf(path, sizeof(path), "%s/%s.db", m->dir, msvc_group_of(name));
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 	    snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s.snap", m->dir,
@@ -261,6 +263,7 @@ fail:
 		/* Only reached before the group started: nothing refers to s. */
 		ms_close(s->ms);
 		pthread_mutex_destroy(&s->mu);
+		mlk_shard_fini(&s->lk);
 		free(s);
 	}
 	pthread_mutex_unlock(&open_mu);
@@ -355,7 +358,9 @@ void shard_open_existing(struct msvc *m)
 
 void shard_free(struct shard *s)
 {
+	gcg_close(s->grace);
 	ms_close(s->ms);
 	pthread_mutex_destroy(&s->mu);
+	mlk_shard_fini(&s->lk);
 	free(s);
 }
