@@ -78,6 +78,7 @@ struct cfg_key {
 
 static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
+static int cfg_check_hostport(const char *v, char *why, size_t whylen);
 
 /* clang-format off */
 static const struct cfg_key cfg_keys[] = {
@@ -132,6 +133,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ NODE(capacity), .name = "capacity", .type = CT_SIZE, .def = "0",
 	  .min = 0, .max = UINT64_MAX,
 	  .doc = "Bytes the node may use; 0 means the size of its file system." },
+	{ NODE(metrics_addr), .name = "metrics_addr", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_ADDR_MAX - 1, .check = cfg_check_hostport,
+	  .doc = "HOST:PORT serving Prometheus metrics at /metrics over HTTP; empty: off." },
 	/* Mount options.  The timeouts trade freshness for round trips: one
 	 * second is what a user notices least and saves most repeated stats;
 	 * a missing name is remembered as long as a present one. */
@@ -174,6 +178,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ MOUNT(cache_dir_mb), .name = "cache_dir_mb", .type = CT_UINT, .def = "1024",
 	  .min = 1, .max = 1u << 30, .metavar = "N",
 	  .doc = "Bound of the disk cache, MiB." },
+	{ MOUNT(metrics), .name = "metrics", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_ADDR_MAX - 1, .check = cfg_check_hostport, .metavar = "HOST:PORT",
+	  .doc = "Serve Prometheus metrics at http://HOST:PORT/metrics; default: off." },
 };
 /* clang-format on */
 
@@ -383,6 +390,26 @@ static int cfg_parse_tiers(const char *v, struct cfg *c, char *why, size_t whyle
 		return -EINVAL;
 	}
 	c->n_tiers = n;
+	return 0;
+}
+
+/* HOST:PORT of an HTTP endpoint, or empty (off). */
+static int cfg_check_hostport(const char *v, char *why, size_t whylen)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+
+	if (v[0] == '\0') {
+		return 0;
+	}
+	if (colon == NULL || colon == v || strpbrk(v, " \t/") != NULL) {
+		snprintf(why, whylen, "must be HOST:PORT (got '%s')", v);
+		return -EINVAL;
+	}
+	if (cfg_parse_uint(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+		snprintf(why, whylen, "port must be between 1 and 65535 (got '%s')", v);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -34,6 +34,8 @@ struct cfg_node {
 	char data_dir[PATH_MAX]; /* where the node keeps fragments and shards */
 	uint64_t capacity;	 /* bytes the node may use; 0 = the disk's size */
 	uint32_t raft_port;	 /* replication port; 0 = addr's port + 1000 */
+	/* HOST:PORT serving GET /metrics; "" = off */
+	char metrics_addr[CFG_ADDR_MAX];
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
@@ -101,6 +103,7 @@ struct cfg_mount {
 	char log_level[16];	  /* "" = the config's */
 	char cache_dir[PATH_MAX]; /* "" = no disk cache */
 	uint32_t cache_dir_mb;
+	char metrics[CFG_ADDR_MAX]; /* HOST:PORT serving GET /metrics; "" = off */
 };
 
 /* Fills every option with its default. */

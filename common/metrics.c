@@ -54,6 +54,7 @@ struct mx_collector {
 	struct mx_collector *next;
 	mx_collect_fn fn;
 	void *arg;
+	void (*release)(void *arg);
 };
 
 struct mx_registry {
@@ -99,6 +100,9 @@ void mx_destroy(struct mx_registry *r)
 	}
 	for (struct mx_collector *c = r->coll, *cn; c != NULL; c = cn) {
 		cn = c->next;
+		if (c->release != NULL) {
+			c->release(c->arg);
+		}
 		free(c);
 	}
 	pthread_mutex_destroy(&r->mu);
@@ -280,7 +284,7 @@ double mx_value(const struct mx_metric *m)
 	return 0;
 }
 
-int mx_add_collector(struct mx_registry *r, mx_collect_fn fn, void *arg)
+int mx_add_collector(struct mx_registry *r, mx_collect_fn fn, void *arg, void (*release)(void *arg))
 {
 	struct mx_collector *c;
 
@@ -293,6 +297,7 @@ int mx_add_collector(struct mx_registry *r, mx_collect_fn fn, void *arg)
 	}
 	c->fn = fn;
 	c->arg = arg;
+	c->release = release;
 	pthread_mutex_lock(&r->mu);
 	*r->coll_tail = c;
 	r->coll_tail = &c->next;
@@ -480,4 +485,33 @@ char *mx_label(char *buf, size_t len, const char *key, const char *value)
 uint64_t mx_now_ns(void)
 {
 	return (uint64_t)clock_mono_ns();
+}
+
+const char *mx_errno_name(int err, char *buf, size_t len)
+{
+	const char *n;
+
+	if (err < 0) {
+		err = -err;
+	}
+	switch (err) {
+	case OBJ_ECHECKSUM:
+		return "ECHECKSUM";
+	case OBJ_EAUTH:
+		return "EAUTH";
+	case OBJ_EPROTO:
+		return "EPROTO";
+	case OBJ_EQUORUM:
+		return "EQUORUM";
+	case OBJ_ECONFIG:
+		return "ECONFIG";
+	default:
+		break;
+	}
+	n = err < OBJ_EBASE ? strerrorname_np(err) : NULL;
+	if (n != NULL) {
+		return n;
+	}
+	snprintf(buf, len, "E%d", err);
+	return buf;
 }

@@ -69,7 +69,9 @@ double mx_value(const struct mx_metric *m);
  * state, /proc).  They run in registration order after the series, with
  * the registry's mutex held: they must not call back into r. */
 typedef void (*mx_collect_fn)(void *arg, struct mx_out *o);
-int mx_add_collector(struct mx_registry *r, mx_collect_fn fn, void *arg);
+/* release (NULL: none) frees arg at mx_destroy.  0 or -ENOMEM. */
+int mx_add_collector(struct mx_registry *r, mx_collect_fn fn, void *arg,
+		     void (*release)(void *arg));
 /* HELP and TYPE lines; then the family's samples, all together. */
 void mx_out_family(struct mx_out *o, const char *name, const char *help, enum mx_type t);
 /* One sample line: name{labels} value (labels NULL or "" for none). */
@@ -83,6 +85,10 @@ char *mx_label(char *buf, size_t len, const char *key, const char *value);
  * NUL-terminated buffer (its length in *len) that the caller frees, or
  * NULL when out of memory. */
 char *mx_expose(struct mx_registry *r, size_t *len);
+
+/* The label value of an error: "ENOENT" for -ENOENT, "ECHECKSUM" for
+ * -OBJ_ECHECKSUM, "E123" for a code without a name.  Static or in buf. */
+const char *mx_errno_name(int err, char *buf, size_t len);
 
 /* Monotonic nanoseconds, for timing observations. */
 uint64_t mx_now_ns(void);

@@ -7,6 +7,7 @@
  * that cluster's nodes being taken for ours.  `down` stops exactly the
  * processes named by those pid files (checking each is still an
  * objfs-node), never others. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -59,7 +60,7 @@ static void dev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: objfsctl dev up [--nodes N] [--dir DIR] [--port PORT]\n"
-		"                       [--mount MNT | --no-mount]\n"
+		"                       [--mount MNT | --no-mount] [--no-metrics]\n"
 		"       objfsctl dev down [--dir DIR] [--purge]\n"
 		"Start or stop a local cluster of objfs-node processes on 127.0.0.1.\n\n"
 		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
@@ -70,6 +71,8 @@ static void dev_usage(FILE *f)
 		"                   next free block when that is taken)\n"
 		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
 		"      --no-mount   start the nodes and create the bucket only\n"
+		"      --no-metrics a new config without metrics_addr (default: each\n"
+		"                   node serves /metrics on a free loopback port)\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
 		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
@@ -318,7 +321,51 @@ static int node_ports_free(const struct cfg_node *n, char *why, size_t whylen)
 			return rc;
 		}
 	}
+	if (n->metrics_addr[0] != '\0') {
+		const char *colon = strrchr(n->metrics_addr, ':');
+		char host[CFG_ADDR_MAX];
+
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - n->metrics_addr),
+			 n->metrics_addr);
+		rc = port_free(host, strtol(colon + 1, NULL, 10));
+		if (rc != 0) {
+			snprintf(why, whylen, "metrics_addr %s of node %u is %s%s", n->metrics_addr,
+				 n->id, rc == -EADDRINUSE ? "in use" : "not usable: ",
+				 rc == -EADDRINUSE ? "" : obj_strerror(rc));
+			return rc;
+		}
+	}
 	return 0;
+}
+
+/* n distinct free loopback ports for metrics, chosen by the kernel (each
+ * socket stays bound until all are chosen, so none repeats). */
+static int free_metrics_ports(size_t n, unsigned *out)
+{
+	int *fds = calloc(n, sizeof(*fds));
+	int rc = fds == NULL ? -ENOMEM : 0;
+	size_t i;
+
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		socklen_t len = sizeof(sa);
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+		    getsockname(fds[i], (struct sockaddr *)&sa, &len) != 0) {
+			rc = -errno;
+			break;
+		}
+		out[i] = ntohs(sa.sin_port);
+	}
+	for (size_t j = 0; fds != NULL && j < n && j <= i; j++) {
+		if (fds[j] > 0) {
+			close(fds[j]);
+		}
+	}
+	free(fds);
+	return rc;
 }
 
 /* The first block of n node ports from DEV_PORT on whose node and raft
@@ -417,8 +464,9 @@ static size_t wait_ready(const struct cfg *cfg, uint32_t timeout_ms)
 }
 
 static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
-		  const char *mnt)
+		  const char *mnt, int metrics)
 {
+	unsigned mports[CFG_MAX_NODES];
 	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX];
 	char running[CFG_MAX_NODES];
 	int fresh = 0;
@@ -450,9 +498,16 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			}
 			port = free_port;
 		}
+		if (metrics && (rc = free_metrics_ports((size_t)nodes, mports)) != 0) {
+			fprintf(stderr, "objfsctl dev up: no free port for metrics: %s\n",
+				obj_strerror(rc));
+			return CTL_FAIL;
+		}
 		fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		f = fd >= 0 ? fdopen(fd, "w") : NULL;
-		rc = f != NULL ? dev_conf_write(f, (size_t)nodes, absdir, (unsigned)port) : -errno;
+		rc = f != NULL ? dev_conf_write_metrics(f, (size_t)nodes, absdir, (unsigned)port,
+							metrics ? mports : NULL)
+			       : -errno;
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
 		}
@@ -526,6 +581,13 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 	printf("objfs dev cluster up: %zu nodes, bucket '%s', config %s\n", ready, DEV_BUCKET,
 	       conf);
 	printf("use it with: export OBJFS_CONF=%s\n", conf);
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		const struct cfg_node *n = &c->cfg.nodes[i];
+
+		if (n->metrics_addr[0] != '\0') {
+			printf("node %u metrics: http://%s/metrics\n", n->id, n->metrics_addr);
+		}
+	}
 	if (mnt != NULL) {
 		char absmnt[PATH_MAX];
 
@@ -615,17 +677,14 @@ static int dev_down(const char *dir, int purge)
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"nodes", required_argument, NULL, 'n'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"port", required_argument, NULL, 'p'},
-	    {"purge", no_argument, NULL, 'P'},
-	    {"mount", required_argument, NULL, 'm'},
-	    {"no-mount", no_argument, NULL, 'M'},
-	    {NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},  {"purge", no_argument, NULL, 'P'},
+	    {"mount", required_argument, NULL, 'm'}, {"no-mount", no_argument, NULL, 'M'},
+	    {"no-metrics", no_argument, NULL, 'X'},  {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
-	int purge = 0, port_given = 0, o;
+	int purge = 0, port_given = 0, metrics = 1, o;
 
 	if (ctl_is_help(argc, argv)) {
 		dev_usage(stdout);
@@ -664,6 +723,9 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'M':
 			mnt = NULL;
 			break;
+		case 'X':
+			metrics = 0;
+			break;
 		default:
 			dev_usage(stderr);
 			return CTL_USAGE;
@@ -675,7 +737,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 	}
 	action = argv[optind];
 	if (strcmp(action, "up") == 0 && !purge) {
-		return dev_up(c, dir, nodes, port, port_given, mnt);
+		return dev_up(c, dir, nodes, port, port_given, mnt, metrics);
 	}
 	if (strcmp(action, "down") == 0) {
 		return dev_down(dir, purge);

@@ -16,13 +16,26 @@
 
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
+	return dev_conf_write_metrics(f, n, dir, base_port, NULL);
+}
+
+int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_port,
+			   const unsigned *metrics_ports)
+{
 	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
 	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
+	static const char *const node_given_mx[] = {"addr", "zone", "data_dir", "metrics_addr",
+						    NULL};
 	uint8_t raw[DEV_SECRET_BYTES];
 	char hex[2 * DEV_SECRET_BYTES + 1];
 	int rc;
 
 	/* The file must load back: data_dir is absolute, quoted, one line. */
+	for (size_t i = 0; metrics_ports != NULL && i < n; i++) {
+		if (metrics_ports[i] == 0 || metrics_ports[i] > 65535) {
+			return -EINVAL;
+		}
+	}
 	if (n == 0 || n > CFG_MAX_NODES || dir == NULL || dir[0] != '/' ||
 	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
 		return -EINVAL;
@@ -54,8 +67,12 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 			"\n[node %zu]\naddr = tcp://127.0.0.1:%zu\nzone = z%zu\n"
 			"data_dir = \"%s/node%zu\"\n",
 			i, base_port + i - 1, (i - 1) % 3 + 1, dir, i);
+		if (metrics_ports != NULL) {
+			fprintf(f, "metrics_addr = 127.0.0.1:%u\n", metrics_ports[i - 1]);
+		}
 		if (i == 1) {
-			cfg_write_defaults(f, "node", node_given);
+			cfg_write_defaults(f, "node",
+					   metrics_ports != NULL ? node_given_mx : node_given);
 		}
 	}
 	if (fflush(f) != 0 || ferror(f)) {

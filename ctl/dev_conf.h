@@ -14,5 +14,9 @@
  * -EINVAL for bad arguments (nothing is written), -ENAMETOOLONG, the
  * error of rand_bytes, or -EIO if f fails. */
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port);
+/* The same, and node i serves its metrics at 127.0.0.1:metrics_ports[i-1]
+ * (metrics_addr; each port 1..65535, else -EINVAL), NULL for none. */
+int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_port,
+			   const unsigned *metrics_ports);
 
 #endif

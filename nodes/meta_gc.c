@@ -28,6 +28,9 @@ static void gc_shard(struct msvc *m, struct shard *s)
 	long leader;
 	int n;
 
+	if (m->mx != NULL) {
+		atomic_store(&s->gc_queue, ms_gc_count(s->ms));
+	}
 	if (repl_read_ok(s->g, &leader) != 0) {
 		return; /* only the leader collects */
 	}

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../common/blockio.h"
@@ -36,7 +37,8 @@ struct shard {
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
-	struct shard *next; /* m->shards; only ever added at the head */
+	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
+	struct shard *next;	      /* m->shards; only ever added at the head */
 };
 
 struct msvc {
@@ -57,6 +59,7 @@ struct msvc {
 	pthread_mutex_t gc_mu;
 	pthread_cond_t gc_cv;
 	int stopping;
+	struct mx_registry *mx; /* msvc_set_metrics; NULL: off */
 };
 
 /* shard_reg.c */

@@ -99,6 +99,7 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_GC_HAS] = "SELECT 1 FROM gc WHERE block_id = ?1",
     [S_GC_DEL] = "DELETE FROM gc WHERE block_id = ?1",
     [S_GC_LIST] = "SELECT block_id, k, m, len, csum FROM gc ORDER BY block_id LIMIT ?1",
+    [S_GC_COUNT] = "SELECT count(*) FROM gc",
     [S_XA_GET] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
     [S_XA_PUT] = "INSERT OR REPLACE INTO xattrs(ino, name, value) VALUES(?1, ?2, ?3)",
     [S_XA_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",

@@ -63,6 +63,7 @@ enum ms_stmt {
 	S_GC_HAS,
 	S_GC_DEL,
 	S_GC_LIST,
+	S_GC_COUNT,
 	S_XA_GET,
 	S_XA_PUT,
 	S_XA_DEL,

@@ -689,3 +689,21 @@ int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max)
 	pthread_mutex_unlock(&ms->lock);
 	return rc < 0 ? rc : (int)n;
 }
+
+int64_t ms_gc_count(struct mstore *ms)
+{
+	sqlite3_stmt *st;
+	int64_t n = -EIO;
+
+	pthread_mutex_lock(&ms->lock);
+	ms->dberr = 0;
+	st = msi_bind(ms, S_GC_COUNT, NOARGS);
+	if (st != NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+		}
+		msi_stmt_done(st);
+	}
+	pthread_mutex_unlock(&ms->lock);
+	return n;
+}

@@ -3,8 +3,9 @@
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
  *   3. open the fragment store, then the metadata shard registry
- *   4. listen (a port in use is reported as such), start contexts/workers
- *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
+ *   4. metrics endpoint if metrics_addr is set (a port in use is refused)
+ *   5. listen (a port in use is reported as such), start contexts/workers
+ *   6. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
  * handler ever runs inside library code. */
 #include "objfs_build.h"
@@ -22,6 +23,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "node_metrics.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
 	struct node_ctx nc = {0};
 	struct srv_config sc = {0};
 	struct server *srv = NULL;
+	struct node_metrics *nm = NULL;
 	char err[512];
 	sigset_t sigs;
 	int c, rc, sig;
@@ -147,12 +150,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
-
-	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
-		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
+	/* 4. metrics, before anything slow starts: a taken port fails fast */
+	if ((rc = node_metrics_start(me->metrics_addr, &nm, err, sizeof(err))) != 0) {
+		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 		frag_close(nc.fs);
 		return 1;
 	}
+	frag_set_metrics(nc.fs, node_metrics_registry(nm));
+
+	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
+		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
+		node_metrics_stop(nm);
+		frag_close(nc.fs);
+		return 1;
+	}
+	msvc_set_metrics(nc.msvc, node_metrics_registry(nm));
 
 	/* Block the signals we wait for before any thread exists, so every
 	 * thread inherits the mask; a dead peer must not kill us by SIGPIPE. */
@@ -163,9 +175,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	/* 4. replication of metadata shards, then the request server */
+	/* 5. replication of metadata shards, then the request server */
 	if ((rc = msvc_start(nc.msvc, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		node_metrics_stop(nm);
 		msvc_close(nc.msvc);
 		frag_close(nc.fs);
 		return 1;
@@ -186,17 +199,32 @@ int main(int argc, char **argv)
 	sc.route = node_route;
 	sc.handler = node_handle;
 	sc.handler_arg = &nc;
+	sc.metrics = node_metrics_registry(nm);
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		node_metrics_stop(nm);
 		msvc_close(nc.msvc);
 		frag_close(nc.fs);
 		return 1;
 	}
 	nc.srv = srv;
+	if (node_metrics_attach(nm, &nc) != 0) {
+		fprintf(stderr, "objfs-node: node %u: out of memory\n", me->id);
+		msvc_quiesce(nc.msvc);
+		srv_stop(srv);
+		node_metrics_stop(nm);
+		msvc_close(nc.msvc);
+		frag_close(nc.fs);
+		return 1;
+	}
+	if (nm != NULL) {
+		log_info("node.metrics", "node %u: metrics at http://%s/metrics", me->id,
+			 me->metrics_addr);
+	}
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 
-	/* 5. run until told to stop; SIGHUP is reserved for reloads. */
+	/* 6. run until told to stop; SIGHUP is reserved for reloads. */
 	do {
 		if (sigwait(&sigs, &sig) != 0) {
 			sig = SIGTERM;
@@ -207,6 +235,8 @@ int main(int argc, char **argv)
 	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);
 	srv_stop(srv);
+	/* Nothing observes any more; the collectors read the stores. */
+	node_metrics_stop(nm);
 	msvc_close(nc.msvc);
 	frag_close(nc.fs);
 	return 0;

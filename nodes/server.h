@@ -19,6 +19,7 @@
 #include "../proto/frame.h"
 #include "../proto/wire.h"
 
+struct mx_registry;
 struct srv_call; /* one request in progress; owned by the server */
 
 /* What a handler produces: a body written to w (which reserves room for
@@ -60,6 +61,9 @@ struct srv_config {
 	srv_handler_fn handler;
 	srv_route_fn route; /* NULL: everything on the disk queue */
 	void *handler_arg;
+	/* Where requests are counted and timed (objfs_node_request_*,
+	 * objfs_node_frames_refused_total); NULL: metrics off. */
+	struct mx_registry *metrics;
 };
 
 struct srv_stats {

@@ -220,6 +220,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	pthread_mutex_init(&s->mu, NULL);
+	atomic_init(&s->gc_queue, -1);
 	n = snprintf(path, sizeof(path), "%s/%s.db", m->dir, msvc_group_of(name));
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 	    snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s.snap", m->dir,

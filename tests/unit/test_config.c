@@ -504,7 +504,7 @@ START_TEST(test_print_keys_and_man)
 	    "name",	   "secret",	       "ec_profile", "ec_tiers",   "block_size",
 	    "inline_max",  "timeout_ms",       "retries",    "max_skew_s", "meta_replicas",
 	    "election_ms", "snapshot_entries", "log_level",  "addr",	   "zone",
-	    "data_dir",	   "raft_port",	       "capacity"};
+	    "data_dir",	   "raft_port",	       "capacity",   "metrics_addr"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;
@@ -730,7 +730,7 @@ START_TEST(test_mount_opts_and_man)
 	static const char *const names[] = {
 	    "conf",	 "attr_timeout", "entry_timeout", "negative_timeout", "max_dirty",
 	    "cache_mb",	 "readahead",	 "uploaders",	  "prefetchers",      "max_threads",
-	    "log_level", "cache_dir",	 "cache_dir_mb"};
+	    "log_level", "cache_dir",	 "cache_dir_mb",  "metrics"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
 	size_t len = 0, seen = 0;

@@ -55,7 +55,7 @@ START_TEST(test_exposition_text)
 	mx_observe(h, 11);  /* just above: le=0.1 */
 	mx_observe(h, 500); /* +Inf */
 	mx_observe(hl, 1);
-	ck_assert_int_eq(mx_add_collector(r, coll, NULL), 0);
+	ck_assert_int_eq(mx_add_collector(r, coll, NULL, NULL), 0);
 	t = mx_expose(r, &len);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_eq(len, strlen(t));
