@@ -515,3 +515,42 @@ const char *mx_errno_name(int err, char *buf, size_t len)
 	snprintf(buf, len, "E%d", err);
 	return buf;
 }
+
+/* Slot of an error code: errno values first, then the project codes,
+ * the last slot for anything else. */
+static size_t err_slot(int e)
+{
+	const size_t obj0 = MX_ERR_SLOTS - 1 - (OBJ_ELAST - OBJ_EBASE);
+
+	if (e > 0 && (size_t)e < obj0) {
+		return (size_t)e;
+	}
+	if (e > OBJ_EBASE && e < OBJ_ELAST) {
+		return obj0 + (size_t)(e - OBJ_EBASE - 1);
+	}
+	return MX_ERR_SLOTS - 1;
+}
+
+void mx_count_error(struct mx_errtab *t, int err)
+{
+	int e = err < 0 ? -err : err;
+	size_t i;
+	struct mx_metric *m;
+
+	if (t == NULL || t->r == NULL) {
+		return;
+	}
+	i = err_slot(e);
+	m = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+	if (m == NULL) {
+		char labels[160], eb[16];
+
+		snprintf(labels, sizeof(labels), "%s,errno=\"%s\"", t->op,
+			 i == MX_ERR_SLOTS - 1 ? "other" : mx_errno_name(e, eb, sizeof(eb)));
+		/* Two threads may both get here: mx_counter returns the same
+		 * series to both. */
+		m = mx_counter(t->r, t->name, t->help, labels);
+		atomic_store_explicit(&t->slot[i], m, memory_order_release);
+	}
+	mx_add(m, 1);
+}

@@ -90,6 +90,20 @@ char *mx_expose(struct mx_registry *r, size_t *len);
  * -OBJ_ECHECKSUM, "E123" for a code without a name.  Static or in buf. */
 const char *mx_errno_name(int err, char *buf, size_t len);
 
+/* Error counters of one operation by errno, made at each errno's first
+ * occurrence: that one takes the registry's mutex, every later one is an
+ * atomic load and add (errors such as ENOENT of lookups are frequent). */
+#define MX_ERR_SLOTS 144
+struct mx_errtab {
+	struct mx_registry *r;
+	const char *name, *help; /* the counter family */
+	char op[64];		 /* op="..." (preformatted), the series' first label */
+	struct mx_metric *_Atomic slot[MX_ERR_SLOTS];
+};
+/* Counts one error err (negative or positive errno or project code) in t:
+ * name{op...,errno="ENOENT"}.  Any thread; no-op when t or t->r is NULL. */
+void mx_count_error(struct mx_errtab *t, int err);
+
 /* Monotonic nanoseconds, for timing observations. */
 uint64_t mx_now_ns(void);
 

@@ -61,6 +61,7 @@ static const char *const refusal_names[REF_N] = {
  * catalogue names, so the dispatch point only adds to them. */
 struct srv_op_mx {
 	struct mx_metric *requests, *duration, *bytes_in, *bytes_out;
+	struct mx_errtab errs;
 };
 
 struct server {
@@ -177,8 +178,7 @@ static void reset_reply(struct srv_reply *out)
  * occurrence (a cold path), keeping only (type, errno) pairs seen. */
 static void account(struct server *s, struct srv_call *x, int rc, nng_msg *rep)
 {
-	const struct srv_op_mx *m = &s->op[x->h.type];
-	char labels[128], eb[16];
+	struct srv_op_mx *m = &s->op[x->h.type];
 
 	if (x->refused > 0) {
 		mx_add(s->refused[x->refused - 1], 1);
@@ -191,12 +191,7 @@ static void account(struct server *s, struct srv_call *x, int rc, nng_msg *rep)
 		mx_add(m->bytes_out, nng_msg_len(rep));
 	}
 	if (rc < 0) {
-		snprintf(labels, sizeof(labels), "op=\"%s\",errno=\"%s\"", msg_type_name(x->h.type),
-			 mx_errno_name(rc, eb, sizeof(eb)));
-		mx_add(mx_counter(s->sc.metrics, "objfs_node_request_errors_total",
-				  "Requests answered with an error, by message type and errno.",
-				  labels),
-		       1);
+		mx_count_error(&m->errs, rc);
 	}
 }
 
@@ -354,6 +349,10 @@ static int register_metrics(struct server *s)
 		    r, "objfs_node_request_duration_seconds",
 		    "Time from receiving a request to sending its reply, by message type.", labels,
 		    &mx_buckets_latency);
+		m->errs.r = r;
+		m->errs.name = "objfs_node_request_errors_total";
+		m->errs.help = "Requests answered with an error, by message type and errno.";
+		snprintf(m->errs.op, sizeof(m->errs.op), "op=\"%s\"", name);
 		snprintf(labels, sizeof(labels), "op=\"%s\",direction=\"in\"", name);
 		m->bytes_in = mx_counter(r, "objfs_node_request_bytes_total",
 					 "Frame bytes received and sent, by message type.", labels);
