@@ -71,8 +71,9 @@ static void dev_usage(FILE *f)
 		"                   next free block when that is taken)\n"
 		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
 		"      --no-mount   start the nodes and create the bucket only\n"
-		"      --no-metrics a new config without metrics_addr (default: each\n"
-		"                   node serves /metrics on a free loopback port)\n"
+		"      --no-metrics a new config without metrics_addr (default: node i\n"
+		"                   serves /metrics on PORT+i-1+2000, or another free\n"
+		"                   loopback port when that is taken)\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
 		"'up' writes DIR/objfs.conf with a fresh secret the first time and reuses it\n"
 		"afterwards, so data survives down/up.  It starts only nodes not running,\n"
@@ -338,9 +339,12 @@ static int node_ports_free(const struct cfg_node *n, char *why, size_t whylen)
 	return 0;
 }
 
-/* n distinct free loopback ports for metrics, chosen by the kernel (each
- * socket stays bound until all are chosen, so none repeats). */
-static int free_metrics_ports(size_t n, unsigned *out)
+/* Metrics ports of a new dev cluster: node i's is PORT+i-1+2000 beside
+ * its node and raft ports (below the kernel's ephemeral range for the
+ * usual ports, so a restarted node finds it free), else one the kernel
+ * picks.  Sockets stay bound until all are chosen, so none repeats. */
+#define DEV_METRICS_OFFSET 2000
+static int free_metrics_ports(size_t n, long base, unsigned *out)
 {
 	int *fds = calloc(n, sizeof(*fds));
 	int rc = fds == NULL ? -ENOMEM : 0;
@@ -349,11 +353,23 @@ static int free_metrics_ports(size_t n, unsigned *out)
 	for (i = 0; rc == 0 && i < n; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET};
 		socklen_t len = sizeof(sa);
+		long want = base + (long)i + DEV_METRICS_OFFSET;
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&sa, &len) != 0) {
+		if (fds[i] < 0) {
+			rc = -errno;
+			break;
+		}
+		sa.sin_port = htons((uint16_t)(want <= 65535 ? want : 0));
+		if (bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+			sa.sin_port = 0;
+			if (bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+				rc = -errno;
+				break;
+			}
+		}
+		if (getsockname(fds[i], (struct sockaddr *)&sa, &len) != 0) {
 			rc = -errno;
 			break;
 		}
@@ -498,7 +514,7 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			}
 			port = free_port;
 		}
-		if (metrics && (rc = free_metrics_ports((size_t)nodes, mports)) != 0) {
+		if (metrics && (rc = free_metrics_ports((size_t)nodes, port, mports)) != 0) {
 			fprintf(stderr, "objfsctl dev up: no free port for metrics: %s\n",
 				obj_strerror(rc));
 			return CTL_FAIL;
