@@ -47,5 +47,6 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
+int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -35,6 +35,7 @@ static const struct cmd cmds[] = {
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"stats", ctl_cmd_stats, "live ops/s, MB/s, latency and errors from the nodes' metrics"},
 };
 
 static void usage(FILE *f)
