@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/err.h"
 #include "../../common/metrics.h"
 #include "../../common/metrics_http.h"
+#include "../../common/metrics_proc.h"
 #include "../lib/testlib.h"
 
 static const uint64_t small_le[] = {10, 100};
@@ -143,6 +145,55 @@ START_TEST(test_label_escape)
 }
 END_TEST
 
+/* Error counters by errno: one series per errno seen, named as the
+ * text format shows them; project codes by their own names; a code out
+ * of range lands in "other". */
+START_TEST(test_error_table)
+{
+	struct mx_registry *r = mx_create();
+	struct mx_errtab t = {.r = r, .name = "t_errors_total", .help = "E."};
+	size_t len;
+	char *x;
+
+	snprintf(t.op, sizeof(t.op), "op=\"lookup\"");
+	mx_count_error(&t, -ENOENT);
+	mx_count_error(&t, ENOENT);
+	mx_count_error(&t, -EIO);
+	mx_count_error(&t, -OBJ_ECHECKSUM);
+	mx_count_error(&t, -99999);
+	mx_count_error(NULL, -EIO);
+	x = mx_expose(r, &len);
+	ck_assert_str_eq(x, "# HELP t_errors_total E.\n# TYPE t_errors_total counter\n"
+			    "t_errors_total{op=\"lookup\",errno=\"ENOENT\"} 2\n"
+			    "t_errors_total{op=\"lookup\",errno=\"EIO\"} 1\n"
+			    "t_errors_total{op=\"lookup\",errno=\"ECHECKSUM\"} 1\n"
+			    "t_errors_total{op=\"lookup\",errno=\"other\"} 1\n");
+	free(x);
+	mx_destroy(r);
+}
+END_TEST
+
+/* The process collector reports this process: its build info, CPU,
+ * memory, descriptors and threads, in Prometheus' standard names. */
+START_TEST(test_process)
+{
+	struct mx_registry *r = mx_create();
+	size_t len;
+	char *x;
+
+	ck_assert_int_eq(mx_add_process_collector(r, "t", "1.2"), 0);
+	x = mx_expose(r, &len);
+	ck_assert_ptr_nonnull(strstr(x, "\nobjfs_build_info{program=\"t\",version=\"1.2\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(x, "# TYPE process_cpu_seconds_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(x, "\nprocess_resident_memory_bytes "));
+	ck_assert_ptr_nonnull(strstr(x, "\nprocess_open_fds "));
+	ck_assert_ptr_nonnull(strstr(x, "\nobjfs_process_threads "));
+	ck_assert_ptr_nonnull(strstr(x, "\nobjfs_process_uptime_seconds "));
+	free(x);
+	mx_destroy(r); /* frees the collector's state (ASan checks) */
+}
+END_TEST
+
 #define THREADS 4
 #define PER_THREAD 100000
 
@@ -237,6 +288,8 @@ int main(void)
 	tcase_add_test(tc, test_mismatch_and_null);
 	tcase_add_test(tc, test_label_escape);
 	tcase_add_test(tc, test_concurrent);
+	tcase_add_test(tc, test_error_table);
+	tcase_add_test(tc, test_process);
 	tcase_add_test(tc, test_http);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
