@@ -247,7 +247,10 @@ static int attr_call(struct mc *mc, uint8_t type, struct wr *w, struct meta_attr
 int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out)
 {
 	struct wr w;
-	int rc = meta_check_name(name);
+	/* "." (any inode) and ".." (a directory's parent): what the kernel
+	 * asks when it decodes a file handle. */
+	int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+	int rc = dots ? 0 : meta_check_name(name);
 
 	if (rc != 0) {
 		return rc;

@@ -17,8 +17,10 @@
  *   STORED --commit ok--> (removed)     STORED --write--> DIRTY (src = block)
  * Invariants:
  *   1. buf holds cap bytes (grown on demand up to chunk_size, so a 4 KiB
- *      file never allocates or zeroes a whole chunk); len <= cap and the
- *      bytes [len, cap) are zero, so a read past len returns zeros.
+ *      file never allocates or zeroes a whole chunk); len <= cap.  The
+ *      bytes [len, cap) are undefined: nothing reads them, and a write
+ *      starting past len zeroes the gap [len, start) first, so no byte is
+ *      zeroed only to be overwritten by the data that follows.
  *   2. A chunk that is not `filled` holds only the bytes [w0, w1) written
  *      since it was created; the older content [0, clen) comes from the
  *      committed file (or block src) and is merged in by chunk_fill before
@@ -293,9 +295,11 @@ static void mark_filled(struct fbuf *fb, struct chunk *c)
 	c->src_garbage = false;
 }
 
-/* Grows c's buffer to hold at least need bytes (<= chunk_size), zeroing
- * what it adds (invariant 1).  Lock held: the chunk is DIRTY and nobody
- * reads its buffer without the lock.  Returns 0 or -ENOMEM. */
+/* Grows c's buffer to hold at least need bytes (<= chunk_size); what it
+ * adds is undefined (invariant 1).  Buffers double, but a need past a
+ * quarter chunk (a large writer) takes the whole chunk at once, sparing
+ * the copies of a chain of reallocs.  Lock held: the chunk is DIRTY and
+ * nobody reads its buffer without the lock.  Returns 0 or -ENOMEM. */
 static int ch_grow(struct fb_ctx *ctx, struct chunk *c, uint32_t need)
 {
 	uint32_t cap = c->cap;
@@ -304,6 +308,9 @@ static int ch_grow(struct fb_ctx *ctx, struct chunk *c, uint32_t need)
 	if (need <= cap) {
 		return 0;
 	}
+	if (need > ctx->conf.chunk_size / 4) {
+		cap = ctx->conf.chunk_size;
+	}
 	while (cap < need) {
 		cap = cap > ctx->conf.chunk_size / 2 ? ctx->conf.chunk_size : cap * 2;
 	}
@@ -311,7 +318,6 @@ static int ch_grow(struct fb_ctx *ctx, struct chunk *c, uint32_t need)
 	if (nb == NULL) {
 		return -ENOMEM;
 	}
-	memset(nb + c->cap, 0, cap - c->cap);
 	c->buf = nb;
 	c->cap = cap;
 	return 0;
@@ -846,6 +852,9 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len)
 		if ((rc = ch_grow(ctx, c, a + n)) != 0) {
 			break;
 		}
+		if (a > c->len) {
+			memset(c->buf + c->len, 0, a - c->len);
+		}
 		memcpy(c->buf + a, src + done, n);
 		if (!c->filled) {
 			if (c->w0 == c->w1) {
@@ -933,7 +942,7 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 				}
 				continue;
 			}
-			uint32_t have = a < c->cap ? (c->cap - a < n ? c->cap - a : n) : 0;
+			uint32_t have = a < c->len ? (c->len - a < n ? c->len - a : n) : 0;
 
 			memcpy(out + done, c->buf + a, have);
 			memset(out + done + have, 0, n - have);
@@ -1026,9 +1035,9 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 		pthread_cond_broadcast(&ctx->cond);
 		return -ENOMEM;
 	}
-	memcpy(data, c->buf, size < c->cap ? size : c->cap);
-	if (size > c->cap) {
-		memset(data + c->cap, 0, size - c->cap);
+	memcpy(data, c->buf, size < c->len ? size : c->len);
+	if (size > c->len) {
+		memset(data + c->len, 0, size - c->len);
 	}
 	ver = c->ver;
 	cm.ino = fb->ino;
@@ -1219,9 +1228,6 @@ void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 		c->len = keep;
 		c->ver++;
 		if (c->buf != NULL) {
-			if (keep < c->cap) {
-				memset(c->buf + keep, 0, c->cap - keep);
-			}
 			if (!c->filled) {
 				c->clen = c->clen < keep ? c->clen : keep;
 				c->w1 = c->w1 < keep ? c->w1 : keep;

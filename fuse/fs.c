@@ -134,6 +134,12 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	 * shard sends the attributes with the names anyway, so plain
 	 * readdir would save nothing (AUTO lets the kernel fall back to it
 	 * after the first page). */
+	/* Stable file handles (name_to_handle_at, NFS re-export): node ids
+	 * are inode numbers, never reused; the kernel decodes a handle by
+	 * looking up "." (and ".." for a parent) in it. */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT) {
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	}
 	if (conn->capable & FUSE_CAP_READDIRPLUS) {
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
@@ -402,6 +408,8 @@ const struct fuse_lowlevel_ops objfs_ll_ops = {
     .read = fs_read,
     .write = fs_write,
     .flush = fs_flush,
+    .lseek = fs_lseek,
+    .fallocate = fs_fallocate,
     .release = fs_release,
     .fsync = fs_fsync,
     .opendir = fs_opendir,

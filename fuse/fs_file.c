@@ -106,6 +106,36 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_reply_err(req, vfs_flush(vfs_of(req), fh_of(fi)));
 }
 
+void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	uint64_t pos;
+	int rc;
+
+	(void)ino;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = vfs_lseek(vfs_of(req), fh_of(fi), (uint64_t)off, whence, &pos);
+	if (rc != 0) {
+		fs_reply_err(req, rc);
+	} else {
+		fuse_reply_lseek(req, (off_t)pos);
+	}
+}
+
+void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		  struct fuse_file_info *fi)
+{
+	(void)ino;
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fs_reply_err(req,
+		     vfs_fallocate(vfs_of(req), fh_of(fi), mode, (uint64_t)off, (uint64_t)len));
+}
+
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;

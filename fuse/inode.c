@@ -317,6 +317,13 @@ int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_
 	return 0;
 }
 
+void it_open_dir(struct itable *it, struct inode *n)
+{
+	pthread_mutex_lock(&it->mu);
+	n->nopen++;
+	pthread_mutex_unlock(&it->mu);
+}
+
 void it_release_file(struct itable *it, struct inode *n)
 {
 	pthread_mutex_lock(&it->mu);

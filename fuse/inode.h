@@ -78,6 +78,9 @@ int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_
 		 uint64_t gen, int *keep_cache);
 /* The handle is gone (after its flush).  n stays valid until it_put. */
 void it_release_file(struct itable *it, struct inode *n);
+/* An opendir of n (pinned): counted as an open, released by
+ * it_release_file, so a directory removed while open stays an orphan. */
+void it_open_dir(struct itable *it, struct inode *n);
 /* The write buffer of n, or NULL.  Valid while the caller holds an open
  * handle or a pin on n. */
 struct fbuf *it_fb(struct itable *it, struct inode *n);

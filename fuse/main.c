@@ -22,13 +22,17 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -51,11 +55,12 @@ struct cmdline {
 	char *bucket, *mountpoint;
 	struct cfg_mount o; /* -o options of objfs (the key table's mount section) */
 	int foreground, debug, single, help, version;
+	int remount, ro; /* -o remount: change a live mount; ro/rw: the last one given */
 	int extra_args;
 	int bad_opt; /* an objfs option was refused (message printed) */
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE };
+enum { KEY_HELP, KEY_VERSION, KEY_FOREGROUND, KEY_DEBUG, KEY_SINGLE, KEY_REMOUNT, KEY_RO, KEY_RW };
 
 /* clang-format off */
 static const struct fuse_opt opt_spec[] = {
@@ -68,6 +73,9 @@ static const struct fuse_opt opt_spec[] = {
     FUSE_OPT_KEY("--debug", KEY_DEBUG),
     FUSE_OPT_KEY("debug", KEY_DEBUG),
     FUSE_OPT_KEY("-s", KEY_SINGLE),
+    FUSE_OPT_KEY("remount", KEY_REMOUNT),
+    FUSE_OPT_KEY("ro", KEY_RO),
+    FUSE_OPT_KEY("rw", KEY_RW),
     FUSE_OPT_END,
 };
 /* clang-format on */
@@ -87,6 +95,7 @@ static void usage(FILE *f)
 	fprintf(f, "\nFUSE and mount options passed on to the kernel, e.g.:\n"
 		   "  -o allow_other        let other users access the mount\n"
 		   "  -o ro                 mount read-only\n"
+		   "  -o remount,ro|rw      make a live mount read-only or writable again\n"
 		   "  -o noatime,nodev,nosuid,noexec\n\n"
 		   "Permissions are checked by the kernel (default_permissions is always on).\n"
 		   "Exit status: 0 after a clean unmount, 1 on a start-up or commit failure,\n"
@@ -158,9 +167,59 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_SINGLE:
 		cl->single = 1;
 		return 0;
+	case KEY_REMOUNT:
+		cl->remount = 1;
+		return 0;
+	case KEY_RO:
+	case KEY_RW:
+		cl->ro = key == KEY_RO;
+		return 1; /* the kernel's too */
 	default:
 		return 1; /* a FUSE or mount option: fuse_session_new checks it */
 	}
+}
+
+/* ---- remount ----------------------------------------------------------- */
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+/* `-o remount,ro|rw` (what mount(8) runs through its helper): changes the
+ * live objfs mount at mnt in place, as the kernel allows for FUSE, keeping
+ * its other flags.  No new daemon is started; the running one keeps
+ * serving, and the kernel refuses writes with EROFS while it is
+ * read-only (its dirty data was flushed at the last close).  Returns the
+ * exit status. */
+static int remount(const char *mnt, int ro)
+{
+	static const struct {
+		unsigned long st, ms;
+	} keep[] = {
+	    {ST_NOSUID, MS_NOSUID},   {ST_NODEV, MS_NODEV},	      {ST_NOEXEC, MS_NOEXEC},
+	    {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+	};
+	unsigned long flags = MS_REMOUNT | (ro ? MS_RDONLY : 0);
+	struct statvfs sv;
+	struct statfs sf;
+
+	if (statfs(mnt, &sf) != 0 || statvfs(mnt, &sv) != 0) {
+		fprintf(stderr, "objfs: remount %s: %s\n", mnt, strerror(errno));
+		return 1;
+	}
+	if (sf.f_type != FUSE_SUPER_MAGIC) {
+		fprintf(stderr, "objfs: remount %s: not an objfs mount\n", mnt);
+		return 1;
+	}
+	for (size_t i = 0; i < OBJ_ARRAY_LEN(keep); i++) {
+		if (sv.f_flag & keep[i].st) {
+			flags |= keep[i].ms;
+		}
+	}
+	if (mount("objfs", mnt, NULL, flags, NULL) != 0) {
+		fprintf(stderr, "objfs: remount %s: %s%s\n", mnt, strerror(errno),
+			errno == EPERM ? " (remounting needs root)" : "");
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- start-up reporting ------------------------------------------------- */
@@ -367,6 +426,12 @@ int main(int argc, char **argv)
 	int rc, status = 1, mounted = 0, handlers = 0;
 
 	log_set_ident("objfs");
+	/* Chunk and block buffers (MiBs each) come and go at the rate of the
+	 * writes: served from mmap, every one would arrive as fresh pages the
+	 * kernel faults in and zeroes (a tenth of the CPU of a large write).
+	 * Keep them in the heap and keep freed memory for the next one. */
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	cfg_mount_defaults(&c.o);
 	if (fuse_opt_parse(&args, &c, opt_spec, opt_proc) != 0) {
 		usage(stderr);
@@ -395,6 +460,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "objfs: '%s' is not a valid bucket name\n", c.bucket);
 		free_cmdline(&c);
 		return 2;
+	}
+
+	if (c.remount) {
+		rc = remount(c.mountpoint, c.ro);
+		free_cmdline(&c);
+		fuse_opt_free_args(&args);
+		return rc;
 	}
 
 	/* 1. the session checks the FUSE options before anything else */

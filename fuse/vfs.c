@@ -8,9 +8,10 @@
  * commits go to the store, and a commit drops the read cache's extents of
  * the file.  So the store sits under the read cache only.
  *
- * Unlink and rename over a file keep the victim as an orphan only when a
- * file of the directory is open here (META_F_KEEP_ORPHAN): an open file
- * stays readable until its last close, and rm -rf of a tree nobody has
+ * Unlink, rmdir and rename over a name keep the victim as an orphan only
+ * when a file or directory in the directory is open here
+ * (META_F_KEEP_ORPHAN): an open file stays readable, and an open directory
+ * stays a valid (empty, nlink 0) directory, until its last close, and rm -rf of a tree nobody has
  * open does not pay one MOP_FORGET per file when the kernel forgets them. */
 #include "vfs_i.h"
 
@@ -229,18 +230,21 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 {
 	struct meta_attr a;
 	uint64_t epoch = nc_epoch(v->nc);
+	/* "." and ".." come from the kernel's file-handle decoding: the
+	 * answer says nothing about which directory holds the inode. */
+	int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 	int rc = vfs_check_name(name);
 
-	if (rc == 0 && nc_missing(v->nc, parent, name)) {
+	if (rc == 0 && !dots && nc_missing(v->nc, parent, name)) {
 		rc = -ENOENT;
 	} else if (rc == 0) {
 		store_count(&v->st.queries);
 		rc = mc_lookup(v->st.mc, parent, name, &a);
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && !dots) {
 			nc_add(v->nc, parent, name, epoch);
 		}
 	}
-	if (rc == -ENOENT && v->conf.negative_timeout > 0) {
+	if (rc == -ENOENT && !dots && v->conf.negative_timeout > 0) {
 		/* The kernel keeps "no such name" for the timeout (and asks
 		 * again before an O_EXCL create: the cache above answers);
 		 * a create, link or rename here forgets it at once. */
@@ -251,7 +255,7 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 	if (rc != 0) {
 		return rc;
 	}
-	rc = vfs_entry(v, &a, parent, e);
+	rc = vfs_entry(v, &a, dots ? 0 : parent, e);
 	if (rc == 0) {
 		it_attr_keep(v->it, &a, vfs_ttl_ns(v->conf.attr_timeout));
 	}
@@ -471,7 +475,7 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	}
 	memset(&op, 0, sizeof(op));
 	op.type = type;
-	op.flags = type == MOP_UNLINK && it_open_in(v->it, parent) ? META_F_KEEP_ORPHAN : 0;
+	op.flags = it_open_in(v->it, parent) ? META_F_KEEP_ORPHAN : 0;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = vfs_op(v, &op, &res);
@@ -479,8 +483,7 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	if (rc == 0 && res.freed_ino != 0) {
 		it_attr_drop(v->it, res.freed_ino);
 	}
-	if (rc == 0 && type == MOP_UNLINK && res.freed_ino != 0 &&
-	    (op.flags & META_F_KEEP_ORPHAN)) {
+	if (rc == 0 && res.freed_ino != 0 && (op.flags & META_F_KEEP_ORPHAN)) {
 		it_unlinked(v->it, res.freed_ino);
 	}
 	return rc;

@@ -142,6 +142,14 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, void *buf);
 /* Buffers the bytes; returns the count or a negative errno. */
 ssize_t vfs_write(struct vfs *v, struct vfs_file *fh, uint64_t off, const void *buf, size_t size);
+/* lseek SEEK_DATA / SEEK_HOLE (whence) from off, by the chunk map after
+ * committing buffered writes: *out is the position; -ENXIO at or past the
+ * end (or no data after off). */
+int vfs_lseek(struct vfs *v, struct vfs_file *fh, uint64_t off, int whence, uint64_t *out);
+/* fallocate: mode 0 and KEEP_SIZE never reserve space (0 sets the size),
+ * PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE make [off, off+len) read as zeros,
+ * whole chunks becoming holes.  Other modes: -EOPNOTSUPP. */
+int vfs_fallocate(struct vfs *v, struct vfs_file *fh, int mode, uint64_t off, uint64_t len);
 /* close(2) and fsync(2): return once everything written is durable and
  * committed, or with the error of the upload or commit that failed. */
 int vfs_flush(struct vfs *v, struct vfs_file *fh);

@@ -35,6 +35,7 @@ struct dent {
 };
 
 struct vfs_dir {
+	struct inode *node; /* counted open (it_open_dir) until releasedir */
 	pthread_mutex_t mu;
 	/* guarded by mu: */
 	int loaded;    /* the window is valid */
@@ -131,12 +132,16 @@ static int dh_seek(struct vfs *v, uint64_t dir, struct vfs_dir *dh, uint64_t idx
 int vfs_opendir(struct vfs *v, uint64_t ino, struct vfs_dir **out)
 {
 	struct vfs_dir *dh = calloc(1, sizeof(*dh));
+	struct inode *n = it_get(v->it, ino);
 
-	(void)v;
-	(void)ino;
-	if (dh == NULL) {
+	if (dh == NULL || n == NULL) {
+		free(dh);
+		it_put(v->it, n);
 		return -ENOMEM;
 	}
+	it_open_dir(v->it, n);
+	it_put(v->it, n);
+	dh->node = n;
 	pthread_mutex_init(&dh->mu, NULL);
 	*out = dh;
 	return 0;
@@ -144,7 +149,10 @@ int vfs_opendir(struct vfs *v, uint64_t ino, struct vfs_dir **out)
 
 void vfs_releasedir(struct vfs *v, struct vfs_dir *dh)
 {
-	(void)v;
+	struct inode *n = it_get(v->it, dh->node->ino);
+
+	it_release_file(v->it, dh->node);
+	it_put(v->it, n); /* may drop the entry, or end an orphan */
 	dh_clear(dh);
 	free(dh->win);
 	pthread_mutex_destroy(&dh->mu);

@@ -73,6 +73,10 @@
  *    content is exactly the new one); PUT keeps the existing file's mode
  *    and owner; META_F_EXCL makes PUT fail with EEXIST if the file exists;
  *    PUT onto a symlink/fifo/device is EINVAL.
+ *  - RMDIR, and RENAME over an empty directory, with KEEP_ORPHAN keep the
+ *    directory as an orphan (nlink 0) as UNLINK keeps a file, until FORGET.
+ *  - WRITE with META_F_PUNCH: the chunks ext[].chunk (all-zero extents)
+ *    become holes, their blocks released; size unchanged.
  *  - FORGET reports the deleted orphan in res->freed_ino.
  *  - xattr names: 1..255 bytes else ERANGE (as setxattr(2)); values above
  *    META_XATTR_VALUE_MAX: E2BIG; CREATE|REPLACE together: EINVAL.
@@ -301,10 +305,8 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 		return rc;
 	}
 	if (rmdir) {
-		x.a.nlink = 0;
-		x.a.ctime_ns = op->now_ns;
-		res->freed_ino = ino;
-		rc = msi_ino_delete(ms, ino);
+		x.a.nlink = 1; /* an empty directory's last link goes */
+		rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	} else {
 		rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	}
@@ -437,12 +439,9 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rc == 0 && found) {
 		if (dd) {
-			res->freed_ino = dino;
-			rc = msi_ino_delete(ms, dino);
-		} else {
-			rc = msi_drop_link(ms, &dst, op->flags & META_F_KEEP_ORPHAN, op->now_ns,
-					   res);
+			dst.a.nlink = 1; /* an empty directory's last link goes */
 		}
+		rc = msi_drop_link(ms, &dst, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	}
 	if (sd) {
 		src.parent = op->newparent;
@@ -644,6 +643,30 @@ static int check_regular(const struct inode *x)
 	return S_ISREG(x->a.mode) ? 0 : -EINVAL;
 }
 
+/* WRITE with META_F_PUNCH (fallocate's hole punching): the chunks named
+ * by ext[].chunk lose their blocks and read as zeros; the size stays.
+ * The client zeroes the partial chunks at the edges itself. */
+static int do_punch(struct mstore *ms, const struct meta_op *op, struct inode *x,
+		    struct meta_result *res)
+{
+	int rc = 0;
+
+	if ((op->flags & (META_F_INLINE | META_F_TRUNCATE)) || op->n_ext > META_EXTENTS_MAX ||
+	    (op->n_ext != 0 && op->ext == NULL)) {
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < op->n_ext && rc == 0; i++) {
+		rc = msi_ext_unset(ms, x->a.ino, op->ext[i].chunk);
+	}
+	x->a.gen++;
+	x->a.mtime_ns = op->now_ns;
+	x->a.ctime_ns = op->now_ns;
+	if (rc == 0) {
+		rc = msi_ino_write(ms, S_INO_UPD, x);
+	}
+	return rc < 0 ? rc : msi_attr_of(ms, x->a.ino, &res->attr);
+}
+
 static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
 	struct inode x;
@@ -656,6 +679,9 @@ static int do_write(struct mstore *ms, const struct meta_op *op, struct meta_res
 	rc = check_regular(&x);
 	if (rc < 0) {
 		return rc;
+	}
+	if (op->flags & META_F_PUNCH) {
+		return do_punch(ms, op, &x, res);
 	}
 	if (op->size > INT64_MAX) {
 		return -EFBIG;
@@ -739,7 +765,7 @@ static int do_forget(struct mstore *ms, const struct meta_op *op, struct meta_re
 	struct inode x;
 	int rc = msi_ino_get(ms, op->ino, &x);
 
-	if (rc < 0 || x.a.nlink != 0 || S_ISDIR(x.a.mode)) {
+	if (rc < 0 || x.a.nlink != 0) {
 		return rc == -ENOENT ? 0 : rc; /* gone already, or still linked */
 	}
 	res->attr = x.a;

@@ -85,6 +85,7 @@ static const char *const ms_sql[S_NSTMT] = {
 		    "WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
     [S_EXT_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
     [S_EXT_DEL] = "DELETE FROM extents WHERE ino = ?1 AND chunk >= ?2",
+    [S_EXT_DEL_ONE] = "DELETE FROM extents WHERE ino = ?1 AND chunk = ?2",
     [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
@@ -532,6 +533,25 @@ int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e)
 	}
 	if (rc == 0 && delta != 0) {
 		rc = msi_run(ms, S_INO_UNITS, ARGS(AI(ino), AI(delta)));
+	}
+	return rc;
+}
+
+int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk)
+{
+	uint8_t old[BLOCK_ID_LEN];
+	uint32_t old_len;
+	int rc = ext_get(ms, ino, chunk, old, &old_len);
+
+	if (rc <= 0) {
+		return rc;
+	}
+	rc = msi_run(ms, S_EXT_DEL_ONE, ARGS(AI(ino), AI(chunk)));
+	if (rc == 0) {
+		rc = blk_unref(ms, old);
+	}
+	if (rc == 0) {
+		rc = msi_run(ms, S_INO_UNITS, ARGS(AI(ino), AI(-(int64_t)units(old_len))));
 	}
 	return rc;
 }

@@ -54,6 +54,7 @@ enum ms_stmt {
 	S_EXT_TO_GC,
 	S_EXT_FREE,
 	S_EXT_DEL,
+	S_EXT_DEL_ONE,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -165,6 +166,8 @@ int msi_inline_get(struct mstore *ms, uint64_t ino, size_t cap, uint8_t **out, s
 int msi_ext_drop(struct mstore *ms, uint64_t ino, uint64_t first);
 int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e);
 int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size);
+/* Makes chunk a hole of ino, releasing its block; 0 if it was one. */
+int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk);
 int msi_inline_resize(struct mstore *ms, const struct inode *x, uint64_t size);
 int msi_ino_delete(struct mstore *ms, uint64_t ino);
 int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,

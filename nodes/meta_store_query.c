@@ -42,10 +42,12 @@ int ms_lookup(struct mstore *ms, uint64_t parent, const char *name, struct meta_
 
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
-	rc = msi_dir_get(ms, parent, &dir);
-	if (rc == 0 && strcmp(name, ".") == 0) {
-		x = dir;
-	} else if (rc == 0 && strcmp(name, "..") == 0) {
+	if (strcmp(name, ".") == 0) {
+		/* Any inode, as the kernel asks when it decodes a file handle
+		 * (open_by_handle_at, NFS); an orphan's handle is stale. */
+		rc = msi_ino_get(ms, parent, &x);
+		rc = rc == 0 && x.a.nlink == 0 ? -ESTALE : rc;
+	} else if ((rc = msi_dir_get(ms, parent, &dir)) == 0 && strcmp(name, "..") == 0) {
 		rc = msi_ino_get(ms, dir.parent, &x);
 	} else if (rc == 0) {
 		rc = meta_check_name(name);

@@ -59,6 +59,11 @@ void meta_get_extent(struct rd *r, struct meta_extent *e)
 	e->blk.len = rd_u32(r);
 	e->blk.csum = rd_u64(r);
 	e->len = rd_u32(r);
+	/* All zeros: a hole (a chunk META_F_PUNCH empties); the shard refuses
+	 * it anywhere else. */
+	if (e->blk.k == 0 && e->blk.m == 0 && e->blk.len == 0 && e->len == 0) {
+		return;
+	}
 	if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M || e->blk.len == 0 ||
 	    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len) {
 		r->bad = true;

@@ -150,6 +150,7 @@ enum meta_op_type {
 #define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
 #define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
 #define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_PUNCH 0x400    /* WRITE: the chunks ext[].chunk become holes */
 
 struct meta_op {
 	uint8_t type;

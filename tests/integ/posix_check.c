@@ -1239,6 +1239,57 @@ static int run_as_nobody(int (*fn)(void))
 	return 0;
 }
 
+/* A file handle outlives the kernel's caches: after the dentries and inodes are dropped,
+ * open_by_handle_at finds the file again through the daemon (what an NFS re-export needs). */
+static int chk_file_handle(void)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} fh, dh;
+	char buf[8] = {0};
+	int mid, fd, dfd, rc = -1;
+
+	fd = open("fh", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, "handle", 6) != 6 || close(fd) != 0) {
+		return sysfail("write fh");
+	}
+	if (mkdir("fhd", 0755) != 0) {
+		return sysfail("mkdir fhd");
+	}
+	fh.h.handle_bytes = MAX_HANDLE_SZ;
+	dh.h.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, "fh", &fh.h, &mid, 0) != 0 ||
+	    name_to_handle_at(AT_FDCWD, "fhd", &dh.h, &mid, 0) != 0) {
+		return sysfail("name_to_handle_at");
+	}
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0 || write(fd, "2", 1) != 1) {
+		sysfail("drop_caches");
+		if (fd >= 0) {
+			close(fd);
+		}
+		return -1;
+	}
+	close(fd);
+	dfd = open(".", O_RDONLY | O_DIRECTORY);
+	fd = open_by_handle_at(dfd, &fh.h, O_RDONLY);
+	if (fd < 0) {
+		sysfail("open_by_handle_at of a file");
+	} else if (read(fd, buf, sizeof(buf)) != 6 || memcmp(buf, "handle", 6) != 0) {
+		failf("the file opened by its handle does not read back");
+	} else {
+		close(fd);
+		fd = open_by_handle_at(dfd, &dh.h, O_RDONLY | O_DIRECTORY);
+		rc = fd < 0 ? sysfail("open_by_handle_at of a dir") : 0;
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	close(dfd);
+	return rc;
+}
+
 static const struct check checks[] = {
     {.desc = "create, write, close, reopen and read back", .fn = chk_create_rw},
     {.desc = "O_TRUNC empties an existing file", .fn = chk_trunc_open},
@@ -1286,6 +1337,9 @@ static const struct check checks[] = {
     {.desc = "readdir of 1000 entries lists each exactly once plus . and ..", .fn = chk_readdir},
     {.desc = "statfs reports f_bsize > 0 and f_blocks > 0", .fn = chk_statfs},
     {.desc = "fsync and fdatasync of a file, fsync of a dir return 0", .fn = chk_fsync},
+    {.desc = "file handles of a file and a dir open after the kernel dropped its caches",
+     .fn = chk_file_handle,
+     .flags = NEEDS_ROOT},
     {.desc = "nobody: open of a 0600 root file fails with EACCES",
      .fn = nb_read_private,
      .flags = AS_NOBODY},
