@@ -1,7 +1,9 @@
 /* fs_metrics.c: the timed operations table of the mount (fs_metrics.h).
  * Each wrapper records the start, calls objfs_ll_ops' handler and
  * observes the elapsed time into its operation's histogram; a
- * thread-local index tells fs_reply_err whose error it is replying. */
+ * thread-local index tells fs_reply_err whose error it is replying.
+ * An operation added to objfs_ll_ops needs its WRAP and SET here, or it
+ * runs untimed (the copy keeps the plain handler). */
 #include "fs_metrics.h"
 
 #include <stdio.h>
@@ -41,15 +43,17 @@ enum fsop {
 	OP_REMOVEXATTR,
 	OP_ACCESS,
 	OP_CREATE,
+	OP_FALLOCATE,
+	OP_LSEEK,
 	OP_N
 };
 
 static const char *const op_names[OP_N] = {
-    "lookup",	   "forget",	 "forget_multi", "getattr", "setattr",	"readlink", "mknod",
-    "mkdir",	   "unlink",	 "rmdir",	 "symlink", "rename",	"link",	    "open",
-    "read",	   "write",	 "flush",	 "release", "fsync",	"opendir",  "readdir",
-    "readdirplus", "releasedir", "fsyncdir",	 "statfs",  "setxattr", "getxattr", "listxattr",
-    "removexattr", "access",	 "create",
+    "lookup",	   "forget",	 "forget_multi", "getattr",   "setattr",  "readlink", "mknod",
+    "mkdir",	   "unlink",	 "rmdir",	 "symlink",   "rename",	  "link",     "open",
+    "read",	   "write",	 "flush",	 "release",   "fsync",	  "opendir",  "readdir",
+    "readdirplus", "releasedir", "fsyncdir",	 "statfs",    "setxattr", "getxattr", "listxattr",
+    "removexattr", "access",	 "create",	 "fallocate", "lseek",
 };
 
 static struct {
@@ -104,6 +108,8 @@ WRAP(listxattr, OP_LISTXATTR, (fuse_req_t r, fuse_ino_t i, size_t s), (r, i, s))
 WRAP(removexattr, OP_REMOVEXATTR, (fuse_req_t r, fuse_ino_t i, const char *n), (r, i, n))
 WRAP(access, OP_ACCESS, (fuse_req_t r, fuse_ino_t i, int m), (r, i, m))
 WRAP(create, OP_CREATE, (fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi), (r, p, n, m, fi))
+WRAP(fallocate, OP_FALLOCATE, (fuse_req_t r, fuse_ino_t i, int m, off_t o, off_t l, struct fuse_file_info *fi), (r, i, m, o, l, fi))
+WRAP(lseek, OP_LSEEK, (fuse_req_t r, fuse_ino_t i, off_t o, int w, struct fuse_file_info *fi), (r, i, o, w, fi))
 /* clang-format on */
 
 /* Only the operations objfs implements are wrapped: a NULL entry stays
@@ -164,6 +170,8 @@ const struct fuse_lowlevel_ops *fs_metrics_ops(struct mx_registry *r)
 	SET(removexattr);
 	SET(access);
 	SET(create);
+	SET(fallocate);
+	SET(lseek);
 	return &timed;
 }
 
