@@ -4,7 +4,8 @@
 # the node request histograms (frag_put, meta_op) and the mount's FUSE and
 # block histograms as Prometheus's HTTP API reports them; after a kill -9
 # of one node, the NodeDown alert (a test-only copy with a 2 s `for`)
-# fires for exactly that node.  Needs prometheus and curl; skips without.
+# fires for exactly that node.  A client with the wrong secret is counted
+# as refused frames (bad_mac).  Needs prometheus and curl; skips without.
 . "$(dirname "$0")/mountlib.sh"
 
 command -v prometheus >/dev/null && command -v curl >/dev/null ||
@@ -21,6 +22,15 @@ cluster_up 6
 NODE_TARGETS=$(sed -n 's/^metrics_addr = //p' "$OBJFS_CONF")
 [ "$(echo "$NODE_TARGETS" | wc -l)" -eq 6 ] || fail "dev up wrote $(echo "$NODE_TARGETS" | wc -l) metrics_addr, not 6"
 grep -q "node 6 metrics: http://" "$T/up.log" || fail "dev up did not print the metrics addresses"
+# A client with the wrong secret: node 1 counts its frames as bad MACs.
+N1=$(sed -n '/^\[node 1\]/,/^\[/s/^metrics_addr = //p' "$OBJFS_CONF")
+refused() { curl -s --max-time 5 "http://$N1/metrics" | sed -n "s/^objfs_node_frames_refused_total{reason=\"$1\"} //p"; }
+[ "$(refused bad_mac)" = 0 ] || fail "bad_mac refusals before any: '$(refused bad_mac)'"
+sed 's/^secret = .*/secret = 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff/' \
+	"$OBJFS_CONF" > "$T/bad.conf"
+t "$CTL" -c "$T/bad.conf" status > /dev/null 2>&1
+[ "$(refused bad_mac)" -ge 1 ] || fail "a wrong secret's frames not counted: '$(refused bad_mac)'"
+[ "$(refused replay)" = 0 ] && [ "$(refused skew)" = 0 ] || fail "refusals of the wrong reason"
 MPORT=$(free_port)
 mount_bucket demo "$T/mnt" "metrics=127.0.0.1:$MPORT"
 
