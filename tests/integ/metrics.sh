@@ -5,7 +5,8 @@
 # block histograms as Prometheus's HTTP API reports them; after a kill -9
 # of one node, the NodeDown alert (a test-only copy with a 2 s `for`)
 # fires for exactly that node.  A client with the wrong secret is counted
-# as refused frames (bad_mac).  Needs prometheus and curl; skips without.
+# as refused frames (bad_mac); a node whose metrics port is taken does
+# not start and says why.  Needs prometheus and curl; skips without.
 . "$(dirname "$0")/mountlib.sh"
 
 command -v prometheus >/dev/null && command -v curl >/dev/null ||
@@ -120,6 +121,19 @@ wait_q "count(ALERTS{alertname=\"NodeDown\",alertstate=\"firing\",instance=\"$N6
 [ "$(q 'count(ALERTS{alertname="NodeDown",alertstate="firing"})')" = 1 ] ||
 	fail "NodeDown fired for more than node 6"
 log "NodeDown fired for node 6 ($N6)"
+
+# Node 6 restarted while another process holds its metrics port: it
+# refuses to start and names the address.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+h, p = sys.argv[1].rsplit(":", 1); s.bind((h, int(p))); s.listen(1); print("held", flush=True); time.sleep(30)' \
+	"$N6" > "$T/hold.out" &
+HOLD=$!
+echo "$HOLD" >> "$T/pids"
+for _ in $(seq 50); do grep -q held "$T/hold.out" && break; sleep 0.1; done
+expect_fail 1 "objfs-node: node 6: metrics address $N6: address already in use" \
+	"$NODE" --config "$OBJFS_CONF" --id 6
+kill "$HOLD"
 
 kill "$PROM_PID"
 unmount_bucket "$T/mnt" || fail "unmount"
