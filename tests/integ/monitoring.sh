@@ -2,7 +2,8 @@
 # monitoring.sh: the monitoring assets are valid and tested: promtool
 # checks the rules and the example scrape config and runs the unit test
 # of every alert; the Grafana dashboard is JSON; every objfs metric the
-# rules and the dashboard use is documented in objfs-node(8) or objfs(1).
+# rules and the dashboard use, and every one the programs export, is
+# documented in objfs-node(8) or objfs(1).
 # Needs promtool (Debian package prometheus); skips (77) without it.
 set -u
 SRC=${OBJFS_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -31,5 +32,11 @@ for m in $(grep -oh 'objfs_[a-z_]*' "$M/objfs-rules.yml" "$M/grafana-objfs.json"
 	base=$(echo "$m" | sed -E 's/_(bucket|sum|count)$//')
 	[ "$base" = objfs_blocks_degraded ] && continue
 	grep -q -- "$base" "$SRC/man/objfs-node.8" "$SRC/man/objfs.1" || fail "metric $base is in no man page"
+done
+# Every metric the programs export is documented too (names are string
+# literals in the sources that register or emit them).
+for m in $(grep -oh '"\(objfs\|process\)_[a-z_]*"' "$SRC"/common/*.c "$SRC"/nodes/*.c "$SRC"/fuse/*.c |
+	tr -d '"' | sort -u); do
+	grep -q -- "$m" "$SRC/man/objfs-node.8" "$SRC/man/objfs.1" || fail "exported metric $m is in no man page"
 done
 echo "monitoring.sh: rules, alert tests, config, dashboard: ok"
