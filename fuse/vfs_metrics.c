@@ -10,49 +10,40 @@
 #include "diskcache.h"
 #include "vfs_i.h"
 
+/* One family of the caches: memory always, disk when the mount has one. */
+static void cache_family(struct mx_out *o, const char *name, const char *help, enum mx_type t,
+			 double memory, const struct dc_stats *ds, double disk)
+{
+	mx_out_family(o, name, help, t);
+	mx_out_sample(o, name, "cache=\"memory\"", memory);
+	if (ds != NULL) {
+		mx_out_sample(o, name, "cache=\"disk\"", disk);
+	}
+}
+
 static void collect(void *arg, struct mx_out *o)
 {
 	struct vfs *v = arg;
 	struct rc_stats rs;
 	struct cl_stats cs;
+	struct dc_stats dstat = {0}, *ds = NULL;
 
 	rc_get_stats(v->rc, &rs);
 	cl_get_stats(v->cl, &cs);
-	mx_out_family(o, "objfs_mount_cache_hits_total",
-		      "Block lookups served by a cache, memory or disk.", MX_COUNTER);
-	mx_out_sample(o, "objfs_mount_cache_hits_total", "cache=\"memory\"", (double)rs.hits);
 	if (v->st.dc != NULL) {
-		struct dc_stats ds;
-
-		dc_get_stats(v->st.dc, &ds);
-		mx_out_sample(o, "objfs_mount_cache_hits_total", "cache=\"disk\"", (double)ds.hits);
-		mx_out_family(o, "objfs_mount_cache_misses_total",
-			      "Block lookups a cache could not serve.", MX_COUNTER);
-		mx_out_sample(o, "objfs_mount_cache_misses_total", "cache=\"memory\"",
-			      (double)rs.misses);
-		mx_out_sample(o, "objfs_mount_cache_misses_total", "cache=\"disk\"",
-			      (double)ds.misses);
-		mx_out_family(o, "objfs_mount_cache_evictions_total",
-			      "Blocks dropped from a cache to fit its bound.", MX_COUNTER);
-		mx_out_sample(o, "objfs_mount_cache_evictions_total", "cache=\"memory\"",
-			      (double)rs.evictions);
-		mx_out_sample(o, "objfs_mount_cache_evictions_total", "cache=\"disk\"",
-			      (double)ds.evictions);
-		mx_out_family(o, "objfs_mount_cache_bytes", "Bytes a cache holds now.", MX_GAUGE);
-		mx_out_sample(o, "objfs_mount_cache_bytes", "cache=\"memory\"", (double)rs.cached);
-		mx_out_sample(o, "objfs_mount_cache_bytes", "cache=\"disk\"", (double)ds.bytes);
-	} else {
-		mx_out_family(o, "objfs_mount_cache_misses_total",
-			      "Block lookups a cache could not serve.", MX_COUNTER);
-		mx_out_sample(o, "objfs_mount_cache_misses_total", "cache=\"memory\"",
-			      (double)rs.misses);
-		mx_out_family(o, "objfs_mount_cache_evictions_total",
-			      "Blocks dropped from a cache to fit its bound.", MX_COUNTER);
-		mx_out_sample(o, "objfs_mount_cache_evictions_total", "cache=\"memory\"",
-			      (double)rs.evictions);
-		mx_out_family(o, "objfs_mount_cache_bytes", "Bytes a cache holds now.", MX_GAUGE);
-		mx_out_sample(o, "objfs_mount_cache_bytes", "cache=\"memory\"", (double)rs.cached);
+		dc_get_stats(v->st.dc, &dstat);
+		ds = &dstat;
 	}
+	cache_family(o, "objfs_mount_cache_hits_total",
+		     "Block lookups served by a cache, memory or disk.", MX_COUNTER,
+		     (double)rs.hits, ds, (double)dstat.hits);
+	cache_family(o, "objfs_mount_cache_misses_total", "Block lookups a cache could not serve.",
+		     MX_COUNTER, (double)rs.misses, ds, (double)dstat.misses);
+	cache_family(o, "objfs_mount_cache_evictions_total",
+		     "Blocks dropped from a cache to fit its bound.", MX_COUNTER,
+		     (double)rs.evictions, ds, (double)dstat.evictions);
+	cache_family(o, "objfs_mount_cache_bytes", "Bytes a cache holds now.", MX_GAUGE,
+		     (double)rs.cached, ds, (double)dstat.bytes);
 	mx_out_family(o, "objfs_mount_readahead_blocks_total",
 		      "Blocks fetched by read-ahead before any read asked for them.", MX_COUNTER);
 	mx_out_sample(o, "objfs_mount_readahead_blocks_total", NULL, (double)rs.prefetched);

@@ -33,7 +33,7 @@ t "$CTL" -c "$T/bad.conf" status > /dev/null 2>&1
 [ "$(refused bad_mac)" -ge 1 ] || fail "a wrong secret's frames not counted: '$(refused bad_mac)'"
 [ "$(refused replay)" = 0 ] && [ "$(refused skew)" = 0 ] || fail "refusals of the wrong reason"
 MPORT=$(free_port)
-mount_bucket demo "$T/mnt" "metrics=127.0.0.1:$MPORT"
+mount_bucket demo "$T/mnt" "metrics=127.0.0.1:$MPORT,cache_dir=$T/dcache"
 
 # A second mount on the same metrics port is refused with the reason.
 mkdir -p "$T/mnt2"
@@ -112,6 +112,8 @@ p99=$(wait_q 'histogram_quantile(0.99, sum by (le) (objfs_node_request_duration_
 wait_q 'sum(objfs_mount_fuse_duration_seconds_count{op="write"})' 'v >= 20' 20 >/dev/null
 wait_q 'objfs_mount_block_upload_duration_seconds_count' 'v >= 2' 20 >/dev/null
 wait_q 'objfs_mount_block_bytes_total{direction="upload"}' 'v == 8 * 1048576' 20 >/dev/null
+# Both caches report (the mount has a disk cache).
+wait_q 'count(objfs_mount_cache_bytes{cache=~"memory|disk"})' 'v == 2' 10 >/dev/null
 log "histograms moved; frag_put p99 ${p99}s"
 
 # kill -9 node 6: its target goes down and NodeDown fires for it alone.
