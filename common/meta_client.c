@@ -544,6 +544,100 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st)
 	return rc;
 }
 
+int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, size_t max,
+	     int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	uint32_t n = 0;
+	int rc;
+
+	begin(mc, &w);
+	wr_u8(&w, what);
+	wr_u64(&w, ino);
+	rc = call(mc, MSG_META_QUOTA, &w, &r);
+	wr_free(&w);
+	if (rc != 0) {
+		return rc;
+	}
+	rd_init(&rd, r.reply, r.reply_len);
+	n = rd_u32(&rd);
+	if (n > max) {
+		rc = -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		meta_get_quota(&rd, &out[i]);
+		rc = rd.bad ? -OBJ_EPROTO : 0;
+	}
+	*more = rd_u8(&rd) != 0;
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : (int)n;
+}
+
+int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4])
+{
+	uint8_t data[32];
+	struct meta_result res;
+	struct meta_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	for (int i = 0; i < 4; i++) {
+		for (int b = 0; b < 8; b++) {
+			data[i * 8 + b] = (uint8_t)(lim[i] >> (8 * b));
+		}
+	}
+	op->type = MOP_QUOTA_SET;
+	op->ino = ino;
+	op->data = data;
+	op->data_len = sizeof(data);
+	rc = mc_op(mc, op, &res);
+	free(op);
+	return rc;
+}
+
+/* One MOP_SNAPSHOT or MOP_SNAPSHOT_RM. */
+static int snap_op(struct mc *mc, uint8_t type, uint64_t ino, const char *name,
+		   struct meta_attr *attr)
+{
+	struct meta_result res;
+	struct meta_op *op;
+	int rc = meta_check_name(name);
+
+	if (rc != 0) {
+		return rc;
+	}
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = type;
+	op->ino = ino;
+	snprintf(op->name, sizeof(op->name), "%s", name);
+	rc = mc_op(mc, op, &res);
+	free(op);
+	if (rc == 0 && attr != NULL) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
+int mc_snapshot(struct mc *mc, uint64_t ino, const char *name, struct meta_attr *attr)
+{
+	return snap_op(mc, MOP_SNAPSHOT, ino, name, attr);
+}
+
+int mc_snapshot_rm(struct mc *mc, const char *name)
+{
+	return snap_op(mc, MOP_SNAPSHOT_RM, 0, name, NULL);
+}
+
 /* Decodes a reply of (str, u64, i64) triples and a more flag. */
 static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, int *more)
 {

@@ -81,6 +81,19 @@ struct mc_statfs {
 };
 int mc_statfs(struct mc *mc, struct mc_statfs *st);
 
+/* META_QUOTA (what and ino as in meta.h): fills at most max quotas;
+ * returns the count (-ENODATA: no such quota), *more set if a list goes
+ * on after out[count-1].ino. */
+int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, size_t max,
+	     int *more);
+/* MOP_QUOTA_SET on directory ino: lim = max bytes, max inodes, soft
+ * bytes, soft inodes (0: none; all 0 removes the quota). */
+int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4]);
+/* MOP_SNAPSHOT of directory ino as /.snapshots/name; *attr its root. */
+int mc_snapshot(struct mc *mc, uint64_t ino, const char *name, struct meta_attr *attr);
+/* MOP_SNAPSHOT_RM of /.snapshots/name. */
+int mc_snapshot_rm(struct mc *mc, const char *name);
+
 /* S3-style listing of file paths under prefix (see ms_list). */
 typedef int (*mc_list_fn)(void *arg, const char *path, uint64_t size, int64_t mtime_ns);
 int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,

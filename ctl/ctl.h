@@ -37,6 +37,16 @@ int ctl_operands(int argc, char **argv);
 /* Formats a byte count as "12.3 GiB". */
 const char *ctl_human(uint64_t bytes, char *buf, size_t len);
 
+struct mc;
+/* Splits "bucket/dir/sub" into the bucket (checked) and the directory
+ * path after it ("" for the bucket's root).  0 or -EINVAL. */
+int ctl_split_target(const char *arg, char *bucket, size_t cap, const char **path);
+/* The inode of directory path of mc's bucket ("" is the root): 0, or
+ * mc_resolve's error, -ENOTDIR. */
+int ctl_dir_ino(struct mc *mc, const char *path, uint64_t *ino);
+/* Prints s as a JSON string, quoted and escaped. */
+void ctl_json_str(const char *s);
+
 int ctl_cmd_status(struct ctl *c, int argc, char **argv);
 int ctl_cmd_put(struct ctl *c, int argc, char **argv);
 int ctl_cmd_get(struct ctl *c, int argc, char **argv);
@@ -47,6 +57,8 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
+int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
+int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 
 #endif

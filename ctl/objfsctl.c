@@ -32,6 +32,8 @@ static const struct cmd cmds[] = {
     {"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
     {"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
     {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
+    {"quota", ctl_cmd_quota, "limit bytes and inodes of a bucket or directory tree"},
+    {"snapshot", ctl_cmd_snapshot, "make, list or remove read-only copies of a tree"},
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},

@@ -1203,6 +1203,23 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed)
 	return rc;
 }
 
+void fb_discard(struct fbuf *fb)
+{
+	struct fb_ctx *ctx = fb->ctx;
+
+	pthread_mutex_lock(&ctx->mu);
+	while (fb_busy(fb)) {
+		pthread_cond_wait(&ctx->cond, &ctx->mu);
+	}
+	while (fb->n > 0) {
+		ch_drop(fb, fb->ch[fb->n - 1]);
+	}
+	fb->size = fb->base;
+	fb->mtime_ns = 0;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->mu);
+}
+
 void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 {
 	struct fb_ctx *ctx = fb->ctx;

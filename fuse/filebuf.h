@@ -125,6 +125,9 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed);
  * MOP_SETATTR, which left generation gen): forgets buffered bytes past
  * size and sets both sizes. */
 void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen);
+/* Drops every write not committed yet (a commit the shard refuses for
+ * good: EDQUOT); blocks stored for them are deleted. */
+void fb_discard(struct fbuf *fb);
 
 /* 1 when fb holds data not yet committed. */
 int fb_dirty(struct fbuf *fb);

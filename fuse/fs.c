@@ -310,9 +310,8 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct vfs_statfs vs;
 	struct statvfs sv;
-	int rc = vfs_statfs(vfs_of(req), &vs);
+	int rc = vfs_statfs(vfs_of(req), ino, &vs);
 
-	(void)ino;
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
@@ -323,9 +322,14 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_blocks = vs.total / 4096;
 	sv.f_bfree = vs.avail / 4096;
 	sv.f_bavail = vs.avail / 4096;
-	sv.f_files = vs.files + FS_FFREE;
-	sv.f_ffree = FS_FFREE;
-	sv.f_favail = FS_FFREE;
+	if (vs.max_files > 0) {
+		sv.f_files = vs.max_files;
+		sv.f_ffree = vs.files < vs.max_files ? vs.max_files - vs.files : 0;
+	} else {
+		sv.f_files = vs.files + FS_FFREE;
+		sv.f_ffree = FS_FFREE;
+	}
+	sv.f_favail = sv.f_ffree;
 	sv.f_namemax = META_NAME_MAX;
 	fuse_reply_statfs(req, &sv);
 }

@@ -13,8 +13,11 @@
 #include "vfs.h"
 
 /* The session's userdata: v is set before the session is mounted. */
+struct dio;
+
 struct objfs {
 	struct vfs *v;
+	struct dio *dio; /* direct/buffered coherence (dio.h) */
 	const char *bucket;
 };
 

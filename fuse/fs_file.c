@@ -7,15 +7,26 @@
 #include <stdlib.h>
 
 #include "../common/err.h"
+#include "dio.h"
+
+/* fi->fh is the vfs handle; its low bit (handles are malloc'd, so
+ * aligned) says dio_open counted this open. */
+#define FH_DIO 1u
 
 static struct vfs_file *fh_of(const struct fuse_file_info *fi)
 {
-	return (struct vfs_file *)(uintptr_t)fi->fh;
+	return (struct vfs_file *)(uintptr_t)(fi->fh & ~(uint64_t)FH_DIO);
+}
+
+static int fh_dio(const struct fuse_file_info *fi)
+{
+	return (fi->fh & FH_DIO) != 0;
 }
 
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vfs *v = vfs_of(req);
+	struct dio *d = dio_of(req);
 	struct vfs_file *fh = NULL;
 	int keep = 0;
 	int rc = vfs_open(v, ino, fi->flags, &fh, &keep);
@@ -24,10 +35,18 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_reply_err(req, rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)fh;
+	if ((fi->flags & O_DIRECT) && (rc = dio_open(d, ino)) != 0) {
+		vfs_abandon(v, fh);
+		fs_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)fh | ((fi->flags & O_DIRECT) ? FH_DIO : 0);
 	fi->keep_cache = keep;
 	fi->direct_io = 0;
 	if (fuse_reply_open(req, fi) != 0) {
+		if (fh_dio(fi)) {
+			dio_release(d, ino);
+		}
 		vfs_abandon(v, fh);
 	}
 }
@@ -36,6 +55,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi)
 {
 	struct vfs *v = vfs_of(req);
+	struct dio *d = dio_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct fuse_entry_param e;
 	struct vfs_entry ve;
@@ -47,12 +67,21 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fs_reply_err(req, rc);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->fh = (uint64_t)(uintptr_t)fh | ((fi->flags & O_DIRECT) ? FH_DIO : 0);
 	fi->keep_cache = keep;
 	fi->direct_io = 0;
 	fs_entry_param(v, &ve, &e);
+	if (fh_dio(fi) && (rc = dio_open(d, ve.ino)) != 0) {
+		vfs_forget(v, e.ino, 1);
+		vfs_abandon(v, fh);
+		fs_reply_err(req, rc);
+		return;
+	}
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		/* The kernel never saw the entry nor the handle. */
+		if (fh_dio(fi)) {
+			dio_release(d, ve.ino);
+		}
 		vfs_forget(v, e.ino, 1);
 		vfs_abandon(v, fh);
 	}
@@ -60,10 +89,11 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct dio *d = dio_of(req); /* req is gone once replied to */
+	struct dio_read dr;
 	uint8_t *buf;
 	ssize_t n;
 
-	(void)ino;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -73,12 +103,18 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = vfs_read(vfs_of(req), fh_of(fi), (uint64_t)off, size, buf);
+	/* While ino has O_DIRECT opens, a read that raced a direct write is
+	 * read again, and writes wait for its reply (dio.h). */
+	dio_read_begin(d, ino, &dr);
+	do {
+		n = vfs_read(vfs_of(req), fh_of(fi), (uint64_t)off, size, buf);
+	} while (n >= 0 && dio_read_settle(d, &dr));
 	if (n < 0) {
 		fs_reply_err(req, (int)n);
 	} else {
 		fuse_reply_buf(req, (const char *)buf, (size_t)n);
 	}
+	dio_read_end(d, &dr);
 	free(buf);
 }
 
@@ -87,7 +123,6 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 {
 	ssize_t n;
 
-	(void)ino;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -95,6 +130,11 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 	n = vfs_write(vfs_of(req), fh_of(fi), (uint64_t)off, buf, size);
 	if (n < 0) {
 		fs_reply_err(req, (int)n);
+	} else if (fh_dio(fi) || (fi->flags & O_DIRECT)) {
+		/* O_DIRECT at open, or set later by fcntl: either way the
+		 * pages this write makes stale are dropped before the reply
+		 * (untracked inodes get the reply at once). */
+		dio_write_done(dio_of(req), req, ino, (uint64_t)off, (size_t)n);
 	} else {
 		fuse_reply_write(req, (size_t)n);
 	}
@@ -145,8 +185,10 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	/* Its error is logged by the vfs; close(2) got flush's already. */
 	vfs_release(vfs_of(req), fh_of(fi));
+	if (fh_dio(fi)) {
+		dio_release(dio_of(req), ino);
+	}
 	fuse_reply_err(req, 0);
 }

@@ -13,6 +13,11 @@ static inline struct vfs *vfs_of(fuse_req_t req)
 	return ((struct objfs *)fuse_req_userdata(req))->v;
 }
 
+static inline struct dio *dio_of(fuse_req_t req)
+{
+	return ((struct objfs *)fuse_req_userdata(req))->dio;
+}
+
 /* Replies with the positive errno for a negative objfs code. */
 void fs_reply_err(fuse_req_t req, int rc);
 /* Converts attributes for the kernel. */

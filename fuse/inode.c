@@ -366,6 +366,13 @@ void it_committed(struct itable *it, struct inode *n, uint64_t gen)
 	pthread_mutex_unlock(&it->mu);
 }
 
+void it_drop_cache(struct itable *it, struct inode *n)
+{
+	pthread_mutex_lock(&it->mu);
+	n->opened = 0;
+	pthread_mutex_unlock(&it->mu);
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;

@@ -92,6 +92,9 @@ int it_overlay(struct itable *it, struct meta_attr *a);
 /* Our own commit moved n from generation prev to gen: if nobody else
  * changed it meanwhile, the kernel's pages are still ours to keep. */
 void it_committed(struct itable *it, struct inode *n, uint64_t gen);
+/* The kernel's page cache of n holds bytes the shard never took: the next
+ * open must not keep it. */
+void it_drop_cache(struct itable *it, struct inode *n);
 
 /* Negative cache of "security.capability" (the kernel asks before every
  * write): it_nocap returns 1 while known absent. */

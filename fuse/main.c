@@ -42,6 +42,7 @@
 #include "../common/metrics.h"
 #include "../common/metrics_http.h"
 #include "../common/metrics_proc.h"
+#include "dio.h"
 #include "fs.h"
 #include "fs_metrics.h"
 #include "objfs_build.h"
@@ -569,6 +570,9 @@ int main(int argc, char **argv)
 	};
 	rc = vfs_start(&vc, cn.cl, cn.blk, cn.mc, dc, &fs.v);
 	dc = NULL; /* the vfs's now */
+	if (rc == 0) {
+		rc = dio_start(se, &fs.dio);
+	}
 	if (rc != 0) {
 		failf(1, "cannot start: %s", obj_strerror(rc));
 		goto out;
@@ -616,6 +620,8 @@ int main(int argc, char **argv)
 
 out:
 	/* 8. stop */
+	dio_stop(fs.dio); /* replies to direct writes still waiting */
+	fs.dio = NULL;
 	if (mounted) {
 		fuse_session_unmount(se);
 		log_info("fuse.unmount", "bucket %s unmounted from %s", c.bucket, mnt);

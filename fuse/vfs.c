@@ -555,10 +555,11 @@ int vfs_access(struct vfs *v, uint64_t ino)
 	return mc_getattr(v->st.mc, ino, &a);
 }
 
-int vfs_statfs(struct vfs *v, struct vfs_statfs *out)
+int vfs_statfs(struct vfs *v, uint64_t ino, struct vfs_statfs *out)
 {
 	struct mc_statfs ms;
-	int rc;
+	struct meta_quota q;
+	int more, rc;
 
 	store_count(&v->st.queries);
 	rc = mc_statfs(v->st.mc, &ms);
@@ -571,6 +572,20 @@ int vfs_statfs(struct vfs *v, struct vfs_statfs *out)
 		/* df keeps working on a degraded cluster; space unknown. */
 		log_debug("fuse.statfs", "capacity: %s", obj_strerror(rc));
 		out->total = out->avail = 0;
+	}
+	out->max_files = 0;
+	store_count(&v->st.queries);
+	rc = mc_quota(v->st.mc, QUOTA_NEAREST, ino, &q, 1, &more);
+	if (rc == 1 && q.max_bytes > 0) {
+		out->total = q.max_bytes;
+		out->avail = q.used_bytes < q.max_bytes ? q.max_bytes - q.used_bytes : 0;
+	}
+	if (rc == 1 && q.max_inodes > 0) {
+		out->files = q.used_inodes;
+		out->max_files = q.max_inodes;
+	}
+	if (rc < 0 && rc != -ENODATA) {
+		log_debug("fuse.statfs", "quota: %s", obj_strerror(rc));
 	}
 	return 0;
 }

@@ -116,8 +116,11 @@ int vfs_access(struct vfs *v, uint64_t ino);
 struct vfs_statfs {
 	uint64_t total, avail; /* bytes; 0 when the cluster cannot say */
 	uint64_t files;
+	uint64_t max_files; /* a quota's inode limit (then files is its usage), or 0 */
 };
-int vfs_statfs(struct vfs *v, struct vfs_statfs *out);
+/* The bucket's figures, or those of the quota nearest to ino (itself or
+ * an ancestor): df inside a quota'd tree shows the quota. */
+int vfs_statfs(struct vfs *v, uint64_t ino, struct vfs_statfs *out);
 
 /* flags: XATTR_CREATE, XATTR_REPLACE.  system.* is -EOPNOTSUPP (no ACLs). */
 int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *value, size_t size,

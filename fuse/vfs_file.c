@@ -72,6 +72,10 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 	if (n == NULL) {
 		return -ENOMEM;
 	}
+	if (meta_is_snap_ino(ino) && (flags & (O_WRONLY | O_RDWR | O_TRUNC))) {
+		it_put(v->it, n);
+		return -EROFS; /* a snapshot: its shard refuses any change */
+	}
 	store_count(&v->st.queries);
 	rc = mc_getattr(v->st.mc, ino, &a);
 	if (rc == 0 && S_ISDIR(a.mode)) {
@@ -183,6 +187,14 @@ static int commit_file(struct vfs *v, struct inode *n)
 	rc = fb_flush(fb, &a, &committed);
 	if (committed) {
 		it_committed(v->it, n, a.gen);
+	}
+	if (rc == -EDQUOT) {
+		/* Past a hard quota: retrying cannot succeed, and keeping the
+		 * writes would fail every later close of the file. */
+		log_info("fuse.quota", "ino %" PRIu64 ": writes past a quota dropped", n->ino);
+		fb_discard(fb);
+		rc_invalidate(v->rc, n->ino);
+		it_drop_cache(v->it, n);
 	}
 	return rc;
 }

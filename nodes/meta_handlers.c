@@ -333,6 +333,39 @@ static int mh_statfs(struct mh_req *q)
 	return rc;
 }
 
+/* META_QUOTA: the shard's quotas (meta.h).  A list page carries at most
+ * MH_QUOTA_PAGE of them (each has a path). */
+#define MH_QUOTA_PAGE 64
+
+static int mh_quota(struct mh_req *q)
+{
+	uint8_t what = rd_u8(q->r);
+	uint64_t ino = rd_u64(q->r);
+	size_t max = (what & ~QUOTA_CHECK) == QUOTA_LIST ? MH_QUOTA_PAGE : 1;
+	struct meta_quota *v;
+	int more = 0, n;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_quota(q->s->ms, what, ino, v, max, &more);
+	if (n >= 0) {
+		wr_u32(&q->out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			meta_put_quota(&q->out->w, &v[i]);
+		}
+		wr_u8(&q->out->w, more ? 1 : 0);
+	} else if (n == -ENODATA) {
+		snprintf(q->err, q->errlen, "no quota");
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
 /* Collects list entries into the reply, counting them. */
 struct list_out {
 	struct wr body;
@@ -515,6 +548,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
     [MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
     [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
+    [MSG_META_QUOTA] = {mh_quota, MH_QUERY, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a
      * membership change): never on the queue of quick requests. */
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},

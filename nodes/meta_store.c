@@ -77,6 +77,10 @@
  *    directory as an orphan (nlink 0) as UNLINK keeps a file, until FORGET.
  *  - WRITE with META_F_PUNCH: the chunks ext[].chunk (all-zero extents)
  *    become holes, their blocks released; size unchanged.
+ *  - SNAPSHOT copies directory ino's tree to /.snapshots/name (EEXIST if
+ *    taken; EINVAL for a tree inside a snapshot); SNAPSHOT_RM drops one.
+ *    Any other change to a snapshot or to /.snapshots is EROFS, and taking
+ *    the name .snapshots at the root is EPERM (meta_snap.c).
  *  - FORGET reports the deleted orphan in res->freed_ino.
  *  - xattr names: 1..255 bytes else ERANGE (as setxattr(2)); values above
  *    META_XATTR_VALUE_MAX: E2BIG; CREATE|REPLACE together: EINVAL.
@@ -127,7 +131,7 @@ static void new_inode(struct inode *x, const struct meta_op *op, uint64_t ino, u
 	x->a.gid = op->gid;
 	x->a.atime_ns = x->a.mtime_ns = x->a.ctime_ns = op->now_ns;
 	x->a.gen = 1;
-	x->parent = S_ISDIR(mode) ? parent : 0;
+	x->parent = parent; /* files too: where their quotas are charged */
 }
 
 /* Creates ino (already claimed) as name in dir. */
@@ -142,6 +146,9 @@ static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode 
 	}
 	if (rc == 0) {
 		rc = msi_dir_touch(ms, dir, isdir ? 1 : 0, op->now_ns);
+	}
+	if (rc == 0) {
+		rc = msi_quota_charge(ms, dir, 0, 1);
 	}
 	return rc;
 }
@@ -306,10 +313,8 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 	}
 	if (rmdir) {
 		x.a.nlink = 1; /* an empty directory's last link goes */
-		rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
-	} else {
-		rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	}
+	rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	res->attr = x.a;
 	return rc;
 }
@@ -334,13 +339,17 @@ static int rename_exchange(struct mstore *ms, const struct meta_op *op, struct i
 	if (rc == 0) {
 		rc = msi_de_put(ms, S_DE_UPD, op->newparent, op->newname, src->a.ino, sd);
 	}
+	if (moves && rc == 0) {
+		rc = msi_quota_move(ms, src->parent ? src->parent : op->parent, op->newparent,
+				    S_ISREG(src->a.mode) ? (int64_t)src->a.size : 0, 1, sd);
+	}
+	if (moves && rc == 0) {
+		rc = msi_quota_move(ms, dst->parent ? dst->parent : op->newparent, op->parent,
+				    S_ISREG(dst->a.mode) ? (int64_t)dst->a.size : 0, 1, dd);
+	}
 	if (moves) {
-		if (sd) {
-			src->parent = op->newparent;
-		}
-		if (dd) {
-			dst->parent = op->parent;
-		}
+		src->parent = op->newparent;
+		dst->parent = op->parent;
 	}
 	src->a.ctime_ns = dst->a.ctime_ns = op->now_ns;
 	if (rc == 0) {
@@ -432,6 +441,14 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 			return rc < 0 ? rc : -ENOTEMPTY;
 		}
 	}
+	if (op->parent != op->newparent) {
+		/* Checked before anything changes: EXDEV or EDQUOT undo nothing. */
+		rc = msi_quota_move(ms, src.parent ? src.parent : op->parent, op->newparent,
+				    S_ISREG(src.a.mode) ? (int64_t)src.a.size : 0, 1, sd);
+		if (rc < 0) {
+			return rc;
+		}
+	}
 	rc = msi_de_del(ms, op->parent, op->name);
 	if (rc == 0) {
 		rc = msi_de_put(ms, found ? S_DE_UPD : S_DE_INS, op->newparent, op->newname, sino,
@@ -443,9 +460,7 @@ static int do_rename(struct mstore *ms, const struct meta_op *op, struct meta_re
 		}
 		rc = msi_drop_link(ms, &dst, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
 	}
-	if (sd) {
-		src.parent = op->newparent;
-	}
+	src.parent = op->newparent;
 	src.a.ctime_ns = op->now_ns;
 	if (rc == 0) {
 		rc = msi_ino_write(ms, S_INO_UPD, &src);
@@ -486,7 +501,10 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 		if (op->size > INT64_MAX) {
 			return -EFBIG;
 		}
-		rc = op->size < x.a.size ? msi_ext_trim(ms, x.a.ino, op->size) : 0;
+		rc = msi_quota_charge(ms, x.parent, (int64_t)op->size - (int64_t)x.a.size, 0);
+		if (rc == 0 && op->size < x.a.size) {
+			rc = msi_ext_trim(ms, x.a.ino, op->size);
+		}
 		if (rc == 0) {
 			rc = msi_inline_resize(ms, &x, op->size);
 		}
@@ -606,8 +624,11 @@ static int content_set(struct mstore *ms, const struct meta_op *op, struct inode
 		       bool replace)
 {
 	bool inl = op->flags & META_F_INLINE;
-	int rc = 0;
+	int rc = msi_quota_charge(ms, x->parent, (int64_t)size - (int64_t)x->a.size, 0);
 
+	if (rc < 0) {
+		return rc;
+	}
 	if (replace || inl) {
 		rc = msi_ext_drop(ms, x->a.ino, 0);
 	} else if (size < x->a.size) {
@@ -878,6 +899,11 @@ static int do_bucket_delete(struct mstore *ms, const struct meta_op *op)
 
 static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
+	int rc = msi_snap_guard(ms, op);
+
+	if (rc < 0) {
+		return rc;
+	}
 	/* The decoder terminates both; a hand-built record might not. */
 	if (!memchr(op->name, '\0', sizeof(op->name)) ||
 	    !memchr(op->newname, '\0', sizeof(op->newname))) {
@@ -910,6 +936,12 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_gc_done(ms, op);
 	case MOP_PUT:
 		return do_put(ms, op, res);
+	case MOP_QUOTA_SET:
+		return msi_quota_set(ms, op);
+	case MOP_SNAPSHOT:
+		return msi_snap_create(ms, op, res);
+	case MOP_SNAPSHOT_RM:
+		return msi_snap_remove(ms, op, res);
 	default:
 		return -EINVAL;
 	}

@@ -154,6 +154,13 @@ int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
 /* Blocks in the GC queue (for metrics), or a negative errno. */
 int64_t ms_gc_count(struct mstore *ms);
 
+/* Quotas: what is QUOTA_LIST (from after ino), QUOTA_GET (-ENODATA if
+ * none) or QUOTA_NEAREST (ino's or its closest ancestor's), | QUOTA_CHECK
+ * to recount usage.  Fills at most max; returns the count, *more set if
+ * the list goes on. */
+int ms_quota(struct mstore *ms, int what, uint64_t ino, struct meta_quota *out, size_t max,
+	     int *more);
+
 /* Writes a consistent copy of the database to path (for snapshots). */
 int ms_backup(struct mstore *ms, const char *path);
 /* Replaces the database content with the copy at path. */

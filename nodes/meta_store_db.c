@@ -14,9 +14,6 @@
  * debugging); the node itself uses only this one. */
 #define MS_BUSY_TIMEOUT_MS 5000
 #define MS_SCHEMA_VERSION 1
-/* Bounds the ancestor walk of RENAME if the parent chain were ever
- * corrupted into a cycle. */
-#define MS_DEPTH_MAX 1000000
 
 /* The extents of ?1 from chunk ?2 on. */
 #define EXT_RANGE "SELECT block_id FROM extents WHERE ino = ?1 AND chunk >= ?2"
@@ -86,6 +83,72 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_EXT_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (" EXT_RANGE ")",
     [S_EXT_DEL] = "DELETE FROM extents WHERE ino = ?1 AND chunk >= ?2",
     [S_EXT_DEL_ONE] = "DELETE FROM extents WHERE ino = ?1 AND chunk = ?2",
+    [S_Q_ANY] = "SELECT EXISTS(SELECT 1 FROM quotas)",
+    [S_Q_GET] = "SELECT max_bytes, max_inodes, soft_bytes, soft_inodes, used_bytes, used_inodes "
+		"FROM quotas WHERE ino = ?1",
+    [S_Q_PUT] = "INSERT INTO quotas(ino, max_bytes, max_inodes, soft_bytes, soft_inodes, "
+		"used_bytes, used_inodes) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(ino) DO "
+		"UPDATE SET max_bytes = excluded.max_bytes, max_inodes = excluded.max_inodes, "
+		"soft_bytes = excluded.soft_bytes, soft_inodes = excluded.soft_inodes",
+    [S_Q_DEL] = "DELETE FROM quotas WHERE ino = ?1",
+    [S_Q_ADD] = "UPDATE quotas SET used_bytes = used_bytes + ?2, used_inodes = used_inodes + ?3 "
+		"WHERE ino = ?1",
+    [S_Q_LIST] = "SELECT ino FROM quotas WHERE ino > ?1 ORDER BY ino LIMIT ?2",
+    /* The entries below a directory, each inode once (UNION drops the
+     * second path to a hard link), and their files' bytes; snapshots
+     * (inodes from META_SNAP_INO_BASE, 2^62) do not count. */
+    [S_Q_COUNT] = "WITH RECURSIVE t(ino) AS (SELECT ino FROM dirents WHERE parent = ?1 "
+		  "AND ino < 4611686018427387904 "
+		  "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino) "
+		  "SELECT count(*), coalesce(sum(CASE WHEN (i.mode & 61440) = 32768 "
+		  "THEN i.size ELSE 0 END), 0) FROM t JOIN inodes i ON i.ino = t.ino",
+    [S_DE_NAME_OF] = "SELECT name FROM dirents WHERE parent = ?1 AND ino = ?2 LIMIT 1",
+    /* Snapshots (meta_snap.c): snapmap maps the inodes of a tree to
+     * their copies (or lists a tree to drop); empty between records. */
+    [S_SN_FILL] = "INSERT INTO snapmap(old, new) WITH RECURSIVE t(ino) AS (SELECT ?1 "
+		  "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino WHERE d.ino < ?3) "
+		  "SELECT ino, ?2 + row_number() OVER (ORDER BY ino) - 1 FROM t",
+    [S_SN_FILL_ALL] = "INSERT INTO snapmap(old, new) WITH RECURSIVE t(ino) AS (SELECT ?1 "
+		      "UNION SELECT d.ino FROM dirents d JOIN t ON d.parent = t.ino) "
+		      "SELECT ino, 0 FROM t",
+    [S_SN_NEW_OF] = "SELECT new FROM snapmap WHERE old = ?1",
+    [S_SN_COUNT] = "SELECT count(*) FROM snapmap",
+    [S_SN_INODES] = "INSERT INTO inodes(ino, mode, nlink, uid, gid, rdev, size, blocks, atime, "
+		    "mtime, ctime, gen, parent, orphan, inline_data, target) SELECT m.new, i.mode, "
+		    "i.nlink, i.uid, i.gid, i.rdev, i.size, i.blocks, i.atime, i.mtime, i.ctime, "
+		    "i.gen, coalesce((SELECT p.new FROM snapmap p WHERE p.old = i.parent AND "
+		    "i.ino != ?2), ?1), 0, i.inline_data, i.target FROM snapmap m JOIN inodes i "
+		    "ON i.ino = m.old",
+    [S_SN_DIRENTS] = "INSERT INTO dirents(parent, name, skey, ino) SELECT p.new, d.name, d.skey, "
+		     "c.new FROM dirents d JOIN snapmap p ON p.old = d.parent "
+		     "JOIN snapmap c ON c.old = d.ino",
+    [S_SN_EXTENTS] = "INSERT INTO extents(ino, chunk, block_id, len) SELECT m.new, e.chunk, "
+		     "e.block_id, e.len FROM extents e JOIN snapmap m ON m.old = e.ino",
+    [S_SN_BLKREF] = "UPDATE blocks SET refs = refs + d.n FROM (SELECT e.block_id, count(*) AS n "
+		    "FROM extents e JOIN snapmap m ON m.old = e.ino GROUP BY e.block_id) AS d "
+		    "WHERE blocks.block_id = d.block_id",
+    [S_SN_XATTRS] = "INSERT INTO xattrs(ino, name, value) SELECT m.new, x.name, x.value "
+		    "FROM xattrs x JOIN snapmap m ON m.old = x.ino",
+    /* Links of the copies: a file keeps only the names copied with it, a
+     * directory 2 + its subdirectories. */
+    [S_SN_NLINK] = "UPDATE inodes SET nlink = CASE WHEN (mode & 61440) = 16384 THEN 2 + "
+		   "(SELECT count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE "
+		   "d.parent = inodes.ino AND (c.mode & 61440) = 16384) ELSE (SELECT count(*) "
+		   "FROM dirents d WHERE d.ino = inodes.ino) END "
+		   "WHERE ino IN (SELECT new FROM snapmap)",
+    [S_SN_UNREF] = "UPDATE blocks SET refs = refs - d.n FROM (SELECT block_id, count(*) AS n "
+		   "FROM extents WHERE ino IN (SELECT old FROM snapmap) GROUP BY block_id) AS d "
+		   "WHERE blocks.block_id = d.block_id",
+    [S_SN_TO_GC] = "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) SELECT block_id, k, m, "
+		   "len, csum FROM blocks WHERE refs <= 0 AND block_id IN (SELECT block_id FROM "
+		   "extents WHERE ino IN (SELECT old FROM snapmap))",
+    [S_SN_FREE] = "DELETE FROM blocks WHERE refs <= 0 AND block_id IN (SELECT block_id FROM "
+		  "extents WHERE ino IN (SELECT old FROM snapmap))",
+    [S_SN_DEL_EXT] = "DELETE FROM extents WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_XA] = "DELETE FROM xattrs WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_DE] = "DELETE FROM dirents WHERE parent IN (SELECT old FROM snapmap)",
+    [S_SN_DEL_INO] = "DELETE FROM inodes WHERE ino IN (SELECT old FROM snapmap)",
+    [S_SN_CLEAR] = "DELETE FROM snapmap",
     [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
@@ -146,7 +209,11 @@ static const char ms_schema[] =
     "ctime INTEGER, gen INTEGER, freed_ino INTEGER);"
     "CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
     "CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
-    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;";
+    "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS quotas(ino INTEGER PRIMARY KEY, max_bytes INTEGER NOT NULL, "
+    "max_inodes INTEGER NOT NULL, soft_bytes INTEGER NOT NULL, soft_inodes INTEGER NOT NULL, "
+    "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS snapmap(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);";
 
 /* ---- SQLite plumbing ---- */
 
@@ -642,6 +709,8 @@ int msi_ino_delete(struct mstore *ms, uint64_t ino)
 int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		  struct meta_result *res)
 {
+	int rc;
+
 	if (x->a.nlink > 0) {
 		x->a.nlink--;
 	}
@@ -650,6 +719,11 @@ int msi_drop_link(struct mstore *ms, struct inode *x, bool keep, int64_t now,
 		return msi_ino_write(ms, S_INO_UPD, x);
 	}
 	res->freed_ino = x->a.ino;
+	/* Its quotas are free of it now, even while an open keeps it. */
+	rc = msi_quota_charge(ms, x->parent, S_ISREG(x->a.mode) ? -(int64_t)x->a.size : 0, -1);
+	if (rc < 0) {
+		return rc;
+	}
 	if (keep) {
 		x->orphan = true;
 		return msi_ino_write(ms, S_INO_UPD, x);

@@ -55,6 +55,32 @@ enum ms_stmt {
 	S_EXT_FREE,
 	S_EXT_DEL,
 	S_EXT_DEL_ONE,
+	S_Q_ANY,
+	S_Q_GET,
+	S_Q_PUT,
+	S_Q_DEL,
+	S_Q_ADD,
+	S_Q_LIST,
+	S_Q_COUNT,
+	S_DE_NAME_OF,
+	S_SN_FILL,
+	S_SN_FILL_ALL,
+	S_SN_NEW_OF,
+	S_SN_COUNT,
+	S_SN_INODES,
+	S_SN_DIRENTS,
+	S_SN_EXTENTS,
+	S_SN_BLKREF,
+	S_SN_XATTRS,
+	S_SN_NLINK,
+	S_SN_UNREF,
+	S_SN_TO_GC,
+	S_SN_FREE,
+	S_SN_DEL_EXT,
+	S_SN_DEL_XA,
+	S_SN_DEL_DE,
+	S_SN_DEL_INO,
+	S_SN_CLEAR,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -91,6 +117,7 @@ enum ms_stmt {
 #define K_CHUNK "chunk_size"
 #define K_INLINE "inline_max"
 #define K_NEXT_INO "next_ino"
+#define K_NEXT_SNAP_INO "next_snap_ino"
 #define K_RES_SEQ "result_seq"
 
 struct mstore {
@@ -166,6 +193,26 @@ int msi_inline_get(struct mstore *ms, uint64_t ino, size_t cap, uint8_t **out, s
 int msi_ext_drop(struct mstore *ms, uint64_t ino, uint64_t first);
 int msi_ext_set(struct mstore *ms, uint64_t ino, const struct meta_extent *e);
 int msi_ext_trim(struct mstore *ms, uint64_t ino, uint64_t size);
+/* Bounds every walk up a parent chain (RENAME's ancestor check, quota
+ * charges) if the chain were ever corrupted into a cycle. */
+#define MS_DEPTH_MAX 1000000
+
+/* Quotas (meta_quota.c).  Charges bytes and inodes to every quota from
+ * directory dir up to the root: -EDQUOT, with nothing charged, when a
+ * positive charge would pass a hard limit.  0 when there is no quota. */
+int msi_quota_charge(struct mstore *ms, uint64_t dir, int64_t bytes, int64_t inodes);
+/* An entry (bytes, inodes; a directory when is_dir) moves from directory
+ * from to directory to: -EDQUOT as above, -EXDEV for a directory whose
+ * quotas would change (its tree's usage is not kept per directory). */
+int msi_quota_move(struct mstore *ms, uint64_t from, uint64_t to, int64_t bytes, int64_t inodes,
+		   bool is_dir);
+/* Snapshots (meta_snap.c): -EROFS when op would change a snapshot or
+ * /.snapshots, -EPERM when it would take that name at the root. */
+int msi_snap_guard(struct mstore *ms, const struct meta_op *op);
+int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+int msi_snap_remove(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+/* MOP_QUOTA_SET. */
+int msi_quota_set(struct mstore *ms, const struct meta_op *op);
 /* Makes chunk a hole of ino, releasing its block; 0 if it was one. */
 int msi_ext_unset(struct mstore *ms, uint64_t ino, uint64_t chunk);
 int msi_inline_resize(struct mstore *ms, const struct inode *x, uint64_t size);

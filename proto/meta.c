@@ -39,6 +39,34 @@ void meta_get_attr(struct rd *r, struct meta_attr *a)
 	a->gen = rd_u64(r);
 }
 
+void meta_put_quota(struct wr *w, const struct meta_quota *q)
+{
+	wr_u64(w, q->ino);
+	wr_u64(w, q->max_bytes);
+	wr_u64(w, q->max_inodes);
+	wr_u64(w, q->soft_bytes);
+	wr_u64(w, q->soft_inodes);
+	wr_u64(w, q->used_bytes);
+	wr_u64(w, q->used_inodes);
+	wr_u64(w, q->counted_bytes);
+	wr_u64(w, q->counted_inodes);
+	wr_str(w, q->path);
+}
+
+void meta_get_quota(struct rd *r, struct meta_quota *q)
+{
+	q->ino = rd_u64(r);
+	q->max_bytes = rd_u64(r);
+	q->max_inodes = rd_u64(r);
+	q->soft_bytes = rd_u64(r);
+	q->soft_inodes = rd_u64(r);
+	q->used_bytes = rd_u64(r);
+	q->used_inodes = rd_u64(r);
+	q->counted_bytes = rd_u64(r);
+	q->counted_inodes = rd_u64(r);
+	rd_str(r, q->path, sizeof(q->path));
+}
+
 void meta_put_extent(struct wr *w, const struct meta_extent *e)
 {
 	wr_u64(w, e->chunk);

@@ -33,6 +33,10 @@
  *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state
  *  34  META_MEMBER   bucket, u8 add(1)/remove(2),   -   (leader only)
  *                    u32 node id
+ *  53  META_QUOTA    bucket, u8 what, u64 ino       u32 n, n*meta_quota, u8 more
+ *                    (what: QUOTA_LIST from after ino, QUOTA_GET of ino,
+ *                    QUOTA_NEAREST of ino or its closest ancestor; |
+ *                    QUOTA_CHECK recounts the usage)
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -64,10 +68,20 @@ enum {
 	MSG_META_SHARD_OPEN = 32,
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
+	MSG_META_QUOTA = 53,
 	MSG_META_MAX
 };
 
 #define META_ROOT_INO 1
+/* Inodes of snapshots (and /.snapshots itself) are numbered from here, by
+ * the shard at apply time: read-only, and never confused with the inodes
+ * the leader hands out below it. */
+#define META_SNAP_INO_BASE ((uint64_t)1 << 62)
+#define META_SNAP_DIR ".snapshots"
+static inline int meta_is_snap_ino(uint64_t ino)
+{
+	return ino >= META_SNAP_INO_BASE;
+}
 #define META_NAME_MAX 255
 #define META_SYMLINK_MAX 4095
 #define META_XATTR_NAME_MAX 255
@@ -121,6 +135,12 @@ enum meta_op_type {
 	MOP_PUT = 14,		/* create or replace the file at path `name` with
 				 * the given content (inline data or extents) and
 				 * size, making missing parents: atomic object put */
+	MOP_QUOTA_SET = 20,	/* limits of directory ino: data = 4 u64 LE (max
+				 * bytes, max inodes, soft bytes, soft inodes; 0 =
+				 * none); all 0 removes the quota */
+	MOP_SNAPSHOT = 21,	/* read-only copy of directory ino's tree as
+				 * /.snapshots/name (blocks shared) */
+	MOP_SNAPSHOT_RM = 22,	/* drop /.snapshots/name */
 	MOP_MAX
 };
 
@@ -194,6 +214,24 @@ struct shard_state {
 };
 void meta_put_shard_state(struct wr *w, const struct shard_state *s);
 void meta_get_shard_state(struct rd *r, struct shard_state *s);
+
+/* A quota on a directory tree (META_QUOTA, MOP_QUOTA_SET).  Usage counts
+ * the entries below ino (inodes) and their regular files' sizes (bytes),
+ * kept exactly as operations apply; 0 limits are none. */
+#define QUOTA_LIST 0
+#define QUOTA_GET 1
+#define QUOTA_NEAREST 2
+#define QUOTA_CHECK 0x80
+#define QUOTA_LIST_MAX 1000
+struct meta_quota {
+	uint64_t ino;
+	uint64_t max_bytes, max_inodes, soft_bytes, soft_inodes;
+	uint64_t used_bytes, used_inodes;
+	uint64_t counted_bytes, counted_inodes; /* QUOTA_CHECK: recounted now */
+	char path[WIRE_STR_MAX + 1];		/* from the root, "/" for it */
+};
+void meta_put_quota(struct wr *w, const struct meta_quota *q);
+void meta_get_quota(struct rd *r, struct meta_quota *q);
 
 void meta_put_attr(struct wr *w, const struct meta_attr *a);
 void meta_get_attr(struct rd *r, struct meta_attr *a);

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/aio_abi.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -1290,6 +1293,109 @@ static int chk_file_handle(void)
 	return rc;
 }
 
+/* Direct and buffered I/O are coherent: a file overwritten by asynchronous O_DIRECT writes
+ * (io_submit, 16 in flight) while three processes read it through the page cache reads back,
+ * through the page cache, as the last completed write left it.  100 rounds. */
+static int chk_direct_coherent(void)
+{
+	enum { LEN = 1 << 20, Q = 16, ROUNDS = 100 };
+	aio_context_t ctx = 0;
+	pid_t kids[3] = {0};
+	unsigned char *buf = NULL, *rb = malloc(LEN);
+	int fd = open("dio", O_CREAT | O_RDWR | O_TRUNC, 0644), fdd = -1, fdb = -1, rc = -1;
+
+	if (fd < 0 || rb == NULL || posix_memalign((void **)&buf, 4096, LEN) != 0) {
+		sysfail("setup");
+		goto out;
+	}
+	memset(buf, 0, LEN);
+	if (pwrite(fd, buf, LEN, 0) != LEN || fsync(fd) != 0) {
+		sysfail("write dio");
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		if ((kids[i] = fork()) == 0) {
+			for (;;) {
+				if (pread(fd, rb, LEN, 0) < 0) {
+					_exit(1);
+				}
+			}
+		}
+	}
+	fdd = open("dio", O_RDWR | O_DIRECT);
+	fdb = open("dio", O_RDONLY);
+	if (fdd < 0 || fdb < 0 || syscall(SYS_io_setup, Q, &ctx) != 0) {
+		sysfail("open O_DIRECT / io_setup");
+		goto out;
+	}
+	for (int v = 1; v <= ROUNDS; v++) {
+		struct iocb cbs[Q], *ps[Q];
+		struct io_event ev[Q];
+		long got = 0;
+
+		memset(buf, v, LEN);
+		for (int i = 0; i < Q; i++) {
+			memset(&cbs[i], 0, sizeof(cbs[i]));
+			cbs[i].aio_fildes = (uint32_t)fdd;
+			cbs[i].aio_lio_opcode = IOCB_CMD_PWRITE;
+			cbs[i].aio_buf = (uint64_t)(uintptr_t)(buf + i * (LEN / Q));
+			cbs[i].aio_nbytes = LEN / Q;
+			cbs[i].aio_offset = i * (LEN / Q);
+			ps[i] = &cbs[i];
+		}
+		if (syscall(SYS_io_submit, ctx, (long)Q, ps) != Q) {
+			sysfail("io_submit");
+			goto out;
+		}
+		while (got < Q) {
+			long n = syscall(SYS_io_getevents, ctx, 1L, (long)(Q - got), ev, NULL);
+
+			if (n < 0) {
+				sysfail("io_getevents");
+				goto out;
+			}
+			for (long i = 0; i < n; i++) {
+				if (ev[i].res != LEN / Q) {
+					failf("round %d: a direct write returned %lld", v,
+					      (long long)ev[i].res);
+					goto out;
+				}
+			}
+			got += n;
+		}
+		if (pread(fdb, rb, LEN, 0) != LEN) {
+			sysfail("buffered read-back");
+			goto out;
+		}
+		for (int i = 0; i < LEN; i++) {
+			if (rb[i] != (unsigned char)v) {
+				failf("round %d: byte %d read back %u through the page cache", v, i,
+				      rb[i]);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	for (int i = 0; i < 3; i++) {
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+	}
+	if (ctx != 0) {
+		syscall(SYS_io_destroy, ctx);
+	}
+	for (int *f = (int[]){fd, fdd, fdb}, i = 0; i < 3; i++) {
+		if (f[i] >= 0) {
+			close(f[i]);
+		}
+	}
+	free(buf);
+	free(rb);
+	return rc;
+}
+
 static const struct check checks[] = {
     {.desc = "create, write, close, reopen and read back", .fn = chk_create_rw},
     {.desc = "O_TRUNC empties an existing file", .fn = chk_trunc_open},
@@ -1340,6 +1446,8 @@ static const struct check checks[] = {
     {.desc = "file handles of a file and a dir open after the kernel dropped its caches",
      .fn = chk_file_handle,
      .flags = NEEDS_ROOT},
+    {.desc = "async O_DIRECT overwrites read back through the page cache under readers",
+     .fn = chk_direct_coherent},
     {.desc = "nobody: open of a 0600 root file fails with EACCES",
      .fn = nb_read_private,
      .flags = AS_NOBODY},
