@@ -164,9 +164,11 @@ static int is_mounted(const char *dir)
 }
 
 /* Mounts bucket at mnt with objfs (which daemonises once mounted). */
-static int dev_mount(const char *conf, const char *bucket, const char *mnt, const char *dir)
+/* metrics: HOST:PORT for the mount's -o metrics, or NULL. */
+static int dev_mount(const char *conf, const char *bucket, const char *mnt, const char *dir,
+		     const char *metrics)
 {
-	char bin[PATH_MAX], opt[PATH_MAX + 16], rec[PATH_MAX];
+	char bin[PATH_MAX], opt[PATH_MAX + CFG_ADDR_MAX + 32], rec[PATH_MAX];
 	pid_t pid;
 	int status;
 	FILE *f;
@@ -180,7 +182,8 @@ static int dev_mount(const char *conf, const char *bucket, const char *mnt, cons
 		return CTL_OK;
 	}
 	find_program("objfs", "../fuse", bin, sizeof(bin));
-	if (pathf(opt, sizeof(opt), "conf=%s", conf) != 0) {
+	if (pathf(opt, sizeof(opt), "conf=%s%s%s", conf, metrics != NULL ? ",metrics=" : "",
+		  metrics != NULL ? metrics : "") != 0) {
 		return CTL_FAIL;
 	}
 	pid = fork();
@@ -202,6 +205,10 @@ static int dev_mount(const char *conf, const char *bucket, const char *mnt, cons
 		fclose(f);
 	}
 	printf("bucket '%s' mounted at %s\n", bucket, mnt);
+	if (metrics != NULL) {
+		printf("mount metrics: http://%s/metrics (objfsctl stats --mount %s)\n", metrics,
+		       metrics);
+	}
 	return CTL_OK;
 }
 
@@ -615,7 +622,23 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
 			return CTL_FAIL;
 		}
-		return dev_mount(conf, DEV_BUCKET, absmnt, absdir);
+		/* With node metrics, the mount serves them too: on the port after
+		 * the last node's, or one the kernel picks. */
+		{
+			const struct cfg_node *last = &c->cfg.nodes[c->cfg.n_nodes - 1];
+			const char *colon = strrchr(last->metrics_addr, ':');
+			char maddr[CFG_ADDR_MAX];
+			unsigned mp;
+
+			if (colon != NULL &&
+			    free_metrics_ports(1,
+					       strtol(colon + 1, NULL, 10) + 1 - DEV_METRICS_OFFSET,
+					       &mp) == 0) {
+				snprintf(maddr, sizeof(maddr), "127.0.0.1:%u", mp);
+				return dev_mount(conf, DEV_BUCKET, absmnt, absdir, maddr);
+			}
+		}
+		return dev_mount(conf, DEV_BUCKET, absmnt, absdir, NULL);
 	}
 	return CTL_OK;
 }
