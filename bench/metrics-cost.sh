@@ -111,7 +111,7 @@ round() {
 			(cnt > 0 ? cm * 1000 / hz / cnt * 1000 : 0), (c2 + c3) * 1000 / hz / 512 }'
 }
 echo "mode create/s stat/s unlink/s create_p95_ms write_MB/s read_MB/s cpu_ms/1000meta cpu_ms/MiB"
-for i in $(seq "$ROUNDS"); do
+for _ in $(seq "$ROUNDS"); do
 	round on
 	round off
 done | tee "$d/rounds"
