@@ -14,8 +14,9 @@ command -v prometheus >/dev/null && command -v curl >/dev/null ||
 # The whole test, bounded: a stuck step fails it instead of hanging
 # (the watchdog keeps none of the test's output open).
 ( sleep 85; kill -TERM $$ ) >/dev/null 2>&1 &
-echo $! >> "$T/pids"
-disown $!
+WATCHDOG=$!
+echo "$WATCHDOG" >> "$T/pids"
+disown "$WATCHDOG"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -138,5 +139,6 @@ expect_fail 1 "objfs-node: node 6: metrics address $N6: address already in use" 
 kill "$HOLD"
 
 kill "$PROM_PID"
+kill "$WATCHDOG" # the cleanup must not be cut short
 unmount_bucket "$T/mnt" || fail "unmount"
 log "ok"
