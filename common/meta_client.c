@@ -602,6 +602,60 @@ int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4])
 	return rc;
 }
 
+int mc_trash(struct mc *mc, uint64_t after, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	uint32_t n;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, after);
+	rc = call(mc, MSG_META_TRASH, &w, &r);
+	wr_free(&w);
+	if (rc != 0) {
+		return rc;
+	}
+	rd_init(&rd, r.reply, r.reply_len);
+	*keep = (int64_t)rd_u64(&rd);
+	n = rd_u32(&rd);
+	if (n > max) {
+		rc = -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		meta_get_trash(&rd, &out[i]);
+		rc = rd.bad ? -OBJ_EPROTO : 0;
+	}
+	*more = rd_u8(&rd) != 0;
+	if (rc == 0 && !rd_done(&rd)) {
+		rc = -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : (int)n;
+}
+
+int mc_trash_op(struct mc *mc, uint8_t type, uint64_t ino, uint64_t arg, struct meta_attr *attr)
+{
+	struct meta_result res;
+	struct meta_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (op == NULL) {
+		return -ENOMEM;
+	}
+	op->type = type;
+	op->ino = ino;
+	op->size = arg;
+	rc = mc_op(mc, op, &res);
+	free(op);
+	if (rc == 0 && attr != NULL) {
+		*attr = res.attr;
+	}
+	return rc;
+}
+
 /* One MOP_SNAPSHOT or MOP_SNAPSHOT_RM. */
 static int snap_op(struct mc *mc, uint8_t type, uint64_t ino, const char *name,
 		   struct meta_attr *attr)

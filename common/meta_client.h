@@ -91,6 +91,13 @@ int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, 
 int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4]);
 /* MOP_SNAPSHOT of directory ino as /.snapshots/name; *attr its root. */
 int mc_snapshot(struct mc *mc, uint64_t ino, const char *name, struct meta_attr *attr);
+/* META_TRASH: a page of the trash after inode `after` (at most max, *more
+ * if others follow) and the seconds entries are kept (*keep, 0: off).
+ * Returns the count. */
+int mc_trash(struct mc *mc, uint64_t after, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more);
+/* MOP_TRASH_SET, MOP_TRASH_RESTORE, MOP_TRASH_EMPTY (see meta.h). */
+int mc_trash_op(struct mc *mc, uint8_t type, uint64_t ino, uint64_t arg, struct meta_attr *attr);
 /* MOP_SNAPSHOT_RM of /.snapshots/name. */
 int mc_snapshot_rm(struct mc *mc, const char *name);
 

@@ -59,6 +59,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
 int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv);
+int ctl_cmd_trash(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 
 #endif

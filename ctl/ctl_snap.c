@@ -140,8 +140,8 @@ int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv)
 			rc = mc_snapshot(mc, ino, argv[optind + 2], &a);
 		}
 		if (rc == 0) {
-			printf("snapshot '%s' of %s/%s at %s/%s/%s\n", argv[optind + 2], bucket, path,
-			       bucket, META_SNAP_DIR, argv[optind + 2]);
+			printf("snapshot '%s' of %s/%s at %s/%s/%s\n", argv[optind + 2], bucket,
+			       path, bucket, META_SNAP_DIR, argv[optind + 2]);
 		}
 	} else if (strcmp(sub, "rm") == 0) {
 		rc = mc_snapshot_rm(mc, argv[optind + 2]);

@@ -34,6 +34,7 @@ static const struct cmd cmds[] = {
     {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
     {"quota", ctl_cmd_quota, "limit bytes and inodes of a bucket or directory tree"},
     {"snapshot", ctl_cmd_snapshot, "make, list or remove read-only copies of a tree"},
+    {"trash", ctl_cmd_trash, "keep deleted files for a while; list, restore, empty"},
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},

@@ -60,6 +60,31 @@ static void gc_shard(struct msvc *m, struct shard *s)
 	}
 }
 
+/* On the shards this node leads: purges trash entries that expired, a
+ * batch per record (meta_trash.c). */
+static void trash_shard(struct msvc *m, struct shard *s)
+{
+	struct meta_op op = {0};
+	struct meta_result res;
+	struct timespec now;
+	uint32_t hint = 0;
+	int64_t cutoff;
+	long leader;
+
+	if (repl_read_ok(s->g, &leader) != 0) {
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (ms_trash_due(s->ms, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, &cutoff) != 1) {
+		return;
+	}
+	op.type = MOP_TRASH_EMPTY;
+	op.size = (uint64_t)cutoff;
+	if (msvc_apply_sync(m, s, &op, &res, &hint) != 0) {
+		log_warn("trash.expire", "shard '%s': cannot purge the expired trash", s->name);
+	}
+}
+
 void *msvc_gc_main(void *arg)
 {
 	struct msvc *m = arg;
@@ -85,6 +110,7 @@ void *msvc_gc_main(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		for (; s != NULL; s = s->next) {
 			gc_shard(m, s);
+			trash_shard(m, s);
 		}
 		pthread_mutex_lock(&m->gc_mu);
 	}

@@ -366,6 +366,36 @@ static int mh_quota(struct mh_req *q)
 	return n < 0 ? n : 0;
 }
 
+/* META_TRASH: a page of the trash (meta.h). */
+#define MH_TRASH_PAGE 64
+
+static int mh_trash(struct mh_req *q)
+{
+	uint64_t after = rd_u64(q->r);
+	struct meta_trash *v;
+	int64_t keep = 0;
+	int more = 0, n;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	v = calloc(MH_TRASH_PAGE, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_trash(q->s->ms, after, v, MH_TRASH_PAGE, &keep, &more);
+	if (n >= 0) {
+		wr_u64(&q->out->w, (uint64_t)keep);
+		wr_u32(&q->out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			meta_put_trash(&q->out->w, &v[i]);
+		}
+		wr_u8(&q->out->w, more ? 1 : 0);
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
 /* Collects list entries into the reply, counting them. */
 struct list_out {
 	struct wr body;
@@ -549,6 +579,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
     [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
     [MSG_META_QUOTA] = {mh_quota, MH_QUERY, SRV_POOL_META},
+    [MSG_META_TRASH] = {mh_trash, MH_QUERY, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a
      * membership change): never on the queue of quick requests. */
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},

@@ -5,7 +5,7 @@ uint64_t leader_inos_needed(const struct meta_op *op)
 {
 	uint64_t n = 1;
 
-	if (op->type == MOP_CREATE) {
+	if (op->type == MOP_CREATE || op->type == MOP_TRASH_RESTORE) {
 		return 1;
 	}
 	if (op->type != MOP_PUT) {

@@ -61,6 +61,9 @@ static int q_chain(struct mstore *ms, uint64_t dir, struct qrow *out)
 {
 	int n = 0;
 
+	if (meta_is_snap_ino(dir)) {
+		return 0; /* snapshots and the trash count against no quota */
+	}
 	for (int depth = 0; depth < MS_DEPTH_MAX && dir != 0; depth++) {
 		struct inode x;
 		int rc = q_get(ms, dir, &out[n]);
@@ -240,8 +243,7 @@ int msi_quota_set(struct mstore *ms, const struct meta_op *op)
 			    AI(files)));
 }
 
-/* The path of directory ino from the root ("/" for the root). */
-static int q_path(struct mstore *ms, uint64_t ino, char *out, size_t cap)
+int msi_dir_path(struct mstore *ms, uint64_t ino, char *out, size_t cap)
 {
 	char tmp[WIRE_STR_MAX + 1];
 	size_t len = 0;
@@ -301,7 +303,7 @@ static int q_fill(struct mstore *ms, const struct qrow *r, bool check, struct me
 			msi_stmt_done(st);
 		}
 	}
-	return q_path(ms, r->ino, out->path, sizeof(out->path));
+	return msi_dir_path(ms, r->ino, out->path, sizeof(out->path));
 }
 
 int ms_quota(struct mstore *ms, int what, uint64_t ino, struct meta_quota *out, size_t max,

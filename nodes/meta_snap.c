@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* /.snapshots and /.trash: names of the read-only space at the root. */
 static int is_snapdir_name(uint64_t parent, const char *name)
 {
-	return parent == META_ROOT_INO && strcmp(name, META_SNAP_DIR) == 0;
+	return parent == META_ROOT_INO &&
+	       (strcmp(name, META_SNAP_DIR) == 0 || strcmp(name, META_TRASH_DIR) == 0);
 }
 
 /* 1 if entry name of parent is in the snapshot space, 0 if not or absent. */
@@ -28,12 +30,20 @@ static int names_snap(struct mstore *ms, uint64_t parent, const char *name)
 	return rc < 0 ? rc : meta_is_snap_ino(ino);
 }
 
-/* A path op (META_F_PATH, PUT) whose first component is /.snapshots. */
+/* A path op (META_F_PATH, PUT) whose first component is /.snapshots or
+ * /.trash. */
 static int path_in_snap(const char *path)
 {
-	size_t n = strlen(META_SNAP_DIR);
+	static const char *const dirs[] = {META_SNAP_DIR, META_TRASH_DIR};
 
-	return strncmp(path, META_SNAP_DIR, n) == 0 && (path[n] == '/' || path[n] == '\0');
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		size_t n = strlen(dirs[i]);
+
+		if (strncmp(path, dirs[i], n) == 0 && (path[n] == '/' || path[n] == '\0')) {
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int msi_snap_guard(struct mstore *ms, const struct meta_op *op)
@@ -86,7 +96,7 @@ int msi_snap_guard(struct mstore *ms, const struct meta_op *op)
 }
 
 /* Numbers n snapshot inodes; *base is the first. */
-static int snap_inos(struct mstore *ms, int64_t n, uint64_t *base)
+int msi_snap_inos(struct mstore *ms, int64_t n, uint64_t *base)
 {
 	int64_t next = 0;
 	int rc = msi_meta_get(ms, K_NEXT_SNAP_INO, &next);
@@ -101,11 +111,10 @@ static int snap_inos(struct mstore *ms, int64_t n, uint64_t *base)
 	return msi_meta_set(ms, K_NEXT_SNAP_INO, (int64_t)(*base + (uint64_t)n));
 }
 
-/* /.snapshots, made on first use: 0 with *dir. */
-static int snap_dir(struct mstore *ms, const struct meta_op *op, struct inode *dir)
+int msi_special_dir(struct mstore *ms, const char *name, int64_t now, struct inode *dir)
 {
 	uint64_t ino;
-	int rc = msi_de_get(ms, META_ROOT_INO, META_SNAP_DIR, &ino);
+	int rc = msi_de_get(ms, META_ROOT_INO, name, &ino);
 
 	if (rc == 0) {
 		return meta_is_snap_ino(ino) ? msi_dir_get(ms, ino, dir) : -EEXIST;
@@ -113,7 +122,7 @@ static int snap_dir(struct mstore *ms, const struct meta_op *op, struct inode *d
 	if (rc != -ENOENT) {
 		return rc;
 	}
-	rc = snap_inos(ms, 1, &ino);
+	rc = msi_snap_inos(ms, 1, &ino);
 	if (rc < 0) {
 		return rc;
 	}
@@ -121,15 +130,15 @@ static int snap_dir(struct mstore *ms, const struct meta_op *op, struct inode *d
 	dir->a.ino = ino;
 	dir->a.mode = S_IFDIR | 0555;
 	dir->a.nlink = 2;
-	dir->a.atime_ns = dir->a.mtime_ns = dir->a.ctime_ns = op->now_ns;
+	dir->a.atime_ns = dir->a.mtime_ns = dir->a.ctime_ns = now;
 	dir->a.gen = 1;
 	dir->parent = META_ROOT_INO;
 	rc = msi_ino_write(ms, S_INO_INS, dir);
 	if (rc == 0) {
-		rc = msi_de_put(ms, S_DE_INS, META_ROOT_INO, META_SNAP_DIR, ino, true);
+		rc = msi_de_put(ms, S_DE_INS, META_ROOT_INO, name, ino, true);
 	}
 	if (rc == 0) {
-		rc = msi_dir_touch(ms, META_ROOT_INO, 1, op->now_ns);
+		rc = msi_dir_touch(ms, META_ROOT_INO, 1, now);
 	}
 	return rc;
 }
@@ -148,7 +157,7 @@ int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_res
 		rc = -EINVAL; /* a snapshot of a snapshot: copy it instead */
 	}
 	if (rc == 0) {
-		rc = snap_dir(ms, op, &dir);
+		rc = msi_special_dir(ms, META_SNAP_DIR, op->now_ns, &dir);
 	}
 	if (rc == 0) {
 		rc = msi_de_get(ms, dir.a.ino, op->name, &other);
@@ -167,11 +176,10 @@ int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_res
 		rc = msi_run(ms, S_SN_CLEAR, NOARGS);
 	}
 	if (rc == 0) {
-		rc = snap_inos(ms, n, &base);
+		rc = msi_snap_inos(ms, n, &base);
 	}
 	if (rc == 0) {
-		rc = msi_run(ms, S_SN_FILL,
-			     ARGS(AI(op->ino), AI(base), AI(META_SNAP_INO_BASE)));
+		rc = msi_run(ms, S_SN_FILL, ARGS(AI(op->ino), AI(base), AI(META_SNAP_INO_BASE)));
 	}
 	if (rc == 0) {
 		rc = msi_run(ms, S_SN_INODES, ARGS(AI(dir.a.ino), AI(op->ino)));
@@ -217,8 +225,8 @@ int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_res
 
 int msi_snap_remove(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
-	static const enum ms_stmt drop[] = {S_SN_UNREF,	  S_SN_TO_GC, S_SN_FREE,   S_SN_DEL_EXT,
-					    S_SN_DEL_XA,  S_SN_DEL_DE, S_SN_DEL_INO, S_SN_CLEAR};
+	static const enum ms_stmt drop[] = {S_SN_UNREF,	 S_SN_TO_GC,  S_SN_FREE,    S_SN_DEL_EXT,
+					    S_SN_DEL_XA, S_SN_DEL_DE, S_SN_DEL_INO, S_SN_CLEAR};
 	uint64_t dirino, ino;
 	int rc = meta_check_name(op->name);
 

@@ -81,6 +81,9 @@
  *    taken; EINVAL for a tree inside a snapshot); SNAPSHOT_RM drops one.
  *    Any other change to a snapshot or to /.snapshots is EROFS, and taking
  *    the name .snapshots at the root is EPERM (meta_snap.c).
+ *  - With TRASH_SET seconds > 0, UNLINK of a last link and RMDIR move the
+ *    inode to /.trash instead (meta_trash.c), until TRASH_RESTORE or
+ *    TRASH_EMPTY; renames over a name still delete the victim.
  *  - FORGET reports the deleted orphan in res->freed_ino.
  *  - xattr names: 1..255 bytes else ERANGE (as setxattr(2)); values above
  *    META_XATTR_VALUE_MAX: E2BIG; CREATE|REPLACE together: EINVAL.
@@ -307,6 +310,16 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 	rc = msi_de_del(ms, dir.a.ino, leaf);
 	if (rc == 0) {
 		rc = msi_dir_touch(ms, dir.a.ino, rmdir ? -1 : 0, op->now_ns);
+	}
+	if (rc < 0) {
+		return rc;
+	}
+	rc = (rmdir || x.a.nlink == 1) ? msi_trash_on(ms) : 0;
+	if (rc > 0) {
+		/* Its last link: kept in the trash, not deleted. */
+		rc = msi_trash_put(ms, &x, dir.a.ino, leaf, op->now_ns);
+		res->attr = x.a;
+		return rc;
 	}
 	if (rc < 0) {
 		return rc;
@@ -942,6 +955,12 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return msi_snap_create(ms, op, res);
 	case MOP_SNAPSHOT_RM:
 		return msi_snap_remove(ms, op, res);
+	case MOP_TRASH_SET:
+		return msi_trash_set(ms, op);
+	case MOP_TRASH_RESTORE:
+		return msi_trash_restore(ms, op, res);
+	case MOP_TRASH_EMPTY:
+		return msi_trash_empty(ms, op);
 	default:
 		return -EINVAL;
 	}

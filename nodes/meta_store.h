@@ -161,6 +161,14 @@ int64_t ms_gc_count(struct mstore *ms);
 int ms_quota(struct mstore *ms, int what, uint64_t ino, struct meta_quota *out, size_t max,
 	     int *more);
 
+/* The trash: entries after ino (at most max; *more if others follow)
+ * and the time entries are kept (*keep seconds, 0 off).  Returns the
+ * count. */
+int ms_trash(struct mstore *ms, uint64_t after, struct meta_trash *out, size_t max, int64_t *keep,
+	     int *more);
+/* 1 with *cutoff (ns) when entries deleted at or before it have expired. */
+int ms_trash_due(struct mstore *ms, int64_t now_ns, int64_t *cutoff);
+
 /* Writes a consistent copy of the database to path (for snapshots). */
 int ms_backup(struct mstore *ms, const char *path);
 /* Replaces the database content with the copy at path. */

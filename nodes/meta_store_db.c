@@ -149,6 +149,19 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_SN_DEL_DE] = "DELETE FROM dirents WHERE parent IN (SELECT old FROM snapmap)",
     [S_SN_DEL_INO] = "DELETE FROM inodes WHERE ino IN (SELECT old FROM snapmap)",
     [S_SN_CLEAR] = "DELETE FROM snapmap",
+    [S_TR_PUT] = "INSERT INTO trash(ino, parent, name, deleted) VALUES(?1, ?2, ?3, ?4)",
+    [S_TR_GET] = "SELECT parent, name, deleted FROM trash WHERE ino = ?1",
+    [S_TR_DEL] = "DELETE FROM trash WHERE ino = ?1",
+    [S_TR_LIST] = "SELECT t.ino, t.parent, t.name, t.deleted, i.mode, i.size FROM trash t "
+		  "JOIN inodes i ON i.ino = t.ino WHERE t.ino > ?1 ORDER BY t.ino LIMIT ?2",
+    [S_TR_DUE] = "SELECT ino FROM trash WHERE deleted <= ?1 ORDER BY deleted LIMIT ?2",
+    /* A restored inode takes a new number (meta_trash.c). */
+    [S_RI_INO] = "UPDATE inodes SET ino = ?2 WHERE ino = ?1",
+    [S_RI_EXT] = "UPDATE extents SET ino = ?2 WHERE ino = ?1",
+    [S_RI_XA] = "UPDATE xattrs SET ino = ?2 WHERE ino = ?1",
+    [S_RI_DE] = "UPDATE dirents SET parent = ?2 WHERE parent = ?1",
+    [S_RI_TRASH] = "UPDATE trash SET parent = ?2 WHERE parent = ?1",
+    [S_RI_QUOTA] = "UPDATE quotas SET ino = ?2 WHERE ino = ?1",
     [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
@@ -213,7 +226,10 @@ static const char ms_schema[] =
     "CREATE TABLE IF NOT EXISTS quotas(ino INTEGER PRIMARY KEY, max_bytes INTEGER NOT NULL, "
     "max_inodes INTEGER NOT NULL, soft_bytes INTEGER NOT NULL, soft_inodes INTEGER NOT NULL, "
     "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS snapmap(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS snapmap(old INTEGER PRIMARY KEY, new INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS trash(ino INTEGER PRIMARY KEY, parent INTEGER NOT NULL, "
+    "name BLOB NOT NULL, deleted INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS trash_deleted ON trash(deleted);";
 
 /* ---- SQLite plumbing ---- */
 

@@ -81,6 +81,17 @@ enum ms_stmt {
 	S_SN_DEL_DE,
 	S_SN_DEL_INO,
 	S_SN_CLEAR,
+	S_TR_PUT,
+	S_TR_GET,
+	S_TR_DEL,
+	S_TR_LIST,
+	S_TR_DUE,
+	S_RI_INO,
+	S_RI_EXT,
+	S_RI_XA,
+	S_RI_DE,
+	S_RI_TRASH,
+	S_RI_QUOTA,
 	S_EXT_LIST,
 	S_BLK_REF,
 	S_BLK_UNREF,
@@ -118,6 +129,7 @@ enum ms_stmt {
 #define K_INLINE "inline_max"
 #define K_NEXT_INO "next_ino"
 #define K_NEXT_SNAP_INO "next_snap_ino"
+#define K_TRASH_SECONDS "trash_seconds"
 #define K_RES_SEQ "result_seq"
 
 struct mstore {
@@ -211,6 +223,23 @@ int msi_quota_move(struct mstore *ms, uint64_t from, uint64_t to, int64_t bytes,
 int msi_snap_guard(struct mstore *ms, const struct meta_op *op);
 int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
 int msi_snap_remove(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+/* Numbers n inodes of the read-only space; *base is the first. */
+int msi_snap_inos(struct mstore *ms, int64_t n, uint64_t *base);
+/* A read-only directory at the root (/.snapshots, /.trash), made on
+ * first use: 0 with *dir. */
+int msi_special_dir(struct mstore *ms, const char *name, int64_t now, struct inode *dir);
+
+/* Trash (meta_trash.c).  > 0 when removed entries go to the trash. */
+int msi_trash_on(struct mstore *ms);
+/* Moves x, whose entry name in parent was just removed (its last link),
+ * to the trash instead of deleting it. */
+int msi_trash_put(struct mstore *ms, struct inode *x, uint64_t parent, const char *name,
+		  int64_t now);
+int msi_trash_set(struct mstore *ms, const struct meta_op *op);
+int msi_trash_restore(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
+int msi_trash_empty(struct mstore *ms, const struct meta_op *op);
+/* The path of directory ino from the root ("/" for the root). */
+int msi_dir_path(struct mstore *ms, uint64_t ino, char *out, size_t cap);
 /* MOP_QUOTA_SET. */
 int msi_quota_set(struct mstore *ms, const struct meta_op *op);
 /* Makes chunk a hole of ino, releasing its block; 0 if it was one. */

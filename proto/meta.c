@@ -39,6 +39,28 @@ void meta_get_attr(struct rd *r, struct meta_attr *a)
 	a->gen = rd_u64(r);
 }
 
+void meta_put_trash(struct wr *w, const struct meta_trash *t)
+{
+	wr_u64(w, t->ino);
+	wr_u64(w, t->parent);
+	wr_u32(w, t->mode);
+	wr_u64(w, t->size);
+	wr_u64(w, (uint64_t)t->deleted_ns);
+	wr_str(w, t->name);
+	wr_str(w, t->parent_path);
+}
+
+void meta_get_trash(struct rd *r, struct meta_trash *t)
+{
+	t->ino = rd_u64(r);
+	t->parent = rd_u64(r);
+	t->mode = rd_u32(r);
+	t->size = rd_u64(r);
+	t->deleted_ns = (int64_t)rd_u64(r);
+	rd_str(r, t->name, sizeof(t->name));
+	rd_str(r, t->parent_path, sizeof(t->parent_path));
+}
+
 void meta_put_quota(struct wr *w, const struct meta_quota *q)
 {
 	wr_u64(w, q->ino);

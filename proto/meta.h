@@ -37,6 +37,8 @@
  *                    (what: QUOTA_LIST from after ino, QUOTA_GET of ino,
  *                    QUOTA_NEAREST of ino or its closest ancestor; |
  *                    QUOTA_CHECK recounts the usage)
+ *  54  META_TRASH    bucket, u64 after ino          i64 keep seconds, u32 n,
+ *                                                 n*meta_trash, u8 more
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -69,6 +71,7 @@ enum {
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
 	MSG_META_QUOTA = 53,
+	MSG_META_TRASH = 54,
 	MSG_META_MAX
 };
 
@@ -78,6 +81,7 @@ enum {
  * the leader hands out below it. */
 #define META_SNAP_INO_BASE ((uint64_t)1 << 62)
 #define META_SNAP_DIR ".snapshots"
+#define META_TRASH_DIR ".trash"
 static inline int meta_is_snap_ino(uint64_t ino)
 {
 	return ino >= META_SNAP_INO_BASE;
@@ -141,6 +145,10 @@ enum meta_op_type {
 	MOP_SNAPSHOT = 21,	/* read-only copy of directory ino's tree as
 				 * /.snapshots/name (blocks shared) */
 	MOP_SNAPSHOT_RM = 22,	/* drop /.snapshots/name */
+	MOP_TRASH_SET = 23,	/* keep deleted entries size seconds (0: off) */
+	MOP_TRASH_RESTORE = 24, /* put trashed inode ino back where it was */
+	MOP_TRASH_EMPTY = 25,	/* purge entries deleted at or before size (ns;
+				 * 0: all), a bounded batch per record */
 	MOP_MAX
 };
 
@@ -230,6 +238,19 @@ struct meta_quota {
 	uint64_t counted_bytes, counted_inodes; /* QUOTA_CHECK: recounted now */
 	char path[WIRE_STR_MAX + 1];		/* from the root, "/" for it */
 };
+/* A deleted file or directory kept in the bucket's trash (META_TRASH). */
+#define TRASH_LIST_MAX 256
+struct meta_trash {
+	uint64_t ino, parent; /* where it was: parent directory and name */
+	uint32_t mode;
+	uint64_t size;
+	int64_t deleted_ns;
+	char name[META_NAME_MAX + 1];
+	char parent_path[WIRE_STR_MAX + 1]; /* "" when the parent is gone */
+};
+void meta_put_trash(struct wr *w, const struct meta_trash *t);
+void meta_get_trash(struct rd *r, struct meta_trash *t);
+
 void meta_put_quota(struct wr *w, const struct meta_quota *q);
 void meta_get_quota(struct rd *r, struct meta_quota *q);
 
