@@ -4,10 +4,12 @@
 # private 6-node cluster, mounts bucket demo, builds fsmix and libfuse's passthrough_ll example
 # into a temp dir, runs the seed's scenarios (docs: bench/README.md) on both mounts and prints
 # one table: scenario | seed target | seed acceptable | objfs | passthrough | ratio.
-# Every RESULT line goes to $OUT; if a baseline exists, lines that got worse by the seed's
-# regression thresholds are printed as REGRESSION.  Not a test: it prints figures.
+# Every RESULT line goes to $OUT, and the same results as JSON to ${OUT%.txt}.json; if a baseline
+# exists, lines that got worse by the seed's regression thresholds are printed as REGRESSION
+# (objfsctl bench --compare does the check).  Not a test: it prints figures.
 #
 # Usage: bench/run-fs.sh [BUILDDIR] [--peer DIR [--peer-remount CMD] [--peer-name NAME]]
+#        bench/run-fs.sh [BUILDDIR] --compare FILE [--baseline FILE]
 #   --peer DIR      also run every scenario in DIR, a directory of any other mounted filesystem
 #                   (MooseFS, NFS, ...), as a third column with its own ratio; the files go to a
 #                   private subdirectory that is removed at the end
@@ -15,22 +17,30 @@
 #                   reads come from the filesystem, not the page cache); without it the peer
 #                   column of those reads says "cached"
 #   --peer-name NAME    the column's heading (default: peer)
+#   --compare FILE  run nothing: check saved results FILE (JSON or RESULT lines) against the
+#                   baseline; exit 1 on a regression (seed thresholds, p95 changes under 1 ms
+#                   are noise)
+#   --baseline FILE the same as BASELINE=FILE
 #   OUT=FILE        RESULT lines (default /tmp/objfs-bench-DATE.txt); details in FILE.log
 #   BASELINE=FILE   compare with (default bench/baseline.txt, skipped if missing)
 #   BUDGET=S        skip scenarios that would start after S seconds (default 840)
 #   BENCH_SECONDS=S length of the fsmix mixes (default 20; shorter only for a smoke run)
-# Exit status: 0 when every scenario ran without errors, 1 otherwise, 2 if it cannot start.
+# Exit status: 0 when every scenario ran without errors, 1 otherwise, 2 if it cannot start;
+# with --compare: 0 no regression, 1 regressions (or nothing compared), 2 bad usage.
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 b=$src/build
 PEER="" PEER_REMOUNT="" PEER_NAME=peer
-usage() { sed -n '10,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '11,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+COMPARE=""
 args=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--peer) [ $# -ge 2 ] || usage; PEER=$2; shift 2 ;;
 	--peer-remount) [ $# -ge 2 ] || usage; PEER_REMOUNT=$2; shift 2 ;;
 	--peer-name) [ $# -ge 2 ] || usage; PEER_NAME=$2; shift 2 ;;
+	--compare) [ $# -ge 2 ] || usage; COMPARE=$2; shift 2 ;;
+	--baseline) [ $# -ge 2 ] || usage; BASELINE=$2; shift 2 ;;
 	-h | --help) usage ;;
 	-*) echo "run-fs: unknown option $1" >&2; usage ;;
 	*) b=$1; shift ;;
@@ -49,6 +59,18 @@ MIX_S=${BENCH_SECONDS:-20}
 BASELINE=${BASELINE:-$src/bench/baseline.txt}
 OUT=${OUT:-/tmp/objfs-bench-$(date +%Y%m%d-%H%M%S).txt}
 LOGF="${OUT%.txt}.log"
+OUT_JSON="${OUT%.txt}.json"
+# The seed's RegressionDetector (p95 x1.2, throughput x0.8, errors x2) in objfsctl bench.
+# Latencies below 1 ms, and changes of less than 1 ms, are timer and scheduler noise on a
+# shared machine and are not flagged.
+regression_check() { # regression_check CURRENT: prints REGRESSION lines; 1 if any
+	"$ctl" bench --baseline "$BASELINE" --compare "$1" --min-ms 1
+}
+if [ -n "$COMPARE" ]; then
+	[ -x "$ctl" ] || { echo "run-fs: $ctl missing; build first" >&2; exit 2; }
+	regression_check "$COMPARE"
+	exit $?
+fi
 PT_EXAMPLE=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 # shellcheck source=bench/fslib.sh
 . "$src/bench/fslib.sh"
@@ -604,57 +626,34 @@ echo "[ok] meets the seed's target, [acc] within its acceptable bound, [MISS] ne
 echo "ratio = objfs / passthrough: above 1 is slower for ms and s/GB, below 1 for ops/s and MB/s."
 echo "Machine: $(nproc) cores shared by the client, the 6 nodes and the passthrough daemon${PEER:+ (and $PEER_NAME)}."
 
-# --- regression check ---------------------------------------------------------------------
-# The seed's RegressionDetector: p95 latency up 20%, throughput (ops/s, MB/s) down 20%, errors
-# doubled.  Latencies below 1 ms, and changes of less than 1 ms, are timer and scheduler
-# noise on a shared machine and are not flagged.
+# --- JSON results and the regression check -----------------------------------------------
+# The RESULT lines as the "results" of a JSON document (objfsctl bench --output's schema).
+awk -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+	BEGIN { printf "{\n  \"tool\": \"bench/run-fs.sh\",\n  \"format\": 1,\n" \
+		"  \"date\": \"%s\",\n  \"results\": [", date }
+	$1 == "RESULT" {
+		row = ""
+		for (i = 2; i <= NF; i++) {
+			split($i, kv, "=")
+			if (kv[1] == "scenario" || kv[1] == "op") {
+				gsub(/["\\]/, "\\\\&", kv[2])
+				v = "\"" kv[2] "\""
+			} else if (kv[2] ~ /^-?[0-9]+(\.[0-9]+)?$/) {
+				v = kv[2] + 0
+			} else {
+				continue
+			}
+			row = row (row == "" ? "" : ", ") "\"" kv[1] "\": " v
+		}
+		printf "%s\n    {%s}", (n++ ? "," : ""), row
+	}
+	END { printf "\n  ]\n}\n" }
+' "$OUT" > "$OUT_JSON"
 echo
 if [ -f "$BASELINE" ]; then
-	awk '
-	function field(line, name,   n, i, kv, parts) {
-		n = split(line, parts, " ")
-		for (i = 1; i <= n; i++) {
-			split(parts[i], kv, "=")
-			if (kv[1] == name) { return kv[2] }
-		}
-		return ""
-	}
-	FNR == NR {
-		if ($1 == "RESULT") { k = field($0, "scenario") " " field($0, "op"); base[k] = $0 }
-		next
-	}
-	$1 == "RESULT" {
-		k = field($0, "scenario") " " field($0, "op")
-		if (!(k in base)) { next }
-		seen++
-		bp = field(base[k], "p95_ms"); cp = field($0, "p95_ms")
-		if (cp > bp * 1.2 && cp > 1 && cp - bp >= 1) {
-			printf "REGRESSION %s metric=p95_ms baseline=%s current=%s (%+.0f%%)\n", k,
-				bp, cp, 100 * (cp - bp) / bp
-			n++
-		}
-		split("ops_s mb_s", th, " ")
-		for (i = 1; i <= 2; i++) {
-			b = field(base[k], th[i]); c = field($0, th[i])
-			if (b > 0 && c < b * 0.8) {
-				printf "REGRESSION %s metric=%s baseline=%s current=%s (%+.0f%%)\n", k,
-					th[i], b, c, 100 * (c - b) / b
-				n++
-			}
-		}
-		be = field(base[k], "errors"); ce = field($0, "errors")
-		if (ce > 0 && ce > be * 2) {
-			printf "REGRESSION %s metric=errors baseline=%s current=%s\n", k, be, ce
-			n++
-		}
-	}
-	END {
-		printf "regression check against %s: %d regressions in %d compared lines\n",
-			ARGV[1], n, seen
-	}
-	' "$BASELINE" "$OUT"
+	regression_check "$OUT_JSON"
 else
 	echo "no baseline at $BASELINE: nothing compared (copy $OUT there to make one)"
 fi
-echo "RESULT lines: $OUT; per-run output: $LOGF; total $SECONDS s"
+echo "RESULT lines: $OUT; JSON: $OUT_JSON; per-run output: $LOGF; total $SECONDS s"
 exit "$failed"

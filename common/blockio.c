@@ -100,10 +100,11 @@ struct ec_profile blk_profile_for(struct blk *b, uint64_t size)
 	return p;
 }
 
-/* Nodes ranked for a block id, best first; returns the count. */
+/* Nodes for a block id: rank[i] is fragment i's home for i < k+m, then
+ * the hand-off candidates; returns the count. */
 static size_t rank_nodes(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank)
 {
-	return place_rank(id, b->pn, b->n, rank, b->n);
+	return place_slots(id, b->pn, b->n, EC_MAX_FRAGS, rank, b->n);
 }
 
 static void pack_hdr(uint8_t out[FRAG_HDR_WIRE], const struct frag_hdr *h)

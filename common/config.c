@@ -116,6 +116,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(snapshot_entries), .name = "snapshot_entries", .type = CT_UINT, .def = "8192",
 	  .min = 16, .max = 10000000,
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
+	/* Hourly: a year of history is 8760 samples (840 KiB per node), and
+	 * growth planning looks at months, not minutes. */
+	{ CLUSTER(usage_interval), .name = "usage_interval", .type = CT_UINT, .def = "3600",
+	  .min = 1, .max = 86400,
+	  .doc = "Seconds between a node's usage samples (objfsctl plan reads the history)." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,

@@ -60,6 +60,7 @@ struct cfg {
 	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
 	uint32_t election_ms;	   /* Raft election timeout of shard groups */
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
+	uint32_t usage_interval;   /* seconds between a node's usage samples */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;

@@ -26,4 +26,15 @@ uint64_t place_score(const uint8_t key[16], uint32_t node_id);
 size_t place_rank(const uint8_t key[16], const struct place_node *nodes, size_t n_nodes,
 		  size_t *out, size_t want);
 
+/* Fragment placement: slot i (fragment i) goes to the unused node with the
+ * best score for (key, i) among the zones holding the fewest slots so far,
+ * for slots [0, min(slots, up nodes)); the nodes left follow in
+ * place_score order (hand-off candidates).  Each slot is chosen on its
+ * own, so a node that joins takes over about 1/N of the fragments and
+ * moves almost nothing else (placement by rank order would shift every
+ * fragment ranked after it), and the first k slots do not depend on
+ * `slots`.  Writes up to want indexes to out[]; returns their count. */
+size_t place_slots(const uint8_t key[16], const struct place_node *nodes, size_t n_nodes,
+		   size_t slots, size_t *out, size_t want);
+
 #endif

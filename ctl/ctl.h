@@ -34,6 +34,9 @@ int ctl_is_help(int argc, char **argv);
  * of the first operand, or -1 after getopt printed the bad option. */
 int ctl_operands(int argc, char **argv);
 
+/* The same for a subcommand whose one option is --json (sets *json). */
+int ctl_json_operands(int argc, char **argv, int *json);
+
 /* Formats a byte count as "12.3 GiB". */
 const char *ctl_human(uint64_t bytes, char *buf, size_t len);
 
@@ -57,6 +60,7 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bench(struct ctl *c, int argc, char **argv);
+int ctl_cmd_plan(struct ctl *c, int argc, char **argv);
 int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv);
 int ctl_cmd_trash(struct ctl *c, int argc, char **argv);

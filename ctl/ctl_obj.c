@@ -10,6 +10,7 @@
 
 #include "../common/err.h"
 #include "ctl.h"
+#include "json.h"
 
 static int fail(const char *what, const char *bucket, const char *key, int rc)
 {
@@ -168,6 +169,7 @@ int ctl_cmd_rm(struct ctl *c, int argc, char **argv)
 struct ls_state {
 	const char *prefix;
 	int delim;
+	struct jw *w; /* --json: entries go to its "entries" array */
 	char last_common[WIRE_STR_MAX + 2];
 };
 
@@ -186,10 +188,26 @@ static int print_entry(void *arg, const struct obj_entry *e)
 			    strncmp(ls->last_common, e->key, n) != 0) {
 				memcpy(ls->last_common, e->key, n);
 				ls->last_common[n] = '\0';
-				printf("%12s  %s\n", "PRE", ls->last_common);
+				if (ls->w != NULL) {
+					jw_obj(ls->w, NULL);
+					jw_str(ls->w, "type", "prefix");
+					jw_str(ls->w, "key", ls->last_common);
+					jw_end(ls->w);
+				} else {
+					printf("%12s  %s\n", "PRE", ls->last_common);
+				}
 			}
 			return 0;
 		}
+	}
+	if (ls->w != NULL) {
+		jw_obj(ls->w, NULL);
+		jw_str(ls->w, "type", "object");
+		jw_str(ls->w, "key", e->key);
+		jw_u64(ls->w, "size", e->size);
+		jw_i64(ls->w, "mtime_ns", e->mtime_ns);
+		jw_end(ls->w);
+		return 0;
 	}
 	printf("%12llu  %s\n", (unsigned long long)e->size, e->key);
 	return 0;
@@ -199,31 +217,38 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"delimiter", no_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'J'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct ls_state ls = {.prefix = "", .delim = 0};
+	struct jw jw;
+	int json = 0;
 	const char *bucket;
 	struct objc *oc;
 	int rc, o, n;
 
 	if (ctl_is_help(argc, argv)) {
-		printf("Usage: objfsctl ls [-d] BUCKET [PREFIX]\n"
+		printf("Usage: objfsctl ls [-d] [--json] BUCKET [PREFIX]\n"
 		       "List the objects (files) of BUCKET whose key starts with PREFIX, in\n"
 		       "key order, one per line: size in bytes, then the key.\n"
 		       "  -d, --delimiter  S3-style with '/' as delimiter: keys that go on past\n"
 		       "                   the next '/' after PREFIX are shown once as a common\n"
-		       "                   prefix, marked PRE (like directories).\n");
+		       "                   prefix, marked PRE (like directories).\n"
+		       "  --json           one JSON document (schema in objfsctl(8)).\n");
 		return CTL_OK;
 	}
 	while ((o = getopt_long(argc, argv, "d", opts, NULL)) != -1) {
-		if (o != 'd') {
-			return bad_usage("ls", "[-d] BUCKET [PREFIX]");
+		if (o == 'J') {
+			json = 1;
+		} else if (o == 'd') {
+			ls.delim = 1;
+		} else {
+			return bad_usage("ls", "[-d] [--json] BUCKET [PREFIX]");
 		}
-		ls.delim = 1;
 	}
 	n = argc - optind;
 	if (n != 1 && n != 2) {
-		return bad_usage("ls", "[-d] BUCKET [PREFIX]");
+		return bad_usage("ls", "[-d] [--json] BUCKET [PREFIX]");
 	}
 	bucket = argv[optind];
 	if (n == 2) {
@@ -236,8 +261,24 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 	if (ctl_connect(c, &oc) != CTL_OK) {
 		return CTL_FAIL;
 	}
+	if (json) {
+		/* Entries stream out as they are listed; a listing that fails
+		 * half-way is still a complete document, with its "error". */
+		ls.w = &jw;
+		jw_init(&jw, stdout, 1);
+		jw_obj(&jw, NULL);
+		jw_str(&jw, "bucket", bucket);
+		jw_str(&jw, "prefix", ls.prefix);
+		jw_bool(&jw, "delimiter", ls.delim);
+		jw_arr(&jw, "entries");
+	}
 	rc = obj_list(oc, bucket, ls.prefix, print_entry, &ls);
 	objc_close(oc);
+	if (json) {
+		jw_end(&jw);
+		jw_str(&jw, "error", rc != 0 ? obj_strerror(rc) : NULL);
+		jw_finish(&jw);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl ls: %s: %s\n", bucket, obj_strerror(rc));
 		return CTL_FAIL;
@@ -247,49 +288,59 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 
 static int print_bucket(void *arg, const char *name)
 {
-	(void)arg;
-	printf("%s\n", name);
+	struct jw *w = arg;
+
+	if (w != NULL) {
+		jw_str(w, NULL, name);
+	} else {
+		printf("%s\n", name);
+	}
 	return 0;
 }
 
 static void bucket_usage(FILE *f)
 {
 	fprintf(f, "Usage: objfsctl bucket create BUCKET\n"
-		   "       objfsctl bucket ls\n"
+		   "       objfsctl bucket ls [--json]\n"
 		   "       objfsctl bucket rm [-f|--force] BUCKET\n"
 		   "Create, list or remove buckets.  A bucket name is 1-63 characters of\n"
 		   "a-z, 0-9, '.' and '-', starting with a letter or digit.  'rm' refuses a\n"
 		   "bucket that still holds files unless --force is given, which removes\n"
-		   "every file and frees its blocks.\n");
+		   "every file and frees its blocks.  'ls --json' prints {\"buckets\": [...]}.\n");
 }
 
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"force", no_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'J'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *action, *bucket;
 	struct objc *oc;
-	int force = 0, rc, o, n;
+	struct jw jw;
+	int force = 0, json = 0, rc, o, n;
 
 	if (ctl_is_help(argc, argv)) {
 		bucket_usage(stdout);
 		return CTL_OK;
 	}
 	while ((o = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-		if (o != 'f') {
+		if (o == 'f') {
+			force = 1;
+		} else if (o == 'J') {
+			json = 1;
+		} else {
 			bucket_usage(stderr);
 			return CTL_USAGE;
 		}
-		force = 1;
 	}
 	n = argc - optind;
 	action = n >= 1 ? argv[optind] : "";
 	bucket = n >= 2 ? argv[optind + 1] : NULL;
 	if (!((strcmp(action, "create") == 0 && n == 2) || (strcmp(action, "ls") == 0 && n == 1) ||
 	      (strcmp(action, "rm") == 0 && n == 2)) ||
-	    (force && strcmp(action, "rm") != 0)) {
+	    (force && strcmp(action, "rm") != 0) || (json && strcmp(action, "ls") != 0)) {
 		bucket_usage(stderr);
 		return CTL_USAGE;
 	}
@@ -304,6 +355,14 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 		rc = bucket_create(oc, bucket);
 	} else if (strcmp(action, "rm") == 0) {
 		rc = bucket_remove(oc, bucket, force);
+	} else if (json) {
+		jw_init(&jw, stdout, 1);
+		jw_obj(&jw, NULL);
+		jw_arr(&jw, "buckets");
+		rc = bucket_list(oc, print_bucket, &jw);
+		jw_end(&jw);
+		jw_str(&jw, "error", rc != 0 ? obj_strerror(rc) : NULL);
+		jw_finish(&jw);
 	} else {
 		rc = bucket_list(oc, print_bucket, NULL);
 	}
@@ -320,25 +379,26 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 
 static void repair_usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl repair BUCKET\n"
+	fprintf(f, "Usage: objfsctl repair [--json] BUCKET\n"
 		   "Check every block of every file of BUCKET and write each fragment that\n"
 		   "is missing or damaged on its home node back there, rebuilt from the\n"
 		   "others: run it after a node was down (its fragments were handed off\n"
-		   "to other nodes) or replaced.  Home nodes that are down are skipped.\n");
+		   "to other nodes) or replaced.  Home nodes that are down are skipped.\n"
+		   "  --json  print the counts as one JSON document (objfsctl(8))\n");
 }
 
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 {
-	struct repair_stats st;
+	struct repair_stats st = {0};
 	const char *bucket;
 	struct objc *oc;
-	int rc, i;
+	int rc, i, json;
 
 	if (ctl_is_help(argc, argv)) {
 		repair_usage(stdout);
 		return CTL_OK;
 	}
-	if ((i = ctl_operands(argc, argv)) < 0 || argc - i != 1) {
+	if ((i = ctl_json_operands(argc, argv, &json)) < 0 || argc - i != 1) {
 		repair_usage(stderr);
 		return CTL_USAGE;
 	}
@@ -353,10 +413,24 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 	cl_wait_connected(objc_cl(oc), 2000);
 	rc = obj_repair(oc, bucket, &st);
 	objc_close(oc);
-	printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu blocks "
-	       "failed\n",
-	       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
-	       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+	if (json) {
+		struct jw jw;
+
+		jw_init(&jw, stdout, 1);
+		jw_obj(&jw, NULL);
+		jw_str(&jw, "bucket", bucket);
+		jw_u64(&jw, "files", st.files);
+		jw_u64(&jw, "blocks", st.blocks);
+		jw_u64(&jw, "fragments_rewritten", st.fragments);
+		jw_u64(&jw, "blocks_failed", st.failed);
+		jw_str(&jw, "error", rc != 0 ? obj_strerror(rc) : NULL);
+		jw_finish(&jw);
+	} else {
+		printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, "
+		       "%llu blocks failed\n",
+		       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
+		       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+	}
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl repair: %s: %s\n", bucket, obj_strerror(rc));
 		return CTL_FAIL;

@@ -7,6 +7,7 @@
 #include "../common/err.h"
 #include "../common/meta_client.h"
 #include "ctl.h"
+#include "json.h"
 
 /* A node that does not answer within this is shown as down. */
 #define STATUS_TIMEOUT_MS 2000
@@ -53,7 +54,9 @@ static const char *role_name(int role)
 	return role >= 0 && role <= 3 ? names[role] : "?";
 }
 
-static void print_shards(struct ctl *c, struct cl *cl)
+/* Prints every shard's replicas as a table, or as the "shards" member of
+ * the JSON document w when w is not NULL. */
+static void print_shards(struct ctl *c, struct cl *cl, struct jw *w)
 {
 	struct shard_table *t = calloc(1, sizeof(*t));
 
@@ -66,64 +69,129 @@ static void print_shards(struct ctl *c, struct cl *cl)
 			mc_shards(cl, i, collect_shard, t);
 		}
 	}
-	printf("\n%-12s %-5s %-10s %-6s %-8s %-8s %s\n", "SHARD", "NODE", "ROLE", "TERM", "COMMIT",
-	       "APPLIED", "LAG");
+	if (w != NULL) {
+		jw_arr(w, "shards");
+	} else {
+		printf("\n%-12s %-5s %-10s %-6s %-8s %-8s %s\n", "SHARD", "NODE", "ROLE", "TERM",
+		       "COMMIT", "APPLIED", "LAG");
+	}
 	for (size_t s = 0; s < t->n; s++) {
 		struct shard_view *v = t->views[s];
 		const struct shard_state *lead = NULL;
+		uint32_t lead_id = 0;
 
 		for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 			if (v->seen[i] && v->st[i].role == 3 && v->st[i].ready) {
 				lead = &v->st[i];
+				lead_id = c->cfg.nodes[i].id;
 			}
+		}
+		if (w != NULL) {
+			jw_obj(w, NULL);
+			jw_str(w, "name", t->names[s]);
+			if (lead != NULL) {
+				jw_u64(w, "leader", lead_id);
+			} else {
+				jw_null(w, "leader");
+			}
+			jw_arr(w, "replicas");
 		}
 		for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 			const struct shard_state *st = &v->st[i];
+			uint64_t lagv = 0;
 			char lag[32] = "-";
 
 			if (!v->seen[i]) {
 				continue;
 			}
 			if (lead != NULL) {
-				snprintf(lag, sizeof(lag), "%llu",
-					 (unsigned long long)(lead->last_index > st->applied
-								  ? lead->last_index - st->applied
-								  : 0));
+				lagv = lead->last_index > st->applied
+					   ? lead->last_index - st->applied
+					   : 0;
+				snprintf(lag, sizeof(lag), "%llu", (unsigned long long)lagv);
+			}
+			if (w != NULL) {
+				jw_obj(w, NULL);
+				jw_u64(w, "node", c->cfg.nodes[i].id);
+				jw_str(w, "role", role_name(st->role));
+				jw_u64(w, "term", st->term);
+				jw_u64(w, "commit", st->commit);
+				jw_u64(w, "applied", st->applied);
+				if (lead != NULL) {
+					jw_u64(w, "lag", lagv);
+				} else {
+					jw_null(w, "lag");
+				}
+				jw_end(w);
+				continue;
 			}
 			printf("%-12s %-5u %-10s %-6llu %-8llu %-8llu %s\n", t->names[s],
 			       c->cfg.nodes[i].id, role_name(st->role),
 			       (unsigned long long)st->term, (unsigned long long)st->commit,
 			       (unsigned long long)st->applied, lag);
 		}
-		if (lead == NULL) {
+		if (w != NULL) {
+			jw_end(w);
+			jw_end(w);
+		} else if (lead == NULL) {
 			printf("%-12s no leader (fewer than a majority of its replicas answer)\n",
 			       t->names[s]);
 		}
 		free(v);
 		t->views[s] = NULL;
 	}
+	if (w != NULL) {
+		jw_end(w);
+	}
 	free(t);
+}
+
+static void json_node(struct jw *w, const struct cfg_node *n, const struct node_status *st,
+		      const char *error)
+{
+	jw_obj(w, NULL);
+	jw_u64(w, "id", n->id);
+	jw_str(w, "addr", n->addr);
+	jw_str(w, "zone", st != NULL ? st->zone : n->zone);
+	jw_str(w, "state", st != NULL ? "up" : "down");
+	if (st == NULL) {
+		jw_str(w, "error", error);
+		jw_end(w);
+		return;
+	}
+	jw_u64(w, "disk_total", st->disk_total);
+	jw_u64(w, "disk_free", st->disk_free);
+	jw_u64(w, "frag_bytes", st->frag_bytes);
+	jw_u64(w, "frag_count", st->frag_count);
+	jw_u64(w, "uptime_s", st->uptime_s);
+	jw_u64(w, "requests", st->requests);
+	jw_u64(w, "auth_failures", st->auth_failures);
+	jw_u64(w, "bad_requests", st->bad_requests);
+	jw_u64(w, "checksum_errors", st->checksum_errors);
+	jw_end(w);
 }
 
 int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 {
 	struct cl *cl;
 	struct cl_req *reqs;
+	struct jw jw, *w = NULL;
 	size_t up = 0;
-	int rc;
+	int rc, json;
 
 	if (ctl_is_help(argc, argv)) {
-		printf("Usage: objfsctl status\n"
+		printf("Usage: objfsctl status [--json]\n"
 		       "Ask every node of the cluster for its state and print one line per node:\n"
 		       "id, address, zone, up or down, disk used and free, fragment count, and\n"
 		       "the counts of refused (unauthenticated or malformed) requests.  Then\n"
 		       "one line per replica of every metadata shard: its node, Raft role,\n"
 		       "term, commit and applied index, and its lag behind the leader's log.\n"
+		       "  --json  one JSON document instead (schema in objfsctl(8))\n"
 		       "Exit status 0 when every node is up, 1 otherwise.\n");
 		return CTL_OK;
 	}
-	if (ctl_operands(argc, argv) != argc) {
-		fprintf(stderr, "Usage: objfsctl status\n");
+	if (ctl_json_operands(argc, argv, &json) != argc) {
+		fprintf(stderr, "Usage: objfsctl status [--json]\n");
 		return CTL_USAGE;
 	}
 	if (ctl_load(c) != CTL_OK) {
@@ -143,8 +211,16 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		reqs[i].type = MSG_PING;
 	}
 	cl_run(cl, reqs, c->cfg.n_nodes, STATUS_TIMEOUT_MS);
-	printf("%-4s %-24s %-10s %-5s %10s %10s %10s %8s %8s\n", "ID", "ADDRESS", "ZONE", "STATE",
-	       "USED", "FREE", "FRAGMENTS", "AUTHFAIL", "BADREQ");
+	if (json) {
+		w = &jw;
+		jw_init(w, stdout, 1);
+		jw_obj(w, NULL);
+		jw_str(w, "cluster", c->cfg.name);
+		jw_arr(w, "nodes");
+	} else {
+		printf("%-4s %-24s %-10s %-5s %10s %10s %10s %8s %8s\n", "ID", "ADDRESS", "ZONE",
+		       "STATE", "USED", "FREE", "FRAGMENTS", "AUTHFAIL", "BADREQ");
+	}
 	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
 		const struct cfg_node *n = &c->cfg.nodes[i];
 		struct node_status st;
@@ -157,22 +233,43 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 			msg_get_node_status(&rd, &st);
 		}
 		if (reqs[i].status != 0 || !rd_done(&rd)) {
-			printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n", n->id,
-			       n->addr, n->zone, "down", "-", "-", "-", "-", "-",
-			       reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply");
+			const char *why =
+			    reqs[i].status ? obj_strerror(reqs[i].status) : "bad reply";
+
+			if (w != NULL) {
+				json_node(w, n, NULL, why);
+			} else {
+				printf("%-4u %-24s %-10s %-5s %10s %10s %10s %8s %8s  (%s)\n",
+				       n->id, n->addr, n->zone, "down", "-", "-", "-", "-", "-",
+				       why);
+			}
 			cl_req_release(&reqs[i]);
 			continue;
 		}
 		up++;
-		printf("%-4u %-24s %-10s %-5s %10s %10s %10llu %8llu %8llu\n", n->id, n->addr,
-		       st.zone, "up", ctl_human(st.frag_bytes, used, sizeof(used)),
-		       ctl_human(st.disk_free, avail, sizeof(avail)),
-		       (unsigned long long)st.frag_count, (unsigned long long)st.auth_failures,
-		       (unsigned long long)st.bad_requests);
+		if (w != NULL) {
+			json_node(w, n, &st, NULL);
+		} else {
+			printf("%-4u %-24s %-10s %-5s %10s %10s %10llu %8llu %8llu\n", n->id,
+			       n->addr, st.zone, "up", ctl_human(st.frag_bytes, used, sizeof(used)),
+			       ctl_human(st.disk_free, avail, sizeof(avail)),
+			       (unsigned long long)st.frag_count,
+			       (unsigned long long)st.auth_failures,
+			       (unsigned long long)st.bad_requests);
+		}
 		cl_req_release(&reqs[i]);
 	}
-	printf("%zu of %zu nodes up\n", up, c->cfg.n_nodes);
-	print_shards(c, cl);
+	if (w != NULL) {
+		jw_end(w);
+		jw_u64(w, "nodes_up", up);
+		jw_u64(w, "nodes_total", c->cfg.n_nodes);
+	} else {
+		printf("%zu of %zu nodes up\n", up, c->cfg.n_nodes);
+	}
+	print_shards(c, cl, w);
+	if (w != NULL) {
+		jw_finish(w);
+	}
 	free(reqs);
 	cl_close(cl);
 	return up == c->cfg.n_nodes ? CTL_OK : CTL_FAIL;
@@ -196,7 +293,9 @@ static int is_voter(const struct shard_view *v, const struct cfg *cfg, size_t no
 	return v->seen[node]; /* no leader seen: best guess */
 }
 
-static int member(struct cl *cl, const char *shard, int add, uint32_t id)
+/* One membership change, reported as a line or as an element of the
+ * "changes" array of w. */
+static int member(struct cl *cl, struct jw *w, const char *shard, int add, uint32_t id)
 {
 	struct mc *mc;
 	int rc = mc_open(cl, strcmp(shard, "_catalog") == 0 ? "" : shard, &mc);
@@ -205,6 +304,15 @@ static int member(struct cl *cl, const char *shard, int add, uint32_t id)
 		rc = mc_member(mc, add, id);
 		mc_close(mc);
 	}
+	if (w != NULL) {
+		jw_obj(w, NULL);
+		jw_str(w, "shard", shard);
+		jw_str(w, "change", add ? "add" : "remove");
+		jw_u64(w, "node", id);
+		jw_str(w, "result", rc == 0 ? "done" : obj_strerror(rc));
+		jw_end(w);
+		return rc;
+	}
 	printf("  %s %s node %u: %s\n", shard, add ? "add" : "remove", id,
 	       rc == 0 ? "done" : obj_strerror(rc));
 	return rc;
@@ -212,20 +320,22 @@ static int member(struct cl *cl, const char *shard, int add, uint32_t id)
 
 static void node_usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl node out|in ID\n"
+	fprintf(f, "Usage: objfsctl node [--json] out|in ID\n"
 		   "out: move every metadata shard replica off node ID, one Raft\n"
 		   "membership change at a time (a replacement chosen by rendezvous\n"
 		   "order is added and caught up before ID is removed).\n"
 		   "in: give node ID back the replicas rendezvous placement assigns it,\n"
-		   "removing the stand-ins.  Fragments are not moved by either.\n");
+		   "removing the stand-ins.  Fragments are not moved by either.\n"
+		   "  --json  report the changes as one JSON document (objfsctl(8))\n");
 }
 
 int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 {
 	struct shard_table *t;
 	struct cl *cl;
+	struct jw jw, *w = NULL;
 	size_t self = SIZE_MAX;
-	int out, rc, failed = 0, op;
+	int out, rc, failed = 0, op, json;
 	char *end;
 	long id;
 
@@ -233,7 +343,7 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 		node_usage(stdout);
 		return CTL_OK;
 	}
-	if ((op = ctl_operands(argc, argv)) < 0 || argc - op != 2 ||
+	if ((op = ctl_json_operands(argc, argv, &json)) < 0 || argc - op != 2 ||
 	    (strcmp(argv[op], "out") != 0 && strcmp(argv[op], "in") != 0)) {
 		node_usage(stderr);
 		return CTL_USAGE;
@@ -267,6 +377,14 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			mc_shards(cl, i, collect_shard, t);
 		}
 	}
+	if (json) {
+		w = &jw;
+		jw_init(w, stdout, 1);
+		jw_obj(w, NULL);
+		jw_u64(w, "node", (uint64_t)id);
+		jw_str(w, "action", out ? "out" : "in");
+		jw_arr(w, "changes");
+	}
 	for (size_t s = 0; s < t->n; s++) {
 		struct shard_view *v = t->views[s];
 		const char *bucket = strcmp(t->names[s], "_catalog") == 0 ? "" : t->names[s];
@@ -279,12 +397,12 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			for (size_t k = 0; k < nr; k++) {
 				if (rank[k] != self && !is_voter(v, &c->cfg, rank[k]) &&
 				    cl_node_up(cl, rank[k])) {
-					failed |= member(cl, t->names[s], 1,
+					failed |= member(cl, w, t->names[s], 1,
 							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
 			}
-			failed |= member(cl, t->names[s], 0, (uint32_t)id) != 0;
+			failed |= member(cl, w, t->names[s], 0, (uint32_t)id) != 0;
 		} else if (!out && !is_voter(v, &c->cfg, self)) {
 			int preferred = 0;
 
@@ -294,11 +412,11 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 			if (!preferred) {
 				continue;
 			}
-			failed |= member(cl, t->names[s], 1, (uint32_t)id) != 0;
+			failed |= member(cl, w, t->names[s], 1, (uint32_t)id) != 0;
 			/* Then the stand-in that placement does not prefer. */
 			for (size_t k = nr; k-- > want;) {
 				if (is_voter(v, &c->cfg, rank[k])) {
-					failed |= member(cl, t->names[s], 0,
+					failed |= member(cl, w, t->names[s], 0,
 							 c->cfg.nodes[rank[k]].id) != 0;
 					break;
 				}
@@ -307,6 +425,11 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 	}
 	for (size_t s = 0; s < t->n; s++) {
 		free(t->views[s]);
+	}
+	if (w != NULL) {
+		jw_end(w);
+		jw_bool(w, "failed", failed);
+		jw_finish(w);
 	}
 	free(t);
 	cl_close(cl);

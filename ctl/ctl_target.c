@@ -7,6 +7,7 @@
 
 #include "../common/meta_client.h"
 #include "ctl.h"
+#include "json.h"
 
 /* Splits "bucket/dir/sub" into the bucket and the directory path. */
 int ctl_split_target(const char *arg, char *bucket, size_t cap, const char **path)
@@ -55,17 +56,5 @@ int ctl_dir_ino(struct mc *mc, const char *path, uint64_t *ino)
 
 void ctl_json_str(const char *s)
 {
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			printf("\\%c", ch);
-		} else if (ch < 0x20) {
-			printf("\\u%04x", ch);
-		} else {
-			putchar(ch);
-		}
-	}
-	putchar('"');
+	json_put_string(stdout, s); /* the one JSON escaper (json.c) */
 }

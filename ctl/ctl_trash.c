@@ -129,7 +129,7 @@ static int restore_one(struct mc *mc, uint64_t ino)
 
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl trash restore: %llu: %s\n", (unsigned long long)ino,
-			rc == -ENOENT	? "not in the trash, or its directory is gone or in the trash"
+			rc == -ENOENT ? "not in the trash, or its directory is gone or in the trash"
 			: rc == -EEXIST ? "its name is taken again"
 					: obj_strerror(rc));
 	}
@@ -261,7 +261,8 @@ int ctl_cmd_trash(struct ctl *c, int argc, char **argv)
 			unsigned long long ino = strtoull(argv[i], &end, 10);
 
 			if (*argv[i] == '\0' || *end != '\0') {
-				fprintf(stderr, "objfsctl trash restore: bad inode '%s'\n", argv[i]);
+				fprintf(stderr, "objfsctl trash restore: bad inode '%s'\n",
+					argv[i]);
 				failed = 1;
 				continue;
 			}

@@ -37,7 +37,8 @@ static const struct cmd cmds[] = {
     {"trash", ctl_cmd_trash, "keep deleted files for a while; list, restore, empty"},
     {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
-    {"bench", ctl_cmd_bench, "measure put/get throughput and latency"},
+    {"bench", ctl_cmd_bench, "measure put/get throughput and latency; compare with a baseline"},
+    {"plan", ctl_cmd_plan, "capacity planning: growth of files, bytes and requests, nodes needed"},
     {"stats", ctl_cmd_stats, "live ops/s, MB/s, latency and errors from the nodes' metrics"},
 };
 
@@ -121,6 +122,24 @@ int ctl_operands(int argc, char **argv)
 
 	if (getopt_long(argc, argv, "", none, NULL) != -1) {
 		return -1; /* every option is unknown; getopt said which */
+	}
+	return optind;
+}
+
+int ctl_json_operands(int argc, char **argv, int *json)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'J'},
+	    {NULL, 0, NULL, 0},
+	};
+	int o;
+
+	*json = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'J') {
+			return -1;
+		}
+		*json = 1;
 	}
 	return optind;
 }

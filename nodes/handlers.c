@@ -175,6 +175,57 @@ static int h_frag_list(struct node_ctx *n, struct rd *r, struct srv_reply *out, 
 	return 0;
 }
 
+void node_usage_probe(void *arg, struct usage_sample *s)
+{
+	struct node_ctx *n = arg;
+	struct frag_usage u;
+	struct srv_stats ss = {0};
+
+	frag_usage(n->fs, &u);
+	if (n->srv != NULL) {
+		srv_get_stats(n->srv, &ss);
+	}
+	s->uptime_s = (frame_now_ms() - n->start_ms) / 1000u;
+	s->frag_bytes = u.bytes;
+	s->frag_count = u.count;
+	s->capacity = u.disk_total;
+	s->disk_free = u.disk_free;
+	s->requests = ss.requests;
+	msvc_usage(n->msvc, &s->objects, &s->object_bytes, &s->shards_led, &s->meta_bytes);
+}
+
+/* Runs on the metadata pool: memory only, the history is a ring the
+ * sampler thread fills. */
+static int h_usage(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		   size_t errlen)
+{
+	struct usage_sample *v;
+	uint32_t max;
+	size_t cnt = 0;
+
+	(void)err;
+	(void)errlen;
+	max = rd_u32(r);
+	if (!rd_done(r) || max == 0) {
+		return -OBJ_EPROTO;
+	}
+	if (max > MSG_USAGE_MAX) {
+		max = MSG_USAGE_MAX;
+	}
+	if ((v = calloc(max, sizeof(*v))) == NULL) {
+		return -ENOMEM;
+	}
+	if (n->usage != NULL) {
+		cnt = usage_get(n->usage, v, max);
+	}
+	wr_u32(&out->w, (uint32_t)cnt);
+	for (size_t i = 0; i < cnt; i++) {
+		msg_put_usage_sample(&out->w, &v[i]);
+	}
+	free(v);
+	return 0;
+}
+
 /* Fragment and node requests; pool: the server queue that runs each
  * (fragment I/O fsyncs, so it never shares threads with metadata). */
 static const struct {
@@ -184,6 +235,7 @@ static const struct {
     [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
     [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
     [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
+    [MSG_USAGE] = {h_usage, SRV_POOL_META},
 };
 
 static int is_meta(uint8_t type)

@@ -10,15 +10,20 @@
 #include "fragstore.h"
 #include "meta_service.h"
 #include "server.h"
+#include "usage.h"
 
 struct node_ctx {
 	uint32_t node_id;
 	const char *zone;
 	struct fragstore *fs;
-	struct msvc *msvc;  /* metadata shards served here */
-	struct server *srv; /* for PING statistics; set after srv_start */
+	struct msvc *msvc;   /* metadata shards served here */
+	struct server *srv;  /* for PING statistics; set after srv_start */
+	struct usage *usage; /* usage history; NULL answers USAGE with none */
 	uint64_t start_ms;
 };
+
+/* usage_probe_fn for objfs-node; arg is a struct node_ctx. */
+void node_usage_probe(void *arg, struct usage_sample *s);
 
 /* srv_route_fn for objfs-node: which server queue runs a request type. */
 enum srv_pool node_route(void *arg, uint8_t type);

@@ -41,6 +41,12 @@ void msvc_collect(void *arg, struct mx_out *o);
  * change: the reply follows from its commit) or a negative errno. */
 int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const uint8_t *body,
 		struct srv_reply *out, char *err, size_t errlen);
+/* Inodes (less each root) and file bytes of the bucket shards whose ready
+ * leader is this node, how many those are, and the bytes of their database
+ * files here (nodes/meta_usage.c). */
+int msvc_usage(struct msvc *ms, uint64_t *files, uint64_t *bytes, uint64_t *shards_led,
+	       uint64_t *meta_bytes);
+
 /* The server queue for a META_* request type (server.h). */
 enum srv_pool msvc_route(uint8_t type);
 

@@ -3,8 +3,8 @@
  * /.trash (read-only, entry "INO-NAME") and a row of the trash table keeps
  * where it was, until MOP_TRASH_RESTORE puts it back or MOP_TRASH_EMPTY
  * (objfsctl, or the leader's maintenance pass once it expired) deletes it
- * and its blocks go to GC.  A restored inode gets a new number.  Owns the trash table; never deletes a live
- * entry.  Called with the store's lock held. */
+ * and its blocks go to GC.  A restored inode gets a new number.  Owns the trash table; never
+ * deletes a live entry.  Called with the store's lock held. */
 #include "meta_store_i.h"
 
 #include <stdio.h>
@@ -246,7 +246,7 @@ int ms_trash(struct mstore *ms, uint64_t after, struct meta_trash *out, size_t m
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		/* "" when the directory it was in is gone or in the trash. */
 		if (msi_dir_path(ms, out[i].parent, out[i].parent_path,
-				   sizeof(out[i].parent_path)) != 0) {
+				 sizeof(out[i].parent_path)) != 0) {
 			out[i].parent_path[0] = '\0';
 		}
 	}

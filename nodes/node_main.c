@@ -4,7 +4,8 @@
  *   2. find this node's section, check its data dir (exists, writable)
  *   3. open the fragment store, then the metadata shard registry
  *   4. metrics endpoint if metrics_addr is set (a port in use is refused)
- *   5. listen (a port in use is reported as such), start contexts/workers
+ *   5. listen (a port in use is reported as such), start contexts/workers,
+ *      then the usage sampler (nodes/usage.c)
  *   6. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
  * handler ever runs inside library code. */
@@ -221,6 +222,16 @@ int main(int argc, char **argv)
 		log_info("node.metrics", "node %u: metrics at http://%s/metrics", me->id,
 			 me->metrics_addr);
 	}
+	/* After the server: the first sample counts its requests.  A history
+	 * that cannot be kept costs the planner data, not the node its job. */
+	if ((rc = usage_open(me->data_dir, USAGE_KEEP, cfg.usage_interval, node_usage_probe, &nc,
+			     &nc.usage)) != 0 ||
+	    (rc = usage_start(nc.usage)) != 0) {
+		log_warn("usage.open", "%s/%s: %s (no usage history)", me->data_dir, USAGE_FILE,
+			 obj_strerror(rc));
+		usage_close(nc.usage);
+		nc.usage = NULL;
+	}
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 
@@ -231,6 +242,7 @@ int main(int argc, char **argv)
 		}
 	} while (sig == SIGHUP);
 	log_info("node.stop", "node %u stopping on signal %d", me->id, sig);
+	usage_close(nc.usage); /* its probe reads the server and the shards */
 	/* Replication first: every proposal still in flight is failed, so
 	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);

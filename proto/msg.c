@@ -10,6 +10,7 @@
 static const char *const msg_names[MSG_TYPE_MAX] = {
     [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
     [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del", [MSG_FRAG_LIST] = "frag_list",
+    [MSG_USAGE] = "usage",
 };
 
 static const char *const meta_names[] = {
@@ -97,6 +98,36 @@ void msg_get_node_status(struct rd *r, struct node_status *out)
 	out->auth_failures = rd_u64(r);
 	out->bad_requests = rd_u64(r);
 	out->checksum_errors = rd_u64(r);
+}
+
+void msg_put_usage_sample(struct wr *w, const struct usage_sample *s)
+{
+	wr_u64(w, s->t_s);
+	wr_u64(w, s->uptime_s);
+	wr_u64(w, s->frag_bytes);
+	wr_u64(w, s->frag_count);
+	wr_u64(w, s->capacity);
+	wr_u64(w, s->disk_free);
+	wr_u64(w, s->requests);
+	wr_u64(w, s->objects);
+	wr_u64(w, s->object_bytes);
+	wr_u64(w, s->shards_led);
+	wr_u64(w, s->meta_bytes);
+}
+
+void msg_get_usage_sample(struct rd *r, struct usage_sample *out)
+{
+	out->t_s = rd_u64(r);
+	out->uptime_s = rd_u64(r);
+	out->frag_bytes = rd_u64(r);
+	out->frag_count = rd_u64(r);
+	out->capacity = rd_u64(r);
+	out->disk_free = rd_u64(r);
+	out->requests = rd_u64(r);
+	out->objects = rd_u64(r);
+	out->object_bytes = rd_u64(r);
+	out->shards_led = rd_u64(r);
+	out->meta_bytes = rd_u64(r);
 }
 
 void msg_put_error(struct wr *w, const char *text)

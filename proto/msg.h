@@ -13,7 +13,11 @@
  *   5  FRAG_DEL    v1     frag_ref (index 255 = all)   u32 removed
  *   6  FRAG_LIST   v1     frag_ref after, u8 first,    u32 n, n*frag_hdr, u8 more
  *                         u32 max
- *   7..9        retired (v1 object index, replaced by metadata shards)
+ *   7  USAGE       v2     u32 max                      u32 n, n*usage_sample (oldest
+ *                                                      first, the newest n kept)
+ *   8..9        retired (v1 object index, replaced by metadata shards)
+ *   (7 was a v1 object-index message too; v1 frames are refused since v2,
+ *   so no peer can read the old meaning into it)
  *  20..31       metadata shards: see meta.h
  */
 #ifndef OBJFS_MSG_H
@@ -32,7 +36,8 @@ enum msg_type {
 	MSG_FRAG_STAT = 4,
 	MSG_FRAG_DEL = 5,
 	MSG_FRAG_LIST = 6,
-	/* 7..9 retired: never reuse */
+	MSG_USAGE = 7, /* usage history of the node (nodes/usage.c) */
+	/* 8..9 retired: never reuse */
 	MSG_TYPE_MAX = 10,
 	MSG_META_FIRST = 20 /* metadata messages: meta.h */
 };
@@ -74,6 +79,25 @@ struct node_status {
 	uint64_t checksum_errors;
 };
 
+/* One usage sample a node took (nodes/usage.c); counters since the node
+ * started are paired with its uptime so a reader can tell a restart from
+ * a decrease. */
+struct usage_sample {
+	uint64_t t_s;	       /* Unix time of the sample */
+	uint64_t uptime_s;     /* of the node at that time */
+	uint64_t frag_bytes;   /* bytes of fragment files */
+	uint64_t frag_count;   /* fragments */
+	uint64_t capacity;     /* bytes the node may use */
+	uint64_t disk_free;    /* bytes still available to it */
+	uint64_t requests;     /* requests served since the node started */
+	uint64_t objects;      /* files of the bucket shards it leads */
+	uint64_t object_bytes; /* their logical size */
+	uint64_t shards_led;   /* bucket shards it leads */
+	uint64_t meta_bytes;   /* their database files here (with the WAL) */
+};
+#define MSG_USAGE_SAMPLE_LEN 88 /* encoded: 11 x u64 */
+#define MSG_USAGE_MAX 8192	/* samples per reply (704 KiB) */
+
 #define MSG_BLOCK_MAX ((uint64_t)64 * 1024 * 1024) /* largest block */
 #define MSG_MANIFEST_MAX (16u * 1024 * 1024)
 
@@ -82,6 +106,7 @@ void msg_put_frag_ref(struct wr *w, const struct frag_ref *r);
 void msg_put_frag_hdr(struct wr *w, const struct frag_hdr *h);
 void msg_put_node_status(struct wr *w, const struct node_status *s);
 void msg_put_error(struct wr *w, const char *text);
+void msg_put_usage_sample(struct wr *w, const struct usage_sample *s);
 
 /* Decoders read from r; the caller checks rd_ok()/rd_done().  Semantic
  * limits (index range, k/m range, lengths) mark the reader bad. */
@@ -89,6 +114,7 @@ void msg_get_frag_ref(struct rd *r, struct frag_ref *out);
 void msg_get_frag_hdr(struct rd *r, struct frag_hdr *out);
 void msg_get_node_status(struct rd *r, struct node_status *out);
 void msg_get_error(struct rd *r, char *out, size_t cap);
+void msg_get_usage_sample(struct rd *r, struct usage_sample *out);
 
 /* Validates a bucket name: 1..63 chars of [a-z0-9.-], starting with a
  * letter or digit (S3 rules, simplified).  Returns 0 or -EINVAL. */

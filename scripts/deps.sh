@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libnng-dev libisal-dev libsqlite3-dev sqlite3
       libxxhash-dev check libssl-dev libraft-dev libuv1-dev
-      fio valgrind procps iproute2 psmisc attr acl rsync clang-format
+      fio valgrind procps iproute2 psmisc attr acl rsync clang-format jq
       prometheus curl"
 missing=""
 for p in $PKGS; do

@@ -763,6 +763,47 @@ START_TEST(test_frag_roundtrip)
 }
 END_TEST
 
+/* USAGE returns the node's history: the sample it took at start, with its
+ * capacity and a current time; a request asking for 0 samples, or with a
+ * byte too many, is -OBJ_EPROTO. */
+START_TEST(test_usage_msg)
+{
+	struct cl_req rq = {.node = 0, .type = MSG_USAGE};
+	struct usage_sample us;
+	uint8_t body[5] = {0};
+	struct wr w;
+	struct rd r;
+	uint32_t n;
+
+	wr_init_buf(&w, body, sizeof(body));
+	wr_u32(&w, 16);
+	rq.body = body;
+	rq.body_len = 4;
+	run1(&nd, &rq);
+	ck_assert_msg(rq.status == 0, "USAGE: %s %s", obj_strerror(rq.status), rq.err);
+	rd_init(&r, rq.reply, rq.reply_len);
+	n = rd_u32(&r);
+	ck_assert_uint_eq(n, 1); /* usage_interval 3600: the start-up sample */
+	msg_get_usage_sample(&r, &us);
+	ck_assert(rd_done(&r));
+	ck_assert_uint_gt(us.capacity, 0);
+	ck_assert_uint_le(us.t_s, (uint64_t)time(NULL));
+	ck_assert_uint_ge(us.t_s + 60, (uint64_t)time(NULL));
+	ck_assert_uint_eq(us.shards_led, 0);
+	cl_req_release(&rq);
+
+	rq.body_len = 5;
+	run1(&nd, &rq);
+	ck_assert_int_eq(rq.status, -OBJ_EPROTO);
+	cl_req_release(&rq);
+	memset(body, 0, sizeof(body));
+	rq.body_len = 4;
+	run1(&nd, &rq);
+	ck_assert_int_eq(rq.status, -OBJ_EPROTO);
+	cl_req_release(&rq);
+}
+END_TEST
+
 /* A FRAG_PUT whose data does not match its csum is refused with
  * -OBJ_ECHECKSUM and an explanation, and nothing is stored. */
 START_TEST(test_frag_bad_csum)
@@ -947,6 +988,7 @@ static Suite *node_proto_suite(void)
 	tcase_add_test(tn, test_counters);
 	tcase_add_test(tn, test_frag_roundtrip);
 	tcase_add_test(tn, test_frag_bad_csum);
+	tcase_add_test(tn, test_usage_msg);
 	tcase_add_test(tn, test_sigterm);
 	suite_add_tcase(s, tn);
 

@@ -272,6 +272,73 @@ static double moved_share(const struct place_node *a, size_t na, const struct pl
 
 /* Adding a 7th node to a single zone of 6 moves about 1/7 of the 6 picks
  * per key (the new node's fair share), well under 2/7. */
+/* Fragment slots (place_slots): fragment i of every key sits on slot i's
+ * node; over 24 nodes in 3 zones, a 25th node moves no more fragments than
+ * its fair share 1/25 (plus noise) -- by rank order it would be about 2x. */
+START_TEST(test_slots_add_node)
+{
+	struct place_node nodes[25];
+	size_t a[6], b[6];
+	uint64_t seed = 11;
+	uint8_t key[16];
+	long moved = 0, total = 0;
+
+	make_nodes(nodes, 25, 3);
+	for (int t = 0; t < 4000; t++) {
+		size_t na, nb;
+
+		random_key(&seed, key);
+		na = place_slots(key, nodes, 24, 6, a, 6);
+		nb = place_slots(key, nodes, 25, 6, b, 6);
+		ck_assert_uint_eq(na, 6);
+		ck_assert_uint_eq(nb, 6);
+		for (size_t i = 0; i < 6; i++) {
+			moved += nodes[a[i]].id != nodes[b[i]].id;
+		}
+		total += 6;
+	}
+	ck_assert_msg((double)moved / (double)total < 1.1 / 25, "moved %.4f of the fragments",
+		      (double)moved / (double)total);
+}
+END_TEST
+
+/* Slots spread over the zones like place_rank (2 per zone for 6 slots over
+ * 3 zones), hold distinct nodes, do not depend on how many slots were
+ * asked for (k of k+m are the same for any m), and the rest of the list
+ * holds every other up node once. */
+START_TEST(test_slots_shape)
+{
+	struct place_node nodes[12];
+	size_t x[12], y[12];
+	uint64_t seed = 5;
+	uint8_t key[16];
+
+	make_nodes(nodes, 12, 3);
+	nodes[4].up = 0;
+	for (int t = 0; t < 500; t++) {
+		int zone[3] = {0}, seen[12] = {0};
+		size_t n;
+
+		random_key(&seed, key);
+		n = place_slots(key, nodes, 12, 6, x, 12);
+		ck_assert_uint_eq(n, 11);
+		for (size_t i = 0; i < n; i++) {
+			ck_assert(nodes[x[i]].up);
+			ck_assert(!seen[x[i]]);
+			seen[x[i]] = 1;
+			if (i < 6) {
+				zone[nodes[x[i]].zone]++;
+			}
+		}
+		ck_assert(zone[0] == 2 && zone[1] == 2 && zone[2] == 2);
+		ck_assert_uint_eq(place_slots(key, nodes, 12, 9, y, 4), 4);
+		ck_assert(memcmp(x, y, 4 * sizeof(*x)) == 0);
+		ck_assert_uint_eq(place_slots(key, nodes, 12, 6, y, 6), 6);
+		ck_assert(memcmp(x, y, 6 * sizeof(*x)) == 0);
+	}
+}
+END_TEST
+
 START_TEST(test_add_node_single_zone)
 {
 	struct place_node nodes[7];
@@ -376,6 +443,8 @@ static Suite *place_suite(void)
 	tcase_add_test(tc, test_add_node_zones);
 	tcase_add_test(tc, test_remove_node);
 	tcase_add_test(tc, test_large_cluster);
+	tcase_add_test(tc, test_slots_add_node);
+	tcase_add_test(tc, test_slots_shape);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1257,7 +1257,8 @@ START_TEST(test_msg_names_hex)
 
 	ck_assert_str_eq(msg_type_name(MSG_PING), "ping");
 	ck_assert_str_eq(msg_type_name(MSG_FRAG_LIST), "frag_list");
-	ck_assert_str_eq(msg_type_name(7), "unknown"); /* retired */
+	ck_assert_str_eq(msg_type_name(MSG_USAGE), "usage");
+	ck_assert_str_eq(msg_type_name(8), "unknown"); /* retired */
 	ck_assert_str_eq(msg_type_name(0), "unknown");
 	ck_assert_str_eq(msg_type_name(MSG_TYPE_MAX), "unknown");
 	ck_assert_str_eq(msg_type_name(255), "unknown");
