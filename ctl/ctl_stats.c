@@ -18,6 +18,7 @@
 #include "../common/metrics.h"
 #include "../common/metrics_http.h"
 #include "ctl.h"
+#include "json.h"
 
 #define ST_OPS_MAX 64	    /* distinct op labels kept per endpoint */
 #define ST_MOUNTS_MAX 16    /* --mount given at most this often */
@@ -287,36 +288,41 @@ static void ms_str(char *buf, size_t len, double s)
 	}
 }
 
-static void json_num(FILE *f, const char *key, double v, int comma)
+/* The rates of r (and with v the bytes, and for a mount the hit ratio). */
+static void json_rate(struct jw *w, const struct st_rate *r, const struct st_view *v, int mount)
 {
-	if (isnan(v) || isinf(v)) {
-		fprintf(f, "\"%s\":null%s", key, comma ? "," : "");
-	} else {
-		fprintf(f, "\"%s\":%.6g%s", key, v, comma ? "," : "");
-	}
-}
-
-static void json_rate(FILE *f, const struct st_rate *r, const struct st_view *v, int mount)
-{
-	json_num(f, "ops_per_s", r->ops, 1);
-	json_num(f, "errors_per_s", r->errors, 1);
-	json_num(f, "p50_s", quantile(r, 0.5), 1);
-	json_num(f, "p99_s", quantile(r, 0.99), v != NULL || mount);
+	jw_num(w, "ops_per_s", r->ops);
+	jw_num(w, "errors_per_s", r->errors);
+	jw_num(w, "p50_s", quantile(r, 0.5));
+	jw_num(w, "p99_s", quantile(r, 0.99));
 	if (v != NULL) {
-		json_num(f, "in_bytes_per_s", r->in, 1);
-		json_num(f, "out_bytes_per_s", r->out, mount);
+		jw_num(w, "in_bytes_per_s", r->in);
+		jw_num(w, "out_bytes_per_s", r->out);
 		if (mount) {
-			json_num(f, "cache_hit_ratio",
-				 v->hits + v->misses > 0 ? v->hits / (v->hits + v->misses) : NAN,
-				 0);
+			jw_num(w, "cache_hit_ratio",
+			       v->hits + v->misses > 0 ? v->hits / (v->hits + v->misses) : NAN);
 		}
 	}
 }
 
+static void json_ops(struct jw *w, const struct st_view *v)
+{
+	jw_arr(w, "ops");
+	for (size_t i = 0; i < v->n_ops; i++) {
+		jw_obj(w, NULL);
+		jw_str(w, "op", v->ops[i].op);
+		json_rate(w, &v->ops[i], NULL, 0);
+		jw_end(w);
+	}
+	jw_end(w);
+}
+
+/* One document per interval, one line each (objfsctl(8)). */
 static void print_json(struct st_target *t, size_t n, double dt)
 {
 	struct st_view cl = {0};
 	size_t up = 0, nodes = 0;
+	struct jw w;
 
 	for (size_t i = 0; i < n; i++) {
 		if (t[i].node_id != 0 && t[i].rc == 0) {
@@ -325,56 +331,53 @@ static void print_json(struct st_target *t, size_t n, double dt)
 		}
 		nodes += t[i].node_id != 0;
 	}
-	printf("{\"interval_s\":%.3f,\"cluster\":{\"nodes\":%zu,\"nodes_up\":%zu,", dt, nodes, up);
-	json_rate(stdout, &cl.all, &cl, 0);
-	printf(",\"ops\":[");
-	for (size_t i = 0; i < cl.n_ops; i++) {
-		printf("%s{\"op\":\"%s\",", i ? "," : "", cl.ops[i].op);
-		json_rate(stdout, &cl.ops[i], NULL, 0);
-		printf("}");
-	}
-	printf("]},\"nodes\":[");
-	for (size_t i = 0, first = 1; i < n; i++) {
+	jw_init(&w, stdout, 0);
+	jw_obj(&w, NULL);
+	jw_num(&w, "interval_s", dt);
+	jw_obj(&w, "cluster");
+	jw_u64(&w, "nodes", nodes);
+	jw_u64(&w, "nodes_up", up);
+	json_rate(&w, &cl.all, &cl, 0);
+	json_ops(&w, &cl);
+	jw_end(&w);
+	jw_arr(&w, "nodes");
+	for (size_t i = 0; i < n; i++) {
 		struct st_view v = {0};
 
 		if (t[i].node_id == 0) {
 			continue;
 		}
-		printf("%s{\"id\":%u,\"metrics\":\"%s\",\"up\":%s", first ? "" : ",", t[i].node_id,
-		       t[i].addr, t[i].rc == 0 ? "true" : "false");
-		first = 0;
+		jw_obj(&w, NULL);
+		jw_u64(&w, "id", t[i].node_id);
+		jw_str(&w, "metrics", t[i].addr);
+		jw_bool(&w, "up", t[i].rc == 0);
 		if (t[i].rc == 0) {
 			accumulate(&v, &t[i].prev, &t[i].cur, dt);
-			printf(",");
-			json_rate(stdout, &v.all, &v, 0);
+			json_rate(&w, &v.all, &v, 0);
 		}
-		printf("}");
+		jw_end(&w);
 	}
-	printf("],\"mounts\":[");
-	for (size_t i = 0, first = 1; i < n; i++) {
+	jw_end(&w);
+	jw_arr(&w, "mounts");
+	for (size_t i = 0; i < n; i++) {
 		struct st_view v = {0};
 
 		if (t[i].node_id != 0) {
 			continue;
 		}
-		printf("%s{\"metrics\":\"%s\",\"up\":%s", first ? "" : ",", t[i].addr,
-		       t[i].rc == 0 ? "true" : "false");
-		first = 0;
+		jw_obj(&w, NULL);
+		jw_str(&w, "metrics", t[i].addr);
+		jw_bool(&w, "up", t[i].rc == 0);
 		if (t[i].rc == 0) {
 			accumulate(&v, &t[i].prev, &t[i].cur, dt);
-			printf(",");
-			json_rate(stdout, &v.all, &v, 1);
-			printf(",\"ops\":[");
-			for (size_t j = 0; j < v.n_ops; j++) {
-				printf("%s{\"op\":\"%s\",", j ? "," : "", v.ops[j].op);
-				json_rate(stdout, &v.ops[j], NULL, 0);
-				printf("}");
-			}
-			printf("]");
+			json_rate(&w, &v.all, &v, 1);
+			json_ops(&w, &v);
 		}
-		printf("}");
+		jw_end(&w);
 	}
-	printf("]}\n");
+	jw_end(&w);
+	jw_end(&w);
+	jw_finish(&w);
 	fflush(stdout);
 }
 
