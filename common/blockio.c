@@ -12,9 +12,15 @@
 #include "place.h"
 #include "quorum.h"
 #include "rand.h"
+#include "workq.h"
 
 /* Fixed size of a packed frag_hdr (msg_put_frag_hdr). */
 #define FRAG_HDR_WIRE (BLOCK_ID_LEN + 1 + 1 + 1 + 8 + 4 + 8)
+/* Read repairs queued at most: each costs a block read and a few
+ * fragment writes, so a burst of damage is worked off a few at a time and
+ * anything beyond is left to the scrub and fsck (the read itself never
+ * waits for this queue). */
+#define RR_QUEUE_MAX 16
 /* Rounds of hand-off after the first attempt of a put. */
 #define PUT_HANDOFF_ROUNDS 2
 
@@ -23,8 +29,22 @@ struct blk {
 	const struct cfg *cfg;
 	struct place_node *pn;
 	size_t n;
-	pthread_mutex_t mu; /* guards codecs */
+	pthread_mutex_t mu; /* guards codecs and the read-repair fields */
 	struct ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
+	/* Read repair (guarded by mu): a queue started on first use, and the
+	 * blocks queued or being repaired, so one damaged block read by many
+	 * threads is rebuilt once. */
+	struct workq *rr_q;
+	uint8_t rr_ids[RR_QUEUE_MAX + 1][BLOCK_ID_LEN];
+	size_t rr_n;
+	struct blk_rr_stats rr;
+};
+
+/* One scheduled rewrite. */
+struct rr_item {
+	struct workq_item it;
+	struct blk *b;
+	struct manifest_block mb;
 };
 
 int blk_open(struct cl *cl, struct blk **out)
@@ -58,6 +78,8 @@ void blk_close(struct blk *b)
 	if (b == NULL) {
 		return;
 	}
+	/* Runs the repairs still queued (at most RR_QUEUE_MAX), then joins. */
+	workq_stop(b->rr_q);
 	for (size_t k = 0; k <= EC_MAX_K; k++) {
 		for (size_t m = 0; m <= EC_MAX_M; m++) {
 			ec_destroy(b->codecs[k][m]);
@@ -307,7 +329,11 @@ static int all_data_present(const uint8_t *const *got, size_t k)
 	return 1;
 }
 
-int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
+static void rr_schedule(struct blk *b, const struct manifest_block *mb);
+
+/* blk_get; *damaged set when a home node that is up lacked its fragment
+ * or served a damaged one (a rewrite would restore the redundancy). */
+static int get_block(struct blk *b, const struct manifest_block *mb, void *out, int *damaged)
 {
 	struct ec_profile p = {mb->k, mb->m};
 	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), have = 0, nr;
@@ -378,6 +404,10 @@ int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
 
 				if (reqs[j].status == 0 && got[idx[j]] == NULL) {
 					d = check_frag(&reqs[j], mb, idx[j], flen);
+					*damaged |= phase == 1 && d == NULL;
+				} else if (phase == 1 && (reqs[j].status == -ENOENT ||
+							  reqs[j].status == -OBJ_ECHECKSUM)) {
+					*damaged = 1;
 				} else if (reqs[j].status != 0 && reqs[j].status != -ENOENT) {
 					log_debug("blk.get", "fragment %zu from node %u: %s",
 						  idx[j], b->cfg->nodes[reqs[j].node].id,
@@ -457,6 +487,18 @@ out:
 	return rc;
 }
 
+int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
+{
+	int damaged = 0;
+	int rc = get_block(b, mb, out, &damaged);
+
+	/* A block that could not be read cannot be rebuilt either. */
+	if (damaged && rc == 0) {
+		rr_schedule(b, mb);
+	}
+	return rc;
+}
+
 int blk_delete(struct blk *b, const struct manifest_block *mb)
 {
 	struct cl_req *reqs = calloc(b->n, sizeof(*reqs));
@@ -488,44 +530,86 @@ int blk_delete(struct blk *b, const struct manifest_block *mb)
 	return ok > 0 ? 0 : -EIO;
 }
 
+/* FRAG_STAT of fragment idx on node: what a node that does not know
+ * FRAG_CHECK can say (header and size only). */
+static uint8_t stat_home(struct blk *b, const struct manifest_block *mb, size_t idx, size_t node)
+{
+	uint8_t body[BLOCK_ID_LEN + 1];
+	struct cl_req r = {
+	    .node = node, .type = MSG_FRAG_STAT, .body = body, .body_len = sizeof(body)};
+	uint8_t res;
+
+	memcpy(body, mb->id, BLOCK_ID_LEN);
+	body[BLOCK_ID_LEN] = (uint8_t)idx;
+	cl_run(b->cl, &r, 1, 0);
+	res = r.status == 0		   ? FRAG_RES_OK
+	      : r.status == -ENOENT	   ? FRAG_RES_MISSING
+	      : r.status == -OBJ_ECHECKSUM ? FRAG_RES_BAD
+					   : FRAG_RES_ERROR;
+	cl_req_release(&r);
+	return res;
+}
+
 int blk_repair(struct blk *b, const struct manifest_block *mb)
 {
 	struct ec_profile p = {mb->k, mb->m};
 	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), nr, n = 0;
 	struct cl_req reqs[EC_MAX_FRAGS];
-	uint8_t body[EC_MAX_FRAGS][BLOCK_ID_LEN + 1], hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
+	uint8_t hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
 	size_t missing[EC_MAX_FRAGS], nmiss = 0;
 	size_t *rank = calloc(b->n, sizeof(*rank));
 	struct ec_codec *codec = codec_for(b, p);
 	uint8_t *block = NULL, *buf = NULL, *frags[EC_MAX_FRAGS];
-	int rc = 0;
+	struct wr w[EC_MAX_FRAGS];
+	int rc = 0, damaged = 0;
 
 	if (rank == NULL || codec == NULL || nfrag > b->n) {
 		free(rank);
 		return rank == NULL ? -ENOMEM : -EINVAL;
 	}
 	nr = rank_nodes(b, mb->id, rank);
-	/* Which home nodes lack their fragment (or hold a damaged one)? */
+	/* Which home nodes lack their fragment or hold a damaged one?  Each
+	 * reads its fragment in full (FRAG_CHECK verify): a header and a size
+	 * say nothing of flipped bytes in the data, parity included. */
 	for (size_t i = 0; i < nfrag && i < nr; i++) {
+		struct frag_ref ref = {.index = (uint8_t)i};
+
 		if (!cl_node_up(b->cl, rank[i])) {
 			continue;
 		}
-		memcpy(body[n], mb->id, BLOCK_ID_LEN);
-		body[n][BLOCK_ID_LEN] = (uint8_t)i;
+		memcpy(ref.block_id, mb->id, BLOCK_ID_LEN);
+		wr_init(&w[n], 0);
+		msg_put_frag_check(&w[n], FRAG_CHECK_VERIFY, 0, &ref, 1);
 		memset(&reqs[n], 0, sizeof(reqs[n]));
 		reqs[n].node = rank[i];
-		reqs[n].type = MSG_FRAG_STAT;
-		reqs[n].body = body[n];
-		reqs[n].body_len = BLOCK_ID_LEN + 1;
+		reqs[n].type = MSG_FRAG_CHECK;
+		reqs[n].body = w[n].buf;
+		reqs[n].body_len = w[n].len;
 		missing[n] = i;
 		n++;
 	}
 	cl_run(b->cl, reqs, n, 0);
 	for (size_t j = 0; j < n; j++) {
-		if (reqs[j].status == -ENOENT || reqs[j].status == -OBJ_ECHECKSUM) {
+		uint8_t res = FRAG_RES_ERROR;
+		struct rd rd;
+
+		if (reqs[j].status == 0 && wr_status(&w[j]) == 0) {
+			rd_init(&rd, reqs[j].reply, reqs[j].reply_len);
+			if (rd_u32(&rd) == 1) {
+				res = rd_u8(&rd);
+			}
+			if (!rd_done(&rd)) {
+				res = FRAG_RES_ERROR;
+			}
+		} else if (reqs[j].status == -OBJ_EPROTO) {
+			/* A node older than FRAG_CHECK: its header check at least. */
+			res = stat_home(b, mb, missing[j], reqs[j].node);
+		}
+		if (res == FRAG_RES_MISSING || res == FRAG_RES_BAD) {
 			missing[nmiss++] = missing[j];
 		}
 		cl_req_release(&reqs[j]);
+		wr_free(&w[j]);
 	}
 	if (nmiss == 0) {
 		free(rank);
@@ -537,7 +621,7 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = blk_get(b, mb, block)) != 0) {
+	if ((rc = get_block(b, mb, block, &damaged)) != 0) {
 		goto out;
 	}
 	for (size_t i = 0; i < nfrag; i++) {
@@ -567,9 +651,99 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 	for (size_t j = 0; j < nmiss; j++) {
 		cl_req_release(&reqs[j]);
 	}
+	if (rc > 0) {
+		pthread_mutex_lock(&b->mu);
+		b->rr.frags_rewritten += (uint64_t)rc;
+		b->rr.bytes_rewritten += (uint64_t)rc * flen;
+		pthread_mutex_unlock(&b->mu);
+	}
 out:
 	free(buf);
 	free(block);
 	free(rank);
 	return rc;
+}
+
+/* ---- read repair ---- */
+
+/* Pool thread: rewrites the block's damaged fragments, then lets the
+ * block be scheduled again. */
+static void rr_run(struct workq_item *it)
+{
+	struct rr_item *ri = (struct rr_item *)it;
+	struct blk *b = ri->b;
+	char hex[2 * BLOCK_ID_LEN + 1];
+	int rc = blk_repair(b, &ri->mb);
+
+	msg_block_hex(ri->mb.id, hex);
+	if (rc < 0) {
+		log_warn("blk.read_repair", "block %s: %s", hex, obj_strerror(rc));
+	} else {
+		log_info("blk.read_repair", "block %s: %d fragments rewritten", hex, rc);
+	}
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < b->rr_n; i++) {
+		if (memcmp(b->rr_ids[i], ri->mb.id, BLOCK_ID_LEN) == 0) {
+			memcpy(b->rr_ids[i], b->rr_ids[--b->rr_n], BLOCK_ID_LEN);
+			break;
+		}
+	}
+	if (rc >= 0) {
+		b->rr.done++;
+	} else {
+		b->rr.failed++;
+	}
+	pthread_mutex_unlock(&b->mu);
+	free(ri);
+}
+
+/* Queues a rewrite of mb's damaged fragments without ever waiting: a
+ * full queue, a block already queued or a failed allocation drop it
+ * (counted), so the read that noticed the damage is not slowed. */
+static void rr_schedule(struct blk *b, const struct manifest_block *mb)
+{
+	struct rr_item *ri = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (size_t i = 0; i < b->rr_n; i++) {
+		if (memcmp(b->rr_ids[i], mb->id, BLOCK_ID_LEN) == 0) {
+			pthread_mutex_unlock(&b->mu);
+			return; /* already on its way */
+		}
+	}
+	if (b->rr_n >= RR_QUEUE_MAX) {
+		rc = -EAGAIN;
+	} else if (b->rr_q == NULL) {
+		rc = workq_start("readrepair", 1, RR_QUEUE_MAX, &b->rr_q);
+	}
+	if (rc == 0 && (ri = calloc(1, sizeof(*ri))) == NULL) {
+		rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		ri->it.fn = rr_run;
+		ri->b = b;
+		ri->mb = *mb;
+		rc = workq_push(b->rr_q, &ri->it);
+	}
+	if (rc == 0) {
+		memcpy(b->rr_ids[b->rr_n++], mb->id, BLOCK_ID_LEN);
+		b->rr.scheduled++;
+	} else {
+		b->rr.dropped++;
+		free(ri);
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
+void blk_rr_stats(struct blk *b, struct blk_rr_stats *out)
+{
+	pthread_mutex_lock(&b->mu);
+	*out = b->rr;
+	pthread_mutex_unlock(&b->mu);
+}
+
+size_t blk_rank(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank)
+{
+	return rank_nodes(b, id, rank);
 }

@@ -39,15 +39,34 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 /* Reads the block into buf (mb->len bytes), decoding if fragments are
  * missing or damaged, and checks the block checksum.  Returns 0, -EIO if
  * fewer than k fragments can be read, -OBJ_ECHECKSUM if the result does
- * not match. */
+ * not match.  Read repair: when an up home node lacked its fragment or
+ * served a damaged one, a rewrite of the block's damaged fragments is
+ * queued (one background thread, at most 16 blocks queued, never waited
+ * for: beyond that the scrub and fsck find the damage). */
 int blk_get(struct blk *b, const struct manifest_block *mb, void *buf);
 
 /* Puts every fragment of the block back on its home node where it is
  * missing or damaged (after a hand-off, a lost disk or a corruption),
- * rebuilding it from the others.  Home nodes that are down are skipped.
+ * rebuilding it from the others.  Each home node reads its fragment in
+ * full to check it (FRAG_CHECK verify), so damaged data or parity bytes
+ * are found, not only missing files.  Home nodes that are down are skipped.
  * Returns the number of fragments rewritten, or a negative error (-EIO
  * when fewer than k fragments are left anywhere). */
 int blk_repair(struct blk *b, const struct manifest_block *mb);
+
+/* What read repair and blk_repair did since blk_open. */
+struct blk_rr_stats {
+	uint64_t scheduled, dropped; /* read repairs queued / not queued (full) */
+	uint64_t done, failed;	     /* read repairs finished */
+	uint64_t frags_rewritten;    /* by blk_repair, whoever called it */
+	uint64_t bytes_rewritten;
+};
+void blk_rr_stats(struct blk *b, struct blk_rr_stats *out);
+
+/* The nodes ranked for block id, best first, as indexes into cfg->nodes:
+ * fragment i's home is rank[i].  rank has room for every node; returns
+ * the count. */
+size_t blk_rank(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank);
 
 /* Removes every fragment of the block from every up node (best effort:
  * returns 0 unless no node could be asked). */

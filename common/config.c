@@ -121,6 +121,20 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(usage_interval), .name = "usage_interval", .type = CT_UINT, .def = "3600",
 	  .min = 1, .max = 86400,
 	  .doc = "Seconds between a node's usage samples (objfsctl plan reads the history)." },
+	/* A week between full reads is what large disk fleets use: latent
+	 * sector errors show up within days, and 32 MB/s takes under a day
+	 * for 2 TB while costing a disk about a tenth of its bandwidth. */
+	{ CLUSTER(scrub_period_s), .name = "scrub_period", .type = CT_SECONDS, .def = "604800",
+	  .min = 0, .max = 31536000,
+	  .doc = "Seconds between the starts of a node's automatic scrub passes; 0 turns them off." },
+	{ CLUSTER(scrub_rate_mb), .name = "scrub_rate", .type = CT_UINT, .def = "32",
+	  .min = 1, .max = 100000,
+	  .doc = "Most MB/s a scrub pass reads from a node's disk (at idle I/O priority)." },
+	/* A day: far longer than any client holds an uncommitted block
+	 * (a flush is retried for minutes at most) or a hand-off waits. */
+	{ CLUSTER(gc_grace_s), .name = "gc_grace", .type = CT_SECONDS, .def = "86400",
+	  .min = 0, .max = 31536000,
+	  .doc = "Seconds a fragment no block references is kept before objfsctl gc deletes it." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ NODE(addr), .name = "addr", .type = CT_STRING, .def = NULL,

@@ -61,6 +61,9 @@ struct cfg {
 	uint32_t election_ms;	   /* Raft election timeout of shard groups */
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
 	uint32_t usage_interval;   /* seconds between a node's usage samples */
+	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */
+	uint32_t scrub_rate_mb;	   /* scrub read limit, MB/s */
+	double gc_grace_s;	   /* age before a stray fragment is deleted */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;

@@ -116,7 +116,8 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 {
 	uint64_t start = clock_mono_ms(), deadline = start + MC_FAILOVER_MS;
 	unsigned attempt = 0, nxio = 0;
-	int query = type != MSG_META_OP && type != MSG_META_MEMBER;
+	/* META_BLOCKS is a query that must never be answered stale. */
+	int query = type != MSG_META_OP && type != MSG_META_MEMBER && type != MSG_META_BLOCKS;
 	size_t node = atomic_load(&mc->leader);
 	int rc = wr_status(w);
 
@@ -901,4 +902,43 @@ int mc_member(struct mc *mc, int add, uint32_t node_id)
 	wr_free(&w);
 	cl_req_release(&r);
 	return rc;
+}
+
+int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint32_t max,
+	      struct meta_block_row *out, int *more)
+{
+	static const uint8_t zero[BLOCK_ID_LEN];
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	uint32_t n = 0;
+	int rc;
+
+	begin(mc, &w);
+	wr_u8(&w, first ? 1 : 0);
+	wr_bytes(&w, first ? zero : after, BLOCK_ID_LEN);
+	wr_u32(&w, max);
+	rc = call(mc, MSG_META_BLOCKS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		n = rd_u32(&rd);
+		if (n > max) {
+			rc = -OBJ_EPROTO;
+		}
+		for (uint32_t i = 0; rc == 0 && i < n; i++) {
+			rd_bytes(&rd, out[i].blk.id, BLOCK_ID_LEN);
+			out[i].blk.k = rd_u8(&rd);
+			out[i].blk.m = rd_u8(&rd);
+			out[i].blk.len = rd_u32(&rd);
+			out[i].blk.csum = rd_u64(&rd);
+			out[i].refs = rd_u32(&rd);
+		}
+		*more = rd_u8(&rd) != 0;
+		if (rc == 0 && !rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		}
+	}
+	cl_req_release(&r);
+	return rc < 0 ? rc : (int)n;
 }

@@ -129,6 +129,13 @@ int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shar
 /* Adds (add=1) or removes a voter of the shard, through its leader. */
 int mc_member(struct mc *mc, int add, uint32_t node_id);
 
+/* A page of the shard's blocks (META_BLOCKS) after id `after` (ignored
+ * when first is set), at most max (<= META_BLOCKS_MAX) into out, from the
+ * leader only (never a stale replica).  Returns the count; *more set if
+ * more may follow. */
+int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint32_t max,
+	      struct meta_block_row *out, int *more);
+
 /* Cluster capacity from every node that answers: total and free bytes. */
 int mc_capacity(struct cl *cl, uint64_t *total, uint64_t *avail);
 

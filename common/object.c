@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "meta_client.h"
+#include "workq.h"
 
 #define LIST_PAGE 1000
 #define EXTENT_PAGE 1024
@@ -81,6 +82,11 @@ static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, s
 		pthread_mutex_unlock(&oc->geo_mu);
 	}
 	return rc;
+}
+
+struct blk *objc_blk(struct objc *oc)
+{
+	return oc->blk;
 }
 
 struct cl *objc_cl(struct objc *oc)
@@ -560,30 +566,86 @@ int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_f
 	return rc;
 }
 
+/* Blocks repaired at once: each waits on round trips (verify, read k
+ * fragments, write the missing ones), so a few in flight keep the nodes'
+ * disks and the network busy where one at a time leaves them idle. */
+#define REPAIR_THREADS 8
+#define REPAIR_QUEUE 32
+
 struct repair_arg {
 	struct objc *oc;
 	struct mc *mc;
 	struct repair_stats *st;
 	int rc;
 	const char *path; /* the file being repaired (borrowed from the listing) */
+	struct workq *q;
+	pthread_mutex_t mu; /* guards st, rc and pending once q runs */
+	pthread_cond_t cv;
+	size_t pending;
 };
 
-/* One page of a file's extents: repairs each block, counting outcomes. */
+/* One block's repair, queued with copies of what it needs. */
+struct repair_item {
+	struct workq_item it;
+	struct repair_arg *ra;
+	struct manifest_block mb;
+	uint64_t chunk;
+	char *path;
+};
+
+/* Pool thread: repairs one block and counts the outcome. */
+static void repair_one(struct workq_item *it)
+{
+	struct repair_item *ri = (struct repair_item *)it;
+	struct repair_arg *ra = ri->ra;
+	int rc = blk_repair(ra->oc->blk, &ri->mb);
+
+	if (rc < 0) {
+		log_warn("repair.block", "%s: chunk %llu: %s", ri->path,
+			 (unsigned long long)ri->chunk, obj_strerror(rc));
+	}
+	pthread_mutex_lock(&ra->mu);
+	ra->st->blocks++;
+	if (rc < 0) {
+		ra->st->failed++;
+		ra->rc = ra->rc ? ra->rc : rc;
+	} else {
+		ra->st->fragments += (uint64_t)rc;
+	}
+	ra->pending--;
+	pthread_cond_signal(&ra->cv);
+	pthread_mutex_unlock(&ra->mu);
+	free(ri->path);
+	free(ri);
+}
+
+/* One page of a file's extents: queues each block's repair (waiting for
+ * room in the bounded queue). */
 static int repair_page(void *arg, const struct ext_page *pg)
 {
 	struct repair_arg *ra = arg;
 
 	for (size_t i = 0; i < pg->n; i++) {
-		int rc = blk_repair(ra->oc->blk, &pg->ext[i].blk);
+		struct repair_item *ri = calloc(1, sizeof(*ri));
 
-		ra->st->blocks++;
-		if (rc < 0) {
-			ra->st->failed++;
-			ra->rc = ra->rc ? ra->rc : rc;
-			log_warn("repair.block", "%s: chunk %llu: %s", ra->path,
-				 (unsigned long long)pg->ext[i].chunk, obj_strerror(rc));
-		} else {
-			ra->st->fragments += (uint64_t)rc;
+		if (ri == NULL || (ri->path = strdup(ra->path)) == NULL) {
+			free(ri);
+			return -ENOMEM;
+		}
+		ri->it.fn = repair_one;
+		ri->ra = ra;
+		ri->mb = pg->ext[i].blk;
+		ri->chunk = pg->ext[i].chunk;
+		pthread_mutex_lock(&ra->mu);
+		ra->pending++;
+		pthread_mutex_unlock(&ra->mu);
+		if (workq_push_wait(ra->q, &ri->it, 0) != 0) {
+			pthread_mutex_lock(&ra->mu);
+			ra->pending--;
+			pthread_mutex_unlock(&ra->mu);
+			free(ri->path);
+			free(ri);
+			return -ESHUTDOWN;
 		}
 	}
 	return 0;
@@ -601,26 +663,44 @@ static int repair_file(void *arg, const char *path, uint64_t size, int64_t mtime
 	if (mc_resolve(ra->mc, path, &a) != 0) {
 		return 0; /* removed meanwhile */
 	}
+	pthread_mutex_lock(&ra->mu);
 	ra->st->files++;
+	pthread_mutex_unlock(&ra->mu);
 	rc = mc_extents_each(ra->mc, a.ino, EXTENT_PAGE, repair_page, ra);
 	if (rc < 0) {
+		pthread_mutex_lock(&ra->mu);
 		ra->rc = ra->rc ? ra->rc : rc;
+		pthread_mutex_unlock(&ra->mu);
 	}
 	return 0;
 }
 
 int obj_repair(struct objc *oc, const char *bucket, struct repair_stats *st)
 {
-	struct repair_arg ra = {oc, NULL, st, 0, NULL};
+	struct repair_arg ra = {.oc = oc, .st = st};
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	if ((rc = mc_open(oc->cl, bucket, &ra.mc)) != 0) {
 		return rc;
 	}
+	if ((rc = workq_start("repair", REPAIR_THREADS, REPAIR_QUEUE, &ra.q)) != 0) {
+		mc_close(ra.mc);
+		return rc;
+	}
+	pthread_mutex_init(&ra.mu, NULL);
+	pthread_cond_init(&ra.cv, NULL);
 	/* The callback may make its own requests: each page's reply is
 	 * already complete when it runs. */
 	rc = mc_list_each(ra.mc, "", LIST_PAGE, repair_file, &ra);
+	pthread_mutex_lock(&ra.mu);
+	while (ra.pending > 0) {
+		pthread_cond_wait(&ra.cv, &ra.mu);
+	}
+	pthread_mutex_unlock(&ra.mu);
+	workq_stop(ra.q);
+	pthread_cond_destroy(&ra.cv);
+	pthread_mutex_destroy(&ra.mu);
 	mc_close(ra.mc);
 	return rc < 0 ? rc : ra.rc;
 }

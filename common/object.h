@@ -20,6 +20,7 @@ struct objc;
 int objc_open(const struct cfg *cfg, struct objc **out);
 void objc_close(struct objc *oc);
 struct cl *objc_cl(struct objc *oc);
+struct blk *objc_blk(struct objc *oc);
 
 /* Creates a bucket: its shard (root directory) and its catalog entry.
  * -EEXIST if it exists, -EINVAL for a bad name. */
@@ -55,7 +56,7 @@ typedef int (*obj_list_fn)(void *arg, const struct obj_entry *e);
 int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg);
 
 /* Puts every fragment of every file of bucket back on its home node
- * (blk_repair on each block).  Fills what it did; returns 0 or the first
+ * (blk_repair on each block, 8 blocks at a time).  Fills what it did; returns 0 or the first
  * error (-EIO for a block that can no longer be read). */
 struct repair_stats {
 	uint64_t files, blocks, fragments, failed;

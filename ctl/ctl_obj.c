@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "ctl.h"
 #include "json.h"
@@ -383,26 +384,42 @@ static void repair_usage(FILE *f)
 		   "Check every block of every file of BUCKET and write each fragment that\n"
 		   "is missing or damaged on its home node back there, rebuilt from the\n"
 		   "others: run it after a node was down (its fragments were handed off\n"
-		   "to other nodes) or replaced.  Home nodes that are down are skipped.\n"
-		   "  --json  print the counts as one JSON document (objfsctl(8))\n");
+		   "to other nodes) or replaced.  Each home node reads its fragment in full\n"
+		   "to check it, so damaged data and parity are found too.  Home nodes that\n"
+		   "are down are skipped.  Prints the bytes rebuilt and the rate.\n\n"
+		   "  --json   print the result as one JSON document (objfsctl(8))\n");
 }
 
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 {
-	struct repair_stats st = {0};
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	struct repair_stats st;
+	struct blk_rr_stats before, after;
 	const char *bucket;
 	struct objc *oc;
-	int rc, i, json;
+	uint64_t t0, bytes;
+	double secs;
+	int rc, ch, json = 0;
 
-	if (ctl_is_help(argc, argv)) {
-		repair_usage(stdout);
-		return CTL_OK;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			repair_usage(stdout);
+			return CTL_OK;
+		default:
+			repair_usage(stderr);
+			return CTL_USAGE;
+		}
 	}
-	if ((i = ctl_json_operands(argc, argv, &json)) < 0 || argc - i != 1) {
+	if (argc - optind != 1) {
 		repair_usage(stderr);
 		return CTL_USAGE;
 	}
-	bucket = argv[i];
+	bucket = argv[optind];
 	if (msg_check_bucket(bucket) != 0) {
 		fprintf(stderr, "objfsctl repair: invalid bucket name '%s'\n", bucket);
 		return CTL_USAGE;
@@ -411,8 +428,13 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	cl_wait_connected(objc_cl(oc), 2000);
+	blk_rr_stats(objc_blk(oc), &before);
+	t0 = clock_mono_ms();
 	rc = obj_repair(oc, bucket, &st);
+	secs = (double)(clock_mono_ms() - t0) / 1000.0;
+	blk_rr_stats(objc_blk(oc), &after);
 	objc_close(oc);
+	bytes = after.bytes_rewritten - before.bytes_rewritten;
 	if (json) {
 		struct jw jw;
 
@@ -422,14 +444,19 @@ int ctl_cmd_repair(struct ctl *c, int argc, char **argv)
 		jw_u64(&jw, "files", st.files);
 		jw_u64(&jw, "blocks", st.blocks);
 		jw_u64(&jw, "fragments_rewritten", st.fragments);
+		jw_u64(&jw, "bytes_rewritten", bytes);
 		jw_u64(&jw, "blocks_failed", st.failed);
+		jw_num(&jw, "seconds", secs);
+		jw_num(&jw, "mb_per_s", secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
 		jw_str(&jw, "error", rc != 0 ? obj_strerror(rc) : NULL);
 		jw_finish(&jw);
 	} else {
-		printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, "
-		       "%llu blocks failed\n",
+		printf("repair %s: %llu files, %llu blocks checked, %llu fragments rewritten, %llu "
+		       "blocks failed\n",
 		       bucket, (unsigned long long)st.files, (unsigned long long)st.blocks,
 		       (unsigned long long)st.fragments, (unsigned long long)st.failed);
+		printf("rebuilt %.1f MB in %.1f s: %.1f MB/s\n", (double)bytes / 1e6, secs,
+		       secs > 0 ? (double)bytes / 1e6 / secs : 0.0);
 	}
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl repair: %s: %s\n", bucket, obj_strerror(rc));

@@ -32,6 +32,10 @@ static const struct cmd cmds[] = {
     {"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
     {"ls", ctl_cmd_ls, "list the objects of BUCKET, optionally under PREFIX"},
     {"repair", ctl_cmd_repair, "rebuild missing or damaged fragments of a bucket's files"},
+    {"scrub", ctl_cmd_scrub, "read every fragment now and check it; 'scrub status': last passes"},
+    {"fsck", ctl_cmd_fsck, "check every block's redundancy (degraded, lost); --repair"},
+    {"gc", ctl_cmd_gc, "delete stray fragments no block references (after a grace period)"},
+    {"durability", ctl_cmd_durability, "estimate annual durability from k+m, zones, AFR, MTTR"},
     {"quota", ctl_cmd_quota, "limit bytes and inodes of a bucket or directory tree"},
     {"snapshot", ctl_cmd_snapshot, "make, list or remove read-only copies of a tree"},
     {"trash", ctl_cmd_trash, "keep deleted files for a while; list, restore, empty"},
@@ -54,7 +58,7 @@ static void usage(FILE *f)
 		   "  -h, --help         show this help\n"
 		   "  -V, --version      show the version\n\nCommands:\n");
 	for (size_t i = 0; i < OBJ_ARRAY_LEN(cmds); i++) {
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	}
 	fprintf(f, "\nRun 'objfsctl COMMAND --help' for a command's options.  They may also\n"
 		   "follow its operands (bucket rm NAME --force); '--' ends them.\n"

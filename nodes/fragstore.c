@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/checksum.h"
@@ -60,6 +61,7 @@
 #define FRAG_HDR_CSUM_OFF 56 /* the header checksum covers everything before it */
 #define QUARANTINE_DIR "quarantine"
 #define PROBE_NAME ".probe"
+#define DIRECT_ALIGN 4096 /* O_DIRECT buffer, offset and length alignment */
 
 /* Longest relative name: "quarantine/" + 32 hex + ".255" + "." + 16 hex. */
 #define NAME_MAX_LEN 96
@@ -533,6 +535,102 @@ int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr 
 	return frag_read(fs, ref, h, NULL);
 }
 
+/* The buffered full read of frag_verify, for file systems without
+ * O_DIRECT (tmpfs). */
+static int verify_buffered(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
+{
+	struct frag_hdr h;
+	uint8_t *data = NULL;
+	int rc = frag_read(fs, ref, &h, &data);
+
+	free(data);
+	if (rc == 0 && bytes != NULL) {
+		*bytes += FRAG_HDR_LEN + (uint64_t)h.frag_len;
+	}
+	return rc;
+}
+
+/* Verification reads bypass the page cache (O_DIRECT): a scrub must check
+ * what the disk holds, not a cached copy of what was written, and must not
+ * push out the pages foreground reads use.  The checks are frag_read's. */
+int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	struct frag_name fn = {.index = ref->index};
+	struct frag_hdr got;
+	const char *why = NULL;
+	void *buf = NULL;
+	struct stat st;
+	size_t cap;
+	ssize_t n;
+	int fd, rc = 0;
+
+	memcpy(fn.id, ref->block_id, BLOCK_ID_LEN);
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	fd = openat(fs->root_fd, name, O_RDONLY | O_CLOEXEC | O_DIRECT);
+	if (fd < 0 && errno == EINVAL) {
+		return verify_buffered(fs, ref, bytes);
+	}
+	if (fd < 0) {
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > FRAG_HDR_LEN + (uint64_t)MSG_BLOCK_MAX) {
+		why = "file larger than any fragment";
+		goto out;
+	}
+	/* One aligned read of the whole file: O_DIRECT returns up to the end. */
+	cap = ((size_t)st.st_size + DIRECT_ALIGN - 1) / DIRECT_ALIGN * DIRECT_ALIGN;
+	if (posix_memalign(&buf, DIRECT_ALIGN, cap ? cap : DIRECT_ALIGN) != 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	do {
+		n = pread(fd, buf, cap, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		rc = -errno;
+		if (rc == -EINVAL) {
+			/* Alignment the device refuses: read it the usual way. */
+			close(fd);
+			free(buf);
+			return verify_buffered(fs, ref, bytes);
+		}
+		goto out;
+	}
+	if (n < FRAG_HDR_LEN) {
+		why = "truncated header";
+	} else {
+		(void)hdr_decode(buf, &got, &why); /* why says how; quarantined below */
+	}
+	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
+			    got.ref.index != ref->index)) {
+		why = "header names another fragment";
+	}
+	if (why == NULL && (uint64_t)st.st_size != FRAG_HDR_LEN + (uint64_t)got.frag_len) {
+		why = "file size does not match header";
+	}
+	if (why == NULL && (size_t)n < FRAG_HDR_LEN + (size_t)got.frag_len) {
+		why = "truncated data";
+	}
+	if (why == NULL && csum64((uint8_t *)buf + FRAG_HDR_LEN, got.frag_len) != got.csum) {
+		why = "data checksum mismatch";
+	}
+out:
+	close(fd);
+	free(buf);
+	if (rc == 0 && why != NULL) {
+		return quarantine(fs, name, &fn, &st, why);
+	}
+	if (rc == 0 && bytes != NULL) {
+		*bytes += FRAG_HDR_LEN + (uint64_t)got.frag_len;
+	}
+	return rc;
+}
+
 /* ---- writing ---- */
 
 /* Admits a put of size bytes against the disk and the capacity, reserving
@@ -702,6 +800,47 @@ static int remove_one(struct fragstore *fs, const char *name)
 		rc = 1;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s, int dry)
+{
+	char top[4], leaf[8], name[NAME_MAX_LEN];
+	struct timespec now;
+	struct stat st;
+	int rc = 0;
+
+	if (ref->index >= EC_MAX_FRAGS) {
+		return -EINVAL;
+	}
+	frag_paths(ref->block_id, ref->index, top, leaf, name);
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* The age check and the unlink under one lock: a put that renames a
+	 * fresh copy into place in between is never the file removed. */
+	pthread_mutex_lock(&fs->lock);
+	if (fstatat(fs->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	} else if (st.st_mtim.tv_sec > now.tv_sec - (time_t)grace_s) {
+		rc = -EAGAIN;
+	} else if (dry) {
+		rc = 1;
+	} else if (unlinkat(fs->root_fd, name, 0) < 0) {
+		rc = errno == ENOENT ? 0 : -errno;
+	} else {
+		uint64_t sz = (uint64_t)st.st_size;
+
+		fs->count -= fs->count > 0;
+		fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
+		rc = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == 1 && !dry) {
+		int frc = fsync_dir(fs->root_fd, leaf);
+
+		if (frc < 0) {
+			return frc;
+		}
+	}
 	return rc;
 }
 

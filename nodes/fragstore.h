@@ -35,6 +35,21 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data);
  * then renamed aside to DATA_DIR/frags/quarantine for repair). */
 int frag_get(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h, uint8_t **data);
 
+/* Reads every byte of a fragment from the disk (O_DIRECT where the file
+ * system has it: not from the page cache, and without filling it) and
+ * checks both checksums, as frag_get does (a failure quarantines it),
+ * without keeping the bytes.  Adds the
+ * bytes read to *bytes when bytes is not NULL.  Returns 0, -ENOENT,
+ * -OBJ_ECHECKSUM or the errno of the read. */
+int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *bytes);
+
+/* Removes one fragment only if its file was last written more than
+ * grace_s seconds ago by this node's clock (a stray found by the sweep:
+ * a fragment written since the mark may belong to a block about to be
+ * committed).  With dry set nothing is removed.  Returns 1 if removed (or
+ * it would be), 0 if absent, -EAGAIN if younger. */
+int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_s, int dry);
+
 /* Reads and checks only the header (data checksum not verified). */
 int frag_stat(struct fragstore *fs, const struct frag_ref *ref, struct frag_hdr *h);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/ec.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../proto/frame.h"
@@ -226,16 +227,113 @@ static int h_usage(struct node_ctx *n, struct rd *r, struct srv_reply *out, char
 	return 0;
 }
 
+static int h_scrub(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		   size_t errlen)
+{
+	struct scrub_status st;
+	uint8_t op = rd_u8(r);
+	uint32_t want;
+
+	if (!rd_done(r) || op > SCRUB_START) {
+		return -OBJ_EPROTO;
+	}
+	if (n->scrub == NULL) {
+		snprintf(err, errlen, "node %u runs no scrubber", n->node_id);
+		return -ENOTSUP;
+	}
+	want = op == SCRUB_START ? scrub_kick(n->scrub) : 0;
+	scrub_status(n->scrub, &st);
+	if (op == SCRUB_START && st.cur.id != want) {
+		/* The thread has not taken the kick yet: report the pass that
+		 * starts now, which the caller waits to see as last.id. */
+		st.cur = (struct scrub_pass){.id = want, .total = st.cur.total};
+		st.running = 1;
+	}
+	msg_put_scrub_status(&out->w, &st);
+	return 0;
+}
+
+/* One fragment of a FRAG_CHECK request. */
+static uint8_t check_one(struct node_ctx *n, uint8_t op, uint32_t grace_s,
+			 const struct frag_ref *ref)
+{
+	int rc;
+
+	if (op == FRAG_CHECK_VERIFY) {
+		rc = frag_verify(n->fs, ref, NULL);
+		if (rc == 0) {
+			return FRAG_RES_OK;
+		}
+		return rc == -ENOENT	      ? FRAG_RES_MISSING
+		       : rc == -OBJ_ECHECKSUM ? FRAG_RES_BAD
+					      : FRAG_RES_ERROR;
+	}
+	rc = frag_sweep(n->fs, ref, grace_s, op == FRAG_CHECK_AGE);
+	if (rc == 1 && op == FRAG_CHECK_AGE) {
+		return FRAG_RES_OK;
+	}
+	if (rc == 1) {
+		char hex[2 * BLOCK_ID_LEN + 1];
+
+		msg_block_hex(ref->block_id, hex);
+		log_info("frag.sweep", "stray fragment %s.%u deleted", hex, ref->index);
+		return FRAG_RES_DELETED;
+	}
+	return rc == 0 ? FRAG_RES_MISSING : rc == -EAGAIN ? FRAG_RES_YOUNG : FRAG_RES_ERROR;
+}
+
+/* FRAG_CHECK: full reads (VERIFY), age-checked deletes (SWEEP) or age
+ * checks alone (AGE) of a list of fragments, one result byte each. */
+static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+			size_t errlen)
+{
+	uint8_t op = rd_u8(r);
+	uint32_t grace_s = rd_u32(r), cnt = rd_u32(r);
+	struct frag_ref *refs;
+
+	(void)err;
+	(void)errlen;
+	if (!rd_ok(r) || op < FRAG_CHECK_VERIFY || op > FRAG_CHECK_AGE || cnt > FRAG_CHECK_MAX ||
+	    r->left != (size_t)cnt * (BLOCK_ID_LEN + 1)) {
+		return -OBJ_EPROTO;
+	}
+	refs = calloc(cnt ? cnt : 1, sizeof(*refs));
+	if (refs == NULL) {
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		msg_get_frag_ref(r, &refs[i]);
+		if (refs[i].index >= EC_MAX_FRAGS) {
+			r->bad = true;
+		}
+	}
+	if (!rd_done(r)) {
+		free(refs);
+		return -OBJ_EPROTO;
+	}
+	wr_u32(&out->w, cnt);
+	for (uint32_t i = 0; i < cnt; i++) {
+		wr_u8(&out->w, check_one(n, op, grace_s, &refs[i]));
+	}
+	free(refs);
+	return 0;
+}
+
 /* Fragment and node requests; pool: the server queue that runs each
  * (fragment I/O fsyncs, so it never shares threads with metadata). */
 static const struct {
 	handler_fn fn;
 	enum srv_pool pool;
 } handlers[MSG_TYPE_MAX] = {
-    [MSG_PING] = {h_ping, SRV_POOL_META},	  [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
-    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK}, [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
-    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK}, [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
+    [MSG_PING] = {h_ping, SRV_POOL_META},
+    [MSG_FRAG_PUT] = {h_frag_put, SRV_POOL_DISK},
+    [MSG_FRAG_GET] = {h_frag_get, SRV_POOL_DISK},
+    [MSG_FRAG_STAT] = {h_frag_stat, SRV_POOL_DISK},
+    [MSG_FRAG_DEL] = {h_frag_del, SRV_POOL_DISK},
+    [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK},
     [MSG_USAGE] = {h_usage, SRV_POOL_META},
+    [MSG_SCRUB] = {h_scrub, SRV_POOL_META},
+    [MSG_FRAG_CHECK] = {h_frag_check, SRV_POOL_DISK},
 };
 
 static int is_meta(uint8_t type)

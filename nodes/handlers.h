@@ -9,6 +9,7 @@
 
 #include "fragstore.h"
 #include "meta_service.h"
+#include "scrub.h"
 #include "server.h"
 #include "usage.h"
 
@@ -19,6 +20,7 @@ struct node_ctx {
 	struct msvc *msvc;   /* metadata shards served here */
 	struct server *srv;  /* for PING statistics; set after srv_start */
 	struct usage *usage; /* usage history; NULL answers USAGE with none */
+	struct scrub *scrub; /* NULL: SCRUB answers -ENOTSUP */
 	uint64_t start_ms;
 };
 

@@ -473,6 +473,47 @@ static int mh_buckets(struct mh_req *q)
 	return finish_list(&lo, rc, 0, out);
 }
 
+/* META_BLOCKS: a page of the shard's blocks in id order (the mark of
+ * objfsctl gc).  Leader only and never stale: a replica that is behind
+ * would leave out blocks committed since, and their fragments would look
+ * like strays. */
+static int mh_blocks(struct mh_req *q)
+{
+	struct rd *r = q->r;
+	uint8_t first = rd_u8(r), after[BLOCK_ID_LEN];
+	struct meta_block_row *v;
+	uint32_t max;
+	int more = 0, n;
+
+	rd_bytes(r, after, BLOCK_ID_LEN);
+	max = rd_u32(r);
+	if (!rd_done(r) || first > 1 || max == 0) {
+		return -OBJ_EPROTO;
+	}
+	if (max > META_BLOCKS_MAX) {
+		max = META_BLOCKS_MAX;
+	}
+	v = calloc(max, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_blocks(q->s->ms, after, first, v, max, &more);
+	if (n >= 0) {
+		wr_u32(&q->out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			wr_bytes(&q->out->w, v[i].blk.id, BLOCK_ID_LEN);
+			wr_u8(&q->out->w, v[i].blk.k);
+			wr_u8(&q->out->w, v[i].blk.m);
+			wr_u32(&q->out->w, v[i].blk.len);
+			wr_u64(&q->out->w, v[i].blk.csum);
+			wr_u32(&q->out->w, v[i].refs);
+		}
+		wr_u8(&q->out->w, more ? 1 : 0);
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
 /* META_SHARD_OPEN: become a replica of a new shard (idempotent). */
 static int mh_shard_open(struct mh_req *q)
 {
@@ -585,6 +626,9 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, SRV_POOL_DISK},
     [MSG_META_SHARDS] = {mh_shards, 0, SRV_POOL_DISK},
     [MSG_META_MEMBER] = {mh_member, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_DISK},
+    /* MH_MUTATES although it changes nothing: it must never be answered
+     * by a stale replica (see mh_blocks). */
+    [MSG_META_BLOCKS] = {mh_blocks, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_META},
 };
 
 static const struct mh_entry *entry_of(uint8_t type)

@@ -154,6 +154,11 @@ int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
 /* Blocks in the GC queue (for metrics), or a negative errno. */
 int64_t ms_gc_count(struct mstore *ms);
 
+/* Blocks the shard knows, referenced or waiting for GC, whose id sorts
+ * after `after` (every block when first is set), in id order: at most
+ * max rows into out.  Returns the count; *more set if more may follow. */
+int ms_blocks(struct mstore *ms, const uint8_t after[BLOCK_ID_LEN], int first,
+	      struct meta_block_row *out, size_t max, int *more);
 /* Quotas: what is QUOTA_LIST (from after ino), QUOTA_GET (-ENODATA if
  * none) or QUOTA_NEAREST (ino's or its closest ancestor's), | QUOTA_CHECK
  * to recount usage.  Fills at most max; returns the count, *more set if

@@ -709,3 +709,53 @@ int64_t ms_gc_count(struct mstore *ms)
 	pthread_mutex_unlock(&ms->lock);
 	return n;
 }
+
+int ms_blocks(struct mstore *ms, const uint8_t after[BLOCK_ID_LEN], int first,
+	      struct meta_block_row *out, size_t max, int *more)
+{
+	/* An empty blob sorts before every id: the first page. */
+	static const uint8_t none[1];
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int rc = 0;
+
+	*more = 0;
+	if (max == 0 || max >= INT_MAX) {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&ms->lock);
+	ms->dberr = 0;
+	st = msi_bind(ms, S_BLOCKS_PAGE,
+		      ARGS(first ? AB(none, 0) : AB(after, BLOCK_ID_LEN), AI(max + 1)));
+	while (st != NULL) {
+		struct meta_block_row *row = &out[n];
+
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			rc = rc == SQLITE_DONE ? 0 : msi_db_fail(ms, rc, "blocks page");
+			break;
+		}
+		if (n == max) {
+			*more = 1;
+			rc = 0;
+			break;
+		}
+		memset(row, 0, sizeof(*row));
+		if (sqlite3_column_bytes(st, 0) == BLOCK_ID_LEN) {
+			memcpy(row->blk.id, sqlite3_column_blob(st, 0), BLOCK_ID_LEN);
+		}
+		row->blk.k = (uint8_t)sqlite3_column_int64(st, 1);
+		row->blk.m = (uint8_t)sqlite3_column_int64(st, 2);
+		row->blk.len = (uint32_t)sqlite3_column_int64(st, 3);
+		row->blk.csum = (uint64_t)sqlite3_column_int64(st, 4);
+		row->refs = (uint32_t)sqlite3_column_int64(st, 5);
+		n++;
+	}
+	if (st != NULL) {
+		msi_stmt_done(st);
+	} else {
+		rc = ms->dberr;
+	}
+	pthread_mutex_unlock(&ms->lock);
+	return rc < 0 ? rc : (int)n;
+}

@@ -2,8 +2,9 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store, then the metadata shard registry
- *   4. metrics endpoint if metrics_addr is set (a port in use is refused)
+ *   3. open the fragment store; 4. the metrics endpoint if metrics_addr
+ *      is set (a port in use is refused); the store's scrub thread, then
+ *      the metadata shard registry
  *   5. listen (a port in use is reported as such), start contexts/workers,
  *      then the usage sampler (nodes/usage.c)
  *   6. wait for SIGTERM/SIGINT; then stop in reverse order.
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 #include "fragstore.h"
 #include "handlers.h"
 #include "node_metrics.h"
+#include "scrub.h"
 #include "server.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -155,14 +158,29 @@ int main(int argc, char **argv)
 	if ((rc = node_metrics_start(me->metrics_addr, &nm, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	frag_set_metrics(nc.fs, node_metrics_registry(nm));
+	{
+		char state[PATH_MAX + 16];
+
+		snprintf(state, sizeof(state), "%s/scrub.state", me->data_dir);
+		if ((rc = scrub_start(nc.fs, cfg.scrub_period_s, cfg.scrub_rate_mb, state,
+				      &nc.scrub)) != 0) {
+			fprintf(stderr, "objfs-node: scrub thread: %s\n", obj_strerror(rc));
+			frag_close(nc.fs);
+			node_metrics_stop(nm);
+			return 1;
+		}
+	}
 
 	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
 		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
-		node_metrics_stop(nm);
+		scrub_stop(nc.scrub);
+		node_metrics_quiesce(nm);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	msvc_set_metrics(nc.msvc, node_metrics_registry(nm));
@@ -179,9 +197,11 @@ int main(int argc, char **argv)
 	/* 5. replication of metadata shards, then the request server */
 	if ((rc = msvc_start(nc.msvc, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
-		node_metrics_stop(nm);
+		node_metrics_quiesce(nm);
 		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	sc.url = me->addr;
@@ -203,9 +223,11 @@ int main(int argc, char **argv)
 	sc.metrics = node_metrics_registry(nm);
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
-		node_metrics_stop(nm);
+		node_metrics_quiesce(nm);
 		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	nc.srv = srv;
@@ -213,9 +235,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "objfs-node: node %u: out of memory\n", me->id);
 		msvc_quiesce(nc.msvc);
 		srv_stop(srv);
-		node_metrics_stop(nm);
+		node_metrics_quiesce(nm);
 		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	if (nm != NULL) {
@@ -247,9 +271,12 @@ int main(int argc, char **argv)
 	 * each deferred reply is sent before the server stops. */
 	msvc_quiesce(nc.msvc);
 	srv_stop(srv);
-	/* Nothing observes any more; the collectors read the stores. */
-	node_metrics_stop(nm);
+	/* Scrapes stop before the stores they read close; the registry goes
+	 * last, after every thread that observes into it. */
+	node_metrics_quiesce(nm);
 	msvc_close(nc.msvc);
+	scrub_stop(nc.scrub);
 	frag_close(nc.fs);
+	node_metrics_stop(nm);
 	return 0;
 }

@@ -86,6 +86,14 @@ int node_metrics_attach(struct node_metrics *nm, struct node_ctx *nc)
 	return rc;
 }
 
+void node_metrics_quiesce(struct node_metrics *nm)
+{
+	if (nm != NULL) {
+		mx_http_stop(nm->http);
+		nm->http = NULL;
+	}
+}
+
 void node_metrics_stop(struct node_metrics *nm)
 {
 	if (nm == NULL) {

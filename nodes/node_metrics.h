@@ -20,7 +20,10 @@ int node_metrics_start(const char *addr, struct node_metrics **out, char *err, s
 struct mx_registry *node_metrics_registry(struct node_metrics *nm);
 /* Adds the scrape-time collectors of nc's fragment store and shards. */
 int node_metrics_attach(struct node_metrics *nm, struct node_ctx *nc);
-/* Stops serving and frees everything; before the stores close. */
+/* Stops serving: before the stores the collectors read close. */
+void node_metrics_quiesce(struct node_metrics *nm);
+/* Stops serving if still serving, and frees the registry: after every
+ * thread that observes into it (server, replication, stores) stopped. */
 void node_metrics_stop(struct node_metrics *nm);
 
 #endif

@@ -33,6 +33,11 @@
  *  33  META_SHARDS   bucket (ignored)               u32 n, n*shard_state
  *  34  META_MEMBER   bucket, u8 add(1)/remove(2),   -   (leader only)
  *                    u32 node id
+ *  37  META_BLOCKS   bucket, u8 first, id after[16], u32 n, n*block_row, u8 more
+ *                    u32 max                        (leader only, never stale:
+ *                                                   the mark of the stray sweep)
+ *      block_row: id[16], u8 k, u8 m, u32 len, u64 csum, u32 refs (0: queued
+ *      for GC); blocks referenced by files and blocks awaiting GC, in id order
  *  53  META_QUOTA    bucket, u8 what, u64 ino       u32 n, n*meta_quota, u8 more
  *                    (what: QUOTA_LIST from after ino, QUOTA_GET of ino,
  *                    QUOTA_NEAREST of ino or its closest ancestor; |
@@ -70,6 +75,7 @@ enum {
 	MSG_META_SHARD_OPEN = 32,
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
+	MSG_META_BLOCKS = 37,
 	MSG_META_QUOTA = 53,
 	MSG_META_TRASH = 54,
 	MSG_META_MAX
@@ -92,6 +98,13 @@ static inline int meta_is_snap_ino(uint64_t ino)
 #define META_XATTR_VALUE_MAX 65536
 #define META_EXTENTS_MAX 65536 /* per META_OP record (256 GiB of 4 MiB chunks) */
 #define META_READDIR_MAX 1024
+#define META_BLOCKS_MAX 4096 /* rows per META_BLOCKS reply */
+
+/* One row of META_BLOCKS. */
+struct meta_block_row {
+	struct manifest_block blk;
+	uint32_t refs; /* 0: waiting in the GC queue */
+};
 
 struct meta_attr {
 	uint64_t ino;

@@ -6,17 +6,26 @@
 
 #include "../common/ec.h"
 #include "../common/err.h"
+#include "meta.h"
 
 static const char *const msg_names[MSG_TYPE_MAX] = {
     [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
     [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del", [MSG_FRAG_LIST] = "frag_list",
-    [MSG_USAGE] = "usage",
+    [MSG_USAGE] = "usage",	   [MSG_SCRUB] = "scrub",	[MSG_FRAG_CHECK] = "frag_check",
 };
 
 static const char *const meta_names[] = {
     "meta_op",	     "meta_lookup",    "meta_getattr",	  "meta_readdir", "meta_readlink",
     "meta_getxattr", "meta_listxattr", "meta_extents",	  "meta_statfs",  "meta_resolve",
     "meta_list",     "meta_buckets",   "meta_shard_open", "meta_shards",  "meta_member",
+};
+
+/* Metadata ids past the dense run above (ids are given out in ranges). */
+static const struct {
+	uint8_t type;
+	const char *name;
+} meta_names_sparse[] = {
+    {MSG_META_BLOCKS, "meta_blocks"},
 };
 
 const char *msg_type_name(uint8_t type)
@@ -26,6 +35,11 @@ const char *msg_type_name(uint8_t type)
 	}
 	if (type >= MSG_META_FIRST && type - MSG_META_FIRST < (int)OBJ_ARRAY_LEN(meta_names)) {
 		return meta_names[type - MSG_META_FIRST];
+	}
+	for (size_t i = 0; i < OBJ_ARRAY_LEN(meta_names_sparse); i++) {
+		if (meta_names_sparse[i].type == type) {
+			return meta_names_sparse[i].name;
+		}
 	}
 	return "unknown";
 }
@@ -143,6 +157,72 @@ void msg_put_error(struct wr *w, const char *text)
 void msg_get_error(struct rd *r, char *out, size_t cap)
 {
 	rd_str(r, out, cap);
+}
+
+static void put_scrub_pass(struct wr *w, const struct scrub_pass *p)
+{
+	wr_u32(w, p->id);
+	wr_u64(w, p->started_ms);
+	wr_u64(w, p->finished_ms);
+	wr_u64(w, p->total);
+	wr_u64(w, p->checked);
+	wr_u64(w, p->bad);
+	wr_u64(w, p->bytes);
+}
+
+static void get_scrub_pass(struct rd *r, struct scrub_pass *p)
+{
+	p->id = rd_u32(r);
+	p->started_ms = rd_u64(r);
+	p->finished_ms = rd_u64(r);
+	p->total = rd_u64(r);
+	p->checked = rd_u64(r);
+	p->bad = rd_u64(r);
+	p->bytes = rd_u64(r);
+}
+
+void msg_put_scrub_status(struct wr *w, const struct scrub_status *s)
+{
+	uint32_t n = s->n_bad < SCRUB_BAD_MAX ? s->n_bad : SCRUB_BAD_MAX;
+
+	wr_u8(w, s->running);
+	wr_u32(w, s->rate_mb);
+	wr_u64(w, s->period_s);
+	put_scrub_pass(w, &s->cur);
+	put_scrub_pass(w, &s->last);
+	wr_u32(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msg_put_frag_ref(w, &s->bad[i]);
+	}
+}
+
+void msg_get_scrub_status(struct rd *r, struct scrub_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->running = rd_u8(r);
+	out->rate_mb = rd_u32(r);
+	out->period_s = rd_u64(r);
+	get_scrub_pass(r, &out->cur);
+	get_scrub_pass(r, &out->last);
+	out->n_bad = rd_u32(r);
+	if (out->running > 1 || out->n_bad > SCRUB_BAD_MAX) {
+		r->bad = true;
+		out->n_bad = 0;
+	}
+	for (uint32_t i = 0; i < out->n_bad; i++) {
+		msg_get_frag_ref(r, &out->bad[i]);
+	}
+}
+
+void msg_put_frag_check(struct wr *w, uint8_t op, uint32_t grace_s, const struct frag_ref *refs,
+			size_t n)
+{
+	wr_u8(w, op);
+	wr_u32(w, grace_s);
+	wr_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		msg_put_frag_ref(w, &refs[i]);
+	}
 }
 
 int msg_check_bucket(const char *b)

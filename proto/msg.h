@@ -15,9 +15,11 @@
  *                         u32 max
  *   7  USAGE       v2     u32 max                      u32 n, n*usage_sample (oldest
  *                                                      first, the newest n kept)
- *   8..9        retired (v1 object index, replaced by metadata shards)
- *   (7 was a v1 object-index message too; v1 frames are refused since v2,
- *   so no peer can read the old meaning into it)
+ *   8  SCRUB       v2     u8 op (0 status, 1 start)    scrub_status
+ *   9  FRAG_CHECK  v2     u8 op, u32 grace_s, u32 n,   u32 n, n*u8 result
+ *                         n*frag_ref (n <= FRAG_CHECK_MAX)
+ *      (ids 7, 8 and 9 were v1's object index too, retired before any
+ *       release; a v1 peer is refused by the frame version first)
  *  20..31       metadata shards: see meta.h
  */
 #ifndef OBJFS_MSG_H
@@ -37,8 +39,9 @@ enum msg_type {
 	MSG_FRAG_DEL = 5,
 	MSG_FRAG_LIST = 6,
 	MSG_USAGE = 7, /* usage history of the node (nodes/usage.c) */
-	/* 8..9 retired: never reuse */
-	MSG_TYPE_MAX = 10,
+	MSG_SCRUB = 8,
+	MSG_FRAG_CHECK = 9,
+	MSG_TYPE_MAX = 16,
 	MSG_META_FIRST = 20 /* metadata messages: meta.h */
 };
 
@@ -98,6 +101,44 @@ struct usage_sample {
 #define MSG_USAGE_SAMPLE_LEN 88 /* encoded: 11 x u64 */
 #define MSG_USAGE_MAX 8192	/* samples per reply (704 KiB) */
 
+/* One scrub pass of a node: a full read of every fragment it stores. */
+struct scrub_pass {
+	uint32_t id;			  /* pass number on this node; 0: none yet */
+	uint64_t started_ms, finished_ms; /* wall clock; finished 0 while running */
+	uint64_t total;			  /* fragments stored when the pass began */
+	uint64_t checked, bad, bytes;	  /* fragments read, failed (quarantined), bytes read */
+};
+
+#define SCRUB_BAD_MAX 64 /* bad fragments a status reply lists (the latest) */
+
+/* SCRUB request ops. */
+enum scrub_op { SCRUB_STATUS = 0, SCRUB_START = 1 };
+
+struct scrub_status {
+	uint8_t running;	/* a pass is under way: cur describes it */
+	uint32_t rate_mb;	/* scrub_rate, MB/s */
+	uint64_t period_s;	/* scrub_period; 0: no automatic passes */
+	struct scrub_pass cur;	/* the pass running now, or the last one */
+	struct scrub_pass last; /* the last complete pass */
+	uint32_t n_bad;
+	struct frag_ref bad[SCRUB_BAD_MAX]; /* latest bad fragments found by any pass */
+};
+
+/* FRAG_CHECK ops and per-fragment results.  VERIFY reads every byte and
+ * checks both checksums (a failure quarantines, as FRAG_GET does); SWEEP
+ * deletes a fragment only if its file is older than grace_s by the
+ * node's clock; AGE answers what SWEEP would do, deleting nothing. */
+enum frag_check_op { FRAG_CHECK_VERIFY = 1, FRAG_CHECK_SWEEP = 2, FRAG_CHECK_AGE = 3 };
+enum frag_check_res {
+	FRAG_RES_OK = 0,      /* VERIFY: intact; AGE: old enough to delete */
+	FRAG_RES_MISSING = 1, /* not stored here */
+	FRAG_RES_BAD = 2,     /* VERIFY: failed a checksum, now quarantined */
+	FRAG_RES_YOUNG = 3,   /* SWEEP: younger than the grace period, kept */
+	FRAG_RES_DELETED = 4, /* SWEEP: removed */
+	FRAG_RES_ERROR = 5    /* the disk failed the read */
+};
+#define FRAG_CHECK_MAX 4096 /* fragments per FRAG_CHECK request */
+
 #define MSG_BLOCK_MAX ((uint64_t)64 * 1024 * 1024) /* largest block */
 #define MSG_MANIFEST_MAX (16u * 1024 * 1024)
 
@@ -108,6 +149,11 @@ void msg_put_node_status(struct wr *w, const struct node_status *s);
 void msg_put_error(struct wr *w, const char *text);
 void msg_put_usage_sample(struct wr *w, const struct usage_sample *s);
 
+void msg_put_scrub_status(struct wr *w, const struct scrub_status *s);
+/* A FRAG_CHECK request body for n refs (n <= FRAG_CHECK_MAX). */
+void msg_put_frag_check(struct wr *w, uint8_t op, uint32_t grace_s, const struct frag_ref *refs,
+			size_t n);
+
 /* Decoders read from r; the caller checks rd_ok()/rd_done().  Semantic
  * limits (index range, k/m range, lengths) mark the reader bad. */
 void msg_get_frag_ref(struct rd *r, struct frag_ref *out);
@@ -115,6 +161,8 @@ void msg_get_frag_hdr(struct rd *r, struct frag_hdr *out);
 void msg_get_node_status(struct rd *r, struct node_status *out);
 void msg_get_error(struct rd *r, char *out, size_t cap);
 void msg_get_usage_sample(struct rd *r, struct usage_sample *out);
+
+void msg_get_scrub_status(struct rd *r, struct scrub_status *out);
 
 /* Validates a bucket name: 1..63 chars of [a-z0-9.-], starting with a
  * letter or digit (S3 rules, simplified).  Returns 0 or -EINVAL. */

@@ -371,7 +371,8 @@ static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime)
 	return 0;
 }
 
-/* xattr reads and an object listing: buffers our query code allocates. */
+/* xattr reads, an object listing and a page of blocks: buffers our query
+ * code allocates. */
 static int op_ms_xattr_list(void *arg)
 {
 	uint8_t *val = NULL;
@@ -402,7 +403,18 @@ static int op_ms_xattr_list(void *arg)
 	if (rc < 0) {
 		return rc;
 	}
-	return found == 1 && more == 0 ? 0 : WRONG;
+	if (found != 1 || more != 0) {
+		return WRONG;
+	}
+	{
+		struct meta_block_row rows[4];
+
+		rc = ms_blocks(ms, NULL, 1, rows, 4, &more);
+	}
+	if (rc < 0) {
+		return rc;
+	}
+	return rc == 3 && more == 0 ? 0 : WRONG;
 }
 
 /* An object put into a shard fails cleanly at every allocation (ours or

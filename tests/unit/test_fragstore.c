@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/checksum.h"
@@ -294,6 +295,74 @@ START_TEST(test_flip_data)
 	ck_assert_uint_eq(u.count, 0);
 	ck_assert_uint_eq(u.bytes, 0);
 	free(data);
+	frag_close(fs);
+}
+END_TEST
+
+/* frag_verify reads the data: a byte flipped after the header passes
+ * frag_stat but fails verify, which quarantines it (then -ENOENT), and
+ * counts the bytes of intact fragments only. */
+START_TEST(test_verify)
+{
+	struct fragstore *fs;
+	struct frag_hdr h1, h2, got;
+	struct frag_ref none = {{0}, 3};
+	uint8_t *d1, *d2;
+	uint64_t bytes = 0;
+	char path[4200];
+
+	ck_assert_int_eq(frag_open(tmpdir, &fs), 0);
+	d1 = make_frag(40, 0, 4, 2, 5000, &h1);
+	d2 = make_frag(41, 5, 4, 2, 5000, &h2);
+	ck_assert_int_eq(frag_put(fs, &h1, d1), 0);
+	ck_assert_int_eq(frag_put(fs, &h2, d2), 0);
+	ck_assert_int_eq(frag_verify(fs, &h1.ref, &bytes), 0);
+	ck_assert_uint_eq(bytes, 64 + h1.frag_len);
+	frag_path(&h2.ref, path, sizeof(path));
+	flip_byte(path, 64 + h2.frag_len - 1);
+	ck_assert_int_eq(frag_stat(fs, &h2.ref, &got), 0);
+	ck_assert_int_eq(frag_verify(fs, &h2.ref, &bytes), -OBJ_ECHECKSUM);
+	ck_assert_uint_eq(bytes, 64 + h1.frag_len);
+	ck_assert_int_eq(count_files("frags/quarantine", NULL), 1);
+	ck_assert_int_eq(frag_verify(fs, &h2.ref, NULL), -ENOENT);
+	ck_assert_int_eq(frag_verify(fs, &none, NULL), -ENOENT);
+	free(d1);
+	free(d2);
+	frag_close(fs);
+}
+END_TEST
+
+/* frag_sweep keeps a file younger than the grace period (-EAGAIN), a dry
+ * sweep of an old one removes nothing but says it would (1), a real one
+ * removes it and its accounting (1), and an absent one is 0. */
+START_TEST(test_sweep)
+{
+	struct fragstore *fs;
+	struct frag_hdr h, got;
+	struct frag_usage u;
+	struct timespec old[2];
+	uint8_t *d;
+	char path[4200];
+
+	ck_assert_int_eq(frag_open(tmpdir, &fs), 0);
+	d = make_frag(50, 2, 4, 2, 7000, &h);
+	ck_assert_int_eq(frag_put(fs, &h, d), 0);
+	ck_assert_int_eq(frag_sweep(fs, &h.ref, 60, 0), -EAGAIN);
+	ck_assert_int_eq(frag_sweep(fs, &h.ref, 60, 1), -EAGAIN);
+	frag_path(&h.ref, path, sizeof(path));
+	clock_gettime(CLOCK_REALTIME, &old[0]);
+	old[0].tv_sec -= 120;
+	old[1] = old[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	ck_assert_int_eq(frag_sweep(fs, &h.ref, 60, 1), 1);
+	ck_assert_int_eq(frag_stat(fs, &h.ref, &got), 0);
+	ck_assert_int_eq(frag_sweep(fs, &h.ref, 60, 0), 1);
+	ck_assert_int_eq(frag_stat(fs, &h.ref, &got), -ENOENT);
+	frag_usage(fs, &u);
+	ck_assert_uint_eq(u.count, 0);
+	ck_assert_uint_eq(u.bytes, 0);
+	ck_assert_int_eq(frag_sweep(fs, &h.ref, 0, 0), 0);
+	free(d);
 	frag_close(fs);
 }
 END_TEST
@@ -849,6 +918,8 @@ static Suite *fragstore_suite(int readonly_case)
 	tcase_add_test(tc, test_put_bad_fields);
 	tcase_add_test(tc, test_flip_data);
 	tcase_add_test(tc, test_flip_header);
+	tcase_add_test(tc, test_verify);
+	tcase_add_test(tc, test_sweep);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_wrong_name);
 	tcase_add_test(tc, test_tmp_cleanup);

@@ -20,6 +20,54 @@
 
 /* ---- write and GC ---- */
 
+/* ms_blocks pages through every block the shard knows in id order: a
+ * block two files share appears once with refs 2, a block queued for GC
+ * stays listed with refs 0 until GC_DONE, and pages resume after the
+ * last id returned. */
+START_TEST(test_blocks_page)
+{
+	uint64_t f = mk(META_ROOT_INO, "f", S_IFREG | 0644);
+	uint64_t g = mk(META_ROOT_INO, "g", S_IFREG | 0644);
+	struct meta_extent fe[2] = {ext(0, 0xB1, CHUNK), ext(1, 0x31, 10)};
+	struct meta_extent ge = ext(0, 0xB1, CHUNK), ce = ext(0, 0xC1, 10);
+	struct meta_block_row rows[4];
+	struct meta_attr a;
+	struct meta_op op;
+	int more = -1;
+
+	ck_assert_int_eq(write_ext(f, fe, 2, CHUNK + 10, 0, NULL), 0);
+	ck_assert_int_eq(write_ext(g, &ge, 1, CHUNK, 0, NULL), 0);
+	ck_assert_int_eq(put("o/c", &ce, 1, NULL, 10, NULL), 0);
+	ck_assert_int_eq(ms_blocks(ms, NULL, 1, rows, 2, &more), 2);
+	ck_assert_int_eq(more, 1);
+	ck_assert_uint_eq(rows[0].blk.id[0], 0x31);
+	ck_assert_uint_eq(rows[0].refs, 1);
+	ck_assert_uint_eq(rows[1].blk.id[0], 0xB1);
+	ck_assert_uint_eq(rows[1].refs, 2);
+	ck_assert_uint_eq(rows[1].blk.k, 4);
+	ck_assert_uint_eq(rows[1].blk.m, 2);
+	ck_assert_uint_eq(rows[1].blk.len, CHUNK);
+	ck_assert_uint_eq(rows[1].blk.csum, 0xB1);
+	ck_assert_int_eq(ms_blocks(ms, rows[1].blk.id, 0, rows, 2, &more), 1);
+	ck_assert_int_eq(more, 0);
+	ck_assert_uint_eq(rows[0].blk.id[0], 0xC1);
+
+	/* o/c removed: C1 waits in the GC queue, still known (refs 0). */
+	ck_assert_int_eq(ms_resolve(ms, "o", &a), 0);
+	ck_assert_int_eq(rm(MOP_UNLINK, a.ino, "c", 0, NULL), 0);
+	ck_assert_int_eq(ms_blocks(ms, NULL, 1, rows, 4, &more), 3);
+	ck_assert_int_eq(more, 0);
+	ck_assert_uint_eq(rows[2].blk.id[0], 0xC1);
+	ck_assert_uint_eq(rows[2].refs, 0);
+	op_init(&op, MOP_GC_DONE);
+	op.ext = &ce;
+	op.n_ext = 1;
+	ck_assert_int_eq(apply(&op, NULL), 0);
+	ck_assert_int_eq(ms_blocks(ms, NULL, 1, rows, 4, &more), 2);
+	ck_assert_int_eq(ms_blocks(ms, NULL, 1, rows, 0, &more), -EINVAL);
+}
+END_TEST
+
 /* WRITE replaces chunks: an old block goes to GC once no extent of any
  * file names it; a rewrite with the same block keeps it; a block already
  * queued for GC cannot be referenced again; GC_DONE empties the queue. */
@@ -1040,6 +1088,7 @@ static Suite *meta_content_suite(void)
 	/* Generous for valgrind; natively the slowest test takes ~1 s. */
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_write_gc);
+	tcase_add_test(tc, test_blocks_page);
 	tcase_add_test(tc, test_inline_then_extents);
 	tcase_add_test(tc, test_extents_paging);
 	tcase_add_test(tc, test_put);

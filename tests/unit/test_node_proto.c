@@ -615,6 +615,54 @@ START_TEST(test_frag_put_short)
 }
 END_TEST
 
+/* Sends body as a request of type and expects -OBJ_EPROTO. */
+static void send_refused(struct node *n, nng_socket s, uint8_t type, const void *body, size_t blen)
+{
+	struct frame_hdr h;
+	uint8_t *b;
+	size_t len;
+
+	b = make_req(&n->key, type, frame_now_ms(), body, blen, &h, &len);
+	expect_error(n, raw_call(s, b, len), -OBJ_EPROTO, &h, NULL);
+	free(b);
+}
+
+/* SCRUB and FRAG_CHECK bodies that are malformed are -OBJ_EPROTO: an
+ * unknown op, a count that disagrees with the refs present (one short,
+ * one long), a count over FRAG_CHECK_MAX, an index past EC_MAX_FRAGS,
+ * trailing bytes; the node stays up. */
+START_TEST(test_scrub_check_refused)
+{
+	nng_socket s = raw_open(nd.url);
+	struct frag_ref ref = {{0x55}, 1};
+	uint8_t op;
+	struct wr w;
+
+	op = 2;
+	send_refused(&nd, s, MSG_SCRUB, &op, 1);
+	send_refused(&nd, s, MSG_SCRUB, NULL, 0);
+	for (int c = 0; c < 6; c++) {
+		wr_init(&w, 0);
+		wr_u8(&w, c == 0 ? 9 : FRAG_CHECK_VERIFY);
+		wr_u32(&w, 0);
+		wr_u32(&w, c == 1 ? 2 : c == 3 ? FRAG_CHECK_MAX + 1 : 1);
+		ref.index = c == 4 ? EC_MAX_FRAGS : 1;
+		msg_put_frag_ref(&w, &ref);
+		if (c == 2) {
+			w.len--; /* count 1, one byte short of a ref */
+		}
+		if (c == 5) {
+			wr_u8(&w, 0);
+		}
+		ck_assert_int_eq(wr_status(&w), 0);
+		send_refused(&nd, s, MSG_FRAG_CHECK, w.buf, w.len);
+		wr_free(&w);
+	}
+	nng_close(s);
+	expect_alive(&nd);
+}
+END_TEST
+
 /* A valid frame sent twice is answered once and refused (-OBJ_EAUTH) as
  * a replay the second time. */
 START_TEST(test_replay)
@@ -982,6 +1030,7 @@ static Suite *node_proto_suite(void)
 	tcase_add_test(tn, test_truncated_body);
 	tcase_add_test(tn, test_unknown_type);
 	tcase_add_test(tn, test_frag_put_short);
+	tcase_add_test(tn, test_scrub_check_refused);
 	tcase_add_test(tn, test_replay);
 	tcase_add_test(tn, test_skew);
 	tcase_add_test(tn, test_version1);

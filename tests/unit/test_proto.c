@@ -1258,7 +1258,9 @@ START_TEST(test_msg_names_hex)
 	ck_assert_str_eq(msg_type_name(MSG_PING), "ping");
 	ck_assert_str_eq(msg_type_name(MSG_FRAG_LIST), "frag_list");
 	ck_assert_str_eq(msg_type_name(MSG_USAGE), "usage");
-	ck_assert_str_eq(msg_type_name(8), "unknown"); /* retired */
+	ck_assert_str_eq(msg_type_name(MSG_SCRUB), "scrub");
+	ck_assert_str_eq(msg_type_name(MSG_FRAG_CHECK), "frag_check");
+	ck_assert_str_eq(msg_type_name(10), "unknown"); /* not assigned */
 	ck_assert_str_eq(msg_type_name(0), "unknown");
 	ck_assert_str_eq(msg_type_name(MSG_TYPE_MAX), "unknown");
 	ck_assert_str_eq(msg_type_name(255), "unknown");
@@ -1267,6 +1269,57 @@ START_TEST(test_msg_names_hex)
 	}
 	msg_block_hex(id, hex);
 	ck_assert_str_eq(hex, "00112233445566778899aabbccddeeff");
+}
+END_TEST
+
+/* A scrub status survives encoding; every truncation of it and a list
+ * longer than SCRUB_BAD_MAX are refused; FRAG_CHECK bodies have the
+ * documented layout; the new types have names. */
+START_TEST(test_msg_scrub)
+{
+	struct scrub_status st = {.running = 1, .rate_mb = 32, .period_s = 604800}, got;
+	struct frag_ref refs[2] = {{{1, 2, 3}, 4}, {{9}, 5}};
+	struct wr w;
+	struct rd r;
+
+	st.cur = (struct scrub_pass){7, 1000, 0, 50, 20, 1, 123456};
+	st.last = (struct scrub_pass){6, 10, 900, 49, 49, 2, 999999};
+	st.n_bad = 2;
+	st.bad[0] = refs[0];
+	st.bad[1] = refs[1];
+	wr_init(&w, 0);
+	msg_put_scrub_status(&w, &st);
+	ck_assert_int_eq(wr_status(&w), 0);
+	rd_init(&r, w.buf, w.len);
+	msg_get_scrub_status(&r, &got);
+	ck_assert(rd_done(&r));
+	ck_assert_mem_eq(&got.cur, &st.cur, sizeof(st.cur));
+	ck_assert_mem_eq(&got.last, &st.last, sizeof(st.last));
+	ck_assert_uint_eq(got.n_bad, 2);
+	ck_assert_mem_eq(got.bad[1].block_id, refs[1].block_id, BLOCK_ID_LEN);
+	ck_assert_uint_eq(got.bad[1].index, 5);
+	for (size_t cut = 0; cut < w.len; cut++) {
+		rd_init(&r, w.buf, cut);
+		msg_get_scrub_status(&r, &got);
+		ck_assert(!rd_done(&r));
+	}
+	/* n_bad sits right after the two passes: 1+4+8 + 2*(4+6*8) bytes in. */
+	w.buf[1 + 4 + 8 + 2 * (4 + 6 * 8)] = SCRUB_BAD_MAX + 1;
+	rd_init(&r, w.buf, w.len);
+	msg_get_scrub_status(&r, &got);
+	ck_assert(!rd_done(&r));
+	wr_free(&w);
+
+	wr_init(&w, 0);
+	msg_put_frag_check(&w, FRAG_CHECK_SWEEP, 3600, refs, 2);
+	ck_assert_uint_eq(w.len, 1 + 4 + 4 + 2 * (BLOCK_ID_LEN + 1));
+	ck_assert_uint_eq(w.buf[0], FRAG_CHECK_SWEEP);
+	ck_assert_uint_eq(w.buf[9 + BLOCK_ID_LEN], 4);
+	wr_free(&w);
+	ck_assert_str_eq(msg_type_name(MSG_SCRUB), "scrub");
+	ck_assert_str_eq(msg_type_name(MSG_FRAG_CHECK), "frag_check");
+	ck_assert_str_eq(msg_type_name(MSG_META_BLOCKS), "meta_blocks");
+	ck_assert_str_eq(msg_type_name(MSG_META_MAX), "unknown");
 }
 END_TEST
 
@@ -1294,6 +1347,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tm, test_meta_refusals);
 	tcase_add_test(tm, test_meta_check_name);
 	tcase_add_test(tm, test_msg_names_hex);
+	tcase_add_test(tm, test_msg_scrub);
 	suite_add_tcase(s, tm);
 	return s;
 }
