@@ -116,6 +116,13 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(snapshot_entries), .name = "snapshot_entries", .type = CT_UINT, .def = "8192",
 	  .min = 16, .max = 10000000,
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
+	/* Longer than any client keeps extents without refetching them at an
+	 * open (attribute and entry timeouts: 1 s) plus a whole read of a large
+	 * file and the client's fail-over time (20 s); a reader that holds
+	 * extents longer finds the block gone and refetches them. */
+	{ CLUSTER(free_grace_s), .name = "free_grace", .type = CT_UINT, .def = "120",
+	  .min = 0, .max = 86400,
+	  .doc = "Seconds a block no file references waits before its fragments are deleted." },
 	/* Hourly: a year of history is 8760 samples (840 KiB per node), and
 	 * growth planning looks at months, not minutes. */
 	{ CLUSTER(usage_interval), .name = "usage_interval", .type = CT_UINT, .def = "3600",

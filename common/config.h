@@ -60,6 +60,7 @@ struct cfg {
 	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
 	uint32_t election_ms;	   /* Raft election timeout of shard groups */
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
+	uint32_t free_grace_s;	   /* a block freed waits this long before deletion */
 	uint32_t usage_interval;   /* seconds between a node's usage samples */
 	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */
 	uint32_t scrub_rate_mb;	   /* scrub read limit, MB/s */

@@ -12,6 +12,7 @@ static const char *const obj_err_names[] = {
     [OBJ_EPROTO - OBJ_EBASE] = "malformed protocol message",
     [OBJ_EQUORUM - OBJ_EBASE] = "too few nodes answered",
     [OBJ_ECONFIG - OBJ_EBASE] = "bad configuration",
+    [OBJ_EMAJORITY - OBJ_EBASE] = "metadata majority unavailable",
 };
 
 const char *obj_strerror(int err)
@@ -34,6 +35,9 @@ int obj_errno(int err)
 	case OBJ_ECHECKSUM:
 	case OBJ_EQUORUM:
 	case OBJ_EPROTO:
+	/* EIO, not EAGAIN: open, stat and readdir are not expected to be
+	 * retried by programs, and an outage of a majority is not brief. */
+	case OBJ_EMAJORITY:
 		return EIO;
 	case OBJ_EAUTH:
 		return EACCES;

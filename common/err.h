@@ -17,6 +17,7 @@ enum {
 	OBJ_EPROTO,    /* malformed or unknown message */
 	OBJ_EQUORUM,   /* too few nodes answered to meet the quorum */
 	OBJ_ECONFIG,   /* configuration rejected */
+	OBJ_EMAJORITY, /* a replica without a metadata majority cannot prove the answer */
 	OBJ_ELAST
 };
 

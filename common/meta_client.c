@@ -6,6 +6,7 @@
 #include "meta_client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,58 @@ struct mc {
 	size_t n_replicas;
 	atomic_size_t leader;		  /* where requests go: last known leader */
 	atomic_uint_fast64_t stale_until; /* queries go stale at once until then */
+	atomic_uint_fast64_t *seen;	  /* highest applied index seen (seen_slot) */
+	atomic_uint_fast64_t own_seen;	  /* when the process table is full */
 };
+
+/* The highest applied index this process has seen per shard, kept for the
+ * life of the process (a mount, one objfsctl run), however many mc handles
+ * come and go: a stale replica applied below it is not asked (meta.h).
+ * Keyed by a hash of the cluster secret and the bucket, so two clusters of
+ * one process (tests) never mix.  Slots are never freed. */
+#define MC_SEEN_SLOTS 256
+static struct {
+	pthread_mutex_t mu;
+	size_t n;
+	struct {
+		uint8_t key[16];
+		atomic_uint_fast64_t index;
+	} slot[MC_SEEN_SLOTS];
+} mc_seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static atomic_uint_fast64_t *seen_slot(const struct cfg *cfg, const char *bucket)
+{
+	uint8_t buf[CFG_SECRET_MAX + MSG_NAME_MAX + 1], key[16];
+	size_t blen = strlen(bucket);
+	atomic_uint_fast64_t *p = NULL;
+
+	memcpy(buf, cfg->secret, cfg->secret_len);
+	buf[cfg->secret_len] = 0;
+	memcpy(buf + cfg->secret_len + 1, bucket, blen);
+	csum128(buf, cfg->secret_len + 1 + blen, key);
+	pthread_mutex_lock(&mc_seen.mu);
+	for (size_t i = 0; i < mc_seen.n && p == NULL; i++) {
+		if (memcmp(mc_seen.slot[i].key, key, sizeof(key)) == 0) {
+			p = &mc_seen.slot[i].index;
+		}
+	}
+	if (p == NULL && mc_seen.n < MC_SEEN_SLOTS) {
+		memcpy(mc_seen.slot[mc_seen.n].key, key, sizeof(key));
+		p = &mc_seen.slot[mc_seen.n++].index;
+		atomic_store(p, 0);
+	}
+	pthread_mutex_unlock(&mc_seen.mu);
+	return p;
+}
+
+/* Raises the seen index to at least idx. */
+static void seen_raise(struct mc *mc, uint64_t idx)
+{
+	uint_fast64_t cur = atomic_load(mc->seen);
+
+	while (cur < idx && !atomic_compare_exchange_weak(mc->seen, &cur, idx)) {
+	}
+}
 
 /* How long a request keeps looking for a leader (an election takes about
  * one election timeout; a node restart a few seconds). */
@@ -76,6 +128,11 @@ int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 		return -EINVAL;
 	}
 	atomic_init(&mc->leader, mc->replicas[0]);
+	atomic_init(&mc->own_seen, 0);
+	mc->seen = seen_slot(mc->cfg, mc->bucket);
+	if (mc->seen == NULL) {
+		mc->seen = &mc->own_seen; /* table full: this handle's own */
+	}
 	*out = mc;
 	return 0;
 }
@@ -110,19 +167,23 @@ static int unreachable(int rc)
 /* One request to the shard's leader, following redirects and moving to
  * another replica when one is unreachable, until MC_FAILOVER_MS passes.
  * Safe to repeat: queries change nothing and records carry an op_id the
- * shard remembers.  On success the reply is in *r (release with
- * cl_req_release).  Returns the shard's status or a transport error. */
+ * shard remembers.  Appends the seen index to w (FRAME_F_INDEX) and takes
+ * the replica's applied index off the reply.  On success the reply is in
+ * *r (release with cl_req_release).  Returns the shard's status, a
+ * transport error, or -OBJ_EMAJORITY when a replica could not answer
+ * truthfully without a majority and no other replica could either. */
 static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 {
 	uint64_t start = clock_mono_ms(), deadline = start + MC_FAILOVER_MS;
-	unsigned attempt = 0, nxio = 0;
+	unsigned attempt = 0, nxio = 0, since_nomaj = 0;
 	/* META_BLOCKS is a query that must never be answered stale. */
 	int query = type != MSG_META_OP && type != MSG_META_MEMBER && type != MSG_META_BLOCKS;
 	size_t node = atomic_load(&mc->leader);
-	int rc = wr_status(w);
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (rc != 0) {
+	wr_u64(w, atomic_load(mc->seen));
+	if ((rc = wr_status(w)) != 0) {
 		return rc;
 	}
 	for (;;) {
@@ -130,17 +191,19 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		r->node = node;
 		r->type = type;
 		r->once = 1; /* this loop fails over: cl_run must not retry */
-		r->flags = query && (clock_mono_ms() - start >= MC_STALE_AFTER_MS ||
-				     clock_mono_ms() < atomic_load(&mc->stale_until))
-			       ? FRAME_F_STALE_OK
-			       : 0;
+		r->flags = FRAME_F_INDEX;
+		if (query && (clock_mono_ms() - start >= MC_STALE_AFTER_MS ||
+			      clock_mono_ms() < atomic_load(&mc->stale_until))) {
+			r->flags |= FRAME_F_STALE_OK;
+		}
 		r->body = w->buf;
 		r->body_len = w->len;
 		cl_run(mc->cl, r, 1, 0);
 		rc = r->status;
 		log_debug("mc.try", "%s to node %u: %s (hint %u)", msg_type_name(type),
 			  mc->cfg->nodes[node].id, obj_strerror(rc), r->hint);
-		if (rc == 0 || !(rc == -EREMOTE || rc == -ENXIO || unreachable(rc))) {
+		if (rc == 0 ||
+		    !(rc == -EREMOTE || rc == -ENXIO || rc == -OBJ_EMAJORITY || unreachable(rc))) {
 			atomic_store(&mc->leader, node);
 			if (r->flags & FRAME_F_STALE_OK) {
 				/* No leader now: the next queries need not wait
@@ -153,6 +216,17 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		if (nxio >= mc->n_replicas) {
 			rc = -ENOENT; /* no replica knows the shard: no such bucket */
 			break;
+		}
+		/* A replica without a majority that cannot prove its answer
+		 * current: ask the others once each, then say so rather than
+		 * wait out the whole fail-over time for a majority. */
+		if (rc == -OBJ_EMAJORITY || since_nomaj > 0) {
+			if (++since_nomaj >= mc->n_replicas) {
+				log_debug("mc.nomajority", "%s on bucket '%s': %s",
+					  msg_type_name(type), mc->bucket, r->err);
+				rc = -OBJ_EMAJORITY;
+				break;
+			}
 		}
 		if (clock_mono_ms() >= deadline) {
 			break;
@@ -175,6 +249,18 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		if (attempt % mc->n_replicas == 0) {
 			usleep(attempt < 3 * mc->n_replicas ? 50000 : 200000);
 		}
+	}
+	if (rc == 0) {
+		/* The answering replica's applied index trails the reply. */
+		struct rd rd;
+
+		if (r->reply_len < 8) {
+			cl_req_release(r);
+			return -OBJ_EPROTO;
+		}
+		r->reply_len -= 8;
+		rd_init(&rd, r->reply + r->reply_len, 8);
+		seen_raise(mc, rd_u64(&rd));
 	}
 	if (rc != 0 && rc != -ENOENT && rc > -OBJ_EBASE) {
 		log_debug("mc.call", "%s on bucket '%s': %s%s%s", msg_type_name(type), mc->bucket,

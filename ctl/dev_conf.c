@@ -22,7 +22,8 @@ int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_port,
 			   const unsigned *metrics_ports)
 {
-	static const char *const cluster_given[] = {"name", "secret", "ec_profile", NULL};
+	static const char *const cluster_given[] = {"name", "secret", "ec_profile", "free_grace",
+						    NULL};
 	static const char *const node_given[] = {"addr", "zone", "data_dir", NULL};
 	static const char *const node_given_mx[] = {"addr", "zone", "data_dir", "metrics_addr",
 						    NULL};
@@ -59,6 +60,9 @@ int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_por
 	fprintf(f, "[cluster]\nname = dev\n");
 	fprintf(f, "# Generated; keep this file private.\nsecret = %s\n", hex);
 	fprintf(f, "ec_profile = 4+2\n");
+	/* A development cluster collects overwritten blocks within seconds;
+	 * its clients are on this machine (the default is 120). */
+	fprintf(f, "free_grace = 5\n");
 	cfg_write_defaults(f, "cluster", cluster_given);
 	explicit_bzero(hex, sizeof(hex));
 	for (size_t i = 1; i <= n; i++) {

@@ -348,7 +348,7 @@ static int chunk_fill(struct fb_ctx *ctx, struct chunk *c)
 	tmp = malloc(clen ? clen : 1);
 	rc = tmp == NULL ? -ENOMEM
 			 : ctx->ops->read(ctx->arg, c->fb->ino, c->idx, has_src ? &src : NULL, 0,
-					  clen, tmp);
+					  clen, tmp, NULL, NULL);
 	pthread_mutex_lock(&ctx->mu);
 	if (rc == 0) {
 		rc = ch_grow(ctx, c, clen);
@@ -892,6 +892,22 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len)
 
 /* ---- read -------------------------------------------------------------- */
 
+/* A read found the committed file at generation gen with size size, not
+ * at fb->gen.  Lock held.  A newer version replaces what a clean buffer
+ * holds (sizes and generation); with buffered writes only the committed
+ * size and generation move, the local size stays ours. */
+static void stale_adopt(struct fbuf *fb, uint64_t gen, uint64_t size)
+{
+	if (gen < fb->gen) {
+		return; /* an older answer (a stale replica): ask again */
+	}
+	fb->gen = gen;
+	fb->base = size;
+	if (fb->n == 0 && !fb->flushing) {
+		fb->size = size;
+	}
+}
+
 /* Reads [a, a+n) of a STORED chunk whose file bytes end at len. */
 static int read_stored(struct fb_ctx *ctx, struct fbuf *fb, uint64_t idx,
 		       const struct manifest_block *blk, uint32_t len, uint32_t a, uint32_t n,
@@ -906,8 +922,12 @@ static int read_stored(struct fb_ctx *ctx, struct fbuf *fb, uint64_t idx,
 	if (have == 0) {
 		return 0;
 	}
-	return ctx->ops->read(ctx->arg, fb->ino, idx, blk, a, have, dst);
+	return ctx->ops->read(ctx->arg, fb->ino, idx, blk, a, have, dst, NULL, NULL);
 }
+
+/* How often a read adopts a newer version of the committed content before
+ * it gives up (each time the file changed at the shard under the read). */
+#define FB_READ_STALE_TRIES 8
 
 ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 {
@@ -915,6 +935,7 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 	uint32_t cs = ctx->conf.chunk_size;
 	uint8_t *out = dst;
 	size_t done = 0;
+	unsigned stale = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&ctx->mu);
@@ -931,6 +952,13 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 		uint32_t n = len - done < cs - a ? (uint32_t)(len - done) : cs - a;
 		struct chunk *c = ch_find(fb, idx);
 
+		if (pos >= fb->size) {
+			break; /* the file was cut under this read: it ends here */
+		}
+		if (n > fb->size - pos) {
+			n = (uint32_t)(fb->size - pos);
+			len = done + n;
+		}
 		if (c != NULL && c->buf != NULL) {
 			if (needs_fill(c, a, a + n)) {
 				c->busy++;
@@ -962,10 +990,30 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 
 			memset(out + done + have, 0, n - have);
 			if (have > 0) {
+				uint64_t gen = fb->gen, size = 0;
+
 				pthread_mutex_unlock(&ctx->mu);
 				rc = ctx->ops->read(ctx->arg, fb->ino, idx, NULL, a, have,
-						    out + done);
+						    out + done, &gen, &size);
 				pthread_mutex_lock(&ctx->mu);
+				if (rc == -ESTALE && ++stale < FB_READ_STALE_TRIES) {
+					/* The committed file is another version than
+					 * the size we hold (truncated or rewritten at
+					 * the shard before this buffer heard of it):
+					 * reading its extents with our size would
+					 * serve zeros that were never written.  Take
+					 * that version's size, read again. */
+					stale_adopt(fb, gen, size);
+					rc = 0;
+					continue;
+				}
+				if (rc == -ESTALE) {
+					log_warn("fb.stale",
+						 "ino %" PRIu64 ": the file changed under %u "
+						 "reads in a row",
+						 fb->ino, stale);
+					rc = -EIO;
+				}
 			}
 		}
 		if (rc < 0) {

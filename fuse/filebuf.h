@@ -45,9 +45,12 @@ struct fb_ops {
 	/* Reads bytes [off, off+len) of chunk `chunk` of ino into dst: from
 	 * block *blk when blk is not NULL (stored, not yet committed), else
 	 * from the committed content (extent, inline data or hole).  Bytes
-	 * without data read as zeros.  Returns 0 or a negative errno. */
+	 * without data read as zeros.  With blk NULL and *gen != 0, only
+	 * from the committed content of generation *gen: when the file is at
+	 * another one, -ESTALE with *gen and *size set to it.  Returns 0 or a
+	 * negative errno. */
 	int (*read)(void *arg, uint64_t ino, uint64_t chunk, const struct manifest_block *blk,
-		    uint32_t off, uint32_t len, uint8_t *dst);
+		    uint32_t off, uint32_t len, uint8_t *dst, uint64_t *gen, uint64_t *size);
 	/* Stores len (1..chunk_size) bytes as a new durable block and fills
 	 * *out; size is the file's current size (picks the EC profile).
 	 * Returns 0, -EIO, -ENOSPC ... */

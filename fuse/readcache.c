@@ -32,6 +32,10 @@
  * prefetchers gains nothing from a longer queue). */
 #define RC_QUEUE_MAX 64
 #define RC_MAX_PREFETCHERS 16
+/* Extent reloads of one read whose block could not be fetched: a block
+ * collected after an overwrite is replaced by the next version's, which
+ * can itself be overwritten and collected once more while we read. */
+#define RC_REFETCH_TRIES 2
 
 enum { RF_EMPTY, RF_LOADING, RF_READY };
 enum { RB_LOADING, RB_READY };
@@ -41,6 +45,7 @@ struct rc_file {
 	int state;
 	uint64_t epoch;		 /* bumped by every invalidation */
 	uint64_t gen;		 /* generation of the loaded extents */
+	uint64_t size;		 /* the file's size at that generation */
 	struct meta_extent *ext; /* ascending chunks */
 	size_t n;
 	uint8_t *inl; /* inline content (chunk 0), if any */
@@ -374,6 +379,8 @@ struct chunk_src {
 	uint32_t len;
 	uint8_t *inl; /* malloc'd copy of the inline bytes */
 	size_t inl_len;
+	struct rc_version ver; /* of the extents it was found in */
+	bool fresh;	       /* those extents were loaded by this call */
 };
 
 static int find_chunk(const struct meta_extent *ext, size_t n, const uint8_t *inl, size_t inl_len,
@@ -425,7 +432,9 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 			return -ENOMEM;
 		}
 		if (f->state == RF_READY) {
-			return find_chunk(f->ext, f->n, f->inl, f->inl_len, chunk, out);
+			err = find_chunk(f->ext, f->n, f->inl, f->inl_len, chunk, out);
+			out->ver = (struct rc_version){.gen = f->gen, .size = f->size};
+			return err;
 		}
 		if (f->state == RF_LOADING) {
 			pthread_cond_wait(&rc->cond, &rc->mu);
@@ -458,22 +467,38 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 			f->inl = inl;
 			f->inl_len = inl_len;
 			f->gen = attr.gen;
+			f->size = attr.size;
 			f->state = RF_READY;
-			return find_chunk(ext, n, inl, inl_len, chunk, out);
+			err = find_chunk(ext, n, inl, inl_len, chunk, out);
+		} else {
+			/* Invalidated meanwhile: serve this read, keep nothing. */
+			if (f != NULL) {
+				f->state = RF_EMPTY;
+			}
+			err = find_chunk(ext, n, inl, inl_len, chunk, out);
+			free(ext);
+			free(inl);
 		}
-		/* Invalidated meanwhile: serve this read, keep nothing. */
-		if (f != NULL) {
-			f->state = RF_EMPTY;
-		}
-		err = find_chunk(ext, n, inl, inl_len, chunk, out);
-		free(ext);
-		free(inl);
+		out->ver = (struct rc_version){.gen = attr.gen, .size = attr.size};
+		out->fresh = true;
 		return err;
 	}
 }
 
+/* Forgets the loaded extents of ino, so the next resolve loads them.  Lock
+ * held. */
+static void drop_extents(struct rc *rc, uint64_t ino)
+{
+	struct rc_file *f = file_find(rc, ino);
+
+	if (f != NULL && f->state == RF_READY) {
+		f->epoch++;
+		file_clear(f);
+	}
+}
+
 int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
-		  uint8_t *dst)
+		  uint8_t *dst, struct rc_version *ver)
 {
 	struct chunk_src src;
 	struct rc_block *e = NULL;
@@ -484,8 +509,41 @@ int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uin
 	}
 	pthread_mutex_lock(&rc->mu);
 	err = resolve(rc, ino, chunk, &src);
-	if (err == 0 && src.kind == 1) {
+	if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen && !src.fresh) {
+		/* Cached extents of another version: load them again. */
+		free(src.inl);
+		drop_extents(rc, ino);
+		err = resolve(rc, ino, chunk, &src);
+	}
+	for (int tries = 0;; tries++) {
+		uint8_t gone[BLOCK_ID_LEN];
+		int gone_err;
+
+		if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen) {
+			pthread_mutex_unlock(&rc->mu);
+			free(src.inl);
+			*ver = src.ver;
+			return -ESTALE;
+		}
+		if (err != 0 || src.kind != 1) {
+			break;
+		}
 		e = block_acquire(rc, &src.blk, &err, false);
+		if (e != NULL || err == -ENOMEM || tries == RC_REFETCH_TRIES) {
+			break;
+		}
+		/* The block may have been collected after the file was
+		 * overwritten (its grace period is over): fetch the extents
+		 * again and read what they name now.  The same block again
+		 * means it is lost, not replaced: that error stands. */
+		memcpy(gone, src.blk.id, BLOCK_ID_LEN);
+		gone_err = err;
+		drop_extents(rc, ino);
+		err = resolve(rc, ino, chunk, &src);
+		if (err == 0 && src.kind == 1 && memcmp(src.blk.id, gone, BLOCK_ID_LEN) == 0) {
+			err = gone_err;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&rc->mu);
 	if (err != 0) {

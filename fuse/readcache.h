@@ -54,13 +54,22 @@ int rc_open(const struct rc_conf *conf, const struct rc_ops *ops, void *arg, str
 /* Stops the prefetch threads and frees everything. */
 void rc_close(struct rc *rc);
 
+/* The version of a file's committed content: its generation and size. */
+struct rc_version {
+	uint64_t gen, size;
+};
+
 /* Reads [off, off+len) of chunk `chunk` of ino's committed content into
  * dst (off + len <= chunk_size): the chunk's block through the cache,
- * inline data, or zeros for a hole and past the extent's length.  Returns
- * 0 or a negative errno (-EIO when the block cannot be read or an extent
- * is malformed). */
+ * inline data, or zeros for a hole and past the extent's length.  With
+ * ver and ver->gen != 0, only from the extents of that generation: cached
+ * extents of another are reloaded once, and when the file is at another
+ * generation now, fails with -ESTALE and sets *ver to it (the caller's
+ * idea of the size is then wrong, and a hole read would invent zeros).
+ * Returns 0 or a negative errno (-EIO when the block cannot be read or an
+ * extent is malformed). */
 int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
-		  uint8_t *dst);
+		  uint8_t *dst, struct rc_version *ver);
 
 /* Reads [off, off+len) of block *blk through the cache; bytes past
  * blk->len are zeros.  Returns 0 or a negative errno. */

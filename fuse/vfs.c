@@ -39,14 +39,21 @@
 /* ---- the write buffer's backend: read cache and store ------------------- */
 
 static int fbo_read(void *arg, uint64_t ino, uint64_t chunk, const struct manifest_block *blk,
-		    uint32_t off, uint32_t len, uint8_t *dst)
+		    uint32_t off, uint32_t len, uint8_t *dst, uint64_t *gen, uint64_t *size)
 {
 	struct vfs *v = arg;
+	struct rc_version ver = {.gen = gen != NULL ? *gen : 0};
+	int rc;
 
 	if (blk != NULL) {
 		return rc_read_block(v->rc, blk, off, len, dst);
 	}
-	return rc_read_chunk(v->rc, ino, chunk, off, len, dst);
+	rc = rc_read_chunk(v->rc, ino, chunk, off, len, dst, &ver);
+	if (rc == -ESTALE && gen != NULL && size != NULL) {
+		*gen = ver.gen;
+		*size = ver.size;
+	}
+	return rc;
 }
 
 static int fbo_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data, size_t len,

@@ -8,44 +8,71 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "gc_grace.h"
 #include "meta_service_i.h"
 
 /* How often the maintenance thread runs, and how many blocks it deletes
- * per shard per pass. */
+ * per shard per pass (the queue is walked whole, in pages of this size,
+ * so every block's grace period starts at the first pass that sees it). */
 #define GC_INTERVAL_MS 1000
 #define GC_BATCH 64
 
+/* Deletes, on a shard this node leads, the blocks whose grace period
+ * (free_grace, gc_grace.h) is over.  A client that fetched extents just
+ * before an overwrite reads the old blocks for that long; one that keeps
+ * extents longer finds a block missing and fetches them again. */
 static void gc_shard(struct msvc *m, struct shard *s)
 {
 	struct manifest_block v[GC_BATCH];
 	struct meta_extent ext[GC_BATCH];
+	uint8_t after[BLOCK_ID_LEN];
 	struct meta_op op = {0};
 	struct meta_result res;
+	uint64_t now = clock_mono_ms(), grace = (uint64_t)m->cfg->free_grace_s * 1000;
 	size_t done = 0;
 	uint32_t hint = 0;
 	long leader;
-	int n;
+	int n, first = 1;
 
 	if (m->mx != NULL) {
 		atomic_store(&s->gc_queue, ms_gc_count(s->ms));
 	}
 	if (repl_read_ok(s->g, &leader) != 0) {
-		return; /* only the leader collects */
+		/* Only the leader collects; should this node lead again, its
+		 * waits start over (they may only grow longer). */
+		gcg_close(s->grace);
+		s->grace = NULL;
+		return;
 	}
-	n = ms_gc_pending(s->ms, v, GC_BATCH);
-
-	for (int i = 0; i < n; i++) {
-		/* A block is dropped from the queue only once every live node
-		 * confirmed; a node that is down keeps stray fragments that
-		 * a scrub finds later (documented in ARCHITECTURE.md). */
-		if (blk_delete(m->blk, &v[i]) == 0) {
-			memset(&ext[done], 0, sizeof(ext[done]));
-			ext[done].blk = v[i];
-			ext[done].len = v[i].len;
-			done++;
+	if (s->grace == NULL && gcg_open(&s->grace) != 0) {
+		return;
+	}
+	gcg_begin(s->grace);
+	do {
+		n = ms_gc_pending_after(s->ms, first ? NULL : after, v, GC_BATCH);
+		first = 0;
+		for (int i = 0; i < n; i++) {
+			memcpy(after, v[i].id, BLOCK_ID_LEN);
+			if (done == GC_BATCH || gcg_ripe(s->grace, v[i].id, now, grace) != 1) {
+				continue;
+			}
+			/* A block is dropped from the queue only once every
+			 * live node confirmed; a node that is down keeps
+			 * stray fragments that a scrub finds later
+			 * (documented in ARCHITECTURE.md). */
+			if (blk_delete(m->blk, &v[i]) == 0) {
+				memset(&ext[done], 0, sizeof(ext[done]));
+				ext[done].blk = v[i];
+				ext[done].len = v[i].len;
+				done++;
+			}
 		}
+	} while (n == GC_BATCH);
+	if (n >= 0) {
+		gcg_end(s->grace); /* forgets what left the queue */
 	}
 	if (done == 0) {
 		return;

@@ -25,6 +25,7 @@ struct mh_req {
 	struct srv_reply *out;
 	char *err;
 	size_t errlen;
+	int with_index; /* FRAME_F_INDEX: the reply ends with an applied index */
 };
 
 enum {
@@ -46,6 +47,8 @@ struct mh_entry {
 struct op_call {
 	struct msvc *m;
 	struct srv_call *call;
+	struct repl_group *g;
+	int with_index;
 };
 
 /* Raft loop thread: the record was applied here, or failed. */
@@ -59,6 +62,10 @@ static void op_done(void *arg, int status, void *result, long leader)
 	}
 	if (status == 0) {
 		meta_put_result(&out->w, result);
+		if (oc->with_index) {
+			/* Applied here, so at or after this record's entry. */
+			wr_u64(&out->w, repl_applied(oc->g));
+		}
 	} else if (status == -EREMOTE) {
 		out->hint = msvc_node_id(oc->m, leader);
 	}
@@ -92,6 +99,8 @@ static int mh_op(struct mh_req *q)
 	}
 	oc->m = q->m;
 	oc->call = q->out->call;
+	oc->g = q->s->g;
+	oc->with_index = q->with_index;
 	rc = msvc_prepare(q->s, op, &w);
 	meta_op_free(op);
 	free(op);
@@ -653,14 +662,26 @@ int msvc_handle(struct msvc *m, const struct frame_hdr *h, const uint8_t *body,
 	char bucket[MSG_NAME_MAX];
 	struct mh_req q = {.m = m, .bucket = bucket, .out = out, .err = err, .errlen = errlen};
 	struct rd r;
+	size_t len = h->body_len;
+	uint64_t seen = 0, applied = 0;
 	long leader = -1;
-	int rc = 0;
+	int stale = 0, rc = 0;
 
 	if (e == NULL) {
 		snprintf(err, errlen, "unknown message type %u", h->type);
 		return -OBJ_EPROTO;
 	}
-	rd_init(&r, body, h->body_len);
+	if (h->flags & FRAME_F_INDEX) {
+		/* The client's highest seen index trails the body (meta.h). */
+		if (len < 8) {
+			return -OBJ_EPROTO;
+		}
+		len -= 8;
+		rd_init(&r, body + len, 8);
+		seen = rd_u64(&r);
+		q.with_index = 1;
+	}
+	rd_init(&r, body, len);
 	q.r = &r;
 	rd_str(&r, bucket, sizeof(bucket));
 	if (!rd_ok(&r) || (bucket[0] != '\0' && msg_check_bucket(bucket) != 0)) {
@@ -678,11 +699,43 @@ int msvc_handle(struct msvc *m, const struct frame_hdr *h, const uint8_t *body,
 	/* Only the ready leader answers: it holds every committed entry.  A
 	 * client that found no leader may accept this replica's own state
 	 * for a query (never for a change). */
-	if ((e->flags & MH_LEADER) && repl_read_ok(q.s->g, &leader) != 0 &&
-	    !((h->flags & FRAME_F_STALE_OK) && !(e->flags & MH_MUTATES))) {
-		out->hint = msvc_node_id(m, leader);
-		snprintf(err, errlen, "not the leader of shard '%s'", bucket);
-		return -EREMOTE;
+	if ((e->flags & MH_LEADER) && repl_read_ok(q.s->g, &leader) != 0) {
+		if (!(h->flags & FRAME_F_STALE_OK) || (e->flags & MH_MUTATES)) {
+			out->hint = msvc_node_id(m, leader);
+			snprintf(err, errlen, "not the leader of shard '%s'", bucket);
+			return -EREMOTE;
+		}
+		stale = 1;
 	}
-	return e->fn(&q);
+	if (q.s != NULL) {
+		/* Loaded before the query runs, so the answer is at least
+		 * this recent.  Only a stale answer is checked against the
+		 * client: a ready leader applied every earlier commit (its
+		 * term's barrier), and a bucket deleted and created again
+		 * starts its indexes anew. */
+		applied = repl_applied(q.s->g);
+		if (stale && applied < seen) {
+			snprintf(
+			    err, errlen,
+			    "metadata majority unavailable: replica of shard '%s' applied %llu, "
+			    "older than index %llu this client has seen",
+			    bucket, (unsigned long long)applied, (unsigned long long)seen);
+			return -OBJ_EMAJORITY;
+		}
+	}
+	rc = e->fn(&q);
+	if (stale && (rc == -ENOENT || rc == -ENODATA)) {
+		/* Absent here proves nothing: the entry may be committed on
+		 * the replicas that are down.  Only found entries are served
+		 * without a majority. */
+		snprintf(err, errlen,
+			 "metadata majority unavailable: a replica of shard '%s' alone cannot "
+			 "prove %s",
+			 bucket, rc == -ENOENT ? "a name absent" : "an attribute absent");
+		return -OBJ_EMAJORITY;
+	}
+	if (rc == 0 && q.with_index) {
+		wr_u64(&out->w, applied);
+	}
+	return rc;
 }

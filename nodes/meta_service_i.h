@@ -30,6 +30,8 @@
 #define CATALOG_GROUP "_catalog" /* bucket names cannot start with '_' */
 #define PENDING_MAX 64
 
+struct gc_grace;
+
 struct shard {
 	char name[MSG_NAME_MAX]; /* bucket, "" = catalog */
 	struct mstore *ms;
@@ -38,6 +40,7 @@ struct shard {
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
 	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
+	struct gc_grace *grace;	      /* the maintenance thread's only (meta_gc.c) */
 	struct shard *next;	      /* m->shards; only ever added at the head */
 };
 

@@ -151,6 +151,10 @@ int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max
 int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
 /* Blocks waiting for GC, at most max; returns the count. */
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
+/* The same in pages, in block id order: those after block id `after`
+ * (NULL: from the first). */
+int ms_gc_pending_after(struct mstore *ms, const uint8_t *after, struct manifest_block *out,
+			size_t max);
 /* Blocks in the GC queue (for metrics), or a negative errno. */
 int64_t ms_gc_count(struct mstore *ms);
 

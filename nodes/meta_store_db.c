@@ -180,6 +180,8 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_BLOCKS_PAGE] = "SELECT block_id, k, m, len, csum, refs FROM blocks WHERE block_id > ?1 "
 		      "UNION ALL SELECT block_id, k, m, len, csum, 0 FROM gc WHERE block_id > ?1 "
 		      "ORDER BY 1 LIMIT ?2",
+    [S_GC_LIST_AFTER] = "SELECT block_id, k, m, len, csum FROM gc WHERE block_id > ?2 "
+			"ORDER BY block_id LIMIT ?1",
     [S_XA_GET] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
     [S_XA_PUT] = "INSERT OR REPLACE INTO xattrs(ino, name, value) VALUES(?1, ?2, ?3)",
     [S_XA_DEL] = "DELETE FROM xattrs WHERE ino = ?1 AND name = ?2",

@@ -103,6 +103,7 @@ enum ms_stmt {
 	S_GC_LIST,
 	S_GC_COUNT,
 	S_BLOCKS_PAGE,
+	S_GC_LIST_AFTER,
 	S_XA_GET,
 	S_XA_PUT,
 	S_XA_DEL,

@@ -657,6 +657,12 @@ int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg)
 
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max)
 {
+	return ms_gc_pending_after(ms, NULL, out, max);
+}
+
+int ms_gc_pending_after(struct mstore *ms, const uint8_t *after, struct manifest_block *out,
+			size_t max)
+{
 	sqlite3_stmt *st;
 	size_t n = 0;
 	int rc = 0;
@@ -666,7 +672,8 @@ int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max)
 	}
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
-	st = msi_bind(ms, S_GC_LIST, ARGS(AI(max)));
+	st = after == NULL ? msi_bind(ms, S_GC_LIST, ARGS(AI(max)))
+			   : msi_bind(ms, S_GC_LIST_AFTER, ARGS(AI(max), AB(after, BLOCK_ID_LEN)));
 	while (st != NULL) {
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {

@@ -2,9 +2,10 @@
  * Start-up order (each step refuses to continue with a clear message):
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
- *   3. open the fragment store; 4. the metrics endpoint if metrics_addr
- *      is set (a port in use is refused); the store's scrub thread, then
- *      the metadata shard registry
+ *   3. open the fragment store, check the data dir's identity (a node
+ *      that lost its Raft state must not vote as the voter it was);
+ *   4. the metrics endpoint if metrics_addr is set (a port in use is
+ *      refused); the scrub thread, then the metadata shard registry
  *   5. listen (a port in use is reported as such), start contexts/workers,
  *      then the usage sampler (nodes/usage.c)
  *   6. wait for SIGTERM/SIGINT; then stop in reverse order.
@@ -14,6 +15,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "../proto/frame.h"
 #include "fragstore.h"
 #include "handlers.h"
+#include "identity.h"
 #include "node_metrics.h"
 #include "scrub.h"
 #include "server.h"
@@ -164,7 +167,19 @@ int main(int argc, char **argv)
 	frag_set_metrics(nc.fs, node_metrics_registry(nm));
 	{
 		char state[PATH_MAX + 16];
+		struct node_identity ident;
+		int created;
 
+		/* Before any Raft group runs: a node that lost its state must
+		 * not vote as the voter it was (identity.h). */
+		if ((rc = id_check(&cfg, me, &ident, &created, err, sizeof(err))) != 0) {
+			fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+			frag_close(nc.fs);
+			node_metrics_stop(nm);
+			return 1;
+		}
+		log_info("node.identity", "node %u of cluster %s, incarnation %016" PRIx64 "%s",
+			 me->id, ident.cluster, ident.incarnation, created ? " (new)" : "");
 		snprintf(state, sizeof(state), "%s/scrub.state", me->data_dir);
 		if ((rc = scrub_start(nc.fs, cfg.scrub_period_s, cfg.scrub_rate_mb, state,
 				      &nc.scrub)) != 0) {

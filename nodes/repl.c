@@ -86,6 +86,11 @@ struct repl_group {
 	struct raft_fsm rfsm;
 	atomic_int ready;
 	atomic_long leader;
+	/* raft.last_applied for other threads: set at each apply and tick
+	 * (the tick covers snapshot installs and restarts).  It never runs
+	 * ahead of the state machine, so a read that loads it first returns
+	 * an answer at least that recent. */
+	atomic_uint_fast64_t applied;
 	uint64_t ready_term;
 	int barrier_pending;
 	uint64_t barrier_term;
@@ -248,6 +253,7 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	if (g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) != 0) {
 		return RAFT_IOERR;
 	}
+	atomic_store(&g->applied, index);
 	g->dirty = 1;
 	/* c-raft hands the result to a local proposer's callback and drops it
 	 * otherwise (followers, entries of an earlier leader): free those. */
@@ -350,6 +356,7 @@ static void group_tick(struct repl_group *g)
 	publish(g);
 	raft_leader(&g->raft, &id, &addr);
 	atomic_store(&g->leader, id ? node_of_id(g->r, id) : -1L);
+	atomic_store(&g->applied, g->raft.last_applied);
 	if (g->raft.state != RAFT_LEADER) {
 		atomic_store(&g->ready, 0);
 		return;
@@ -452,6 +459,7 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	g->fsm = *fsm;
 	atomic_init(&g->ready, 0);
 	atomic_init(&g->leader, -1L);
+	atomic_init(&g->applied, 0);
 	g->rfsm.version = 1;
 	g->rfsm.data = g;
 	g->rfsm.apply = fsm_apply;
@@ -1113,6 +1121,11 @@ int repl_read_ok(struct repl_group *g, long *leader)
 {
 	*leader = atomic_load(&g->leader);
 	return atomic_load(&g->ready) ? 0 : -EREMOTE;
+}
+
+uint64_t repl_applied(struct repl_group *g)
+{
+	return atomic_load(&g->applied);
 }
 
 int repl_get_state(struct repl_group *g, struct repl_state *st)

@@ -97,6 +97,10 @@ int repl_propose_async(struct repl_group *g, const void *buf, size_t len, repl_d
  * -EREMOTE with *leader set as above. */
 int repl_read_ok(struct repl_group *g, long *leader);
 
+/* The index of the last entry applied here (0 before the first; behind
+ * by at most one tick after a snapshot install).  Any thread, no wait. */
+uint64_t repl_applied(struct repl_group *g);
+
 struct repl_state {
 	int role; /* 0 unavailable, 1 follower, 2 candidate, 3 leader */
 	int ready;

@@ -27,6 +27,7 @@
 #include "../common/fileio.h"
 #include "../common/log.h"
 #include "../common/meta_client.h"
+#include "gc_grace.h"
 #include "meta_service_i.h"
 
 const char *msvc_group_of(const char *bucket)
@@ -356,6 +357,7 @@ void shard_open_existing(struct msvc *m)
 
 void shard_free(struct shard *s)
 {
+	gcg_close(s->grace);
 	ms_close(s->ms);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -5,7 +5,8 @@
  *     0    4  magic      "OBJF" (0x464a424f)
  *     4    1  version    FRAME_VERSION; anything else is refused
  *     5    1  type       message id from msg.h
- *     6    2  flags      FRAME_F_REPLY on replies, FRAME_F_STALE_OK
+ *     6    2  flags      FRAME_F_REPLY on replies, FRAME_F_STALE_OK,
+ *                         FRAME_F_INDEX
  *     8    8  req_id     chosen by the client, echoed in the reply
  *    16    8  ts_ms      sender's wall clock, ms since the epoch
  *    24    8  nonce      random per request, echoed in the reply
@@ -48,6 +49,11 @@
 /* Request flag: a metadata query may be answered by any replica from its
  * own state, possibly stale, because no leader can be reached. */
 #define FRAME_F_STALE_OK 0x0002u
+/* Request flag (metadata requests, since v2): the body ends with a u64,
+ * the highest applied index of the shard the client has seen; a replica
+ * applied below it refuses (-OBJ_EMAJORITY), and a successful reply ends
+ * with the u64 applied index of the replica that answered (meta.h). */
+#define FRAME_F_INDEX 0x0004u
 
 /* Largest body any message may carry: one fragment of the largest block
  * (64 MiB / k=1) plus its header.  Receivers set NNG_OPT_RECVMAXSZ from it. */

@@ -49,6 +49,19 @@
  * answers -EREMOTE, whose error reply carries after its text a u32: the
  * leader's node id, or 0 when unknown (an election is under way).  A node
  * that holds no replica of the shard answers -ENXIO.
+ *
+ * Reads without a majority (FRAME_F_STALE_OK, queries only): any replica
+ * answers from its own state, but it cannot prove absence: a query whose
+ * answer would be -ENOENT or -ENODATA fails with -OBJ_EMAJORITY
+ * ("metadata majority unavailable") instead, since the entry may be
+ * committed on the replicas that are down.  Found entries are served.
+ *
+ * Freshness (FRAME_F_INDEX, frame.h): the request body ends with the u64
+ * highest applied index the client has seen on this shard; a replica whose
+ * applied index is lower answers -OBJ_EMAJORITY, so a client never reads
+ * older than what it has seen.  A successful reply then ends with the u64
+ * applied index of the replica, read before the query ran (the answer is
+ * at least that recent); for META_OP it is at or after the record's entry.
  */
 #ifndef OBJFS_META_H
 #define OBJFS_META_H

@@ -109,6 +109,8 @@ START_TEST(test_write_dev_documents_defaults)
 	ck_assert_uint_eq(count(text, "#addr"), 0);
 	ck_assert_uint_eq(count(text, "#data_dir"), 0);
 	ck_assert_uint_eq(count(text, "#ec_profile"), 0);
+	ck_assert_uint_eq(count(text, "\nfree_grace = 5\n"), 1);
+	ck_assert_uint_eq(count(text, "#free_grace"), 0);
 	ck_assert_uint_eq(count(text, "\n[node "), 3);
 	free(text);
 }

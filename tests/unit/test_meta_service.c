@@ -4,7 +4,9 @@
  * once to the leader all commit, each once, with distinct inode numbers
  * (replies are deferred to the commit, so none waits for another); a
  * follower refuses with -EREMOTE naming the leader, answers a query marked
- * stale-ok from its own state, but never a change; malformed and unknown
+ * stale-ok from its own state, but never a change and never "not found";
+ * a stale replica behind the client's seen index refuses, and replies
+ * carry the applied index (FRAME_F_INDEX); malformed and unknown
  * requests and buckets that are not here get their exact errors. */
 #include <check.h>
 #include <errno.h>
@@ -201,18 +203,102 @@ START_TEST(test_follower)
 	ck_assert_uint_eq(r.hint, cluster.cfg.nodes[l].id);
 	ck_assert_str_eq(r.err, "not the leader of shard 'demo'");
 	cl_req_release(&r);
-	/* Stale-ok: the follower answers once it applied the create. */
+	/* Stale-ok: the follower answers once it applied the create;
+	 * before, it cannot prove the name absent, and says so. */
 	until = tl_mono_ms() + 10000;
 	do {
 		send1(&r, f, MSG_META_LOOKUP, FRAME_F_STALE_OK, &w);
 		if (r.status == 0) {
 			break;
 		}
-		ck_assert_int_eq(r.status, -ENOENT);
+		ck_assert_int_eq(r.status, -OBJ_EMAJORITY);
 		cl_req_release(&r);
 	} while (tl_mono_ms() < until);
 	ck_assert_int_eq(r.status, 0);
 	cl_req_release(&r);
+	wr_free(&w);
+
+	/* A name that exists nowhere: the leader says ENOENT, a replica
+	 * without a majority never does. */
+	lookup_body(&w, "demo", "never-created");
+	send1(&r, l, MSG_META_LOOKUP, 0, &w);
+	ck_assert_int_eq(r.status, -ENOENT);
+	cl_req_release(&r);
+	send1(&r, f, MSG_META_LOOKUP, FRAME_F_STALE_OK, &w);
+	ck_assert_int_eq(r.status, -OBJ_EMAJORITY);
+	ck_assert_str_eq(r.err, "metadata majority unavailable: a replica of shard 'demo' alone "
+				"cannot prove a name absent");
+	cl_req_release(&r);
+	wr_free(&w);
+}
+END_TEST
+
+/* A lookup body with the client's seen index appended (FRAME_F_INDEX). */
+static void indexed_lookup(struct wr *w, const char *name, uint64_t seen)
+{
+	lookup_body(w, "demo", name);
+	wr_u64(w, seen);
+}
+
+/* The applied index that ends a FRAME_F_INDEX reply. */
+static uint64_t reply_index(const struct cl_req *r)
+{
+	struct rd rd;
+
+	ck_assert_uint_ge(r->reply_len, 8);
+	rd_init(&rd, r->reply + r->reply_len - 8, 8);
+	return rd_u64(&rd);
+}
+
+/* Replies to FRAME_F_INDEX requests end with the replica's applied index
+ * (a change's at or after its entry); a stale replica applied below the
+ * client's index refuses with the exact error, the leader never does. */
+START_TEST(test_seen_index)
+{
+	size_t l = leader(), f = (l + 1) % 3;
+	struct cl_req r;
+	struct wr w;
+	uint64_t idx, got = 0;
+	int64_t until;
+
+	create_body(&w, "indexed", 0x696e646578ull);
+	send1(&r, l, MSG_META_OP, FRAME_F_INDEX, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO); /* no index at the end */
+	cl_req_release(&r);
+	wr_u64(&w, 0);
+	send1(&r, l, MSG_META_OP, FRAME_F_INDEX, &w);
+	ck_assert_int_eq(r.status, 0);
+	idx = reply_index(&r);
+	ck_assert_uint_gt(idx, 0);
+	cl_req_release(&r);
+	wr_free(&w);
+
+	/* The leader answers whatever the client claims to have seen. */
+	indexed_lookup(&w, "indexed", idx + 1000);
+	send1(&r, l, MSG_META_LOOKUP, FRAME_F_INDEX, &w);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_ge(reply_index(&r), idx);
+	cl_req_release(&r);
+	/* A stale replica does not, when behind the client. */
+	send1(&r, f, MSG_META_LOOKUP, FRAME_F_INDEX | FRAME_F_STALE_OK, &w);
+	ck_assert_int_eq(r.status, -OBJ_EMAJORITY);
+	cl_req_release(&r);
+	wr_free(&w);
+	/* Once it applied the create, it serves it, with its index. */
+	indexed_lookup(&w, "indexed", idx);
+	until = tl_mono_ms() + 10000;
+	do {
+		send1(&r, f, MSG_META_LOOKUP, FRAME_F_INDEX | FRAME_F_STALE_OK, &w);
+		if (r.status == 0) {
+			got = reply_index(&r);
+			cl_req_release(&r);
+			break;
+		}
+		ck_assert_int_eq(r.status, -OBJ_EMAJORITY);
+		ck_assert_ptr_nonnull(strstr(r.err, "older than index"));
+		cl_req_release(&r);
+	} while (tl_mono_ms() < until);
+	ck_assert_uint_ge(got, idx);
 	wr_free(&w);
 }
 END_TEST
@@ -265,6 +351,7 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_many_in_flight);
 	tcase_add_test(tc, test_follower);
+	tcase_add_test(tc, test_seen_index);
 	tcase_add_test(tc, test_bad_requests);
 	suite_add_tcase(s, tc);
 	return tl_run(s);

@@ -70,6 +70,7 @@ static int fk_extents(void *arg, uint64_t ino, struct meta_extent **ext, size_t 
 	memset(attr, 0, sizeof(*attr));
 	attr->ino = ino;
 	attr->gen = fk.gen;
+	attr->size = fk.n_ext * CS;
 	*inl = NULL;
 	*inl_len = 0;
 	if (fk.inl_len > 0) {
@@ -161,18 +162,18 @@ START_TEST(test_holes_and_short_extents)
 
 	add_ext(0, 0, CS, CS);
 	add_ext(2, 1, 1000, 600); /* block holds more than the extent */
-	ck_assert_int_eq(rc_read_chunk(cache, 7, 0, 10, 20, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 0, 10, 20, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 'a');
 	ck_assert_int_eq(buf[19], 'a');
-	ck_assert_int_eq(rc_read_chunk(cache, 7, 1, 0, CS, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 1, 0, CS, buf, NULL), 0);
 	for (uint32_t i = 0; i < CS; i++) {
 		ck_assert_int_eq(buf[i], 0);
 	}
-	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, 590, 20, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, 590, 20, buf, NULL), 0);
 	ck_assert_int_eq(buf[9], 'b');
 	ck_assert_int_eq(buf[10], 0);
 	ck_assert_int_eq(buf[19], 0);
-	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, CS - 1, 2, buf), -EINVAL);
+	ck_assert_int_eq(rc_read_chunk(cache, 7, 2, CS - 1, 2, buf, NULL), -EINVAL);
 	ck_assert_int_eq(fk.extent_calls, 1);
 }
 END_TEST
@@ -184,9 +185,9 @@ START_TEST(test_inline_data)
 
 	memcpy(fk.inl, "inline!", 7);
 	fk.inl_len = 7;
-	ck_assert_int_eq(rc_read_chunk(cache, 3, 0, 2, 10, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 3, 0, 2, 10, buf, NULL), 0);
 	ck_assert_mem_eq(buf, "line!\0\0\0\0\0", 10);
-	ck_assert_int_eq(rc_read_chunk(cache, 3, 1, 0, 10, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 3, 1, 0, 10, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 0);
 }
 END_TEST
@@ -203,20 +204,20 @@ START_TEST(test_cache_hits_and_bound)
 	for (int i = 0; i < 4; i++) {
 		add_ext((uint64_t)i, i, CS, CS);
 	}
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf), 0);
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 100, 16, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf, NULL), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 100, 16, buf, NULL), 0);
 	ck_assert_int_eq(gets(0), 1);
 	for (int i = 1; i < 4; i++) {
-		ck_assert_int_eq(rc_read_chunk(cache, 1, (uint64_t)i, 0, 16, buf), 0);
+		ck_assert_int_eq(rc_read_chunk(cache, 1, (uint64_t)i, 0, 16, buf, NULL), 0);
 		ck_assert_int_eq(buf[0], 'a' + i);
 	}
 	rc_get_stats(cache, &st);
 	ck_assert_uint_le(st.cached, 2 * CS);
 	ck_assert_uint_eq(st.hits, 1);
 	ck_assert_uint_eq(st.misses, 4);
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 16, buf, NULL), 0);
 	ck_assert_int_eq(gets(0), 2);
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 3, 0, 16, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 3, 0, 16, buf, NULL), 0);
 	ck_assert_int_eq(gets(3), 1);
 }
 END_TEST
@@ -229,24 +230,98 @@ START_TEST(test_generation_check)
 
 	add_ext(0, 0, CS, CS);
 	fk.gen = 5;
-	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 'a');
 	pthread_mutex_lock(&fk.mu);
 	fk.ext[0].blk = mkblk(4, CS);
 	fk.gen = 6;
 	pthread_mutex_unlock(&fk.mu);
 	ck_assert_int_eq(rc_check_gen(cache, 9, 5), 0);
-	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 'a');
 	ck_assert_int_eq(rc_check_gen(cache, 9, 6), 1);
-	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 'e');
 	ck_assert_int_eq(fk.extent_calls, 2);
 	rc_invalidate(cache, 9);
-	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(fk.extent_calls, 3);
 	rc_forget(cache, 9);
-	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(fk.extent_calls, 4);
+}
+END_TEST
+
+/* A read that asks for one generation is served from it only: cached
+ * extents of another are reloaded once, and when the file is at another
+ * generation now the read fails with -ESTALE naming it (a file truncated
+ * at the shard is never read as zeros through an older size). */
+START_TEST(test_read_at_generation)
+{
+	struct rc_version ver = {.gen = 5};
+	uint8_t buf[4];
+
+	add_ext(0, 0, CS, CS);
+	fk.gen = 5;
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, &ver), 0);
+	ck_assert_int_eq(buf[0], 'a');
+	ck_assert_int_eq(fk.extent_calls, 1);
+	/* Truncated to nothing at generation 6, and the cached extents
+	 * dropped (as the truncating call does). */
+	pthread_mutex_lock(&fk.mu);
+	fk.n_ext = 0;
+	fk.gen = 6;
+	pthread_mutex_unlock(&fk.mu);
+	rc_invalidate(cache, 9);
+	memset(buf, 0x77, sizeof(buf));
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, &ver), -ESTALE);
+	ck_assert_uint_eq(ver.gen, 6);
+	ck_assert_uint_eq(ver.size, 0);
+	ck_assert_int_eq(buf[0], 0x77); /* nothing written */
+	ck_assert_int_eq(fk.extent_calls, 2);
+	/* At the generation it now has, the hole reads as zeros. */
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, &ver), 0);
+	ck_assert_int_eq(buf[0], 0);
+	ck_assert_int_eq(fk.extent_calls, 2);
+	/* Rewritten at generation 7 while generation 6 is cached: a read
+	 * that knows of 7 loads the extents again, once. */
+	pthread_mutex_lock(&fk.mu);
+	add_ext(0, 2, CS, CS);
+	fk.gen = 7;
+	pthread_mutex_unlock(&fk.mu);
+	ver.gen = 7;
+	ck_assert_int_eq(rc_read_chunk(cache, 9, 0, 0, 4, buf, &ver), 0);
+	ck_assert_int_eq(buf[0], 'c');
+	ck_assert_int_eq(fk.extent_calls, 3);
+}
+END_TEST
+
+/* A block that cannot be fetched through cached extents (collected after
+ * an overwrite) makes the read fetch the extents again and read the block
+ * they name now; the same block again keeps the error. */
+START_TEST(test_refetch_collected_block)
+{
+	uint8_t buf[4];
+
+	add_ext(0, 0, CS, CS);
+	add_ext(1, 5, CS, CS);
+	ck_assert_int_eq(rc_read_chunk(cache, 4, 1, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(buf[0], 'f');
+	pthread_mutex_lock(&fk.mu);
+	fk.ext[0].blk = mkblk(3, CS); /* chunk 0 rewritten as block 3 */
+	fk.fail_block = 1;	      /* and block 0 collected */
+	pthread_mutex_unlock(&fk.mu);
+	ck_assert_int_eq(rc_read_chunk(cache, 4, 0, 0, 4, buf, NULL), 0);
+	ck_assert_int_eq(buf[0], 'd');
+	ck_assert_int_eq(fk.extent_calls, 2);
+	ck_assert_int_eq(gets(0), 1);
+	/* Block 3 lost too, and still named: the read fails. */
+	pthread_mutex_lock(&fk.mu);
+	fk.ext[1].blk = mkblk(6, CS);
+	fk.fail_block = 7;
+	pthread_mutex_unlock(&fk.mu);
+	rc_invalidate(cache, 4);
+	ck_assert_int_lt(rc_read_chunk(cache, 4, 1, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(fk.extent_calls, 4);
 }
 END_TEST
@@ -259,14 +334,14 @@ START_TEST(test_errors)
 	uint8_t buf[4];
 
 	add_ext(0, 0, 100, 200); /* len > block length */
-	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), -EIO);
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf, NULL), -EIO);
 	fk.n_ext = 0;
 	add_ext(0, 1, CS, CS);
 	fk.fail_block = 2;
-	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), -OBJ_ECHECKSUM);
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf, NULL), -OBJ_ECHECKSUM);
 	ck_assert_int_eq(obj_errno(-OBJ_ECHECKSUM), EIO);
 	fk.fail_block = 0;
-	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 2, 0, 0, 4, buf, NULL), 0);
 	ck_assert_int_eq(buf[0], 'b');
 	ck_assert_int_eq(gets(1), 2);
 }
@@ -300,7 +375,7 @@ static void *reader_main(void *p)
 	pthread_mutex_lock(&r->mu);
 	r->tid = tl_gettid();
 	pthread_mutex_unlock(&r->mu);
-	r->rc = rc_read_chunk(cache, 4, 0, 0, sizeof(r->buf), r->buf);
+	r->rc = rc_read_chunk(cache, 4, 0, 0, sizeof(r->buf), r->buf, NULL);
 	return NULL;
 }
 
@@ -372,7 +447,7 @@ START_TEST(test_readahead)
 		add_ext((uint64_t)i, i, CS, CS);
 	}
 	rc_hint(cache, &s, 1, 0, 1024);
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 1024, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 0, 0, 1024, buf, NULL), 0);
 	t0 = tl_mono_ms();
 	while ((gets(1) == 0 || gets(2) == 0) && tl_mono_ms() - t0 < 3000) {
 		usleep(1000);
@@ -388,7 +463,7 @@ START_TEST(test_readahead)
 		usleep(1000);
 	}
 	ck_assert_int_eq(gets(3), 1);
-	ck_assert_int_eq(rc_read_chunk(cache, 1, 1, 0, 16, buf), 0);
+	ck_assert_int_eq(rc_read_chunk(cache, 1, 1, 0, 16, buf, NULL), 0);
 	ck_assert_int_eq(gets(1), 1);
 	rc_get_stats(cache, &st);
 	ck_assert_uint_ge(st.prefetched, 3);
@@ -412,6 +487,8 @@ static Suite *readcache_suite(void)
 	tcase_add_test(tc, test_holes_and_short_extents);
 	tcase_add_test(tc, test_inline_data);
 	tcase_add_test(tc, test_cache_hits_and_bound);
+	tcase_add_test(tc, test_read_at_generation);
+	tcase_add_test(tc, test_refetch_collected_block);
 	tcase_add_test(tc, test_generation_check);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_donate);
