@@ -65,6 +65,7 @@ struct cfg {
 	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */
 	uint32_t scrub_rate_mb;	   /* scrub read limit, MB/s */
 	double gc_grace_s;	   /* age before a stray fragment is deleted */
+	uint32_t lock_lease_ms;	   /* a mount's lock session without renewal */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;

@@ -779,6 +779,67 @@ int mc_snapshot_rm(struct mc *mc, const char *name)
 	return snap_op(mc, MOP_SNAPSHOT_RM, 0, name, NULL);
 }
 
+int mc_getlk(struct mc *mc, const struct meta_lock *req, struct meta_lock *out)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	begin(mc, &w);
+	meta_put_lock(&w, req);
+	rc = call(mc, MSG_META_GETLK, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		uint8_t found;
+
+		rd_init(&rd, r.reply, r.reply_len);
+		found = rd_u8(&rd);
+		meta_get_lock(&rd, out);
+		rc = !rd_done(&rd) || found > 1 ? -OBJ_EPROTO : found;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_lock_renew(struct mc *mc, uint64_t session, uint32_t *lease_ms)
+{
+	struct wr w;
+	struct cl_req r;
+	struct rd rd;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, session);
+	rc = call(mc, MSG_META_LOCK_RENEW, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rd_init(&rd, r.reply, r.reply_len);
+		*lease_ms = rd_u32(&rd);
+		rc = rd_done(&rd) && *lease_ms > 0 ? 0 : -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_lock_cancel(struct mc *mc, uint64_t session, uint64_t wait_id)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, session);
+	wr_u64(&w, wait_id);
+	rc = call(mc, MSG_META_LOCK_CANCEL, &w, &r);
+	wr_free(&w);
+	if (rc == 0 && r.reply_len != 0) {
+		rc = -OBJ_EPROTO;
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
 /* Decodes a reply of (str, u64, i64) triples and a more flag. */
 static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, int *more)
 {

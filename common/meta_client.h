@@ -129,6 +129,13 @@ int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shar
 /* Adds (add=1) or removes a voter of the shard, through its leader. */
 int mc_member(struct mc *mc, int add, uint32_t node_id);
 
+/* Cluster-wide locks (proto/meta.h; the records go through mc_op).
+ * mc_getlk: 1 with *out the first lock of another owner in req's way, 0
+ * when none.  mc_lock_renew: renews session's lease, *lease_ms its
+ * length.  mc_lock_cancel: ends the wait wait_id of session (-EINTR). */
+int mc_getlk(struct mc *mc, const struct meta_lock *req, struct meta_lock *out);
+int mc_lock_renew(struct mc *mc, uint64_t session, uint32_t *lease_ms);
+int mc_lock_cancel(struct mc *mc, uint64_t session, uint64_t wait_id);
 /* A page of the shard's blocks (META_BLOCKS) after id `after` (ignored
  * when first is set), at most max (<= META_BLOCKS_MAX) into out, from the
  * leader only (never a stale replica).  Returns the count; *more set if

@@ -144,11 +144,20 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	}
+	/* POSIX ACLs, enforced by the kernel from system.posix_acl_* (the
+	 * shard keeps them with the mode, as ext4 does); the kernel then
+	 * leaves the umask to us, since a default ACL replaces it. */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs->acl = 1;
+	}
 	/* Fewer, larger writes: libfuse caps this to its buffer size. */
 	conn->max_write = 1024 * 1024;
 	conn->time_gran = 1;
-	log_info("fuse.init", "bucket %s: chunk %u bytes, inline up to %u, kernel proto %u.%u",
-		 fs->bucket, c->chunk_size, c->inline_max, conn->proto_major, conn->proto_minor);
+	log_info("fuse.init",
+		 "bucket %s: chunk %u bytes, inline up to %u, kernel proto %u.%u, POSIX ACLs %s",
+		 fs->bucket, c->chunk_size, c->inline_max, conn->proto_major, conn->proto_minor,
+		 fs->acl ? "on" : "off (not offered by the kernel)");
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -181,6 +190,12 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc = vfs_getattr(vfs_of(req), ino, &a, &timeout);
 
 	(void)fi;
+	/* An inode another mount removed, behind a name still cached here:
+	 * ESTALE makes the kernel look the name up again (a stat then says
+	 * ENOENT, an open(O_CREAT) creates), as it does for NFS. */
+	if (rc == -ENOENT) {
+		rc = -ESTALE;
+	}
 	reply_attr(req, rc, &a, timeout);
 }
 
@@ -259,7 +274,8 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if ((mode & S_IFMT) == S_IFDIR) {
 		rc = -EINVAL; /* directories come through mkdir */
 	} else {
-		rc = vfs_mknod(vfs_of(req), parent, name, mode, rdev, ctx->uid, ctx->gid, &e);
+		rc = vfs_mknod(vfs_of(req), parent, name, fs_new_mode(req, mode), rdev, ctx->uid,
+			       ctx->gid, &e);
 	}
 	reply_entry(req, rc, &e);
 }
@@ -268,8 +284,8 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct vfs_entry e;
-	int rc = vfs_mknod(vfs_of(req), parent, name, (mode & 07777) | S_IFDIR, 0, ctx->uid,
-			   ctx->gid, &e);
+	int rc = vfs_mknod(vfs_of(req), parent, name, fs_new_mode(req, (mode & 07777) | S_IFDIR), 0,
+			   ctx->uid, ctx->gid, &e);
 
 	reply_entry(req, rc, &e);
 }
@@ -412,6 +428,9 @@ const struct fuse_lowlevel_ops objfs_ll_ops = {
     .read = fs_read,
     .write = fs_write,
     .flush = fs_flush,
+    .getlk = fs_getlk,
+    .setlk = fs_setlk,
+    .flock = fs_flock,
     .lseek = fs_lseek,
     .fallocate = fs_fallocate,
     .release = fs_release,

@@ -10,6 +10,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "locks.h"
 #include "vfs.h"
 
 /* The session's userdata: v is set before the session is mounted. */
@@ -17,10 +18,22 @@ struct dio;
 
 struct objfs {
 	struct vfs *v;
+	struct lkc *lk; /* cluster-wide locks (locks.h) */
+	struct fuse_session *se;
 	struct dio *dio; /* direct/buffered coherence (dio.h) */
 	const char *bucket;
+	int acl; /* the kernel enforces POSIX ACLs: creators' umasks come here */
 };
 
 extern const struct fuse_lowlevel_ops objfs_ll_ops;
+
+/* The mode of a new inode for the vfs: with ACLs, the creator's umask
+ * travels with it (vfs.h, VFS_UMASK). */
+static inline uint32_t fs_new_mode(fuse_req_t req, mode_t mode)
+{
+	const struct objfs *fs = fuse_req_userdata(req);
+
+	return fs->acl ? (uint32_t)mode | VFS_UMASK(fuse_req_ctx(req)->umask) : (uint32_t)mode;
+}
 
 #endif

@@ -31,6 +31,13 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int keep = 0;
 	int rc = vfs_open(v, ino, fi->flags, &fh, &keep);
 
+	/* The inode is gone at the shard (another mount removed it) while
+	 * the kernel still had its name: ESTALE makes the kernel look the
+	 * name up again and retry, so open(O_CREAT) creates the file anew
+	 * instead of failing with ENOENT. */
+	if (rc == -ENOENT) {
+		rc = -ESTALE;
+	}
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
@@ -61,7 +68,8 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct vfs_entry ve;
 	struct vfs_file *fh = NULL;
 	int keep = 0;
-	int rc = vfs_create(v, parent, name, mode, fi->flags, ctx->uid, ctx->gid, &ve, &fh, &keep);
+	int rc = vfs_create(v, parent, name, fs_new_mode(req, mode), fi->flags, ctx->uid, ctx->gid,
+			    &ve, &fh, &keep);
 
 	if (rc != 0) {
 		fs_reply_err(req, rc);
@@ -142,8 +150,12 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 
 void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	fs_reply_err(req, vfs_flush(vfs_of(req), fh_of(fi)));
+	int rc = vfs_flush(vfs_of(req), fh_of(fi));
+
+	if (rc == 0) {
+		rc = fs_lock_close(req, ino, fi);
+	}
+	fs_reply_err(req, rc);
 }
 
 void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
@@ -186,6 +198,7 @@ void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_inf
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* Its error is logged by the vfs; close(2) got flush's already. */
+	fs_lock_release(req, fi);
 	vfs_release(vfs_of(req), fh_of(fi));
 	if (fh_dio(fi)) {
 		dio_release(dio_of(req), ino);

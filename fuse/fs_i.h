@@ -39,6 +39,17 @@ void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len
 void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
+/* fs_lock.c */
+void fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl);
+void fs_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl,
+	      int sleep);
+void fs_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op);
+/* At close (flush, after the commit): frees fi->lock_owner's POSIX locks
+ * on ino if it has any here.  0 or an error. */
+int fs_lock_close(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+/* At release, before the handle goes: frees the locks taken through it. */
+void fs_lock_release(fuse_req_t req, struct fuse_file_info *fi);
+
 /* fs_dir.c */
 void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);

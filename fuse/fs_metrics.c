@@ -45,15 +45,19 @@ enum fsop {
 	OP_CREATE,
 	OP_FALLOCATE,
 	OP_LSEEK,
+	OP_GETLK,
+	OP_SETLK,
+	OP_FLOCK,
 	OP_N
 };
 
 static const char *const op_names[OP_N] = {
-    "lookup",	   "forget",	 "forget_multi", "getattr",   "setattr",  "readlink", "mknod",
-    "mkdir",	   "unlink",	 "rmdir",	 "symlink",   "rename",	  "link",     "open",
-    "read",	   "write",	 "flush",	 "release",   "fsync",	  "opendir",  "readdir",
-    "readdirplus", "releasedir", "fsyncdir",	 "statfs",    "setxattr", "getxattr", "listxattr",
-    "removexattr", "access",	 "create",	 "fallocate", "lseek",
+    "lookup", "forget",	   "forget_multi", "getattr",	  "setattr",	 "readlink",
+    "mknod",  "mkdir",	   "unlink",	   "rmdir",	  "symlink",	 "rename",
+    "link",   "open",	   "read",	   "write",	  "flush",	 "release",
+    "fsync",  "opendir",   "readdir",	   "readdirplus", "releasedir",	 "fsyncdir",
+    "statfs", "setxattr",  "getxattr",	   "listxattr",	  "removexattr", "access",
+    "create", "fallocate", "lseek",	   "getlk",	  "setlk",	 "flock",
 };
 
 static struct {
@@ -110,6 +114,9 @@ WRAP(access, OP_ACCESS, (fuse_req_t r, fuse_ino_t i, int m), (r, i, m))
 WRAP(create, OP_CREATE, (fuse_req_t r, fuse_ino_t p, const char *n, mode_t m, struct fuse_file_info *fi), (r, p, n, m, fi))
 WRAP(fallocate, OP_FALLOCATE, (fuse_req_t r, fuse_ino_t i, int m, off_t o, off_t l, struct fuse_file_info *fi), (r, i, m, o, l, fi))
 WRAP(lseek, OP_LSEEK, (fuse_req_t r, fuse_ino_t i, off_t o, int w, struct fuse_file_info *fi), (r, i, o, w, fi))
+WRAP(getlk, OP_GETLK, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi, struct flock *l), (r, i, fi, l))
+WRAP(setlk, OP_SETLK, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi, struct flock *l, int s), (r, i, fi, l, s))
+WRAP(flock, OP_FLOCK, (fuse_req_t r, fuse_ino_t i, struct fuse_file_info *fi, int o), (r, i, fi, o))
 /* clang-format on */
 
 /* Only the operations objfs implements are wrapped: a NULL entry stays
@@ -172,6 +179,9 @@ const struct fuse_lowlevel_ops *fs_metrics_ops(struct mx_registry *r)
 	SET(create);
 	SET(fallocate);
 	SET(lseek);
+	SET(getlk);
+	SET(setlk);
+	SET(flock);
 	return &timed;
 }
 

@@ -287,6 +287,22 @@ int it_open_in(struct itable *it, uint64_t parent)
 	return found;
 }
 
+size_t it_children(struct itable *it, uint64_t parent, uint64_t *out, size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&it->mu);
+	for (size_t b = 0; b < it->nbuckets && k < max; b++) {
+		for (struct inode *n = it->tab[b]; n != NULL && k < max; n = n->next) {
+			if (n->parent == parent && n->ino != parent) {
+				out[k++] = n->ino;
+			}
+		}
+	}
+	pthread_mutex_unlock(&it->mu);
+	return k;
+}
+
 int it_open_file(struct itable *it, struct inode *n, struct fb_ctx *fbc, uint64_t size,
 		 uint64_t gen, int *keep_cache)
 {

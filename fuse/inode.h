@@ -67,6 +67,8 @@ void it_unlinked(struct itable *it, uint64_t ino);
 /* True when some inode last seen in directory parent has open handles:
  * an unlink or rename-over in parent must keep its victim as an orphan. */
 int it_open_in(struct itable *it, uint64_t parent);
+/* Up to max inodes last seen in directory parent, into out; the count. */
+size_t it_children(struct itable *it, uint64_t parent, uint64_t *out, size_t max);
 /* The parent ino was last seen in, or 0. */
 uint64_t it_parent(struct itable *it, uint64_t ino);
 

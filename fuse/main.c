@@ -490,6 +490,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	se = fuse_session_new(&args, fs_metrics_ops(mxr), sizeof(objfs_ll_ops), &fs);
+	fs.se = se;
 	if (se == NULL) {
 		/* libfuse printed which option it refused */
 		mx_destroy(mxr);
@@ -573,6 +574,9 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		rc = dio_start(se, &fs.dio);
 	}
+	if (rc == 0) {
+		rc = lkc_open(cn.mc, &fs.lk);
+	}
 	if (rc != 0) {
 		failf(1, "cannot start: %s", obj_strerror(rc));
 		goto out;
@@ -626,6 +630,9 @@ out:
 		fuse_session_unmount(se);
 		log_info("fuse.unmount", "bucket %s unmounted from %s", c.bucket, mnt);
 	}
+	/* The mount's locks go now, not when their lease runs out. */
+	lkc_close(fs.lk);
+	fs.lk = NULL;
 	/* Scrapes read the vfs: they stop first. */
 	mx_http_stop(mxh);
 	if (fs.v != NULL) {

@@ -385,7 +385,7 @@ static int create_node(struct vfs *v, uint64_t parent, const char *name, uint32_
 	op.flags = META_F_EXCL;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	op.mode = mode;
+	vfs_op_mode(&op, mode);
 	op.uid = uid;
 	op.gid = gid;
 	op.rdev = rdev;
@@ -413,7 +413,8 @@ int vfs_mknod(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, u
 {
 	switch (mode & S_IFMT) {
 	case S_IFDIR:
-		return create_node(v, parent, name, (mode & 07777) | S_IFDIR, 0, NULL, uid, gid, e);
+		return create_node(v, parent, name, (mode & ~(uint32_t)S_IFMT) | S_IFDIR, 0, NULL,
+				   uid, gid, e);
 	case S_IFREG:
 	case S_IFIFO:
 	case S_IFSOCK:
@@ -606,10 +607,10 @@ int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *valu
 	struct meta_op op;
 	struct inode *n;
 
-	if (strncmp(name, "system.", 7) == 0) {
-		/* No POSIX ACLs: the mode bits are the permissions.  Accepting
-		 * system.posix_acl_access as a plain xattr would make cp -a and
-		 * tar believe the mode was set through it, and skip chmod. */
+	if (strncmp(name, "system.", 7) == 0 && strcmp(name, "system.posix_acl_access") != 0 &&
+	    strcmp(name, "system.posix_acl_default") != 0) {
+		/* POSIX ACLs only: the shard keeps them with the mode (an
+		 * access ACL sets it), so cp -a and tar see them applied. */
 		return -EOPNOTSUPP;
 	}
 	if (strlen(name) > META_XATTR_NAME_MAX) {

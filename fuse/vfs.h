@@ -60,6 +60,13 @@ struct vfs_stats {
 	uint64_t block_gets; /* blocks read from the cluster */
 };
 
+/* Mode bits above S_IFMT for mknod and create: the creator's umask, which
+ * the shard applies unless the parent directory has a default ACL, whose
+ * entries the new inode then inherits (the kernel leaves the umask to
+ * filesystems with POSIX ACLs).  Without them the mode is used as is. */
+#define VFS_UMASK_SET 0x80000000u
+#define VFS_UMASK(u) (VFS_UMASK_SET | (((uint32_t)(u)&0777u) << 16))
+
 struct vfs;
 struct vfs_file;
 struct vfs_dir;
@@ -156,6 +163,17 @@ int vfs_fallocate(struct vfs *v, struct vfs_file *fh, int mode, uint64_t off, ui
 /* close(2) and fsync(2): return once everything written is durable and
  * committed, or with the error of the upload or commit that failed. */
 int vfs_flush(struct vfs *v, struct vfs_file *fh);
+/* Locks make other mounts' changes visible, as NFS does: before a lock is
+ * released the file's buffered writes are committed (vfs_lock_commit);
+ * after one is taken the committed size and generation are fetched and
+ * cached content of an older generation is dropped (vfs_lock_refresh;
+ * the caller also drops the kernel's page cache).  0 or an error. */
+int vfs_lock_commit(struct vfs *v, uint64_t ino);
+int vfs_lock_refresh(struct vfs *v, uint64_t ino);
+/* Up to max inodes known in ino's directory (ino among them), into out:
+ * a lock holder must see their current attributes too (SQLite checks
+ * for a journal with stat(2) under its lock).  Returns the count. */
+size_t vfs_lock_siblings(struct vfs *v, uint64_t ino, uint64_t *out, size_t max);
 /* The last reference to fh: commits what flush did not (mmap writes, a
  * failed flush), frees fh.  Data that still fails stays buffered for the
  * next open or vfs_stop; the error is returned for the log. */

@@ -112,7 +112,7 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	op.flags = (flags & O_EXCL) ? META_F_EXCL : 0;
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
-	op.mode = (mode & 07777) | S_IFREG;
+	vfs_op_mode(&op, (mode & ~(uint32_t)S_IFMT) | S_IFREG);
 	op.uid = uid;
 	op.gid = gid;
 	nc_drop(v->nc, parent, name);
@@ -173,8 +173,8 @@ ssize_t vfs_write(struct vfs *v, struct vfs_file *fh, uint64_t off, const void *
 	return fb_write(fb, off, buf, size);
 }
 
-/* Commits n's buffered writes; shared by flush, fsync and release. */
-static int commit_file(struct vfs *v, struct inode *n)
+/* Commits n's buffered writes; shared by flush, fsync, release and locks. */
+int vfs_commit_node(struct vfs *v, struct inode *n)
 {
 	struct fbuf *fb = it_fb(v->it, n);
 	struct meta_attr a;
@@ -201,7 +201,7 @@ static int commit_file(struct vfs *v, struct inode *n)
 
 int vfs_flush(struct vfs *v, struct vfs_file *fh)
 {
-	return commit_file(v, fh->node);
+	return vfs_commit_node(v, fh->node);
 }
 
 int vfs_release(struct vfs *v, struct vfs_file *fh)
@@ -212,7 +212,7 @@ int vfs_release(struct vfs *v, struct vfs_file *fh)
 	/* flush ran at close(); this only catches writes after it (mmap)
 	 * and failures.  Data that still cannot be committed stays in the
 	 * buffer, attached to the inode, for the next open or unmount. */
-	rc = commit_file(v, fh->node);
+	rc = vfs_commit_node(v, fh->node);
 	if (rc != 0) {
 		log_warn("fuse.release", "ino %" PRIu64 ": commit at release failed: %s",
 			 fh->node->ino, obj_strerror(rc));
@@ -223,4 +223,48 @@ int vfs_release(struct vfs *v, struct vfs_file *fh)
 		it_put(v->it, n); /* may close the clean buffer or drop the entry */
 	}
 	return rc;
+}
+
+int vfs_lock_commit(struct vfs *v, uint64_t ino)
+{
+	struct inode *n = it_get(v->it, ino);
+	int rc;
+
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	rc = vfs_commit_node(v, n);
+	it_put(v->it, n);
+	return rc;
+}
+
+int vfs_lock_refresh(struct vfs *v, uint64_t ino)
+{
+	struct inode *n = it_get(v->it, ino);
+	struct fbuf *fb;
+	struct meta_attr a;
+	int rc;
+
+	if (n == NULL) {
+		return -ENOMEM;
+	}
+	store_count(&v->st.queries);
+	rc = mc_getattr(v->st.mc, ino, &a);
+	if (rc == 0) {
+		it_attr_drop(v->it, ino);
+		rc_check_gen(v->rc, ino, a.gen);
+		fb = it_fb(v->it, n);
+		if (fb != NULL) {
+			fb_refresh(fb, a.size, a.gen);
+		}
+	}
+	it_put(v->it, n);
+	return rc;
+}
+
+size_t vfs_lock_siblings(struct vfs *v, uint64_t ino, uint64_t *out, size_t max)
+{
+	uint64_t dir = it_parent(v->it, ino);
+
+	return dir != 0 ? it_children(v->it, dir, out, max) : 0;
 }

@@ -36,6 +36,16 @@ static inline int64_t vfs_ttl_ns(double seconds)
 	return (int64_t)(seconds * 1e9);
 }
 
+/* Puts mode (with an optional VFS_UMASK) into a MOP_CREATE. */
+static inline void vfs_op_mode(struct meta_op *op, uint32_t mode)
+{
+	op->mode = mode & 0177777u;
+	if (mode & VFS_UMASK_SET) {
+		op->flags |= META_F_UMASK;
+		op->valid = (mode >> 16) & 0777u;
+	}
+}
+
 /* -ENAMETOOLONG for a name longer than the shard accepts, else 0. */
 int vfs_check_name(const char *name);
 /* Sends op through the shard, counted as a commit. */
@@ -43,6 +53,8 @@ int vfs_op(struct vfs *v, struct meta_op *op, struct meta_result *res);
 /* Fills e from a (overlaid with buffered writes) and counts the kernel's
  * reference.  Returns 0 or -ENOMEM. */
 int vfs_entry(struct vfs *v, const struct meta_attr *a, uint64_t parent, struct vfs_entry *e);
+/* Commits n's (pinned) buffered writes. */
+int vfs_commit_node(struct vfs *v, struct inode *n);
 /* Applies a MOP_SETATTR to n (pinned), committing buffered writes first
  * when the size or times change, then updates the buffer and caches. */
 int vfs_setattr_node(struct vfs *v, struct inode *n, const struct vfs_setattr *s,

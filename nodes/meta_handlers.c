@@ -97,6 +97,14 @@ static int mh_op(struct mh_req *q)
 		free(oc);
 		return -OBJ_EPROTO;
 	}
+	if (op->type == MOP_LOCK || op->type == MOP_LOCK_DROP) {
+		/* Lock records may wait for a release: meta_locks.c. */
+		free(oc);
+		rc = mlk_propose(q->m, q->s, op, q->out->call, q->with_index);
+		meta_op_free(op);
+		free(op);
+		return rc;
+	}
 	oc->m = q->m;
 	oc->call = q->out->call;
 	oc->g = q->s->g;
@@ -613,6 +621,54 @@ static int mh_member(struct mh_req *q)
 	return rc;
 }
 
+/* META_LOCK_RENEW: the lease of a mount's lock session. */
+static int mh_lock_renew(struct mh_req *q)
+{
+	uint64_t session = rd_u64(q->r);
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	mlk_renew(q->m, q->s, session);
+	wr_u32(&q->out->w, mlk_lease_ms(q->m));
+	return 0;
+}
+
+/* META_LOCK_CANCEL: a waiting lock request ends with -EINTR. */
+static int mh_lock_cancel(struct mh_req *q)
+{
+	uint64_t session = rd_u64(q->r), wait_id = rd_u64(q->r);
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	mlk_cancel(q->m, q->s, session, wait_id);
+	return 0;
+}
+
+/* META_GETLK: the first lock in the way of the one described. */
+static int mh_getlk(struct mh_req *q)
+{
+	struct meta_lock req, found;
+	int rc;
+
+	meta_get_lock(q->r, &req);
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_getlk(q->s->ms, &req, &found);
+	if (rc >= 0) {
+		wr_u8(&q->out->w, rc == 1);
+		if (rc == 0) {
+			memset(&found, 0, sizeof(found));
+			found.kind = req.kind;
+			found.type = META_LK_UN;
+		}
+		meta_put_lock(&q->out->w, &found);
+	}
+	return rc < 0 ? rc : 0;
+}
+
 #define MH_QUERY (MH_SHARD | MH_LEADER)
 
 static const struct mh_entry meta_handlers[MSG_META_MAX] = {
@@ -628,6 +684,10 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, SRV_POOL_META},
     [MSG_META_LIST] = {mh_list, MH_QUERY, SRV_POOL_META},
     [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, SRV_POOL_META},
+    /* Lock sessions live in the leader's memory: leader only. */
+    [MSG_META_LOCK_RENEW] = {mh_lock_renew, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
+    [MSG_META_LOCK_CANCEL] = {mh_lock_cancel, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
+    [MSG_META_GETLK] = {mh_getlk, MH_SHARD | MH_LEADER | MH_MUTATES, SRV_POOL_INLINE},
     [MSG_META_QUOTA] = {mh_quota, MH_QUERY, SRV_POOL_META},
     [MSG_META_TRASH] = {mh_trash, MH_QUERY, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a

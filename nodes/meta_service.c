@@ -58,6 +58,8 @@ int msvc_open(const struct cfg *cfg, size_t node_idx, const char *data_dir, stru
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->gc_cv, &ca);
+	pthread_mutex_init(&m->lk_mu, NULL);
+	pthread_cond_init(&m->lk_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	*out = m;
 	return 0;
@@ -125,6 +127,10 @@ int msvc_start(struct msvc *m, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	m->gc_running = 1;
+	if (mlk_start(m) != 0) {
+		snprintf(err, errlen, "cannot start the lock thread");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -132,6 +138,9 @@ void msvc_quiesce(struct msvc *m)
 {
 	if (m != NULL && m->repl != NULL) {
 		repl_stop(m->repl);
+	}
+	if (m != NULL) {
+		mlk_stop(m); /* parked lock requests are answered now */
 	}
 }
 
@@ -149,6 +158,7 @@ void msvc_close(struct msvc *m)
 	}
 	/* Replication first: no state machine callback may run once the
 	 * stores close. */
+	mlk_stop(m);
 	repl_close(m->repl);
 	blk_close(m->blk);
 	cl_close(m->cl);
@@ -161,5 +171,7 @@ void msvc_close(struct msvc *m)
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->gc_mu);
 	pthread_cond_destroy(&m->gc_cv);
+	pthread_mutex_destroy(&m->lk_mu);
+	pthread_cond_destroy(&m->lk_cv);
 	free(m);
 }

@@ -20,6 +20,7 @@
 #include "../proto/meta.h"
 #include "../proto/msg.h"
 #include "meta_leader.h"
+#include "meta_locks.h"
 #include "meta_service.h"
 #include "meta_store.h"
 #include "raft_mux.h"
@@ -40,6 +41,7 @@ struct shard {
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
 	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
+	struct mlk_shard lk;	      /* lock waiters and leases (meta_locks.c) */
 	struct gc_grace *grace;	      /* the maintenance thread's only (meta_gc.c) */
 	struct shard *next;	      /* m->shards; only ever added at the head */
 };
@@ -62,6 +64,12 @@ struct msvc {
 	pthread_mutex_t gc_mu;
 	pthread_cond_t gc_cv;
 	int stopping;
+	/* lock thread (meta_locks.c) */
+	pthread_t lk;
+	int lk_running;
+	pthread_mutex_t lk_mu; /* guards lk_stop, lk_kick */
+	pthread_cond_t lk_cv;
+	int lk_stop, lk_kick;
 	struct mx_registry *mx; /* msvc_set_metrics; NULL: off */
 };
 

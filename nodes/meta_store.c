@@ -12,7 +12,8 @@
  *  block's k, m, length and checksum live once in `blocks` with a reference
  *  count), gc (blocks no extent references any more), xattrs, meta (applied
  *  index, chunk_size, inline_max, next_ino, result_seq), op_results (the
- *  last MS_RESULTS_KEPT results by op_id) and buckets (the catalog).
+ *  last MS_RESULTS_KEPT results by op_id), buckets (the catalog) and
+ *  locks (the cluster-wide lock table, meta_store_locks.c).
  *  Names, keys and block ids are BLOBs so SQLite orders them with memcmp,
  *  the same on every replica whatever the collation.
  *
@@ -158,7 +159,8 @@ static int make_entry(struct mstore *ms, const struct meta_op *op, struct inode 
 
 static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
 {
-	uint32_t type = op->mode & S_IFMT;
+	uint32_t type = op->mode & S_IFMT, mode;
+	struct msi_inherit inh = {0};
 	struct inode dir, x;
 	uint64_t ino = 0;
 	int rc;
@@ -203,10 +205,14 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 			rc = msi_ino_claim(ms, op->new_ino);
 		}
 	}
+	mode = type | (op->mode & 07777);
+	if (rc == 0) {
+		rc = msi_acl_inherit(ms, op, &mode, &inh);
+	}
 	if (rc < 0) {
 		return rc;
 	}
-	new_inode(&x, op, op->new_ino, type | (op->mode & 07777), op->parent);
+	new_inode(&x, op, op->new_ino, mode, op->parent);
 	if (type == S_IFCHR || type == S_IFBLK) {
 		x.a.rdev = op->rdev;
 	}
@@ -217,6 +223,10 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 	if (rc == 0 && type == S_IFLNK) {
 		rc = msi_run(ms, S_TGT_SET, ARGS(AI(x.a.ino), AB(op->data, op->data_len)));
 	}
+	if (rc == 0) {
+		rc = msi_acl_inherit_store(ms, x.a.ino, &inh);
+	}
+	msi_acl_inherit_done(&inh);
 	return rc < 0 ? rc : msi_attr_of(ms, x.a.ino, &res->attr);
 }
 
@@ -530,6 +540,10 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 	}
 	if (v & META_SET_MODE) {
 		x.a.mode = (x.a.mode & S_IFMT) | (op->mode & 07777);
+		rc = msi_acl_chmod(ms, x.a.ino, x.a.mode);
+		if (rc < 0) {
+			return rc;
+		}
 	}
 	if (v & META_SET_UID) {
 		x.a.uid = op->uid;
@@ -561,6 +575,9 @@ static int do_xattr(struct mstore *ms, const struct meta_op *op, struct meta_res
 	}
 	if (nlen == 0 || nlen > META_XATTR_NAME_MAX) {
 		return -ERANGE;
+	}
+	if (msi_acl_name(op->name)) {
+		return msi_acl_xattr(ms, op, &x, res);
 	}
 	rc = msi_get_int(ms, S_XA_GET, ARGS(AI(x.a.ino), AB(op->name, nlen)), &any);
 	if (rc < 0) {
@@ -949,6 +966,10 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return do_gc_done(ms, op);
 	case MOP_PUT:
 		return do_put(ms, op, res);
+	case MOP_LOCK:
+		return msi_lock(ms, op);
+	case MOP_LOCK_DROP:
+		return msi_lock_drop(ms, op);
 	case MOP_QUOTA_SET:
 		return msi_quota_set(ms, op);
 	case MOP_SNAPSHOT:

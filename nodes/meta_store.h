@@ -150,6 +150,12 @@ int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max
 /* Catalog: bucket names in order (fn as above, size = chunk size). */
 int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
 /* Blocks waiting for GC, at most max; returns the count. */
+/* F_GETLK: 1 with *out the first lock of another owner in req's way, 0
+ * when none, -EINVAL for a malformed req, or an error. */
+int ms_getlk(struct mstore *ms, const struct meta_lock *req, struct meta_lock *out);
+/* Sessions holding locks: returns the count (<= max) written to out. */
+int ms_lock_sessions(struct mstore *ms, uint64_t *out, size_t max);
+
 int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
 /* The same in pages, in block id order: those after block id `after`
  * (NULL: from the first). */

@@ -198,6 +198,14 @@ static const char *const ms_sql[S_NSTMT] = {
 		 "VALUES(?1, ?2, ?3, ?4)",
     [S_BK_DEL] = "DELETE FROM buckets WHERE name = ?1",
     [S_BK_LIST] = "SELECT name, chunk_size, ctime FROM buckets ORDER BY name",
+    [S_LK_LIST] = "SELECT session, owner, start, end, type, pid FROM locks "
+		  "WHERE ino = ?1 AND kind = ?2",
+    [S_LK_DEL_OWNER] = "DELETE FROM locks WHERE ino = ?1 AND kind = ?2 AND session = ?3 "
+		       "AND owner = ?4",
+    [S_LK_INS] = "INSERT INTO locks(ino, kind, session, owner, start, end, type, pid) "
+		 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_LK_DEL_SESSION] = "DELETE FROM locks WHERE session = ?1",
+    [S_LK_SESSIONS] = "SELECT DISTINCT session FROM locks LIMIT ?1",
 };
 
 static const char ms_schema[] =
@@ -228,6 +236,12 @@ static const char ms_schema[] =
     "CREATE INDEX IF NOT EXISTS op_results_seq ON op_results(seq);"
     "CREATE TABLE IF NOT EXISTS buckets(name BLOB PRIMARY KEY, chunk_size INTEGER NOT NULL, "
     "inline_max INTEGER NOT NULL, ctime INTEGER NOT NULL) WITHOUT ROWID;"
+    /* Locks (meta_store_locks.c); u64 values stored as their int64 bits. */
+    "CREATE TABLE IF NOT EXISTS locks(ino INTEGER NOT NULL, kind INTEGER NOT NULL, "
+    "session INTEGER NOT NULL, owner INTEGER NOT NULL, start INTEGER NOT NULL, "
+    "end INTEGER NOT NULL, type INTEGER NOT NULL, pid INTEGER NOT NULL, "
+    "PRIMARY KEY(ino, kind, session, owner, start)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS locks_session ON locks(session);"
     "CREATE TABLE IF NOT EXISTS quotas(ino INTEGER PRIMARY KEY, max_bytes INTEGER NOT NULL, "
     "max_inodes INTEGER NOT NULL, soft_bytes INTEGER NOT NULL, soft_inodes INTEGER NOT NULL, "
     "used_bytes INTEGER NOT NULL, used_inodes INTEGER NOT NULL);"

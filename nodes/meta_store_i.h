@@ -116,6 +116,11 @@ enum ms_stmt {
 	S_BK_INS,
 	S_BK_DEL,
 	S_BK_LIST,
+	S_LK_LIST,
+	S_LK_DEL_OWNER,
+	S_LK_INS,
+	S_LK_DEL_SESSION,
+	S_LK_SESSIONS,
 	S_NSTMT
 };
 
@@ -260,5 +265,32 @@ int msi_de_del(struct mstore *ms, uint64_t parent, const char *name);
 int msi_next_comp(const char *path, size_t len, size_t *pos, char *name);
 int msi_walk(struct mstore *ms, const char *path, size_t len, struct inode *x, char *leaf);
 int msi_is_ancestor(struct mstore *ms, uint64_t anc, uint64_t dir);
+
+/* ---- locks (meta_store_locks.c) ---- */
+/* MOP_LOCK: 0, -EAGAIN (another owner's lock is in the way), -EINVAL
+ * (malformed), -ENOLCK (the inode has too many locks). */
+int msi_lock(struct mstore *ms, const struct meta_op *op);
+/* MOP_LOCK_DROP: every lock of session op->parent goes. */
+int msi_lock_drop(struct mstore *ms, const struct meta_op *op);
+
+/* ---- POSIX ACLs (meta_store_acl.c) ---- */
+struct acl;
+/* 1 for system.posix_acl_access and _default. */
+int msi_acl_name(const char *name);
+/* SETXATTR/REMOVEXATTR of an ACL name on x (fetched): the whole op. */
+int msi_acl_xattr(struct mstore *ms, const struct meta_op *op, struct inode *x,
+		  struct meta_result *res);
+/* SETATTR of the mode: a stored access ACL follows it. */
+int msi_acl_chmod(struct mstore *ms, uint64_t ino, uint32_t mode);
+/* CREATE with META_F_UMASK: *mode (type and bits) narrowed by the parent's
+ * default ACL, or by the umask when it has none; h holds what the new
+ * inode stores (msi_acl_inherit_store), released by _done. */
+struct msi_inherit {
+	struct acl *access, *dflt;
+};
+int msi_acl_inherit(struct mstore *ms, const struct meta_op *op, uint32_t *mode,
+		    struct msi_inherit *h);
+int msi_acl_inherit_store(struct mstore *ms, uint64_t ino, struct msi_inherit *h);
+void msi_acl_inherit_done(struct msi_inherit *h);
 
 #endif

@@ -222,6 +222,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	pthread_mutex_init(&s->mu, NULL);
 	atomic_init(&s->gc_queue, -1);
+	mlk_shard_init(&s->lk);
 	n = snprintf(path, sizeof(path), "%s/%s.db", m->dir, msvc_group_of(name));
 	if (n < 0 || (size_t)n >= sizeof(path) ||
 	    snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s.snap", m->dir,
@@ -263,6 +264,7 @@ fail:
 		/* Only reached before the group started: nothing refers to s. */
 		ms_close(s->ms);
 		pthread_mutex_destroy(&s->mu);
+		mlk_shard_fini(&s->lk);
 		free(s);
 	}
 	pthread_mutex_unlock(&open_mu);
@@ -360,5 +362,6 @@ void shard_free(struct shard *s)
 	gcg_close(s->grace);
 	ms_close(s->ms);
 	pthread_mutex_destroy(&s->mu);
+	mlk_shard_fini(&s->lk);
 	free(s);
 }

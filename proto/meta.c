@@ -271,3 +271,56 @@ void meta_get_shard_state(struct rd *r, struct shard_state *s)
 		s->match[i] = rd_u64(r);
 	}
 }
+
+void meta_put_lock(struct wr *w, const struct meta_lock *l)
+{
+	wr_u64(w, l->ino);
+	wr_u64(w, l->session);
+	wr_u64(w, l->owner);
+	wr_u64(w, l->start);
+	wr_u64(w, l->end);
+	wr_u32(w, l->pid);
+	wr_u8(w, l->kind);
+	wr_u8(w, l->type);
+}
+
+void meta_get_lock(struct rd *r, struct meta_lock *l)
+{
+	l->ino = rd_u64(r);
+	l->session = rd_u64(r);
+	l->owner = rd_u64(r);
+	l->start = rd_u64(r);
+	l->end = rd_u64(r);
+	l->pid = rd_u32(r);
+	l->kind = rd_u8(r);
+	l->type = rd_u8(r);
+	if ((l->kind != META_LK_POSIX && l->kind != META_LK_FLOCK) || l->type < META_LK_RD ||
+	    l->type > META_LK_UN || l->start > l->end) {
+		r->bad = true;
+	}
+}
+
+void meta_lock_to_op(const struct meta_lock *l, struct meta_op *op)
+{
+	op->type = MOP_LOCK;
+	op->ino = l->ino;
+	op->parent = l->session;
+	op->newparent = l->owner;
+	op->size = l->start;
+	op->rdev = l->end;
+	op->uid = l->pid;
+	op->mode = l->type;
+	op->valid = l->kind;
+}
+
+void meta_op_to_lock(const struct meta_op *op, struct meta_lock *l)
+{
+	l->ino = op->ino;
+	l->session = op->parent;
+	l->owner = op->newparent;
+	l->start = op->size;
+	l->end = op->rdev;
+	l->pid = op->uid;
+	l->type = (uint8_t)op->mode;
+	l->kind = (uint8_t)op->valid;
+}

@@ -38,6 +38,15 @@
  *                                                   the mark of the stray sweep)
  *      block_row: id[16], u8 k, u8 m, u32 len, u64 csum, u32 refs (0: queued
  *      for GC); blocks referenced by files and blocks awaiting GC, in id order
+ *  47  META_LOCK_RENEW bucket, u64 session          u32 lease_ms (the session's
+ *                                                   locks live that long without
+ *                                                   another renewal)
+ *  48  META_LOCK_CANCEL bucket, meta_lock (session, -   (a waiting MOP_LOCK of that
+ *                    owner, ino, kind)              owner is answered -EINTR)
+ *  49  META_GETLK    bucket, meta_lock              u8 found, meta_lock (the first
+ *                                                   lock of another owner in the
+ *                                                   way of the one described)
+ *  (47..49 since v2)
  *  53  META_QUOTA    bucket, u8 what, u64 ino       u32 n, n*meta_quota, u8 more
  *                    (what: QUOTA_LIST from after ino, QUOTA_GET of ino,
  *                    QUOTA_NEAREST of ino or its closest ancestor; |
@@ -89,6 +98,9 @@ enum {
 	MSG_META_SHARDS = 33,
 	MSG_META_MEMBER = 34,
 	MSG_META_BLOCKS = 37,
+	MSG_META_LOCK_RENEW = 47,
+	MSG_META_LOCK_CANCEL = 48,
+	MSG_META_GETLK = 49,
 	MSG_META_QUOTA = 53,
 	MSG_META_TRASH = 54,
 	MSG_META_MAX
@@ -175,6 +187,12 @@ enum meta_op_type {
 	MOP_TRASH_RESTORE = 24, /* put trashed inode ino back where it was */
 	MOP_TRASH_EMPTY = 25,	/* purge entries deleted at or before size (ns;
 				 * 0: all), a bounded batch per record */
+	MOP_LOCK = 47,		/* take, change or release a lock (meta_lock_to_op):
+				 * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
+				 * keeps an -EAGAIN waiting and tries again when a
+				 * lock of the inode is released */
+	MOP_LOCK_DROP = 48,	/* every lock of session `parent` goes (lease
+				 * expired, or the mount ends) */
 	MOP_MAX
 };
 
@@ -201,10 +219,14 @@ enum meta_op_type {
 	      * root (object calls); PUT makes parents */
 #define META_F_XATTR_CREATE 0x20
 #define META_F_XATTR_REPLACE 0x40
-#define META_F_INLINE 0x80    /* WRITE/PUT: content is op->data (inline) */
-#define META_F_TRUNCATE 0x100 /* WRITE: op->size may shrink the file */
-#define META_F_FORCE 0x200    /* BUCKET_DELETE of a non-empty bucket */
-#define META_F_PUNCH 0x400    /* WRITE: the chunks ext[].chunk become holes */
+#define META_F_INLINE 0x80     /* WRITE/PUT: content is op->data (inline) */
+#define META_F_TRUNCATE 0x100  /* WRITE: op->size may shrink the file */
+#define META_F_FORCE 0x200     /* BUCKET_DELETE of a non-empty bucket */
+#define META_F_PUNCH 0x400     /* WRITE: the chunks ext[].chunk become holes */
+#define META_F_LOCK_WAIT 0x800 /* LOCK: wait for a conflicting lock to go */
+#define META_F_UMASK                                                                               \
+	0x1000 /* CREATE: `valid` is the creator's umask, applied unless the                       \
+		* parent has a default ACL (then inherited) */
 
 struct meta_op {
 	uint8_t type;
@@ -246,6 +268,30 @@ struct shard_state {
 	uint32_t voter_id[8];
 	uint64_t match[8]; /* leader: each voter's replicated index */
 };
+/* A lock of the cluster-wide lock table: flock(2) locks and POSIX record
+ * locks (fcntl, OFD) never conflict with each other, as on Linux.  The
+ * owner is (session, owner): session names one mount (a random id, its
+ * lease renewed by META_LOCK_RENEW), owner the kernel's lock owner. */
+enum { META_LK_POSIX = 1, META_LK_FLOCK = 2 };
+enum { META_LK_RD = 1, META_LK_WR = 2, META_LK_UN = 3 };
+#define META_LOCK_EOF UINT64_MAX /* end of a lock "to the end of file" */
+struct meta_lock {
+	uint64_t ino;
+	uint64_t session, owner;
+	uint64_t start, end; /* bytes [start, end], inclusive; flock: 0..EOF */
+	uint32_t pid;	     /* informational (F_GETLK) */
+	uint8_t kind;	     /* META_LK_POSIX / FLOCK */
+	uint8_t type;	     /* META_LK_RD / WR / UN */
+};
+void meta_put_lock(struct wr *w, const struct meta_lock *l);
+/* Marks r bad for an unknown kind or type or start > end. */
+void meta_get_lock(struct rd *r, struct meta_lock *l);
+/* MOP_LOCK carries a lock in the op's fields: ino, parent = session,
+ * newparent = owner, size = start, rdev = end, uid = pid, mode = type,
+ * valid = kind.  to_op sets the type and those fields only. */
+void meta_lock_to_op(const struct meta_lock *l, struct meta_op *op);
+void meta_op_to_lock(const struct meta_op *op, struct meta_lock *l);
+
 void meta_put_shard_state(struct wr *w, const struct shard_state *s);
 void meta_get_shard_state(struct rd *r, struct shard_state *s);
 

@@ -26,6 +26,9 @@ static const struct {
 	const char *name;
 } meta_names_sparse[] = {
     {MSG_META_BLOCKS, "meta_blocks"},
+    {MSG_META_LOCK_RENEW, "meta_lock_renew"},
+    {MSG_META_LOCK_CANCEL, "meta_lock_cancel"},
+    {MSG_META_GETLK, "meta_getlk"},
 };
 
 const char *msg_type_name(uint8_t type)

@@ -501,11 +501,11 @@ static void check_man_example(const char *man)
 START_TEST(test_print_keys_and_man)
 {
 	static const char *const keys[] = {
-	    "name",	   "secret",	       "ec_profile", "ec_tiers",       "block_size",
-	    "inline_max",  "timeout_ms",       "retries",    "max_skew_s",     "meta_replicas",
-	    "election_ms", "snapshot_entries", "free_grace", "usage_interval", "scrub_period",
-	    "scrub_rate",  "gc_grace",	       "log_level",  "addr",	       "zone",
-	    "data_dir",	   "raft_port",	       "capacity",   "metrics_addr"};
+	    "name",	   "secret",	       "ec_profile",	"ec_tiers",	  "block_size",
+	    "inline_max",  "timeout_ms",       "retries",	"max_skew_s",	  "meta_replicas",
+	    "election_ms", "snapshot_entries", "free_grace",	"usage_interval", "scrub_period",
+	    "scrub_rate",  "gc_grace",	       "lock_lease_ms", "log_level",	  "addr",
+	    "zone",	   "data_dir",	       "raft_port",	"capacity",	  "metrics_addr"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;

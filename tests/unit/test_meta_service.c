@@ -332,6 +332,11 @@ START_TEST(test_bad_requests)
 	ck_assert_int_eq(r.status, -OBJ_EPROTO);
 	cl_req_release(&r);
 
+	send1(&r, l, MSG_META_MEMBER + 1, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	ck_assert_str_eq(r.err, "unknown message type 35");
+	cl_req_release(&r);
+
 	send1(&r, l, MSG_META_MAX, 0, &w);
 	ck_assert_int_eq(r.status, -OBJ_EPROTO);
 	snprintf(want, sizeof(want), "unknown message type %d", MSG_META_MAX);
