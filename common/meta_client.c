@@ -1,8 +1,8 @@
 /* meta_client.c: requests to a bucket's metadata shard (see meta_client.h).
  * Each call packs a body (bucket first), runs one exchange with the
  * shard's node through the client library (which retries transport
- * failures with fresh frames) and decodes the reply with the bounds-
- * checked reader; a reply that does not decode is -OBJ_EPROTO. */
+ * failures with fresh frames) and decodes the reply with meta_reply.c;
+ * a reply that does not decode is -OBJ_EPROTO. */
 #include "meta_client.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "meta_reply.h"
 #include "place.h"
 #include "rand.h"
 
@@ -290,7 +291,6 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -302,10 +302,7 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 	rc = call(mc, MSG_META_OP, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		meta_get_result(&rd, res);
-		/* a positive status is no errno: the reply is malformed */
-		rc = rd_done(&rd) && res->status <= 0 ? res->status : -OBJ_EPROTO;
+		rc = mr_result(r.reply, r.reply_len, res);
 	}
 	cl_req_release(&r);
 	if (rc != 0) {
@@ -318,14 +315,11 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 static int attr_call(struct mc *mc, uint8_t type, struct wr *w, struct meta_attr *out)
 {
 	struct cl_req r;
-	struct rd rd;
 	int rc = call(mc, type, w, &r);
 
 	wr_free(w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		meta_get_attr(&rd, out);
-		rc = rd_done(&rd) ? 0 : -OBJ_EPROTO;
+		rc = mr_attr(r.reply, r.reply_len, out);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -374,10 +368,6 @@ int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	char name[META_NAME_MAX + 1];
-	struct meta_attr a;
-	uint32_t n = 0;
 	int rc;
 
 	begin(mc, &w);
@@ -388,38 +378,16 @@ int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_
 	rc = call(mc, MSG_META_READDIR, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u32(&rd);
-		if (n > max || n > META_READDIR_MAX) {
-			rc = -OBJ_EPROTO;
-		}
-		/* Decode everything before calling back: a bad reply must
-		 * not have half its entries delivered. */
-		for (uint32_t i = 0; rc == 0 && i < n; i++) {
-			rd_str(&rd, name, sizeof(name));
-			meta_get_attr(&rd, &a);
-		}
-		*more = rd_u8(&rd);
-		if (rc == 0 && !rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-		}
-		rd_init(&rd, r.reply, r.reply_len);
-		rd_u32(&rd);
-		for (uint32_t i = 0; rc == 0 && i < n; i++) {
-			rd_str(&rd, name, sizeof(name));
-			meta_get_attr(&rd, &a);
-			rc = fn(arg, name, &a);
-		}
+		rc = mr_readdir(r.reply, r.reply_len, max, fn, arg, more);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }
 
 int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap)
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
 	int rc;
 
 	begin(mc, &w);
@@ -427,21 +395,7 @@ int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap)
 	rc = call(mc, MSG_META_READLINK, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		const uint8_t *p;
-		size_t n;
-
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u16(&rd);
-		p = rd_ptr(&rd, n);
-		if (!rd_done(&rd) || n > META_SYMLINK_MAX || memchr(p, '\0', n) != NULL) {
-			rc = -OBJ_EPROTO; /* not a target the shard could have stored */
-		} else if (n >= cap) {
-			rc = -ENAMETOOLONG; /* the caller's buffer is too small */
-		} else {
-			memcpy(buf, p, n);
-			buf[n] = '\0';
-			rc = (int)n;
-		}
+		rc = mr_readlink(r.reply, r.reply_len, buf, cap);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -451,8 +405,6 @@ int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, si
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	const uint8_t *p;
 	int rc;
 
 	*val = NULL;
@@ -463,15 +415,7 @@ int mc_getxattr(struct mc *mc, uint64_t ino, const char *name, uint8_t **val, si
 	rc = call(mc, MSG_META_GETXATTR, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		p = rd_blob(&rd, META_XATTR_VALUE_MAX, len);
-		if (!rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-		} else if ((*val = malloc(*len ? *len : 1)) == NULL) {
-			rc = -ENOMEM;
-		} else {
-			memcpy(*val, p, *len);
-		}
+		rc = mr_getxattr(r.reply, r.reply_len, val, len);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -481,7 +425,6 @@ int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len)
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
 	int rc;
 
 	*names = NULL;
@@ -491,39 +434,8 @@ int mc_listxattr(struct mc *mc, uint64_t ino, char **names, size_t *len)
 	rc = call(mc, MSG_META_LISTXATTR, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		uint32_t n;
-		char name[META_XATTR_NAME_MAX + 1];
-		size_t total = 0;
-
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u32(&rd);
-		/* Each name costs at least 3 bytes on the wire. */
-		if (n > rd.left / 3 + 1) {
-			rc = -OBJ_EPROTO;
-			goto out;
-		}
-		*names = malloc((size_t)n * (META_XATTR_NAME_MAX + 1) + 1);
-		if (*names == NULL) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			size_t l;
-
-			rd_str(&rd, name, sizeof(name));
-			l = strlen(name) + 1;
-			memcpy(*names + total, name, l);
-			total += l;
-		}
-		if (!rd_done(&rd)) {
-			free(*names);
-			*names = NULL;
-			rc = -OBJ_EPROTO;
-			goto out;
-		}
-		*len = total;
+		rc = mr_listxattr(r.reply, r.reply_len, names, len);
 	}
-out:
 	cl_req_release(&r);
 	return rc;
 }
@@ -533,8 +445,6 @@ int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	uint32_t n = 0;
 	int rc;
 
 	*ext = NULL;
@@ -551,42 +461,10 @@ int mc_extents(struct mc *mc, uint64_t ino, uint64_t first, uint32_t max, struct
 	rc = call(mc, MSG_META_EXTENTS, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		const uint8_t *p;
-		size_t plen;
-
-		rd_init(&rd, r.reply, r.reply_len);
-		meta_get_attr(&rd, attr);
-		n = rd_u32(&rd);
-		if (n > max || (*ext = calloc(n ? n : 1, sizeof(**ext))) == NULL) {
-			rc = n > max ? -OBJ_EPROTO : -ENOMEM;
-			goto out;
-		}
-		for (uint32_t i = 0; i < n; i++) {
-			meta_get_extent(&rd, &(*ext)[i]);
-		}
-		*more = rd_u8(&rd);
-		p = rd_blob(&rd, META_XATTR_VALUE_MAX, &plen);
-		if (!rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-			goto out;
-		}
-		if (plen > 0) {
-			if ((*inl = malloc(plen)) == NULL) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			memcpy(*inl, p, plen);
-			*inl_len = plen;
-		}
-	}
-out:
-	if (rc != 0) {
-		free(*ext);
-		*ext = NULL;
-		n = 0;
+		rc = mr_extents(r.reply, r.reply_len, max, ext, more, attr, inl, inl_len);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }
 
 static int extents_fetch(void *src, uint64_t ino, uint64_t first, uint32_t max,
@@ -611,21 +489,13 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st)
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
 	int rc;
 
 	begin(mc, &w);
 	rc = call(mc, MSG_META_STATFS, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		st->files = rd_u64(&rd);
-		st->bytes = rd_u64(&rd);
-		st->chunk_size = rd_u32(&rd);
-		st->inline_max = rd_u32(&rd);
-		if (!rd_done(&rd) || st->chunk_size == 0 || st->chunk_size > MSG_BLOCK_MAX) {
-			rc = -OBJ_EPROTO;
-		}
+		rc = mr_statfs(r.reply, r.reply_len, st);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -636,8 +506,6 @@ int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, 
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	uint32_t n = 0;
 	int rc;
 
 	begin(mc, &w);
@@ -645,24 +513,11 @@ int mc_quota(struct mc *mc, uint8_t what, uint64_t ino, struct meta_quota *out, 
 	wr_u64(&w, ino);
 	rc = call(mc, MSG_META_QUOTA, &w, &r);
 	wr_free(&w);
-	if (rc != 0) {
-		return rc;
-	}
-	rd_init(&rd, r.reply, r.reply_len);
-	n = rd_u32(&rd);
-	if (n > max) {
-		rc = -OBJ_EPROTO;
-	}
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		meta_get_quota(&rd, &out[i]);
-		rc = rd.bad ? -OBJ_EPROTO : 0;
-	}
-	*more = rd_u8(&rd) != 0;
-	if (rc == 0 && !rd_done(&rd)) {
-		rc = -OBJ_EPROTO;
+	if (rc == 0) {
+		rc = mr_quota(r.reply, r.reply_len, out, max, more);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }
 
 int mc_quota_set(struct mc *mc, uint64_t ino, const uint64_t lim[4])
@@ -694,33 +549,17 @@ int mc_trash(struct mc *mc, uint64_t after, struct meta_trash *out, size_t max, 
 {
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	uint32_t n;
 	int rc;
 
 	begin(mc, &w);
 	wr_u64(&w, after);
 	rc = call(mc, MSG_META_TRASH, &w, &r);
 	wr_free(&w);
-	if (rc != 0) {
-		return rc;
-	}
-	rd_init(&rd, r.reply, r.reply_len);
-	*keep = (int64_t)rd_u64(&rd);
-	n = rd_u32(&rd);
-	if (n > max) {
-		rc = -OBJ_EPROTO;
-	}
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		meta_get_trash(&rd, &out[i]);
-		rc = rd.bad ? -OBJ_EPROTO : 0;
-	}
-	*more = rd_u8(&rd) != 0;
-	if (rc == 0 && !rd_done(&rd)) {
-		rc = -OBJ_EPROTO;
+	if (rc == 0) {
+		rc = mr_trash(r.reply, r.reply_len, out, max, keep, more);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }
 
 int mc_trash_op(struct mc *mc, uint8_t type, uint64_t ino, uint64_t arg, struct meta_attr *attr)
@@ -840,49 +679,6 @@ int mc_lock_cancel(struct mc *mc, uint64_t session, uint64_t wait_id)
 	return rc;
 }
 
-/* Decodes a reply of (str, u64, i64) triples and a more flag. */
-static int list_reply(struct cl_req *r, uint32_t max, mc_list_fn fn, void *arg, int *more)
-{
-	struct rd rd;
-	uint32_t n;
-	char *path = malloc(WIRE_STR_MAX + 1);
-	int rc = 0, m;
-
-	if (path == NULL) {
-		return -ENOMEM;
-	}
-	rd_init(&rd, r->reply, r->reply_len);
-	n = rd_u32(&rd);
-	if (n > max) {
-		free(path);
-		return -OBJ_EPROTO;
-	}
-	for (uint32_t i = 0; i < n && rc == 0; i++) {
-		uint64_t size;
-		int64_t mtime;
-
-		rd_str(&rd, path, WIRE_STR_MAX + 1);
-		size = rd_u64(&rd);
-		mtime = (int64_t)rd_u64(&rd);
-		if (!rd_ok(&rd)) {
-			rc = -OBJ_EPROTO;
-			break;
-		}
-		rc = fn(arg, path, size, mtime);
-	}
-	/* Every list reply ends with the more flag, also when the caller
-	 * cannot page (META_BUCKETS): it must be read for rd_done to hold. */
-	m = rd_u8(&rd);
-	if (more != NULL) {
-		*more = rc == 0 ? m : 0; /* past a stop the flag is not read */
-	}
-	if (rc == 0 && (!rd_done(&rd) || (more == NULL && m != 0))) {
-		rc = -OBJ_EPROTO; /* trailing bytes, or more than one reply holds */
-	}
-	free(path);
-	return rc < 0 ? rc : (rc > 0 ? rc : (int)n);
-}
-
 int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
 	    void *arg, int *more)
 {
@@ -897,7 +693,7 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
 	rc = call(mc, MSG_META_LIST, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rc = list_reply(&r, max, fn, arg, more);
+		rc = mr_list(r.reply, r.reply_len, max, fn, arg, more);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -924,7 +720,7 @@ int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)
 	rc = call(mc, MSG_META_BUCKETS, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rc = list_reply(&r, MSG_LIST_MAX, fn, arg, NULL);
+		rc = mr_list(r.reply, r.reply_len, MSG_LIST_MAX, fn, arg, NULL);
 	}
 	cl_req_release(&r);
 	return rc < 0 ? rc : 0;
@@ -1004,9 +800,6 @@ int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shar
 {
 	struct cl_req r;
 	struct wr w;
-	struct rd rd;
-	struct shard_state st;
-	uint32_t n;
 	int rc;
 
 	wr_init(&w, 0);
@@ -1020,17 +813,7 @@ int mc_shards(struct cl *cl, size_t node, int (*fn)(void *arg, const struct shar
 	wr_free(&w);
 	rc = r.status;
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u32(&rd);
-		for (uint32_t i = 0; i < n && rd_ok(&rd) && rc == 0; i++) {
-			meta_get_shard_state(&rd, &st);
-			if (rd_ok(&rd)) {
-				rc = fn(arg, &st);
-			}
-		}
-		if (rc == 0 && !rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-		}
+		rc = mr_shards(r.reply, r.reply_len, fn, arg);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -1057,8 +840,6 @@ int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint3
 	static const uint8_t zero[BLOCK_ID_LEN];
 	struct wr w;
 	struct cl_req r;
-	struct rd rd;
-	uint32_t n = 0;
 	int rc;
 
 	begin(mc, &w);
@@ -1068,24 +849,8 @@ int mc_blocks(struct mc *mc, const uint8_t after[BLOCK_ID_LEN], int first, uint3
 	rc = call(mc, MSG_META_BLOCKS, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
-		rd_init(&rd, r.reply, r.reply_len);
-		n = rd_u32(&rd);
-		if (n > max) {
-			rc = -OBJ_EPROTO;
-		}
-		for (uint32_t i = 0; rc == 0 && i < n; i++) {
-			rd_bytes(&rd, out[i].blk.id, BLOCK_ID_LEN);
-			out[i].blk.k = rd_u8(&rd);
-			out[i].blk.m = rd_u8(&rd);
-			out[i].blk.len = rd_u32(&rd);
-			out[i].blk.csum = rd_u64(&rd);
-			out[i].refs = rd_u32(&rd);
-		}
-		*more = rd_u8(&rd) != 0;
-		if (rc == 0 && !rd_done(&rd)) {
-			rc = -OBJ_EPROTO;
-		}
+		rc = mr_blocks(r.reply, r.reply_len, max, out, more);
 	}
 	cl_req_release(&r);
-	return rc < 0 ? rc : (int)n;
+	return rc;
 }

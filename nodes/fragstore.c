@@ -57,7 +57,7 @@
 #define FRAG_MAGIC "OBJFFRAG"
 #define FRAG_MAGIC_LEN 8
 #define FRAG_VERSION 1
-#define FRAG_HDR_LEN 64
+#define FRAG_HDR_LEN FRAG_FILE_HDR_LEN
 #define FRAG_HDR_CSUM_OFF 56 /* the header checksum covers everything before it */
 #define QUARANTINE_DIR "quarantine"
 #define PROBE_NAME ".probe"
@@ -124,9 +124,7 @@ static void hdr_encode(const struct frag_hdr *h, uint8_t b[FRAG_HDR_LEN])
 	}
 }
 
-/* Decodes the header in b into h.  Returns 0, or -OBJ_ECHECKSUM for a
- * header that is damaged or not ours, with the reason in *why. */
-static int hdr_decode(const uint8_t b[FRAG_HDR_LEN], struct frag_hdr *h, const char **why)
+int frag_hdr_decode(const uint8_t b[FRAG_FILE_HDR_LEN], struct frag_hdr *h, const char **why)
 {
 	struct rd r;
 	const uint8_t *magic;
@@ -480,8 +478,8 @@ static int frag_read(struct fragstore *fs, const struct frag_ref *ref, struct fr
 	if (n < FRAG_HDR_LEN) {
 		why = "truncated header";
 	} else {
-		(void)hdr_decode(hb, &got,
-				 &why); /* -OBJ_ECHECKSUM: why says how; quarantined below */
+		/* -OBJ_ECHECKSUM: why says how; quarantined below */
+		(void)frag_hdr_decode(hb, &got, &why);
 	}
 	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
 			    got.ref.index != ref->index)) {
@@ -604,7 +602,7 @@ int frag_verify(struct fragstore *fs, const struct frag_ref *ref, uint64_t *byte
 	if (n < FRAG_HDR_LEN) {
 		why = "truncated header";
 	} else {
-		(void)hdr_decode(buf, &got, &why); /* why says how; quarantined below */
+		(void)frag_hdr_decode(buf, &got, &why); /* why says how; quarantined below */
 	}
 	if (why == NULL && (memcmp(got.ref.block_id, ref->block_id, BLOCK_ID_LEN) != 0 ||
 			    got.ref.index != ref->index)) {

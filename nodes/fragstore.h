@@ -16,6 +16,16 @@
 
 struct fragstore;
 
+/* Bytes of the fixed header every fragment file starts with. */
+#define FRAG_FILE_HDR_LEN 64
+
+/* Decodes the file header in b into h: a pure function, for the store
+ * and for tools and tests that read fragment files.  Returns 0, or
+ * -OBJ_ECHECKSUM for a header that is damaged or not ours (bad magic,
+ * checksum, version, or fields no codec could produce), with the reason
+ * in *why. */
+int frag_hdr_decode(const uint8_t b[FRAG_FILE_HDR_LEN], struct frag_hdr *h, const char **why);
+
 /* Opens (creating DATA_DIR/frags if needed) the store under data_dir.
  * Fails with -ENOENT if data_dir does not exist, -EACCES/-EROFS if it is
  * not writable, -ENOTDIR.  Removes temporary files left by a crash.

@@ -1,9 +1,7 @@
 /* raft_mux.c: Raft group multiplexing over one TCP port (see raft_mux.h).
  *
- * Preamble, sent by the connecting side before any Raft byte:
- *   u32 magic "RMUX", u8 version 1, u8 group length G, u8 address length A,
- *   u8 0, then G bytes group, A bytes address, u64 raft id, u64 ts_ms,
- *   u64 nonce, 32 bytes HMAC-SHA256(secret, everything before it).
+ * A preamble (rmux_pre.h: group, sender's id and address, timestamp,
+ * nonce, HMAC) is sent by the connecting side before any Raft byte.
  * The listener reads it with buffers sized to exactly the bytes still
  * missing, so not one byte of the Raft stream that follows is consumed
  * before the stream is handed to c-raft.  A preamble with a bad MAC, a
@@ -24,14 +22,7 @@
 #include "../common/log.h"
 #include "../common/rand.h"
 #include "../proto/replay.h"
-#include "../proto/wire.h"
 
-#define RMUX_MAGIC 0x58554d52u /* "RMUX" */
-#define RMUX_VERSION 1
-#define RMUX_FIXED 8
-#define RMUX_ADDR_MAX 127
-#define RMUX_TAIL (8 + 8 + 8 + FRAME_MAC_LEN)
-#define RMUX_PRE_MAX (RMUX_FIXED + RMUX_GROUP_MAX + RMUX_ADDR_MAX + RMUX_TAIL)
 #define RMUX_REPLAY_ENTRIES 4096
 
 struct rtrans;
@@ -166,39 +157,24 @@ static struct rtrans *find_listening(struct rmux *m, const char *group)
 static void inbound_done(struct inbound *in)
 {
 	struct rmux *m = in->m;
-	size_t glen = in->buf[5], alen = in->buf[6];
-	char group[RMUX_GROUP_MAX + 1], addr[RMUX_ADDR_MAX + 1];
-	size_t signed_len = in->want - FRAME_MAC_LEN;
-	uint64_t id, ts, nonce;
+	struct rmux_pre pre;
 	struct rtrans *rt;
-	struct rd r;
-	int rc = frame_mac_check(&m->key, in->buf, signed_len, in->buf + signed_len);
+	int rc = rmux_pre_parse(&m->key, in->buf, in->want, &pre);
 
 	if (rc != 0) {
 		inbound_fail(in, rc == -OBJ_EAUTH ? "bad MAC (wrong cluster secret?)"
-						  : "cannot compute MAC");
+				 : rc == -EIO	  ? "cannot compute MAC"
+						  : "malformed preamble");
 		return;
 	}
-	rd_init(&r, in->buf + RMUX_FIXED, signed_len - RMUX_FIXED);
-	rd_bytes(&r, group, glen);
-	group[glen] = '\0';
-	rd_bytes(&r, addr, alen);
-	addr[alen] = '\0';
-	id = rd_u64(&r);
-	ts = rd_u64(&r);
-	nonce = rd_u64(&r);
-	if (!rd_done(&r)) {
-		inbound_fail(in, "malformed preamble");
-		return;
-	}
-	if (replay_check(m->replay, ts, nonce, frame_now_ms()) != 0) {
+	if (replay_check(m->replay, pre.ts_ms, pre.nonce, frame_now_ms()) != 0) {
 		inbound_fail(in, "stale or replayed preamble");
 		return;
 	}
-	rt = find_listening(m, group);
+	rt = find_listening(m, pre.group);
 	if (rt == NULL && m->on_unknown != NULL) {
-		m->on_unknown(m->arg, group); /* may open the group now */
-		rt = find_listening(m, group);
+		m->on_unknown(m->arg, pre.group); /* may open the group now */
+		rt = find_listening(m, pre.group);
 	}
 	if (rt == NULL || rt->closing) {
 		inbound_fail(in, "no such raft group here");
@@ -206,7 +182,7 @@ static void inbound_done(struct inbound *in)
 	}
 	uv_read_stop((uv_stream_t *)in->tcp);
 	inbound_drop(in);
-	rt->accept_cb(rt->t, id, addr, (uv_stream_t *)in->tcp);
+	rt->accept_cb(rt->t, pre.id, pre.addr, (uv_stream_t *)in->tcp);
 	free(in);
 }
 
@@ -233,23 +209,24 @@ static void inbound_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (in->have < in->want) {
 		return;
 	}
-	if (in->want == RMUX_FIXED) {
-		struct rd r;
-		uint32_t magic;
-		uint8_t version;
-		size_t glen, alen;
+	if (in->want == RMUX_PRE_FIXED) {
+		int want = rmux_pre_len(in->buf);
 
-		rd_init(&r, in->buf, RMUX_FIXED);
-		magic = rd_u32(&r);
-		version = rd_u8(&r);
-		glen = rd_u8(&r);
-		alen = rd_u8(&r);
-		if (magic != RMUX_MAGIC || version != RMUX_VERSION || glen == 0 ||
-		    glen > RMUX_GROUP_MAX || alen == 0 || alen > RMUX_ADDR_MAX) {
+		if (want == -EPROTONOSUPPORT) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "peer speaks replication version %u, this node %u: run one "
+				 "release on every node",
+				 rmux_pre_version(in->buf), RMUX_VERSION);
+			inbound_fail(in, why);
+			return;
+		}
+		if (want < 0) {
 			inbound_fail(in, "malformed preamble");
 			return;
 		}
-		in->want = RMUX_FIXED + glen + alen + RMUX_TAIL;
+		in->want = (size_t)want;
 		return;
 	}
 	inbound_done(in);
@@ -268,7 +245,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	in->m = m;
-	in->want = RMUX_FIXED;
+	in->want = RMUX_PRE_FIXED;
 	in->tcp = raft_malloc(sizeof(*in->tcp));
 	if (in->tcp == NULL) {
 		free(in);
@@ -426,34 +403,19 @@ static void on_connected(uv_connect_t *c, int status)
 
 static int build_preamble(struct rtrans *rt, uint8_t *p, size_t *len)
 {
-	size_t glen = strlen(rt->group), alen = strlen(rt->address);
-	uint8_t *mac;
-	uint64_t nonce;
-	struct wr w;
-	int rc = rand_u64(&nonce);
+	struct rmux_pre pre = {.id = rt->id, .ts_ms = frame_now_ms()};
+	int rc = rand_u64(&pre.nonce);
 
 	if (rc != 0) {
 		return rc;
 	}
-	wr_init_buf(&w, p, RMUX_PRE_MAX);
-	wr_u32(&w, RMUX_MAGIC);
-	wr_u8(&w, RMUX_VERSION);
-	wr_u8(&w, (uint8_t)glen);
-	wr_u8(&w, (uint8_t)alen);
-	wr_u8(&w, 0);
-	wr_bytes(&w, rt->group, glen);
-	wr_bytes(&w, rt->address, alen);
-	wr_u64(&w, rt->id);
-	wr_u64(&w, frame_now_ms());
-	wr_u64(&w, nonce);
-	mac = wr_space(&w, FRAME_MAC_LEN);
-	if ((rc = wr_status(&w)) != 0) {
+	snprintf(pre.group, sizeof(pre.group), "%s", rt->group);
+	snprintf(pre.addr, sizeof(pre.addr), "%s", rt->address);
+	rc = rmux_pre_encode(&rt->m->key, &pre, p, RMUX_PRE_MAX);
+	if (rc < 0) {
 		return rc;
 	}
-	if ((rc = frame_mac(&rt->m->key, p, w.len - FRAME_MAC_LEN, mac)) != 0) {
-		return rc;
-	}
-	*len = w.len;
+	*len = (size_t)rc;
 	return 0;
 }
 

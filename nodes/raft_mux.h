@@ -16,8 +16,7 @@
 #include <uv.h>
 
 #include "../proto/frame.h"
-
-#define RMUX_GROUP_MAX 64
+#include "rmux_pre.h"
 
 struct rmux;
 

@@ -2,9 +2,9 @@
 # test.sh: runs every test of objfs on a fresh Debian 12 machine (as root):
 # installs packages, builds, runs `make check` (unit tests, integration
 # tests with real nodes) and `make format-check`, then the same suite built
-# with ASan+UBSan.
-# Set OBJFS_SKIP_SAN=1 to skip the sanitizer pass.  Prints one closing
-# line "N passed, N failed".
+# with ASan+UBSan, then a 5-second pass of every fuzzer (scripts/fuzz.sh).
+# Set OBJFS_SKIP_SAN=1 to skip the sanitizer pass, OBJFS_SKIP_FUZZ=1 the
+# fuzzers.  Prints one closing line "N passed, N failed".
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps.sh" || exit 1
@@ -47,6 +47,17 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 fi
 if [ "${OBJFS_SKIP_SAN:-0}" != 1 ]; then
 	run_suite sanitizers "$src/build-san" --enable-sanitizers
+fi
+# A short pass of every libFuzzer harness (clang, ASan+UBSan), 5 s each.
+if [ "${OBJFS_SKIP_FUZZ:-0}" != 1 ]; then
+	"$src/scripts/fuzz.sh" --build-dir "$src/build-fuzz" 5 >"$src/build/fuzz.out" 2>&1
+	grep -E '^(PASS|FAIL)' "$src/build/fuzz.out"
+	pass=$((pass + $(grep -c '^PASS:' "$src/build/fuzz.out")))
+	fail=$((fail + $(grep -c '^FAIL:' "$src/build/fuzz.out")))
+	if ! grep -q '^PASS:' "$src/build/fuzz.out"; then
+		tail -n 30 "$src/build/fuzz.out"
+		fail=$((fail + 1))
+	fi
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
