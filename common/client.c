@@ -63,6 +63,7 @@ struct cl {
 	size_t n_nodes;
 	uint64_t open_ms;
 	atomic_uint_fast64_t next_id;
+	atomic_uint_fast64_t retries, timeouts; /* cl_get_stats */
 };
 
 struct batch {
@@ -510,9 +511,15 @@ static void call_cb(void *arg)
 	/* Retry only a node that is still connected: one that went away
 	 * fails at once, so the caller can use another (a timed-out request
 	 * to a dead node must not wait out a second timeout). */
+	if (rv == NNG_ETIMEDOUT) {
+		atomic_fetch_add_explicit(&c->cl->timeouts, 1, memory_order_relaxed);
+	}
 	if (retryable(rv) && !c->r->once && c->attempts <= c->cl->cfg->retries &&
 	    cl_node_up(c->cl, c->r->node)) {
-		int srv = call_start(c);
+		int srv;
+
+		atomic_fetch_add_explicit(&c->cl->retries, 1, memory_order_relaxed);
+		srv = call_start(c);
 
 		if (srv == 0) {
 			return;
@@ -707,4 +714,10 @@ void cl_req_release(struct cl_req *r)
 	r->priv_msg = NULL;
 	r->reply = NULL;
 	r->reply_len = 0;
+}
+
+void cl_get_stats(struct cl *cl, struct cl_stats *out)
+{
+	out->retries = atomic_load_explicit(&cl->retries, memory_order_relaxed);
+	out->timeouts = atomic_load_explicit(&cl->timeouts, memory_order_relaxed);
 }

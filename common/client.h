@@ -59,6 +59,13 @@ void cl_req_release(struct cl_req *r);
 /* True when the client currently has a connection to node i. */
 int cl_node_up(struct cl *cl, size_t i);
 
+/* Requests resent after a timeout or dropped connection, and requests
+ * that timed out (each attempt counts), since cl_open. */
+struct cl_stats {
+	uint64_t retries, timeouts;
+};
+void cl_get_stats(struct cl *cl, struct cl_stats *out);
+
 /* Waits up to ms for connections to all nodes; returns how many are up. */
 size_t cl_wait_connected(struct cl *cl, uint32_t ms);
 

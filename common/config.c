@@ -79,6 +79,7 @@ struct cfg_key {
 static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
 static int cfg_check_optpath(const char *v, char *why, size_t whylen);
+static int cfg_check_hostport(const char *v, char *why, size_t whylen);
 
 /* clang-format off */
 static const struct cfg_key cfg_keys[] = {
@@ -171,6 +172,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ NODE(tls_key), .name = "tls_key", .type = CT_STRING, .def = "",
 	  .min = 0, .max = CFG_TLS_PATH_MAX - 1, .check = cfg_check_optpath, .metavar = "FILE",
 	  .doc = "PEM private key of tls_cert; keep it private." },
+	{ NODE(metrics_addr), .name = "metrics_addr", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_ADDR_MAX - 1, .check = cfg_check_hostport,
+	  .doc = "HOST:PORT serving Prometheus metrics at /metrics over HTTP; empty: off." },
 	/* Mount options.  The timeouts trade freshness for round trips: one
 	 * second is what a user notices least and saves most repeated stats;
 	 * a missing name is remembered as long as a present one. */
@@ -217,6 +221,9 @@ static const struct cfg_key cfg_keys[] = {
 	  .min = 0, .max = PATH_MAX - 1, .metavar = "FILE",
 	  .doc = "Client key file (objfsctl key create); a ro key mounts read-only. "
 		 "Default: the config's secret." },
+	{ MOUNT(metrics), .name = "metrics", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_ADDR_MAX - 1, .check = cfg_check_hostport, .metavar = "HOST:PORT",
+	  .doc = "Serve Prometheus metrics at http://HOST:PORT/metrics; default: off." },
 };
 /* clang-format on */
 
@@ -426,6 +433,26 @@ static int cfg_parse_tiers(const char *v, struct cfg *c, char *why, size_t whyle
 		return -EINVAL;
 	}
 	c->n_tiers = n;
+	return 0;
+}
+
+/* HOST:PORT of an HTTP endpoint, or empty (off). */
+static int cfg_check_hostport(const char *v, char *why, size_t whylen)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+
+	if (v[0] == '\0') {
+		return 0;
+	}
+	if (colon == NULL || colon == v || strpbrk(v, " \t/") != NULL) {
+		snprintf(why, whylen, "must be HOST:PORT (got '%s')", v);
+		return -EINVAL;
+	}
+	if (cfg_parse_uint(colon + 1, &port) < 0 || port < 1 || port > 65535) {
+		snprintf(why, whylen, "port must be between 1 and 65535 (got '%s')", v);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -29,15 +29,17 @@
 #define CFG_SECRET_MAX 128
 
 struct cfg_node {
-	uint32_t id;			 /* [node ID] */
-	char addr[CFG_ADDR_MAX];	 /* nng URL the node listens on, tcp:// only */
-	char zone[CFG_ZONE_MAX];	 /* failure zone name, default "default" */
-	uint32_t zone_idx;		 /* index of zone among distinct zone names */
-	char data_dir[PATH_MAX];	 /* where the node keeps fragments and shards */
-	uint64_t capacity;		 /* bytes the node may use; 0 = the disk's size */
-	uint32_t raft_port;		 /* replication port; 0 = addr's port + 1000 */
+	uint32_t id;		 /* [node ID] */
+	char addr[CFG_ADDR_MAX]; /* nng URL the node listens on, tcp:// only */
+	char zone[CFG_ZONE_MAX]; /* failure zone name, default "default" */
+	uint32_t zone_idx;	 /* index of zone among distinct zone names */
+	char data_dir[PATH_MAX]; /* where the node keeps fragments and shards */
+	uint64_t capacity;	 /* bytes the node may use; 0 = the disk's size */
+	uint32_t raft_port;	 /* replication port; 0 = addr's port + 1000 */
+	/* HOST:PORT serving GET /metrics; "" = off */
+	char metrics_addr[CFG_ADDR_MAX];
 	char tls_cert[CFG_TLS_PATH_MAX]; /* PEM certificate, "" = no TLS */
-	char tls_key[CFG_TLS_PATH_MAX];	 /* its PEM private key */
+	char tls_key[CFG_TLS_PATH_MAX];  /* its PEM private key */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
@@ -119,6 +121,7 @@ struct cfg_mount {
 	char cache_dir[PATH_MAX]; /* "" = no disk cache */
 	char key[PATH_MAX];	  /* "" = the config's secret; else a key file */
 	uint32_t cache_dir_mb;
+	char metrics[CFG_ADDR_MAX]; /* HOST:PORT serving GET /metrics; "" = off */
 };
 
 /* Fills every option with its default. */

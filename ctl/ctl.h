@@ -69,6 +69,7 @@ int ctl_cmd_plan(struct ctl *c, int argc, char **argv);
 int ctl_cmd_quota(struct ctl *c, int argc, char **argv);
 int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv);
 int ctl_cmd_trash(struct ctl *c, int argc, char **argv);
+int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
 /* Creates key name in the catalog (caps and bucket as keys.h checks
  * them), waits until every reachable node knows it, and writes its key

@@ -7,6 +7,7 @@
  * that cluster's nodes being taken for ours.  `down` stops exactly the
  * processes named by those pid files (checking each is still an
  * objfs-node), never others. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -60,7 +61,7 @@ static void dev_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: objfsctl dev up [--nodes N] [--dir DIR] [--port PORT]\n"
-		"                       [--mount MNT | --no-mount] [--tls]\n"
+		"                       [--mount MNT | --no-mount] [--no-metrics] [--tls]\n"
 		"       objfsctl dev down [--dir DIR] [--purge]\n"
 		"Start or stop a local cluster of objfs-node processes on 127.0.0.1.\n\n"
 		"  -n, --nodes N    nodes to start on first 'up' (default 6, in 3 zones)\n"
@@ -71,6 +72,9 @@ static void dev_usage(FILE *f)
 		"                   next free block when that is taken)\n"
 		"  -m, --mount MNT  mount bucket 'demo' at MNT (default ./mnt)\n"
 		"      --no-mount   start the nodes and create the bucket only\n"
+		"      --no-metrics a new config without metrics_addr (default: node i\n"
+		"                   serves /metrics on PORT+i-1+2000, or another free\n"
+		"                   loopback port when that is taken)\n"
 		"      --tls        with a new config: make a private CA and node\n"
 		"                   certificates in DIR/tls (openssl) and turn TLS on\n"
 		"      --purge      with down: also delete DIR and all its data\n\n"
@@ -165,10 +169,12 @@ static int is_mounted(const char *dir)
 }
 
 /* Mounts bucket at mnt with objfs (which daemonises once mounted). */
+/* key: the client key file of the mount; metrics: HOST:PORT for the
+ * mount's -o metrics, or NULL. */
 static int dev_mount(const char *conf, const char *key, const char *bucket, const char *mnt,
-		     const char *dir)
+		     const char *dir, const char *metrics)
 {
-	char bin[PATH_MAX], opt[2 * PATH_MAX + 16], rec[PATH_MAX];
+	char bin[PATH_MAX], opt[2 * PATH_MAX + CFG_ADDR_MAX + 48], rec[PATH_MAX];
 	pid_t pid;
 	int status;
 	FILE *f;
@@ -182,7 +188,8 @@ static int dev_mount(const char *conf, const char *key, const char *bucket, cons
 		return CTL_OK;
 	}
 	find_program("objfs", "../fuse", bin, sizeof(bin));
-	if (pathf(opt, sizeof(opt), "conf=%s,key=%s", conf, key) != 0) {
+	if (pathf(opt, sizeof(opt), "conf=%s,key=%s%s%s", conf, key,
+		  metrics != NULL ? ",metrics=" : "", metrics != NULL ? metrics : "") != 0) {
 		return CTL_FAIL;
 	}
 	pid = fork();
@@ -204,6 +211,10 @@ static int dev_mount(const char *conf, const char *key, const char *bucket, cons
 		fclose(f);
 	}
 	printf("bucket '%s' mounted at %s\n", bucket, mnt);
+	if (metrics != NULL) {
+		printf("mount metrics: http://%s/metrics (objfsctl stats --mount %s)\n", metrics,
+		       metrics);
+	}
 	return CTL_OK;
 }
 
@@ -324,7 +335,66 @@ static int node_ports_free(const struct cfg_node *n, char *why, size_t whylen)
 			return rc;
 		}
 	}
+	if (n->metrics_addr[0] != '\0') {
+		const char *colon = strrchr(n->metrics_addr, ':');
+		char host[CFG_ADDR_MAX];
+
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - n->metrics_addr),
+			 n->metrics_addr);
+		rc = port_free(host, strtol(colon + 1, NULL, 10));
+		if (rc != 0) {
+			snprintf(why, whylen, "metrics_addr %s of node %u is %s%s", n->metrics_addr,
+				 n->id, rc == -EADDRINUSE ? "in use" : "not usable: ",
+				 rc == -EADDRINUSE ? "" : obj_strerror(rc));
+			return rc;
+		}
+	}
 	return 0;
+}
+
+/* Metrics ports of a new dev cluster: node i's is PORT+i-1+2000 beside
+ * its node and raft ports (below the kernel's ephemeral range for the
+ * usual ports, so a restarted node finds it free), else one the kernel
+ * picks.  Sockets stay bound until all are chosen, so none repeats. */
+#define DEV_METRICS_OFFSET 2000
+static int free_metrics_ports(size_t n, long base, unsigned *out)
+{
+	int *fds = calloc(n, sizeof(*fds));
+	int rc = fds == NULL ? -ENOMEM : 0;
+	size_t i;
+
+	for (i = 0; rc == 0 && i < n; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		socklen_t len = sizeof(sa);
+		long want = base + (long)i + DEV_METRICS_OFFSET;
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0) {
+			rc = -errno;
+			break;
+		}
+		sa.sin_port = htons((uint16_t)(want <= 65535 ? want : 0));
+		if (bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+			sa.sin_port = 0;
+			if (bind(fds[i], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+				rc = -errno;
+				break;
+			}
+		}
+		if (getsockname(fds[i], (struct sockaddr *)&sa, &len) != 0) {
+			rc = -errno;
+			break;
+		}
+		out[i] = ntohs(sa.sin_port);
+	}
+	for (size_t j = 0; fds != NULL && j < n && j <= i; j++) {
+		if (fds[j] > 0) {
+			close(fds[j]);
+		}
+	}
+	free(fds);
+	return rc;
 }
 
 /* The first block of n node ports from DEV_PORT on whose node and raft
@@ -491,8 +561,9 @@ static int dev_tls_make(const char *tls_dir, size_t n)
 }
 
 static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int port_given,
-		  const char *mnt, int tls)
+		  const char *mnt, int metrics, int tls)
 {
+	unsigned mports[CFG_MAX_NODES];
 	char conf[PATH_MAX], absdir[PATH_MAX], bin[PATH_MAX], tls_dir[PATH_MAX];
 	char admin_key[PATH_MAX], demo_key[PATH_MAX];
 	char running[CFG_MAX_NODES];
@@ -525,6 +596,11 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			}
 			port = free_port;
 		}
+		if (metrics && (rc = free_metrics_ports((size_t)nodes, port, mports)) != 0) {
+			fprintf(stderr, "objfsctl dev up: no free port for metrics: %s\n",
+				obj_strerror(rc));
+			return CTL_FAIL;
+		}
 		fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (tls) {
@@ -542,8 +618,8 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 				return CTL_FAIL;
 			}
 		}
-		rc = f != NULL ? dev_conf_write_tls(f, (size_t)nodes, absdir, (unsigned)port,
-						    tls ? tls_dir : NULL)
+		rc = f != NULL ? dev_conf_write_full(f, (size_t)nodes, absdir, (unsigned)port,
+						     metrics ? mports : NULL, tls ? tls_dir : NULL)
 			       : -errno;
 		if (f != NULL && fclose(f) != 0 && rc == 0) {
 			rc = -errno;
@@ -632,6 +708,13 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 	       conf);
 	printf("use it with: export OBJFS_CONF=%s OBJFS_KEY=%s\n", conf, admin_key);
 	printf("keys: %s (admin), %s (rw on '%s')\n", admin_key, demo_key, DEV_BUCKET);
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		const struct cfg_node *n = &c->cfg.nodes[i];
+
+		if (n->metrics_addr[0] != '\0') {
+			printf("node %u metrics: http://%s/metrics\n", n->id, n->metrics_addr);
+		}
+	}
 	if (mnt != NULL) {
 		char absmnt[PATH_MAX];
 
@@ -643,7 +726,23 @@ static int dev_up(struct ctl *c, const char *dir, long nodes, long port, int por
 			fprintf(stderr, "objfsctl dev up: %s: %s\n", mnt, strerror(errno));
 			return CTL_FAIL;
 		}
-		return dev_mount(conf, demo_key, DEV_BUCKET, absmnt, absdir);
+		/* With node metrics, the mount serves them too: on the port after
+		 * the last node's, or one the kernel picks. */
+		{
+			const struct cfg_node *last = &c->cfg.nodes[c->cfg.n_nodes - 1];
+			const char *colon = strrchr(last->metrics_addr, ':');
+			char maddr[CFG_ADDR_MAX];
+			unsigned mp;
+
+			if (colon != NULL &&
+			    free_metrics_ports(1,
+					       strtol(colon + 1, NULL, 10) + 1 - DEV_METRICS_OFFSET,
+					       &mp) == 0) {
+				snprintf(maddr, sizeof(maddr), "127.0.0.1:%u", mp);
+				return dev_mount(conf, demo_key, DEV_BUCKET, absmnt, absdir, maddr);
+			}
+		}
+		return dev_mount(conf, demo_key, DEV_BUCKET, absmnt, absdir, NULL);
 	}
 	return CTL_OK;
 }
@@ -724,11 +823,12 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 	    {"nodes", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
 	    {"port", required_argument, NULL, 'p'},  {"purge", no_argument, NULL, 'P'},
 	    {"mount", required_argument, NULL, 'm'}, {"no-mount", no_argument, NULL, 'M'},
-	    {"tls", no_argument, NULL, 'T'},	     {NULL, 0, NULL, 0},
+	    {"no-metrics", no_argument, NULL, 'X'},  {"tls", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;
 	long nodes = 6, port = DEV_PORT;
-	int purge = 0, port_given = 0, tls = 0, o;
+	int purge = 0, port_given = 0, metrics = 1, tls = 0, o;
 
 	if (ctl_is_help(argc, argv)) {
 		dev_usage(stdout);
@@ -767,6 +867,9 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 		case 'M':
 			mnt = NULL;
 			break;
+		case 'X':
+			metrics = 0;
+			break;
 		case 'T':
 			tls = 1;
 			break;
@@ -781,7 +884,7 @@ int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 	}
 	action = argv[optind];
 	if (strcmp(action, "up") == 0 && !purge) {
-		return dev_up(c, dir, nodes, port, port_given, mnt, tls);
+		return dev_up(c, dir, nodes, port, port_given, mnt, metrics, tls);
 	}
 	if (strcmp(action, "down") == 0) {
 		return dev_down(dir, purge);

@@ -16,20 +16,37 @@
 
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port)
 {
-	return dev_conf_write_tls(f, n, dir, base_port, NULL);
+	return dev_conf_write_full(f, n, dir, base_port, NULL, NULL);
 }
 
-int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir)
+int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_port,
+			   const unsigned *metrics_ports)
 {
+	return dev_conf_write_full(f, n, dir, base_port, metrics_ports, NULL);
+}
+
+int dev_conf_write_full(FILE *f, size_t n, const char *dir, unsigned base_port,
+			const unsigned *metrics_ports, const char *tls_dir)
+{
+	/* The keys written with a value; the others appear as commented
+	 * defaults (the same list whatever is on: tls and metrics keys that
+	 * are off are shown commented too). */
 	static const char *const cluster_given[] = {"name",	  "secret", "ec_profile",
 						    "free_grace", "tls_ca", NULL};
-	static const char *const node_given[] = {"addr",     "zone",	"data_dir",
-						 "tls_cert", "tls_key", NULL};
+	static const char *const node_given[] = {"addr", "zone", "data_dir", "tls_cert",
+						 "tls_key", NULL};
+	static const char *const node_given_mx[] = {"addr",	"zone",	   "data_dir",
+						    "metrics_addr", "tls_cert", "tls_key", NULL};
 	uint8_t raw[DEV_SECRET_BYTES];
 	char hex[2 * DEV_SECRET_BYTES + 1];
 	int rc;
 
 	/* The file must load back: data_dir is absolute, quoted, one line. */
+	for (size_t i = 0; metrics_ports != NULL && i < n; i++) {
+		if (metrics_ports[i] == 0 || metrics_ports[i] > 65535) {
+			return -EINVAL;
+		}
+	}
 	if (n == 0 || n > CFG_MAX_NODES || dir == NULL || dir[0] != '/' ||
 	    strpbrk(dir, "\n\r") != NULL || base_port == 0 || base_port + n - 1 > 65535) {
 		return -EINVAL;
@@ -75,8 +92,12 @@ int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, c
 			fprintf(f, "tls_cert = \"%s/node%zu.crt\"\ntls_key = \"%s/node%zu.key\"\n",
 				tls_dir, i, tls_dir, i);
 		}
+		if (metrics_ports != NULL) {
+			fprintf(f, "metrics_addr = 127.0.0.1:%u\n", metrics_ports[i - 1]);
+		}
 		if (i == 1) {
-			cfg_write_defaults(f, "node", node_given);
+			cfg_write_defaults(f, "node",
+					   metrics_ports != NULL ? node_given_mx : node_given);
 		}
 	}
 	if (fflush(f) != 0 || ferror(f)) {

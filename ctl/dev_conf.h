@@ -14,9 +14,14 @@
  * -EINVAL for bad arguments (nothing is written), -ENAMETOOLONG, the
  * error of rand_bytes, or -EIO if f fails. */
 int dev_conf_write(FILE *f, size_t n, const char *dir, unsigned base_port);
-/* The same with TLS when tls_dir is not NULL: tls_ca = tls_dir/ca.crt and
+/* The same, and node i serves its metrics at 127.0.0.1:metrics_ports[i-1]
+ * (metrics_addr; each port 1..65535, else -EINVAL), NULL for none. */
+int dev_conf_write_metrics(FILE *f, size_t n, const char *dir, unsigned base_port,
+			   const unsigned *metrics_ports);
+/* Both, and TLS when tls_dir is not NULL: tls_ca = tls_dir/ca.crt and
  * each node's tls_cert/tls_key = tls_dir/nodeI.crt/.key (made by the
  * caller, dev_tls_make). */
-int dev_conf_write_tls(FILE *f, size_t n, const char *dir, unsigned base_port, const char *tls_dir);
+int dev_conf_write_full(FILE *f, size_t n, const char *dir, unsigned base_port,
+			const unsigned *metrics_ports, const char *tls_dir);
 
 #endif

@@ -44,6 +44,7 @@ static const struct cmd cmds[] = {
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency; compare with a baseline"},
     {"plan", ctl_cmd_plan, "capacity planning: growth of files, bytes and requests, nodes needed"},
+    {"stats", ctl_cmd_stats, "live ops/s, MB/s, latency and errors from the nodes' metrics"},
     {"key", ctl_cmd_key, "create, list or revoke client keys"},
 };
 

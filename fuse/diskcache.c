@@ -40,6 +40,7 @@ struct dc {
 	struct dc_ent *tab[DC_BUCKETS];
 	struct dc_ent *head, *tail;
 	uint64_t bytes, files;
+	uint64_t hits, misses, evictions; /* statistics */
 	unsigned tmp_seq;
 	bool warned; /* a failed put was logged */
 };
@@ -122,6 +123,7 @@ static void trim(struct dc *dc)
 {
 	while (dc->bytes > dc->max_bytes && dc->tail != NULL) {
 		drop(dc, dc->tail);
+		dc->evictions++;
 	}
 }
 
@@ -328,6 +330,9 @@ int dc_get(struct dc *dc, const struct manifest_block *blk, uint8_t *buf)
 	if (e != NULL) {
 		lru_unlink(dc, e);
 		lru_front(dc, e);
+		dc->hits++;
+	} else {
+		dc->misses++;
 	}
 	pthread_mutex_unlock(&dc->mu);
 	if (e == NULL) {
@@ -412,6 +417,17 @@ void dc_put(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf)
 	if (rc != 0) {
 		unlink(tmp);
 	}
+}
+
+void dc_get_stats(struct dc *dc, struct dc_stats *out)
+{
+	pthread_mutex_lock(&dc->mu);
+	out->hits = dc->hits;
+	out->misses = dc->misses;
+	out->evictions = dc->evictions;
+	out->bytes = dc->bytes;
+	out->files = dc->files;
+	pthread_mutex_unlock(&dc->mu);
 }
 
 void dc_usage(struct dc *dc, uint64_t *bytes, uint64_t *files)

@@ -31,5 +31,11 @@ void dc_put(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf)
 
 /* Bytes and files indexed now (tests, statistics). */
 void dc_usage(struct dc *dc, uint64_t *bytes, uint64_t *files);
+/* Lookups found (hits; a file that then fails its check still counted)
+ * and not found, files dropped to fit the bound, and the usage. */
+struct dc_stats {
+	uint64_t hits, misses, evictions, bytes, files;
+};
+void dc_get_stats(struct dc *dc, struct dc_stats *out);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "fs_metrics.h"
 
 /* Free inodes reported by statfs: the shard allocates from a 64-bit
  * counter, so the only limit is space; df wants a finite number. */
@@ -26,6 +27,7 @@
 
 void fs_reply_err(fuse_req_t req, int rc)
 {
+	fs_metrics_error(rc);
 	fuse_reply_err(req, rc == 0 ? 0 : obj_errno(rc));
 }
 

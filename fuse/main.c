@@ -40,8 +40,12 @@
 #include "../common/err.h"
 #include "../common/keyfile.h"
 #include "../common/log.h"
+#include "../common/metrics.h"
+#include "../common/metrics_http.h"
+#include "../common/metrics_proc.h"
 #include "dio.h"
 #include "fs.h"
+#include "fs_metrics.h"
 #include "objfs_build.h"
 
 #ifndef OBJFS_SYSCONFDIR
@@ -415,6 +419,8 @@ int main(int argc, char **argv)
 	struct vfs_conf vc;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
+	struct mx_registry *mxr = NULL;
+	struct mx_http *mxh = NULL;
 	char mnt[PATH_MAX], err[512], fsname[128];
 	const char *conf;
 	enum log_level lvl;
@@ -499,10 +505,22 @@ int main(int argc, char **argv)
 		add_arg(&args, "-odebug");
 	}
 	fs.bucket = c.bucket;
-	se = fuse_session_new(&args, &objfs_ll_ops, sizeof(objfs_ll_ops), &fs);
+	/* The registry has no threads, so it may precede the fork; its
+	 * HTTP server (nng's threads) starts after it. */
+	if (c.o.metrics[0] != '\0' &&
+	    ((mxr = mx_create()) == NULL ||
+	     mx_add_process_collector(mxr, "objfs", PACKAGE_VERSION) != 0)) {
+		fprintf(stderr, "objfs: out of memory\n");
+		mx_destroy(mxr);
+		free_cmdline(&c);
+		fuse_opt_free_args(&args);
+		return 1;
+	}
+	se = fuse_session_new(&args, fs_metrics_ops(mxr), sizeof(objfs_ll_ops), &fs);
 	fs.se = se;
 	if (se == NULL) {
 		/* libfuse printed which option it refused */
+		mx_destroy(mxr);
 		free_cmdline(&c);
 		fuse_opt_free_args(&args);
 		return 2;
@@ -594,6 +612,14 @@ int main(int argc, char **argv)
 		failf(1, "cannot start: %s", obj_strerror(rc));
 		goto out;
 	}
+	if (mxr != NULL) {
+		if ((rc = vfs_set_metrics(fs.v, mxr)) != 0 ||
+		    (rc = mx_http_start(mxr, c.o.metrics, &mxh, err, sizeof(err))) != 0) {
+			failf(1, "%s", rc == -ENOMEM ? "out of memory" : err);
+			goto out;
+		}
+		log_info("fuse.metrics", "metrics at http://%s/metrics", c.o.metrics);
+	}
 	if (fuse_session_mount(se, mnt) != 0) {
 		failf(1,
 		      "cannot mount on %s (see the message above; is it already mounted, "
@@ -638,6 +664,8 @@ out:
 	/* The mount's locks go now, not when their lease runs out. */
 	lkc_close(fs.lk);
 	fs.lk = NULL;
+	/* Scrapes read the vfs: they stop first. */
+	mx_http_stop(mxh);
 	if (fs.v != NULL) {
 		struct vfs_stats vs;
 
@@ -660,6 +688,7 @@ out:
 	}
 	dc_close(dc);
 	conn_close(&cn);
+	mx_destroy(mxr);
 	if (report_fd >= 0) {
 		report(status != 0 ? status : 1, "objfs: start-up failed\n");
 	}

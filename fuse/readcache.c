@@ -59,6 +59,7 @@ struct rc_block {
 	size_t cap; /* bytes allocated (what the bound counts) */
 	int state;
 	unsigned refs;
+	bool ahead; /* loaded by read-ahead, not yet read */
 	struct rc_block *hnext;
 	struct rc_block *lprev, *lnext; /* LRU: head = most recent */
 };
@@ -205,6 +206,7 @@ static void evict(struct rc *rc)
 			lru_unlink(rc, e);
 			block_unhash(rc, e);
 			rc->bytes -= e->cap;
+			rc->st.evictions++;
 			free(e->buf);
 			free(e);
 		}
@@ -230,6 +232,8 @@ static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block
 			lru_push(rc, e);
 			if (!prefetch) {
 				rc->st.hits++;
+				rc->st.readahead_hits += e->ahead;
+				e->ahead = false;
 			}
 			return e;
 		}
@@ -253,6 +257,7 @@ static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block
 		rc->blocks[block_hash(blk)] = e;
 		if (prefetch) {
 			rc->st.prefetched++;
+			e->ahead = true;
 		} else {
 			rc->st.misses++;
 		}

@@ -43,6 +43,8 @@ struct rc_stats {
 	uint64_t hits, misses, prefetched; /* block lookups */
 	uint64_t fetched;		   /* bytes read from the backend */
 	uint64_t cached;		   /* bytes held now */
+	uint64_t evictions;		   /* blocks dropped to fit the bound */
+	uint64_t readahead_hits;	   /* reads served by a block read ahead */
 };
 
 struct rc;

@@ -11,12 +11,23 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/metrics.h"
 
 int store_upload(struct store *st, uint64_t size, const uint8_t *data, size_t len,
 		 struct manifest_block *out)
 {
+	uint64_t t0 = st->up_ns != NULL ? mx_now_ns() : 0;
+	int rc;
+
 	store_count(&st->block_puts);
-	return blk_put(st->blk, data, len, blk_profile_for(st->blk, size), out);
+	rc = blk_put(st->blk, data, len, blk_profile_for(st->blk, size), out);
+	if (st->up_ns != NULL) {
+		mx_observe(st->up_ns, mx_now_ns() - t0);
+		if (rc == 0) {
+			mx_add(st->up_bytes, len);
+		}
+	}
+	return rc;
 }
 
 int store_commit(struct store *st, const struct fb_commit *c, struct meta_attr *attr)
@@ -131,7 +142,17 @@ static int st_get_block(void *arg, const struct manifest_block *blk, uint8_t *bu
 		return 0;
 	}
 	store_count(&st->block_gets);
-	rc = blk_get(st->blk, blk, buf);
+	if (st->down_ns != NULL) {
+		uint64_t t0 = mx_now_ns();
+
+		rc = blk_get(st->blk, blk, buf);
+		mx_observe(st->down_ns, mx_now_ns() - t0);
+		if (rc == 0) {
+			mx_add(st->down_bytes, blk->len);
+		}
+	} else {
+		rc = blk_get(st->blk, blk, buf);
+	}
 	if (rc == 0 && st->dc != NULL) {
 		dc_put(st->dc, blk, buf);
 	}

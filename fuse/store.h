@@ -16,6 +16,8 @@
 #include "filebuf.h"
 #include "readcache.h"
 
+struct mx_metric;
+
 /* The arg of store_rc_ops.  The counters are updated atomically (use
  * store_count and store_read_count). */
 struct store {
@@ -23,6 +25,9 @@ struct store {
 	struct mc *mc;
 	struct dc *dc; /* on-disk block cache, or NULL */
 	uint64_t queries, commits, block_puts, block_gets;
+	/* Metrics (NULL: off): block transfers to and from the cluster,
+	 * and lookups of the on-disk cache. */
+	struct mx_metric *up_ns, *down_ns, *up_bytes, *down_bytes;
 };
 
 extern const struct rc_ops store_rc_ops;

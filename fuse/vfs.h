@@ -84,6 +84,11 @@ int vfs_stop(struct vfs *v);
 
 const struct vfs_conf *vfs_conf(const struct vfs *v);
 void vfs_get_stats(struct vfs *v, struct vfs_stats *out);
+/* Times block transfers into r and adds the collector of the caches,
+ * dirty bytes, retries and timeouts (objfs_mount_*; vfs_metrics.c).
+ * Before the session serves; r outlives v's use of it. */
+struct mx_registry;
+int vfs_set_metrics(struct vfs *v, struct mx_registry *r);
 
 /* ---- names and attributes (vfs.c) ---- */
 

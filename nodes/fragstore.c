@@ -50,6 +50,7 @@
 #include "../common/err.h"
 #include "../common/fileio.h"
 #include "../common/log.h"
+#include "../common/metrics.h"
 #include "../common/rand.h"
 #include "../proto/wire.h"
 
@@ -74,6 +75,9 @@ struct fragstore {
 	uint64_t reserved; /* bytes of puts admitted but not yet renamed into place */
 	uint64_t capacity; /* 0: only the disk limits us */
 	uint64_t checksum_errors;
+	uint64_t quarantined; /* fragments moved to the quarantine */
+	/* Metrics (NULL: off); set once before serving. */
+	struct mx_metric *fsync_data, *fsync_dir;
 };
 
 /* One fragment file name, parsed. */
@@ -416,6 +420,7 @@ static int quarantine(struct fragstore *fs, const char *name, const struct frag_
 			uint64_t sz = (uint64_t)cur.st_size;
 
 			moved = true;
+			fs->quarantined++;
 			fs->count -= fs->count > 0;
 			fs->bytes = fs->bytes > sz ? fs->bytes - sz : 0;
 		} else {
@@ -668,7 +673,7 @@ static int create_tmp(struct fragstore *fs, const char *name, char tmp[TMP_NAME_
 }
 
 /* Writes header and data to fd and syncs them. */
-static int write_frag(int fd, const struct frag_hdr *h, const void *data)
+static int write_frag(struct fragstore *fs, int fd, const struct frag_hdr *h, const void *data)
 {
 	uint8_t hb[FRAG_HDR_LEN];
 	int rc;
@@ -678,8 +683,15 @@ static int write_frag(int fd, const struct frag_hdr *h, const void *data)
 	if (rc == 0) {
 		rc = quota_as_nospc(fio_write_full(fd, data, h->frag_len, FRAG_HDR_LEN));
 	}
-	if (rc == 0 && fdatasync(fd) < 0) {
-		rc = neg_errno();
+	if (rc == 0) {
+		uint64_t t0 = fs->fsync_data != NULL ? mx_now_ns() : 0;
+
+		if (fdatasync(fd) < 0) {
+			rc = neg_errno();
+		}
+		if (fs->fsync_data != NULL) {
+			mx_observe(fs->fsync_data, mx_now_ns() - t0);
+		}
 	}
 	return rc;
 }
@@ -717,7 +729,7 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data)
 		rc = fd;
 		goto unreserve;
 	}
-	rc = write_frag(fd, h, data);
+	rc = write_frag(fs, fd, h, data);
 	if (close(fd) < 0 && rc == 0) {
 		rc = neg_errno();
 	}
@@ -749,6 +761,13 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data)
 	}
 	/* The fragment is in place; only the sync of its name can still fail,
 	 * and a retried put of the same fragment is harmless. */
+	if (fs->fsync_dir != NULL) {
+		uint64_t t0 = mx_now_ns();
+
+		rc = fsync_dir(fs->root_fd, leaf);
+		mx_observe(fs->fsync_dir, mx_now_ns() - t0);
+		return rc;
+	}
 	return fsync_dir(fs->root_fd, leaf);
 
 unreserve:
@@ -1075,6 +1094,17 @@ void frag_close(struct fragstore *fs)
 	free(fs);
 }
 
+void frag_set_metrics(struct fragstore *fs, struct mx_registry *r)
+{
+	static const char help[] = "Time of the syncs that make a fragment put durable: the "
+				   "file's data, then its directory entry.";
+
+	fs->fsync_data = mx_histogram(r, "objfs_fragstore_fsync_duration_seconds", help,
+				      "kind=\"data\"", &mx_buckets_latency);
+	fs->fsync_dir = mx_histogram(r, "objfs_fragstore_fsync_duration_seconds", help,
+				     "kind=\"dir\"", &mx_buckets_latency);
+}
+
 void frag_usage(struct fragstore *fs, struct frag_usage *u)
 {
 	struct statvfs sv;
@@ -1084,6 +1114,7 @@ void frag_usage(struct fragstore *fs, struct frag_usage *u)
 	u->count = fs->count;
 	u->bytes = fs->bytes;
 	u->checksum_errors = fs->checksum_errors;
+	u->quarantined = fs->quarantined;
 	cap = fs->capacity;
 	pthread_mutex_unlock(&fs->lock);
 

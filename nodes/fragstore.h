@@ -79,8 +79,14 @@ struct frag_usage {
 	uint64_t disk_total; /* filesystem size (or configured capacity) */
 	uint64_t disk_free;  /* bytes available to the node */
 	uint64_t checksum_errors;
+	uint64_t quarantined; /* fragments moved to quarantine/ since start */
 };
 void frag_usage(struct fragstore *fs, struct frag_usage *u);
+
+/* Times every fsync of a put into r's objfs_fragstore_fsync_duration_
+ * seconds (r NULL: not timed).  Call before serving. */
+struct mx_registry;
+void frag_set_metrics(struct fragstore *fs, struct mx_registry *r);
 
 /* Sets a capacity limit in bytes (0: the disk's own). */
 void frag_set_capacity(struct fragstore *fs, uint64_t bytes);

@@ -37,6 +37,9 @@ static void gc_shard(struct msvc *m, struct shard *s)
 	long leader;
 	int n, first = 1;
 
+	if (m->mx != NULL) {
+		atomic_store(&s->gc_queue, ms_gc_count(s->ms));
+	}
 	if (repl_read_ok(s->g, &leader) != 0) {
 		/* Only the leader collects; should this node lead again, its
 		 * waits start over (they may only grow longer). */

@@ -115,6 +115,7 @@ int msvc_start(struct msvc *m, char *err, size_t errlen)
 		return rc;
 	}
 	repl_set_unknown_cb(m->repl, shard_on_unknown_group, m);
+	repl_set_metrics(m->repl, m->mx);
 	shard_open_existing(m);
 	if ((rc = cl_open(m->cfg, &m->cl)) != 0 || (rc = blk_open(m->cl, &m->blk)) != 0) {
 		snprintf(err, errlen, "cannot start the garbage collector's client: %s",

@@ -29,6 +29,14 @@ int msvc_start(struct msvc *ms, char *err, size_t errlen);
 void msvc_quiesce(struct msvc *ms);
 void msvc_close(struct msvc *ms);
 
+/* Times proposals and counts GC queues for mx (before msvc_start). */
+struct mx_registry;
+struct mx_out;
+void msvc_set_metrics(struct msvc *ms, struct mx_registry *mx);
+/* mx_collect_fn: the objfs_raft_* gauges and counters of every shard
+ * open here and its GC queue (meta_metrics.c).  arg is the msvc. */
+void msvc_collect(void *arg, struct mx_out *o);
+
 /* Handles a META_* request (type >= MSG_META_OP): 0, SRV_DEFER (a
  * change: the reply follows from its commit) or a negative errno. */
 int msvc_handle(struct msvc *ms, const struct frame_hdr *h, const struct key_ent *who,

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../common/blockio.h"
@@ -39,9 +40,10 @@ struct shard {
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
-	struct mlk_shard lk;	/* lock waiters and leases (meta_locks.c) */
-	struct gc_grace *grace; /* the maintenance thread's only (meta_gc.c) */
-	struct shard *next;	/* m->shards; only ever added at the head */
+	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
+	struct mlk_shard lk;	      /* lock waiters and leases (meta_locks.c) */
+	struct gc_grace *grace;	      /* the maintenance thread's only (meta_gc.c) */
+	struct shard *next;	      /* m->shards; only ever added at the head */
 };
 
 struct msvc {
@@ -68,6 +70,7 @@ struct msvc {
 	pthread_mutex_t lk_mu; /* guards lk_stop, lk_kick */
 	pthread_cond_t lk_cv;
 	int lk_stop, lk_kick;
+	struct mx_registry *mx; /* msvc_set_metrics; NULL: off */
 };
 
 /* shard_reg.c */

@@ -167,6 +167,8 @@ int ms_gc_pending(struct mstore *ms, struct manifest_block *out, size_t max);
  * (NULL: from the first). */
 int ms_gc_pending_after(struct mstore *ms, const uint8_t *after, struct manifest_block *out,
 			size_t max);
+/* Blocks in the GC queue (for metrics), or a negative errno. */
+int64_t ms_gc_count(struct mstore *ms);
 
 /* Blocks the shard knows, referenced or waiting for GC, whose id sorts
  * after `after` (every block when first is set), in id order: at most

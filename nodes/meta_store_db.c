@@ -176,6 +176,7 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_GC_HAS] = "SELECT 1 FROM gc WHERE block_id = ?1",
     [S_GC_DEL] = "DELETE FROM gc WHERE block_id = ?1",
     [S_GC_LIST] = "SELECT block_id, k, m, len, csum FROM gc ORDER BY block_id LIMIT ?1",
+    [S_GC_COUNT] = "SELECT count(*) FROM gc",
     [S_BLOCKS_PAGE] = "SELECT block_id, k, m, len, csum, refs FROM blocks WHERE block_id > ?1 "
 		      "UNION ALL SELECT block_id, k, m, len, csum, 0 FROM gc WHERE block_id > ?1 "
 		      "ORDER BY 1 LIMIT ?2",

@@ -101,6 +101,7 @@ enum ms_stmt {
 	S_GC_HAS,
 	S_GC_DEL,
 	S_GC_LIST,
+	S_GC_COUNT,
 	S_BLOCKS_PAGE,
 	S_GC_LIST_AFTER,
 	S_XA_GET,

@@ -699,6 +699,24 @@ int ms_gc_pending_after(struct mstore *ms, const uint8_t *after, struct manifest
 	return rc < 0 ? rc : (int)n;
 }
 
+int64_t ms_gc_count(struct mstore *ms)
+{
+	sqlite3_stmt *st;
+	int64_t n = -EIO;
+
+	pthread_mutex_lock(&ms->lock);
+	ms->dberr = 0;
+	st = msi_bind(ms, S_GC_COUNT, NOARGS);
+	if (st != NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+		}
+		msi_stmt_done(st);
+	}
+	pthread_mutex_unlock(&ms->lock);
+	return n;
+}
+
 int ms_blocks(struct mstore *ms, const uint8_t after[BLOCK_ID_LEN], int first,
 	      struct meta_block_row *out, size_t max, int *more)
 {

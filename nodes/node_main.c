@@ -3,11 +3,12 @@
  *   1. parse options, load and validate the cluster config
  *   2. find this node's section, check its data dir (exists, writable)
  *   3. open the fragment store, check the data dir's identity (a node
- *      that lost its Raft state must not vote as the voter it was), start
- *      the scrub thread, then open the metadata shard registry
- *   4. listen (a port in use is reported as such), start contexts/workers,
+ *      that lost its Raft state must not vote as the voter it was);
+ *   4. the metrics endpoint if metrics_addr is set (a port in use is
+ *      refused); the scrub thread, then the metadata shard registry
+ *   5. listen (a port in use is reported as such), start contexts/workers,
  *      then the usage sampler (nodes/usage.c)
- *   5. wait for SIGTERM/SIGINT; then stop in reverse order.
+ *   6. wait for SIGTERM/SIGINT; then stop in reverse order.
  * Signals are blocked in every thread and taken with sigwait here, so no
  * handler ever runs inside library code. */
 #include "objfs_build.h"
@@ -30,6 +31,7 @@
 #include "handlers.h"
 #include "identity.h"
 #include "keycache.h"
+#include "node_metrics.h"
 #include "scrub.h"
 #include "server.h"
 
@@ -75,6 +77,7 @@ int main(int argc, char **argv)
 	struct srv_config sc = {0};
 	struct server *srv = NULL;
 	struct keycache *kc = NULL;
+	struct node_metrics *nm = NULL;
 	char err[512];
 	sigset_t sigs;
 	int c, rc, sig;
@@ -157,6 +160,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
+	/* 4. metrics, before anything slow starts: a taken port fails fast */
+	if ((rc = node_metrics_start(me->metrics_addr, &nm, err, sizeof(err))) != 0) {
+		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		frag_close(nc.fs);
+		node_metrics_stop(nm);
+		return 1;
+	}
+	frag_set_metrics(nc.fs, node_metrics_registry(nm));
 	{
 		char state[PATH_MAX + 16];
 		struct node_identity ident;
@@ -167,6 +178,7 @@ int main(int argc, char **argv)
 		if ((rc = id_check(&cfg, me, &ident, &created, err, sizeof(err))) != 0) {
 			fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
 			frag_close(nc.fs);
+			node_metrics_stop(nm);
 			return 1;
 		}
 		log_info("node.identity", "node %u of cluster %s, incarnation %016" PRIx64 "%s",
@@ -176,6 +188,7 @@ int main(int argc, char **argv)
 				      &nc.scrub)) != 0) {
 			fprintf(stderr, "objfs-node: scrub thread: %s\n", obj_strerror(rc));
 			frag_close(nc.fs);
+			node_metrics_stop(nm);
 			return 1;
 		}
 	}
@@ -183,9 +196,12 @@ int main(int argc, char **argv)
 	if ((rc = msvc_open(&cfg, (size_t)(me - cfg.nodes), me->data_dir, &nc.msvc)) != 0) {
 		fprintf(stderr, "objfs-node: %s/shards: %s\n", me->data_dir, obj_strerror(rc));
 		scrub_stop(nc.scrub);
+		node_metrics_quiesce(nm);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
+	msvc_set_metrics(nc.msvc, node_metrics_registry(nm));
 
 	/* Block the signals we wait for before any thread exists, so every
 	 * thread inherits the mask; a dead peer must not kill us by SIGPIPE. */
@@ -196,12 +212,14 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	/* 4. replication of metadata shards, then the request server */
+	/* 5. replication of metadata shards, then the request server */
 	if ((rc = msvc_start(nc.msvc, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		node_metrics_quiesce(nm);
 		msvc_close(nc.msvc);
 		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	sc.url = me->addr;
@@ -240,14 +258,32 @@ int main(int argc, char **argv)
 	}
 	sc.key_find = keycache_find;
 	sc.key_arg = kc;
+	sc.metrics = node_metrics_registry(nm);
 	if ((rc = srv_start(&sc, &srv, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
+		node_metrics_quiesce(nm);
 		msvc_close(nc.msvc);
 		scrub_stop(nc.scrub);
 		frag_close(nc.fs);
+		node_metrics_stop(nm);
 		return 1;
 	}
 	nc.srv = srv;
+	if (node_metrics_attach(nm, &nc) != 0) {
+		fprintf(stderr, "objfs-node: node %u: out of memory\n", me->id);
+		msvc_quiesce(nc.msvc);
+		srv_stop(srv);
+		node_metrics_quiesce(nm);
+		msvc_close(nc.msvc);
+		scrub_stop(nc.scrub);
+		frag_close(nc.fs);
+		node_metrics_stop(nm);
+		return 1;
+	}
+	if (nm != NULL) {
+		log_info("node.metrics", "node %u: metrics at http://%s/metrics", me->id,
+			 me->metrics_addr);
+	}
 	/* After the server: the first sample counts its requests.  A history
 	 * that cannot be kept costs the planner data, not the node its job. */
 	if ((rc = usage_open(me->data_dir, USAGE_KEEP, cfg.usage_interval, node_usage_probe, &nc,
@@ -261,7 +297,7 @@ int main(int argc, char **argv)
 	log_info("node.start", "node %u (zone %s) serving on %s, data in %s", me->id, me->zone,
 		 me->addr, me->data_dir);
 
-	/* 5. run until told to stop; SIGHUP is reserved for reloads. */
+	/* 6. run until told to stop; SIGHUP is reserved for reloads. */
 	do {
 		if (sigwait(&sigs, &sig) != 0) {
 			sig = SIGTERM;
@@ -274,8 +310,12 @@ int main(int argc, char **argv)
 	msvc_quiesce(nc.msvc);
 	keycache_stop(kc);
 	srv_stop(srv);
+	/* Scrapes stop before the stores they read close; the registry goes
+	 * last, after every thread that observes into it. */
+	node_metrics_quiesce(nm);
 	msvc_close(nc.msvc);
 	scrub_stop(nc.scrub);
 	frag_close(nc.fs);
+	node_metrics_stop(nm);
 	return 0;
 }

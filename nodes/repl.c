@@ -34,6 +34,7 @@
 #include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../common/metrics.h"
 #include "../proto/wire.h"
 #include "raft_mux.h"
 
@@ -72,6 +73,7 @@ struct rreq {
 	struct raft_change change;
 	struct rreq *next;
 	struct rreq *inflight_next; /* g->inflight, loop thread only */
+	uint64_t t0_ns;		    /* proposals, when metrics are on */
 };
 
 struct repl_group {
@@ -97,6 +99,13 @@ struct repl_group {
 	struct rreq *inflight; /* proposals appended here: loop thread only */
 	int dirty;	       /* entries applied since the last flush: loop only */
 	struct repl_group *next;
+	/* What repl_get_stats reads without waiting for the loop: the state
+	 * published at each tick, and counters the loop bumps. */
+	pthread_mutex_t pub_mu; /* guards pub, term0 */
+	struct repl_state pub;
+	uint64_t term0; /* the term at the first tick: elections since */
+	atomic_uint_fast64_t snaps_taken, snaps_installed;
+	struct mx_metric *propose_ns; /* proposal latency; NULL: metrics off */
 };
 
 struct repl {
@@ -120,6 +129,7 @@ struct repl {
 	int stopped;  /* repl_stop done (caller's thread) */
 	int stuck;    /* the loop did not stop: never free */
 	int started;
+	struct mx_registry *mx; /* repl_set_metrics; NULL: off */
 };
 
 int repl_node_addr(const struct cfg *cfg, size_t i, char *out, size_t len)
@@ -267,6 +277,7 @@ static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned
 	if (g->fsm.snapshot(g->fsm.arg, &data, &len) != 0) {
 		return RAFT_IOERR;
 	}
+	atomic_fetch_add(&g->snaps_taken, 1);
 	b = raft_malloc(sizeof(*b));
 	if (b == NULL) {
 		free(data);
@@ -295,6 +306,7 @@ static int fsm_restore(struct raft_fsm *f, struct raft_buffer *buf)
 		return RAFT_IOERR;
 	}
 	raft_free(buf->base); /* on success the buffer is ours to free */
+	atomic_fetch_add(&g->snaps_installed, 1);
 	return 0;
 }
 
@@ -316,6 +328,23 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	}
 }
 
+static void fill_state(struct repl_group *g, struct repl_state *st);
+
+/* Publishes the group's state for repl_get_stats (a copy under a mutex
+ * no other path takes: scrapes never wait for the loop). */
+static void publish(struct repl_group *g)
+{
+	struct repl_state st;
+
+	fill_state(g, &st);
+	pthread_mutex_lock(&g->pub_mu);
+	if (g->term0 == 0) {
+		g->term0 = st.term ? st.term : 1;
+	}
+	g->pub = st;
+	pthread_mutex_unlock(&g->pub_mu);
+}
+
 static void group_tick(struct repl_group *g)
 {
 	raft_id id = 0;
@@ -324,6 +353,7 @@ static void group_tick(struct repl_group *g)
 	if (g->closed) {
 		return;
 	}
+	publish(g);
 	raft_leader(&g->raft, &id, &addr);
 	atomic_store(&g->leader, id ? node_of_id(g->r, id) : -1L);
 	atomic_store(&g->applied, g->raft.last_applied);
@@ -417,6 +447,15 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	}
 	g->r = r;
 	snprintf(g->name, sizeof(g->name), "%s", name);
+	pthread_mutex_init(&g->pub_mu, NULL);
+	if (r->mx != NULL) {
+		char lb[RMUX_GROUP_MAX + 16];
+
+		g->propose_ns =
+		    mx_histogram(r->mx, "objfs_raft_proposal_duration_seconds",
+				 "Time from proposing a record to its commit and apply, by shard.",
+				 mx_label(lb, sizeof(lb), "shard", name), &mx_buckets_latency);
+	}
 	g->fsm = *fsm;
 	atomic_init(&g->ready, 0);
 	atomic_init(&g->leader, -1L);
@@ -529,6 +568,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	rq->status = raft_to_errno(status);
 	if (rq->status == -EREMOTE) {
 		rq->leader = atomic_load(&rq->g->leader);
+	}
+	if (rq->g->propose_ns != NULL) {
+		mx_observe(rq->g->propose_ns, mx_now_ns() - rq->t0_ns);
 	}
 	rq->result = result;
 	rq_finish(rq->g->r, rq);
@@ -929,6 +971,7 @@ void repl_close(struct repl *r)
 		struct repl_group *g = r->groups;
 
 		r->groups = g->next;
+		pthread_mutex_destroy(&g->pub_mu);
 		free(g);
 	}
 	pthread_mutex_destroy(&r->mu);
@@ -1025,6 +1068,9 @@ static struct rreq *propose_new(struct repl_group *g, const void *buf, size_t le
 		free(rq);
 		return NULL;
 	}
+	if (g->propose_ns != NULL) {
+		rq->t0_ns = mx_now_ns();
+	}
 	return rq;
 }
 
@@ -1103,6 +1149,23 @@ int repl_get_state(struct repl_group *g, struct repl_state *st)
 	free(rq->st);
 	free(rq);
 	return 0;
+}
+
+int repl_get_stats(struct repl_group *g, struct repl_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&g->pub_mu);
+	out->st = g->pub;
+	out->elections = g->term0 != 0 && g->pub.term > g->term0 ? g->pub.term - g->term0 : 0;
+	pthread_mutex_unlock(&g->pub_mu);
+	out->snapshots_taken = atomic_load(&g->snaps_taken);
+	out->snapshots_installed = atomic_load(&g->snaps_installed);
+	return out->st.term != 0 ? 0 : -EAGAIN;
+}
+
+void repl_set_metrics(struct repl *r, struct mx_registry *mx)
+{
+	r->mx = mx;
 }
 
 static int change(struct repl_group *g, enum rq_type t, size_t node, uint32_t timeout_ms)

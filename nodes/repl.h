@@ -112,6 +112,21 @@ struct repl_state {
 };
 int repl_get_state(struct repl_group *g, struct repl_state *st);
 
+/* The state the loop published at its last tick (every 20 ms) and the
+ * group's counters, without waiting for the loop (for metrics scrapes).
+ * -EAGAIN until the first tick. */
+struct repl_stats {
+	struct repl_state st;
+	uint64_t elections;	      /* terms begun since the group opened here */
+	uint64_t snapshots_taken;     /* by this replica */
+	uint64_t snapshots_installed; /* restored: sent by a leader, or at start */
+};
+int repl_get_stats(struct repl_group *g, struct repl_stats *out);
+/* Times every proposal of groups opened from now on in mx's
+ * objfs_raft_proposal_duration_seconds{shard}.  Before any group opens. */
+struct mx_registry;
+void repl_set_metrics(struct repl *r, struct mx_registry *mx);
+
 /* Membership, one change at a time, on the leader: adds node as a voter
  * (catching it up first) or removes it.  -EREMOTE if not leader. */
 int repl_add_voter(struct repl_group *g, size_t node, uint32_t timeout_ms);

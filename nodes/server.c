@@ -24,6 +24,7 @@
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/tls.h"
+#include "../common/metrics.h"
 #include "../common/workq.h"
 #include "../proto/msg.h"
 #include "../proto/replay.h"
@@ -48,6 +49,22 @@ struct srv_call {
 	struct key_ent who;   /* whose key that is */
 	struct srv_reply out;
 	char err[MSG_ERR_MAX];
+	uint64_t t0_ns; /* when the request arrived (metrics on) */
+	int refused;	/* an enum srv_refusal + 1 when the frame was refused */
+};
+
+/* Why a frame was refused before any handler saw it. */
+enum srv_refusal { REF_MAC, REF_REPLAY, REF_SKEW, REF_VERSION, REF_MALFORMED, REF_KEY, REF_N };
+static const char *const refusal_names[REF_N] = {
+    [REF_MAC] = "bad_mac",     [REF_REPLAY] = "replay",	      [REF_SKEW] = "skew",
+    [REF_VERSION] = "version", [REF_MALFORMED] = "malformed", [REF_KEY] = "unknown_key",
+};
+
+/* The series of one message type, made at start for every type the
+ * catalogue names, so the dispatch point only adds to them. */
+struct srv_op_mx {
+	struct mx_metric *requests, *duration, *bytes_in, *bytes_out;
+	struct mx_errtab errs;
 };
 
 struct server {
@@ -58,6 +75,8 @@ struct server {
 	size_t n_ctx;
 	struct workq *q[2]; /* by enum srv_pool, but SRV_POOL_INLINE */
 	atomic_uint_fast64_t requests, auth_failures, bad_requests;
+	struct srv_op_mx *op; /* [256] by message type; NULL: metrics off */
+	struct mx_metric *refused[REF_N];
 };
 
 static void process(struct workq_item *it);
@@ -96,6 +115,9 @@ static void sctx_cb(void *arg)
 	}
 	x->msg = nng_aio_get_msg(x->aio);
 	x->state = SCTX_WORK;
+	if (s->op != NULL) {
+		x->t0_ns = mx_now_ns(); /* queueing time counts too */
+	}
 	/* Routing only: the type is authenticated by the queue thread. */
 	if (s->sc.route != NULL) {
 		pool = s->sc.route(s->sc.handler_arg,
@@ -153,6 +175,29 @@ static void reset_reply(struct srv_reply *out)
 	out->tail_len = 0;
 }
 
+/* Metrics of one finished call: the one place every message type is
+ * counted, timed and sized.  Refused frames count by reason only (their
+ * type is not authenticated).  An error's series is made at its first
+ * occurrence (a cold path), keeping only (type, errno) pairs seen. */
+static void account(struct server *s, struct srv_call *x, int rc, nng_msg *rep)
+{
+	struct srv_op_mx *m = &s->op[x->h.type];
+
+	if (x->refused > 0) {
+		mx_add(s->refused[x->refused - 1], 1);
+		return;
+	}
+	mx_add(m->requests, 1);
+	mx_observe(m->duration, mx_now_ns() - x->t0_ns);
+	mx_add(m->bytes_in, nng_msg_len(x->msg));
+	if (rep != NULL) {
+		mx_add(m->bytes_out, nng_msg_len(rep));
+	}
+	if (rc < 0) {
+		mx_count_error(&m->errs, rc);
+	}
+}
+
 /* Answers the call with rc and sends it; the context then receives the
  * next request.  Any thread. */
 static void finish(struct srv_call *x, int rc)
@@ -184,6 +229,9 @@ static void finish(struct srv_call *x, int rc)
 		}
 	}
 	rep = build_reply(&x->key, &x->h, rc < 0 ? rc : 0, out);
+	if (s->op != NULL) {
+		account(s, x, rc, rep);
+	}
 	wr_free(&out->w);
 	free(out->tail);
 	memset(out, 0, sizeof(*out));
@@ -242,6 +290,7 @@ static void process(struct workq_item *it)
 	memset(&x->out, 0, sizeof(x->out));
 	wr_init(&x->out.w, FRAME_HDR_LEN);
 	x->out.call = x;
+	x->refused = 0;
 	rc = open_key(s, x);
 	if (rc == 0) {
 		rc = frame_open(&x->key, nng_msg_body(x->msg), nng_msg_len(x->msg), &x->h, &body);
@@ -249,6 +298,10 @@ static void process(struct workq_item *it)
 	if (rc != 0) {
 		/* Echo nothing from a frame we could not authenticate. */
 		memset(&x->h, 0, sizeof(x->h));
+		x->refused = 1 + (rc == -OBJ_EAUTH	   ? REF_MAC
+				  : rc == -EPROTONOSUPPORT ? REF_VERSION
+				  : rc == -ENOKEY	   ? REF_KEY
+							   : REF_MALFORMED);
 	}
 	if (rc == -EPROTONOSUPPORT) {
 		snprintf(x->err, sizeof(x->err),
@@ -260,10 +313,17 @@ static void process(struct workq_item *it)
 	}
 	if (rc == 0 && (x->h.flags & FRAME_F_REPLY)) {
 		rc = -OBJ_EPROTO;
+		x->refused = 1 + REF_MALFORMED;
 	}
 	if (rc == 0) {
-		rc = replay_check(s->replay, x->h.ts_ms, x->h.nonce, frame_now_ms());
+		uint64_t now = frame_now_ms(), win = (uint64_t)s->sc.max_skew_s * 1000u;
+
+		rc = replay_check(s->replay, x->h.ts_ms, x->h.nonce, now);
 		if (rc != 0) {
+			/* replay_check refuses both; the metric tells them apart. */
+			x->refused =
+			    1 + (x->h.ts_ms + win < now || x->h.ts_ms > now + win ? REF_SKEW
+										  : REF_REPLAY);
 			snprintf(x->err, sizeof(x->err),
 				 "request outside the replay window or replayed");
 		}
@@ -338,6 +398,63 @@ static int listen_on(struct server *s, const struct srv_config *sc, char *err, s
 	return rv != 0 ? listen_error(rv, url, err, errlen) : 0;
 }
 
+static int register_metrics(struct server *s)
+{
+	struct mx_registry *r = s->sc.metrics;
+	char labels[96];
+
+	s->op = calloc(256, sizeof(*s->op));
+	if (s->op == NULL) {
+		return -ENOMEM;
+	}
+	/* Types the catalogue does not name share op="unknown" (registered
+	 * first, as type 0, which no request uses), so none goes uncounted
+	 * and the label stays bounded. */
+	for (int t = 0; t < 256; t++) {
+		const char *name = msg_type_name((uint8_t)t);
+		struct srv_op_mx *m = &s->op[t];
+
+		if (t > 0 && strcmp(name, "unknown") == 0) {
+			*m = s->op[0];
+			continue;
+		}
+		snprintf(labels, sizeof(labels), "op=\"%s\"", name);
+		m->requests = mx_counter(r, "objfs_node_requests_total",
+					 "Requests answered, by message type.", labels);
+		m->duration = mx_histogram(
+		    r, "objfs_node_request_duration_seconds",
+		    "Time from receiving a request to sending its reply, by message type.", labels,
+		    &mx_buckets_latency);
+		m->errs.r = r;
+		m->errs.name = "objfs_node_request_errors_total";
+		m->errs.help = "Requests answered with an error, by message type and errno.";
+		snprintf(m->errs.op, sizeof(m->errs.op), "op=\"%s\"", name);
+		snprintf(labels, sizeof(labels), "op=\"%s\",direction=\"in\"", name);
+		m->bytes_in = mx_counter(r, "objfs_node_request_bytes_total",
+					 "Frame bytes received and sent, by message type.", labels);
+		snprintf(labels, sizeof(labels), "op=\"%s\",direction=\"out\"", name);
+		m->bytes_out =
+		    mx_counter(r, "objfs_node_request_bytes_total",
+			       "Frame bytes received and sent, by message type.", labels);
+		if (m->requests == NULL || m->duration == NULL || m->bytes_in == NULL ||
+		    m->bytes_out == NULL) {
+			return -ENOMEM;
+		}
+	}
+	for (int i = 0; i < REF_N; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", refusal_names[i]);
+		s->refused[i] = mx_counter(
+		    r, "objfs_node_frames_refused_total",
+		    "Frames refused before any handler: bad MAC, replay, clock skew, protocol "
+		    "version, malformed.",
+		    labels);
+		if (s->refused[i] == NULL) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int srv_start(const struct srv_config *sc, struct server **out, char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
@@ -351,6 +468,11 @@ int srv_start(const struct srv_config *sc, struct server **out, char *err, size_
 	s->replay = replay_create((uint64_t)sc->max_skew_s * 1000u, SRV_REPLAY_ENTRIES);
 	s->ctxs = calloc(sc->n_ctx, sizeof(*s->ctxs));
 	if (s->replay == NULL || s->ctxs == NULL) {
+		snprintf(err, errlen, "out of memory");
+		srv_stop(s);
+		return -ENOMEM;
+	}
+	if (sc->metrics != NULL && register_metrics(s) != 0) {
 		snprintf(err, errlen, "out of memory");
 		srv_stop(s);
 		return -ENOMEM;
@@ -415,6 +537,7 @@ void srv_stop(struct server *s)
 		}
 	}
 	free(s->ctxs);
+	free(s->op);
 	replay_destroy(s->replay);
 	free(s);
 }

@@ -20,6 +20,7 @@
 #include "../proto/keys.h"
 #include "../proto/wire.h"
 
+struct mx_registry;
 struct srv_call; /* one request in progress; owned by the server */
 
 /* What a handler produces: a body written to w (which reserves room for
@@ -72,6 +73,9 @@ struct srv_config {
 	void *handler_arg;
 	srv_key_fn key_find; /* NULL: only the cluster secret is accepted */
 	void *key_arg;
+	/* Where requests are counted and timed (objfs_node_request_*,
+	 * objfs_node_frames_refused_total); NULL: metrics off. */
+	struct mx_registry *metrics;
 };
 
 struct srv_stats {

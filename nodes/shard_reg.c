@@ -221,6 +221,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	pthread_mutex_init(&s->mu, NULL);
+	atomic_init(&s->gc_queue, -1);
 	mlk_shard_init(&s->lk);
 	n = snprintf(path, sizeof(path), "%s/%s.db", m->dir, msvc_group_of(name));
 	if (n < 0 || (size_t)n >= sizeof(path) ||

@@ -29,6 +29,8 @@ static const struct {
     {MSG_META_LOCK_RENEW, "meta_lock_renew"},
     {MSG_META_LOCK_CANCEL, "meta_lock_cancel"},
     {MSG_META_GETLK, "meta_getlk"},
+    {MSG_META_QUOTA, "meta_quota"},
+    {MSG_META_TRASH, "meta_trash"},
     {MSG_META_KEYS, "meta_keys"},
     {MSG_META_KEY_SYNC, "meta_key_sync"},
 };

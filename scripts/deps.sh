@@ -6,7 +6,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libnng-dev libisal-dev libsqlite3-dev sqlite3
       libxxhash-dev check libssl-dev libraft-dev libuv1-dev
       fio valgrind procps iproute2 psmisc attr acl rsync clang-format jq openssl
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev prometheus curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

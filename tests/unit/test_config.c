@@ -507,7 +507,7 @@ START_TEST(test_print_keys_and_man)
 	    "free_grace", "usage_interval", "scrub_period", "scrub_rate",
 	    "gc_grace",	  "lock_lease_ms",  "log_level",    "tls_ca",
 	    "addr",	  "zone",	    "data_dir",	    "raft_port",
-	    "capacity",	  "tls_cert",	    "tls_key"};
+	    "capacity",	  "tls_cert",	    "tls_key",	    "metrics_addr"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;
@@ -734,7 +734,7 @@ START_TEST(test_mount_opts_and_man)
 	    "conf",	    "attr_timeout", "entry_timeout", "negative_timeout",
 	    "max_dirty",    "cache_mb",	    "readahead",     "uploaders",
 	    "prefetchers",  "max_threads",  "log_level",     "cache_dir",
-	    "cache_dir_mb", "key"};
+	    "cache_dir_mb", "key",	    "metrics"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
 	size_t len = 0, seen = 0;
