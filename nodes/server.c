@@ -446,7 +446,7 @@ static int register_metrics(struct server *s)
 		s->refused[i] = mx_counter(
 		    r, "objfs_node_frames_refused_total",
 		    "Frames refused before any handler: bad MAC, replay, clock skew, protocol "
-		    "version, malformed.",
+		    "version, malformed, unknown key.",
 		    labels);
 		if (s->refused[i] == NULL) {
 			return -ENOMEM;
