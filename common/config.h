@@ -39,7 +39,7 @@ struct cfg_node {
 	/* HOST:PORT serving GET /metrics; "" = off */
 	char metrics_addr[CFG_ADDR_MAX];
 	char tls_cert[CFG_TLS_PATH_MAX]; /* PEM certificate, "" = no TLS */
-	char tls_key[CFG_TLS_PATH_MAX];  /* its PEM private key */
+	char tls_key[CFG_TLS_PATH_MAX];	 /* its PEM private key */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */

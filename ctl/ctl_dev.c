@@ -820,10 +820,14 @@ static int dev_down(const char *dir, int purge)
 int ctl_cmd_dev(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"nodes", required_argument, NULL, 'n'}, {"dir", required_argument, NULL, 'd'},
-	    {"port", required_argument, NULL, 'p'},  {"purge", no_argument, NULL, 'P'},
-	    {"mount", required_argument, NULL, 'm'}, {"no-mount", no_argument, NULL, 'M'},
-	    {"no-metrics", no_argument, NULL, 'X'},  {"tls", no_argument, NULL, 'T'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"purge", no_argument, NULL, 'P'},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"no-mount", no_argument, NULL, 'M'},
+	    {"no-metrics", no_argument, NULL, 'X'},
+	    {"tls", no_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = DEV_DIR, *action, *mnt = DEV_MOUNT;

@@ -33,10 +33,10 @@ int dev_conf_write_full(FILE *f, size_t n, const char *dir, unsigned base_port,
 	 * are off are shown commented too). */
 	static const char *const cluster_given[] = {"name",	  "secret", "ec_profile",
 						    "free_grace", "tls_ca", NULL};
-	static const char *const node_given[] = {"addr", "zone", "data_dir", "tls_cert",
-						 "tls_key", NULL};
-	static const char *const node_given_mx[] = {"addr",	"zone",	   "data_dir",
-						    "metrics_addr", "tls_cert", "tls_key", NULL};
+	static const char *const node_given[] = {"addr",     "zone",	"data_dir",
+						 "tls_cert", "tls_key", NULL};
+	static const char *const node_given_mx[] = {
+	    "addr", "zone", "data_dir", "metrics_addr", "tls_cert", "tls_key", NULL};
 	uint8_t raw[DEV_SECRET_BYTES];
 	char hex[2 * DEV_SECRET_BYTES + 1];
 	int rc;

@@ -23,8 +23,8 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
-#include "../common/tls.h"
 #include "../common/metrics.h"
+#include "../common/tls.h"
 #include "../common/workq.h"
 #include "../proto/msg.h"
 #include "../proto/replay.h"

@@ -18,7 +18,6 @@
 
 #define MAX_REQUESTS 8
 
-
 static const struct key_ent node_key = {.caps = KEY_CAP_NODE, .name = "node"};
 static char data_dir[4200];
 
