@@ -30,7 +30,7 @@ refused() { curl -s --max-time 5 "http://$N1/metrics" | sed -n "s/^objfs_node_fr
 [ "$(refused bad_mac)" = 0 ] || fail "bad_mac refusals before any: '$(refused bad_mac)'"
 sed 's/^secret = .*/secret = 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff/' \
 	"$OBJFS_CONF" > "$T/bad.conf"
-t "$CTL" -c "$T/bad.conf" status > /dev/null 2>&1
+OBJFS_KEY= t "$CTL" -c "$T/bad.conf" status > /dev/null 2>&1 # as a node, with the wrong secret
 [ "$(refused bad_mac)" -ge 1 ] || fail "a wrong secret's frames not counted: '$(refused bad_mac)'"
 [ "$(refused replay)" = 0 ] && [ "$(refused skew)" = 0 ] || fail "refusals of the wrong reason"
 MPORT=$(free_port)
