@@ -138,7 +138,7 @@ START_TEST(test_readlink_checks)
 	struct wr w;
 	uint8_t *body;
 	size_t n;
-	char buf[8];
+	char buf[16];
 
 	wr_init(&w, 0);
 	wr_u16(&w, 3);
@@ -149,8 +149,9 @@ START_TEST(test_readlink_checks)
 	wr_init(&w, 0);
 	wr_str(&w, "../target");
 	body = wr_take(&w, &n);
-	ck_assert_int_eq(mr_readlink(body, n, buf, sizeof(buf)), -ENAMETOOLONG);
+	ck_assert_int_eq(mr_readlink(body, n, buf, 9), -ENAMETOOLONG); /* no room for the NUL */
 	ck_assert_int_eq(mr_readlink(body, n, buf, 10), 9);
+	ck_assert_str_eq(buf, "../target");
 	free(body);
 }
 END_TEST
