@@ -16,7 +16,8 @@ echo "dd write of 256 MiB to $f (fsync before dd returns):"
 dd if=/dev/zero of="$f" bs=4M count=64 conv=fsync 2>&1 | tail -n 1
 # Remount so the read comes from the nodes, not from the client's caches.
 fusermount3 -u "$src/mnt"
-"$src/build/fuse/objfs" demo "$src/mnt" -o conf="$src/.objfs-dev/objfs.conf"
+"$src/build/fuse/objfs" demo "$src/mnt" \
+	-o conf="$src/.objfs-dev/objfs.conf",key="$src/.objfs-dev/demo.key"
 echo "dd read of it back (after a remount, from the nodes):"
 dd if="$f" of=/dev/null bs=4M 2>&1 | tail -n 1
 cmp -n $((256 << 20)) "$f" /dev/zero && echo "read back identical"
