@@ -39,6 +39,12 @@ expect_errno "Invalid argument" "$CTL" snapshot create demo/.snapshots/p1 p2
 names=$(ctl snapshot ls demo --json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))')
 [ "$names" = "all p1" ] || fail "snapshot ls: '$names'"
 
+# Made by another client: the mount sees it once its negative entry for .snapshots (from the
+# refused mkdir above) times out (negative_timeout, 1 s).
+for ((i = 0; i < 50; i++)); do
+	[ -d "$M/.snapshots/p1" ] && [ -d "$M/.snapshots/all" ] && break
+	sleep 0.1
+done
 # the live tree moves on
 echo changed > "$M/proj/s"
 rm "$M/proj/a/big" "$M/proj/s2"
