@@ -251,7 +251,9 @@ int ctl_cmd_trash(struct ctl *c, int argc, char **argv)
 		struct all_state a = {0};
 
 		rc = each_entry(mc, &keep, collect, &a);
-		qsort(a.v, a.n, sizeof(*a.v), newest_first);
+		if (a.n > 1) {
+			qsort(a.v, a.n, sizeof(*a.v), newest_first);
+		}
 		for (size_t i = 0; i < a.n && rc == 0; i++) {
 			failed |= restore_one(mc, a.v[i].ino) != 0;
 		}

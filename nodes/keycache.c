@@ -239,7 +239,9 @@ static void refresh(struct keycache *kc, int *warned)
 		log_info("keys.fresh", "keys read from the catalog again (%zu keys)", f.n);
 		*warned = 0;
 	}
-	qsort(f.keys, f.n, sizeof(*f.keys), by_id);
+	if (f.n > 1) {
+		qsort(f.keys, f.n, sizeof(*f.keys), by_id); /* f.keys is NULL with no key */
+	}
 	pthread_rwlock_rdlock(&kc->lock);
 	same = f.n == kc->n && (f.n == 0 || memcmp(f.keys, kc->keys, f.n * sizeof(*f.keys)) == 0);
 	pthread_rwlock_unlock(&kc->lock);

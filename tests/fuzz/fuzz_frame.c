@@ -81,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *body;
 		struct rd r;
 		uint32_t magic, body_len;
+		uint64_t key_id;
 		uint8_t version;
 		int rc;
 
@@ -89,8 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		version = rd_u8(&r);
 		rd_ptr(&r, 31);
 		body_len = rd_u32(&r);
+		key_id = rd_u64(&r); /* a frame sealed by another key is refused */
 		rc = frame_open(&key, buf, size, &h, &body);
-		if (magic == FRAME_MAGIC && version == FRAME_VERSION &&
+		if (magic == FRAME_MAGIC && version == FRAME_VERSION && key_id == key.id &&
 		    body_len <= FRAME_MAX_BODY && frame_size(body_len) == size) {
 			if (rc != 0) {
 				fuzz_fail("a resealed well-formed frame was refused");
