@@ -268,50 +268,52 @@ int mr_shards(const uint8_t *p, size_t n, int (*fn)(void *arg, const struct shar
 	return rc;
 }
 
-int mr_quota(const uint8_t *p, size_t n, struct meta_quota *out, size_t max, int *more)
+/* A page of n fixed-type records after the reader's position: u32 count
+ * (at most max), the records (get decodes one into out[i], size bytes
+ * apart), u8 more.  Returns the count or -OBJ_EPROTO. */
+static int page(struct rd *rd, void *out, size_t size, size_t max,
+		void (*get)(struct rd *r, void *item), int *more)
 {
-	struct rd rd;
-	uint32_t cnt;
-	int rc = 0;
+	uint32_t cnt = rd_u32(rd);
+	int rc = cnt > max ? -OBJ_EPROTO : 0;
 
-	rd_init(&rd, p, n);
-	cnt = rd_u32(&rd);
-	if (cnt > max) {
-		rc = -OBJ_EPROTO;
-	}
 	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
-		meta_get_quota(&rd, &out[i]);
-		rc = rd.bad ? -OBJ_EPROTO : 0;
+		get(rd, (uint8_t *)out + i * size);
+		rc = rd->bad ? -OBJ_EPROTO : 0;
 	}
-	*more = rd_u8(&rd) != 0;
-	if (rc == 0 && !rd_done(&rd)) {
+	*more = rd_u8(rd) != 0;
+	if (rc == 0 && !rd_done(rd)) {
 		rc = -OBJ_EPROTO;
 	}
 	return rc < 0 ? rc : (int)cnt;
+}
+
+static void get_quota(struct rd *r, void *item)
+{
+	meta_get_quota(r, item);
+}
+
+static void get_trash(struct rd *r, void *item)
+{
+	meta_get_trash(r, item);
+}
+
+int mr_quota(const uint8_t *p, size_t n, struct meta_quota *out, size_t max, int *more)
+{
+	struct rd rd;
+
+	rd_init(&rd, p, n);
+	return page(&rd, out, sizeof(*out), max, get_quota, more);
 }
 
 int mr_trash(const uint8_t *p, size_t n, struct meta_trash *out, size_t max, int64_t *keep,
 	     int *more)
 {
 	struct rd rd;
-	uint32_t cnt;
-	int rc = 0;
 
 	rd_init(&rd, p, n);
 	*keep = (int64_t)rd_u64(&rd);
-	cnt = rd_u32(&rd);
-	if (cnt > max) {
-		rc = -OBJ_EPROTO;
-	}
-	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
-		meta_get_trash(&rd, &out[i]);
-		rc = rd.bad ? -OBJ_EPROTO : 0;
-	}
-	*more = rd_u8(&rd) != 0;
-	if (rc == 0 && !rd_done(&rd)) {
-		rc = -OBJ_EPROTO;
-	}
-	return rc < 0 ? rc : (int)cnt;
+	return page(&rd, out, sizeof(*out), max, get_trash, more);
 }
 
 int mr_blocks(const uint8_t *p, size_t n, uint32_t max, struct meta_block_row *out, int *more)
