@@ -126,6 +126,25 @@ wait_caught_up() {
 }
 
 # Creates a file of $2 random bytes at $1.
+# leader_of SHARD: the node id of the shard's leader (empty while none);
+# replicas_of SHARD: its replicas' node ids; wait_leader SHARD: the leader
+# once there is one (10 s at most, else status 1).
+leader_of() {
+	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $3 == "leader" { print $2 }'
+}
+replicas_of() {
+	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/ { print $2 }'
+}
+wait_leader() {
+	local l
+	for _ in $(seq 100); do
+		l=$(leader_of "$1")
+		[ -n "$l" ] && { echo "$l"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
 randfile() { head -c "$2" /dev/urandom > "$1"; }
 
 # Prints the ids of nodes that serve no metadata shard (no shards/*.db

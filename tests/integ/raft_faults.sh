@@ -12,22 +12,6 @@
 #     all replicas hold identical contents.
 . "$(dirname "$0")/lib.sh"
 
-# Prints the node id of the shard's leader (empty while none).
-leader_of() {
-	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $3 == "leader" { print $2 }'
-}
-replicas_of() {
-	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/ { print $2 }'
-}
-wait_leader() {
-	local l
-	for _ in $(seq 100); do
-		l=$(leader_of "$1")
-		[ -n "$l" ] && { echo "$l"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 # Dumps a shard database's user tables (sorted) for comparison.
 dump_db() {
 	sqlite3 "$1" "PRAGMA integrity_check;" || return 1

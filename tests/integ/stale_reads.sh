@@ -11,21 +11,6 @@
 
 ROUNDS=4
 
-leader_of() {
-	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $3 == "leader" { print $2 }'
-}
-replicas_of() {
-	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $2 ~ /^[0-9]+$/ { print $2 }'
-}
-wait_leader() {
-	local l
-	for _ in $(seq 100); do
-		l=$(leader_of "$1")
-		[ -n "$l" ] && { echo "$l"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 
 cluster_up 6
 randfile "$T/small" 3000  # inline: lives in the shard alone
