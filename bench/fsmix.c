@@ -799,6 +799,9 @@ static int summarize(enum op op, struct summary *s)
 	}
 	n = 0;
 	for (int i = 0; i < cfg.threads; i++) {
+		if (workers[i].acc[op].n == 0) {
+			continue; /* its lat_ms may be NULL */
+		}
 		memcpy(all + n, workers[i].acc[op].lat_ms, workers[i].acc[op].n * sizeof(*all));
 		n += workers[i].acc[op].n;
 	}

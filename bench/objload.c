@@ -385,5 +385,9 @@ int main(int argc, char **argv)
 	       scenario, (double)all.ops / l.seconds, all.p50, all.p95, all.p99,
 	       (double)all.ops * (double)l.size / l.seconds / 1e6, all.errors);
 	objc_close(l.oc);
+	free(l.sched);
+	free(th);
+	free(l.recs);
+	free(l.data);
 	return all.errors == 0 ? 0 : 1;
 }

@@ -7,9 +7,17 @@
 # `objfsctl fsck` until clean.  Prints the figures; not a test (exit 1 if
 # a step failed).
 #
+# MODE=auto measures automatic repair instead, on 7 nodes (so that k+m = 6
+# distinct nodes remain): the node is killed with kill -9 and left down;
+# the catalog leader rebuilds its fragments on others once it has been
+# down repair_after seconds; MTTR is kill -9 to the first clean fsck, and
+# the rate is the rebuild pass's own (its repair.pass log line).
+#
 # Usage: bench/repair.sh [BUILDDIR]
 #   SIZE_MB=N    data put before the kill (default 768)
 #   VICTIM=ID    the node killed (default 3)
+#   MODE=auto    automatic repair (default: objfsctl repair after a restart)
+#   REPAIR_AFTER=S, REPAIR_RATE=MB/s  with MODE=auto (default 5, 1000)
 set -u
 export LC_ALL=C
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +33,18 @@ trap 'timeout 30 "$ctl" dev down --dir "$d/c" --purge >/dev/null 2>&1; rm -rf "$
 now() { date +%s.%N; }
 die() { echo "repair: $*" >&2; exit 1; }
 
+MODE=${MODE:-manual}
+NODES=6
+[ "$MODE" = auto ] && NODES=7
 port=$((24000 + (RANDOM % 500) * 10))
-timeout 60 "$ctl" dev up --no-mount --nodes 6 --dir "$d/c" --port "$port" >/dev/null ||
+timeout 60 "$ctl" dev up --no-mount --nodes $NODES --dir "$d/c" --port "$port" >/dev/null ||
 	die "cluster did not start"
+if [ "$MODE" = auto ]; then
+	sed -i -e "s/^# *repair_after = .*/repair_after = ${REPAIR_AFTER:-5}/" \
+		-e "s/^# *repair_rate = .*/repair_rate = ${REPAIR_RATE:-1000}/" "$OBJFS_CONF"
+	timeout 60 "$ctl" dev down --dir "$d/c" >/dev/null || die "dev down"
+	timeout 60 "$ctl" dev up --no-mount --dir "$d/c" >/dev/null || die "cluster did not restart"
+fi
 head -c $((OBJ_MB << 20)) /dev/urandom > "$d/obj"
 for ((i = 0; i < SIZE_MB / OBJ_MB; i++)); do
 	timeout 120 "$ctl" put demo "o$i" "$d/obj" >/dev/null || die "put o$i"
@@ -35,6 +52,26 @@ done
 frags=$(find "$d/c/node$VICTIM/frags" -type f -name '*.[0-9]*' | wc -l)
 bytes=$(du -sb "$d/c/node$VICTIM/frags" | cut -f1)
 
+if [ "$MODE" = auto ]; then
+	t0=$(now)
+	kill -9 "$(cat "$d/c/node$VICTIM.pid")"
+	until timeout 600 "$ctl" fsck demo > "$d/fsck" 2>&1; do
+		awk -v t0="$t0" -v t="$(now)" 'BEGIN { exit !(t - t0 > 900) }' && die "no clean fsck in 900 s"
+		sleep 1
+	done
+	t3=$(now)
+	pass=$(grep -h 'repair.pass' "$d"/c/node*.log | grep -v ' 0 rebuilt' | tail -n 1)
+	[ -n "$pass" ] || die "no rebuild pass logged"
+	awk -v f="$frags" -v by="$bytes" -v t0="$t0" -v t3="$t3" -v size="$SIZE_MB" \
+		-v after="${REPAIR_AFTER:-5}" -v p="$pass" 'BEGIN {
+		match(p, /\([0-9]+ bytes\) in [0-9]+ ms/); s = substr(p, RSTART + 1, RLENGTH - 1);
+		split(s, a, " "); rb = a[1]; ms = a[4];
+		printf "data: %d MiB in 4+2 on 7 nodes; node lost %d fragments (%.1f MB); repair_after %d s\n", size, f, by / 1e6, after;
+		printf "automatic repair wrote %.1f MB in %.2f s: %.1f MB/s rebuilt\n", rb / 1e6, ms / 1000, rb / 1e6 / (ms / 1000);
+		printf "MTTR (kill -9 to full redundancy, fsck clean): %.2f s (repair_after %d s of it)\n", t3 - t0, after;
+	}'
+	exit 0
+fi
 t0=$(now)
 kill -9 "$(cat "$d/c/node$VICTIM.pid")"
 while kill -0 "$(cat "$d/c/node$VICTIM.pid")" 2>/dev/null; do sleep 0.05; done

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "checksum.h"
+#include "compress.h"
 #include "err.h"
 #include "log.h"
 #include "place.h"
 #include "quorum.h"
 #include "rand.h"
+#include "repair_plan.h"
 #include "workq.h"
 
 /* Fixed size of a packed frag_hdr (msg_put_frag_hdr). */
@@ -29,6 +31,9 @@ struct blk {
 	const struct cfg *cfg;
 	struct place_node *pn;
 	size_t n;
+	/* Per storage class id: pn with only the class's tagged nodes up
+	 * (NULL: no such class in the config, placed over every node). */
+	struct place_node *cls_pn[256];
 	pthread_mutex_t mu; /* guards codecs and the read-repair fields */
 	struct ec_codec *codecs[EC_MAX_K + 1][EC_MAX_M + 1];
 	/* Read repair (guarded by mu): a queue started on first use, and the
@@ -38,6 +43,7 @@ struct blk {
 	uint8_t rr_ids[RR_QUEUE_MAX + 1][BLOCK_ID_LEN];
 	size_t rr_n;
 	struct blk_rr_stats rr;
+	struct blk_cz_stats cz; /* relaxed atomics, no lock */
 };
 
 /* One scheduled rewrite. */
@@ -58,6 +64,7 @@ int blk_open(struct cl *cl, struct blk **out)
 	b->cl = cl;
 	b->cfg = cfg;
 	b->n = cfg->n_nodes;
+	pthread_mutex_init(&b->mu, NULL);
 	b->pn = calloc(b->n, sizeof(*b->pn));
 	if (b->pn == NULL) {
 		free(b);
@@ -68,7 +75,20 @@ int blk_open(struct cl *cl, struct blk **out)
 		b->pn[i].zone = cfg->nodes[i].zone_idx;
 		b->pn[i].up = 1;
 	}
-	pthread_mutex_init(&b->mu, NULL);
+	for (size_t c = 0; c < cfg->n_classes; c++) {
+		const struct cfg_class *cls = &cfg->classes[c];
+		struct place_node *pn = calloc(b->n, sizeof(*pn));
+
+		if (pn == NULL) {
+			blk_close(b);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < b->n; i++) {
+			pn[i] = b->pn[i];
+			pn[i].up = (uint8_t)cfg_node_has_tag(&cfg->nodes[i], cls->tag);
+		}
+		b->cls_pn[cls->id] = pn;
+	}
 	*out = b;
 	return 0;
 }
@@ -86,6 +106,9 @@ void blk_close(struct blk *b)
 		}
 	}
 	pthread_mutex_destroy(&b->mu);
+	for (size_t c = 0; c < OBJ_ARRAY_LEN(b->cls_pn); c++) {
+		free(b->cls_pn[c]);
+	}
 	free(b->pn);
 	free(b);
 }
@@ -122,11 +145,23 @@ struct ec_profile blk_profile_for(struct blk *b, uint64_t size)
 	return p;
 }
 
-/* Nodes for a block id: rank[i] is fragment i's home for i < k+m, then
- * the hand-off candidates; returns the count. */
-static size_t rank_nodes(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank)
+/* Nodes for a block id of class cls: rank[i] is fragment i's home for
+ * i < k+m, then the hand-off candidates (of the class too, so a block of
+ * a class never lands outside it); returns the count.  A class this
+ * config does not know ranks every node: a reader then still finds the
+ * fragments by asking every node (blk_get's last phase). */
+static size_t rank_nodes(struct blk *b, const uint8_t id[BLOCK_ID_LEN], uint8_t cls, size_t *rank)
 {
-	return place_slots(id, b->pn, b->n, EC_MAX_FRAGS, rank, b->n);
+	const struct place_node *pn = b->cls_pn[cls] != NULL ? b->cls_pn[cls] : b->pn;
+
+	return place_slots(id, pn, b->n, EC_MAX_FRAGS, rank, b->n);
+}
+
+struct ec_profile blk_class_profile(struct blk *b, uint8_t cls, uint64_t size)
+{
+	const struct cfg_class *cl = cfg_class_by_id(b->cfg, cls);
+
+	return cl != NULL ? cl->ec : blk_profile_for(b, size);
 }
 
 static void pack_hdr(uint8_t out[FRAG_HDR_WIRE], const struct frag_hdr *h)
@@ -174,12 +209,16 @@ static void delete_frags(struct blk *b, const uint8_t id[BLOCK_ID_LEN], const lo
 	}
 }
 
-int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
-	    struct manifest_block *out)
+/* Erasure-codes and stores len bytes (what the fragments hold: the
+ * block's data or its compressed form) under a fresh id on the nodes of
+ * class cls; fills out's id, k, m and cls.  Errors as blk_put. */
+static int put_stored(struct blk *b, const void *data, size_t len, struct ec_profile p, uint8_t cls,
+		      struct manifest_block *out)
 {
 	struct ec_codec *codec = codec_for(b, p);
 	size_t nfrag = (size_t)p.k + p.m, flen, nr;
-	uint8_t *buf, *frags[EC_MAX_FRAGS];
+	uint8_t *buf;
+	const uint8_t *frags[EC_MAX_FRAGS];
 	uint8_t hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
 	struct cl_req reqs[EC_MAX_FRAGS];
 	long holder[EC_MAX_FRAGS];
@@ -191,7 +230,9 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		return -EINVAL;
 	}
 	flen = ec_frag_len(p, len);
-	buf = malloc(nfrag * flen);
+	/* The whole data fragments are sent from data itself: only the
+	 * padded last ones and the parity need room of their own. */
+	buf = malloc((nfrag - ec_whole_frags(p, len)) * flen + 1);
 	rank = calloc(b->n, sizeof(*rank));
 	load = calloc(b->n, sizeof(*load));
 	up = calloc(b->n, sizeof(*up));
@@ -200,17 +241,17 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		goto out;
 	}
 	for (size_t i = 0; i < nfrag; i++) {
-		frags[i] = buf + i * flen;
 		holder[i] = -1;
 	}
-	ec_encode(codec, data, len, frags);
+	ec_encode_ref(codec, data, len, buf, frags);
+	/* Every field defined (raw, uncompressed): callers copy the record
+	 * whole into extents, and the shard refuses unknown codec bytes. */
+	memset(out, 0, sizeof(*out));
 	if ((rc = rand_bytes(out->id, BLOCK_ID_LEN)) != 0) {
 		goto out;
 	}
 	out->k = p.k;
 	out->m = p.m;
-	out->len = (uint32_t)len;
-	out->csum = csum64(data, len);
 	for (size_t i = 0; i < nfrag; i++) {
 		struct frag_hdr h = {.k = p.k,
 				     .m = p.m,
@@ -222,7 +263,8 @@ int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
 		h.ref.index = (uint8_t)i;
 		pack_hdr(hdrs[i], &h);
 	}
-	nr = rank_nodes(b, out->id, rank);
+	out->cls = cls;
+	nr = rank_nodes(b, out->id, cls, rank);
 
 	/* Round 0 sends each fragment home; later rounds hand failed ones
 	 * off to the up node holding the fewest fragments of this block. */
@@ -311,6 +353,73 @@ out:
 	return rc;
 }
 
+static void cz_count(uint64_t *counter, uint64_t n)
+{
+	__atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
+int blk_put_codec(struct blk *b, const void *data, size_t len, struct ec_profile p, uint8_t codec,
+		  struct manifest_block *out)
+{
+	return blk_put_codec_cls(b, data, len, p, codec, 0, out);
+}
+
+int blk_put_cls(struct blk *b, const void *data, size_t len, struct ec_profile p, uint8_t cls,
+		struct manifest_block *out)
+{
+	return blk_put_codec_cls(b, data, len, p, BLK_CODEC_NONE, cls, out);
+}
+
+int blk_put_codec_cls(struct blk *b, const void *data, size_t len, struct ec_profile p,
+		      uint8_t codec, uint8_t cls, struct manifest_block *out)
+{
+	uint8_t *z = NULL;
+	ssize_t zl = 0;
+	int rc;
+
+	if (codec >= BLK_CODEC_MAX || len == 0 || len > MSG_BLOCK_MAX) {
+		return -EINVAL;
+	}
+	if (codec != BLK_CODEC_NONE) {
+		size_t cap = cz_bound(codec, len);
+
+		if ((z = malloc(cap)) == NULL) {
+			return -ENOMEM;
+		}
+		zl = cz_compress(codec, data, len, z, cap);
+		if (zl < 0) {
+			free(z);
+			return (int)zl;
+		}
+	}
+	rc = zl > 0 ? put_stored(b, z, (size_t)zl, p, cls, out)
+		    : put_stored(b, data, len, p, cls, out);
+	free(z);
+	if (rc != 0) {
+		return rc;
+	}
+	/* The checksum covers what the user wrote, whatever is stored. */
+	out->len = (uint32_t)len;
+	out->csum = csum64(data, len);
+	out->codec = zl > 0 ? codec : BLK_CODEC_NONE;
+	out->zlen = zl > 0 ? (uint32_t)zl : 0;
+	out->cls = cls;
+	if (zl > 0) {
+		cz_count(&b->cz.compressed, 1);
+		cz_count(&b->cz.bytes_in, len);
+		cz_count(&b->cz.bytes_out, (uint64_t)zl);
+	} else if (codec != BLK_CODEC_NONE) {
+		cz_count(&b->cz.raw, 1);
+	}
+	return 0;
+}
+
+int blk_put(struct blk *b, const void *data, size_t len, struct ec_profile p,
+	    struct manifest_block *out)
+{
+	return blk_put_codec(b, data, len, p, BLK_CODEC_NONE, out);
+}
+
 /* Decodes and checks a FRAG_GET reply; returns the fragment bytes or NULL. */
 static const uint8_t *check_frag(const struct cl_req *r, const struct manifest_block *mb,
 				 size_t idx, size_t flen)
@@ -323,8 +432,9 @@ static const uint8_t *check_frag(const struct cl_req *r, const struct manifest_b
 	msg_get_frag_hdr(&rd, &h);
 	data = rd_ptr(&rd, flen);
 	if (!rd_done(&rd) || memcmp(h.ref.block_id, mb->id, BLOCK_ID_LEN) != 0 ||
-	    h.ref.index != idx || h.k != mb->k || h.m != mb->m || h.block_len != mb->len ||
-	    h.frag_len != flen || csum64(data, flen) != h.csum) {
+	    h.ref.index != idx || h.k != mb->k || h.m != mb->m ||
+	    h.block_len != mb_stored_len(mb) || h.frag_len != flen ||
+	    csum64(data, flen) != h.csum) {
 		return NULL;
 	}
 	return data;
@@ -342,12 +452,15 @@ static int all_data_present(const uint8_t *const *got, size_t k)
 
 static void rr_schedule(struct blk *b, const struct manifest_block *mb);
 
-/* blk_get; *damaged set when a home node that is up lacked its fragment
- * or served a damaged one (a rewrite would restore the redundancy). */
+/* Reads the stored bytes of mb (mb_stored_len of them: the data, or its
+ * compressed form) into out, unchecked: check_block follows.  *damaged
+ * set when a home node that is up lacked its fragment or served a damaged
+ * one (a rewrite would restore the redundancy). */
 static int get_block(struct blk *b, const struct manifest_block *mb, void *out, int *damaged)
 {
 	struct ec_profile p = {mb->k, mb->m};
-	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), have = 0, nr;
+	size_t slen = mb_stored_len(mb);
+	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, slen), have = 0, nr;
 	const uint8_t *got[EC_MAX_FRAGS] = {0};
 	uint8_t tried[EC_MAX_FRAGS] = {0};
 	/* Replies kept alive until the bytes are copied out. */
@@ -359,11 +472,12 @@ static int get_block(struct blk *b, const struct manifest_block *mb, void *out, 
 	if (rank == NULL) {
 		return -ENOMEM;
 	}
-	if (nfrag > EC_MAX_FRAGS || mb->k == 0) {
+	if (nfrag > EC_MAX_FRAGS || mb->k == 0 || mb_check_codec(mb) != 0 || slen == 0 ||
+	    slen > MSG_BLOCK_MAX) {
 		free(rank);
 		return -EINVAL;
 	}
-	nr = rank_nodes(b, mb->id, rank);
+	nr = rank_nodes(b, mb->id, mb->cls, rank);
 
 	/* Phase 1: home nodes, data fragments first, never a down node;
 	 * phase 2: ask every up node for each fragment still missing
@@ -456,7 +570,7 @@ static int get_block(struct blk *b, const struct manifest_block *mb, void *out, 
 	if (all_data_present(got, p.k)) {
 		/* Fast path: every data fragment arrived; no decode. */
 		for (size_t i = 0; i < p.k; i++) {
-			size_t off = i * flen, n = off >= mb->len ? 0 : mb->len - off;
+			size_t off = i * flen, n = off >= slen ? 0 : slen - off;
 
 			memcpy((uint8_t *)out + off, got[i], n < flen ? n : flen);
 		}
@@ -478,16 +592,12 @@ static int get_block(struct blk *b, const struct manifest_block *mb, void *out, 
 		}
 		rc = ec_decode(codec, flen, frags, present);
 		if (rc == 0) {
-			ec_join(p, mb->len, frags, out);
+			ec_join(p, slen, frags, out);
 		}
 		free(buf);
 		if (rc != 0) {
 			goto out;
 		}
-	}
-	if (csum64(out, mb->len) != mb->csum) {
-		log_error("blk.checksum", "block failed its checksum after read");
-		rc = -OBJ_ECHECKSUM;
 	}
 out:
 	for (size_t i = 0; i < nheld; i++) {
@@ -498,10 +608,55 @@ out:
 	return rc;
 }
 
+/* Turns the stored bytes of mb into its data in out (mb->len bytes; out
+ * may be stored itself for a raw block) and checks the block checksum:
+ * 0, -EIO for a compressed form that does not decode to mb->len bytes,
+ * -OBJ_ECHECKSUM for data that is not what was written. */
+static int check_block(struct blk *b, const struct manifest_block *mb, const uint8_t *stored,
+		       uint8_t *out)
+{
+	if (mb->codec != BLK_CODEC_NONE) {
+		int rc = cz_decompress(mb->codec, stored, mb->zlen, out, mb->len);
+
+		if (rc != 0) {
+			log_error("blk.decompress",
+				  "block does not decompress (%s %u -> %u bytes): %s",
+				  cz_name(mb->codec), mb->zlen, mb->len, obj_strerror(rc));
+			return -EIO;
+		}
+		cz_count(&b->cz.decompressed, 1);
+	}
+	if (csum64(out, mb->len) != mb->csum) {
+		log_error("blk.checksum", "block failed its checksum after read");
+		return -OBJ_ECHECKSUM;
+	}
+	return 0;
+}
+
+/* A block's stored bytes: out itself when raw, else a new buffer. */
+static int get_checked(struct blk *b, const struct manifest_block *mb, uint8_t *out, int *damaged)
+{
+	uint8_t *stored = out;
+	int rc;
+
+	if (mb->codec != BLK_CODEC_NONE && mb_check_codec(mb) == 0 &&
+	    (stored = malloc(mb->zlen)) == NULL) {
+		return -ENOMEM;
+	}
+	rc = get_block(b, mb, stored, damaged);
+	if (rc == 0) {
+		rc = check_block(b, mb, stored, out);
+	}
+	if (stored != out) {
+		free(stored);
+	}
+	return rc;
+}
+
 int blk_get(struct blk *b, const struct manifest_block *mb, void *out)
 {
 	int damaged = 0;
-	int rc = get_block(b, mb, out, &damaged);
+	int rc = get_checked(b, mb, out, &damaged);
 
 	/* A block that could not be read cannot be rebuilt either. */
 	if (damaged && rc == 0) {
@@ -561,31 +716,122 @@ static uint8_t stat_home(struct blk *b, const struct manifest_block *mb, size_t 
 	return res;
 }
 
+/* Asks each up node of nodes[0..nn) whether it holds an intact copy of
+ * the fragments idx[0..ni) of mb (FRAG_CHECK verify: read in full);
+ * holder[x] becomes the node of the first intact copy of idx[x], or stays
+ * -1. */
+static void find_copies(struct blk *b, const struct manifest_block *mb, const size_t *nodes,
+			size_t nn, const size_t *idx, size_t ni, long *holder)
+{
+	struct cl_req *reqs = calloc(nn, sizeof(*reqs));
+	struct wr *w = calloc(nn, sizeof(*w));
+	struct frag_ref refs[EC_MAX_FRAGS];
+	size_t n = 0;
+
+	if (reqs == NULL || w == NULL) {
+		free(reqs);
+		free(w);
+		return; /* nothing found: the caller rebuilds, which is safe */
+	}
+	for (size_t x = 0; x < ni; x++) {
+		memcpy(refs[x].block_id, mb->id, BLOCK_ID_LEN);
+		refs[x].index = (uint8_t)idx[x];
+	}
+	for (size_t j = 0; j < nn; j++) {
+		if (!cl_node_up(b->cl, nodes[j])) {
+			continue;
+		}
+		wr_init(&w[n], 0);
+		msg_put_frag_check(&w[n], FRAG_CHECK_VERIFY, 0, refs, ni);
+		memset(&reqs[n], 0, sizeof(reqs[n]));
+		reqs[n].node = nodes[j];
+		reqs[n].type = MSG_FRAG_CHECK;
+		reqs[n].body = w[n].buf;
+		reqs[n].body_len = w[n].len;
+		n++;
+	}
+	cl_run(b->cl, reqs, n, 0);
+	for (size_t j = 0; j < n; j++) {
+		struct rd rd;
+
+		if (reqs[j].status == 0 && wr_status(&w[j]) == 0) {
+			rd_init(&rd, reqs[j].reply, reqs[j].reply_len);
+			if (rd_u32(&rd) == ni) {
+				for (size_t x = 0; x < ni; x++) {
+					uint8_t res = rd_u8(&rd);
+
+					if (res == FRAG_RES_OK && rd_ok(&rd) && holder[x] < 0) {
+						holder[x] = (long)reqs[j].node;
+					}
+				}
+			}
+		}
+		cl_req_release(&reqs[j]);
+		wr_free(&w[j]);
+	}
+	free(w);
+	free(reqs);
+}
+
 int blk_repair(struct blk *b, const struct manifest_block *mb)
 {
+	struct blk_rebuild_res res;
+
+	return blk_rebuild(b, mb, NULL, &res);
+}
+
+int blk_rebuild(struct blk *b, const struct manifest_block *mb, const uint8_t *role,
+		struct blk_rebuild_res *res)
+{
 	struct ec_profile p = {mb->k, mb->m};
-	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, mb->len), nr, n = 0;
+	size_t slen = mb_stored_len(mb);
+	size_t nfrag = (size_t)p.k + p.m, flen = ec_frag_len(p, slen), nr, n = 0;
 	struct cl_req reqs[EC_MAX_FRAGS];
 	uint8_t hdrs[EC_MAX_FRAGS][FRAG_HDR_WIRE];
-	size_t missing[EC_MAX_FRAGS], nmiss = 0;
-	size_t *rank = calloc(b->n, sizeof(*rank));
+	size_t missing[EC_MAX_FRAGS], target[EC_MAX_FRAGS], nmiss = 0;
+	size_t gone[EC_MAX_FRAGS], ngone = 0, *others = calloc(b->n, sizeof(*others)), nothers = 0;
+	long away[EC_MAX_FRAGS];
+	size_t *rank = calloc(b->n, sizeof(*rank)), *load = calloc(b->n, sizeof(*load));
+	uint8_t *usable = calloc(b->n, 1);
 	struct ec_codec *codec = codec_for(b, p);
 	uint8_t *block = NULL, *buf = NULL, *frags[EC_MAX_FRAGS];
 	struct wr w[EC_MAX_FRAGS];
 	int rc = 0, damaged = 0;
 
-	if (rank == NULL || codec == NULL || nfrag > b->n) {
-		free(rank);
-		return rank == NULL ? -ENOMEM : -EINVAL;
+	memset(res, 0, sizeof(*res));
+	if (rank == NULL || load == NULL || usable == NULL || others == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	nr = rank_nodes(b, mb->id, rank);
+	if (codec == NULL || nfrag > b->n || mb_check_codec(mb) != 0 || slen == 0 ||
+	    slen > MSG_BLOCK_MAX) {
+		rc = -EINVAL;
+		goto out;
+	}
+	nr = rank_nodes(b, mb->id, mb->cls, rank);
+	for (size_t j = 0; j < b->n; j++) {
+		usable[j] = (uint8_t)((role == NULL || role[j] != BLK_NODE_GONE) &&
+				      cl_node_up(b->cl, j) != 0);
+		if (role == NULL || role[j] != BLK_NODE_GONE) {
+			others[nothers++] = j;
+		}
+	}
 	/* Which home nodes lack their fragment or hold a damaged one?  Each
 	 * reads its fragment in full (FRAG_CHECK verify): a header and a size
 	 * say nothing of flipped bytes in the data, parity included. */
 	for (size_t i = 0; i < nfrag && i < nr; i++) {
 		struct frag_ref ref = {.index = (uint8_t)i};
+		uint8_t r = role == NULL ? BLK_NODE_CHECK : role[rank[i]];
 
+		if (r == BLK_NODE_GONE) {
+			gone[ngone++] = i;
+			continue;
+		}
 		if (!cl_node_up(b->cl, rank[i])) {
+			continue;
+		}
+		if (r == BLK_NODE_TRUST) {
+			load[rank[i]]++;
 			continue;
 		}
 		memcpy(ref.block_id, mb->id, BLOCK_ID_LEN);
@@ -601,32 +847,64 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 	}
 	cl_run(b->cl, reqs, n, 0);
 	for (size_t j = 0; j < n; j++) {
-		uint8_t res = FRAG_RES_ERROR;
+		uint8_t r = FRAG_RES_ERROR;
 		struct rd rd;
 
 		if (reqs[j].status == 0 && wr_status(&w[j]) == 0) {
 			rd_init(&rd, reqs[j].reply, reqs[j].reply_len);
 			if (rd_u32(&rd) == 1) {
-				res = rd_u8(&rd);
+				r = rd_u8(&rd);
 			}
 			if (!rd_done(&rd)) {
-				res = FRAG_RES_ERROR;
+				r = FRAG_RES_ERROR;
 			}
 		} else if (reqs[j].status == -OBJ_EPROTO) {
 			/* A node older than FRAG_CHECK: its header check at least. */
-			res = stat_home(b, mb, missing[j], reqs[j].node);
+			r = stat_home(b, mb, missing[j], reqs[j].node);
 		}
-		if (res == FRAG_RES_MISSING || res == FRAG_RES_BAD) {
+		if (r == FRAG_RES_MISSING || r == FRAG_RES_BAD) {
+			target[nmiss] = reqs[j].node;
 			missing[nmiss++] = missing[j];
+		} else if (r == FRAG_RES_OK) {
+			load[reqs[j].node]++;
 		}
 		cl_req_release(&reqs[j]);
 		wr_free(&w[j]);
 	}
-	if (nmiss == 0) {
-		free(rank);
-		return 0;
+	/* Fragments whose home is gone: a copy anywhere else (a hand-off of
+	 * the write, or an earlier rebuild) is enough; the others are rebuilt
+	 * on the node rp_target picks, one at a time so each choice sees the
+	 * load the previous ones added. */
+	for (size_t x = 0; x < ngone; x++) {
+		away[x] = -1;
 	}
-	block = malloc(mb->len);
+	if (ngone > 0) {
+		find_copies(b, mb, others, nothers, gone, ngone, away);
+	}
+	for (size_t x = 0; x < ngone; x++) {
+		if (away[x] >= 0) {
+			load[away[x]]++;
+		}
+	}
+	for (size_t x = 0; x < ngone; x++) {
+		size_t t;
+
+		if (away[x] >= 0) {
+			continue;
+		}
+		t = rp_target(rank, nr, nfrag, gone[x], b->pn, usable, load);
+		if (t == SIZE_MAX) {
+			res->unplaced++;
+			continue;
+		}
+		load[t]++;
+		target[nmiss] = t;
+		missing[nmiss++] = gone[x];
+	}
+	if (nmiss == 0) {
+		goto out;
+	}
+	block = malloc(slen);
 	buf = malloc(nfrag * flen);
 	if (block == NULL || buf == NULL) {
 		rc = -ENOMEM;
@@ -635,15 +913,28 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 	if ((rc = get_block(b, mb, block, &damaged)) != 0) {
 		goto out;
 	}
+	/* Never spread a wrong reconstruction: the stored form is checked
+	 * down to the user's bytes before it is encoded again. */
+	if (mb->codec == BLK_CODEC_NONE) {
+		rc = check_block(b, mb, block, block);
+	} else {
+		uint8_t *raw = malloc(mb->len);
+
+		rc = raw == NULL ? -ENOMEM : check_block(b, mb, block, raw);
+		free(raw);
+	}
+	if (rc != 0) {
+		goto out;
+	}
 	for (size_t i = 0; i < nfrag; i++) {
 		frags[i] = buf + i * flen;
 	}
-	ec_encode(codec, block, mb->len, frags);
+	ec_encode(codec, block, slen, frags);
 	for (size_t j = 0; j < nmiss; j++) {
 		size_t i = missing[j];
 		struct frag_hdr h = {.k = p.k,
 				     .m = p.m,
-				     .block_len = mb->len,
+				     .block_len = slen,
 				     .frag_len = (uint32_t)flen,
 				     .csum = csum64(frags[i], flen)};
 
@@ -651,7 +942,7 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 		h.ref.index = (uint8_t)i;
 		pack_hdr(hdrs[j], &h);
 		memset(&reqs[j], 0, sizeof(reqs[j]));
-		reqs[j].node = rank[i];
+		reqs[j].node = target[j];
 		reqs[j].type = MSG_FRAG_PUT;
 		reqs[j].body = hdrs[j];
 		reqs[j].body_len = FRAG_HDR_WIRE;
@@ -662,7 +953,10 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 	for (size_t j = 0; j < nmiss; j++) {
 		cl_req_release(&reqs[j]);
 	}
+	res->unplaced += (uint32_t)(nmiss - (size_t)rc);
 	if (rc > 0) {
+		res->written = (uint32_t)rc;
+		res->bytes = (uint64_t)rc * flen;
 		pthread_mutex_lock(&b->mu);
 		b->rr.frags_rewritten += (uint64_t)rc;
 		b->rr.bytes_rewritten += (uint64_t)rc * flen;
@@ -671,6 +965,9 @@ int blk_repair(struct blk *b, const struct manifest_block *mb)
 out:
 	free(buf);
 	free(block);
+	free(others);
+	free(usable);
+	free(load);
 	free(rank);
 	return rc;
 }
@@ -747,6 +1044,15 @@ static void rr_schedule(struct blk *b, const struct manifest_block *mb)
 	pthread_mutex_unlock(&b->mu);
 }
 
+void blk_cz_stats(struct blk *b, struct blk_cz_stats *out)
+{
+	out->compressed = __atomic_load_n(&b->cz.compressed, __ATOMIC_RELAXED);
+	out->raw = __atomic_load_n(&b->cz.raw, __ATOMIC_RELAXED);
+	out->bytes_in = __atomic_load_n(&b->cz.bytes_in, __ATOMIC_RELAXED);
+	out->bytes_out = __atomic_load_n(&b->cz.bytes_out, __ATOMIC_RELAXED);
+	out->decompressed = __atomic_load_n(&b->cz.decompressed, __ATOMIC_RELAXED);
+}
+
 void blk_rr_stats(struct blk *b, struct blk_rr_stats *out)
 {
 	pthread_mutex_lock(&b->mu);
@@ -754,7 +1060,7 @@ void blk_rr_stats(struct blk *b, struct blk_rr_stats *out)
 	pthread_mutex_unlock(&b->mu);
 }
 
-size_t blk_rank(struct blk *b, const uint8_t id[BLOCK_ID_LEN], size_t *rank)
+size_t blk_rank(struct blk *b, const uint8_t id[BLOCK_ID_LEN], uint8_t cls, size_t *rank)
 {
-	return rank_nodes(b, id, rank);
+	return rank_nodes(b, id, cls, rank);
 }

@@ -28,7 +28,7 @@
 /* SECT_MOUNT holds the options of the objfs mount (-o NAME=VALUE), not a
  * section of the file: the same rows give their defaults, checks, --help
  * lines and objfs(1) summaries. */
-enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE, SECT_MOUNT };
+enum cfg_sect { SECT_NONE, SECT_CLUSTER, SECT_NODE, SECT_CLASS, SECT_MOUNT };
 
 enum cfg_type {
 	CT_STRING,
@@ -72,6 +72,9 @@ struct cfg_key {
 #define NODE(member)                                                                               \
 	.sect = SECT_NODE, .off = offsetof(struct cfg_node, member),                               \
 	.size = FSIZE(struct cfg_node, member)
+#define CLASS(member)                                                                              \
+	.sect = SECT_CLASS, .off = offsetof(struct cfg_class, member),                             \
+	.size = FSIZE(struct cfg_class, member)
 #define MOUNT(member)                                                                              \
 	.sect = SECT_MOUNT, .off = offsetof(struct cfg_mount, member),                             \
 	.size = FSIZE(struct cfg_mount, member)
@@ -80,6 +83,8 @@ static int cfg_check_addr(const char *v, char *why, size_t whylen);
 static int cfg_check_abspath(const char *v, char *why, size_t whylen);
 static int cfg_check_optpath(const char *v, char *why, size_t whylen);
 static int cfg_check_hostport(const char *v, char *why, size_t whylen);
+static int cfg_check_tags(const char *v, char *why, size_t whylen);
+static int cfg_check_policy(const char *v, char *why, size_t whylen);
 
 /* clang-format off */
 static const struct cfg_key cfg_keys[] = {
@@ -117,6 +122,15 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(snapshot_entries), .name = "snapshot_entries", .type = CT_UINT, .def = "8192",
 	  .min = 16, .max = 10000000,
 	  .doc = "Raft log entries between snapshots of a metadata shard; a quarter is kept." },
+	{ CLUSTER(snapshot_chunk), .name = "snapshot_chunk", .type = CT_SIZE, .def = "1M",
+	  .min = 4096, .max = 8 << 20,
+	  .doc = "Bytes per chunk when a replica fetches a shard snapshot from its leader." },
+	/* Replies leave before the commit (the Raft log makes a record
+	 * durable), so a longer window only delays when SQLite writes the
+	 * pages that many records share; see ARCHITECTURE.md "Group commit". */
+	{ CLUSTER(commit_batch_ms), .name = "commit_batch_ms", .type = CT_UINT, .def = "5",
+	  .min = 0, .max = 1000,
+	  .doc = "Milliseconds a shard replica gathers applied records into one SQLite commit." },
 	/* Longer than any client keeps extents without refetching them at an
 	 * open (attribute and entry timeouts: 1 s) plus a whole read of a large
 	 * file and the client's fail-over time (20 s); a reader that holds
@@ -143,9 +157,24 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(gc_grace_s), .name = "gc_grace", .type = CT_SECONDS, .def = "86400",
 	  .min = 0, .max = 31536000,
 	  .doc = "Seconds a fragment no block references is kept before objfsctl gc deletes it." },
+	/* Long enough that a reboot or a restart after an upgrade does not
+	 * start a rebuild of a whole node, short against the hours a rebuild
+	 * takes: every minute down counts in the MTTR (objfsctl durability). */
+	{ CLUSTER(repair_after_s), .name = "repair_after", .type = CT_SECONDS, .def = "900",
+	  .min = 0, .max = 31536000,
+	  .doc = "Seconds a node may be down before its fragments are rebuilt on others; 0: never." },
+	{ CLUSTER(repair_rate_mb), .name = "repair_rate", .type = CT_UINT, .def = "64",
+	  .min = 1, .max = 100000,
+	  .doc = "Most MB/s of fragments the automatic repair writes." },
 	{ CLUSTER(lock_lease_ms), .name = "lock_lease_ms", .type = CT_UINT, .def = "10000",
 	  .min = 300, .max = 600000,
 	  .doc = "Milliseconds a mount's locks outlive its last renewal (a dead mount's go then)." },
+	/* A mover re-encoding a cold tree must leave the disks to the
+	 * workload: 50 MB/s is a tenth of a few disks' bandwidth and moves
+	 * 4 TB a day. */
+	{ CLUSTER(class_rate_mb), .name = "class_rate", .type = CT_UINT, .def = "50",
+	  .min = 1, .max = 100000,
+	  .doc = "Most MB/s the class mover (objfsctl class move) reads and re-encodes." },
 	{ CLUSTER(log_level), .name = "log_level", .type = CT_LEVEL, .def = "info",
 	  .doc = "Lowest level logged: debug, info, warn or error." },
 	{ CLUSTER(tls_ca), .name = "tls_ca", .type = CT_STRING, .def = "",
@@ -175,6 +204,22 @@ static const struct cfg_key cfg_keys[] = {
 	{ NODE(metrics_addr), .name = "metrics_addr", .type = CT_STRING, .def = "",
 	  .min = 0, .max = CFG_ADDR_MAX - 1, .check = cfg_check_hostport,
 	  .doc = "HOST:PORT serving Prometheus metrics at /metrics over HTTP; empty: off." },
+	{ NODE(tags), .name = "class", .type = CT_STRING, .def = "",
+	  .min = 0, .max = CFG_TAGS_MAX - 1, .check = cfg_check_tags,
+	  .doc = "The node's tags, comma-separated (ssd,fast); a [class] uses the nodes with its tag." },
+	/* [class NAME]: no defaults, so a class says what it is. */
+	{ CLASS(id), .name = "id", .type = CT_UINT, .def = NULL,
+	  .min = 1, .max = 255,
+	  .doc = "Number stored in every block of the class; never reuse or change one in use." },
+	{ CLASS(k), .name = "k", .type = CT_UINT, .def = NULL,
+	  .min = 1, .max = EC_MAX_K,
+	  .doc = "Data fragments per block of the class." },
+	{ CLASS(m), .name = "m", .type = CT_UINT, .def = NULL,
+	  .min = 0, .max = EC_MAX_M,
+	  .doc = "Parity fragments per block of the class." },
+	{ CLASS(tag), .name = "tag", .type = CT_STRING, .def = NULL,
+	  .min = 1, .max = CFG_ZONE_MAX - 1, .check = cfg_check_tags,
+	  .doc = "The class's blocks go to the nodes whose class key lists this tag." },
 	/* Mount options.  The timeouts trade freshness for round trips: one
 	 * second is what a user notices least and saves most repeated stats;
 	 * a missing name is remembered as long as a present one. */
@@ -195,10 +240,28 @@ static const struct cfg_key cfg_keys[] = {
 	  .doc = "Write-back memory for all files; never less than two chunks." },
 	{ MOUNT(cache_mb), .name = "cache_mb", .type = CT_UINT, .def = "256",
 	  .min = 1, .max = 1 << 20, .metavar = "N",
-	  .doc = "Block cache in memory, MiB." },
-	{ MOUNT(readahead), .name = "readahead", .type = CT_UINT, .def = "2",
+	  .doc = "Block cache in memory, MiB: the most it grows to." },
+	/* 64 MiB: 16 blocks of 4 MiB, room for a few streams' read-ahead and a
+	 * hot set, while a mount that reads little holds little. */
+	{ MOUNT(cache_min_mb), .name = "cache_min_mb", .type = CT_UINT, .def = "64",
+	  .min = 0, .max = 1 << 20, .metavar = "N",
+	  .doc = "Memory cache it starts at and shrinks to under memory pressure, MiB; "
+		 "0 or cache_mb: fixed." },
+	{ MOUNT(cache_policy), .name = "cache_policy", .type = CT_STRING, .def = "arc",
+	  .min = 3, .max = 3, .check = cfg_check_policy, .metavar = "NAME",
+	  .doc = "Block caches' replacement: arc (scans pass by the hot set) or lru." },
+	/* 8 chunks of 4 MiB keep two prefetchers busy on a fast cluster; the
+	 * window starts at one chunk, so a file read once costs one. */
+	{ MOUNT(readahead), .name = "readahead", .type = CT_UINT, .def = "8",
 	  .min = 0, .max = 64, .metavar = "N",
-	  .doc = "Chunks read ahead of sequential readers; 0 turns read-ahead off." },
+	  .doc = "Most chunks read ahead of a sequential reader (the window doubles from 1 "
+		 "per chunk read in order); 0 turns read-ahead off." },
+	{ MOUNT(kernel_readahead), .name = "kernel_readahead", .type = CT_SIZE, .def = "1M",
+	  .min = 0, .max = 64 << 20, .metavar = "SIZE",
+	  .doc = "Read-ahead window of the kernel for this mount (as root); 0 leaves the kernel's." },
+	{ MOUNT(writeback_cache), .name = "writeback_cache", .type = CT_UINT, .def = "0",
+	  .min = 0, .max = 1, .metavar = "0|1",
+	  .doc = "1: the kernel gathers writes until close or fsync; sizes other mounts set go unseen." },
 	{ MOUNT(uploaders), .name = "uploaders", .type = CT_UINT, .def = "4",
 	  .min = 1, .max = 64, .metavar = "N",
 	  .doc = "Threads that upload chunks in the background." },
@@ -237,10 +300,13 @@ struct cfg_parse {
 	size_t errlen;
 	enum cfg_sect sect;
 	size_t node;	       /* index of the current [node] */
+	size_t cls;	       /* index of the current [class] */
 	unsigned cluster_line; /* line of [cluster], 0 when absent */
 	unsigned cluster_set[CFG_N_KEYS];
 	unsigned node_line[CFG_MAX_NODES];
 	unsigned node_set[CFG_MAX_NODES][CFG_N_KEYS];
+	unsigned class_line[CFG_MAX_CLASSES];
+	unsigned class_set[CFG_MAX_CLASSES][CFG_N_KEYS];
 	struct cfg cfg;
 };
 
@@ -437,6 +503,15 @@ static int cfg_parse_tiers(const char *v, struct cfg *c, char *why, size_t whyle
 }
 
 /* HOST:PORT of an HTTP endpoint, or empty (off). */
+static int cfg_check_policy(const char *v, char *why, size_t whylen)
+{
+	if (strcmp(v, "arc") != 0 && strcmp(v, "lru") != 0) {
+		snprintf(why, whylen, "must be arc or lru (got '%s')", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int cfg_check_hostport(const char *v, char *why, size_t whylen)
 {
 	const char *colon = strrchr(v, ':');
@@ -474,6 +549,25 @@ static int cfg_check_addr(const char *v, char *why, size_t whylen)
 	if (cfg_parse_uint(colon + 1, &port) < 0 || port < 1 || port > 65535) {
 		snprintf(why, whylen, "port must be between 1 and 65535 (got '%s')", v);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Tags: letters, digits, '-', '_' and '.', separated by single commas. */
+static int cfg_check_tags(const char *v, char *why, size_t whylen)
+{
+	for (const char *c = v; *c != '\0'; c++) {
+		int sep = *c == ',';
+
+		if (sep && (c == v || c[1] == '\0' || c[1] == ',')) {
+			snprintf(why, whylen, "empty tag in '%s'", v);
+			return -EINVAL;
+		}
+		if (!sep && !isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.') {
+			snprintf(why, whylen, "tags are letters, digits, '-', '_', '.' (got '%s')",
+				 v);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -622,7 +716,37 @@ static void cfg_apply_defaults(enum cfg_sect sect, void *base, struct cfg *c)
 	}
 }
 
-/* "[cluster]" or "[node ID]". */
+/* "[class NAME]": names are what objfsctl class and directories use. */
+static int cfg_class_section(struct cfg_parse *p, unsigned line, const char *name)
+{
+	size_t len = strlen(name);
+	struct cfg_class *cl;
+
+	if (len == 0 || len >= CFG_CLASS_NAME_MAX || strcmp(name, "default") == 0 ||
+	    cfg_check_tags(name, NULL, 0) < 0 || strchr(name, ',') != NULL) {
+		return cfg_fail(p, line,
+				"section [class %s]: the name must be 1 to %d letters, digits, "
+				"'-', '_' or '.', and not 'default'",
+				name, CFG_CLASS_NAME_MAX - 1);
+	}
+	for (size_t i = 0; i < p->cfg.n_classes; i++) {
+		if (strcmp(p->cfg.classes[i].name, name) == 0) {
+			return cfg_fail(p, line, "duplicate section [class %s] (first at line %u)",
+					name, p->class_line[i]);
+		}
+	}
+	if (p->cfg.n_classes == CFG_MAX_CLASSES) {
+		return cfg_fail(p, line, "more than %d classes", CFG_MAX_CLASSES);
+	}
+	p->cls = p->cfg.n_classes++;
+	p->class_line[p->cls] = line;
+	cl = &p->cfg.classes[p->cls];
+	memcpy(cl->name, name, len + 1);
+	p->sect = SECT_CLASS;
+	return 0;
+}
+
+/* "[cluster]", "[node ID]" or "[class NAME]". */
 static int cfg_section(struct cfg_parse *p, unsigned line, char *s)
 {
 	size_t len = strlen(s);
@@ -643,8 +767,13 @@ static int cfg_section(struct cfg_parse *p, unsigned line, char *s)
 		p->sect = SECT_CLUSTER;
 		return 0;
 	}
+	if (strncmp(inner, "class", 5) == 0 && isspace((unsigned char)inner[5])) {
+		return cfg_class_section(p, line, cfg_trim(inner + 5));
+	}
 	if (strncmp(inner, "node", 4) != 0 || !isspace((unsigned char)inner[4])) {
-		return cfg_fail(p, line, "unknown section '[%s]' (expected [cluster] or [node ID])",
+		return cfg_fail(p, line,
+				"unknown section '[%s]' (expected [cluster], [node ID] or "
+				"[class NAME])",
 				inner);
 	}
 	id = cfg_trim(inner + 4);
@@ -707,14 +836,21 @@ static int cfg_assign(struct cfg_parse *p, unsigned line, char *s)
 	}
 	k = cfg_find_key(p->sect, key);
 	if (k == NULL) {
-		enum cfg_sect other = p->sect == SECT_CLUSTER ? SECT_NODE : SECT_CLUSTER;
+		static const enum cfg_sect sects[] = {SECT_CLUSTER, SECT_NODE, SECT_CLASS};
+		static const char *const names[] = {"cluster", "node ID", "class NAME"};
 
-		if (cfg_find_key(other, key) != NULL) {
-			return cfg_fail(p, line, "key '%s' belongs in a [%s] section", key,
-					other == SECT_CLUSTER ? "cluster" : "node ID");
+		for (size_t i = 0; i < OBJ_ARRAY_LEN(sects); i++) {
+			if (sects[i] != p->sect && cfg_find_key(sects[i], key) != NULL) {
+				return cfg_fail(p, line, "key '%s' belongs in a [%s] section", key,
+						names[i]);
+			}
 		}
 		if (p->sect == SECT_CLUSTER) {
 			return cfg_fail(p, line, "unknown key '%.64s' in [cluster]", key);
+		}
+		if (p->sect == SECT_CLASS) {
+			return cfg_fail(p, line, "unknown key '%.64s' in [class %s]", key,
+					p->cfg.classes[p->cls].name);
 		}
 		return cfg_fail(p, line, "unknown key '%.64s' in [node %u]", key,
 				p->cfg.nodes[p->node].id);
@@ -722,6 +858,9 @@ static int cfg_assign(struct cfg_parse *p, unsigned line, char *s)
 	if (p->sect == SECT_CLUSTER) {
 		set = &p->cluster_set[k - cfg_keys];
 		base = &p->cfg;
+	} else if (p->sect == SECT_CLASS) {
+		set = &p->class_set[p->cls][k - cfg_keys];
+		base = &p->cfg.classes[p->cls];
 	} else {
 		set = &p->node_set[p->node][k - cfg_keys];
 		base = &p->cfg.nodes[p->node];
@@ -737,6 +876,46 @@ static int cfg_assign(struct cfg_parse *p, unsigned line, char *s)
 		return cfg_fail(p, line, "key '%s': %s", k->name, why);
 	}
 	*set = line;
+	return 0;
+}
+
+/* Each class: a distinct id, a codec ISA-L can build, and enough tagged
+ * nodes to hold every fragment of a block on a node of its own (a class
+ * that cannot is refused here rather than shrunk: its blocks would
+ * silently have less redundancy than the operator asked for). */
+static int cfg_finish_classes(struct cfg_parse *p)
+{
+	struct cfg *c = &p->cfg;
+
+	for (size_t i = 0; i < c->n_classes; i++) {
+		struct cfg_class *cl = &c->classes[i];
+
+		for (size_t j = 0; j < i; j++) {
+			if (c->classes[j].id == cl->id) {
+				return cfg_fail(p, p->class_line[i],
+						"section [class %s]: id %u is already class %s's",
+						cl->name, cl->id, c->classes[j].name);
+			}
+		}
+		if (cl->k + cl->m > EC_MAX_FRAGS) {
+			return cfg_fail(p, p->class_line[i],
+					"section [class %s]: k + m must be at most %d", cl->name,
+					EC_MAX_FRAGS);
+		}
+		cl->ec.k = (uint8_t)cl->k;
+		cl->ec.m = (uint8_t)cl->m;
+		cl->n_nodes = 0;
+		for (size_t n = 0; n < c->n_nodes; n++) {
+			cl->n_nodes += (uint32_t)cfg_node_has_tag(&c->nodes[n], cl->tag);
+		}
+		if (cl->n_nodes < cl->k + cl->m) {
+			return cfg_fail(
+			    p, p->class_line[i],
+			    "section [class %s]: %u+%u needs %u nodes with 'class = %s', "
+			    "the config has %u",
+			    cl->name, cl->k, cl->m, cl->k + cl->m, cl->tag, cl->n_nodes);
+		}
+	}
 	return 0;
 }
 
@@ -768,6 +947,13 @@ static int cfg_finish(struct cfg_parse *p)
 						c->nodes[n].id, k->name);
 			}
 		}
+		for (size_t n = 0; k->sect == SECT_CLASS && n < c->n_classes; n++) {
+			if (p->class_set[n][i] == 0) {
+				return cfg_fail(p, p->class_line[n],
+						"section [class %s]: missing required key '%s'",
+						c->classes[n].name, k->name);
+			}
+		}
 	}
 	if (c->n_nodes == 0) {
 		return cfg_fail(p, 0, "no [node ID] section: a cluster needs at least one node");
@@ -794,7 +980,7 @@ static int cfg_finish(struct cfg_parse *p)
 			c->nodes[i].zone_idx = (uint32_t)c->n_zones++;
 		}
 	}
-	return 0;
+	return cfg_finish_classes(p);
 }
 
 /* Parses text, which it may modify, into p->cfg. */
@@ -973,6 +1159,42 @@ const struct cfg_node *cfg_node_by_id(const struct cfg *c, uint32_t id)
 	return NULL;
 }
 
+const struct cfg_class *cfg_class_by_name(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_classes; i++) {
+		if (strcmp(c->classes[i].name, name) == 0) {
+			return &c->classes[i];
+		}
+	}
+	return NULL;
+}
+
+const struct cfg_class *cfg_class_by_id(const struct cfg *c, uint32_t id)
+{
+	for (size_t i = 0; i < c->n_classes && id != 0; i++) {
+		if (c->classes[i].id == id) {
+			return &c->classes[i];
+		}
+	}
+	return NULL;
+}
+
+int cfg_node_has_tag(const struct cfg_node *n, const char *tag)
+{
+	size_t len = strlen(tag);
+
+	for (const char *t = n->tags; len > 0 && *t != '\0';) {
+		const char *end = strchr(t, ',');
+		size_t tl = end != NULL ? (size_t)(end - t) : strlen(t);
+
+		if (tl == len && memcmp(t, tag, len) == 0) {
+			return 1;
+		}
+		t += tl + (end != NULL);
+	}
+	return 0;
+}
+
 struct ec_profile cfg_profile_for(const struct cfg *c, uint64_t file_size)
 {
 	for (size_t i = 0; i < c->n_tiers; i++) {
@@ -1034,12 +1256,13 @@ static void cfg_key_summary(const struct cfg_key *k, char *buf, size_t len)
 
 void cfg_print_keys(FILE *f)
 {
-	enum cfg_sect sects[] = {SECT_CLUSTER, SECT_NODE};
+	enum cfg_sect sects[] = {SECT_CLUSTER, SECT_NODE, SECT_CLASS};
+	static const char *const heads[] = {"cluster", "node ID", "class NAME"};
 	char sum[128];
 
 	fprintf(f, "Configuration keys (see objfs.conf(5)):\n");
 	for (size_t s = 0; s < OBJ_ARRAY_LEN(sects); s++) {
-		fprintf(f, "[%s]\n", sects[s] == SECT_CLUSTER ? "cluster" : "node ID");
+		fprintf(f, "[%s]\n", heads[s]);
 		for (size_t i = 0; i < CFG_N_KEYS; i++) {
 			if (cfg_keys[i].sect != sects[s]) {
 				continue;

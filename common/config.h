@@ -9,6 +9,8 @@
  *   key = value
  *   [node ID]            one section per storage node, ID a positive integer
  *   addr = tcp://127.0.0.1:7401
+ *   [class NAME]         a storage class: erasure code and the nodes it uses
+ *   id = 1
  */
 #ifndef OBJFS_CONFIG_H
 #define OBJFS_CONFIG_H
@@ -27,6 +29,9 @@
 #define CFG_TLS_PATH_MAX 256 /* certificate paths (x2 per node: kept short) */
 #define CFG_ZONE_MAX 64
 #define CFG_SECRET_MAX 128
+#define CFG_MAX_CLASSES 16
+#define CFG_CLASS_NAME_MAX 32
+#define CFG_TAGS_MAX 64 /* a node's comma-separated tags */
 
 struct cfg_node {
 	uint32_t id;		 /* [node ID] */
@@ -40,6 +45,20 @@ struct cfg_node {
 	char metrics_addr[CFG_ADDR_MAX];
 	char tls_cert[CFG_TLS_PATH_MAX]; /* PEM certificate, "" = no TLS */
 	char tls_key[CFG_TLS_PATH_MAX];	 /* its PEM private key */
+	char tags[CFG_TAGS_MAX];	 /* `class = ssd,fast`: the classes' tags it has */
+};
+
+/* A storage class ([class NAME]): blocks written in it use its erasure
+ * code on the nodes carrying its tag only.  The id is what a block record
+ * stores (manifest_block.cls), so it must never change once used; class 0
+ * is the default class: the cluster's ec_profile/ec_tiers on every node. */
+struct cfg_class {
+	char name[CFG_CLASS_NAME_MAX];
+	uint32_t id;		/* 1..255 */
+	uint32_t k, m;		/* as parsed; ec below once checked */
+	char tag[CFG_ZONE_MAX]; /* nodes whose tags include this one */
+	struct ec_profile ec;	/* filled by the parser from k, m */
+	uint32_t n_nodes;	/* nodes with the tag (>= k + m) */
 };
 
 /* A size-tiered EC profile: blocks of files up to max_size use profile. */
@@ -71,16 +90,23 @@ struct cfg {
 	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
 	uint32_t election_ms;	   /* Raft election timeout of shard groups */
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
+	uint32_t snapshot_chunk;   /* bytes per snapshot chunk fetched */
+	uint32_t commit_batch_ms;  /* applied records gathered per SQLite commit */
 	uint32_t free_grace_s;	   /* a block freed waits this long before deletion */
 	uint32_t usage_interval;   /* seconds between a node's usage samples */
 	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */
 	uint32_t scrub_rate_mb;	   /* scrub read limit, MB/s */
 	double gc_grace_s;	   /* age before a stray fragment is deleted */
+	double repair_after_s;	   /* a node down this long has its fragments rebuilt */
+	uint32_t repair_rate_mb;   /* automatic repair write limit, MB/s */
 	uint32_t lock_lease_ms;	   /* a mount's lock session without renewal */
+	uint32_t class_rate_mb;	   /* the class mover's read limit, MB/s */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;
 	size_t n_zones;
+	struct cfg_class classes[CFG_MAX_CLASSES];
+	size_t n_classes;
 };
 
 /* Reads and validates path.  On error returns a negative errno
@@ -92,6 +118,13 @@ int cfg_load_string(const char *text, const char *name, struct cfg *out, char *e
 
 /* Returns the node with this id, or NULL. */
 const struct cfg_node *cfg_node_by_id(const struct cfg *c, uint32_t id);
+/* The class with this name or id, or NULL (id 0, the default class, has
+ * no entry). */
+const struct cfg_class *cfg_class_by_name(const struct cfg *c, const char *name);
+const struct cfg_class *cfg_class_by_id(const struct cfg *c, uint32_t id);
+/* 1 when node n carries tag (one of its comma-separated tags), else 0. */
+int cfg_node_has_tag(const struct cfg_node *n, const char *tag);
+
 /* EC profile for a file (or object) of the given total size. */
 struct ec_profile cfg_profile_for(const struct cfg *c, uint64_t file_size);
 
@@ -113,13 +146,17 @@ struct cfg_mount {
 	double negative_timeout; /* seconds */
 	uint64_t max_dirty;	 /* bytes */
 	uint32_t cache_mb;
-	uint32_t readahead;	  /* chunks */
-	uint32_t uploaders;	  /* threads */
-	uint32_t prefetchers;	  /* threads */
-	uint32_t max_threads;	  /* FUSE workers */
-	char log_level[16];	  /* "" = the config's */
-	char cache_dir[PATH_MAX]; /* "" = no disk cache */
-	char key[PATH_MAX];	  /* "" = the config's secret; else a key file */
+	uint32_t cache_min_mb;	   /* 0 = cache_mb */
+	char cache_policy[8];	   /* "arc" or "lru" */
+	uint32_t readahead;	   /* chunks */
+	uint64_t kernel_readahead; /* bytes; 0 = the kernel's */
+	uint32_t writeback_cache;  /* 1: FUSE_CAP_WRITEBACK_CACHE */
+	uint32_t uploaders;	   /* threads */
+	uint32_t prefetchers;	   /* threads */
+	uint32_t max_threads;	   /* FUSE workers */
+	char log_level[16];	   /* "" = the config's */
+	char cache_dir[PATH_MAX];  /* "" = no disk cache */
+	char key[PATH_MAX];	   /* "" = the config's secret; else a key file */
 	uint32_t cache_dir_mb;
 	char metrics[CFG_ADDR_MAX]; /* HOST:PORT serving GET /metrics; "" = off */
 };

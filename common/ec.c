@@ -150,26 +150,56 @@ static void code_slices(size_t len, int k, int rows, const uint8_t *tables, uint
 	}
 }
 
-int ec_encode(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *const *frags)
+/* Copies data rows first..k-1 of the block into frags (zero-padded to
+ * fl bytes) and computes the m parity rows.  Rows below first already
+ * point into the block. */
+static void encode_rows(const struct ec_codec *c, const uint8_t *b, size_t block_len, size_t fl,
+			size_t first, uint8_t *const *frags)
 {
-	const uint8_t *b = block;
-	size_t fl = ec_frag_len(c->p, block_len);
+	for (size_t i = first; i < (size_t)c->p.k; i++) {
+		size_t off = i * fl, n = off < block_len ? block_len - off : 0;
 
-	if (fl == 0) {
-		return 0;
-	}
-	for (int i = 0; i < c->p.k; i++) {
-		size_t off = (size_t)i * fl;
-		size_t n = 0;
-
-		if (off < block_len) {
-			n = block_len - off < fl ? block_len - off : fl;
-			memcpy(frags[i], b + off, n);
-		}
+		n = n < fl ? n : fl;
+		memcpy(frags[i], b + off, n);
 		memset(frags[i] + n, 0, fl - n);
 	}
 	if (c->p.m > 0) {
 		code_slices(fl, c->p.k, c->p.m, c->enc_tables, frags, frags + c->p.k);
+	}
+}
+
+int ec_encode(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *const *frags)
+{
+	size_t fl = ec_frag_len(c->p, block_len);
+
+	if (fl > 0) {
+		encode_rows(c, block, block_len, fl, 0, frags);
+	}
+	return 0;
+}
+
+size_t ec_whole_frags(struct ec_profile p, size_t block_len)
+{
+	size_t fl = ec_frag_len(p, block_len);
+	size_t w = fl == 0 ? p.k : block_len / fl;
+
+	return w < p.k ? w : p.k;
+}
+
+int ec_encode_ref(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *scratch,
+		  const uint8_t **out)
+{
+	const uint8_t *b = block;
+	size_t fl = ec_frag_len(c->p, block_len), w = ec_whole_frags(c->p, block_len);
+	uint8_t *frags[EC_MAX_FRAGS];
+
+	/* ISA-L takes mutable pointers; the data rows are only read. */
+	for (size_t i = 0; i < (size_t)c->p.k + c->p.m; i++) {
+		frags[i] = i < w ? (uint8_t *)(uintptr_t)(b + i * fl) : scratch + (i - w) * fl;
+		out[i] = frags[i];
+	}
+	if (fl > 0) {
+		encode_rows(c, b, block_len, fl, w, frags);
 	}
 	return 0;
 }

@@ -40,6 +40,20 @@ size_t ec_frag_len(struct ec_profile p, size_t block_len);
  * frags[k..k+m-1].  Returns 0. */
 int ec_encode(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *const *frags);
 
+/* The data fragments that lie wholly inside a block of block_len bytes
+ * (the first ones; the others need zero padding): min(k, block_len /
+ * frag_len), k for an empty block. */
+size_t ec_whole_frags(struct ec_profile p, size_t block_len);
+
+/* Encodes without copying the block where no copy is needed: out[i] of
+ * the first w = ec_whole_frags() data fragments points into block
+ * itself; the other data fragments are copied, zero padded, into scratch
+ * and the m parity fragments computed after them, so scratch must hold
+ * (k + m - w) * ec_frag_len() bytes.  out[0..k+m-1] are read-only views,
+ * valid while block and scratch are.  Returns 0. */
+int ec_encode_ref(const struct ec_codec *c, const void *block, size_t block_len, uint8_t *scratch,
+		  const uint8_t **out);
+
 /* Rebuilds lost fragments in place.  present[i] is nonzero when frags[i]
  * holds valid data; every frags[i] points to frag_len writable bytes.  On
  * return every fragment (data and parity) is valid.  Returns 0, or -EIO

@@ -193,7 +193,7 @@ static void classify(struct fsck_run *fr, const struct meta_extent *e, size_t b,
 			fr->one[j * EC_MAX_FRAGS + i] = RES(fr, j, b, i);
 		}
 	}
-	nr = blk_rank(fr->blk, e->blk.id, fr->rank);
+	nr = blk_rank(fr->blk, e->blk.id, e->blk.cls, fr->rank);
 	fsck_classify(&e->blk, fr->one, fr->asked, fr->zone_of, nn, fr->cfg->n_zones, fr->rank, nr,
 		      out);
 	fr->st->frags_checked += out->copies;

@@ -18,7 +18,8 @@
 
 struct mark_ent {
 	uint8_t id[BLOCK_ID_LEN];
-	uint8_t k, m, used;
+	uint8_t k, m, cls, used; /* cls: the block's storage class (its home nodes) */
+	uint8_t queued;		 /* in the shard's GC queue: its class is not kept */
 };
 
 struct mark {
@@ -50,7 +51,7 @@ static struct mark_ent *mark_find(const struct mark *mk, const uint8_t id[BLOCK_
 	}
 }
 
-static int mark_add(struct mark *mk, const struct manifest_block *b);
+static int mark_add(struct mark *mk, const struct manifest_block *b, int queued);
 
 static int mark_grow(struct mark *mk)
 {
@@ -65,17 +66,18 @@ static int mark_grow(struct mark *mk)
 	}
 	for (size_t i = 0; i < old.cap; i++) {
 		if (old.v[i].used) {
-			struct manifest_block b = {.k = old.v[i].k, .m = old.v[i].m};
+			struct manifest_block b = {
+			    .k = old.v[i].k, .m = old.v[i].m, .cls = old.v[i].cls};
 
 			memcpy(b.id, old.v[i].id, BLOCK_ID_LEN);
-			mark_add(mk, &b);
+			mark_add(mk, &b, old.v[i].queued);
 		}
 	}
 	free(old.v);
 	return 0;
 }
 
-static int mark_add(struct mark *mk, const struct manifest_block *b)
+static int mark_add(struct mark *mk, const struct manifest_block *b, int queued)
 {
 	size_t i;
 
@@ -94,6 +96,8 @@ static int mark_add(struct mark *mk, const struct manifest_block *b)
 	memcpy(mk->v[i].id, b->id, BLOCK_ID_LEN);
 	mk->v[i].k = b->k;
 	mk->v[i].m = b->m;
+	mk->v[i].cls = b->cls;
+	mk->v[i].queued = (uint8_t)(queued != 0);
 	mk->v[i].used = 1;
 	mk->n++;
 	return 0;
@@ -134,7 +138,7 @@ static int mark_bucket(void *arg, const char *name)
 			if (!first && memcmp(rows[i].blk.id, after, BLOCK_ID_LEN) <= 0) {
 				rc = -OBJ_EPROTO; /* out of order: a hostile or broken reply */
 			} else {
-				rc = mark_add(ma->mk, &rows[i].blk);
+				rc = mark_add(ma->mk, &rows[i].blk, rows[i].refs == 0);
 			}
 			memcpy(after, rows[i].blk.id, BLOCK_ID_LEN);
 			first = 0;
@@ -222,8 +226,11 @@ static int check_refs(struct cl *cl, size_t node, uint8_t op, uint32_t grace_s,
 	return rc;
 }
 
-/* Drops surplus candidates whose home copy is not intact (or unknown). */
-static int confirm_surplus(struct cl *cl, struct cands *c, size_t n_nodes)
+/* Drops surplus candidates whose home copy is not intact (or unknown),
+ * counting in node[home].homeless those whose up home answered that it
+ * lacks the fragment or holds it damaged. */
+static int confirm_surplus(struct cl *cl, struct cands *c, size_t n_nodes,
+			   struct gc_node_stats *node)
 {
 	struct frag_ref *refs = malloc(FRAG_CHECK_MAX * sizeof(*refs));
 	size_t *pos = malloc(FRAG_CHECK_MAX * sizeof(*pos));
@@ -257,6 +264,9 @@ static int confirm_surplus(struct cl *cl, struct cands *c, size_t n_nodes)
 				if (res[j] != FRAG_RES_OK) {
 					c->v[pos[j]].home = -2; /* keep it */
 				}
+				if (res[j] == FRAG_RES_MISSING || res[j] == FRAG_RES_BAD) {
+					node[home].homeless++;
+				}
 			}
 		}
 	}
@@ -268,8 +278,8 @@ out:
 }
 
 /* Lists node j's fragments and collects its candidates. */
-static int list_node(struct objc *oc, size_t j, const struct mark *mk, struct cands *c,
-		     struct gc_node_stats *ns, size_t *rank)
+static int list_node(struct objc *oc, size_t j, const struct mark *mk, const uint8_t *out,
+		     struct cands *c, struct gc_node_stats *ns, size_t *rank)
 {
 	struct cl *cl = objc_cl(oc);
 	struct frag_ref after = {0};
@@ -310,10 +320,18 @@ static int list_node(struct objc *oc, size_t j, const struct mark *mk, struct ca
 				if (e == NULL) {
 					ns->strays++;
 					rc = cand_push(c, &h, -1);
-				} else if (h.ref.index < (unsigned)e->k + e->m) {
-					size_t nr = blk_rank(objc_blk(oc), h.ref.block_id, rank);
+				} else if (h.ref.index < (unsigned)e->k + e->m && !e->queued) {
+					/* (A queued block's home is not known -- the
+					 * queue keeps no class -- and the shard deletes
+					 * every copy of it anyway.) */
+					size_t nr =
+					    blk_rank(objc_blk(oc), h.ref.block_id, e->cls, rank);
 
-					if (h.ref.index < nr && rank[h.ref.index] != j) {
+					/* A home that is out keeps its copies
+					 * (they still verify), but the ones
+					 * made elsewhere stand in for them. */
+					if (h.ref.index < nr && rank[h.ref.index] != j &&
+					    (out == NULL || !out[rank[h.ref.index]])) {
 						ns->surplus++;
 						rc = cand_push(c, &h, (long)rank[h.ref.index]);
 					}
@@ -422,9 +440,9 @@ int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 			log_warn("gc.node", "node %u is down: not swept", ns->node_id);
 			continue;
 		}
-		rc = list_node(oc, j, &mk, &c, ns, rank);
+		rc = list_node(oc, j, &mk, o->out, &c, ns, rank);
 		if (rc == 0) {
-			rc = confirm_surplus(cl, &c, cfg->n_nodes);
+			rc = confirm_surplus(cl, &c, cfg->n_nodes, st->node);
 		}
 		if (rc == 0) {
 			rc = sweep_node(cl, j, o, &c, ns);
@@ -442,6 +460,9 @@ int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 		st->deleted += ns->deleted;
 		st->young += ns->young;
 		st->bytes += ns->bytes;
+	}
+	for (size_t j = 0; j < cfg->n_nodes; j++) {
+		st->homeless += st->node[j].homeless;
 	}
 	free(mk.v);
 	free(rank);

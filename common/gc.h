@@ -10,7 +10,9 @@
  *     full in this run);
  * and the node finds its file older than the grace period (the node's own
  * clock decides, FRAG_CHECK sweep).  A fragment of a known block on its
- * home node is never deleted.
+ * home node is never deleted, nor a hand-off whose home is out (objfsctl
+ * node out, the cluster map: gc_opts.out): the out node's own copies
+ * still verify intact, and the hand-offs are what stands in for them.
  *
  * The contract with writers: a block's fragments are written before the
  * record that references it commits, and that commit comes within the
@@ -27,7 +29,9 @@
 
 struct gc_opts {
 	uint32_t grace_s;
-	int dry_run; /* find and age-check only: nothing is deleted */
+	int dry_run;	    /* find and age-check only: nothing is deleted */
+	const uint8_t *out; /* NULL, or per node index of the config: 1 when
+			     * the node is out (its hand-offs are kept) */
 };
 
 struct gc_node_stats {
@@ -36,6 +40,9 @@ struct gc_node_stats {
 	uint64_t listed;  /* fragments it holds */
 	uint64_t strays;  /* fragments of blocks no shard knows */
 	uint64_t surplus; /* hand-offs whose home copy is intact */
+	/* As a home: fragments a hand-off elsewhere holds but this node, up,
+	 * lacks (or holds damaged): a repair of its homes writes them back. */
+	uint64_t homeless;
 	uint64_t deleted; /* removed (dry run: would be) */
 	uint64_t young;	  /* candidates kept: younger than the grace period */
 	uint64_t bytes;	  /* bytes of the deleted ones */
@@ -45,7 +52,7 @@ struct gc_stats {
 	uint64_t buckets, blocks; /* marked */
 	size_t n_nodes;
 	struct gc_node_stats *node; /* n_nodes entries, malloc'd: gc_stats_free */
-	uint64_t listed, strays, surplus, deleted, young, bytes;
+	uint64_t listed, strays, surplus, deleted, young, bytes, homeless;
 };
 
 /* Runs one mark and sweep.  Returns 0, or the error that stopped it

@@ -384,6 +384,27 @@ int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_
 	return rc;
 }
 
+int mc_readdir_c(struct mc *mc, uint64_t dir, uint64_t cookie, uint32_t max, mc_dirent_c_fn fn,
+		 void *arg, int *more)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	wr_u64(&w, dir);
+	wr_u64(&w, cookie);
+	wr_u32(&w, max);
+	wr_u8(&w, 1);
+	rc = call(mc, MSG_META_READDIR_C, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_readdir_c(r.reply, r.reply_len, max, cookie, fn, arg, more);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
 int mc_readlink(struct mc *mc, uint64_t ino, char *buf, size_t cap)
 {
 	struct wr w;
@@ -496,6 +517,38 @@ int mc_statfs(struct mc *mc, struct mc_statfs *st)
 	wr_free(&w);
 	if (rc == 0) {
 		rc = mr_statfs(r.reply, r.reply_len, st);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_block_stats(struct mc *mc, struct mc_block_stats *st)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	rc = call(mc, MSG_META_BLOCK_STATS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_block_stats(r.reply, r.reply_len, st);
+	}
+	cl_req_release(&r);
+	return rc;
+}
+
+int mc_node_map(struct mc *mc, struct meta_node_row *out, size_t max)
+{
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	begin(mc, &w);
+	rc = call(mc, MSG_META_NODE_MAP, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_node_map(r.reply, r.reply_len, out, max);
 	}
 	cl_req_release(&r);
 	return rc;
@@ -679,8 +732,8 @@ int mc_lock_cancel(struct mc *mc, uint64_t session, uint64_t wait_id)
 	return rc;
 }
 
-int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
-	    void *arg, int *more)
+static int list_call(struct mc *mc, int type, const char *prefix, const char *after, uint32_t max,
+		     mc_list_fn fn, void *arg, int *more)
 {
 	struct wr w;
 	struct cl_req r;
@@ -690,7 +743,7 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
 	wr_str(&w, prefix);
 	wr_str(&w, after);
 	wr_u32(&w, max);
-	rc = call(mc, MSG_META_LIST, &w, &r);
+	rc = call(mc, type, &w, &r);
 	wr_free(&w);
 	if (rc == 0) {
 		rc = mr_list(r.reply, r.reply_len, max, fn, arg, more);
@@ -699,15 +752,32 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
 	return rc;
 }
 
+int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, mc_list_fn fn,
+	    void *arg, int *more)
+{
+	return list_call(mc, MSG_META_LIST, prefix, after, max, fn, arg, more);
+}
+
 static int list_fetch(void *src, const char *prefix, const char *after, uint32_t max,
 		      lst_entry_fn fn, void *arg, int *more)
 {
 	return mc_list(src, prefix, after, max, fn, arg, more);
 }
 
+static int list_fetch_d(void *src, const char *prefix, const char *after, uint32_t max,
+			lst_entry_fn fn, void *arg, int *more)
+{
+	return list_call(src, MSG_META_LIST_D, prefix, after, max, fn, arg, more);
+}
+
 int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg)
 {
 	return lst_walk(list_fetch, mc, prefix, max, fn, arg);
+}
+
+int mc_list_each_delim(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg)
+{
+	return lst_walk(list_fetch_d, mc, prefix, max, fn, arg);
 }
 
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg)

@@ -49,6 +49,15 @@ int mc_resolve(struct mc *mc, const char *path, struct meta_attr *out);
 typedef int (*mc_dirent_fn)(void *arg, const char *name, const struct meta_attr *attr);
 int mc_readdir(struct mc *mc, uint64_t dir, const char *after, uint32_t max, mc_dirent_fn fn,
 	       void *arg, int *more);
+/* META_READDIR_C: up to max entries of dir after resume cookie `cookie`
+ * (0: from the start), in cookie order, each with its cookie (a hash of
+ * the name, >= META_COOKIE_FIRST): a listing resumed at an entry's cookie
+ * neither repeats nor skips an entry that stayed, whatever was added or
+ * removed meanwhile.  Returns the count; sets *more. */
+typedef int (*mc_dirent_c_fn)(void *arg, const char *name, uint64_t cookie,
+			      const struct meta_attr *attr);
+int mc_readdir_c(struct mc *mc, uint64_t dir, uint64_t cookie, uint32_t max, mc_dirent_c_fn fn,
+		 void *arg, int *more);
 
 /* The target of symlink ino, NUL-terminated in buf; returns its length,
  * -ENAMETOOLONG if it does not fit in cap bytes, -OBJ_EPROTO for a reply
@@ -79,8 +88,22 @@ int mc_extents_all(struct mc *mc, uint64_t ino, struct meta_extent **ext, size_t
 struct mc_statfs {
 	uint64_t files, bytes;
 	uint32_t chunk_size, inline_max;
+	uint8_t codec; /* BLK_CODEC_* for new blocks */
 };
 int mc_statfs(struct mc *mc, struct mc_statfs *st);
+
+/* META_BLOCK_STATS: the blocks the bucket references, compressed or not,
+ * their bytes as written and as stored, and the codec for new blocks. */
+struct mc_block_stats {
+	uint64_t blocks, compressed, bytes, stored;
+	uint8_t codec;
+};
+int mc_block_stats(struct mc *mc, struct mc_block_stats *st);
+
+/* META_NODE_MAP (mc of the catalog, bucket ""): the cluster map's rows,
+ * up to max (META_NODE_MAP_MAX is enough) into out; a node without a row
+ * is up.  Needs an admin key.  Returns the count or a negative errno. */
+int mc_node_map(struct mc *mc, struct meta_node_row *out, size_t max);
 
 /* META_QUOTA (what and ino as in meta.h): fills at most max quotas;
  * returns the count (-ENODATA: no such quota), *more set if a list goes
@@ -110,6 +133,9 @@ int mc_list(struct mc *mc, const char *prefix, const char *after, uint32_t max, 
  * pages that do not advance are -OBJ_EPROTO; fn's positive return stops
  * the walk and is returned. */
 int mc_list_each(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg);
+/* The same with '/' as delimiter (META_LIST_D): a directory below the
+ * prefix's own comes once, as "path/" with size 0, and is not entered. */
+int mc_list_each_delim(struct mc *mc, const char *prefix, uint32_t max, mc_list_fn fn, void *arg);
 
 /* Catalog: bucket names (mc opened with bucket ""). */
 int mc_buckets(struct mc *mc, mc_list_fn fn, void *arg);

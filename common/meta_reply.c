@@ -62,6 +62,47 @@ int mr_readdir(const uint8_t *p, size_t n, uint32_t max, mc_dirent_fn fn, void *
 	return rc < 0 ? rc : (int)cnt;
 }
 
+int mr_readdir_c(const uint8_t *p, size_t n, uint32_t max, uint64_t after, mc_dirent_c_fn fn,
+		 void *arg, int *more)
+{
+	char name[META_NAME_MAX + 1];
+	struct meta_attr a;
+	uint64_t c, prev = after;
+	struct rd rd;
+	uint32_t cnt;
+	int rc = 0;
+
+	rd_init(&rd, p, n);
+	cnt = rd_u32(&rd);
+	if (cnt > max || cnt > META_READDIR_MAX) {
+		rc = -OBJ_EPROTO;
+	}
+	/* Decode and check everything before calling back.  Equal cookies
+	 * may follow each other (a hash collision), never fall. */
+	for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
+		rd_str(&rd, name, sizeof(name));
+		c = rd_u64(&rd);
+		meta_get_attr(&rd, &a);
+		if (c < META_COOKIE_FIRST || c > INT64_MAX || c < prev || (i == 0 && c == after)) {
+			rc = -OBJ_EPROTO;
+		}
+		prev = c;
+	}
+	*more = rd_u8(&rd);
+	if (rc == 0 && (!rd_done(&rd) || (*more && cnt == 0))) {
+		rc = -OBJ_EPROTO;
+	}
+	rd_init(&rd, p, n);
+	rd_u32(&rd);
+	for (uint32_t i = 0; rc == 0 && i < cnt; i++) {
+		rd_str(&rd, name, sizeof(name));
+		c = rd_u64(&rd);
+		meta_get_attr(&rd, &a);
+		rc = fn(arg, name, c, &a);
+	}
+	return rc < 0 ? rc : (int)cnt;
+}
+
 int mr_readlink(const uint8_t *p, size_t n, char *buf, size_t cap)
 {
 	const uint8_t *t;
@@ -198,10 +239,50 @@ int mr_statfs(const uint8_t *p, size_t n, struct mc_statfs *st)
 	st->bytes = rd_u64(&rd);
 	st->chunk_size = rd_u32(&rd);
 	st->inline_max = rd_u32(&rd);
-	if (!rd_done(&rd) || st->chunk_size == 0 || st->chunk_size > MSG_BLOCK_MAX) {
+	st->codec = rd_u8(&rd);
+	if (!rd_done(&rd) || st->chunk_size == 0 || st->chunk_size > MSG_BLOCK_MAX ||
+	    st->codec >= BLK_CODEC_MAX) {
 		return -OBJ_EPROTO;
 	}
 	return 0;
+}
+
+int mr_block_stats(const uint8_t *p, size_t n, struct mc_block_stats *st)
+{
+	struct rd rd;
+
+	rd_init(&rd, p, n);
+	st->codec = rd_u8(&rd);
+	st->blocks = rd_u64(&rd);
+	st->compressed = rd_u64(&rd);
+	st->bytes = rd_u64(&rd);
+	st->stored = rd_u64(&rd);
+	if (!rd_done(&rd) || st->codec >= BLK_CODEC_MAX || st->compressed > st->blocks) {
+		return -OBJ_EPROTO;
+	}
+	return 0;
+}
+
+int mr_node_map(const uint8_t *p, size_t n, struct meta_node_row *out, size_t max)
+{
+	struct rd rd;
+	uint32_t cnt;
+
+	rd_init(&rd, p, n);
+	cnt = rd_u32(&rd);
+	if (!rd_ok(&rd) || cnt > META_NODE_MAP_MAX || cnt > max) {
+		return -OBJ_EPROTO;
+	}
+	for (uint32_t i = 0; i < cnt; i++) {
+		out[i].id = rd_u32(&rd);
+		out[i].state = rd_u8(&rd);
+		out[i].since_ns = (int64_t)rd_u64(&rd);
+		if (!rd_ok(&rd) || out[i].id == 0 || out[i].state > META_NODE_OUT ||
+		    (i > 0 && out[i].id <= out[i - 1].id)) {
+			return -OBJ_EPROTO;
+		}
+	}
+	return rd_done(&rd) ? (int)cnt : -OBJ_EPROTO;
 }
 
 int mr_list(const uint8_t *p, size_t n, uint32_t max, mc_list_fn fn, void *arg, int *more)
@@ -336,6 +417,7 @@ int mr_blocks(const uint8_t *p, size_t n, uint32_t max, struct meta_block_row *o
 		b->len = rd_u32(&rd);
 		b->csum = rd_u64(&rd);
 		out[i].refs = rd_u32(&rd);
+		b->cls = rd_u8(&rd);
 		/* The GC deletes fragments by these: only codable blocks. */
 		if (rd_ok(&rd) &&
 		    (b->k < 1 || b->k > EC_MAX_K || b->m > EC_MAX_M || b->len > MSG_BLOCK_MAX)) {

@@ -28,6 +28,12 @@ int mr_attr(const uint8_t *p, size_t n, struct meta_attr *out);
  * each until one returns non-zero; returns the count, or a negative
  * errno (fn's, or -OBJ_EPROTO). */
 int mr_readdir(const uint8_t *p, size_t n, uint32_t max, mc_dirent_fn fn, void *arg, int *more);
+/* META_READDIR_C's reply to a request for entries after `after`: cookies
+ * must rise and lie above `after` (else -OBJ_EPROTO, so a hostile reply
+ * cannot make a reader loop); fn gets each entry with its cookie.  Returns
+ * the count or a negative errno (fn's included). */
+int mr_readdir_c(const uint8_t *p, size_t n, uint32_t max, uint64_t after, mc_dirent_c_fn fn,
+		 void *arg, int *more);
 /* READLINK: the target into buf (cap bytes, NUL-terminated); its length,
  * -ENAMETOOLONG when buf is too small, or -OBJ_EPROTO. */
 int mr_readlink(const uint8_t *p, size_t n, char *buf, size_t cap);
@@ -43,6 +49,11 @@ int mr_extents(const uint8_t *p, size_t n, uint32_t max, struct meta_extent **ex
 	       struct meta_attr *attr, uint8_t **inl, size_t *inl_len);
 /* STATFS. */
 int mr_statfs(const uint8_t *p, size_t n, struct mc_statfs *st);
+/* BLOCK_STATS. */
+int mr_block_stats(const uint8_t *p, size_t n, struct mc_block_stats *st);
+/* META_NODE_MAP: up to max rows into out (rising ids, known states).
+ * Returns the count or -OBJ_EPROTO. */
+int mr_node_map(const uint8_t *p, size_t n, struct meta_node_row *out, size_t max);
 /* LIST and BUCKETS of at most max entries: calls fn for each as it is
  * decoded (an entry already delivered stays so when a later one is
  * malformed); more == NULL for a reply that cannot page (its flag must be

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../proto/meta.h"
+#include "clock.h"
 #include "err.h"
 #include "fileio.h"
 #include "log.h"
@@ -28,11 +29,16 @@ struct objc {
 	struct cl *cl;
 	struct blk *blk;
 	/* The chunk size and inline limit of the last bucket used: fixed when
-	 * a bucket is created, so one META_STATFS per bucket, not per object. */
+	 * a bucket is created, so one META_STATFS per bucket, not per object;
+	 * its codec may change (bucket set), so it is read again once the
+	 * answer is OBJ_GEO_TTL_MS old, as a mount does. */
 	pthread_mutex_t geo_mu;
 	char geo_bucket[MSG_NAME_MAX];
 	struct mc_statfs geo;
+	uint64_t geo_ms; /* clock_mono_ms of the answer */
 };
+
+#define OBJ_GEO_TTL_MS 5000
 
 int objc_open(const struct cfg *cfg, struct objc **out)
 {
@@ -69,7 +75,7 @@ static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, s
 	int rc = 0;
 
 	pthread_mutex_lock(&oc->geo_mu);
-	if (strcmp(oc->geo_bucket, bucket) == 0) {
+	if (strcmp(oc->geo_bucket, bucket) == 0 && clock_mono_ms() - oc->geo_ms < OBJ_GEO_TTL_MS) {
 		*st = oc->geo;
 		pthread_mutex_unlock(&oc->geo_mu);
 		return 0;
@@ -79,6 +85,7 @@ static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, s
 		pthread_mutex_lock(&oc->geo_mu);
 		snprintf(oc->geo_bucket, sizeof(oc->geo_bucket), "%s", bucket);
 		oc->geo = *st;
+		oc->geo_ms = clock_mono_ms();
 		pthread_mutex_unlock(&oc->geo_mu);
 	}
 	return rc;
@@ -110,6 +117,11 @@ static int run_op(struct objc *oc, const char *bucket, struct meta_op *op, struc
 
 int bucket_create(struct objc *oc, const char *bucket)
 {
+	return bucket_create_codec(oc, bucket, BLK_CODEC_NONE);
+}
+
+int bucket_create_codec(struct objc *oc, const char *bucket, uint8_t codec)
+{
 	struct meta_op *op;
 	struct meta_result res;
 	int rc;
@@ -137,12 +149,61 @@ int bucket_create(struct objc *oc, const char *bucket)
 	/* An empty name addresses the bucket's own shard; a name, the
 	 * catalog's entry for it. */
 	rc = run_op(oc, bucket, op, &res);
+	/* The codec before the catalog entry: a listed bucket has its own. */
+	if (rc == 0 && codec != BLK_CODEC_NONE) {
+		rc = bucket_set_codec(oc, bucket, codec);
+	}
 	if (rc == 0) {
-		op->op_id = 0;
+		memset(op, 0, sizeof(*op));
+		op->type = MOP_BUCKET_CREATE;
+		op->mode = S_IFDIR | 0755;
+		op->chunk_size = oc->cfg->block_size;
+		op->inline_max = oc->cfg->inline_max;
 		snprintf(op->name, sizeof(op->name), "%s", bucket);
 		rc = run_op(oc, "", op, &res);
 	}
 	free(op);
+	return rc;
+}
+
+int bucket_set_codec(struct objc *oc, const char *bucket, uint8_t codec)
+{
+	struct meta_op *op;
+	struct meta_result res;
+	int rc;
+
+	if (msg_check_bucket(bucket) != 0 || codec >= BLK_CODEC_MAX) {
+		return -EINVAL;
+	}
+	if ((op = calloc(1, sizeof(*op))) == NULL) {
+		return -ENOMEM;
+	}
+	op->type = MOP_BUCKET_COMPRESS;
+	op->mode = codec;
+	rc = run_op(oc, bucket, op, &res);
+	free(op);
+	/* This client's own next writes follow at once. */
+	pthread_mutex_lock(&oc->geo_mu);
+	if (rc == 0 && strcmp(oc->geo_bucket, bucket) == 0) {
+		oc->geo.codec = codec;
+	}
+	pthread_mutex_unlock(&oc->geo_mu);
+	return rc;
+}
+
+int bucket_block_stats(struct objc *oc, const char *bucket, struct mc_block_stats *st)
+{
+	struct mc *mc;
+	int rc;
+
+	if (msg_check_bucket(bucket) != 0) {
+		return -EINVAL;
+	}
+	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0) {
+		return rc;
+	}
+	rc = mc_block_stats(mc, st);
+	mc_close(mc);
 	return rc;
 }
 
@@ -297,7 +358,7 @@ static int put_src(struct objc *oc, const char *bucket, const char *key, struct 
 			ext = ne;
 		}
 		memset(&ext[n_ext], 0, sizeof(ext[n_ext]));
-		rc = blk_put(oc->blk, chunk, (size_t)n, p, &ext[n_ext].blk);
+		rc = blk_put_codec(oc->blk, chunk, (size_t)n, p, st.codec, &ext[n_ext].blk);
 		if (rc != 0) {
 			break;
 		}
@@ -549,7 +610,8 @@ static int list_cb(void *arg, const char *path, uint64_t size, int64_t mtime_ns)
 	return la->fn(la->arg, &e);
 }
 
-int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg)
+static int list_any(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn,
+		    void *arg, int delim)
 {
 	struct list_arg la = {fn, arg};
 	struct mc *mc = NULL;
@@ -561,9 +623,20 @@ int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_f
 	if ((rc = mc_open(oc->cl, bucket, &mc)) != 0) {
 		return rc;
 	}
-	rc = mc_list_each(mc, prefix, LIST_PAGE, list_cb, &la);
+	rc = (delim ? mc_list_each_delim : mc_list_each)(mc, prefix, LIST_PAGE, list_cb, &la);
 	mc_close(mc);
 	return rc;
+}
+
+int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg)
+{
+	return list_any(oc, bucket, prefix, fn, arg, 0);
+}
+
+int obj_list_delim(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn,
+		   void *arg)
+{
+	return list_any(oc, bucket, prefix, fn, arg, 1);
 }
 
 /* Blocks repaired at once: each waits on round trips (verify, read k

@@ -13,6 +13,7 @@
 #include "blockio.h"
 #include "client.h"
 #include "config.h"
+#include "meta_client.h"
 
 struct objc;
 
@@ -25,6 +26,14 @@ struct blk *objc_blk(struct objc *oc);
 /* Creates a bucket: its shard (root directory) and its catalog entry.
  * -EEXIST if it exists, -EINVAL for a bad name. */
 int bucket_create(struct objc *oc, const char *bucket);
+/* As bucket_create, its blocks compressed with codec (BLK_CODEC_*). */
+int bucket_create_codec(struct objc *oc, const char *bucket, uint8_t codec);
+/* The codec of the blocks written to bucket from now on (stored blocks
+ * keep theirs; mounts follow within STORE_CODEC_TTL_MS).  -ENOENT for no
+ * such bucket, -EINVAL for a bad name or codec. */
+int bucket_set_codec(struct objc *oc, const char *bucket, uint8_t codec);
+/* The bucket's blocks: how many are compressed, bytes written and stored. */
+int bucket_block_stats(struct objc *oc, const char *bucket, struct mc_block_stats *st);
 /* Removes a bucket; -ENOTEMPTY unless it is empty or force is set (then
  * every file goes and its blocks are collected). */
 int bucket_remove(struct objc *oc, const char *bucket, int force);
@@ -54,6 +63,10 @@ struct obj_entry {
  * bytewise path order; stops early if fn returns nonzero (and returns it). */
 typedef int (*obj_list_fn)(void *arg, const struct obj_entry *e);
 int obj_list(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn, void *arg);
+/* The same with '/' as delimiter, folded by the shard: a directory below
+ * PREFIX's own comes once as "dir/" (size 0) and is not walked. */
+int obj_list_delim(struct objc *oc, const char *bucket, const char *prefix, obj_list_fn fn,
+		   void *arg);
 
 /* Puts every fragment of every file of bucket back on its home node
  * (blk_repair on each block, 8 blocks at a time).  Fills what it did; returns 0 or the first

@@ -57,6 +57,9 @@ int ctl_cmd_get(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rm(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ls(struct ctl *c, int argc, char **argv);
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv);
+/* objfsctl bucket info (ctl_compress.c): prints the codec and block
+ * statistics of bucket; 0 or the query's error (printed by the caller). */
+int ctl_bucket_info(struct objc *oc, const char *bucket, int json);
 int ctl_cmd_node(struct ctl *c, int argc, char **argv);
 int ctl_cmd_repair(struct ctl *c, int argc, char **argv);
 int ctl_cmd_scrub(struct ctl *c, int argc, char **argv);
@@ -71,6 +74,8 @@ int ctl_cmd_snapshot(struct ctl *c, int argc, char **argv);
 int ctl_cmd_trash(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stats(struct ctl *c, int argc, char **argv);
 int ctl_cmd_key(struct ctl *c, int argc, char **argv);
+int ctl_cmd_class(struct ctl *c, int argc, char **argv);
+int ctl_cmd_warmup(struct ctl *c, int argc, char **argv);
 /* Creates key name in the catalog (caps and bucket as keys.h checks
  * them), waits until every reachable node knows it, and writes its key
  * file to out.  0, -EEXIST, or the failure (printed by the caller). */

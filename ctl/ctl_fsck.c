@@ -12,6 +12,7 @@
 #include "../common/gc.h"
 #include "../common/meta_client.h"
 #include "ctl.h"
+#include "ctl_drain.h"
 #include "ctl_maint.h"
 
 static void fsck_usage(FILE *f)
@@ -229,8 +230,9 @@ static void gc_usage(FILE *f)
 		   "missed) and surplus hand-off copies whose home copy is intact.  A\n"
 		   "fragment younger than the grace period is kept (its block's commit may\n"
 		   "be on its way); a fragment of a known block on its home node is never\n"
-		   "deleted.  Every bucket must be readable from its shard's leader, or\n"
-		   "nothing is deleted; nodes that are down are skipped.\n\n"
+		   "deleted, nor a copy standing in for a node that the cluster map has\n"
+		   "out (objfsctl node out).  Every bucket and the cluster map must be\n"
+		   "readable, or nothing is deleted; nodes that are down are skipped.\n\n"
 		   "  -n, --dry-run        list what would be deleted; delete nothing\n"
 		   "  -g, --grace SECONDS  keep fragments younger than this (default: the\n"
 		   "                       config's gc_grace, one day unless set)\n"
@@ -248,8 +250,9 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 	struct gc_opts o = {0};
 	struct gc_stats st;
 	struct objc *oc;
+	uint8_t *out;
 	long grace = -1;
-	int json = 0, ch, rc;
+	int json = 0, ch, rc, n_out;
 	char hb[32];
 
 	while ((ch = getopt_long(argc, argv, "ng:h", opts, NULL)) != -1) {
@@ -291,19 +294,37 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 	}
 	o.grace_s = grace >= 0 ? (uint32_t)grace : (uint32_t)c->cfg.gc_grace_s;
 	cl_wait_connected(objc_cl(oc), 2000);
+	/* As the automatic sweep: nothing that stands in for a node that is
+	 * out goes (the catalog's cluster map says which are). */
+	out = calloc(c->cfg.n_nodes, 1);
+	n_out = out == NULL ? -ENOMEM : ctl_nodes_out(c, oc, out);
+	if (n_out < 0) {
+		fprintf(stderr, "objfsctl gc: cannot read the cluster map: %s; nothing deleted\n",
+			obj_strerror(n_out));
+		objc_close(oc);
+		free(out);
+		return CTL_FAIL;
+	}
+	o.out = out;
 	rc = gc_run(oc, &o, &st);
 	objc_close(oc);
 	if (rc != 0) {
 		fprintf(stderr, "objfsctl gc: %s%s\n", obj_strerror(rc),
 			st.node != NULL ? "; nothing deleted" : "");
 		gc_stats_free(&st);
+		free(out);
 		return CTL_FAIL;
 	}
 	if (json) {
-		printf(
-		    "{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,\"nodes\":[",
-		    o.dry_run ? "true" : "false", o.grace_s, (unsigned long long)st.buckets,
-		    (unsigned long long)st.blocks);
+		printf("{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,\"out\":[",
+		       o.dry_run ? "true" : "false", o.grace_s, (unsigned long long)st.buckets,
+		       (unsigned long long)st.blocks);
+		for (size_t j = 0, k = 0; j < c->cfg.n_nodes; j++) {
+			if (out[j]) {
+				printf("%s%u", k++ ? "," : "", c->cfg.nodes[j].id);
+			}
+		}
+		printf("],\"nodes\":[");
 		for (size_t j = 0; j < st.n_nodes; j++) {
 			const struct gc_node_stats *ns = &st.node[j];
 
@@ -326,6 +347,11 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 			if (!ns->up) {
 				printf("node %u: not swept (down or failed)\n", ns->node_id);
 			}
+			if (j < c->cfg.n_nodes && out[j]) {
+				printf("node %u is out: the copies standing in for its fragments "
+				       "are kept\n",
+				       ns->node_id);
+			}
 		}
 		printf(
 		    "gc%s: %llu blocks marked in %llu buckets; %llu fragments listed: %llu "
@@ -337,5 +363,6 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 		    ctl_human(st.bytes, hb, sizeof(hb)), (unsigned long long)st.young, o.grace_s);
 	}
 	gc_stats_free(&st);
+	free(out);
 	return CTL_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/compress.h"
 #include "../common/err.h"
 #include "ctl.h"
 #include "json.h"
@@ -234,7 +235,8 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 		       "key order, one per line: size in bytes, then the key.\n"
 		       "  -d, --delimiter  S3-style with '/' as delimiter: keys that go on past\n"
 		       "                   the next '/' after PREFIX are shown once as a common\n"
-		       "                   prefix, marked PRE (like directories).\n"
+		       "                   prefix, marked PRE (like directories; folded by the\n"
+		       "                   shard, so as fast as the level listed).\n"
 		       "  --json           one JSON document (schema in objfsctl(8)).\n");
 		return CTL_OK;
 	}
@@ -273,7 +275,9 @@ int ctl_cmd_ls(struct ctl *c, int argc, char **argv)
 		jw_bool(&jw, "delimiter", ls.delim);
 		jw_arr(&jw, "entries");
 	}
-	rc = obj_list(oc, bucket, ls.prefix, print_entry, &ls);
+	/* With -d the shard folds each directory into one entry: a listing
+	 * of a bucket's root costs its top level, not every key below. */
+	rc = (ls.delim ? obj_list_delim : obj_list)(oc, bucket, ls.prefix, print_entry, &ls);
 	objc_close(oc);
 	if (json) {
 		jw_end(&jw);
@@ -301,13 +305,21 @@ static int print_bucket(void *arg, const char *name)
 
 static void bucket_usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl bucket create BUCKET\n"
+	fprintf(f, "Usage: objfsctl bucket create [--compress CODEC] BUCKET\n"
+		   "       objfsctl bucket set --compress CODEC BUCKET\n"
+		   "       objfsctl bucket info [--json] BUCKET\n"
 		   "       objfsctl bucket ls [--json]\n"
 		   "       objfsctl bucket rm [-f|--force] BUCKET\n"
 		   "Create, list or remove buckets.  A bucket name is 1-63 characters of\n"
 		   "a-z, 0-9, '.' and '-', starting with a letter or digit.  'rm' refuses a\n"
 		   "bucket that still holds files unless --force is given, which removes\n"
-		   "every file and frees its blocks.  'ls --json' prints {\"buckets\": [...]}.\n");
+		   "every file and frees its blocks.  'ls --json' prints {\"buckets\": [...]}.\n"
+		   "--compress zstd|lz4|none (default none) compresses each block written\n"
+		   "from then on before erasure coding, storing raw any block that would\n"
+		   "not shrink by a tenth; 'set' changes it for new writes (mounts follow\n"
+		   "within 5 s; stored blocks keep theirs).  'info' prints the codec and\n"
+		   "the bucket's blocks: how many are compressed, bytes as written and as\n"
+		   "stored, and their ratio.\n");
 }
 
 int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
@@ -315,11 +327,13 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"force", no_argument, NULL, 'f'},
 	    {"json", no_argument, NULL, 'J'},
+	    {"compress", required_argument, NULL, 'z'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *action, *bucket;
+	const char *action, *bucket, *codec_name = NULL;
 	struct objc *oc;
 	struct jw jw;
+	uint8_t codec = BLK_CODEC_NONE;
 	int force = 0, json = 0, rc, o, n;
 
 	if (ctl_is_help(argc, argv)) {
@@ -331,6 +345,8 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 			force = 1;
 		} else if (o == 'J') {
 			json = 1;
+		} else if (o == 'z') {
+			codec_name = optarg;
 		} else {
 			bucket_usage(stderr);
 			return CTL_USAGE;
@@ -340,9 +356,18 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 	action = n >= 1 ? argv[optind] : "";
 	bucket = n >= 2 ? argv[optind + 1] : NULL;
 	if (!((strcmp(action, "create") == 0 && n == 2) || (strcmp(action, "ls") == 0 && n == 1) ||
-	      (strcmp(action, "rm") == 0 && n == 2)) ||
-	    (force && strcmp(action, "rm") != 0) || (json && strcmp(action, "ls") != 0)) {
+	      (strcmp(action, "rm") == 0 && n == 2) || (strcmp(action, "set") == 0 && n == 2) ||
+	      (strcmp(action, "info") == 0 && n == 2)) ||
+	    (force && strcmp(action, "rm") != 0) ||
+	    (json && strcmp(action, "ls") != 0 && strcmp(action, "info") != 0) ||
+	    (codec_name != NULL && strcmp(action, "create") != 0 && strcmp(action, "set") != 0) ||
+	    (codec_name == NULL && strcmp(action, "set") == 0)) {
 		bucket_usage(stderr);
+		return CTL_USAGE;
+	}
+	if (codec_name != NULL && cz_parse(codec_name, &codec) != 0) {
+		fprintf(stderr, "objfsctl bucket: unknown codec '%s' (zstd, lz4 or none)\n",
+			codec_name);
 		return CTL_USAGE;
 	}
 	if (bucket != NULL && msg_check_bucket(bucket) != 0) {
@@ -353,7 +378,11 @@ int ctl_cmd_bucket(struct ctl *c, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	if (strcmp(action, "create") == 0) {
-		rc = bucket_create(oc, bucket);
+		rc = bucket_create_codec(oc, bucket, codec);
+	} else if (strcmp(action, "set") == 0) {
+		rc = bucket_set_codec(oc, bucket, codec);
+	} else if (strcmp(action, "info") == 0) {
+		rc = ctl_bucket_info(oc, bucket, json);
 	} else if (strcmp(action, "rm") == 0) {
 		rc = bucket_remove(oc, bucket, force);
 	} else if (json) {

@@ -1,13 +1,16 @@
-/* ctl_status.c: objfsctl status: one PING to every node, in parallel. */
+/* ctl_status.c: objfsctl status: one PING to every node, in parallel, the
+ * cluster map of the catalog and the replicas of every shard. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../common/client.h"
 #include "../common/err.h"
 #include "../common/meta_client.h"
 #include "ctl.h"
+#include "ctl_drain.h"
 #include "json.h"
 
 /* A node that does not answer within this is shown as down. */
@@ -147,6 +150,81 @@ static void print_shards(struct ctl *c, struct cl *cl, struct jw *w)
 	free(t);
 }
 
+static const char *map_state_name(uint8_t state)
+{
+	static const char *const names[] = {"up", "down", "gone", "out"};
+
+	return state <= META_NODE_OUT ? names[state] : "?";
+}
+
+/* Prints the cluster map of the catalog (META_NODE_MAP): each configured
+ * node's state as automatic repair and objfsctl node out/in recorded it
+ * (up; down since T; gone: down past repair_after, being rebuilt; out).
+ * As the "cluster_map" member of w when w is not NULL. */
+static void print_map(struct ctl *c, struct cl *cl, struct jw *w)
+{
+	struct meta_node_row *rows = calloc(META_NODE_MAP_MAX, sizeof(*rows));
+	struct mc *mc = NULL;
+	int n = rows == NULL ? -ENOMEM : mc_open(cl, "", &mc);
+
+	if (n == 0) {
+		n = mc_node_map(mc, rows, META_NODE_MAP_MAX);
+		mc_close(mc);
+	}
+	if (n < 0) {
+		if (w != NULL) {
+			jw_null(w, "cluster_map");
+			jw_str(w, "cluster_map_error", obj_strerror(n));
+		} else {
+			printf("\ncluster map: cannot read it from the catalog: %s\n",
+			       obj_strerror(n));
+		}
+		free(rows);
+		return;
+	}
+	if (w != NULL) {
+		jw_arr(w, "cluster_map");
+	} else {
+		printf("\n%-5s %-6s %s\n", "NODE", "MAP", "SINCE");
+	}
+	for (size_t i = 0; i < c->cfg.n_nodes; i++) {
+		uint32_t id = c->cfg.nodes[i].id;
+		const struct meta_node_row *r = NULL;
+		char when[32] = "-";
+
+		for (int j = 0; j < n; j++) {
+			if (rows[j].id == id) {
+				r = &rows[j];
+			}
+		}
+		if (r != NULL && r->since_ns > 0) {
+			time_t t = (time_t)(r->since_ns / 1000000000);
+			struct tm tm;
+
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+		}
+		if (w != NULL) {
+			jw_obj(w, NULL);
+			jw_u64(w, "node", id);
+			jw_str(w, "state", map_state_name(r != NULL ? r->state : META_NODE_UP));
+			if (r != NULL && r->since_ns > 0) {
+				jw_u64(w, "since_ns", (uint64_t)r->since_ns);
+				jw_str(w, "since", when);
+			} else {
+				jw_null(w, "since");
+			}
+			jw_end(w);
+		} else {
+			printf("%-5u %-6s %s\n", id,
+			       map_state_name(r != NULL ? r->state : META_NODE_UP), when);
+		}
+	}
+	if (w != NULL) {
+		jw_end(w);
+	}
+	free(rows);
+}
+
 static void json_node(struct jw *w, const struct cfg_node *n, const struct node_status *st,
 		      const char *error)
 {
@@ -185,8 +263,11 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 		       "Ask every node of the cluster for its state and print one line per node:\n"
 		       "id, address, zone, up or down, disk used and free, fragment count, and\n"
 		       "the counts of refused (unauthenticated or malformed) requests.  Then\n"
-		       "one line per replica of every metadata shard: its node, Raft role,\n"
-		       "term, commit and applied index, and its lag behind the leader's log.\n"
+		       "the cluster map the catalog keeps: each node up, down (not answering\n"
+		       "the catalog leader) or gone (down longer than repair_after, being\n"
+		       "rebuilt) since a time, or out (objfsctl node out).  Then one line per\n"
+		       "replica of every metadata shard: its node, Raft role, term, commit\n"
+		       "and applied index, and its lag behind the leader's log.\n"
 		       "  --json  one JSON document instead (schema in objfsctl(8))\n"
 		       "Exit status 0 when every node is up, 1 otherwise.\n");
 		return CTL_OK;
@@ -269,6 +350,7 @@ int ctl_cmd_status(struct ctl *c, int argc, char **argv)
 	} else {
 		printf("%zu of %zu nodes up\n", up, c->cfg.n_nodes);
 	}
+	print_map(c, cl, w);
 	print_shards(c, cl, w);
 	if (w != NULL) {
 		jw_finish(w);
@@ -327,8 +409,11 @@ static void node_usage(FILE *f)
 		   "out: move every metadata shard replica off node ID, one Raft\n"
 		   "membership change at a time (a replacement chosen by rendezvous\n"
 		   "order is added and caught up before ID is removed).\n"
+		   "Then rebuilds every fragment the node is home to on other nodes\n"
+		   "and says whether the node can be removed.\n"
 		   "in: give node ID back the replicas rendezvous placement assigns it,\n"
-		   "removing the stand-ins.  Fragments are not moved by either.\n"
+		   "removing the stand-ins, then write its missing fragments back to it\n"
+		   "and delete the copies that stood in for them (once gc_grace old).\n"
 		   "  --json  report the changes as one JSON document (objfsctl(8))\n");
 }
 
@@ -431,10 +516,15 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 	}
 	if (w != NULL) {
 		jw_end(w);
-		jw_bool(w, "failed", failed);
-		jw_finish(w);
 	}
 	free(t);
 	cl_close(cl);
+	/* Fragments after replicas: a node out keeps serving reads of its
+	 * fragments until the rebuilt copies exist. */
+	failed |= ctl_drain(c, w, self, out) != 0;
+	if (w != NULL) {
+		jw_bool(w, "failed", failed);
+		jw_finish(w);
+	}
 	return failed ? CTL_FAIL : CTL_OK;
 }

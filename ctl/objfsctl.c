@@ -27,7 +27,7 @@ struct cmd {
 
 static const struct cmd cmds[] = {
     {"status", ctl_cmd_status, "show every node: up/down, address, zone, disk, fragments"},
-    {"bucket", ctl_cmd_bucket, "create, list or remove buckets"},
+    {"bucket", ctl_cmd_bucket, "create, list, inspect or remove buckets; set their compression"},
     {"put", ctl_cmd_put, "store a file (or stdin) as BUCKET/KEY"},
     {"get", ctl_cmd_get, "write BUCKET/KEY to a file (or stdout)"},
     {"rm", ctl_cmd_rm, "remove BUCKET/KEY"},
@@ -40,12 +40,14 @@ static const struct cmd cmds[] = {
     {"quota", ctl_cmd_quota, "limit bytes and inodes of a bucket or directory tree"},
     {"snapshot", ctl_cmd_snapshot, "make, list or remove read-only copies of a tree"},
     {"trash", ctl_cmd_trash, "keep deleted files for a while; list, restore, empty"},
-    {"node", ctl_cmd_node, "move metadata replicas off (out) or back onto (in) a node"},
+    {"node", ctl_cmd_node, "drain a node (out: replicas and fragments) or rebalance onto it (in)"},
     {"dev", ctl_cmd_dev, "start (up) or stop (down) a local cluster on loopback"},
     {"bench", ctl_cmd_bench, "measure put/get throughput and latency; compare with a baseline"},
     {"plan", ctl_cmd_plan, "capacity planning: growth of files, bytes and requests, nodes needed"},
     {"stats", ctl_cmd_stats, "live ops/s, MB/s, latency and errors from the nodes' metrics"},
     {"key", ctl_cmd_key, "create, list or revoke client keys"},
+    {"class", ctl_cmd_class, "storage classes: list, name one for a tree, move files into it"},
+    {"warmup", ctl_cmd_warmup, "fill a mount's disk cache with files or directories"},
 };
 
 static void usage(FILE *f)

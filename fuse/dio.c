@@ -238,6 +238,22 @@ static void invalidate(struct dio *d, uint64_t ino, uint64_t off, size_t n)
 	pthread_mutex_unlock(&d->mu);
 }
 
+void dio_inval_inode(struct dio *d, uint64_t ino)
+{
+	struct dio_inval *iv = calloc(1, sizeof(*iv));
+
+	if (iv == NULL) {
+		return;
+	}
+	iv->wi.fn = run_inval;
+	iv->d = d;
+	iv->ino = ino;
+	iv->abandoned = 1; /* nobody waits: run_inval frees it */
+	if (workq_push(d->invq, &iv->wi) != 0) {
+		free(iv);
+	}
+}
+
 static void finish_write(struct workq_item *it)
 {
 	struct dio_write *w = (struct dio_write *)it;

@@ -54,4 +54,11 @@ void dio_read_end(struct dio *d, struct dio_read *r);
  * is clean. */
 void dio_write_done(struct dio *d, fuse_req_t req, uint64_t ino, uint64_t off, size_t n);
 
+/* Drops the kernel's cached pages and attributes of ino, on the
+ * invalidation thread, without waiting (a handle of ino failed with
+ * ESTALE: the pages may hold the version it read, and the next open must
+ * read the file as it is now).  Call after the reply: the kernel's
+ * invalidation waits for the page locks of READs in flight. */
+void dio_inval_inode(struct dio *d, uint64_t ino);
+
 #endif

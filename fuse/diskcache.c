@@ -3,7 +3,8 @@
  * it.  An entry is indexed once its file is complete (renamed into
  * place), and eviction unlinks the file: a reader that already opened it
  * still reads the old inode, and a reader that did not gets a miss.
- * Any thread. */
+ * Which file goes is cachepolicy.c's choice (ARC by default: blocks a
+ * stream read once give way before those read again).  Any thread. */
 #include "diskcache.h"
 
 #include <dirent.h>
@@ -26,11 +27,10 @@
 #define DC_BUCKETS 4096
 
 struct dc_ent {
+	struct cp_node node; /* first: the policy's handle (key: the id) */
 	uint8_t id[BLOCK_ID_LEN];
 	uint64_t size;
-	int64_t mtime; /* for the start-up ordering only */
 	struct dc_ent *hnext;
-	struct dc_ent *prev, *next; /* LRU: head = most recent */
 };
 
 struct dc {
@@ -38,7 +38,7 @@ struct dc {
 	uint64_t max_bytes;
 	pthread_mutex_t mu;
 	struct dc_ent *tab[DC_BUCKETS];
-	struct dc_ent *head, *tail;
+	struct cp cp; /* the entries' order; its bound is max_bytes */
 	uint64_t bytes, files;
 	uint64_t hits, misses, evictions; /* statistics */
 	unsigned tmp_seq;
@@ -63,34 +63,6 @@ static struct dc_ent *find(struct dc *dc, const uint8_t *id)
 	return e;
 }
 
-static void lru_unlink(struct dc *dc, struct dc_ent *e)
-{
-	if (e->prev != NULL) {
-		e->prev->next = e->next;
-	} else {
-		dc->head = e->next;
-	}
-	if (e->next != NULL) {
-		e->next->prev = e->prev;
-	} else {
-		dc->tail = e->prev;
-	}
-	e->prev = e->next = NULL;
-}
-
-static void lru_front(struct dc *dc, struct dc_ent *e)
-{
-	e->prev = NULL;
-	e->next = dc->head;
-	if (dc->head != NULL) {
-		dc->head->prev = e;
-	}
-	dc->head = e;
-	if (dc->tail == NULL) {
-		dc->tail = e;
-	}
-}
-
 static void path_of(const struct dc *dc, const uint8_t *id, char *out, size_t len)
 {
 	char hex[2 * BLOCK_ID_LEN + 1];
@@ -99,8 +71,9 @@ static void path_of(const struct dc *dc, const uint8_t *id, char *out, size_t le
 	snprintf(out, len, "%s/%s", dc->dir, hex);
 }
 
-/* Removes e from the index and its file from the disk.  Lock held. */
-static void drop(struct dc *dc, struct dc_ent *e)
+/* Removes e from the index and its file from the disk; evicted: pushed
+ * out by the bound (the policy remembers it).  Lock held. */
+static void drop(struct dc *dc, struct dc_ent *e, bool evicted)
 {
 	struct dc_ent **pp = &dc->tab[dc_hash(e->id)];
 	char path[PATH_MAX + 40];
@@ -111,7 +84,7 @@ static void drop(struct dc *dc, struct dc_ent *e)
 	if (*pp == e) {
 		*pp = e->hnext;
 	}
-	lru_unlink(dc, e);
+	cp_remove(&dc->cp, &e->node, evicted);
 	dc->bytes -= e->size;
 	dc->files--;
 	path_of(dc, e->id, path, sizeof(path));
@@ -121,14 +94,16 @@ static void drop(struct dc *dc, struct dc_ent *e)
 
 static void trim(struct dc *dc)
 {
-	while (dc->bytes > dc->max_bytes && dc->tail != NULL) {
-		drop(dc, dc->tail);
+	struct cp_node *n;
+
+	while (dc->bytes > dc->max_bytes && (n = cp_victim(&dc->cp, NULL)) != NULL) {
+		drop(dc, (struct dc_ent *)(void *)n, true);
 		dc->evictions++;
 	}
 }
 
 /* Lock held.  Returns the new entry or NULL. */
-static struct dc_ent *add(struct dc *dc, const uint8_t *id, uint64_t size, int64_t mtime)
+static struct dc_ent *add(struct dc *dc, const uint8_t *id, uint64_t size, enum cp_insert how)
 {
 	struct dc_ent *e = calloc(1, sizeof(*e));
 	size_t h = dc_hash(id);
@@ -138,10 +113,11 @@ static struct dc_ent *add(struct dc *dc, const uint8_t *id, uint64_t size, int64
 	}
 	memcpy(e->id, id, BLOCK_ID_LEN);
 	e->size = size;
-	e->mtime = mtime;
 	e->hnext = dc->tab[h];
 	dc->tab[h] = e;
-	lru_front(dc, e);
+	memcpy(e->node.key, id, BLOCK_ID_LEN);
+	e->node.size = size;
+	cp_insert(&dc->cp, &e->node, how);
 	dc->bytes += size;
 	dc->files++;
 	return e;
@@ -239,7 +215,7 @@ static int scan(struct dc *dc)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (find(dc, items[i].id) == NULL) {
-			add(dc, items[i].id, items[i].size, items[i].mtime);
+			add(dc, items[i].id, items[i].size, CP_DEMAND);
 		}
 	}
 	free(items);
@@ -247,6 +223,11 @@ static int scan(struct dc *dc)
 }
 
 int dc_open(const char *dir, uint64_t max_bytes, struct dc **out)
+{
+	return dc_open_policy(dir, CP_ARC, max_bytes, out);
+}
+
+int dc_open_policy(const char *dir, enum cp_policy policy, uint64_t max_bytes, struct dc **out)
 {
 	struct dc *dc;
 	struct stat st;
@@ -275,6 +256,12 @@ int dc_open(const char *dir, uint64_t max_bytes, struct dc **out)
 		return rc;
 	}
 	dc->max_bytes = max_bytes;
+	/* A fixed bound: the disk is what it is, memory pressure is not
+	 * its business. */
+	if ((rc = cp_init(&dc->cp, policy, max_bytes, max_bytes)) != 0) {
+		free(dc);
+		return rc;
+	}
 	pthread_mutex_init(&dc->mu, NULL);
 	if ((rc = scan(dc)) != 0) {
 		dc_close(dc);
@@ -290,12 +277,15 @@ void dc_close(struct dc *dc)
 	if (dc == NULL) {
 		return;
 	}
-	while (dc->head != NULL) {
-		struct dc_ent *e = dc->head;
+	for (size_t i = 0; i < DC_BUCKETS; i++) {
+		while (dc->tab[i] != NULL) {
+			struct dc_ent *e = dc->tab[i];
 
-		dc->head = e->next;
-		free(e);
+			dc->tab[i] = e->hnext;
+			free(e);
+		}
 	}
+	cp_fini(&dc->cp);
 	pthread_mutex_destroy(&dc->mu);
 	free(dc);
 }
@@ -328,8 +318,9 @@ int dc_get(struct dc *dc, const struct manifest_block *blk, uint8_t *buf)
 	pthread_mutex_lock(&dc->mu);
 	e = find(dc, blk->id);
 	if (e != NULL) {
-		lru_unlink(dc, e);
-		lru_front(dc, e);
+		/* Each get is a read the memory cache could not serve: a new
+		 * reference. */
+		cp_touch(&dc->cp, &e->node, true);
 		dc->hits++;
 	} else {
 		dc->misses++;
@@ -351,7 +342,7 @@ int dc_get(struct dc *dc, const struct manifest_block *blk, uint8_t *buf)
 		pthread_mutex_lock(&dc->mu);
 		e = find(dc, blk->id);
 		if (e != NULL) {
-			drop(dc, e);
+			drop(dc, e, false);
 		}
 		pthread_mutex_unlock(&dc->mu);
 		return -ENOENT;
@@ -378,6 +369,11 @@ static int write_full(int fd, const uint8_t *buf, size_t len)
 
 void dc_put(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf)
 {
+	dc_put_how(dc, blk, buf, false);
+}
+
+void dc_put_how(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf, bool warm)
+{
 	char path[PATH_MAX + 40], tmp[PATH_MAX + 80];
 	unsigned seq;
 	int fd, rc;
@@ -403,7 +399,8 @@ void dc_put(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf)
 		rc = -errno;
 	}
 	pthread_mutex_lock(&dc->mu);
-	if (rc == 0 && find(dc, blk->id) == NULL && add(dc, blk->id, blk->len, 0) == NULL) {
+	if (rc == 0 && find(dc, blk->id) == NULL &&
+	    add(dc, blk->id, blk->len, warm ? CP_FREQUENT : CP_DEMAND) == NULL) {
 		rc = -ENOMEM;
 	}
 	if (rc == 0) {
@@ -419,6 +416,16 @@ void dc_put(struct dc *dc, const struct manifest_block *blk, const uint8_t *buf)
 	}
 }
 
+bool dc_has(struct dc *dc, const struct manifest_block *blk)
+{
+	bool has;
+
+	pthread_mutex_lock(&dc->mu);
+	has = find(dc, blk->id) != NULL;
+	pthread_mutex_unlock(&dc->mu);
+	return has;
+}
+
 void dc_get_stats(struct dc *dc, struct dc_stats *out)
 {
 	pthread_mutex_lock(&dc->mu);
@@ -427,6 +434,7 @@ void dc_get_stats(struct dc *dc, struct dc_stats *out)
 	out->evictions = dc->evictions;
 	out->bytes = dc->bytes;
 	out->files = dc->files;
+	cp_get_stats(&dc->cp, &out->policy);
 	pthread_mutex_unlock(&dc->mu);
 }
 

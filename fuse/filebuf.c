@@ -31,6 +31,7 @@
  *   4. A block is discarded only if it never took part in a commit: a
  *      timed-out commit may still have been applied. */
 #include "filebuf.h"
+#include "filebuf_i.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,71 +53,7 @@
  * (max_dirty bounds chunks, not bytes), so growth never waits. */
 #define FB_MIN_BUF 4096u
 
-enum ch_state { CH_DIRTY, CH_UPLOADING, CH_STORED };
-
-struct chunk {
-	uint64_t idx;
-	struct fbuf *fb;
-	uint8_t *buf;	 /* cap bytes; NULL once STORED */
-	uint32_t cap;	 /* bytes allocated in buf (invariant 1) */
-	uint32_t len;	 /* bytes of the chunk that belong to the file */
-	uint32_t clen;	 /* older content to merge while !filled */
-	uint32_t w0, w1; /* bytes written while !filled (w0 == w1: none) */
-	enum ch_state state;
-	bool filled;		   /* invariant 2 */
-	bool fetching;		   /* chunk_fill running */
-	bool queued;		   /* on the upload queue */
-	bool claimed;		   /* an uploader owns it (fill + upload) */
-	bool committing;	   /* blk is in a commit in flight */
-	bool commit_tried;	   /* blk took part in a commit (invariant 4) */
-	bool has_src;		   /* older content is block src */
-	bool src_garbage;	   /* src was never committed: discard when unused */
-	unsigned busy;		   /* threads using it without the lock */
-	int err;		   /* last upload failure, cleared by a write */
-	uint64_t try_id;	   /* flush round that queued it */
-	uint64_t ver;		   /* bumped on every change of content */
-	struct manifest_block blk; /* STORED */
-	struct manifest_block src;
-	/* The upload queue: wi is in the work queue while inq; queued says
-	 * whether it still should be uploaded when a thread takes it (a
-	 * dequeue only clears queued).  A chunk dropped while inq is left
-	 * to that thread to free (orphaned): the queue holds its item. */
-	struct fb_ctx *ctx;
-	struct workq_item wi;
-	bool inq;
-	bool orphaned;
-};
-
-struct fbuf {
-	struct fb_ctx *ctx;
-	uint64_t ino;
-	uint64_t size;	   /* local size: committed and buffered */
-	uint64_t base;	   /* committed size as far as we know */
-	uint64_t gen;	   /* generation base was seen at */
-	int64_t mtime_ns;  /* last write since the last commit, or 0 */
-	struct chunk **ch; /* sorted by idx */
-	size_t n, cap;
-	bool flushing; /* a flush or truncate owns the commit path */
-	struct manifest_block *garbage;
-	size_t n_garbage, cap_garbage;
-	struct fbuf *prev, *next; /* ctx->files */
-};
-
-struct fb_ctx {
-	struct fb_conf conf;
-	const struct fb_ops *ops;
-	void *arg;
-	pthread_mutex_t mu;
-	pthread_cond_t cond; /* any chunk/file state change */
-	struct workq *wq;    /* the uploaders */
-	unsigned nqueued;    /* chunks with queued set */
-	unsigned inflight;   /* chunks claimed by uploaders */
-	uint64_t mem;	     /* bytes of chunk buffers */
-	uint64_t round;	     /* flush round ids */
-	uint64_t fail_seq;   /* counts upload failures */
-	int last_err;
-	struct fbuf *files;
-};
+/* struct chunk, struct fbuf and struct fb_ctx: filebuf_i.h. */
 
 static int64_t now_ns(void)
 {
@@ -896,7 +833,7 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len)
  * at fb->gen.  Lock held.  A newer version replaces what a clean buffer
  * holds (sizes and generation); with buffered writes only the committed
  * size and generation move, the local size stays ours. */
-static void stale_adopt(struct fbuf *fb, uint64_t gen, uint64_t size)
+void fbi_stale_adopt(struct fbuf *fb, uint64_t gen, uint64_t size)
 {
 	if (gen < fb->gen) {
 		return; /* an older answer (a stale replica): ask again */
@@ -1003,7 +940,7 @@ ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst)
 					 * reading its extents with our size would
 					 * serve zeros that were never written.  Take
 					 * that version's size, read again. */
-					stale_adopt(fb, gen, size);
+					fbi_stale_adopt(fb, gen, size);
 					rc = 0;
 					continue;
 				}
@@ -1102,6 +1039,7 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 	if (rc == 0) {
 		*committed = 1;
 		fb->base = size;
+		fb->seq++;
 		if (attr->gen > fb->gen) {
 			fb->gen = attr->gen;
 		}
@@ -1192,6 +1130,9 @@ static int commit_stored(struct fbuf *fb, struct meta_attr *attr, int *committed
 	if (ok > 0 && end > fb->base) {
 		fb->base = end;
 	}
+	if (ok > 0) {
+		fb->seq++;
+	}
 	if (ok > 0 && attr->gen > fb->gen) {
 		fb->gen = attr->gen;
 	}
@@ -1264,6 +1205,7 @@ void fb_discard(struct fbuf *fb)
 	}
 	fb->size = fb->base;
 	fb->mtime_ns = 0;
+	fb->seq++;
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->mu);
 }
@@ -1304,6 +1246,7 @@ void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 		}
 	}
 	fb->size = fb->base = size;
+	fb->seq++;
 	if (gen > fb->gen) {
 		fb->gen = gen;
 	}

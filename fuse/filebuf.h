@@ -64,6 +64,27 @@ struct fb_ops {
 	void (*donate)(void *arg, const struct manifest_block *blk, uint8_t *buf, size_t cap);
 	/* Optional: a stored block that no extent will ever reference. */
 	void (*discard)(void *arg, const struct manifest_block *blk);
+	/* Optional (views, below): reads [off, off+len) of chunk `chunk` of
+	 * ino's committed content from the version *pin holds.  With *pin
+	 * NULL, from generation *gen, which the call then holds in *pin.
+	 * -ESTALE with *gen and *size set to the file's version now when
+	 * the file is at another generation (no hold taken), or when the
+	 * held version can no longer be read (its blocks collected; *gen 0
+	 * if the file is gone).  0 or a negative errno. */
+	int (*read_pinned)(void *arg, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
+			   uint8_t *dst, void **pin, uint64_t *gen, uint64_t *size);
+	/* Another hold of what pin holds, and releasing a hold.  Never
+	 * block: called with the buffer's lock held (the exception to the
+	 * rule above). */
+	void (*pin_ref)(void *arg, void *pin);
+	void (*unpin)(void *arg, void *pin);
+	/* Optional: 1 when the file at generation *gen (or newer) still
+	 * holds every byte of the version pin holds at the same offsets (it
+	 * was appended to): *longer is then a new hold of the newer version;
+	 * 0 when not.  *gen and *size are set to the version now.  Or a
+	 * negative errno. */
+	int (*extends)(void *arg, uint64_t ino, void *pin, void **longer, uint64_t *gen,
+		       uint64_t *size);
 };
 
 struct fb_conf {
@@ -117,6 +138,43 @@ ssize_t fb_write(struct fbuf *fb, uint64_t off, const void *buf, size_t len);
  * committed content.  Returns the count (short at end of file, 0 past it)
  * or a negative errno. */
 ssize_t fb_read(struct fbuf *fb, uint64_t off, size_t len, void *dst);
+
+/* A view: the version of the committed content one open handle reads.
+ * Every handle keeps the version it opened (generation, size, and through
+ * ops->read_pinned its extents) until it closes, while other clients
+ * overwrite the file: its reads are all of that version, or fail with
+ * -ESTALE once that version cannot be read any more (its blocks were
+ * collected after the grace period, or this mount knows a newer version
+ * and the read reaches past the held version's end -- unless the newer
+ * version only appended to it (ops->extends): then the view moves on).  A handle never
+ * gets a mix of versions, nor zeros for bytes of a version it does not
+ * hold.  Writes of this mount are seen at once: while the buffer is dirty
+ * every view reads through it, and after this mount's own commits and
+ * truncates (or fb_follow) the views move to the buffer's version. */
+struct fb_view {
+	uint64_t gen, size; /* the version held */
+	uint64_t seq;	    /* the buffer's change count it follows */
+	void *pin;	    /* ops->read_pinned's hold, or NULL (set at open
+			     * when the kernel keeps its pages: fb_view_init) */
+	int read;	    /* served committed bytes (or the kernel kept its pages) */
+	int stale;	    /* failed with -ESTALE: every later read does */
+};
+
+/* Starts a view of fb at the version an open fetched; kept says the
+ * kernel keeps its cached pages of the file (they count as read); pin is
+ * a hold of that version already taken, or NULL (the view owns it). */
+void fb_view_init(struct fbuf *fb, struct fb_view *v, uint64_t gen, uint64_t size, int kept,
+		  void *pin);
+/* Ends a view (the handle closes): releases its hold. */
+void fb_view_end(struct fbuf *fb, struct fb_view *v);
+/* Every view of fb moves to fb's version at its next read (a lock was
+ * taken: changes of other mounts must be seen). */
+void fb_follow(struct fbuf *fb);
+/* fb_read through view v (NULL, or ops without read_pinned: fb_read).
+ * Returns the count (short only at the end of the held version) or a
+ * negative errno (-ESTALE: see struct fb_view); never a count short of
+ * an error. */
+ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t len, void *dst);
 
 /* Uploads every dirty chunk (in parallel) and commits the new extents and
  * size.  Returns 0 once durable (then *attr, if not NULL, holds the new

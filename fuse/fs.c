@@ -11,6 +11,8 @@
 #include "fs_i.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -53,6 +55,9 @@ void fs_stat(struct vfs *v, const struct meta_attr *a, struct stat *st)
 	st->st_gid = a->gid;
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)(a->size > INT64_MAX ? INT64_MAX : a->size);
+	if (S_ISREG(a->mode)) {
+		vfs_told_size(v, a->ino, a->size); /* what the kernel's i_size becomes */
+	}
 	st->st_blocks = (blkcnt_t)a->blocks;
 	/* Whole chunks are what the cluster moves: tell applications. */
 	st->st_blksize = vfs_conf(v)->chunk_size;
@@ -109,10 +114,23 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct objfs *fs = userdata;
 	const struct vfs_conf *c = vfs_conf(fs->v);
+	const char *wb = "off";
 
 	/* Close-to-open needs every write to reach us before close returns
-	 * and the size we report to be the truth: no kernel write-back. */
+	 * and the size we report to be the truth: no kernel write-back,
+	 * unless asked for.  With it the kernel gathers small writes in its
+	 * page cache and sends them at close or fsync (both still wait for
+	 * them), but it keeps its own size of a regular file and ignores
+	 * ours, so a file another mount changed keeps its old size here
+	 * until the kernel forgets the inode (objfs(1), writeback_cache). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (fs->writeback) {
+		wb = "off (not offered by the kernel)";
+		if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) {
+			conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+			wb = "on";
+		}
+	}
 	/* The kernel clears set-user/group-ID bits itself (by a setattr of
 	 * the mode) when a file is written, truncated or chowned; libfuse
 	 * would otherwise hand that duty to us. */
@@ -155,9 +173,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1024 * 1024;
 	conn->time_gran = 1;
 	log_info("fuse.init",
-		 "bucket %s: chunk %u bytes, inline up to %u, kernel proto %u.%u, POSIX ACLs %s",
+		 "bucket %s: chunk %u bytes, inline up to %u, kernel proto %u.%u, POSIX ACLs %s, "
+		 "write-back cache %s",
 		 fs->bucket, c->chunk_size, c->inline_max, conn->proto_major, conn->proto_minor,
-		 fs->acl ? "on" : "off (not offered by the kernel)");
+		 fs->acl ? "on" : "off (not offered by the kernel)", wb);
 }
 
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -368,11 +387,44 @@ static void reply_sized(fuse_req_t req, size_t want, const void *data, size_t le
 	}
 }
 
+/* The warm-up attribute's value: two counts, fixed width, so a size
+ * probe (size 0) is answered without doing the work. */
+#define WARM_VALUE_LEN 41
+
+static void fs_warmup(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct vfs_warm w;
+	char val[WARM_VALUE_LEN + 1];
+	int rc;
+
+	if (size == 0) {
+		fuse_reply_xattr(req, WARM_VALUE_LEN);
+		return;
+	}
+	if (size < WARM_VALUE_LEN) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	rc = vfs_warmup(vfs_of(req), ino, &w);
+	if (rc != 0) {
+		fs_reply_err(req, rc);
+		return;
+	}
+	snprintf(val, sizeof(val), "%20" PRIu64 " %20" PRIu64, w.fetched, w.cached);
+	fuse_reply_buf(req, val, WARM_VALUE_LEN);
+}
+
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	uint8_t *val = NULL;
 	size_t len = 0;
-	int rc = vfs_getxattr(vfs_of(req), ino, name, &val, &len);
+	int rc;
+
+	if (strcmp(name, VFS_WARMUP_XATTR) == 0) {
+		fs_warmup(req, ino, size);
+		return;
+	}
+	rc = vfs_getxattr(vfs_of(req), ino, name, &val, &len);
 
 	if (rc != 0) {
 		fs_reply_err(req, rc);

@@ -9,6 +9,7 @@
 #define FUSE_USE_VERSION 312
 
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 
 #include "locks.h"
 #include "vfs.h"
@@ -22,7 +23,11 @@ struct objfs {
 	struct fuse_session *se;
 	struct dio *dio; /* direct/buffered coherence (dio.h) */
 	const char *bucket;
-	int acl; /* the kernel enforces POSIX ACLs: creators' umasks come here */
+	int acl;		   /* the kernel enforces POSIX ACLs: creators' umasks come here */
+	const char *mnt;	   /* resolved mount point */
+	unsigned read_ahead_kb;	   /* kernel read-ahead to set; 0: the kernel's */
+	atomic_int read_ahead_set; /* the first open set it (bdi.h) */
+	int writeback;		   /* -o writeback_cache=1: kernel write-back cache */
 };
 
 extern const struct fuse_lowlevel_ops objfs_ll_ops;

@@ -53,13 +53,16 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vfs *v = vfs_of(req);
 	struct vfs_dir *dh = NULL;
-	int rc = vfs_opendir(v, ino, &dh);
+	int keep = 0;
+	int rc = vfs_opendir(v, ino, &dh, &keep);
 
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;
+	fi->cache_readdir = 1;
+	fi->keep_cache = keep;
 	if (fuse_reply_open(req, fi) != 0) {
 		vfs_releasedir(v, dh);
 	}

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "../common/err.h"
+#include "../common/log.h"
+#include "bdi.h"
 #include "dio.h"
 
 /* fi->fh is the vfs handle; its low bit (handles are malloc'd, so
@@ -23,6 +25,30 @@ static int fh_dio(const struct fuse_file_info *fi)
 	return (fi->fh & FH_DIO) != 0;
 }
 
+/* The kernel's read-ahead window, set once at the first open: by then
+ * INIT has been answered (its reply would cap the window again), and the
+ * kernel sizes each file's window after OPEN returns, so even the first
+ * file gets it.  Whole blocks per request instead of 128 KiB. */
+static void tune_read_ahead(fuse_req_t req)
+{
+	struct objfs *fs = fuse_req_userdata(req);
+	int rc;
+
+	/* A load first: every open passes here, and only the first writes. */
+	if (fs->read_ahead_kb == 0 ||
+	    atomic_load_explicit(&fs->read_ahead_set, memory_order_relaxed) ||
+	    atomic_exchange(&fs->read_ahead_set, 1) != 0) {
+		return;
+	}
+	if ((rc = bdi_set_read_ahead(fs->mnt, fs->read_ahead_kb)) != 0) {
+		log_info("fuse.readahead", "kernel read-ahead of %s stays as it is: %s", fs->mnt,
+			 obj_strerror(rc));
+	} else {
+		log_debug("fuse.readahead", "kernel read-ahead of %s: %u KiB", fs->mnt,
+			  fs->read_ahead_kb);
+	}
+}
+
 void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct vfs *v = vfs_of(req);
@@ -31,6 +57,7 @@ void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int keep = 0;
 	int rc = vfs_open(v, ino, fi->flags, &fh, &keep);
 
+	tune_read_ahead(req);
 	/* The inode is gone at the shard (another mount removed it) while
 	 * the kernel still had its name: ESTALE makes the kernel look the
 	 * name up again and retry, so open(O_CREAT) creates the file anew
@@ -71,6 +98,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	int rc = vfs_create(v, parent, name, fs_new_mode(req, mode), fi->flags, ctx->uid, ctx->gid,
 			    &ve, &fh, &keep);
 
+	tune_read_ahead(req);
 	if (rc != 0) {
 		fs_reply_err(req, rc);
 		return;
@@ -123,6 +151,11 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_buf(req, (const char *)buf, (size_t)n);
 	}
 	dio_read_end(d, &dr);
+	if (n == -ESTALE) {
+		/* The handle's version is gone: the kernel's pages of the
+		 * file may be of it, so a new open reads the file anew. */
+		dio_inval_inode(d, ino);
+	}
 	free(buf);
 }
 

@@ -463,6 +463,73 @@ void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int dnlink)
 	pthread_mutex_unlock(&it->mu);
 }
 
+int it_listing_known(struct itable *it, struct inode *n)
+{
+	int known;
+
+	pthread_mutex_lock(&it->mu);
+	known = n->listed;
+	pthread_mutex_unlock(&it->mu);
+	return known;
+}
+
+void it_ksize_set(struct itable *it, uint64_t ino, uint64_t size)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&it->mu);
+	if ((n = find(it, ino)) != NULL) {
+		n->ksize = size;
+		n->ksize_known = 1;
+	}
+	pthread_mutex_unlock(&it->mu);
+}
+
+void it_ksize_grow(struct itable *it, uint64_t ino, uint64_t end)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&it->mu);
+	if ((n = find(it, ino)) != NULL && n->ksize_known && end > n->ksize) {
+		n->ksize = end;
+	}
+	pthread_mutex_unlock(&it->mu);
+}
+
+int it_ksize(struct itable *it, uint64_t ino, uint64_t *size)
+{
+	struct inode *n;
+	int known = 0;
+
+	pthread_mutex_lock(&it->mu);
+	if ((n = find(it, ino)) != NULL && n->ksize_known) {
+		*size = n->ksize;
+		known = 1;
+	}
+	pthread_mutex_unlock(&it->mu);
+	return known;
+}
+
+int it_listing_keep(struct itable *it, struct inode *n, const struct meta_attr *a)
+{
+	int keep = 0;
+
+	pthread_mutex_lock(&it->mu);
+	if (a == NULL) {
+		/* First listing: the cached attributes are no newer than it. */
+		n->listed = n->attr_until > mono_ns();
+		a = &n->attr;
+	} else {
+		keep =
+		    n->listed && n->list_mtime_ns == a->mtime_ns && n->list_ctime_ns == a->ctime_ns;
+		n->listed = 1;
+	}
+	n->list_mtime_ns = a->mtime_ns;
+	n->list_ctime_ns = a->ctime_ns;
+	pthread_mutex_unlock(&it->mu);
+	return keep;
+}
+
 void it_attr_drop(struct itable *it, uint64_t ino)
 {
 	struct inode *n;

@@ -33,7 +33,12 @@ struct inode {
 	uint64_t open_gen;   /* generation the kernel's page cache reflects */
 	int64_t nocap_until; /* CLOCK_MONOTONIC ns: no security.capability */
 	int64_t attr_until;  /* CLOCK_MONOTONIC ns: attr is valid (directories) */
+	uint64_t ksize;	     /* the size the kernel has (it_ksize_*), if ksize_known */
+	int ksize_known;
 	struct meta_attr attr;
+	int listed;	       /* list_* hold what the kernel's listing is no newer than */
+	int64_t list_mtime_ns; /* (directories: it_listing_keep) */
+	int64_t list_ctime_ns;
 	struct fbuf *fb; /* write buffer, while open or dirty */
 	struct inode *next;
 };
@@ -116,8 +121,28 @@ int it_attr_cached(struct itable *it, uint64_t ino, struct meta_attr *out, int64
 /* A create in dir applied at now_ns (the new inode's ctime): the shard set
  * dir's mtime and ctime to it and added dnlink to its link count. */
 void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int dnlink);
+/* The kernel's own listing cache of directory n (FOPEN_CACHE_DIR): what
+ * it holds was read after attributes the table recorded.  At an opendir
+ * with the shard's fresh attributes a: 1 when they are the recorded ones
+ * (no entry was added, removed or renamed since: every such change stamps
+ * the directory's mtime and ctime with a new, strictly rising time), so
+ * the kernel may keep its listing; else 0, and a is recorded for the
+ * listing about to be read.  With a NULL (no fresh attributes) it records
+ * the cached ones, if any, and returns 0.  it_listing_known says whether
+ * a listing was recorded (only then is a fresh getattr worth its query). */
+int it_listing_keep(struct itable *it, struct inode *n, const struct meta_attr *a);
+int it_listing_known(struct itable *it, struct inode *n);
 /* Forgets the cached attributes of ino, or of every inode (ino 0). */
 void it_attr_drop(struct itable *it, uint64_t ino);
+
+/* The size the kernel holds for ino (its i_size): what an attribute
+ * reply told it (set), what its own writes, extensions and O_TRUNC made
+ * it (set, grow).  Only for inodes the table holds.  it_ksize returns 1
+ * and *size when known.  A read that ends short inside that size is
+ * filled with zeros by the kernel (ARCHITECTURE.md, Readers and GC). */
+void it_ksize_set(struct itable *it, uint64_t ino, uint64_t size);
+void it_ksize_grow(struct itable *it, uint64_t ino, uint64_t end);
+int it_ksize(struct itable *it, uint64_t ino, uint64_t *size);
 
 /* Flushes every write buffer; returns 0 or the first error and logs each
  * file that could not be committed. */

@@ -416,6 +416,7 @@ int main(int argc, char **argv)
 	struct objfs fs = {0};
 	struct conn cn = {0};
 	struct dc *dc = NULL;
+	enum cp_policy policy = CP_ARC;
 	struct vfs_conf vc;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *lc;
@@ -535,6 +536,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "objfs: mount point '%s': not a directory\n", c.mountpoint);
 		goto out;
 	}
+	fs.mnt = mnt;
+	fs.read_ahead_kb = (unsigned)(c.o.kernel_readahead >> 10);
+	fs.writeback = c.o.writeback_cache != 0;
 	conf = c.o.conf[0] != '\0' ? c.o.conf : getenv("OBJFS_CONF");
 	if (conf == NULL) {
 		conf = DEFAULT_CONF;
@@ -553,8 +557,11 @@ int main(int argc, char **argv)
 		log_parse_level(c.o.log_level[0] != '\0' ? c.o.log_level : cfg.log_level, &lvl);
 	}
 	log_set_level(lvl);
+	/* Checked by the option's parser. */
+	cp_parse(c.o.cache_policy, &policy);
 	if (c.o.cache_dir[0] != '\0' &&
-	    (rc = dc_open(c.o.cache_dir, (uint64_t)c.o.cache_dir_mb << 20, &dc)) != 0) {
+	    (rc = dc_open_policy(c.o.cache_dir, policy, (uint64_t)c.o.cache_dir_mb << 20, &dc)) !=
+		0) {
 		fprintf(stderr, "objfs: cache_dir '%s': %s\n", c.o.cache_dir, obj_strerror(rc));
 		goto out;
 	}
@@ -596,6 +603,8 @@ int main(int argc, char **argv)
 	    .negative_timeout = c.o.negative_timeout,
 	    .max_dirty = c.o.max_dirty,
 	    .cache_bytes = (uint64_t)c.o.cache_mb << 20,
+	    .cache_min_bytes = (uint64_t)c.o.cache_min_mb << 20,
+	    .cache_policy = (int)policy,
 	    .readahead = c.o.readahead,
 	    .uploaders = c.o.uploaders,
 	    .prefetchers = c.o.prefetchers,

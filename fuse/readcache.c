@@ -8,11 +8,16 @@
  * block being loaded is in the table (state LOADING) so concurrent readers
  * of the same block wait for one fetch instead of issuing several.  A
  * block with refs > 0 is being copied out without the lock and is never
- * evicted; eviction walks the LRU from its cold end.
+ * evicted; which READY block goes is cachepolicy.c's choice (ARC by
+ * default: a streamed file passes through without evicting the blocks
+ * read more than once).
  *
  * Extent lists carry the generation they were loaded at; rc_invalidate
  * bumps the file's epoch so a load that raced with it serves only the
- * read that started it and is not kept. */
+ * read that started it and is not kept.  Lists are reference-counted
+ * (struct rc_set): the file's entry holds its current one, and open
+ * handles hold the one of the version they read (rc_pin) after the entry
+ * has moved on, so a handle keeps reading its version (readcache.h). */
 #include "readcache.h"
 
 #include <errno.h>
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/clock.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/workq.h"
@@ -34,34 +40,48 @@
 #define RC_MAX_PREFETCHERS 16
 /* Extent reloads of one read whose block could not be fetched: a block
  * collected after an overwrite is replaced by the next version's, which
- * can itself be overwritten and collected once more while we read. */
+ * can itself be overwritten and collected once more while we read (and a
+ * moved block can move again). */
 #define RC_REFETCH_TRIES 2
 
 enum { RF_EMPTY, RF_LOADING, RF_READY };
 enum { RB_LOADING, RB_READY };
 
-struct rc_file {
-	uint64_t ino;
-	int state;
-	uint64_t epoch;		 /* bumped by every invalidation */
+/* The extents of one version of a file, as one load returned them.
+ * Shared by the file's entry (while they are its current ones), the reads
+ * running on them and the handles that hold the version (rc_pin is this
+ * struct).  Never changed once loaded, except that a chunk whose block
+ * moved (the same bytes in a new block: class mover) is made to name the
+ * new block.  Guarded by rc->mu; freed at the last reference. */
+struct rc_set {
+	unsigned refs;
 	uint64_t gen;		 /* generation of the loaded extents */
 	uint64_t size;		 /* the file's size at that generation */
 	struct meta_extent *ext; /* ascending chunks */
 	size_t n;
 	uint8_t *inl; /* inline content (chunk 0), if any */
 	size_t inl_len;
+};
+
+struct rc_file {
+	uint64_t ino;
+	int state;
+	uint64_t epoch;	    /* bumped by every invalidation */
+	struct rc_set *set; /* RF_READY: the current extents (one reference) */
 	struct rc_file *next;
 };
 
 struct rc_block {
+	struct cp_node node; /* first: the policy's handle (key, size = cap) */
 	struct manifest_block blk;
 	uint8_t *buf;
 	size_t cap; /* bytes allocated (what the bound counts) */
 	int state;
 	unsigned refs;
-	bool ahead; /* loaded by read-ahead, not yet read */
+	bool ahead;	   /* loaded by read-ahead, not yet read */
+	uint32_t last_end; /* end of the last read: a read from there on
+			    * continues it (not a new reference) */
 	struct rc_block *hnext;
-	struct rc_block *lprev, *lnext; /* LRU: head = most recent */
 };
 
 /* One read-ahead job: an item of the prefetch work queue.  RC_QUEUE_MAX
@@ -81,8 +101,7 @@ struct rc {
 	pthread_cond_t cond; /* a load finished */
 	struct rc_file *files[RC_FILE_BUCKETS];
 	struct rc_block *blocks[RC_BLOCK_BUCKETS];
-	struct rc_block *lru_head, *lru_tail;
-	uint64_t bytes;
+	struct cp cp;	  /* the READY blocks' order and the bound */
 	struct workq *wq; /* the prefetchers, or NULL */
 	struct rc_job jobs[RC_QUEUE_MAX];
 	struct rc_job *free_jobs; /* not queued nor running */
@@ -134,13 +153,19 @@ static struct rc_file *file_get(struct rc *rc, uint64_t ino)
 	return f;
 }
 
+static void set_put(struct rc_set *set)
+{
+	if (set != NULL && --set->refs == 0) {
+		free(set->ext);
+		free(set->inl);
+		free(set);
+	}
+}
+
 static void file_clear(struct rc_file *f)
 {
-	free(f->ext);
-	free(f->inl);
-	f->ext = NULL;
-	f->inl = NULL;
-	f->n = f->inl_len = 0;
+	set_put(f->set);
+	f->set = NULL;
 	f->state = RF_EMPTY;
 }
 
@@ -166,52 +191,41 @@ static void block_unhash(struct rc *rc, struct rc_block *e)
 	}
 }
 
-static void lru_unlink(struct rc *rc, struct rc_block *e)
+static struct rc_block *block_of(struct cp_node *n)
 {
-	if (e->lprev != NULL) {
-		e->lprev->lnext = e->lnext;
-	} else if (rc->lru_head == e) {
-		rc->lru_head = e->lnext;
-	}
-	if (e->lnext != NULL) {
-		e->lnext->lprev = e->lprev;
-	} else if (rc->lru_tail == e) {
-		rc->lru_tail = e->lprev;
-	}
-	e->lprev = e->lnext = NULL;
+	return (struct rc_block *)(void *)n;
 }
 
-static void lru_push(struct rc *rc, struct rc_block *e)
+static bool block_busy(struct cp_node *n)
 {
-	e->lprev = NULL;
-	e->lnext = rc->lru_head;
-	if (rc->lru_head != NULL) {
-		rc->lru_head->lprev = e;
-	}
-	rc->lru_head = e;
-	if (rc->lru_tail == NULL) {
-		rc->lru_tail = e;
-	}
+	return block_of(n)->refs > 0;
 }
 
-/* Frees cold blocks until the cache fits its bound. */
+/* Frees the blocks the policy picks until the cache fits its bound. */
 static void evict(struct rc *rc)
 {
-	struct rc_block *e = rc->lru_tail;
+	struct cp_node *n;
 
-	while (rc->bytes > rc->conf.cache_bytes && e != NULL) {
-		struct rc_block *prev = e->lprev;
+	while (cp_over(&rc->cp) && (n = cp_victim(&rc->cp, block_busy)) != NULL) {
+		struct rc_block *e = block_of(n);
 
-		if (e->refs == 0) {
-			lru_unlink(rc, e);
-			block_unhash(rc, e);
-			rc->bytes -= e->cap;
-			rc->st.evictions++;
-			free(e->buf);
-			free(e);
-		}
-		e = prev;
+		cp_remove(&rc->cp, n, true);
+		block_unhash(rc, e);
+		rc->st.evictions++;
+		free(e->buf);
+		free(e);
 	}
+}
+
+/* Makes a loaded or donated block resident; looks at the machine's
+ * memory now and then (the bound shrinks under pressure). */
+static void block_admit(struct rc *rc, struct rc_block *e, enum cp_insert how)
+{
+	memcpy(e->node.key, e->blk.id, BLOCK_ID_LEN);
+	e->node.size = e->cap;
+	cp_insert(&rc->cp, &e->node, how);
+	cp_tick(&rc->cp, (uint64_t)clock_mono_ns());
+	evict(rc);
 }
 
 /* ---- blocks ------------------------------------------------------------ */
@@ -219,7 +233,7 @@ static void evict(struct rc *rc)
 /* Returns a READY block with a reference, loading it if needed.  Lock held
  * (dropped while loading).  On error returns NULL and sets *err. */
 static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block *blk, int *err,
-				      bool prefetch)
+				      bool prefetch, uint32_t off, uint32_t len)
 {
 	for (;;) {
 		struct rc_block *e = block_find(rc, blk);
@@ -228,9 +242,11 @@ static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block
 
 		if (e != NULL && e->state == RB_READY) {
 			e->refs++;
-			lru_unlink(rc, e);
-			lru_push(rc, e);
 			if (!prefetch) {
+				/* A read from where the last one ended continues
+				 * it: one reference per pass over a block. */
+				cp_touch(&rc->cp, &e->node, off < e->last_end);
+				e->last_end = off + len;
 				rc->st.hits++;
 				rc->st.readahead_hits += e->ahead;
 				e->ahead = false;
@@ -276,10 +292,9 @@ static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block
 		e->buf = buf;
 		e->cap = blk->len;
 		e->state = RB_READY;
-		rc->bytes += e->cap;
+		e->last_end = prefetch ? 0 : off + len;
 		rc->st.fetched += e->cap;
-		lru_push(rc, e);
-		evict(rc);
+		block_admit(rc, e, prefetch ? CP_AHEAD : CP_DEMAND);
 		return e;
 	}
 }
@@ -287,7 +302,7 @@ static struct rc_block *block_acquire(struct rc *rc, const struct manifest_block
 static void block_release(struct rc *rc, struct rc_block *e)
 {
 	e->refs--;
-	if (e->refs == 0 && rc->bytes > rc->conf.cache_bytes) {
+	if (e->refs == 0 && cp_over(&rc->cp)) {
 		evict(rc);
 	}
 }
@@ -313,7 +328,7 @@ int rc_read_block(struct rc *rc, const struct manifest_block *blk, uint32_t off,
 	int err = 0;
 
 	pthread_mutex_lock(&rc->mu);
-	e = block_acquire(rc, blk, &err, false);
+	e = block_acquire(rc, blk, &err, false, off, len);
 	pthread_mutex_unlock(&rc->mu);
 	if (e == NULL) {
 		return err;
@@ -342,9 +357,7 @@ void rc_donate(struct rc *rc, const struct manifest_block *blk, uint8_t *buf, si
 	e->state = RB_READY;
 	e->hnext = rc->blocks[block_hash(blk)];
 	rc->blocks[block_hash(blk)] = e;
-	rc->bytes += cap;
-	lru_push(rc, e);
-	evict(rc);
+	block_admit(rc, e, CP_DEMAND);
 	pthread_mutex_unlock(&rc->mu);
 }
 
@@ -381,46 +394,71 @@ struct chunk_src {
 	size_t inl_len;
 	struct rc_version ver; /* of the extents it was found in */
 	bool fresh;	       /* those extents were loaded by this call */
+	struct rc_set *set;    /* those extents (a reference: src_done) */
 };
 
-static int find_chunk(const struct meta_extent *ext, size_t n, const uint8_t *inl, size_t inl_len,
-		      uint64_t chunk, struct chunk_src *out)
+/* Releases what a resolved chunk_src holds.  Lock held. */
+static void src_done(struct chunk_src *src)
 {
-	size_t lo = 0, hi = n;
+	free(src->inl);
+	src->inl = NULL;
+	set_put(src->set);
+	src->set = NULL;
+}
 
-	memset(out, 0, sizeof(*out));
+static int find_chunk(const struct rc_set *set, uint64_t chunk, struct chunk_src *out)
+{
+	size_t lo = 0, hi = set->n;
+
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ext[mid].chunk < chunk) {
+		if (set->ext[mid].chunk < chunk) {
 			lo = mid + 1;
 		} else {
 			hi = mid;
 		}
 	}
-	if (lo < n && ext[lo].chunk == chunk) {
+	out->kind = 0;
+	out->inl = NULL;
+	out->inl_len = 0;
+	if (lo < set->n && set->ext[lo].chunk == chunk) {
 		out->kind = 1;
-		out->blk = ext[lo].blk;
-		out->len = ext[lo].len;
-	} else if (chunk == 0 && inl != NULL && inl_len > 0) {
+		out->blk = set->ext[lo].blk;
+		out->len = set->ext[lo].len;
+	} else if (chunk == 0 && set->inl != NULL && set->inl_len > 0) {
 		out->kind = 2;
-		out->inl = malloc(inl_len);
+		out->inl = malloc(set->inl_len);
 		if (out->inl == NULL) {
 			return -ENOMEM;
 		}
-		memcpy(out->inl, inl, inl_len);
-		out->inl_len = inl_len;
+		memcpy(out->inl, set->inl, set->inl_len);
+		out->inl_len = set->inl_len;
 	}
 	return 0;
 }
 
+/* Fills out from set (taking a reference to it).  Lock held. */
+static int from_set(struct rc_set *set, uint64_t chunk, bool fresh, struct chunk_src *out)
+{
+	int err = find_chunk(set, chunk, out);
+
+	set->refs++;
+	out->set = set;
+	out->ver = (struct rc_version){.gen = set->gen, .size = set->size};
+	out->fresh = fresh;
+	return err;
+}
+
 /* Resolves chunk of ino to its source, loading the extent list if needed.
- * Lock held (dropped while loading). */
+ * Lock held (dropped while loading).  On success out holds a reference to
+ * the extents it was found in (src_done releases it); on error nothing. */
 static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (;;) {
 		struct rc_file *f = file_get(rc, ino);
+		struct rc_set *set;
 		struct meta_extent *ext = NULL;
 		struct meta_attr attr;
 		uint8_t *inl = NULL;
@@ -432,8 +470,10 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 			return -ENOMEM;
 		}
 		if (f->state == RF_READY) {
-			err = find_chunk(f->ext, f->n, f->inl, f->inl_len, chunk, out);
-			out->ver = (struct rc_version){.gen = f->gen, .size = f->size};
+			err = from_set(f->set, chunk, false, out);
+			if (err != 0) {
+				src_done(out);
+			}
 			return err;
 		}
 		if (f->state == RF_LOADING) {
@@ -447,6 +487,10 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 		if (err == 0) {
 			err = ext_check(rc, ext, n);
 		}
+		set = err == 0 ? calloc(1, sizeof(*set)) : NULL;
+		if (err == 0 && set == NULL) {
+			err = -ENOMEM;
+		}
 		pthread_mutex_lock(&rc->mu);
 		pthread_cond_broadcast(&rc->cond);
 		/* f stays in the table while LOADING (rc_forget only marks). */
@@ -457,30 +501,32 @@ static int resolve(struct rc *rc, uint64_t ino, uint64_t chunk, struct chunk_src
 			}
 			free(ext);
 			free(inl);
-			log_warn("rc.extents", "ino %" PRIu64 ": reading extents failed: %s", ino,
-				 obj_strerror(err));
+			if (err != -ENOENT) {
+				log_warn("rc.extents",
+					 "ino %" PRIu64 ": reading extents failed: %s", ino,
+					 obj_strerror(err));
+			}
 			return err;
 		}
+		*set = (struct rc_set){.refs = 0,
+				       .gen = attr.gen,
+				       .size = attr.size,
+				       .ext = ext,
+				       .n = n,
+				       .inl = inl,
+				       .inl_len = inl_len};
 		if (f != NULL && f->epoch == epoch) {
-			f->ext = ext;
-			f->n = n;
-			f->inl = inl;
-			f->inl_len = inl_len;
-			f->gen = attr.gen;
-			f->size = attr.size;
+			set->refs = 1;
+			f->set = set;
 			f->state = RF_READY;
-			err = find_chunk(ext, n, inl, inl_len, chunk, out);
-		} else {
+		} else if (f != NULL) {
 			/* Invalidated meanwhile: serve this read, keep nothing. */
-			if (f != NULL) {
-				f->state = RF_EMPTY;
-			}
-			err = find_chunk(ext, n, inl, inl_len, chunk, out);
-			free(ext);
-			free(inl);
+			f->state = RF_EMPTY;
 		}
-		out->ver = (struct rc_version){.gen = attr.gen, .size = attr.size};
-		out->fresh = true;
+		err = from_set(set, chunk, true, out);
+		if (err != 0) {
+			src_done(out);
+		}
 		return err;
 	}
 }
@@ -497,85 +543,356 @@ static void drop_extents(struct rc *rc, uint64_t ino)
 	}
 }
 
-int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
-		  uint8_t *dst, struct rc_version *ver)
+/* True when b holds the bytes a held: a block moved (re-encoded into
+ * another class, or compressed) keeps its length and the XXH3 of its
+ * bytes, and the chunk keeps its valid length.  Any write makes a new
+ * block whose checksum names its new bytes. */
+static bool same_bytes(const struct chunk_src *a, const struct chunk_src *b)
 {
-	struct chunk_src src;
-	struct rc_block *e = NULL;
-	int err;
+	return a->kind == 1 && b->kind == 1 && a->len == b->len && a->blk.len == b->blk.len &&
+	       a->blk.csum == b->blk.csum;
+}
 
-	if (off > rc->conf.chunk_size || len > rc->conf.chunk_size - off) {
-		return -EINVAL;
+/* Makes chunk of set name blk (same bytes, another block).  Lock held. */
+static void set_move(struct rc_set *set, uint64_t chunk, const struct manifest_block *blk)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->ext[i].chunk == chunk) {
+			set->ext[i].blk = *blk;
+			return;
+		}
+	}
+}
+
+/* Copies [off, off+len) of a resolved chunk to dst and releases src and
+ * e.  Called without the lock. */
+static void src_copy(struct rc *rc, struct chunk_src *src, struct rc_block *e, uint32_t off,
+		     uint32_t len, uint8_t *dst)
+{
+	switch (src->kind) {
+	case 1:
+		block_copy(e, src->len < e->blk.len ? src->len : e->blk.len, off, len, dst);
+		break;
+	case 2: {
+		uint32_t have = src->inl_len > rc->conf.chunk_size ? rc->conf.chunk_size
+								   : (uint32_t)src->inl_len;
+		uint32_t n = off < have ? have - off : 0;
+
+		n = n > len ? len : n;
+		memcpy(dst, src->inl + off, n);
+		memset(dst + n, 0, len - n);
+		break;
+	}
+	default:
+		memset(dst, 0, len);
 	}
 	pthread_mutex_lock(&rc->mu);
-	err = resolve(rc, ino, chunk, &src);
-	if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen && !src.fresh) {
+	if (e != NULL) {
+		block_release(rc, e);
+	}
+	src_done(src);
+	pthread_mutex_unlock(&rc->mu);
+}
+
+/* Resolves chunk of ino and acquires its block (see rc_read_chunk).  Lock
+ * held (dropped while loading).  On success *src holds its extents and *e
+ * the block (NULL unless src->kind is 1): src_copy finishes. */
+static int chunk_get(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
+		     struct rc_version *ver, struct chunk_src *src, struct rc_block **e)
+{
+	int err = resolve(rc, ino, chunk, src);
+
+	*e = NULL;
+	if (err == 0 && ver != NULL && ver->gen != 0 && src->ver.gen != ver->gen && !src->fresh) {
 		/* Cached extents of another version: load them again. */
-		free(src.inl);
+		src_done(src);
 		drop_extents(rc, ino);
-		err = resolve(rc, ino, chunk, &src);
+		err = resolve(rc, ino, chunk, src);
 	}
 	for (int tries = 0;; tries++) {
 		uint8_t gone[BLOCK_ID_LEN];
 		int gone_err;
 
-		if (err == 0 && ver != NULL && ver->gen != 0 && src.ver.gen != ver->gen) {
-			pthread_mutex_unlock(&rc->mu);
-			free(src.inl);
-			*ver = src.ver;
+		if (err == 0 && ver != NULL && ver->gen != 0 && src->ver.gen != ver->gen) {
+			*ver = src->ver;
+			src_done(src);
 			return -ESTALE;
 		}
-		if (err != 0 || src.kind != 1) {
+		if (err != 0 || src->kind != 1) {
 			break;
 		}
-		e = block_acquire(rc, &src.blk, &err, false);
-		if (e != NULL || err == -ENOMEM || tries == RC_REFETCH_TRIES) {
+		*e = block_acquire(rc, &src->blk, &err, false, off, len);
+		if (*e != NULL || err == -ENOMEM || tries == RC_REFETCH_TRIES) {
 			break;
 		}
 		/* The block may have been collected after the file was
 		 * overwritten (its grace period is over): fetch the extents
 		 * again and read what they name now.  The same block again
 		 * means it is lost, not replaced: that error stands. */
-		memcpy(gone, src.blk.id, BLOCK_ID_LEN);
+		memcpy(gone, src->blk.id, BLOCK_ID_LEN);
 		gone_err = err;
+		src_done(src);
 		drop_extents(rc, ino);
-		err = resolve(rc, ino, chunk, &src);
-		if (err == 0 && src.kind == 1 && memcmp(src.blk.id, gone, BLOCK_ID_LEN) == 0) {
+		err = resolve(rc, ino, chunk, src);
+		if (err == 0 && src->kind == 1 && memcmp(src->blk.id, gone, BLOCK_ID_LEN) == 0) {
 			err = gone_err;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&rc->mu);
 	if (err != 0) {
-		free(src.inl);
+		src_done(src);
 		if (err != -ENOMEM) {
+			log_warn("rc.read", "ino %" PRIu64 " chunk %" PRIu64 ": %s", ino, chunk,
+				 obj_strerror(err));
+		}
+	}
+	return err;
+}
+
+int rc_read_chunk(struct rc *rc, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
+		  uint8_t *dst, struct rc_version *ver)
+{
+	struct chunk_src src;
+	struct rc_block *e;
+	int err;
+
+	if (off > rc->conf.chunk_size || len > rc->conf.chunk_size - off) {
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rc->mu);
+	err = chunk_get(rc, ino, chunk, off, len, ver, &src, &e);
+	pthread_mutex_unlock(&rc->mu);
+	if (err == 0) {
+		src_copy(rc, &src, e, off, len, dst);
+	}
+	return err;
+}
+
+int rc_read_pinned(struct rc *rc, struct rc_pin **pin, uint64_t ino, uint64_t chunk, uint32_t off,
+		   uint32_t len, uint8_t *dst, struct rc_version *ver)
+{
+	struct rc_set *set = (struct rc_set *)*pin;
+	struct chunk_src src, now;
+	struct rc_block *e = NULL;
+	int err = 0;
+
+	if (off > rc->conf.chunk_size || len > rc->conf.chunk_size - off) {
+		return -EINVAL;
+	}
+	if (set == NULL) {
+		/* The first read of the handle: the version it opened, if the
+		 * file is still at it; that version is held from here on. */
+		pthread_mutex_lock(&rc->mu);
+		err = chunk_get(rc, ino, chunk, off, len, ver, &src, &e);
+		if (err == 0) {
+			src.set->refs++;
+			*pin = (struct rc_pin *)src.set;
+		}
+		pthread_mutex_unlock(&rc->mu);
+		if (err == 0) {
+			src_copy(rc, &src, e, off, len, dst);
+		}
+		return err;
+	}
+	pthread_mutex_lock(&rc->mu);
+	err = from_set(set, chunk, false, &src);
+	for (int tries = 0; err == 0 && src.kind == 1; tries++) {
+		e = block_acquire(rc, &src.blk, &err, false, off, len);
+		if (e != NULL || err == -ENOMEM || tries == RC_REFETCH_TRIES) {
+			break;
+		}
+		/* A block of the held version is gone.  The file's extents now
+		 * say whether it moved (the same bytes in another block: read
+		 * that one) or the chunk was rewritten and the old block
+		 * collected after its grace period: then this version cannot
+		 * be read any more, and the handle is stale.  The same block
+		 * named again is lost: that error stands. */
+		drop_extents(rc, ino);
+		{
+			int gone_err = err;
+
+			err = resolve(rc, ino, chunk, &now);
+			if (err == -ENOENT) {
+				/* Removed at the shard, its blocks collected. */
+				*ver = (struct rc_version){0};
+				err = -ESTALE;
+				break;
+			}
+			if (err != 0) {
+				break;
+			}
+			if (now.kind == 1 && memcmp(now.blk.id, src.blk.id, BLOCK_ID_LEN) == 0) {
+				src_done(&now);
+				err = gone_err;
+				break;
+			}
+			if (!same_bytes(&src, &now)) {
+				*ver = now.ver;
+				src_done(&now);
+				err = -ESTALE;
+				break;
+			}
+			set_move(set, chunk, &now.blk);
+			src.blk = now.blk;
+			src_done(&now);
+		}
+	}
+	if (err != 0) {
+		src_done(&src);
+		pthread_mutex_unlock(&rc->mu);
+		if (err != -ENOMEM && err != -ESTALE) {
 			log_warn("rc.read", "ino %" PRIu64 " chunk %" PRIu64 ": %s", ino, chunk,
 				 obj_strerror(err));
 		}
 		return err;
 	}
-	switch (src.kind) {
-	case 1:
-		block_copy(e, src.len < e->blk.len ? src.len : e->blk.len, off, len, dst);
-		pthread_mutex_lock(&rc->mu);
-		block_release(rc, e);
-		pthread_mutex_unlock(&rc->mu);
-		break;
-	case 2: {
-		uint32_t have =
-		    src.inl_len > rc->conf.chunk_size ? rc->conf.chunk_size : (uint32_t)src.inl_len;
-		uint32_t n = off < have ? have - off : 0;
-
-		n = n > len ? len : n;
-		memcpy(dst, src.inl + off, n);
-		memset(dst + n, 0, len - n);
-		free(src.inl);
-		break;
-	}
-	default:
-		memset(dst, 0, len);
-	}
+	pthread_mutex_unlock(&rc->mu);
+	src_copy(rc, &src, e, off, len, dst);
 	return 0;
+}
+
+/* Reads [0, len) of chunk of set into dst (holes and past the extent:
+ * zeros).  Called without the lock.  0 or a negative errno. */
+static int set_read(struct rc *rc, struct rc_set *set, uint64_t chunk, uint32_t len, uint8_t *dst)
+{
+	struct chunk_src src;
+	struct rc_block *e = NULL;
+	int err;
+
+	pthread_mutex_lock(&rc->mu);
+	err = from_set(set, chunk, false, &src);
+	if (err == 0 && src.kind == 1) {
+		e = block_acquire(rc, &src.blk, &err, false, 0, len);
+	}
+	if (err != 0) {
+		src_done(&src);
+		pthread_mutex_unlock(&rc->mu);
+		return err;
+	}
+	pthread_mutex_unlock(&rc->mu);
+	src_copy(rc, &src, e, 0, len, dst);
+	return 0;
+}
+
+/* 1 when every byte of old is in now at the same offset: the chunks old
+ * covers whole name the same bytes in both, and its last, partial chunk
+ * reads the same as far as old goes (an append rewrote it).  Lock held
+ * on entry and return (dropped to read the partial chunk). */
+static int set_extends(struct rc *rc, struct rc_set *old, struct rc_set *now)
+{
+	uint32_t cs = rc->conf.chunk_size, tail = (uint32_t)(old->size % cs);
+	uint64_t whole = old->size / cs;
+	size_t i = 0, j = 0;
+	uint8_t *a, *b;
+	int same;
+
+	if (now->size < old->size || (old->inl_len > 0 && whole > 0)) {
+		return 0;
+	}
+	for (;;) {
+		bool hi = i < old->n && old->ext[i].chunk < whole;
+		bool hj = j < now->n && now->ext[j].chunk < whole;
+		struct chunk_src x = {.kind = 1}, y = {.kind = 1};
+
+		if (!hi && !hj) {
+			break;
+		}
+		if (hi != hj || old->ext[i].chunk != now->ext[j].chunk) {
+			return 0; /* a hole filled, or a chunk emptied */
+		}
+		x.blk = old->ext[i].blk;
+		x.len = old->ext[i].len;
+		y.blk = now->ext[j].blk;
+		y.len = now->ext[j].len;
+		if (!same_bytes(&x, &y)) {
+			return 0;
+		}
+		i++;
+		j++;
+	}
+	if (tail == 0) {
+		return 1;
+	}
+	a = malloc(tail);
+	b = malloc(tail);
+	old->refs++;
+	now->refs++;
+	pthread_mutex_unlock(&rc->mu);
+	same = a != NULL && b != NULL && set_read(rc, old, whole, tail, a) == 0 &&
+	       set_read(rc, now, whole, tail, b) == 0 && memcmp(a, b, tail) == 0;
+	free(a);
+	free(b);
+	pthread_mutex_lock(&rc->mu);
+	set_put(old);
+	set_put(now);
+	return same;
+}
+
+int rc_pin_extends(struct rc *rc, struct rc_pin *pin, uint64_t ino, struct rc_pin **longer,
+		   struct rc_version *ver)
+{
+	struct rc_set *old = (struct rc_set *)pin;
+	struct chunk_src now;
+	int err, ext;
+
+	if (old == NULL) {
+		return 0;
+	}
+	pthread_mutex_lock(&rc->mu);
+	err = resolve(rc, ino, 0, &now);
+	if (err == 0 && now.set->gen != ver->gen && !now.fresh) {
+		/* Cached extents older than the version asked about. */
+		src_done(&now);
+		drop_extents(rc, ino);
+		err = resolve(rc, ino, 0, &now);
+	}
+	if (err != 0) {
+		pthread_mutex_unlock(&rc->mu);
+		return err == -ENOENT ? 0 : err;
+	}
+	free(now.inl);
+	now.inl = NULL;
+	*ver = now.ver;
+	ext = set_extends(rc, old, now.set);
+	if (ext == 1) {
+		*longer = (struct rc_pin *)now.set; /* the reference now held */
+		now.set = NULL;
+	}
+	src_done(&now);
+	pthread_mutex_unlock(&rc->mu);
+	return ext;
+}
+
+struct rc_pin *rc_pin_cached(struct rc *rc, uint64_t ino, uint64_t gen)
+{
+	struct rc_file *f;
+	struct rc_set *set = NULL;
+
+	pthread_mutex_lock(&rc->mu);
+	f = file_find(rc, ino);
+	if (f != NULL && f->state == RF_READY && f->set->gen == gen) {
+		set = f->set;
+		set->refs++;
+	}
+	pthread_mutex_unlock(&rc->mu);
+	return (struct rc_pin *)set;
+}
+
+void rc_pin_ref(struct rc *rc, struct rc_pin *pin)
+{
+	pthread_mutex_lock(&rc->mu);
+	((struct rc_set *)pin)->refs++;
+	pthread_mutex_unlock(&rc->mu);
+}
+
+void rc_unpin(struct rc *rc, struct rc_pin *pin)
+{
+	if (pin == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&rc->mu);
+	set_put((struct rc_set *)pin);
+	pthread_mutex_unlock(&rc->mu);
 }
 
 void rc_invalidate(struct rc *rc, uint64_t ino)
@@ -600,7 +917,7 @@ int rc_check_gen(struct rc *rc, uint64_t ino, uint64_t gen)
 
 	pthread_mutex_lock(&rc->mu);
 	f = file_find(rc, ino);
-	if (f != NULL && f->state == RF_READY && f->gen != gen) {
+	if (f != NULL && f->state == RF_READY && f->set->gen != gen) {
 		f->epoch++;
 		file_clear(f);
 		dropped = 1;
@@ -637,25 +954,43 @@ void rc_forget(struct rc *rc, uint64_t ino)
 void rc_hint(struct rc *rc, struct rc_stream *s, uint64_t ino, uint64_t off, size_t len)
 {
 	uint32_t cs = rc->conf.chunk_size;
-	uint64_t cur, first, last;
+	uint64_t cur, first, last, fit;
+	unsigned max;
 
 	if (len == 0 || rc->wq == NULL || rc->conf.readahead == 0) {
 		return;
 	}
 	pthread_mutex_lock(&rc->mu);
+	/* Never more read ahead than a quarter of the cache's bound: blocks
+	 * fetched ahead and evicted before their read are fetched twice. */
+	fit = rc->cp.bound / 4 / cs;
+	max = fit < rc->conf.readahead ? (unsigned)(fit > 0 ? fit : 1) : rc->conf.readahead;
+	cur = (off + len - 1) / cs;
 	if (off == s->next_off) {
 		s->seq++;
 	} else {
+		if (s->win > 0) {
+			rc->st.ra_collapses++;
+		}
 		s->seq = 0;
+		s->win = 0;
 		s->ra_next = 0;
 	}
 	s->next_off = off + len;
 	/* The first read at 0 counts as sequential: most files are read
 	 * whole from the start. */
 	if (s->seq > 0 || off == 0) {
-		cur = (off + len - 1) / cs;
+		if (s->win == 0) {
+			s->win = 1;
+		} else if (cur > s->cur && s->win < max) {
+			/* Each chunk read in order doubles the bet on the next:
+			 * a stream reaches the full window after a few chunks,
+			 * a file read once at its start costs one chunk. */
+			s->win = s->win * 2 < max ? s->win * 2 : max;
+			rc->st.ra_grows++;
+		}
 		first = cur + 1 > s->ra_next ? cur + 1 : s->ra_next;
-		last = cur + rc->conf.readahead;
+		last = cur + s->win;
 		for (uint64_t c = first; c <= last && rc->free_jobs != NULL; c++) {
 			struct rc_job *j = rc->free_jobs;
 
@@ -670,6 +1005,7 @@ void rc_hint(struct rc *rc, struct rc_stream *s, uint64_t ino, uint64_t off, siz
 			s->ra_next = c + 1;
 		}
 	}
+	s->cur = cur;
 	pthread_mutex_unlock(&rc->mu);
 }
 
@@ -685,14 +1021,13 @@ static void prefetch_run(struct workq_item *it)
 
 	pthread_mutex_lock(&rc->mu);
 	if (!rc->stop && resolve(rc, job->ino, job->chunk, &src) == 0) {
-		if (src.kind != 1) {
-			free(src.inl);
-		} else if (block_find(rc, &src.blk) == NULL) {
-			e = block_acquire(rc, &src.blk, &err, true);
+		if (src.kind == 1 && block_find(rc, &src.blk) == NULL) {
+			e = block_acquire(rc, &src.blk, &err, true, 0, 0);
 			if (e != NULL) {
 				block_release(rc, e);
 			}
 		}
+		src_done(&src);
 	}
 	job->free_next = rc->free_jobs;
 	rc->free_jobs = job;
@@ -711,6 +1046,20 @@ int rc_open(const struct rc_conf *conf, const struct rc_ops *ops, void *arg, str
 	rc = calloc(1, sizeof(*rc));
 	if (rc == NULL) {
 		return -ENOMEM;
+	}
+	{
+		uint64_t min = conf->cache_min_bytes;
+		int err;
+
+		/* 0 or more than the bound: a fixed bound. */
+		if (min == 0 || min > conf->cache_bytes) {
+			min = conf->cache_bytes;
+		}
+		err = cp_init(&rc->cp, conf->policy, min, conf->cache_bytes);
+		if (err != 0) {
+			free(rc);
+			return err;
+		}
 	}
 	rc->conf = *conf;
 	rc->ops = ops;
@@ -766,6 +1115,7 @@ void rc_close(struct rc *rc)
 			free(e);
 		}
 	}
+	cp_fini(&rc->cp);
 	pthread_cond_destroy(&rc->cond);
 	pthread_mutex_destroy(&rc->mu);
 	free(rc);
@@ -775,6 +1125,7 @@ void rc_get_stats(struct rc *rc, struct rc_stats *out)
 {
 	pthread_mutex_lock(&rc->mu);
 	*out = rc->st;
-	out->cached = rc->bytes;
+	out->cached = cp_bytes(&rc->cp);
+	cp_get_stats(&rc->cp, &out->policy);
 	pthread_mutex_unlock(&rc->mu);
 }

@@ -6,21 +6,55 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/clock.h"
+#include "../common/compress.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "../common/metrics.h"
 
+void store_set_codec(struct store *st, uint8_t codec)
+{
+	__atomic_store_n(&st->codec, codec, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->codec_ms, clock_mono_ms(), __ATOMIC_RELAXED);
+}
+
+/* The codec for the next block, read again once it is STORE_CODEC_TTL_MS
+ * old.  Uploaders racing past the deadline may each ask: harmless.  On a
+ * failed query the last codec stays (the next upload asks again). */
+static uint8_t upload_codec(struct store *st)
+{
+	uint64_t at = __atomic_load_n(&st->codec_ms, __ATOMIC_RELAXED);
+	struct mc_statfs ms;
+
+	if (at == 0 || clock_mono_ms() - at >= STORE_CODEC_TTL_MS) {
+		store_count(&st->queries);
+		if (mc_statfs(st->mc, &ms) == 0) {
+			store_set_codec(st, ms.codec);
+		}
+	}
+	return __atomic_load_n(&st->codec, __ATOMIC_RELAXED);
+}
+
 int store_upload(struct store *st, uint64_t size, const uint8_t *data, size_t len,
 		 struct manifest_block *out)
 {
+	return store_upload_cls(st, size, 0, data, len, out);
+}
+
+int store_upload_cls(struct store *st, uint64_t size, uint8_t cls, const uint8_t *data, size_t len,
+		     struct manifest_block *out)
+{
+	uint8_t codec = upload_codec(st);
 	uint64_t t0 = st->up_ns != NULL ? mx_now_ns() : 0;
 	int rc;
 
 	store_count(&st->block_puts);
-	rc = blk_put(st->blk, data, len, blk_profile_for(st->blk, size), out);
+	rc = blk_put_codec_cls(st->blk, data, len, blk_class_profile(st->blk, cls, size), codec,
+			       cls, out);
 	if (st->up_ns != NULL) {
 		mx_observe(st->up_ns, mx_now_ns() - t0);
 		if (rc == 0) {
@@ -159,7 +193,80 @@ static int st_get_block(void *arg, const struct manifest_block *blk, uint8_t *bu
 	return rc;
 }
 
+int store_warm_block(struct store *st, const struct manifest_block *blk, bool *fetched)
+{
+	uint8_t *buf;
+	int rc;
+
+	*fetched = false;
+	if (blk->len == 0 || dc_has(st->dc, blk)) {
+		return 0;
+	}
+	if (blk->len > MSG_BLOCK_MAX || (buf = malloc(blk->len)) == NULL) {
+		return blk->len > MSG_BLOCK_MAX ? -EIO : -ENOMEM;
+	}
+	store_count(&st->block_gets);
+	if (st->down_ns != NULL) {
+		uint64_t t0 = mx_now_ns();
+
+		rc = blk_get(st->blk, blk, buf);
+		mx_observe(st->down_ns, mx_now_ns() - t0);
+		if (rc == 0) {
+			mx_add(st->down_bytes, blk->len);
+		}
+	} else {
+		rc = blk_get(st->blk, blk, buf);
+	}
+	if (rc == 0) {
+		dc_put_how(st->dc, blk, buf, true);
+		*fetched = true;
+		rc = dc_has(st->dc, blk) ? 0 : -ENOSPC;
+	}
+	free(buf);
+	return rc;
+}
+
 const struct rc_ops store_rc_ops = {
     .extents = st_extents,
     .get_block = st_get_block,
 };
+
+static void collect(void *arg, struct mx_out *o)
+{
+	struct store *st = arg;
+	struct blk_cz_stats cz;
+
+	blk_cz_stats(st->blk, &cz);
+	mx_out_family(
+	    o, "objfs_blocks_compressed_total",
+	    "Blocks this mount stored compressed (the bucket's codec saved a tenth or more).",
+	    MX_COUNTER);
+	mx_out_sample(o, "objfs_blocks_compressed_total", NULL, (double)cz.compressed);
+	mx_out_family(o, "objfs_blocks_incompressible_total",
+		      "Blocks this mount stored raw although the bucket asks for a codec.",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_blocks_incompressible_total", NULL, (double)cz.raw);
+	mx_out_family(o, "objfs_blocks_decompressed_total",
+		      "Compressed blocks this mount read from the cluster and decompressed.",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_blocks_decompressed_total", NULL, (double)cz.decompressed);
+	mx_out_family(o, "objfs_compress_bytes_total",
+		      "Bytes of the blocks stored compressed: in (as written), out (as stored).",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_compress_bytes_total", "direction=\"in\"", (double)cz.bytes_in);
+	mx_out_sample(o, "objfs_compress_bytes_total", "direction=\"out\"", (double)cz.bytes_out);
+	mx_out_family(o, "objfs_compress_codec",
+		      "The bucket's codec for new blocks (1 for the one set).", MX_GAUGE);
+	for (uint8_t c = 0; c < BLK_CODEC_MAX; c++) {
+		char label[32];
+
+		snprintf(label, sizeof(label), "codec=\"%s\"", cz_name(c));
+		mx_out_sample(o, "objfs_compress_codec", label,
+			      __atomic_load_n(&st->codec, __ATOMIC_RELAXED) == c ? 1.0 : 0.0);
+	}
+}
+
+int store_metrics(struct store *st, struct mx_registry *r)
+{
+	return r == NULL ? 0 : mx_add_collector(r, collect, st, NULL);
+}

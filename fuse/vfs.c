@@ -56,13 +56,56 @@ static int fbo_read(void *arg, uint64_t ino, uint64_t chunk, const struct manife
 	return rc;
 }
 
+static int fbo_read_pinned(void *arg, uint64_t ino, uint64_t chunk, uint32_t off, uint32_t len,
+			   uint8_t *dst, void **pin, uint64_t *gen, uint64_t *size)
+{
+	struct vfs *v = arg;
+	struct rc_version ver = {.gen = *gen};
+	struct rc_pin *p = *pin;
+	int rc = rc_read_pinned(v->rc, &p, ino, chunk, off, len, dst, &ver);
+
+	*pin = p;
+	if (rc == -ESTALE) {
+		*gen = ver.gen;
+		*size = ver.size;
+	}
+	return rc;
+}
+
+static void fbo_pin_ref(void *arg, void *pin)
+{
+	struct vfs *v = arg;
+
+	rc_pin_ref(v->rc, pin);
+}
+
+static void fbo_unpin(void *arg, void *pin)
+{
+	struct vfs *v = arg;
+
+	rc_unpin(v->rc, pin);
+}
+
+static int fbo_extends(void *arg, uint64_t ino, void *pin, void **longer, uint64_t *gen,
+		       uint64_t *size)
+{
+	struct vfs *v = arg;
+	struct rc_version ver = {.gen = *gen};
+	struct rc_pin *p = NULL;
+	int rc = rc_pin_extends(v->rc, pin, ino, &p, &ver);
+
+	*longer = p;
+	*gen = ver.gen;
+	*size = ver.size;
+	return rc;
+}
+
 static int fbo_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data, size_t len,
 		      struct manifest_block *out)
 {
 	struct vfs *v = arg;
 
-	(void)ino;
-	return store_upload(&v->st, size, data, len, out);
+	return store_upload_cls(&v->st, size, cm_class_of(v->cm, ino), data, len, out);
 }
 
 static int fbo_commit(void *arg, const struct fb_commit *c, struct meta_attr *attr)
@@ -95,6 +138,10 @@ static const struct fb_ops vfs_fb_ops = {
     .commit = fbo_commit,
     .donate = fbo_donate,
     .discard = fbo_discard,
+    .read_pinned = fbo_read_pinned,
+    .pin_ref = fbo_pin_ref,
+    .unpin = fbo_unpin,
+    .extends = fbo_extends,
 };
 
 /* ---- the inode table's callbacks ---------------------------------------- */
@@ -137,6 +184,8 @@ int vfs_start(const struct vfs_conf *conf, struct cl *cl, struct blk *blk, struc
 	struct rc_conf rcc = {
 	    .chunk_size = conf->chunk_size,
 	    .cache_bytes = conf->cache_bytes,
+	    .cache_min_bytes = conf->cache_min_bytes,
+	    .policy = (enum cp_policy)conf->cache_policy,
 	    .readahead = conf->readahead,
 	    .prefetchers = conf->readahead > 0 ? conf->prefetchers : 0,
 	};
@@ -161,7 +210,9 @@ int vfs_start(const struct vfs_conf *conf, struct cl *cl, struct blk *blk, struc
 	if ((rc = rc_open(&rcc, &store_rc_ops, &v->st, &v->rc)) != 0 ||
 	    (rc = fb_ctx_open(&fbc, &vfs_fb_ops, v, &v->fbc)) != 0 ||
 	    (rc = it_open(&vfs_it_ops, v, &v->it)) != 0 ||
-	    (rc = nc_open(vfs_ttl_ns(conf->negative_timeout), &v->nc)) != 0) {
+	    (rc = nc_open(vfs_ttl_ns(conf->negative_timeout), &v->nc)) != 0 ||
+	    (rc = dn_open(vfs_ttl_ns(conf->negative_timeout), &v->dn)) != 0 ||
+	    (rc = cm_open(cl_cfg(cl), mc, v->it, &v->cm)) != 0) {
 		vfs_stop(v);
 		return rc;
 	}
@@ -180,7 +231,9 @@ int vfs_stop(struct vfs *v)
 		rc = it_flush_all(v->it);
 		it_close(v->it);
 	}
+	cm_close(v->cm); /* after the last upload (the flush above) */
 	nc_close(v->nc);
+	dn_close(v->dn);
 	fb_ctx_close(v->fbc);
 	rc_close(v->rc);
 	dc_close(v->st.dc);
@@ -233,6 +286,22 @@ int vfs_entry(struct vfs *v, const struct meta_attr *a, uint64_t parent, struct 
 
 /* ---- names ------------------------------------------------------------- */
 
+/* 1 when the name list of parent, a directory made here within the
+ * negative timeout (dirnames.h), says name is absent, checked against
+ * parent's attributes: cached ones while they last (attr_timeout), else
+ * a query.  So a name another mount just made is missed no longer than a
+ * negative entry would miss it. */
+static int listed_absent(struct vfs *v, uint64_t parent, const char *name)
+{
+	struct meta_attr pa;
+	double timeout;
+
+	if (!dn_kept(v->dn, parent) || vfs_getattr(v, parent, &pa, &timeout) != 0) {
+		return 0;
+	}
+	return dn_absent(v->dn, parent, name, pa.ctime_ns);
+}
+
 int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entry *e)
 {
 	struct meta_attr a;
@@ -242,7 +311,8 @@ int vfs_lookup(struct vfs *v, uint64_t parent, const char *name, struct vfs_entr
 	int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 	int rc = vfs_check_name(name);
 
-	if (rc == 0 && !dots && nc_missing(v->nc, parent, name)) {
+	if (rc == 0 && !dots &&
+	    (nc_missing(v->nc, parent, name) || listed_absent(v, parent, name))) {
 		rc = -ENOENT;
 	} else if (rc == 0) {
 		store_count(&v->st.queries);
@@ -397,10 +467,15 @@ static int create_node(struct vfs *v, uint64_t parent, const char *name, uint32_
 	rc = vfs_op(v, &op, &res);
 	if (rc != 0) {
 		it_attr_drop(v->it, parent);
+		dn_drop(v->dn, parent);
 		return rc;
 	}
 	/* What the shard did to the parent (META_F_EXCL: a new inode). */
 	it_attr_touch(v->it, parent, res.attr.ctime_ns, S_ISDIR(res.attr.mode) ? 1 : 0);
+	dn_add(v->dn, parent, name, res.attr.ctime_ns);
+	if (S_ISDIR(res.attr.mode)) {
+		dn_start(v->dn, res.attr.ino, res.attr.ctime_ns); /* empty */
+	}
 	rc = vfs_entry(v, &res.attr, parent, e);
 	if (rc == 0) {
 		it_attr_keep(v->it, &res.attr, vfs_ttl_ns(v->conf.attr_timeout));
@@ -452,6 +527,7 @@ int vfs_link(struct vfs *v, uint64_t ino, uint64_t newparent, const char *newnam
 	nc_drop(v->nc, newparent, newname);
 	rc = vfs_op(v, &op, &res);
 	it_attr_drop(v->it, newparent);
+	dn_drop(v->dn, newparent);
 	if (rc != 0) {
 		return rc;
 	}
@@ -487,7 +563,20 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 	op.parent = parent;
 	snprintf(op.name, sizeof(op.name), "%s", name);
 	rc = vfs_op(v, &op, &res);
-	it_attr_drop(v->it, parent);
+	if (rc == 0 && res.attr.ctime_ns != 0) {
+		/* The shard set the directory's mtime and ctime to the stamp
+		 * the victim's ctime carries (and took a subdirectory's link):
+		 * patched like a create's, so the kernel's getattr of the
+		 * directory after the unlink costs no query. */
+		it_attr_touch(v->it, parent, res.attr.ctime_ns, type == MOP_RMDIR ? -1 : 0);
+		dn_del(v->dn, parent, name, res.attr.ctime_ns);
+	} else {
+		it_attr_drop(v->it, parent);
+		dn_drop(v->dn, parent);
+	}
+	if (rc == 0 && type == MOP_RMDIR && res.freed_ino != 0) {
+		dn_drop(v->dn, res.freed_ino);
+	}
 	if (rc == 0 && res.freed_ino != 0) {
 		it_attr_drop(v->it, res.freed_ino);
 	}
@@ -542,6 +631,8 @@ int vfs_rename(struct vfs *v, uint64_t parent, const char *name, uint64_t newpar
 	nc_drop(v->nc, newparent, newname);
 	nc_drop(v->nc, parent, name); /* RENAME_EXCHANGE puts a file there */
 	rc = vfs_op(v, &op, &res);
+	dn_drop(v->dn, parent);
+	dn_drop(v->dn, newparent);
 	/* Both parents, a moved directory's "..", a replaced victim: rare
 	 * enough to forget every cached directory. */
 	it_attr_drop(v->it, 0);
@@ -574,6 +665,7 @@ int vfs_statfs(struct vfs *v, uint64_t ino, struct vfs_statfs *out)
 	if (rc != 0) {
 		return rc;
 	}
+	store_set_codec(&v->st, ms.codec);
 	out->files = ms.files;
 	rc = mc_capacity(v->cl, &out->total, &out->avail);
 	if (rc != 0) {
@@ -607,6 +699,9 @@ int vfs_setxattr(struct vfs *v, uint64_t ino, const char *name, const void *valu
 	struct meta_op op;
 	struct inode *n;
 
+	if (strcmp(name, VFS_WARMUP_XATTR) == 0) {
+		return -EPERM; /* answered by the mount, never stored */
+	}
 	if (strncmp(name, "system.", 7) == 0 && strcmp(name, "system.posix_acl_access") != 0 &&
 	    strcmp(name, "system.posix_acl_default") != 0) {
 		/* POSIX ACLs only: the shard keeps them with the mode (an

@@ -23,16 +23,18 @@
 #include "diskcache.h"
 
 struct vfs_conf {
-	uint32_t chunk_size;	 /* from the bucket (mc_statfs) */
-	uint32_t inline_max;	 /* from the bucket */
-	double attr_timeout;	 /* kernel attribute cache, seconds */
-	double entry_timeout;	 /* kernel name cache, seconds */
-	double negative_timeout; /* kernel cache of missing names, seconds (0: none) */
-	uint64_t max_dirty;	 /* write-back memory across files */
-	uint64_t cache_bytes;	 /* block cache in memory */
-	unsigned readahead;	 /* chunks read ahead of sequential readers */
-	unsigned uploaders;	 /* background upload threads */
-	unsigned prefetchers;	 /* background read-ahead threads */
+	uint32_t chunk_size;	  /* from the bucket (mc_statfs) */
+	uint32_t inline_max;	  /* from the bucket */
+	double attr_timeout;	  /* kernel attribute cache, seconds */
+	double entry_timeout;	  /* kernel name cache, seconds */
+	double negative_timeout;  /* kernel cache of missing names, seconds (0: none) */
+	uint64_t max_dirty;	  /* write-back memory across files */
+	uint64_t cache_bytes;	  /* block cache in memory */
+	uint64_t cache_min_bytes; /* it may shrink to (0: fixed) */
+	int cache_policy;	  /* enum cp_policy */
+	unsigned readahead;	  /* chunks read ahead of sequential readers */
+	unsigned uploaders;	  /* background upload threads */
+	unsigned prefetchers;	  /* background read-ahead threads */
 };
 
 /* An entry for the kernel.  ino is the inode the kernel gets a reference
@@ -137,6 +139,20 @@ int vfs_getxattr(struct vfs *v, uint64_t ino, const char *name, uint8_t **val, s
 int vfs_listxattr(struct vfs *v, uint64_t ino, char **names, size_t *len);
 int vfs_removexattr(struct vfs *v, uint64_t ino, const char *name);
 
+/* Warm-up: reading this extended attribute of a regular file fills the
+ * mount's disk cache with the file's blocks (objfsctl warmup); its value
+ * is "FETCHED CACHED", the bytes fetched now and those already there.
+ * Never stored: the mount answers it. */
+#define VFS_WARMUP_XATTR "user.objfs.warmup"
+struct vfs_warm {
+	uint64_t fetched, cached; /* bytes */
+};
+/* Puts every block of ino's committed content into the disk cache, as
+ * blocks asked for (kept before blocks a scan read once).  Returns 0,
+ * -EOPNOTSUPP without a disk cache, -ENOSPC when a block does not fit
+ * it, or the error of reading the extents or a block. */
+int vfs_warmup(struct vfs *v, uint64_t ino, struct vfs_warm *out);
+
 /* ---- open files (vfs_file.c) ---- */
 
 /* Opens ino with open(2) flags (O_TRUNC with write access empties it).
@@ -148,7 +164,12 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, int flags,
 	       uint32_t uid, uint32_t gid, struct vfs_entry *e, struct vfs_file **fh,
 	       int *keep_cache);
-/* Returns the count read (short at end of file) or a negative errno. */
+/* The kernel was told size as ino's size (every attribute reply of a
+ * regular file): reads never end short inside it (vfs_read). */
+void vfs_told_size(struct vfs *v, uint64_t ino, uint64_t size);
+/* Returns the count read (short at end of file) or a negative errno:
+ * -ESTALE when the handle's version was collected, or when the answer
+ * would end short inside the size the kernel holds (see vfs_told_size). */
 ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, void *buf);
 /* Buffers the bytes; returns the count or a negative errno. */
 ssize_t vfs_write(struct vfs *v, struct vfs_file *fh, uint64_t off, const void *buf, size_t size);
@@ -183,7 +204,9 @@ void vfs_abandon(struct vfs *v, struct vfs_file *fh);
 
 /* ---- directories (vfs_dir.c) ---- */
 
-int vfs_opendir(struct vfs *v, uint64_t ino, struct vfs_dir **dh);
+/* With keep_cache: *keep_cache says whether the kernel may serve this
+ * opendir from the listing it cached (vfs_dir.c). */
+int vfs_opendir(struct vfs *v, uint64_t ino, struct vfs_dir **dh, int *keep_cache);
 void vfs_releasedir(struct vfs *v, struct vfs_dir *dh);
 
 /* Called per entry from position pos on: returns 0 when it took the
@@ -191,8 +214,9 @@ void vfs_releasedir(struct vfs *v, struct vfs_dir *dh);
  * position after this entry.  Without plus only e->attr.ino and mode are
  * set. */
 typedef int (*vfs_dirent_fn)(void *arg, const char *name, const struct vfs_entry *e, uint64_t next);
-/* Lists dir ino from position pos ("." is 0, ".." 1, the i-th entry in
- * name order i + 2).  With plus each entry taken counts a kernel
+/* Lists dir ino from position pos ("." is 0, ".." 1, 2 the start of the
+ * entries; each entry's next is its resume cookie, >= 3: see vfs_dir.c),
+ * in cookie order.  With plus each entry taken counts a kernel
  * reference.  Returns 0 at the end or when fn ran out of room, or a
  * negative errno (entries taken before it stand). */
 int vfs_readdir(struct vfs *v, struct vfs_dir *dh, uint64_t ino, uint64_t pos, int plus,

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "../common/err.h"
 #include "../common/log.h"
@@ -36,6 +37,33 @@ static int maybe_truncate(struct vfs *v, struct inode *n, int flags, struct meta
 	return vfs_setattr_node(v, n, &s, a);
 }
 
+/* An open for reading records the read in the file's atime when the
+ * shard's is a day old (relatime; META_SET_ATIME_READ), so the class
+ * mover's age rule sees which files are read.  Best effort: a read-only
+ * key or mount, or a shard that cannot be reached, leaves atime as it is
+ * and the open goes on. */
+static void note_read(struct vfs *v, uint64_t ino, int flags, const struct meta_attr *a)
+{
+	struct meta_result res;
+	struct meta_op op;
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((flags & O_ACCMODE) == O_WRONLY || meta_is_snap_ino(ino) ||
+	    (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - a->atime_ns < META_ATIME_READ_NS) {
+		return;
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = MOP_SETATTR;
+	op.ino = ino;
+	op.valid = META_SET_ATIME_READ;
+	if ((rc = vfs_op(v, &op, &res)) != 0) {
+		log_debug("vfs.atime", "ino %" PRIu64 ": read time not recorded: %s", ino,
+			  obj_strerror(rc));
+	}
+}
+
 /* Creates the handle for an open of n (pinned) with fresh attributes. */
 static int open_handle(struct vfs *v, struct inode *n, const struct meta_attr *a,
 		       struct vfs_file **out, int *keep_cache)
@@ -53,12 +81,30 @@ static int open_handle(struct vfs *v, struct inode *n, const struct meta_attr *a
 		return rc;
 	}
 	fh->node = n;
+	if (it_fb(v->it, n) != NULL) {
+		/* Pages the kernel keeps are of this version: hold its extents
+		 * if they are cached (a later append can then be followed). */
+		fb_view_init(it_fb(v->it, n), &fh->view, a->gen, a->size, *keep_cache,
+			     *keep_cache ? rc_pin_cached(v->rc, n->ino, a->gen) : NULL);
+	}
 	*out = fh;
 	return 0;
 }
 
+/* Ends fh's view of its file (before the handle counts as released, while
+ * the write buffer is certainly there). */
+static void end_view(struct vfs *v, struct vfs_file *fh)
+{
+	struct fbuf *fb = it_fb(v->it, fh->node);
+
+	if (fb != NULL) {
+		fb_view_end(fb, &fh->view);
+	}
+}
+
 void vfs_abandon(struct vfs *v, struct vfs_file *fh)
 {
+	end_view(v, fh);
 	it_release_file(v->it, fh->node);
 	free(fh);
 }
@@ -87,7 +133,11 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 		rc = maybe_truncate(v, n, flags, &a);
 	}
 	if (rc == 0) {
+		note_read(v, ino, flags, &a);
 		rc = open_handle(v, n, &a, fh, keep_cache);
+	}
+	if (rc == 0 && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
+		it_ksize_set(v->it, ino, 0); /* the kernel truncates its own size */
 	}
 	it_put(v->it, n);
 	return rc;
@@ -119,13 +169,16 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	rc = vfs_op(v, &op, &res);
 	if (rc != 0) {
 		it_attr_drop(v->it, parent);
+		dn_drop(v->dn, parent);
 		return rc;
 	}
 	if (flags & O_EXCL) {
 		/* A new inode: the shard set the parent's times to its ctime. */
 		it_attr_touch(v->it, parent, res.attr.ctime_ns, 0);
+		dn_add(v->dn, parent, name, res.attr.ctime_ns);
 	} else {
 		it_attr_drop(v->it, parent); /* created, or opened an old one */
+		dn_drop(v->dn, parent);
 	}
 	n = it_get(v->it, res.attr.ino);
 	if (n == NULL) {
@@ -152,25 +205,51 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	return rc;
 }
 
+void vfs_told_size(struct vfs *v, uint64_t ino, uint64_t size)
+{
+	it_ksize_set(v->it, ino, size);
+}
+
 ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, void *buf)
 {
 	struct fbuf *fb = it_fb(v->it, fh->node);
+	ssize_t n;
+	uint64_t ksize;
 
 	if (fb == NULL) {
 		return -EIO;
 	}
 	rc_hint(v->rc, &fh->stream, fh->node->ino, off, size);
-	return fb_read(fb, off, size, buf);
+	n = fb_read_view(fb, &fh->view, off, size, buf);
+	if (n >= 0 && (size_t)n < size && it_ksize(v->it, fh->node->ino, &ksize) &&
+	    off + (uint64_t)n < ksize) {
+		/* A short answer inside the size the kernel has (another
+		 * version's, told before this handle's version was known)
+		 * would be zero-filled by the kernel and kept: this handle's
+		 * version is not the one the kernel sizes. */
+		log_info("fb.stale_handle",
+			 "ino %" PRIu64 ": the read ends at %" PRIu64 ", the kernel has %" PRIu64
+			 " bytes: ESTALE",
+			 fh->node->ino, off + (uint64_t)n, ksize);
+		fh->view.stale = 1;
+		return -ESTALE;
+	}
+	return n;
 }
 
 ssize_t vfs_write(struct vfs *v, struct vfs_file *fh, uint64_t off, const void *buf, size_t size)
 {
 	struct fbuf *fb = it_fb(v->it, fh->node);
+	ssize_t n;
 
 	if (fb == NULL) {
 		return -EIO;
 	}
-	return fb_write(fb, off, buf, size);
+	n = fb_write(fb, off, buf, size);
+	if (n > 0) {
+		it_ksize_grow(v->it, fh->node->ino, off + (uint64_t)n); /* the kernel's i_size */
+	}
+	return n;
 }
 
 /* Commits n's buffered writes; shared by flush, fsync, release and locks. */
@@ -217,6 +296,7 @@ int vfs_release(struct vfs *v, struct vfs_file *fh)
 		log_warn("fuse.release", "ino %" PRIu64 ": commit at release failed: %s",
 			 fh->node->ino, obj_strerror(rc));
 	}
+	end_view(v, fh);
 	it_release_file(v->it, fh->node);
 	free(fh);
 	if (n != NULL) {
@@ -256,6 +336,7 @@ int vfs_lock_refresh(struct vfs *v, uint64_t ino)
 		fb = it_fb(v->it, n);
 		if (fb != NULL) {
 			fb_refresh(fb, a.size, a.gen);
+			fb_follow(fb); /* the lock holder's handles see it now */
 		}
 	}
 	it_put(v->it, n);

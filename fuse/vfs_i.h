@@ -4,6 +4,8 @@
 #ifndef OBJFS_VFS_I_H
 #define OBJFS_VFS_I_H
 
+#include "classmap.h"
+#include "dirnames.h"
 #include "filebuf.h"
 #include "inode.h"
 #include "negcache.h"
@@ -22,6 +24,8 @@ struct vfs {
 	struct fb_ctx *fbc;
 	struct itable *it;
 	struct negcache *nc; /* names known missing */
+	struct dirnames *dn; /* name lists of directories made here */
+	struct classmap *cm; /* storage class of new blocks */
 };
 
 /* An open file.  node stays valid while the handle is open: the inode
@@ -29,6 +33,7 @@ struct vfs {
 struct vfs_file {
 	struct inode *node;
 	struct rc_stream stream; /* sequential-read detection */
+	struct fb_view view;	 /* the version it reads (filebuf.h) */
 };
 
 static inline int64_t vfs_ttl_ns(double seconds)

@@ -44,6 +44,34 @@ static void collect(void *arg, struct mx_out *o)
 		     (double)rs.evictions, ds, (double)dstat.evictions);
 	cache_family(o, "objfs_mount_cache_bytes", "Bytes a cache holds now.", MX_GAUGE,
 		     (double)rs.cached, ds, (double)dstat.bytes);
+	cache_family(o, "objfs_mount_cache_bound_bytes",
+		     "Bytes a cache may hold now (memory: between cache_min_mb and cache_mb).",
+		     MX_GAUGE, (double)rs.policy.bound_bytes, ds, (double)dstat.policy.bound_bytes);
+	cache_family(o, "objfs_mount_cache_frequent_bytes",
+		     "Bytes of blocks read more than once (ARC's T2), which scans do not evict.",
+		     MX_GAUGE, (double)rs.policy.t2_bytes, ds, (double)dstat.policy.t2_bytes);
+	mx_out_family(o, "objfs_mount_cache_ghost_hits_total",
+		      "Misses on blocks evicted lately, by the list they left (b1: read once, b2: "
+		      "read again); they adapt ARC and grow the memory cache.",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_mount_cache_ghost_hits_total", "cache=\"memory\",list=\"b1\"",
+		      (double)rs.policy.ghost_hits[0]);
+	mx_out_sample(o, "objfs_mount_cache_ghost_hits_total", "cache=\"memory\",list=\"b2\"",
+		      (double)rs.policy.ghost_hits[1]);
+	if (ds != NULL) {
+		mx_out_sample(o, "objfs_mount_cache_ghost_hits_total", "cache=\"disk\",list=\"b1\"",
+			      (double)dstat.policy.ghost_hits[0]);
+		mx_out_sample(o, "objfs_mount_cache_ghost_hits_total", "cache=\"disk\",list=\"b2\"",
+			      (double)dstat.policy.ghost_hits[1]);
+	}
+	mx_out_family(o, "objfs_mount_readahead_window_changes_total",
+		      "Read-ahead windows doubled (a reader entered a new chunk in order) or "
+		      "collapsed (it jumped).",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_mount_readahead_window_changes_total", "change=\"grow\"",
+		      (double)rs.ra_grows);
+	mx_out_sample(o, "objfs_mount_readahead_window_changes_total", "change=\"collapse\"",
+		      (double)rs.ra_collapses);
 	mx_out_family(o, "objfs_mount_readahead_blocks_total",
 		      "Blocks fetched by read-ahead before any read asked for them.", MX_COUNTER);
 	mx_out_sample(o, "objfs_mount_readahead_blocks_total", NULL, (double)rs.prefetched);
@@ -66,6 +94,17 @@ static void collect(void *arg, struct mx_out *o)
 		      (double)store_read_count(&v->st.queries));
 	mx_out_sample(o, "objfs_mount_cluster_calls_total", "kind=\"commit\"",
 		      (double)store_read_count(&v->st.commits));
+	mx_out_family(o, "objfs_mount_readdir_pages_total",
+		      "Directory pages fetched from the shard (up to 1024 entries each).",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_mount_readdir_pages_total", NULL,
+		      (double)store_read_count(&v->st.readdir_pages));
+	mx_out_family(o, "objfs_mount_readdir_seeks_total",
+		      "Directory pages fetched at a position outside the handle's page "
+		      "(a seekdir): one request each, at any depth.",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_mount_readdir_seeks_total", NULL,
+		      (double)store_read_count(&v->st.readdir_seeks));
 }
 
 int vfs_set_metrics(struct vfs *v, struct mx_registry *r)
@@ -87,6 +126,9 @@ int vfs_set_metrics(struct vfs *v, struct mx_registry *r)
 	    mx_counter(r, "objfs_mount_block_bytes_total", bytes_help, "direction=\"download\"");
 	if (v->st.up_ns == NULL || v->st.down_ns == NULL || v->st.up_bytes == NULL ||
 	    v->st.down_bytes == NULL) {
+		return -ENOMEM;
+	}
+	if (store_metrics(&v->st, r) != 0) {
 		return -ENOMEM;
 	}
 	return mx_add_collector(r, collect, v, NULL);

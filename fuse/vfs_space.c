@@ -254,5 +254,8 @@ int vfs_fallocate(struct vfs *v, struct vfs_file *fh, int mode, uint64_t off, ui
 	if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE)) {
 		rc = grow_to(v, n, end, size);
 	}
+	if (rc == 0 && !(mode & FALLOC_FL_KEEP_SIZE)) {
+		it_ksize_grow(v->it, n->ino, end); /* the kernel extends its i_size */
+	}
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "../proto/frame.h"
 #include "../proto/meta.h"
 #include "authz.h"
+#include "snap_stream.h"
 
 /* List replies are kept well under the frame limit. */
 #define FRAG_LIST_MAX 4096
@@ -321,6 +322,27 @@ static int h_frag_check(struct node_ctx *n, struct rd *r, struct srv_reply *out,
 	return 0;
 }
 
+/* A chunk of a shard snapshot copy, for a replica installing it. */
+static int h_snap_read(struct node_ctx *n, struct rd *r, struct srv_reply *out, char *err,
+		       size_t errlen)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (n->msvc == NULL) {
+		snprintf(err, errlen, "no metadata service on this node");
+		return -ENOTSUP;
+	}
+	rc = snap_serve(msvc_shard_dir(n->msvc), r, &out->w, &data, &len);
+	if (rc != 0) {
+		return rc;
+	}
+	out->tail = data; /* the server frees it after copying */
+	out->tail_len = len;
+	return 0;
+}
+
 /* Fragment and node requests; pool: the server queue that runs each
  * (fragment I/O fsyncs, so it never shares threads with metadata). */
 /* need: the capability a request needs (keys.h); fragments name no
@@ -338,6 +360,8 @@ static const struct {
     [MSG_FRAG_LIST] = {h_frag_list, SRV_POOL_DISK, KEY_NEED_ADMIN},
     [MSG_USAGE] = {h_usage, SRV_POOL_META, KEY_NEED_ADMIN},
     [MSG_SCRUB] = {h_scrub, SRV_POOL_META, KEY_NEED_ADMIN},
+    /* A whole shard, keys included: nodes only. */
+    [MSG_SNAP_READ] = {h_snap_read, SRV_POOL_DISK, KEY_NEED_NODE},
     /* A verify reads; a sweep deletes strays: check_need. */
     [MSG_FRAG_CHECK] = {h_frag_check, SRV_POOL_DISK, KEY_NEED_READ},
 };

@@ -186,23 +186,16 @@ static int mh_resolve(struct mh_req *q)
 	return rc;
 }
 
-static int mh_readdir(struct mh_req *q)
+/* A page of at most max entries of dir into the reply: after the name
+ * `after`, or, when after is NULL, after the resume cookie (then each
+ * entry carries its cookie). */
+static int dir_page(struct mh_req *q, uint64_t dir, const char *after, uint64_t cookie,
+		    uint32_t max)
 {
-	struct shard *s = q->s;
-	struct rd *r = q->r;
 	struct srv_reply *out = q->out;
-	char after[META_NAME_MAX + 1];
-	uint64_t dir = rd_u64(r);
-	uint32_t max;
 	struct ms_dirent *v;
 	int more = 0, n;
 
-	rd_str(r, after, sizeof(after));
-	max = rd_u32(r);
-	rd_u8(r); /* plus: attributes are always sent */
-	if (!rd_done(r) || max == 0) {
-		return -OBJ_EPROTO;
-	}
 	if (max > META_READDIR_MAX) {
 		max = META_READDIR_MAX;
 	}
@@ -210,17 +203,52 @@ static int mh_readdir(struct mh_req *q)
 	if (v == NULL) {
 		return -ENOMEM;
 	}
-	n = ms_readdir(s->ms, dir, after, v, max, &more);
+	n = after != NULL ? ms_readdir(q->s->ms, dir, after, v, max, &more)
+			  : ms_readdir_cookie(q->s->ms, dir, cookie, v, max, &more);
 	if (n >= 0) {
 		wr_u32(&out->w, (uint32_t)n);
 		for (int i = 0; i < n; i++) {
 			wr_str(&out->w, v[i].name);
+			if (after == NULL) {
+				wr_u64(&out->w, v[i].cookie);
+			}
 			meta_put_attr(&out->w, &v[i].attr);
 		}
 		wr_u8(&out->w, more ? 1 : 0);
 	}
 	free(v);
 	return n < 0 ? n : 0;
+}
+
+static int mh_readdir(struct mh_req *q)
+{
+	struct rd *r = q->r;
+	char after[META_NAME_MAX + 1];
+	uint64_t dir = rd_u64(r);
+	uint32_t max;
+
+	rd_str(r, after, sizeof(after));
+	max = rd_u32(r);
+	rd_u8(r); /* plus: attributes are always sent */
+	if (!rd_done(r) || max == 0) {
+		return -OBJ_EPROTO;
+	}
+	return dir_page(q, dir, after, 0, max);
+}
+
+/* META_READDIR_C: a page of entries after a resume cookie (see
+ * meta_store_dir.c for why the position is a hash of the name). */
+static int mh_readdir_c(struct mh_req *q)
+{
+	struct rd *r = q->r;
+	uint64_t dir = rd_u64(r), cookie = rd_u64(r);
+	uint32_t max = rd_u32(r);
+
+	rd_u8(r); /* plus: attributes are always sent */
+	if (!rd_done(r) || max == 0 || cookie > INT64_MAX) {
+		return -OBJ_EPROTO;
+	}
+	return dir_page(q, dir, NULL, cookie, max);
 }
 
 static int mh_readlink(struct mh_req *q)
@@ -348,6 +376,26 @@ static int mh_statfs(struct mh_req *q)
 		wr_u64(&out->w, st.bytes);
 		wr_u32(&out->w, st.chunk_size);
 		wr_u32(&out->w, st.inline_max);
+		wr_u8(&out->w, st.codec);
+	}
+	return rc;
+}
+
+static int mh_block_stats(struct mh_req *q)
+{
+	struct ms_block_stats st;
+	int rc;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	rc = ms_block_stats(q->s->ms, &st);
+	if (rc == 0) {
+		wr_u8(&q->out->w, st.codec);
+		wr_u64(&q->out->w, st.blocks);
+		wr_u64(&q->out->w, st.compressed);
+		wr_u64(&q->out->w, st.bytes);
+		wr_u64(&q->out->w, st.stored);
 	}
 	return rc;
 }
@@ -415,6 +463,36 @@ static int mh_trash(struct mh_req *q)
 	return n < 0 ? n : 0;
 }
 
+/* The cluster map of the catalog (META_NODE_MAP), for objfsctl status and
+ * gc. */
+static int mh_node_map(struct mh_req *q)
+{
+	struct meta_node_row *v;
+	int n;
+
+	if (!rd_done(q->r)) {
+		return -OBJ_EPROTO;
+	}
+	if (q->bucket[0] != '\0') {
+		return -EINVAL; /* only the catalog keeps it */
+	}
+	v = calloc(META_NODE_MAP_MAX, sizeof(*v));
+	if (v == NULL) {
+		return -ENOMEM;
+	}
+	n = ms_node_map(q->s->ms, v, META_NODE_MAP_MAX);
+	if (n >= 0) {
+		wr_u32(&q->out->w, (uint32_t)n);
+		for (int i = 0; i < n; i++) {
+			wr_u32(&q->out->w, v[i].id);
+			wr_u8(&q->out->w, v[i].state);
+			wr_u64(&q->out->w, (uint64_t)v[i].since_ns);
+		}
+	}
+	free(v);
+	return n < 0 ? n : 0;
+}
+
 /* Collects list entries into the reply, counting them. */
 struct list_out {
 	struct wr body;
@@ -446,7 +524,7 @@ static int finish_list(struct list_out *lo, int rc, int more, struct srv_reply *
 	return rc;
 }
 
-static int mh_list(struct mh_req *q)
+static int list_req(struct mh_req *q, int delim)
 {
 	struct shard *s = q->s;
 	struct rd *r = q->r;
@@ -470,10 +548,21 @@ static int mh_list(struct mh_req *q)
 		return -OBJ_EPROTO;
 	}
 	wr_init(&lo.body, 0);
-	rc = ms_list(s->ms, prefix, after, max, list_cb, &lo, &more);
+	rc = (delim ? ms_list_delim : ms_list)(s->ms, prefix, after, max, list_cb, &lo, &more);
 	free(prefix);
 	free(after);
 	return finish_list(&lo, rc, more, out);
+}
+
+static int mh_list(struct mh_req *q)
+{
+	return list_req(q, 0);
+}
+
+/* META_LIST_D: the same with '/' as delimiter (ms_list_delim). */
+static int mh_list_d(struct mh_req *q)
+{
+	return list_req(q, 1);
 }
 
 static int mh_buckets(struct mh_req *q)
@@ -526,6 +615,7 @@ static int mh_blocks(struct mh_req *q)
 			wr_u32(&q->out->w, v[i].blk.len);
 			wr_u64(&q->out->w, v[i].blk.csum);
 			wr_u32(&q->out->w, v[i].refs);
+			wr_u8(&q->out->w, v[i].blk.cls);
 		}
 		wr_u8(&q->out->w, more ? 1 : 0);
 	}
@@ -736,6 +826,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_READDIR] = {mh_readdir, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_READDIR_C] = {mh_readdir_c, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_READLINK] = {mh_readlink, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_GETXATTR] = {mh_getxattr, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_LISTXATTR] = {mh_listxattr, MH_QUERY, READ, SRV_POOL_META},
@@ -743,6 +834,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_STATFS] = {mh_statfs, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_RESOLVE] = {mh_resolve, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_LIST] = {mh_list, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_LIST_D] = {mh_list_d, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_BUCKETS] = {mh_buckets, MH_QUERY, READ, SRV_POOL_META},
     /* Lock sessions live in the leader's memory: leader only.  A lock
      * changes no data: a ro key's mount may take one, as POSIX allows. */
@@ -753,6 +845,8 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_GETLK] = {mh_getlk, MH_SHARD | MH_LEADER | MH_MUTATES, READ, SRV_POOL_INLINE},
     [MSG_META_QUOTA] = {mh_quota, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_TRASH] = {mh_trash, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_BLOCK_STATS] = {mh_block_stats, MH_QUERY, READ, SRV_POOL_META},
+    [MSG_META_NODE_MAP] = {mh_node_map, MH_QUERY, KEY_NEED_ADMIN, SRV_POOL_META},
     /* These wait on the Raft loop (open, state of every group, a
      * membership change): never on the queue of quick requests. */
     [MSG_META_SHARD_OPEN] = {mh_shard_open, 0, KEY_NEED_ADMIN, SRV_POOL_DISK},
@@ -769,8 +863,8 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
 
 /* The capability a META_OP record needs beyond the table's: the first
  * byte of the record (meta.h) is its type.  Creating or dropping a bucket
- * or a key, and setting a quota (a tenant's own key must not raise its
- * limits), is an admin's; a record of collected garbage only a node's.
+ * or a key, setting a quota (a tenant's own key must not raise its
+ * limits) or a bucket's codec, is an admin's; a record of collected garbage only a node's.
  * A snapshot is a change of the bucket like any other. */
 static enum key_need op_need(const struct rd *r)
 {
@@ -782,6 +876,8 @@ static enum key_need op_need(const struct rd *r)
 	case MOP_KEY_PUT:
 	case MOP_KEY_DEL:
 	case MOP_QUOTA_SET:
+	case MOP_BUCKET_COMPRESS:
+	case MOP_NODE_STATE:
 		return KEY_NEED_ADMIN;
 	case MOP_GC_DONE:
 		return KEY_NEED_NODE;

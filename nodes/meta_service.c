@@ -131,6 +131,10 @@ int msvc_start(struct msvc *m, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the lock thread");
 		return -ENOMEM;
 	}
+	if ((rc = mrep_start(m, &m->rep)) != 0) {
+		snprintf(err, errlen, "cannot start automatic repair: %s", obj_strerror(rc));
+		return rc;
+	}
 	return 0;
 }
 
@@ -149,6 +153,8 @@ void msvc_close(struct msvc *m)
 	if (m == NULL) {
 		return;
 	}
+	mrep_stop(m->rep); /* its passes call the other nodes, not this service */
+	m->rep = NULL;
 	if (m->gc_running) {
 		pthread_mutex_lock(&m->gc_mu);
 		m->stopping = 1;

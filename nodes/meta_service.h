@@ -49,5 +49,7 @@ int msvc_usage(struct msvc *ms, uint64_t *files, uint64_t *bytes, uint64_t *shar
 
 /* The server queue for a META_* request type (server.h). */
 enum srv_pool msvc_route(uint8_t type);
+/* DATA_DIR/shards: the shard databases and their snapshot copies. */
+const char *msvc_shard_dir(const struct msvc *ms);
 
 #endif

@@ -32,12 +32,14 @@
 #define PENDING_MAX 64
 
 struct gc_grace;
+struct mrep;
 
 struct shard {
 	char name[MSG_NAME_MAX]; /* bucket, "" = catalog */
 	struct mstore *ms;
 	struct repl_group *g;
 	char snap_path[PATH_MAX]; /* scratch file for snapshots */
+	struct msvc *m;		  /* the registry it belongs to */
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
 	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
@@ -71,6 +73,7 @@ struct msvc {
 	pthread_cond_t lk_cv;
 	int lk_stop, lk_kick;
 	struct mx_registry *mx; /* msvc_set_metrics; NULL: off */
+	struct mrep *rep;	/* automatic repair (meta_repair.c) */
 };
 
 /* shard_reg.c */
@@ -96,6 +99,11 @@ int msvc_apply_sync(struct msvc *m, struct shard *s, struct meta_op *op, struct 
 		    uint32_t *hint);
 /* The node id of node index leader, 0 if unknown (-1). */
 uint32_t msvc_node_id(const struct msvc *m, long leader);
+
+/* meta_repair.c: automatic repair's thread (acts only while this node
+ * leads the catalog).  0 or -ENOMEM; mrep_stop(NULL) is a no-op. */
+int mrep_start(struct msvc *m, struct mrep **out);
+void mrep_stop(struct mrep *r);
 
 /* meta_gc.c: the maintenance thread (joins for peers, garbage collection). */
 void *msvc_gc_main(void *arg);

@@ -87,6 +87,7 @@ int msi_snap_guard(struct mstore *ms, const struct meta_op *op)
 	case MOP_SETXATTR:
 	case MOP_REMOVEXATTR:
 	case MOP_WRITE:
+	case MOP_CLASS_MOVE:
 		return meta_is_snap_ino(op->ino) ? -EROFS : 0;
 	case MOP_PUT:
 		return path_in_snap(op->name) ? -EROFS : 0;
@@ -197,7 +198,10 @@ int msi_snap_create(struct mstore *ms, const struct meta_op *op, struct meta_res
 		rc = msi_run(ms, S_SN_XATTRS, NOARGS);
 	}
 	if (rc == 0) {
-		rc = msi_run(ms, S_SN_NLINK, NOARGS);
+		rc = msi_run(ms, S_SN_NLINK, ARGS(AI(base), AI(base + n)));
+	}
+	if (rc == 0) {
+		rc = msi_run(ms, S_SN_NLINK_F, ARGS(AI(base), AI(base + n)));
 	}
 	if (rc == 0) {
 		rc = msi_get_int(ms, S_SN_NEW_OF, ARGS(AI(op->ino)), &newroot);

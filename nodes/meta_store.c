@@ -329,6 +329,7 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 		/* Its last link: kept in the trash, not deleted. */
 		rc = msi_trash_put(ms, &x, dir.a.ino, leaf, op->now_ns);
 		res->attr = x.a;
+		res->attr.ctime_ns = op->now_ns; /* the reply's stamp, as below */
 		return rc;
 	}
 	if (rc < 0) {
@@ -338,6 +339,8 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 		x.a.nlink = 1; /* an empty directory's last link goes */
 	}
 	rc = msi_drop_link(ms, &x, op->flags & META_F_KEEP_ORPHAN, op->now_ns, res);
+	/* The victim's ctime is now_ns, the directory's new mtime and ctime:
+	 * a client patches its cached directory attributes with it. */
 	res->attr = x.a;
 	return rc;
 }
@@ -514,6 +517,16 @@ static int do_setattr(struct mstore *ms, const struct meta_op *op, struct meta_r
 	if (rc < 0) {
 		return rc;
 	}
+	if (v == META_SET_ATIME_READ) {
+		/* Reads record when a file was last read, to a day, as
+		 * relatime does: the mover's age rule (class age) needs no
+		 * more, and a read costs a commit at most once a day. */
+		if (op->now_ns - x.a.atime_ns >= META_ATIME_READ_NS) {
+			x.a.atime_ns = op->now_ns;
+			rc = msi_ino_write(ms, S_INO_UPD, &x);
+		}
+		return rc < 0 ? rc : msi_attr_of(ms, x.a.ino, &res->attr);
+	}
 	if ((v & META_SET_SIZE) && op->size != x.a.size) {
 		if (S_ISDIR(x.a.mode)) {
 			return -EISDIR;
@@ -641,7 +654,8 @@ static int content_check(struct mstore *ms, const struct meta_op *op, uint64_t s
 
 		if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M || e->blk.len == 0 ||
 		    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len || e->len > (uint64_t)cs ||
-		    e->len > size || e->chunk > (size - e->len) / (uint64_t)cs) {
+		    mb_check_codec(&e->blk) != 0 || e->len > size ||
+		    e->chunk > (size - e->len) / (uint64_t)cs) {
 			return -EINVAL;
 		}
 	}
@@ -972,12 +986,16 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 		return msi_lock_drop(ms, op);
 	case MOP_QUOTA_SET:
 		return msi_quota_set(ms, op);
+	case MOP_CLASS_MOVE:
+		return msi_class_move(ms, op, res);
 	case MOP_SNAPSHOT:
 		return msi_snap_create(ms, op, res);
 	case MOP_SNAPSHOT_RM:
 		return msi_snap_remove(ms, op, res);
 	case MOP_TRASH_SET:
 		return msi_trash_set(ms, op);
+	case MOP_BUCKET_COMPRESS:
+		return msi_compress_set(ms, op);
 	case MOP_TRASH_RESTORE:
 		return msi_trash_restore(ms, op, res);
 	case MOP_TRASH_EMPTY:
@@ -985,6 +1003,8 @@ static int dispatch(struct mstore *ms, const struct meta_op *op, struct meta_res
 	case MOP_KEY_PUT:
 	case MOP_KEY_DEL:
 		return msi_key_apply(ms, op);
+	case MOP_NODE_STATE:
+		return msi_node_state(ms, op);
 	default:
 		return -EINVAL;
 	}

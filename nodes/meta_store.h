@@ -112,6 +112,7 @@ int ms_resolve(struct mstore *ms, const char *path, struct meta_attr *out);
 
 struct ms_dirent {
 	char name[META_NAME_MAX + 1];
+	uint64_t cookie; /* ms_readdir_cookie only: ms_name_cookie(name) */
 	struct meta_attr attr;
 };
 /* Entries of dir in bytewise name order after `after` ("" = from the
@@ -119,6 +120,16 @@ struct ms_dirent {
  * *more is set when entries remain. */
 int ms_readdir(struct mstore *ms, uint64_t dir, const char *after, struct ms_dirent *out,
 	       size_t max, int *more);
+
+/* The resume cookie of a name: a hash in [META_COOKIE_FIRST, 2^62 +
+ * META_COOKIE_FIRST), the same on every replica and in every version. */
+uint64_t ms_name_cookie(const void *name, size_t len);
+/* Entries of dir whose cookie is above `cookie`, in (cookie, name) order,
+ * at most max; a page never splits entries of one cookie.  Returns the
+ * count, -ENOTDIR/-ENOENT, -EINVAL (max 0, cookie >= 2^63) or -EOVERFLOW
+ * (more than max names share one cookie); *more when entries remain. */
+int ms_readdir_cookie(struct mstore *ms, uint64_t dir, uint64_t cookie, struct ms_dirent *out,
+		      size_t max, int *more);
 
 int ms_readlink(struct mstore *ms, uint64_t ino, char *buf, size_t cap);
 /* *val is malloc'd (caller frees); -ENODATA if absent. */
@@ -137,8 +148,17 @@ struct ms_stat {
 	uint64_t bytes;	     /* sum of regular file sizes */
 	uint32_t chunk_size; /* from BUCKET_CREATE */
 	uint32_t inline_max;
+	uint8_t codec; /* BLK_CODEC_* for new blocks (MOP_BUCKET_COMPRESS) */
 };
 int ms_statfs(struct mstore *ms, struct ms_stat *st);
+
+/* The blocks the shard references (META_BLOCK_STATS): how many, how many
+ * compressed, their bytes as written and as stored; and the codec set. */
+struct ms_block_stats {
+	uint64_t blocks, compressed, bytes, stored;
+	uint8_t codec;
+};
+int ms_block_stats(struct mstore *ms, struct ms_block_stats *out);
 
 /* S3-style listing: regular files whose path starts with prefix and sorts
  * after `after`, in bytewise path order.  Calls fn(arg, path, size,
@@ -148,6 +168,14 @@ typedef int (*ms_list_fn)(void *arg, const char *path, uint64_t size, int64_t mt
 int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max, ms_list_fn fn,
 	    void *arg, int *more);
 
+/* The same with '/' as delimiter: a directory just below the prefix's own
+ * directory is one entry, its path with a trailing '/' (size 0, mtime 0),
+ * and is not entered -- a listing of the root of a bucket of millions of
+ * files costs its top-level entries, not the whole walk.  `after` such a
+ * path resumes after everything below it. */
+int ms_list_delim(struct mstore *ms, const char *prefix, const char *after, size_t max,
+		  ms_list_fn fn, void *arg, int *more);
+
 /* Catalog: bucket names in order (fn as above, size = chunk size). */
 int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
 /* The client keys of the catalog, by name, secrets included, through fn
@@ -155,6 +183,9 @@ int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg);
  * Returns the count or a negative errno (fn's negative return stops). */
 typedef int (*ms_key_fn)(void *arg, const struct key_ent *k);
 int ms_keys(struct mstore *ms, ms_key_fn fn, void *arg);
+/* The cluster map's rows (catalog), in node id order, into out (at most
+ * max); returns the count or a negative error (meta_nodemap.c). */
+int ms_node_map(struct mstore *ms, struct meta_node_row *out, size_t max);
 /* Blocks waiting for GC, at most max; returns the count. */
 /* F_GETLK: 1 with *out the first lock of another owner in req's way, 0
  * when none, -EINVAL for a malformed req, or an error. */
@@ -194,5 +225,12 @@ int ms_trash_due(struct mstore *ms, int64_t now_ns, int64_t *cutoff);
 int ms_backup(struct mstore *ms, const char *path);
 /* Replaces the database content with the copy at path. */
 int ms_restore(struct mstore *ms, const char *path);
+/* Copies the database to path while other threads go on applying: the
+ * store's lock is taken for one step of pages_per_step pages at a time.
+ * The copy holds the committed state of some moment between the call and
+ * its return (its applied index at least the one at the call).  Any
+ * thread; the caller fsyncs and renames the file.  0 or a negative
+ * errno (the file is then removed). */
+int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step);
 
 #endif

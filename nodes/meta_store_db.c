@@ -13,7 +13,9 @@
 /* Rides out a checkpoint by a second connection (sqlite3 CLI while
  * debugging); the node itself uses only this one. */
 #define MS_BUSY_TIMEOUT_MS 5000
-#define MS_SCHEMA_VERSION 1
+/* 2: blocks.codec, zlen, cls (compressed blocks, storage classes); a
+ * format 1 database gains them with their defaults (raw, class 0). */
+#define MS_SCHEMA_VERSION 2
 
 /* The extents of ?1 from chunk ?2 on. */
 #define EXT_RANGE "SELECT block_id FROM extents WHERE ino = ?1 AND chunk >= ?2"
@@ -53,12 +55,16 @@ static const char *const ms_sql[S_NSTMT] = {
 	       "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size & 4294967295 END), 0) "
 	       "FROM inodes",
     [S_DE_GET] = "SELECT ino FROM dirents WHERE parent = ?1 AND name = ?2",
-    [S_DE_INS] = "INSERT INTO dirents(parent, name, skey, ino) VALUES(?1, ?2, ?3, ?4)",
-    [S_DE_UPD] = "UPDATE dirents SET skey = ?3, ino = ?4 WHERE parent = ?1 AND name = ?2",
+    [S_DE_INS] = "INSERT INTO dirents(parent, name, skey, ino, nhash) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_DE_UPD] = "UPDATE dirents SET skey = ?3, ino = ?4, nhash = ?5 WHERE parent = ?1 AND "
+		 "name = ?2",
     [S_DE_DEL] = "DELETE FROM dirents WHERE parent = ?1 AND name = ?2",
     [S_DE_ANY] = "SELECT 1 FROM dirents WHERE parent = ?1 LIMIT 1",
     [S_DE_LIST] = "SELECT " INO_COLS ", d.name FROM dirents d JOIN inodes i ON i.ino = d.ino "
 		  "WHERE d.parent = ?1 AND d.name > ?2 ORDER BY d.name LIMIT ?3",
+    [S_DE_HLIST] = "SELECT " INO_COLS ", d.name, d.nhash FROM dirents d "
+		   "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.nhash > ?2 "
+		   "ORDER BY d.nhash, d.name LIMIT ?3",
     [S_DE_NEXT_GT] = "SELECT d.skey, i.ino, i.mode, i.size, i.mtime FROM dirents d "
 		     "JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1 AND d.skey > ?2 "
 		     "ORDER BY d.skey LIMIT 1",
@@ -119,8 +125,8 @@ static const char *const ms_sql[S_NSTMT] = {
 		    "i.gen, coalesce((SELECT p.new FROM snapmap p WHERE p.old = i.parent AND "
 		    "i.ino != ?2), ?1), 0, i.inline_data, i.target FROM snapmap m JOIN inodes i "
 		    "ON i.ino = m.old",
-    [S_SN_DIRENTS] = "INSERT INTO dirents(parent, name, skey, ino) SELECT p.new, d.name, d.skey, "
-		     "c.new FROM dirents d JOIN snapmap p ON p.old = d.parent "
+    [S_SN_DIRENTS] = "INSERT INTO dirents(parent, name, skey, ino, nhash) SELECT p.new, d.name, "
+		     "d.skey, c.new, d.nhash FROM dirents d JOIN snapmap p ON p.old = d.parent "
 		     "JOIN snapmap c ON c.old = d.ino",
     [S_SN_EXTENTS] = "INSERT INTO extents(ino, chunk, block_id, len) SELECT m.new, e.chunk, "
 		     "e.block_id, e.len FROM extents e JOIN snapmap m ON m.old = e.ino",
@@ -131,11 +137,16 @@ static const char *const ms_sql[S_NSTMT] = {
 		    "FROM xattrs x JOIN snapmap m ON m.old = x.ino",
     /* Links of the copies: a file keeps only the names copied with it, a
      * directory 2 + its subdirectories. */
-    [S_SN_NLINK] = "UPDATE inodes SET nlink = CASE WHEN (mode & 61440) = 16384 THEN 2 + "
-		   "(SELECT count(*) FROM dirents d JOIN inodes c ON c.ino = d.ino WHERE "
-		   "d.parent = inodes.ino AND (c.mode & 61440) = 16384) ELSE (SELECT count(*) "
-		   "FROM dirents d WHERE d.ino = inodes.ino) END "
-		   "WHERE ino IN (SELECT new FROM snapmap)",
+    /* The copies are numbered [?1, ?2): directories count their
+     * subdirectories (the dirents primary key), the others their links,
+     * counted in one pass over the copies' entries -- a count per inode
+     * by d.ino had no index and made a snapshot O(entries^2). */
+    [S_SN_NLINK] = "UPDATE inodes SET nlink = 2 + (SELECT count(*) FROM dirents d JOIN inodes c "
+		   "ON c.ino = d.ino WHERE d.parent = inodes.ino AND (c.mode & 61440) = 16384) "
+		   "WHERE ino >= ?1 AND ino < ?2 AND (mode & 61440) = 16384",
+    [S_SN_NLINK_F] = "UPDATE inodes SET nlink = c.n FROM (SELECT ino, count(*) AS n FROM dirents "
+		     "WHERE parent >= ?1 AND parent < ?2 GROUP BY ino) AS c "
+		     "WHERE inodes.ino = c.ino AND (inodes.mode & 61440) != 16384",
     [S_SN_UNREF] = "UPDATE blocks SET refs = refs - d.n FROM (SELECT block_id, count(*) AS n "
 		   "FROM extents WHERE ino IN (SELECT old FROM snapmap) GROUP BY block_id) AS d "
 		   "WHERE blocks.block_id = d.block_id",
@@ -162,11 +173,12 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_RI_DE] = "UPDATE dirents SET parent = ?2 WHERE parent = ?1",
     [S_RI_TRASH] = "UPDATE trash SET parent = ?2 WHERE parent = ?1",
     [S_RI_QUOTA] = "UPDATE quotas SET ino = ?2 WHERE ino = ?1",
-    [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum FROM extents e "
+    [S_EXT_LIST] = "SELECT e.chunk, e.block_id, e.len, b.k, b.m, b.len, b.csum, b.codec, b.zlen, "
+		   "b.cls FROM extents e "
 		   "JOIN blocks b ON b.block_id = e.block_id WHERE e.ino = ?1 AND e.chunk >= ?2 "
 		   "ORDER BY e.chunk LIMIT ?3",
-    [S_BLK_REF] = "INSERT INTO blocks(block_id, k, m, len, csum, refs) "
-		  "VALUES(?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT(block_id) DO UPDATE SET "
+    [S_BLK_REF] = "INSERT INTO blocks(block_id, k, m, len, csum, refs, codec, zlen, cls) "
+		  "VALUES(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT(block_id) DO UPDATE SET "
 		  "refs = refs + 1",
     [S_BLK_UNREF] = "UPDATE blocks SET refs = refs - 1 WHERE block_id = ?1",
     [S_BLK_REFS] = "SELECT refs FROM blocks WHERE block_id = ?1",
@@ -177,9 +189,10 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_GC_DEL] = "DELETE FROM gc WHERE block_id = ?1",
     [S_GC_LIST] = "SELECT block_id, k, m, len, csum FROM gc ORDER BY block_id LIMIT ?1",
     [S_GC_COUNT] = "SELECT count(*) FROM gc",
-    [S_BLOCKS_PAGE] = "SELECT block_id, k, m, len, csum, refs FROM blocks WHERE block_id > ?1 "
-		      "UNION ALL SELECT block_id, k, m, len, csum, 0 FROM gc WHERE block_id > ?1 "
-		      "ORDER BY 1 LIMIT ?2",
+    [S_BLOCKS_PAGE] =
+	"SELECT block_id, k, m, len, csum, refs, cls FROM blocks WHERE block_id > ?1 "
+	"UNION ALL SELECT block_id, k, m, len, csum, 0, 0 FROM gc WHERE block_id > ?1 "
+	"ORDER BY 1 LIMIT ?2",
     [S_GC_LIST_AFTER] = "SELECT block_id, k, m, len, csum FROM gc WHERE block_id > ?2 "
 			"ORDER BY block_id LIMIT ?1",
     [S_XA_GET] = "SELECT value FROM xattrs WHERE ino = ?1 AND name = ?2",
@@ -218,13 +231,15 @@ static const char ms_schema[] =
     "gen INTEGER NOT NULL, parent INTEGER NOT NULL, orphan INTEGER NOT NULL, "
     "inline_data BLOB, target BLOB);"
     "CREATE TABLE IF NOT EXISTS dirents(parent INTEGER NOT NULL, name BLOB NOT NULL, "
-    "skey BLOB NOT NULL, ino INTEGER NOT NULL, PRIMARY KEY(parent, name)) WITHOUT ROWID;"
+    "skey BLOB NOT NULL, ino INTEGER NOT NULL, nhash INTEGER NOT NULL DEFAULT 0, "
+    "PRIMARY KEY(parent, name)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS dirents_skey ON dirents(parent, skey, ino);"
     "CREATE TABLE IF NOT EXISTS extents(ino INTEGER NOT NULL, chunk INTEGER NOT NULL, "
     "block_id BLOB NOT NULL, len INTEGER NOT NULL, PRIMARY KEY(ino, chunk)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS blocks(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
     "m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL, "
-    "refs INTEGER NOT NULL) WITHOUT ROWID;"
+    "refs INTEGER NOT NULL, codec INTEGER NOT NULL DEFAULT 0, zlen INTEGER NOT NULL DEFAULT 0, "
+    "cls INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS gc(block_id BLOB PRIMARY KEY, k INTEGER NOT NULL, "
     "m INTEGER NOT NULL, len INTEGER NOT NULL, csum INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS xattrs(ino INTEGER NOT NULL, name BLOB NOT NULL, "
@@ -250,6 +265,9 @@ static const char ms_schema[] =
     "name BLOB NOT NULL, deleted INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS trash_deleted ON trash(deleted);"
 
+    /* The cluster map (meta_nodemap.c); used in the catalog only. */
+    "CREATE TABLE IF NOT EXISTS node_map(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, "
+    "since INTEGER NOT NULL);"
     /* Client keys (meta_keys.c); used in the catalog only. */
     "CREATE TABLE IF NOT EXISTS keys(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE, "
     "bucket BLOB NOT NULL, caps INTEGER NOT NULL, secret BLOB NOT NULL, "
@@ -545,7 +563,8 @@ static int blk_ref(struct mstore *ms, const struct manifest_block *b)
 		return rc < 0 ? rc : -ESTALE;
 	}
 	return msi_run(ms, S_BLK_REF,
-		       ARGS(AB(b->id, BLOCK_ID_LEN), AI(b->k), AI(b->m), AI(b->len), AI(b->csum)));
+		       ARGS(AB(b->id, BLOCK_ID_LEN), AI(b->k), AI(b->m), AI(b->len), AI(b->csum),
+			    AI(b->codec), AI(b->zlen), AI(b->cls)));
 }
 
 static int blk_unref(struct mstore *ms, const uint8_t *id)
@@ -792,13 +811,14 @@ int msi_de_put(struct mstore *ms, enum ms_stmt id, uint64_t parent, const char *
 	       bool dir)
 {
 	uint8_t skey[SKEY_MAX];
-	size_t n = strlen(name);
+	size_t n = strlen(name), n0 = n;
 
 	memcpy(skey, name, n);
 	if (dir) {
 		skey[n++] = '/';
 	}
-	return msi_run(ms, id, ARGS(AI(parent), AS(name), AB(skey, n), AI(ino)));
+	return msi_run(
+	    ms, id, ARGS(AI(parent), AS(name), AB(skey, n), AI(ino), AI(ms_name_cookie(name, n0))));
 }
 
 int msi_de_del(struct mstore *ms, uint64_t parent, const char *name)
@@ -900,6 +920,40 @@ static int exec(sqlite3 *db, const char *sql)
 	return rc == SQLITE_OK ? 0 : sql_err(db, rc, sql);
 }
 
+/* Listing by resume cookie (meta_store_dir.c) reads dirents.nhash, the
+ * name's cookie stored with the entry; a shard made before it gets the
+ * column filled at its first open, the same on every replica.  A stored
+ * column rather than an index on ms_nhash(name): the sqlite3 shell,
+ * which lacks the function, could not check or write the table.  With
+ * ino (and the key's name, which every index of the table carries) the
+ * index covers the listing: no lookup of the dirent row per entry. */
+static int dirents_nhash(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int has = 0, rc = sqlite3_prepare_v2(
+			 db, "SELECT 1 FROM pragma_table_info('dirents') WHERE name = 'nhash'", -1,
+			 &st, NULL);
+
+	if (rc != SQLITE_OK) {
+		return sql_err(db, rc, "table_info");
+	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return sql_err(db, rc, "table_info");
+	}
+	has = rc == SQLITE_ROW;
+	if (!has) {
+		rc = exec(db, "DROP INDEX IF EXISTS dirents_hash;"
+			      "ALTER TABLE dirents ADD COLUMN nhash INTEGER NOT NULL DEFAULT 0;"
+			      "UPDATE dirents SET nhash = ms_nhash(name);");
+		if (rc < 0) {
+			return rc;
+		}
+	}
+	return exec(db, "CREATE INDEX IF NOT EXISTS dirents_hash ON dirents(parent, nhash, ino);");
+}
+
 /* Creates the schema if missing and refuses a database of a newer format. */
 static int schema(sqlite3 *db)
 {
@@ -926,9 +980,20 @@ static int schema(sqlite3 *db)
 		rc = -EIO;
 	}
 	if (rc == 0) {
+		rc = msi_nhash_register(db);
+	}
+	if (rc == 0) {
 		rc = exec(db, ms_schema);
 	}
-	if (rc == 0 && version == 0) {
+	if (rc == 0) {
+		rc = dirents_nhash(db);
+	}
+	if (rc == 0 && version == 1) {
+		rc = exec(db, "ALTER TABLE blocks ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;"
+			      "ALTER TABLE blocks ADD COLUMN zlen INTEGER NOT NULL DEFAULT 0;"
+			      "ALTER TABLE blocks ADD COLUMN cls INTEGER NOT NULL DEFAULT 0;");
+	}
+	if (rc == 0 && version < MS_SCHEMA_VERSION) {
 		char sql[64];
 
 		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", MS_SCHEMA_VERSION);

@@ -44,6 +44,7 @@ enum ms_stmt {
 	S_DE_DEL,
 	S_DE_ANY,
 	S_DE_LIST,
+	S_DE_HLIST,
 	S_DE_NEXT_GT,
 	S_DE_NEXT_GE,
 	S_EXT_GET,
@@ -73,6 +74,7 @@ enum ms_stmt {
 	S_SN_BLKREF,
 	S_SN_XATTRS,
 	S_SN_NLINK,
+	S_SN_NLINK_F,
 	S_SN_UNREF,
 	S_SN_TO_GC,
 	S_SN_FREE,
@@ -137,6 +139,7 @@ enum ms_stmt {
 #define K_NEXT_INO "next_ino"
 #define K_NEXT_SNAP_INO "next_snap_ino"
 #define K_TRASH_SECONDS "trash_seconds"
+#define K_COMPRESS "compress" /* BLK_CODEC_* for new blocks (meta_compress.c) */
 #define K_RES_SEQ "result_seq"
 
 struct mstore {
@@ -188,6 +191,9 @@ struct arg {
 
 /* ---- SQLite plumbing ---- */
 int msi_db_fail(struct mstore *ms, int rc, const char *what);
+/* Registers ms_nhash (meta_store_dir.c) on db, and on every connection
+ * the process opens later.  0 or -EIO. */
+int msi_nhash_register(sqlite3 *db);
 void msi_stmt_done(sqlite3_stmt *st);
 sqlite3_stmt *msi_bind(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
 int msi_run(struct mstore *ms, enum ms_stmt id, const struct arg *a, size_t n);
@@ -198,6 +204,9 @@ int msi_meta_set(struct mstore *ms, const char *key, int64_t v);
 
 /* ---- inodes ---- */
 void msi_row_inode(sqlite3_stmt *st, int c, struct inode *x);
+/* A listing row (INO_COLS, then the name) into d (cookie untouched):
+ * 0, or -EIO (logged) for a name of no or too many bytes. */
+int msi_row_dirent(sqlite3_stmt *st, uint64_t dir, struct ms_dirent *d);
 /* Lookups: 0 with the result filled, -ENOENT when absent, or an error. */
 int msi_ino_get(struct mstore *ms, uint64_t ino, struct inode *x);
 int msi_dir_get(struct mstore *ms, uint64_t ino, struct inode *x);
@@ -242,11 +251,15 @@ int msi_trash_on(struct mstore *ms);
  * to the trash instead of deleting it. */
 int msi_trash_put(struct mstore *ms, struct inode *x, uint64_t parent, const char *name,
 		  int64_t now);
+/* MOP_BUCKET_COMPRESS (meta_compress.c). */
+int msi_compress_set(struct mstore *ms, const struct meta_op *op);
 int msi_trash_set(struct mstore *ms, const struct meta_op *op);
 int msi_trash_restore(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
 int msi_trash_empty(struct mstore *ms, const struct meta_op *op);
 /* The path of directory ino from the root ("/" for the root). */
 int msi_dir_path(struct mstore *ms, uint64_t ino, char *out, size_t cap);
+/* MOP_CLASS_MOVE (meta_class.c). */
+int msi_class_move(struct mstore *ms, const struct meta_op *op, struct meta_result *res);
 /* MOP_QUOTA_SET. */
 int msi_quota_set(struct mstore *ms, const struct meta_op *op);
 /* Makes chunk a hole of ino, releasing its block; 0 if it was one. */
@@ -296,5 +309,7 @@ void msi_acl_inherit_done(struct msi_inherit *h);
 /* ---- client keys (meta_keys.c) ---- */
 /* Applies MOP_KEY_PUT or MOP_KEY_DEL: 0, -EEXIST, -ENOENT, -EINVAL. */
 int msi_key_apply(struct mstore *ms, const struct meta_op *op);
+/* Applies MOP_NODE_STATE: 0 or -EINVAL (meta_nodemap.c). */
+int msi_node_state(struct mstore *ms, const struct meta_op *op);
 
 #endif

@@ -113,8 +113,6 @@ int ms_readdir(struct mstore *ms, uint64_t dir, const char *after, struct ms_dir
 	rc = msi_dir_get(ms, dir, &x);
 	st = rc == 0 ? msi_bind(ms, S_DE_LIST, ARGS(AI(dir), AS(after), AI(max + 1))) : NULL;
 	while (st != NULL) {
-		size_t len;
-
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {
 			rc = rc == SQLITE_DONE ? (int)n : msi_db_fail(ms, rc, "readdir");
@@ -125,17 +123,9 @@ int ms_readdir(struct mstore *ms, uint64_t dir, const char *after, struct ms_dir
 			rc = (int)n;
 			break;
 		}
-		len = (size_t)sqlite3_column_bytes(st, INO_NCOLS);
-		if (len == 0 || len > META_NAME_MAX) {
-			log_error("ms.corrupt", "readdir %llu: name of %zu bytes",
-				  (unsigned long long)dir, len);
-			rc = -EIO;
+		if ((rc = msi_row_dirent(st, dir, &out[n])) != 0) {
 			break;
 		}
-		memcpy(out[n].name, sqlite3_column_blob(st, INO_NCOLS), len);
-		out[n].name[len] = '\0';
-		msi_row_inode(st, 0, &x);
-		out[n].attr = x.a;
 		n++;
 	}
 	if (st != NULL) {
@@ -145,6 +135,23 @@ int ms_readdir(struct mstore *ms, uint64_t dir, const char *after, struct ms_dir
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return rc;
+}
+
+int msi_row_dirent(sqlite3_stmt *st, uint64_t dir, struct ms_dirent *d)
+{
+	size_t len = (size_t)sqlite3_column_bytes(st, INO_NCOLS);
+	struct inode x;
+
+	if (len == 0 || len > META_NAME_MAX) {
+		log_error("ms.corrupt", "readdir %llu: name of %zu bytes", (unsigned long long)dir,
+			  len);
+		return -EIO;
+	}
+	memcpy(d->name, sqlite3_column_blob(st, INO_NCOLS), len);
+	d->name[len] = '\0';
+	msi_row_inode(st, 0, &x);
+	d->attr = x.a;
+	return 0;
 }
 
 int ms_readlink(struct mstore *ms, uint64_t ino, char *buf, size_t cap)
@@ -318,6 +325,9 @@ int ms_extents(struct mstore *ms, uint64_t ino, uint64_t first, struct meta_exte
 		e->blk.m = (uint8_t)sqlite3_column_int64(st, 4);
 		e->blk.len = (uint32_t)sqlite3_column_int64(st, 5);
 		e->blk.csum = (uint64_t)sqlite3_column_int64(st, 6);
+		e->blk.codec = (uint8_t)sqlite3_column_int64(st, 7);
+		e->blk.zlen = (uint32_t)sqlite3_column_int64(st, 8);
+		e->blk.cls = (uint8_t)sqlite3_column_int64(st, 9);
 		n++;
 	}
 	if (st != NULL) {
@@ -360,6 +370,10 @@ int ms_statfs(struct mstore *ms, struct ms_stat *st_out)
 		rc = msi_meta_get(ms, K_INLINE, &v);
 		st_out->inline_max = (uint32_t)v;
 	}
+	if (rc == 0) {
+		rc = msi_meta_get(ms, K_COMPRESS, &v);
+		st_out->codec = (uint8_t)v;
+	}
 	pthread_mutex_unlock(&ms->lock);
 	return rc;
 }
@@ -385,6 +399,8 @@ struct lframe {
 struct lister {
 	struct lframe *f;
 	size_t depth, cap;
+	bool delim; /* '/' delimits: directories of the prefix's own are
+		     * listed as "name/" and not entered */
 	char path[WIRE_STR_MAX + SKEY_MAX + 1];
 };
 
@@ -496,7 +512,7 @@ static int list_seek(struct mstore *ms, struct lister *l, const char *after, con
 		f->cur_len = clen < SKEY_MAX ? clen : SKEY_MAX;
 		memcpy(f->cur, a, f->cur_len);
 		f->incl = false;
-		if (slash == NULL || clen > SKEY_MAX ||
+		if (slash == NULL || clen > SKEY_MAX || (l->delim && l->depth == 1) ||
 		    (l->depth == 1 && !has_prefix(a, clen, rest, rlen))) {
 			return 0;
 		}
@@ -577,7 +593,16 @@ static int list_locked(struct mstore *ms, struct lister *l, const char *prefix, 
 			continue; /* no object key can name it, or anything below */
 		}
 		memcpy(l->path + f->path_len, e.skey, e.len);
-		if (e.skey[e.len - 1] == '/' && S_ISDIR(e.mode)) {
+		if (e.skey[e.len - 1] == '/' && S_ISDIR(e.mode) && l->delim && l->depth == 1) {
+			/* A common prefix: one entry however much lies below. */
+			if (n == max) {
+				*more = 1;
+				break;
+			}
+			l->path[len] = '\0';
+			rc = fn(arg, l->path, 0, 0);
+			n++;
+		} else if (e.skey[e.len - 1] == '/' && S_ISDIR(e.mode)) {
 			rc = push(l, e.ino, len);
 		} else if (S_ISREG(e.mode)) {
 			if (n == max) {
@@ -592,8 +617,8 @@ static int list_locked(struct mstore *ms, struct lister *l, const char *prefix, 
 	return rc < 0 ? rc : (int)n;
 }
 
-int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max, ms_list_fn fn,
-	    void *arg, int *more)
+static int list_any(struct mstore *ms, const char *prefix, const char *after, size_t max,
+		    ms_list_fn fn, void *arg, int *more, bool delim)
 {
 	struct lister *l;
 	int rc;
@@ -608,6 +633,7 @@ int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max
 	if (l == NULL) {
 		return -ENOMEM;
 	}
+	l->delim = delim;
 	pthread_mutex_lock(&ms->lock);
 	ms->dberr = 0;
 	rc = list_locked(ms, l, prefix, after, max, fn, arg, more);
@@ -615,6 +641,18 @@ int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max
 	free(l->f);
 	free(l);
 	return rc;
+}
+
+int ms_list(struct mstore *ms, const char *prefix, const char *after, size_t max, ms_list_fn fn,
+	    void *arg, int *more)
+{
+	return list_any(ms, prefix, after, max, fn, arg, more, false);
+}
+
+int ms_list_delim(struct mstore *ms, const char *prefix, const char *after, size_t max,
+		  ms_list_fn fn, void *arg, int *more)
+{
+	return list_any(ms, prefix, after, max, fn, arg, more, true);
 }
 
 int ms_buckets(struct mstore *ms, ms_list_fn fn, void *arg)
@@ -756,6 +794,7 @@ int ms_blocks(struct mstore *ms, const uint8_t after[BLOCK_ID_LEN], int first,
 		row->blk.len = (uint32_t)sqlite3_column_int64(st, 3);
 		row->blk.csum = (uint64_t)sqlite3_column_int64(st, 4);
 		row->refs = (uint32_t)sqlite3_column_int64(st, 5);
+		row->blk.cls = (uint8_t)sqlite3_column_int64(st, 6);
 		n++;
 	}
 	if (st != NULL) {

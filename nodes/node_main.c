@@ -57,6 +57,15 @@ static void usage(FILE *f)
 		DEFAULT_CONF);
 }
 
+/* Shard snapshot copies run on libuv's thread pool (raft_uv's async_work)
+ * beside raft_uv's own file work: its default 4 threads would let a few
+ * large copies delay every group's log writes.  Before any thread runs,
+ * and only when the operator did not choose a size. */
+static void pool_size(void)
+{
+	setenv("UV_THREADPOOL_SIZE", "16", 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,6 +91,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int c, rc, sig;
 
+	pool_size();
 	while ((c = getopt_long(argc, argv, "c:i:w:l:hV", opts, NULL)) != -1) {
 		char *end;
 

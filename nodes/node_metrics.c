@@ -13,6 +13,7 @@
 #include "../common/metrics.h"
 #include "../common/metrics_http.h"
 #include "../common/metrics_proc.h"
+#include "snap_stream.h"
 
 struct node_metrics {
 	struct mx_registry *r;
@@ -41,6 +42,47 @@ static void frag_collect(void *arg, struct mx_out *o)
 	mx_out_family(o, "objfs_fragstore_quarantined_total",
 		      "Damaged fragments moved to quarantine/ since the node started.", MX_COUNTER);
 	mx_out_sample(o, "objfs_fragstore_quarantined_total", NULL, (double)u.quarantined);
+}
+
+static void snap_one(struct mx_out *o, const char *name, const char *help, enum mx_type t, double v)
+{
+	mx_out_family(o, name, help, t);
+	mx_out_sample(o, name, NULL, v);
+}
+
+/* Shard snapshot copies taken, served and fetched (snap_stream.c). */
+static void snap_collect(void *arg, struct mx_out *o)
+{
+	struct snap_stats s;
+
+	(void)arg;
+	snap_get_stats(&s);
+	snap_one(o, "objfs_raft_snapshot_copies_total", "Shard snapshot copies this node took.",
+		 MX_COUNTER, (double)s.taken);
+	snap_one(o, "objfs_raft_snapshot_take_seconds", "Time the last snapshot copy took.",
+		 MX_GAUGE, (double)s.take_ns_last / 1e9);
+	snap_one(o, "objfs_raft_snapshot_take_bytes", "Size of the last snapshot copy taken.",
+		 MX_GAUGE, (double)s.take_bytes_last);
+	snap_one(o, "objfs_raft_snapshot_chunks_total",
+		 "Snapshot chunks this node served to replicas installing a snapshot.", MX_COUNTER,
+		 (double)s.chunks_sent);
+	snap_one(o, "objfs_raft_snapshot_sent_bytes_total", "Snapshot bytes served.", MX_COUNTER,
+		 (double)s.bytes_sent);
+	snap_one(o, "objfs_raft_snapshot_chunks_received_total",
+		 "Snapshot chunks this node fetched and checked.", MX_COUNTER,
+		 (double)s.chunks_received);
+	snap_one(o, "objfs_raft_snapshot_received_bytes_total", "Snapshot bytes fetched.",
+		 MX_COUNTER, (double)s.bytes_received);
+	snap_one(o, "objfs_raft_snapshot_chunk_errors_total",
+		 "Snapshot chunks refused: a checksum or length that did not match.", MX_COUNTER,
+		 (double)s.chunk_errors);
+	snap_one(o, "objfs_raft_snapshot_resumes_total",
+		 "Snapshot fetches resumed from a part file an earlier attempt left.", MX_COUNTER,
+		 (double)s.resumes);
+	snap_one(o, "objfs_raft_snapshot_fetches_total", "Snapshot fetches begun.", MX_COUNTER,
+		 (double)s.fetches);
+	snap_one(o, "objfs_raft_snapshot_fetch_seconds", "Time the last snapshot fetch took.",
+		 MX_GAUGE, (double)s.fetch_ns_last / 1e9);
 }
 
 int node_metrics_start(const char *addr, struct node_metrics **out, char *err, size_t errlen)
@@ -82,6 +124,9 @@ int node_metrics_attach(struct node_metrics *nm, struct node_ctx *nc)
 	rc = mx_add_collector(nm->r, frag_collect, nc, NULL);
 	if (rc == 0) {
 		rc = mx_add_collector(nm->r, msvc_collect, nc->msvc, NULL);
+	}
+	if (rc == 0) {
+		rc = mx_add_collector(nm->r, snap_collect, NULL, NULL);
 	}
 	return rc;
 }

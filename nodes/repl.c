@@ -39,6 +39,8 @@
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
+/* Applied entries one SQLite commit holds at most, whatever the window. */
+#define REPL_FLUSH_MAX 1024
 #define REPL_INSTALL_SNAPSHOT_MS 4000
 #define REPL_SEGMENT_SIZE (1024 * 1024)
 #define REPL_NAME_MAX RMUX_GROUP_MAX
@@ -97,7 +99,8 @@ struct repl_group {
 	struct raft_barrier barrier;
 	int closed;
 	struct rreq *inflight; /* proposals appended here: loop thread only */
-	int dirty;	       /* entries applied since the last flush: loop only */
+	unsigned dirty;	       /* entries applied since the last flush: loop only */
+	uint64_t dirty_ms;     /* loop time of the first of them */
 	struct repl_group *next;
 	/* What repl_get_stats reads without waiting for the loop: the state
 	 * published at each tick, and counters the loop bumps. */
@@ -105,6 +108,7 @@ struct repl_group {
 	struct repl_state pub;
 	uint64_t term0; /* the term at the first tick: elections since */
 	atomic_uint_fast64_t snaps_taken, snaps_installed;
+	uint64_t snap_index;	      /* the async snapshot being taken: set on the loop */
 	struct mx_metric *propose_ns; /* proposal latency; NULL: metrics off */
 };
 
@@ -116,7 +120,8 @@ struct repl {
 	uv_loop_t loop;
 	uv_async_t wake;
 	uv_timer_t tick;
-	uv_check_t flush; /* after each loop iteration's I/O: fsm flushes */
+	uv_check_t flush;	/* after each loop iteration's I/O: fsm flushes */
+	uv_timer_t flush_timer; /* the next flush a batch window still holds back */
 	pthread_t thread;
 	struct rmux *mux;
 	void (*unknown)(void *arg, const char *group);
@@ -254,7 +259,9 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 		return RAFT_IOERR;
 	}
 	atomic_store(&g->applied, index);
-	g->dirty = 1;
+	if (g->dirty++ == 0) {
+		g->dirty_ms = uv_now(&g->r->loop);
+	}
 	/* c-raft hands the result to a local proposer's callback and drops it
 	 * otherwise (followers, entries of an earlier leader): free those. */
 	for (struct rreq *rq = g->inflight; rq != NULL; rq = rq->inflight_next) {
@@ -267,17 +274,11 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	return 0;
 }
 
-static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
+/* Hands a malloc'd copy to c-raft as one raft_buffer. */
+static int to_bufs(void *data, size_t len, struct raft_buffer *bufs[], unsigned *n)
 {
-	struct repl_group *g = f->data;
-	void *data = NULL;
-	size_t len = 0;
 	struct raft_buffer *b;
 
-	if (g->fsm.snapshot(g->fsm.arg, &data, &len) != 0) {
-		return RAFT_IOERR;
-	}
-	atomic_fetch_add(&g->snaps_taken, 1);
 	b = raft_malloc(sizeof(*b));
 	if (b == NULL) {
 		free(data);
@@ -294,6 +295,57 @@ static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned
 	free(data);
 	*bufs = b;
 	*n = 1;
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
+{
+	struct repl_group *g = f->data;
+	void *data = NULL;
+	size_t len = 0;
+
+	if (g->fsm.snapshot_async != NULL) {
+		/* c-raft takes the snapshot at last_applied, and calls
+		 * fsm_snapshot_async next on a worker thread. */
+		g->snap_index = g->raft.last_applied;
+		*bufs = NULL;
+		*n = 0;
+		return 0;
+	}
+	if (g->fsm.snapshot(g->fsm.arg, &data, &len) != 0) {
+		return RAFT_IOERR;
+	}
+	atomic_fetch_add(&g->snaps_taken, 1);
+	return to_bufs(data, len, bufs, n);
+}
+
+/* A libuv worker thread (raft_uv's async_work): the loop goes on. */
+static int fsm_snapshot_async(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
+{
+	struct repl_group *g = f->data;
+	void *data = NULL;
+	size_t len = 0;
+
+	if (g->fsm.snapshot_async(g->fsm.arg, g->snap_index, &data, &len) != 0) {
+		return RAFT_IOERR;
+	}
+	atomic_fetch_add(&g->snaps_taken, 1);
+	return to_bufs(data, len, bufs, n);
+}
+
+/* With a finalize callback (fsm version 2 and up) the buffers of a
+ * snapshot taken are ours to free, stored or not. */
+static int fsm_snapshot_finalize(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
+{
+	(void)f;
+	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n; i++) {
+			raft_free((*bufs)[i].base);
+		}
+		raft_free(*bufs);
+	}
+	*bufs = NULL;
+	*n = 0;
 	return 0;
 }
 
@@ -374,15 +426,25 @@ static void group_tick(struct repl_group *g)
 	}
 }
 
-/* Loop thread, once per iteration after its I/O callbacks: every group
- * that applied entries commits them in one go (group commit of the state
- * machine; see repl_fsm.flush). */
-static void flush_cb(uv_check_t *c)
+/* Loop thread, after each iteration's I/O callbacks and when the batch
+ * timer fires: every group whose applied entries have waited
+ * commit_batch_ms (or that holds REPL_FLUSH_MAX of them) commits them in
+ * one go (group commit of the state machine; see repl_fsm.flush); the
+ * timer is set for the earliest group still waiting. */
+static void flush_timer_cb(uv_timer_t *t);
+
+static void flush_due(struct repl *r)
 {
-	struct repl *r = c->data;
+	uint64_t now = uv_now(&r->loop), next = UINT64_MAX;
 
 	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
+		uint64_t due = g->dirty_ms + r->cfg->commit_batch_ms;
+
 		if (!g->dirty || g->closed) {
+			continue;
+		}
+		if (g->dirty < REPL_FLUSH_MAX && now < due) {
+			next = due < next ? due : next;
 			continue;
 		}
 		g->dirty = 0;
@@ -394,6 +456,19 @@ static void flush_cb(uv_check_t *c)
 			raft_close(&g->raft, group_closed);
 		}
 	}
+	if (next != UINT64_MAX && !r->closing) {
+		uv_timer_start(&r->flush_timer, flush_timer_cb, next - now, 0);
+	}
+}
+
+static void flush_cb(uv_check_t *c)
+{
+	flush_due(c->data);
+}
+
+static void flush_timer_cb(uv_timer_t *t)
+{
+	flush_due(t->data);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -460,11 +535,13 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	atomic_init(&g->ready, 0);
 	atomic_init(&g->leader, -1L);
 	atomic_init(&g->applied, 0);
-	g->rfsm.version = 1;
+	g->rfsm.version = 3;
 	g->rfsm.data = g;
 	g->rfsm.apply = fsm_apply;
 	g->rfsm.snapshot = fsm_snapshot;
 	g->rfsm.restore = fsm_restore;
+	g->rfsm.snapshot_finalize = fsm_snapshot_finalize;
+	g->rfsm.snapshot_async = g->fsm.snapshot_async != NULL ? fsm_snapshot_async : NULL;
 	if ((rv = rmux_transport_init(r->mux, name, &g->trans)) != 0) {
 		free(g);
 		return rv;
@@ -480,6 +557,11 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	/* A damaged closed segment must stop the group, not be dropped: entries
 	 * this node acknowledged would silently vanish. */
 	raft_uv_set_auto_recovery(&g->io, false);
+	/* raft_uv 0.15 implements async_work but says version 1, and
+	 * raft_init refuses async snapshots over an io of version 1. */
+	if (g->io.async_work != NULL && g->io.version < 2) {
+		g->io.version = 2;
+	}
 	rv = raft_init(&g->raft, &g->io, &g->rfsm, r->cfg->nodes[r->self].id, r->addr);
 	if (rv != 0) {
 		log_error("repl.open", "group %s: %s", name, raft_strerror(rv));
@@ -724,6 +806,8 @@ static void shutdown_on_loop(struct repl *r)
 	uv_close((uv_handle_t *)&r->tick, NULL);
 	uv_check_stop(&r->flush);
 	uv_close((uv_handle_t *)&r->flush, NULL);
+	uv_timer_stop(&r->flush_timer);
+	uv_close((uv_handle_t *)&r->flush_timer, NULL);
 	uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
@@ -876,6 +960,8 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	uv_check_init(&r->loop, &r->flush);
 	r->flush.data = r;
 	uv_check_start(&r->flush, flush_cb);
+	uv_timer_init(&r->loop, &r->flush_timer);
+	r->flush_timer.data = r;
 	if (pthread_create(&r->thread, NULL, repl_main, r) != 0) {
 		snprintf(err, errlen, "cannot start the replication thread");
 		rmux_close(r->mux);

@@ -34,6 +34,12 @@ struct repl_fsm {
 	int (*apply)(void *arg, uint64_t index, const void *buf, size_t len, void **result);
 	/* A consistent copy of the whole state in a malloc'd buffer. */
 	int (*snapshot)(void *arg, void **buf, size_t *len);
+	/* Optional, replaces snapshot: a copy of the state taken on a
+	 * worker thread while the loop goes on applying entries, returned as
+	 * a malloc'd buffer (e.g. a small descriptor of a file).  The copy
+	 * must hold the state at `index` or later.  Called with no other
+	 * snapshot_async of the group running. */
+	int (*snapshot_async)(void *arg, uint64_t index, void **buf, size_t *len);
 	/* Replaces the state with a snapshot's. */
 	int (*restore)(void *arg, const void *buf, size_t len);
 	/* Optional: called once per loop iteration in which entries were

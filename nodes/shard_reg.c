@@ -29,6 +29,15 @@
 #include "../common/meta_client.h"
 #include "gc_grace.h"
 #include "meta_service_i.h"
+#include "snap_stream.h"
+
+/* How long a replica installing a snapshot tries to fetch its copy. */
+#define SNAP_FETCH_MS (10 * 60 * 1000)
+
+const char *msvc_shard_dir(const struct msvc *m)
+{
+	return m->dir;
+}
 
 const char *msvc_group_of(const char *bucket)
 {
@@ -108,6 +117,60 @@ static int fsm_snapshot(void *arg, void **buf, size_t *len)
 	return 0;
 }
 
+/* A worker thread, while the loop goes on applying: the copy is a file
+ * of the shard directory and the Raft snapshot only its descriptor. */
+static int fsm_snapshot_async(void *arg, uint64_t index, void **buf, size_t *len)
+{
+	struct shard *s = arg;
+	struct snap_desc d;
+	uint8_t *out;
+	int rc = snap_take(s->ms, s->m->dir, msvc_group_of(s->name), index, s->m->self, &d);
+
+	if (rc != 0) {
+		log_error("snap.take", "shard '%s': no copy at index %llu: %s", s->name,
+			  (unsigned long long)index, obj_strerror(rc));
+		return rc;
+	}
+	if ((out = malloc(SNAP_DESC_LEN)) == NULL) {
+		return -ENOMEM;
+	}
+	snap_desc_put(&d, out);
+	*buf = out;
+	*len = SNAP_DESC_LEN;
+	return 0;
+}
+
+/* Installs the copy a descriptor names: nothing to do when the database
+ * already holds that index (a restart: the snapshot is the one this
+ * replica took or installed before), else fetched in chunks and copied
+ * in.  Runs on the loop, which waits for the transfer (see
+ * ARCHITECTURE.md, "Snapshots"). */
+static int restore_desc(struct shard *s, const struct snap_desc *d)
+{
+	const char *group = msvc_group_of(s->name);
+	uint64_t have = ms_applied_index(s->ms);
+	char path[PATH_MAX];
+	int rc;
+
+	if (have >= d->index) {
+		log_info("msvc.restore",
+			 "shard '%s': snapshot at index %llu: the database is at %llu", s->name,
+			 (unsigned long long)d->index, (unsigned long long)have);
+		return 0;
+	}
+	rc = snap_fetch(s->m->cfg, s->m->self, s->m->dir, group, d, s->m->cfg->snapshot_chunk,
+			SNAP_FETCH_MS, path, sizeof(path));
+	if (rc == 0) {
+		rc = ms_restore(s->ms, path);
+		unlink(path);
+	}
+	log_info("msvc.restore",
+		 "shard '%s': installed the snapshot at index %llu (%llu bytes): %s", s->name,
+		 (unsigned long long)d->index, (unsigned long long)d->size,
+		 rc == 0 ? "ok" : obj_strerror(rc));
+	return rc;
+}
+
 /* Records applied in one loop iteration share one SQLite commit. */
 static int fsm_flush(void *arg)
 {
@@ -119,9 +182,15 @@ static int fsm_flush(void *arg)
 static int fsm_restore(void *arg, const void *buf, size_t len)
 {
 	struct shard *s = arg;
-	int fd = open(s->snap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = 0;
+	struct snap_desc d;
+	int fd, rc = 0;
 
+	if (snap_desc_get(buf, len, &d) == 0) {
+		rc = restore_desc(s, &d);
+		goto done;
+	}
+	/* A whole database: a snapshot taken before descriptors. */
+	fd = open(s->snap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -136,6 +205,7 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
 	unlink(s->snap_path);
 	log_info("msvc.restore", "shard '%s': installed a snapshot of %zu bytes: %s", s->name, len,
 		 rc == 0 ? "ok" : obj_strerror(rc));
+done:
 	if (rc == 0) {
 		pthread_mutex_lock(&s->mu);
 		s->lc.next_ino = ms_next_ino(s->ms);
@@ -194,7 +264,7 @@ static int has_log(struct msvc *m, const char *name)
 struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *err)
 {
 	static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
-	struct repl_fsm fsm;
+	struct repl_fsm fsm = {0};
 	struct shard *s;
 	size_t voters[8], nv = 0;
 	char path[PATH_MAX];
@@ -220,6 +290,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 		goto fail;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->m = m;
 	pthread_mutex_init(&s->mu, NULL);
 	atomic_init(&s->gc_queue, -1);
 	mlk_shard_init(&s->lk);
@@ -241,6 +312,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	fsm.arg = s;
 	fsm.apply = fsm_apply;
 	fsm.snapshot = fsm_snapshot;
+	fsm.snapshot_async = fsm_snapshot_async;
 	fsm.restore = fsm_restore;
 	fsm.flush = fsm_flush;
 	rc = repl_group_open(m->repl, msvc_group_of(name), &fsm, bootstrap ? voters : NULL,

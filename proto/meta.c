@@ -89,7 +89,10 @@ void meta_get_quota(struct rd *r, struct meta_quota *q)
 	rd_str(r, q->path, sizeof(q->path));
 }
 
-void meta_put_extent(struct wr *w, const struct meta_extent *e)
+/* An extent in one of two encodings: the narrow one of records written
+ * before block codecs and classes existed, and the wide one that adds
+ * u8 codec, u32 zlen, u8 cls to the block. */
+static void put_extent(struct wr *w, const struct meta_extent *e, int wide)
 {
 	wr_u64(w, e->chunk);
 	wr_bytes(w, e->blk.id, BLOCK_ID_LEN);
@@ -98,9 +101,14 @@ void meta_put_extent(struct wr *w, const struct meta_extent *e)
 	wr_u32(w, e->blk.len);
 	wr_u64(w, e->blk.csum);
 	wr_u32(w, e->len);
+	if (wide) {
+		wr_u8(w, e->blk.codec);
+		wr_u32(w, e->blk.zlen);
+		wr_u8(w, e->blk.cls);
+	}
 }
 
-void meta_get_extent(struct rd *r, struct meta_extent *e)
+static void get_extent(struct rd *r, struct meta_extent *e, int wide)
 {
 	e->chunk = rd_u64(r);
 	rd_bytes(r, e->blk.id, BLOCK_ID_LEN);
@@ -109,21 +117,42 @@ void meta_get_extent(struct rd *r, struct meta_extent *e)
 	e->blk.len = rd_u32(r);
 	e->blk.csum = rd_u64(r);
 	e->len = rd_u32(r);
+	e->blk.codec = wide ? rd_u8(r) : BLK_CODEC_NONE;
+	e->blk.zlen = wide ? rd_u32(r) : 0;
+	e->blk.cls = wide ? rd_u8(r) : 0;
 	/* All zeros: a hole (a chunk META_F_PUNCH empties); the shard refuses
 	 * it anywhere else. */
-	if (e->blk.k == 0 && e->blk.m == 0 && e->blk.len == 0 && e->len == 0) {
+	if (e->blk.k == 0 && e->blk.m == 0 && e->blk.len == 0 && e->len == 0 &&
+	    !mb_is_wide(&e->blk)) {
 		return;
 	}
 	if (e->blk.k < 1 || e->blk.k > EC_MAX_K || e->blk.m > EC_MAX_M || e->blk.len == 0 ||
-	    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len) {
+	    e->blk.len > MSG_BLOCK_MAX || e->len > e->blk.len || mb_check_codec(&e->blk) != 0) {
 		r->bad = true;
 	}
 }
 
+void meta_put_extent(struct wr *w, const struct meta_extent *e)
+{
+	put_extent(w, e, 1);
+}
+
+void meta_get_extent(struct rd *r, struct meta_extent *e)
+{
+	get_extent(r, e, 1);
+}
+
 #define EXTENT_WIRE (8 + BLOCK_ID_LEN + 1 + 1 + 4 + 8 + 4)
+/* In a record's extent count: the extents are wide.  Set only when one
+ * of them needs it, so records of raw, default-class blocks keep the
+ * bytes they always had (and a wide list without such a block is
+ * refused: one encoding per record, as the replicas compare them). */
+#define EXTENT_COUNT_WIDE 0x80000000u
 
 void meta_put_op(struct wr *w, const struct meta_op *op)
 {
+	int wide = 0;
+
 	wr_u8(w, op->type);
 	wr_u32(w, op->flags);
 	wr_u64(w, op->op_id);
@@ -145,15 +174,19 @@ void meta_put_op(struct wr *w, const struct meta_op *op)
 	wr_u32(w, op->chunk_size);
 	wr_u32(w, op->inline_max);
 	wr_blob(w, op->data, op->data_len);
-	wr_u32(w, (uint32_t)op->n_ext);
+	for (size_t i = 0; i < op->n_ext && !wide; i++) {
+		wide = mb_is_wide(&op->ext[i].blk);
+	}
+	wr_u32(w, (uint32_t)op->n_ext | (wide ? EXTENT_COUNT_WIDE : 0));
 	for (size_t i = 0; i < op->n_ext; i++) {
-		meta_put_extent(w, &op->ext[i]);
+		put_extent(w, &op->ext[i], wide);
 	}
 }
 
 void meta_get_op(struct rd *r, struct meta_op *op)
 {
-	size_t n;
+	size_t n, wire;
+	int wide, any = 0;
 
 	op->type = rd_u8(r);
 	op->flags = rd_u32(r);
@@ -177,11 +210,14 @@ void meta_get_op(struct rd *r, struct meta_op *op)
 	op->inline_max = rd_u32(r);
 	op->data = rd_blob(r, META_XATTR_VALUE_MAX, &op->data_len);
 	n = rd_u32(r);
+	wide = (n & EXTENT_COUNT_WIDE) != 0;
+	n &= ~EXTENT_COUNT_WIDE;
+	wire = EXTENT_WIRE + (wide ? 1 + 4 + 1 : 0);
 	op->ext = NULL;
 	op->n_ext = 0;
 	/* The count must fit in the bytes present before anything is
 	 * allocated from it. */
-	if (!rd_ok(r) || n > META_EXTENTS_MAX || n > r->left / EXTENT_WIRE || op->type == 0 ||
+	if (!rd_ok(r) || n > META_EXTENTS_MAX || n > r->left / wire || op->type == 0 ||
 	    op->type >= MOP_MAX) {
 		r->bad = true;
 		return;
@@ -194,8 +230,12 @@ void meta_get_op(struct rd *r, struct meta_op *op)
 		}
 		op->n_ext = n;
 		for (size_t i = 0; i < n; i++) {
-			meta_get_extent(r, &op->ext[i]);
+			get_extent(r, &op->ext[i], wide);
+			any |= mb_is_wide(&op->ext[i].blk);
 		}
+	}
+	if (wide && !any) {
+		r->bad = true;
 	}
 }
 

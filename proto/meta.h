@@ -22,7 +22,9 @@
  *  27  META_EXTENTS  bucket, u64 ino, u64 first     meta_attr, u32 n, n*meta_extent,
  *                    chunk, u32 max                 blob inline data
  *  28  META_STATFS   bucket                         u64 files, u64 bytes,
- *                                                 u32 chunk_size, u32 inline_max
+ *                                                 u32 chunk_size, u32 inline_max,
+ *                                                 u8 codec (BLK_CODEC_* for new
+ *                                                 blocks, MOP_BUCKET_COMPRESS)
  *  29  META_RESOLVE  bucket, str path               meta_attr (walks a/b/c from root)
  *  30  META_LIST     bucket, str prefix, str after, u32 n, n*(str key, u64 size,
  *                    u32 max                        i64 mtime_ns), u8 more
@@ -37,7 +39,9 @@
  *                    u32 max                        (leader only, never stale:
  *                                                   the mark of the stray sweep)
  *      block_row: id[16], u8 k, u8 m, u32 len, u64 csum, u32 refs (0: queued
- *      for GC); blocks referenced by files and blocks awaiting GC, in id order
+ *      for GC), u8 cls (storage class; 0 for queued blocks, whose class the
+ *      queue does not keep); blocks referenced by files and blocks awaiting
+ *      GC, in id order
  *  47  META_LOCK_RENEW bucket, u64 session          u32 lease_ms (the session's
  *                                                   locks live that long without
  *                                                   another renewal)
@@ -57,6 +61,22 @@
  *                    QUOTA_CHECK recounts the usage)
  *  54  META_TRASH    bucket, u64 after ino          i64 keep seconds, u32 n,
  *                                                 n*meta_trash, u8 more
+ *  55  META_NODE_MAP "" (the catalog)            u32 n, n*(u32 node id, u8 state
+ *                                                 (enum meta_node_state), i64
+ *                                                 since_ns): the cluster map's
+ *                                                 rows in id order, n <=
+ *                                                 META_NODE_MAP_MAX; a node
+ *                                                 without a row is up (since v3)
+ *  57  META_BLOCK_STATS bucket                      u8 codec, u64 blocks, u64
+ *                                                 compressed, u64 bytes (as
+ *                                                 written), u64 stored
+ *  60  META_READDIR_C bucket, u64 dir, u64 cookie,  u32 n, n*(str name, u64 cookie,
+ *                    u32 max, u8 plus               meta_attr), u8 more (cookies
+ *                                                   rising, above the request's;
+ *                                                   see META_COOKIE_FIRST; since v3)
+ *  61  META_LIST_D   as META_LIST, with '/' as      as META_LIST; a directory below
+ *                    delimiter                      the prefix's is one "dir/" key
+ *                                                   of size 0, not entered (v3)
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -110,6 +130,11 @@ enum {
 	MSG_META_GETLK = 49,
 	MSG_META_QUOTA = 53,
 	MSG_META_TRASH = 54,
+	MSG_META_NODE_MAP = 55,
+	/* 56 other families */
+	MSG_META_BLOCK_STATS = 57,
+	MSG_META_READDIR_C = 60,
+	MSG_META_LIST_D = 61,
 	MSG_META_MAX
 };
 
@@ -130,7 +155,28 @@ static inline int meta_is_snap_ino(uint64_t ino)
 #define META_XATTR_VALUE_MAX 65536
 #define META_EXTENTS_MAX 65536 /* per META_OP record (256 GiB of 4 MiB chunks) */
 #define META_READDIR_MAX 1024
+/* META_READDIR_C cookies: 0 lists from the start; an entry's cookie is a
+ * hash of its name (>= META_COOKIE_FIRST, < 2^63), and the listing resumes
+ * after it.  Below META_COOKIE_FIRST a client may number "." and "..". */
+#define META_COOKIE_FIRST 3
 #define META_BLOCKS_MAX 4096 /* rows per META_BLOCKS reply */
+
+/* Node states of the cluster map (MOP_NODE_STATE, nodes/meta_nodemap.c). */
+enum meta_node_state {
+	META_NODE_UP = 0,
+	META_NODE_DOWN = 1, /* not answering the catalog leader */
+	META_NODE_GONE = 2, /* down longer than repair_after: being rebuilt */
+	META_NODE_OUT = 3   /* objfsctl node out: drained, never a home */
+};
+struct meta_node_row {
+	uint32_t id;
+	uint8_t state; /* enum meta_node_state */
+	int64_t since_ns;
+};
+/* Most rows of one META_NODE_MAP reply: a cluster has at most this many
+ * nodes (CFG_MAX_NODES), and the map has a row only for a node that was
+ * down or out. */
+#define META_NODE_MAP_MAX 256
 
 /* One row of META_BLOCKS. */
 struct meta_block_row {
@@ -194,17 +240,28 @@ enum meta_op_type {
 	MOP_TRASH_RESTORE = 24, /* put trashed inode ino back where it was */
 	MOP_TRASH_EMPTY = 25,	/* purge entries deleted at or before size (ns;
 				 * 0: all), a bounded batch per record */
-	/* 26..39 other families; key records (catalog only) take the ids of
+	MOP_NODE_STATE = 26,	/* cluster map (catalog only): node ino is in
+				 * state mode (meta_node_state) since size (ns
+				 * of the leader's clock; 0: the record's now_ns) */
+	/* Bucket shard: new blocks use codec `mode` (BLK_CODEC_*; EINVAL
+	 * else, ENOENT without a bucket); stored blocks keep theirs. */
+	MOP_BUCKET_COMPRESS = 28,
+	/* 27, 30..39 other families; key records (catalog only) take the ids of
 	 * their messages' range. */
-	MOP_KEY_PUT = 40,   /* create key `name` (EEXIST): id in ino, caps in
-			     * mode, bucket in newname, secret in data */
-	MOP_KEY_DEL = 41,   /* revoke key `name` (ENOENT) */
-	MOP_LOCK = 47,	    /* take, change or release a lock (meta_lock_to_op):
-			     * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
-			     * keeps an -EAGAIN waiting and tries again when a
-			     * lock of the inode is released */
-	MOP_LOCK_DROP = 48, /* every lock of session `parent` goes (lease
-			     * expired, or the mount ends) */
+	MOP_CLASS_MOVE = 29, /* storage class mover: ext[] new blocks of chunks of
+			      * ino, data = n_ext * 16-byte ids of the blocks they
+			      * replace; a chunk still naming its old block (same
+			      * valid len) takes the new one, the others are left;
+			      * only gen changes (meta_class.c) */
+	MOP_KEY_PUT = 40,    /* create key `name` (EEXIST): id in ino, caps in
+			      * mode, bucket in newname, secret in data */
+	MOP_KEY_DEL = 41,    /* revoke key `name` (ENOENT) */
+	MOP_LOCK = 47,	     /* take, change or release a lock (meta_lock_to_op):
+			      * 0 or -EAGAIN; with META_F_LOCK_WAIT the leader
+			      * keeps an -EAGAIN waiting and tries again when a
+			      * lock of the inode is released */
+	MOP_LOCK_DROP = 48,  /* every lock of session `parent` goes (lease
+			      * expired, or the mount ends) */
 	MOP_MAX
 };
 
@@ -218,6 +275,10 @@ enum meta_op_type {
 #define META_SET_ATIME_NOW 0x40
 #define META_SET_MTIME_NOW 0x80
 #define META_SET_CTIME 0x100
+/* A read's access time (relatime): atime = now if the stored one is a day
+ * or more older, nothing else; ctime stays.  Alone in valid. */
+#define META_SET_ATIME_READ 0x200
+#define META_ATIME_READ_NS ((int64_t)86400 * 1000000000)
 
 /* op flags */
 #define META_F_EXCL 0x01      /* CREATE: fail with EEXIST (else open existing) */

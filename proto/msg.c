@@ -12,6 +12,7 @@ static const char *const msg_names[MSG_TYPE_MAX] = {
     [MSG_PING] = "ping",	   [MSG_FRAG_PUT] = "frag_put", [MSG_FRAG_GET] = "frag_get",
     [MSG_FRAG_STAT] = "frag_stat", [MSG_FRAG_DEL] = "frag_del", [MSG_FRAG_LIST] = "frag_list",
     [MSG_USAGE] = "usage",	   [MSG_SCRUB] = "scrub",	[MSG_FRAG_CHECK] = "frag_check",
+    [MSG_SNAP_READ] = "snap_read",
 };
 
 static const char *const meta_names[] = {
@@ -25,12 +26,16 @@ static const struct {
 	uint8_t type;
 	const char *name;
 } meta_names_sparse[] = {
+    {MSG_META_READDIR_C, "meta_readdir_c"},
+    {MSG_META_LIST_D, "meta_list_d"},
     {MSG_META_BLOCKS, "meta_blocks"},
     {MSG_META_LOCK_RENEW, "meta_lock_renew"},
     {MSG_META_LOCK_CANCEL, "meta_lock_cancel"},
     {MSG_META_GETLK, "meta_getlk"},
     {MSG_META_QUOTA, "meta_quota"},
     {MSG_META_TRASH, "meta_trash"},
+    {MSG_META_NODE_MAP, "meta_node_map"},
+    {MSG_META_BLOCK_STATS, "meta_block_stats"},
     {MSG_META_KEYS, "meta_keys"},
     {MSG_META_KEY_SYNC, "meta_key_sync"},
 };

@@ -18,6 +18,9 @@
  *   8  SCRUB       v2     u8 op (0 status, 1 start)    scrub_status
  *   9  FRAG_CHECK  v2     u8 op, u32 grace_s, u32 n,   u32 n, n*u8 result
  *                         n*frag_ref (n <= FRAG_CHECK_MAX)
+ *  13  SNAP_READ   v2     str group, u64 min_index,    u64 index, u64 size,
+ *                         u64 index (0: newest),       u64 file_xxh3, u64 chunk_xxh3,
+ *                         u64 offset, u32 len          data[n] (n <= len; nodes only)
  *      (ids 7, 8 and 9 were v1's object index too, retired before any
  *       release; a v1 peer is refused by the frame version first)
  *  20..31       metadata shards: see meta.h
@@ -41,6 +44,7 @@ enum msg_type {
 	MSG_USAGE = 7, /* usage history of the node (nodes/usage.c) */
 	MSG_SCRUB = 8,
 	MSG_FRAG_CHECK = 9,
+	MSG_SNAP_READ = 13, /* a chunk of a shard snapshot file (nodes/snap_stream.c) */
 	MSG_TYPE_MAX = 16,
 	MSG_META_FIRST = 20 /* metadata messages: meta.h */
 };

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
       libfuse3-dev fuse3 libnng-dev libisal-dev libsqlite3-dev sqlite3
-      libxxhash-dev check libssl-dev libraft-dev libuv1-dev
+      libxxhash-dev check libssl-dev libraft-dev libuv1-dev libzstd-dev liblz4-dev
       fio valgrind procps iproute2 psmisc attr acl rsync clang-format jq openssl
       clang libclang-rt-14-dev prometheus curl"
 missing=""

@@ -9,6 +9,7 @@ set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/deps.sh" || exit 1
 pass=0; fail=0
+failed_logs=()
 
 run_suite() { # run_suite NAME BUILDDIR [configure args]
 	local name=$1 b=$2 rc
@@ -25,9 +26,9 @@ run_suite() { # run_suite NAME BUILDDIR [configure args]
 	pass=$((pass + $(grep -c '^PASS:' "$b/check.out")))
 	fail=$((fail + $(grep -cE '^(FAIL|ERROR|XPASS):' "$b/check.out")))
 	if [ $rc -ne 0 ]; then
-		for log in $(grep -lE '^(FAIL|ERROR)' "$b"/tests/*/*.trs 2>/dev/null); do
-			echo "---- ${log%.trs}.log"
-			tail -n 60 "${log%.trs}.log"
+		# automake's .trs files say ":test-result: FAIL"
+		for log in $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' "$b"/tests/*/*.trs 2>/dev/null); do
+			failed_logs+=("${log%.trs}.log")
 		done
 		[ "$(grep -cE '^(FAIL|ERROR|XPASS):' "$b/check.out")" -gt 0 ] || fail=$((fail + 1))
 	fi
@@ -59,5 +60,12 @@ if [ "${OBJFS_SKIP_FUZZ:-0}" != 1 ]; then
 		fail=$((fail + 1))
 	fi
 fi
+# The logs of failed tests last, just above the summary, where a reader of
+# the output's tail finds them.
+for log in "${failed_logs[@]}"; do
+	echo "---- $log: its failures, then its last 30 lines"
+	grep -E 'FAIL|Assertion|ERROR|runtime error|Sanitizer' "$log" | head -n 10
+	tail -n 30 "$log"
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -110,6 +110,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				   .name = "videos",
 				   .chunk_size = 1u << 22,
 				   .inline_max = 16384});
+	apply(ms, (struct meta_op){.type = MOP_NODE_STATE, .ino = 3, .mode = META_NODE_DOWN});
 	return 0;
 }
 
@@ -180,6 +181,17 @@ static int decode_reply(uint8_t type, const uint8_t *p, size_t n)
 		struct mc_statfs st;
 
 		return mr_statfs(p, n, &st);
+	}
+	case MSG_META_BLOCK_STATS: {
+		struct mc_block_stats st;
+
+		return mr_block_stats(p, n, &st);
+	}
+	case MSG_META_NODE_MAP: {
+		struct meta_node_row rows[META_NODE_MAP_MAX];
+
+		rc = mr_node_map(p, n, rows, META_NODE_MAP_MAX);
+		return rc < 0 ? rc : 0;
 	}
 	case MSG_META_LIST:
 		rc = mr_list(p, n, MSG_LIST_MAX, path_cb, NULL, &more);

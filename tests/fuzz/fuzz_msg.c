@@ -215,6 +215,15 @@ static void readdir_req(struct rd *r)
 	(void)rd_u8(r);
 }
 
+static void readdir_c_req(struct rd *r)
+{
+	bucket(r);
+	(void)rd_u64(r);
+	(void)rd_u64(r);
+	(void)rd_u32(r);
+	(void)rd_u8(r);
+}
+
 static void getxattr_req(struct rd *r)
 {
 	ino_req(r);
@@ -324,6 +333,25 @@ static void readdir_reply(const uint8_t *p, size_t n)
 	}
 }
 
+static int dirent_c_cb(void *arg, const char *name, uint64_t cookie, const struct meta_attr *a)
+{
+	(void)arg;
+	(void)a;
+	if (strlen(name) > META_NAME_MAX || cookie < META_COOKIE_FIRST || cookie > INT64_MAX) {
+		fuzz_fail("a directory entry past the decoder's checks");
+	}
+	return 0;
+}
+
+static void readdir_c_reply(const uint8_t *p, size_t n)
+{
+	int more, rc = mr_readdir_c(p, n, META_READDIR_MAX, 0, dirent_c_cb, NULL, &more);
+
+	if (rc > META_READDIR_MAX) {
+		fuzz_fail("more directory entries than asked for");
+	}
+}
+
 static void readlink_reply(const uint8_t *p, size_t n)
 {
 	char buf[META_SYMLINK_MAX + 1];
@@ -387,6 +415,20 @@ static void statfs_reply(const uint8_t *p, size_t n)
 	struct mc_statfs st;
 
 	(void)mr_statfs(p, n, &st);
+}
+
+static void block_stats_reply(const uint8_t *p, size_t n)
+{
+	struct mc_block_stats st;
+
+	(void)mr_block_stats(p, n, &st);
+}
+
+static void node_map_reply(const uint8_t *p, size_t n)
+{
+	struct meta_node_row rows[META_NODE_MAP_MAX];
+
+	(void)mr_node_map(p, n, rows, META_NODE_MAP_MAX);
 }
 
 static void list_reply(const uint8_t *p, size_t n)
@@ -482,6 +524,7 @@ static const struct {
     [MSG_META_LOOKUP] = {lookup_req, NULL, attr_reply},
     [MSG_META_GETATTR] = {ino_req, NULL, attr_reply},
     [MSG_META_READDIR] = {readdir_req, NULL, readdir_reply},
+    [MSG_META_READDIR_C] = {readdir_c_req, NULL, readdir_c_reply},
     [MSG_META_READLINK] = {ino_req, NULL, readlink_reply},
     [MSG_META_GETXATTR] = {getxattr_req, NULL, getxattr_reply},
     [MSG_META_LISTXATTR] = {ino_req, NULL, listxattr_reply},
@@ -489,10 +532,13 @@ static const struct {
     [MSG_META_STATFS] = {bucket, NULL, statfs_reply},
     [MSG_META_RESOLVE] = {resolve_req, NULL, attr_reply},
     [MSG_META_LIST] = {list_req, NULL, list_reply},
+    [MSG_META_LIST_D] = {list_req, NULL, list_reply},
     [MSG_META_BUCKETS] = {nothing, NULL, buckets_reply},
     [MSG_META_BLOCKS] = {blocks_req, NULL, blocks_reply},
     [MSG_META_QUOTA] = {quota_req, NULL, quota_reply},
     [MSG_META_TRASH] = {ino_req, NULL, trash_reply},
+    [MSG_META_BLOCK_STATS] = {bucket, NULL, block_stats_reply},
+    [MSG_META_NODE_MAP] = {bucket, NULL, node_map_reply},
     [MSG_META_SHARD_OPEN] = {bucket, NULL, no_reply},
     [MSG_META_SHARDS] = {bucket, NULL, shards_reply},
     [MSG_META_MEMBER] = {member_req, NULL, no_reply},

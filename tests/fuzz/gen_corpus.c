@@ -285,7 +285,26 @@ static void gen_msg(void)
 	wr_u64(&w, 1u << 20);
 	wr_u32(&w, 4u << 20);
 	wr_u32(&w, 16384);
+	wr_u8(&w, BLK_CODEC_ZSTD);
 	seed_wr("msg", "statfs_reply", &w);
+
+	msg_begin(&w, MSG_META_BLOCK_STATS, 1);
+	wr_u8(&w, BLK_CODEC_LZ4);
+	wr_u64(&w, 10);
+	wr_u64(&w, 4);
+	wr_u64(&w, 40u << 20);
+	wr_u64(&w, 25u << 20);
+	seed_wr("msg", "block_stats_reply", &w);
+
+	msg_begin(&w, MSG_META_NODE_MAP, 1);
+	wr_u32(&w, 2);
+	wr_u32(&w, 3);
+	wr_u8(&w, META_NODE_DOWN);
+	wr_u64(&w, 1700000000000000000ull);
+	wr_u32(&w, 5);
+	wr_u8(&w, META_NODE_OUT);
+	wr_u64(&w, 1700000001000000000ull);
+	seed_wr("msg", "node_map_reply", &w);
 
 	msg_begin(&w, MSG_META_RESOLVE, 0);
 	wr_str(&w, "photos");
@@ -373,6 +392,7 @@ static void gen_msg(void)
 	wr_u32(&w, 4096);
 	wr_u64(&w, 7);
 	wr_u32(&w, 1);
+	wr_u8(&w, 7); /* storage class */
 	wr_u8(&w, 0);
 	seed_wr("msg", "blocks_reply", &w);
 
@@ -397,6 +417,14 @@ static void gen_manifest(void)
 	wr_init(&w, 0);
 	manifest_encode(&w, &m);
 	seed_wr("manifest", "blocks", &w);
+	/* fmt 2: a compressed block of class 1 beside a raw one. */
+	b[0].codec = BLK_CODEC_ZSTD;
+	b[0].zlen = 1000;
+	b[0].cls = 1;
+	m = (struct manifest){.size = 4196, .n_blocks = 2, .blocks = b};
+	wr_init(&w, 0);
+	manifest_encode(&w, &m);
+	seed_wr("manifest", "blocks_wide", &w);
 	m = (struct manifest){.size = 5, .is_inline = 1, .inline_data = (const uint8_t *)"hello"};
 	wr_init(&w, 0);
 	manifest_encode(&w, &m);
@@ -465,6 +493,23 @@ static void gen_meta_record(void)
 	OP(.type = MOP_UNLINK, .op_id = 42, .name = "a/b/c.txt", .flags = META_F_PATH);
 	OP(.type = MOP_BUCKET_DELETE, .op_id = 43, .flags = META_F_FORCE);
 	seed_wr("meta_record", "objects", &w);
+
+	/* Wide extents: an lz4 block of class 2 beside a raw one. */
+	ext[0].blk.codec = BLK_CODEC_LZ4;
+	ext[0].blk.zlen = 2000;
+	ext[0].blk.cls = 2;
+	wr_init(&w, 0);
+	OP(.type = MOP_BUCKET_COMPRESS, .op_id = 59, .mode = BLK_CODEC_LZ4);
+	OP(.type = MOP_CREATE, .op_id = 60, .new_ino = 2, .parent = 1, .name = "z",
+	   .mode = 0100644);
+	OP(.type = MOP_WRITE, .op_id = 61, .ino = 2, .size = 8096, .ext = ext, .n_ext = 2);
+	OP(.type = MOP_PUT, .op_id = 62, .new_ino = 3, .name = "o/z", .flags = META_F_PATH,
+	   .mode = 0100644, .size = 8096, .ext = ext, .n_ext = 2);
+	OP(.type = MOP_BUCKET_COMPRESS, .op_id = 63, .mode = BLK_CODEC_MAX);
+	seed_wr("meta_record", "compressed", &w);
+	ext[0].blk.codec = BLK_CODEC_NONE;
+	ext[0].blk.zlen = 0;
+	ext[0].blk.cls = 0;
 
 	wr_init(&w, 0);
 	OP(.type = MOP_BUCKET_CREATE, .op_id = 50, .name = "photos", .chunk_size = 4u << 20,
@@ -688,6 +733,10 @@ static void gen_meta_req(void)
 	seed_wr("meta_req", "extents", &w);
 	meta_req_begin(&w, MSG_META_STATFS, "photos");
 	seed_wr("meta_req", "statfs", &w);
+	meta_req_begin(&w, MSG_META_BLOCK_STATS, "photos");
+	seed_wr("meta_req", "block_stats", &w);
+	meta_req_begin(&w, MSG_META_NODE_MAP, "");
+	seed_wr("meta_req", "node_map", &w);
 	meta_req_begin(&w, MSG_META_RESOLVE, "photos");
 	wr_str(&w, "a/b/c");
 	seed_wr("meta_req", "resolve", &w);

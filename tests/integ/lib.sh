@@ -27,10 +27,22 @@ t() { timeout -k 5 "$CMD_TIMEOUT" "$@"; }
 ctl() { t "$CTL" "$@"; }
 
 _cleanup() {
-	local rc=$?
+	local rc=$? f pid
 	if [ -f "$OBJFS_CONF" ]; then
 		timeout -k 5 30 "$CTL" dev down --dir "$T/cluster" >/dev/null 2>&1
 	fi
+	# A node that did not stop on SIGTERM (or a dev down that timed out)
+	# must not outlive its work dir: SIGKILL each node still running from
+	# this test's config (the command line names it, so a reused pid of
+	# another process is left alone).
+	for f in "$T"/cluster/node*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$T/cluster/"; then
+			log "node pid $pid still ran after dev down: killed"
+			kill -9 "$pid" 2>/dev/null
+		fi
+	done
 	# Anything a test started itself and recorded in $T/pids.
 	if [ -f "$T/pids" ]; then
 		while read -r pid; do kill -9 "$pid" 2>/dev/null; done < "$T/pids"
@@ -102,6 +114,16 @@ wait_lines() {
 	while [ "$(wc -l < "$1")" -lt "$2" ]; do
 		[ "$(date +%s)" -lt "$deadline" ] || fail "$1 reached $(wc -l < "$1") of $2 lines in $3 s"
 		sleep 0.05
+	done
+}
+
+# wait_grep FILE ERE SECONDS: returns 0 once a line of FILE matches ERE,
+# 1 when SECONDS pass first (the caller says what was missing).
+wait_grep() {
+	local deadline=$(( $(date +%s) + $3 ))
+	until grep -Eq "$2" "$1" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.1
 	done
 }
 

@@ -3,7 +3,8 @@
 # mount: fio sequential (1 MiB) and random (4 KiB) writes verified with crc32c; a 1 GiB file
 # (512 MiB on a slow mount) copied with dd; a ~20 MB source tree copied with cp -a and through
 # tar both ways, with modes, owners, times, hard and symbolic links, fifos and odd names; 8
-# writers at once on separate files; 2 writers at once creating 500 files each in one dir.
+# writers at once on separate files; 2 writers at once creating 500 files each in one dir;
+# the kernel's read-ahead of the mount set to 1 MiB.
 . "$(dirname "$0")/mountlib.sh"
 
 # make_tree DIR: ~20 MB of system headers (a few thousand files) plus the cases copies get
@@ -86,6 +87,13 @@ t dd if="$T/big" of="$M/big" bs=1M conv=fsync status=none || fail "dd into the m
 rm -f "$T/big"
 remount_bucket "$M"
 [ "$(sha "$M/big")" = "$big_sum" ] || fail "$big_mb MiB file read back differs"
+# The first open set the kernel's read-ahead (kernel_readahead, 1 MiB): whole blocks per read
+# request instead of FUSE's 128 KiB.
+if [ "$(id -u)" -eq 0 ]; then
+	dev=$(t mountpoint -d "$M") || fail "mountpoint -d $M"
+	ra=$(cat "/sys/class/bdi/$dev/read_ahead_kb")
+	[ "$ra" = 1024 ] || fail "kernel read-ahead of the mount is $ra KiB, not kernel_readahead's 1024"
+fi
 t rm "$M/big" || fail "rm of the big file"
 
 make_tree "$T/tree"

@@ -2,7 +2,7 @@
 # ops_json.sh: objfsctl's machine-readable output against a real 6-node
 # cluster: --json of status, bucket ls, ls, repair and node parses and
 # carries the values the cluster holds (a key with a quote, sizes, node
-# states, a killed node shown down); bench --output writes JSON results
+# states and the cluster map, a killed node shown down); bench --output writes JSON results
 # that --baseline compares: equal results exit 0, a baseline made better
 # than reality exits 1 naming the row and the metric.
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +21,9 @@ jq -e . "$T/st.json" >/dev/null || fail "status --json is not JSON"
 [ "$(jq '.nodes_up' "$T/st.json")" = 6 ] || fail "status --json: nodes_up"
 [ "$(jq -r '[.nodes[].state] | unique | join(",")' "$T/st.json")" = up ] || fail "status: states"
 [ "$(jq '[.nodes[].frag_count] | add' "$T/st.json")" -ge 6 ] || fail "status: fragments of dir/big"
+[ "$(jq -c '[.cluster_map[] | [.node, .state, .since]]' "$T/st.json")" = \
+	'[[1,"up",null],[2,"up",null],[3,"up",null],[4,"up",null],[5,"up",null],[6,"up",null]]' ] ||
+	fail "status --json: cluster map $(jq -c .cluster_map "$T/st.json")"
 [ "$(jq -r '.shards[] | select(.name == "demo") | .replicas | length' "$T/st.json")" = 3 ] ||
 	fail "status --json: demo has not 3 replicas"
 [ "$(jq -r '.shards[] | select(.name == "demo") | .leader | type' "$T/st.json")" = number ] ||

@@ -148,9 +148,12 @@ grep -q "msvc.restore" "$T/cluster/node$L.log" || log "(node $L caught up from t
 
 # Quiet the nodes, then the three replicas must be identical.
 for i in $(seq $NODES); do kill "$(cat "$T/cluster/node$i.pid")" 2>/dev/null; done
+# A node's stop waits for its repair thread's probe of the other nodes
+# (timeout_ms), slower still under the sanitizers: give each 30 s.
 for i in $(seq $NODES); do
 	pid=$(cat "$T/cluster/node$i.pid")
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$pid" 2>/dev/null && fail "node $i (pid $pid) still runs 30 s after SIGTERM"
 done
 first=""
 for db in "$T"/cluster/node*/shards/demo.db; do

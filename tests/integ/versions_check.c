@@ -3,7 +3,9 @@
  * and 8-byte words (v << 32 | word index) ^ KEY, so any byte can be traced to its version.
  * Writers open(O_TRUNC), write, close in a loop; readers open, read to EOF, close.
  * --strict: every read is one version: whole, cut short by a concurrent O_TRUNC, or the
- * empty file between an O_TRUNC and its close (another mount, close-to-open);
+ * empty file between an O_TRUNC and its close (another mount, close-to-open); a read whose
+ * handle fails with ESTALE (its version's blocks were collected) counts as stale, and the
+ * bytes it got before are checked the same way; any other error is an error;
  * otherwise a read may mix versions or stop early (a concurrent O_TRUNC on this mount), but
  * every word must belong to some version at its index: zero-filled ranges are caught.
  * Links nothing of objfs.  Exit 0 clean, 1 a bad read or an I/O error, 2 usage. */
@@ -32,7 +34,7 @@ static struct {
 	double seconds;
 } cfg = {.files = 8, .writers = 4, .readers = 4, .seconds = 10};
 
-static atomic_uint_fast64_t n_writes, n_reads, n_bad, n_err, n_mixed, n_empty, n_prefix;
+static atomic_uint_fast64_t n_writes, n_reads, n_bad, n_err, n_mixed, n_empty, n_prefix, n_stale;
 static atomic_int msgs;
 static double t_end;
 
@@ -105,12 +107,13 @@ static int write_version(int f, uint32_t v, uint64_t *buf)
 	return rc;
 }
 
-/* Reads file f whole and checks it; returns 0, 1 for a bad read, or -errno. */
+/* Reads file f whole and checks it; returns 0, 1 for a bad read, 2 for a good read that
+ * ended in ESTALE (counted here), or -errno. */
 static int check_read(int f, uint64_t *buf)
 {
 	char path[4096];
 	size_t got = 0;
-	int fd, mixed = 0;
+	int fd, mixed = 0, stale = 0;
 	uint32_t v0 = 0;
 
 	path_of(path, sizeof(path), f);
@@ -124,6 +127,12 @@ static int check_read(int f, uint64_t *buf)
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
+		if (n < 0 && errno == ESTALE) {
+			/* The version this handle read is gone: what it got
+			 * before must still be all of that version. */
+			stale = 1;
+			break;
+		}
 		if (n < 0) {
 			int e = errno;
 
@@ -135,6 +144,12 @@ static int check_read(int f, uint64_t *buf)
 		}
 	}
 	close(fd);
+	if (stale) {
+		atomic_fetch_add(&n_stale, 1);
+	}
+	if (got == 0 && stale) {
+		return 2;
+	}
 	if (got == 0) {
 		/* Between an O_TRUNC and the close that commits the new
 		 * content another mount sees the file empty: that state is
@@ -164,7 +179,7 @@ static int check_read(int f, uint64_t *buf)
 		    version_size(f, v0));
 		return 1;
 	}
-	if (got < version_size(f, v0)) {
+	if (got < version_size(f, v0) && !stale) {
 		/* One version, cut short: an O_TRUNC of the writer came while
 		 * this read ran, as on a local file system. */
 		atomic_fetch_add(&n_prefix, 1);
@@ -172,7 +187,7 @@ static int check_read(int f, uint64_t *buf)
 	if (mixed) {
 		atomic_fetch_add(&n_mixed, 1);
 	}
-	return 0;
+	return stale ? 2 : 0;
 }
 
 static void *writer(void *arg)
@@ -217,7 +232,7 @@ static void *reader(void *arg)
 		if (rc < 0) {
 			say("read v%03d: %s\n", f, strerror(-rc));
 			atomic_fetch_add(&n_err, 1);
-		} else {
+		} else if (rc != 2) {
 			atomic_fetch_add(rc == 0 ? &n_reads : &n_bad, 1);
 		}
 	}
@@ -279,8 +294,8 @@ int main(int argc, char **argv)
 	}
 	printf("versions_check: %" PRIu64 " writes, %" PRIu64 " good reads (%" PRIu64
 	       " of them mixed versions, %" PRIu64 " empty, %" PRIu64 " cut short), %" PRIu64
-	       " bad reads, %" PRIu64 " errors\n",
+	       " stale handles (ESTALE), %" PRIu64 " bad reads, %" PRIu64 " errors\n",
 	       (uint64_t)n_writes, (uint64_t)n_reads, (uint64_t)n_mixed, (uint64_t)n_empty,
-	       (uint64_t)n_prefix, (uint64_t)n_bad, (uint64_t)n_err);
+	       (uint64_t)n_prefix, (uint64_t)n_stale, (uint64_t)n_bad, (uint64_t)n_err);
 	return n_bad == 0 && n_err == 0 ? 0 : 1;
 }

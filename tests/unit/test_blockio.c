@@ -2,7 +2,9 @@
  * on a 6-node dev cluster, 4+2: a round trip; with 2 nodes down the
  * fragments are handed off 2,2,1,1 and the block still reads; with 4 down
  * the write is refused with -OBJ_EQUORUM and leaves no fragment behind;
- * after the restart repair moves exactly the handed-off fragments home.
+ * after the restart repair moves exactly the handed-off fragments home;
+ * compressed blocks store fewer bytes, read back, repair, and refuse a
+ * record that lies about them.
  * The quorum rule itself is stepped exhaustively in test_quorum.c. */
 #include <check.h>
 #include <errno.h>
@@ -10,8 +12,10 @@
 #include <string.h>
 
 #include "../../common/blockio.h"
+#include "../../common/checksum.h"
 #include "../../common/client.h"
 #include "../../common/err.h"
+#include "../../common/rand.h"
 #include "../../proto/msg.h"
 #include "../lib/cluster.h"
 #include "../lib/testlib.h"
@@ -140,6 +144,96 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* Log-like text: compresses well with either codec. */
+static uint8_t *text(void)
+{
+	uint8_t *b = malloc(LEN);
+
+	ck_assert_ptr_nonnull(b);
+	for (size_t i = 0; i < LEN; i++) {
+		b[i] = (uint8_t)("node 3 stored fragment 0042 of block in 17 us\n"[i % 47] +
+				 (i / 4096 % 3));
+	}
+	return b;
+}
+
+/* zstd text: stored as fewer bytes, one fragment per node, reads back;
+ * a deleted fragment is rebuilt from the compressed form; random bytes
+ * asked for lz4 are stored raw; a record lying about the codec, either
+ * length or the checksum is refused (-EIO, -OBJ_ECHECKSUM), never read
+ * past its buffer. */
+START_TEST(test_compressed)
+{
+	struct ec_profile p = blk_profile_for(blk, LEN);
+	struct manifest_block mb, raw, lie;
+	uint8_t *data = text(), *rnd = malloc(LEN), *got = malloc(LEN);
+	struct blk_cz_stats cz;
+	uint8_t body[BLOCK_ID_LEN + 1];
+	size_t rank[6];
+	struct cl_req r;
+	int per[6];
+
+	ck_assert_ptr_nonnull(rnd);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(blk_put_codec(blk, data, LEN, p, BLK_CODEC_ZSTD, &mb), 0);
+	ck_assert_uint_eq(mb.codec, BLK_CODEC_ZSTD);
+	ck_assert_uint_eq(mb.len, LEN);
+	ck_assert_uint_lt(mb.zlen, LEN / 10);
+	ck_assert(mb.csum == csum64(data, LEN));
+	holdings(&mb, per);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(per[i], 1);
+	}
+	get_ok(&mb, data);
+
+	/* Fragment 1 deleted on its home node: repair rebuilds exactly it. */
+	ck_assert_uint_eq(blk_rank(blk, mb.id, mb.cls, rank), 6);
+	memcpy(body, mb.id, BLOCK_ID_LEN);
+	body[BLOCK_ID_LEN] = 1;
+	r = (struct cl_req){
+	    .node = rank[1], .type = MSG_FRAG_DEL, .body = body, .body_len = sizeof(body)};
+	cl_run(cl, &r, 1, 0);
+	ck_assert_int_eq(r.status, 0);
+	cl_req_release(&r);
+	ck_assert_int_eq(blk_repair(blk, &mb), 1);
+	ck_assert_int_eq(blk_repair(blk, &mb), 0);
+	get_ok(&mb, data);
+
+	ck_assert_int_eq(rand_bytes(rnd, LEN), 0);
+	ck_assert_int_eq(blk_put_codec(blk, rnd, LEN, p, BLK_CODEC_LZ4, &raw), 0);
+	ck_assert_uint_eq(raw.codec, BLK_CODEC_NONE);
+	ck_assert_uint_eq(raw.zlen, 0);
+	get_ok(&raw, rnd);
+	blk_cz_stats(blk, &cz);
+	ck_assert_uint_ge(cz.compressed, 1);
+	ck_assert_uint_ge(cz.raw, 1);
+	ck_assert_uint_ge(cz.decompressed, 2);
+	ck_assert_uint_gt(cz.bytes_in, cz.bytes_out);
+
+	lie = mb;
+	lie.len = LEN - 1; /* decodes to one byte more than stated */
+	ck_assert_int_eq(blk_get(blk, &lie, got), -EIO);
+	lie = mb;
+	lie.codec = BLK_CODEC_LZ4; /* another codec's stream */
+	ck_assert_int_eq(blk_get(blk, &lie, got), -EIO);
+	lie = mb;
+	lie.zlen++; /* the fragments say otherwise: none is accepted */
+	ck_assert_int_eq(blk_get(blk, &lie, got), -EIO);
+	lie = mb;
+	lie.csum ^= 1;
+	ck_assert_int_eq(blk_get(blk, &lie, got), -OBJ_ECHECKSUM);
+	lie = mb;
+	lie.codec = BLK_CODEC_MAX;
+	ck_assert_int_eq(blk_get(blk, &lie, got), -EINVAL);
+	ck_assert_int_eq(blk_put_codec(blk, data, LEN, p, BLK_CODEC_MAX, &lie), -EINVAL);
+	blk_delete(blk, &mb);
+	blk_delete(blk, &raw);
+	free(got);
+	free(rnd);
+	free(data);
+}
+END_TEST
+
 /* Two nodes down: the two homeless fragments go to two different live
  * nodes (2,2,1,1), the write is acknowledged and reads back.  Four down:
  * 3,3 on two nodes cannot survive one more loss, so the write is refused
@@ -196,6 +290,7 @@ static Suite *blockio_suite(void)
 	tcase_add_checked_fixture(tc, blk_setup, blk_teardown);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_compressed);
 	tcase_add_test(tc, test_handoff_quorum_repair);
 	suite_add_tcase(s, tc);
 	return s;

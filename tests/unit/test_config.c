@@ -210,6 +210,25 @@ static const struct bad_case bad_cases[] = {
 	{ CL "= 5\n", 3, { "missing key" } },
 	{ CL N1 "[node 2]\naddr = tcp://h:1\ndata_dir = /d\n", 7,
 	  { "key 'addr'", "tcp://h:1", "[node 1]" } },
+	/* storage classes: the section, its keys, tags, and the whole-file checks */
+	{ CL N1 "[class]\n", 6, { "unknown section", "[class NAME]" } },
+	{ CL N1 "[class default]\n", 6, { "[class default]", "not 'default'" } },
+	{ CL N1 "[class a/b]\n", 6, { "[class a/b]", "letters" } },
+	{ CL N1 "[class c]\nid = 1\n[class c]\n", 8, { "duplicate section [class c]", "line 6" } },
+	{ CL N1 "[class c]\nid = 0\n", 7, { "key 'id'", "between 1 and 255" } },
+	{ CL N1 "[class c]\nk = 33\n", 7, { "key 'k'", "between 1 and 32" } },
+	{ CL N1 "[class c]\nzone = z\n", 7, { "key 'zone'", "[node ID]" } },
+	{ CL N1 "[class c]\ncolour = red\n", 7, { "unknown key", "'colour'", "[class c]" } },
+	{ CL "k = 2\n" N1, 3, { "key 'k'", "[class NAME]" } },
+	{ CL N1 "class = a,,b\n", 6, { "key 'class'", "empty tag" } },
+	{ CL N1 "class = ssd flash\n", 6, { "key 'class'", "letters" } },
+	{ CL N1 "[class c]\nid = 1\nk = 1\ntag = t\n", 6, { "[class c]", "required key 'm'" } },
+	{ CL N1 "[class c]\nid = 1\nk = 1\nm = 0\ntag = t\n", 6,
+	  { "[class c]: 1+0 needs 1 nodes with 'class = t', the config has 0" } },
+	{ CL "[node 1]\naddr = tcp://h:1\ndata_dir = /d\nclass = t\n"
+	  "[class a]\nid = 3\nk = 1\nm = 0\ntag = t\n"
+	  "[class b]\nid = 3\nk = 1\nm = 0\ntag = t\n", 12,
+	  { "[class b]: id 3 is already class a's" } },
 };
 /* clang-format on */
 
@@ -240,6 +259,51 @@ START_TEST(test_errors)
 	ck_assert_ptr_null(strstr(err, SECRET)); /* secrets never reach messages */
 	ck_assert_int_eq(memcmp(c, before, sizeof(*c)), 0);
 	free(before);
+	free(c);
+}
+END_TEST
+
+/* Classes: every key parsed, the tagged nodes counted (a node may carry
+ * several tags), lookups by name and id; no class section means none. */
+START_TEST(test_classes)
+{
+	static const char text[] =
+	    CL "class_rate = 7\n"
+	       "[node 1]\naddr = tcp://h:1\ndata_dir = /d1\nclass = ssd\n"
+	       "[node 2]\naddr = tcp://h:2\ndata_dir = /d2\nclass = hdd,ssd\n"
+	       "[node 3]\naddr = tcp://h:3\ndata_dir = /d3\nclass = hdd\n"
+	       "[node 4]\naddr = tcp://h:4\ndata_dir = /d4\nclass = hdd2\n"
+	       "[class hot]\nid = 1\nk = 1\nm = 1\ntag = ssd\n"
+	       "[class cold]\nid = 200\nk = 1\nm = 1\ntag = hdd\n";
+	struct cfg *c = cfg_new();
+	const struct cfg_class *hot, *cold;
+	char err[256];
+
+	ck_assert_int_eq(cfg_load_string(text, "cls.conf", c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c->class_rate_mb, 7);
+	ck_assert_uint_eq(c->n_classes, 2);
+	hot = cfg_class_by_name(c, "hot");
+	cold = cfg_class_by_id(c, 200);
+	ck_assert_ptr_eq(hot, &c->classes[0]);
+	ck_assert_ptr_eq(cold, &c->classes[1]);
+	ck_assert_ptr_eq(cfg_class_by_id(c, 1), hot);
+	ck_assert_ptr_null(cfg_class_by_id(c, 0));
+	ck_assert_ptr_null(cfg_class_by_id(c, 2));
+	ck_assert_ptr_null(cfg_class_by_name(c, "default"));
+	ck_assert_uint_eq(hot->ec.k, 1);
+	ck_assert_uint_eq(hot->ec.m, 1);
+	ck_assert_str_eq(cold->tag, "hdd");
+	ck_assert_uint_eq(hot->n_nodes, 2);  /* nodes 1 and 2 */
+	ck_assert_uint_eq(cold->n_nodes, 2); /* 2 and 3: hdd2 is another tag */
+	ck_assert_int_eq(cfg_node_has_tag(&c->nodes[1], "hdd"), 1);
+	ck_assert_int_eq(cfg_node_has_tag(&c->nodes[1], "ssd"), 1);
+	ck_assert_int_eq(cfg_node_has_tag(&c->nodes[1], "hd"), 0);
+	ck_assert_int_eq(cfg_node_has_tag(&c->nodes[3], "hdd"), 0);
+	ck_assert_int_eq(cfg_node_has_tag(&c->nodes[0], ""), 0);
+	ck_assert_int_eq(cfg_load_string(minimal_conf, "min.conf", c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c->n_classes, 0);
+	ck_assert_uint_eq(c->class_rate_mb, 50);
+	ck_assert_str_eq(c->nodes[0].tags, "");
 	free(c);
 }
 END_TEST
@@ -500,14 +564,44 @@ static void check_man_example(const char *man)
  * source tree is known, as under make check). */
 START_TEST(test_print_keys_and_man)
 {
-	static const char *const keys[] = {
-	    "name",	  "secret",	    "ec_profile",   "ec_tiers",
-	    "block_size", "inline_max",	    "timeout_ms",   "retries",
-	    "max_skew_s", "meta_replicas",  "election_ms",  "snapshot_entries",
-	    "free_grace", "usage_interval", "scrub_period", "scrub_rate",
-	    "gc_grace",	  "lock_lease_ms",  "log_level",    "tls_ca",
-	    "addr",	  "zone",	    "data_dir",	    "raft_port",
-	    "capacity",	  "tls_cert",	    "tls_key",	    "metrics_addr"};
+	static const char *const keys[] = {"name",
+					   "secret",
+					   "ec_profile",
+					   "ec_tiers",
+					   "block_size",
+					   "inline_max",
+					   "timeout_ms",
+					   "retries",
+					   "max_skew_s",
+					   "meta_replicas",
+					   "election_ms",
+					   "snapshot_entries",
+					   "snapshot_chunk",
+					   "commit_batch_ms",
+					   "free_grace",
+					   "usage_interval",
+					   "scrub_period",
+					   "scrub_rate",
+					   "gc_grace",
+					   "repair_after",
+					   "repair_rate",
+					   "lock_lease_ms",
+					   "class_rate",
+					   "log_level",
+					   "tls_ca",
+					   "addr",
+					   "zone",
+					   "data_dir",
+					   "raft_port",
+					   "capacity",
+					   "tls_cert",
+					   "tls_key",
+					   "metrics_addr",
+					   "class",
+					   "id",
+					   "k",
+					   "m",
+					   "tag"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096];
 	size_t len = 0, seen = 0;
@@ -730,11 +824,25 @@ END_TEST
  * range in the message. */
 START_TEST(test_mount_opts_and_man)
 {
-	static const char *const names[] = {
-	    "conf",	    "attr_timeout", "entry_timeout", "negative_timeout",
-	    "max_dirty",    "cache_mb",	    "readahead",     "uploaders",
-	    "prefetchers",  "max_threads",  "log_level",     "cache_dir",
-	    "cache_dir_mb", "key",	    "metrics"};
+	static const char *const names[] = {"conf",
+					    "attr_timeout",
+					    "entry_timeout",
+					    "negative_timeout",
+					    "max_dirty",
+					    "cache_mb",
+					    "cache_min_mb",
+					    "cache_policy",
+					    "readahead",
+					    "kernel_readahead",
+					    "writeback_cache",
+					    "uploaders",
+					    "prefetchers",
+					    "max_threads",
+					    "log_level",
+					    "cache_dir",
+					    "cache_dir_mb",
+					    "key",
+					    "metrics"};
 	const char *srcdir = getenv("OBJFS_SRCDIR");
 	char *text = NULL, *man = NULL, *line, *save = NULL, path[4096], why[256];
 	size_t len = 0, seen = 0;
@@ -780,7 +888,9 @@ START_TEST(test_mount_opts_and_man)
 	ck_assert(m.attr_timeout == 1 && m.entry_timeout == 1 && m.negative_timeout == 1);
 	ck_assert_uint_eq(m.max_dirty, 256u << 20);
 	ck_assert_uint_eq(m.cache_mb, 256);
-	ck_assert_uint_eq(m.readahead, 2);
+	ck_assert_uint_eq(m.readahead, 8);
+	ck_assert_uint_eq(m.cache_min_mb, 64);
+	ck_assert_str_eq(m.cache_policy, "arc");
 	ck_assert_uint_eq(m.uploaders, 4);
 	ck_assert_uint_eq(m.prefetchers, 2);
 	ck_assert_uint_eq(m.max_threads, 16);
@@ -819,6 +929,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_every_key);
 	tcase_add_loop_test(tc, test_errors, 0, (int)OBJ_ARRAY_LEN(bad_cases));
 	tcase_add_test(tc, test_error_buffer);
+	tcase_add_test(tc, test_classes);
 	tcase_add_test(tc, test_parse_size);
 	tcase_add_test(tc, test_tiers);
 	tcase_add_test(tc, test_print_keys_and_man);

@@ -131,6 +131,37 @@ START_TEST(test_lru_bound)
 }
 END_TEST
 
+/* A block put by warm-up, or read twice, outlives a stream of blocks
+ * read once (ARC); under LRU the stream pushes it out. */
+START_TEST(test_scan_keeps_warm)
+{
+	uint8_t d[8][LEN], back[LEN];
+	struct manifest_block b[8];
+	struct dc *dc;
+
+	for (int i = 0; i < 8; i++) {
+		b[i] = block(30 + i, d[i]);
+	}
+	for (int pol = 0; pol < 2; pol++) {
+		ck_assert_int_eq(dc_open_policy(dir, pol == 0 ? CP_LRU : CP_ARC, 3 * LEN, &dc), 0);
+		dc_put_how(dc, &b[0], d[0], true);
+		dc_put(dc, &b[1], d[1]);
+		ck_assert_int_eq(dc_get(dc, &b[1], back), 0); /* read again */
+		ck_assert(dc_has(dc, &b[0]));
+		for (int i = 2; i < 8; i++) {
+			dc_put(dc, &b[i], d[i]);
+		}
+		ck_assert(dc_has(dc, &b[0]) == (pol == 1));
+		ck_assert(dc_has(dc, &b[1]) == (pol == 1));
+		ck_assert(dc_has(dc, &b[7]));
+		ck_assert(!dc_has(dc, &b[2]));
+		dc_close(dc);
+		tl_rmtree(dir);
+		tl_mkdtemp(dir, sizeof(dir), "test_diskcache");
+	}
+}
+END_TEST
+
 /* Reopening indexes the files already there, removes leftover temporary
  * files and trims to the new bound. */
 START_TEST(test_reopen)
@@ -177,6 +208,7 @@ static Suite *diskcache_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_damaged_file_is_a_miss);
 	tcase_add_test(tc, test_lru_bound);
+	tcase_add_test(tc, test_scan_keeps_warm);
 	tcase_add_test(tc, test_reopen);
 	suite_add_tcase(s, tc);
 	return s;

@@ -261,6 +261,49 @@ START_TEST(test_layout)
 }
 END_TEST
 
+/* ec_encode_ref gives the bytes of ec_encode for every fragment, with
+ * the whole data fragments pointing into the block itself. */
+START_TEST(test_encode_ref)
+{
+	static const size_t lens[] = {0, 1, 31, 128, 129, 1000, 4096, 65536 + 3, (1u << 20)};
+	static const struct ec_profile profs[] = {{4, 2}, {1, 0}, {3, 1}, {8, 4}, {6, 0}};
+	uint64_t seed = 77;
+
+	for (size_t pi = 0; pi < OBJ_ARRAY_LEN(profs); pi++) {
+		struct ec_codec *c = ec_create(profs[pi], NULL);
+		size_t nf = (size_t)profs[pi].k + profs[pi].m;
+
+		ck_assert_ptr_nonnull(c);
+		for (size_t li = 0; li < OBJ_ARRAY_LEN(lens); li++) {
+			size_t len = lens[li], fl = ec_frag_len(profs[pi], len);
+			size_t w = ec_whole_frags(profs[pi], len);
+			uint8_t *block = malloc(len + 1), *full = malloc(nf * fl + 1);
+			uint8_t *scratch = malloc((nf - w) * fl + 1), *frags[EC_MAX_FRAGS];
+			const uint8_t *out[EC_MAX_FRAGS];
+
+			fill_random(&seed, block, len);
+			for (size_t i = 0; i < nf; i++) {
+				frags[i] = full + i * fl;
+			}
+			ck_assert_int_eq(ec_encode(c, block, len, frags), 0);
+			ck_assert_int_eq(ec_encode_ref(c, block, len, scratch, out), 0);
+			ck_assert_uint_le(w, profs[pi].k);
+			ck_assert_uint_le(w * fl, len == 0 ? 0 : len);
+			for (size_t i = 0; i < nf; i++) {
+				if (i < w) {
+					ck_assert_ptr_eq(out[i], block + i * fl);
+				}
+				ck_assert_mem_eq(out[i], frags[i], fl);
+			}
+			free(block);
+			free(full);
+			free(scratch);
+		}
+		ec_destroy(c);
+	}
+}
+END_TEST
+
 /* "K+M" parses only within range and with nothing else around it. */
 START_TEST(test_profile_parse)
 {
@@ -399,6 +442,7 @@ static Suite *ec_suite(void)
 	tcase_add_test(tc, test_no_parity);
 	tcase_add_test(tc, test_max_profile);
 	tcase_add_test(tc, test_layout);
+	tcase_add_test(tc, test_encode_ref);
 	tcase_add_test(tc, test_profile_parse);
 	tcase_add_test(tc, test_create);
 	tcase_add_test(tc, test_threads);

@@ -138,6 +138,81 @@ START_TEST(test_write_gc)
 }
 END_TEST
 
+/* MOP_CLASS_MOVE swaps a chunk's block only while the chunk still names
+ * the block the mover read: the moved chunk takes the new block (class
+ * and k+m kept in the shard), the old one goes to the GC queue; a chunk
+ * rewritten meanwhile keeps the writer's block; only gen changes; a
+ * malformed record is refused whole, and a snapshot's file cannot move. */
+START_TEST(test_class_move)
+{
+	uint64_t f = mk(META_ROOT_INO, "f", S_IFREG | 0644);
+	uint64_t d = mk(META_ROOT_INO, "d", S_IFDIR | 0755);
+	struct meta_extent fe[2] = {ext(0, 0xA1, CHUNK), ext(1, 0xB1, 10)};
+	struct meta_extent nw[2] = {ext(0, 0xA2, CHUNK), ext(1, 0xB2, 10)};
+	struct meta_extent w = ext(1, 0xB3, 10), got[4];
+	uint8_t old[2 * BLOCK_ID_LEN];
+	struct meta_result r, r0;
+	struct meta_attr a;
+	struct meta_op op;
+	int more;
+
+	ck_assert_int_eq(write_ext(f, fe, 2, CHUNK + 10, 0, &r0), 0);
+	/* A writer rewrites chunk 1 after the mover read it. */
+	ck_assert_int_eq(write_ext(f, &w, 1, 0, 0, &r0), 0);
+	for (int i = 0; i < 2; i++) {
+		nw[i].blk.k = 2;
+		nw[i].blk.m = 1;
+		nw[i].blk.cls = 7;
+		memcpy(old + i * BLOCK_ID_LEN, fe[i].blk.id, BLOCK_ID_LEN);
+	}
+	clock_ns += 1000;
+	op_init(&op, MOP_CLASS_MOVE);
+	op.ino = f;
+	op.ext = nw;
+	op.n_ext = 2;
+	op.data = old;
+	op.data_len = sizeof(old);
+	ck_assert_int_eq(apply(&op, &r), 0);
+	ck_assert_uint_eq(r.attr.gen, r0.attr.gen + 1);
+	ck_assert_int_eq(r.attr.mtime_ns, r0.attr.mtime_ns);
+	ck_assert_int_eq(r.attr.ctime_ns, r0.attr.ctime_ns);
+	ck_assert_uint_eq(r.attr.size, CHUNK + 10);
+	ck_assert_uint_eq(r.attr.blocks, r0.attr.blocks);
+	ck_assert_int_eq(ms_extents(ms, f, 0, got, 4, &more, &a, NULL, NULL), 2);
+	ck_assert_uint_eq(got[0].blk.id[0], 0xA2);
+	ck_assert_uint_eq(got[0].blk.k, 2);
+	ck_assert_uint_eq(got[0].blk.m, 1);
+	ck_assert_uint_eq(got[0].blk.cls, 7);
+	ck_assert_uint_eq(got[0].len, CHUNK);
+	ck_assert_uint_eq(got[1].blk.id[0], 0xB3); /* the writer's, not the mover's */
+	ck_assert_int_eq(gc_has(0xA1), 1);
+	ck_assert_int_eq(gc_has(0xB2), 0); /* never referenced: the mover deletes it */
+
+	/* Nothing left to swap: 0 and no gen change. */
+	op.op_id = ++op_ids; /* a new record: a retried one answers its first result */
+	ck_assert_int_eq(apply(&op, &r0), 0);
+	ck_assert_uint_eq(r0.attr.gen, r.attr.gen);
+	/* Malformed: ids not matching the extents, a bad block, not a file. */
+	op.data_len = BLOCK_ID_LEN;
+	op.op_id = ++op_ids;
+	ck_assert_int_eq(apply(&op, NULL), -EINVAL);
+	op.data_len = sizeof(old);
+	nw[1].blk.k = 0;
+	op.op_id = ++op_ids;
+	ck_assert_int_eq(apply(&op, NULL), -EINVAL);
+	nw[1].blk.k = 2;
+	op.ino = d;
+	op.op_id = ++op_ids;
+	ck_assert_int_eq(apply(&op, NULL), -EISDIR);
+	op.ino = META_SNAP_INO_BASE + 5;
+	op.op_id = ++op_ids;
+	ck_assert_int_eq(apply(&op, NULL), -EROFS);
+	op.ino = 999;
+	op.op_id = ++op_ids;
+	ck_assert_int_eq(apply(&op, NULL), -ENOENT);
+}
+END_TEST
+
 /* Inline content and extents replace each other: an extent write drops
  * the inline data, an inline write drops (and frees) the extents. */
 START_TEST(test_inline_then_extents)
@@ -314,12 +389,12 @@ START_TEST(test_readdir)
 END_TEST
 
 /* Lists into a joined "k1,k2," string for compact comparisons. */
-static char *list_str(const char *prefix, const char *after, size_t max, int *more)
+static char *list_str(const char *prefix, const char *after, size_t max, int *more, int delim)
 {
 	struct listing l = {0};
 	size_t cap = 1;
 	char *s;
-	int n = ms_list(ms, prefix, after, max, collect, &l, more);
+	int n = (delim ? ms_list_delim : ms_list)(ms, prefix, after, max, collect, &l, more);
 
 	ck_assert_int_ge(n, 0);
 	ck_assert_uint_eq((size_t)n, l.n);
@@ -336,9 +411,11 @@ static char *list_str(const char *prefix, const char *after, size_t max, int *mo
 }
 
 #define LIST_EQ(prefix, after, max, expect, expect_more)                                           \
+	LIST_EQ_D(prefix, after, max, expect, expect_more, 0)
+#define LIST_EQ_D(prefix, after, max, expect, expect_more, delim)                                  \
 	do {                                                                                       \
 		int m_;                                                                            \
-		char *s_ = list_str(prefix, after, max, &m_);                                      \
+		char *s_ = list_str(prefix, after, max, &m_, delim);                               \
 		ck_assert_str_eq(s_, expect);                                                      \
 		ck_assert_int_eq(m_, expect_more);                                                 \
 		free(s_);                                                                          \
@@ -389,6 +466,18 @@ START_TEST(test_list_order)
 	LIST_EQ("a", "", 0, "", 1);
 	LIST_EQ("b", "", 0, "", 1);
 	LIST_EQ("empty/", "", 10, "", 0);
+	/* With '/' as delimiter the shard folds each directory below the
+	 * prefix's own into one "dir/" entry and resumes after it. */
+	LIST_EQ_D("", "", 100, "a-,a.txt,a/,ab,b/,empty/,", 0, 1);
+	LIST_EQ_D("", "", 3, "a-,a.txt,a/,", 1, 1);
+	LIST_EQ_D("", "a/", 100, "ab,b/,empty/,", 0, 1);
+	LIST_EQ_D("", "a/b", 100, "ab,b/,empty/,", 0, 1);
+	LIST_EQ_D("a", "", 100, "a-,a.txt,a/,ab,", 0, 1);
+	LIST_EQ_D("a/", "", 100, "a/b,a/c/,", 0, 1);
+	LIST_EQ_D("a/", "a/b", 100, "a/c/,", 0, 1);
+	LIST_EQ_D("a/", "a/c/", 100, "", 0, 1);
+	LIST_EQ_D("a/c/", "", 100, "a/c/d,", 0, 1);
+	LIST_EQ_D("b", "", 100, "b/,", 0, 1);
 }
 END_TEST
 
@@ -1035,6 +1124,74 @@ START_TEST(test_statfs)
 }
 END_TEST
 
+/* The codec, compressed length and class of a block are stored and read
+ * back; MOP_BUCKET_COMPRESS sets the bucket's codec (statfs shows it;
+ * an unknown one is EINVAL); block stats add up written and stored
+ * bytes; a format 1 database (no such columns) opens, gains them, reads
+ * its old blocks as raw of class 0 and stores new ones with theirs. */
+START_TEST(test_codec_fields)
+{
+	struct meta_extent e[2] = {ext(0, 0xC1, CHUNK), ext(1, 0xC2, 100)}, got[4];
+	uint64_t f = mk(META_ROOT_INO, "z", S_IFREG | 0644);
+	struct ms_block_stats bs;
+	struct meta_attr a;
+	struct meta_op op;
+	struct ms_stat st;
+	uint8_t *inl = NULL;
+	size_t inl_len = 0;
+	int more;
+
+	e[0].blk.codec = BLK_CODEC_ZSTD;
+	e[0].blk.zlen = 1000;
+	e[0].blk.cls = 2;
+	ck_assert_int_eq(write_ext(f, e, 2, CHUNK + 100, 0, NULL), 0);
+	ck_assert_int_eq(ms_extents(ms, f, 0, got, 4, &more, &a, &inl, &inl_len), 2);
+	ck_assert_uint_eq(got[0].blk.codec, BLK_CODEC_ZSTD);
+	ck_assert_uint_eq(got[0].blk.zlen, 1000);
+	ck_assert_uint_eq(got[0].blk.cls, 2);
+	ck_assert_uint_eq(got[1].blk.codec, BLK_CODEC_NONE);
+	ck_assert_uint_eq(got[1].blk.zlen, 0);
+
+	ck_assert_int_eq(ms_statfs(ms, &st), 0);
+	ck_assert_uint_eq(st.codec, BLK_CODEC_NONE);
+	op_init(&op, MOP_BUCKET_COMPRESS);
+	op.mode = BLK_CODEC_LZ4;
+	ck_assert_int_eq(apply(&op, NULL), 0);
+	ck_assert_int_eq(ms_statfs(ms, &st), 0);
+	ck_assert_uint_eq(st.codec, BLK_CODEC_LZ4);
+	op_init(&op, MOP_BUCKET_COMPRESS);
+	op.mode = BLK_CODEC_MAX;
+	ck_assert_int_eq(apply(&op, NULL), -EINVAL);
+	ck_assert_int_eq(ms_block_stats(ms, &bs), 0);
+	ck_assert_uint_eq(bs.codec, BLK_CODEC_LZ4);
+	ck_assert_uint_eq(bs.blocks, 2);
+	ck_assert_uint_eq(bs.compressed, 1);
+	ck_assert_uint_eq(bs.bytes, 2 * CHUNK);
+	ck_assert_uint_eq(bs.stored, 1000 + CHUNK);
+
+	/* Back to format 1. */
+	ms_close(ms);
+	sql2("ALTER TABLE blocks DROP COLUMN codec; ALTER TABLE blocks DROP COLUMN zlen; "
+	     "ALTER TABLE blocks DROP COLUMN cls; PRAGMA user_version = 1;");
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
+	ck_assert_int_eq(ms_extents(ms, f, 0, got, 4, &more, &a, &inl, &inl_len), 2);
+	ck_assert_uint_eq(got[0].blk.codec, BLK_CODEC_NONE);
+	ck_assert_uint_eq(got[0].blk.zlen, 0);
+	ck_assert_uint_eq(got[0].blk.cls, 0);
+	e[1] = ext(1, 0xC3, 100);
+	e[1].blk.codec = BLK_CODEC_LZ4;
+	e[1].blk.zlen = 77;
+	ck_assert_int_eq(write_ext(f, &e[1], 1, CHUNK + 100, 0, NULL), 0);
+	ck_assert_int_eq(ms_extents(ms, f, 1, got, 4, &more, &a, &inl, &inl_len), 1);
+	ck_assert_uint_eq(got[0].blk.codec, BLK_CODEC_LZ4);
+	ck_assert_uint_eq(got[0].blk.zlen, 77);
+	ms_close(ms);
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0); /* format 2 now: opens as is */
+	ck_assert_int_eq(ms_extents(ms, f, 1, got, 4, &more, &a, &inl, &inl_len), 1);
+	ck_assert_uint_eq(got[0].blk.zlen, 77);
+}
+END_TEST
+
 /* Group commit: records applied while batching are seen by reads at once,
  * reach the file only at ms_flush (a second connection sees nothing
  * before), and a close flushes what is still open. */
@@ -1088,6 +1245,7 @@ static Suite *meta_content_suite(void)
 	/* Generous for valgrind; natively the slowest test takes ~1 s. */
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_write_gc);
+	tcase_add_test(tc, test_class_move);
 	tcase_add_test(tc, test_blocks_page);
 	tcase_add_test(tc, test_inline_then_extents);
 	tcase_add_test(tc, test_extents_paging);
@@ -1101,6 +1259,7 @@ static Suite *meta_content_suite(void)
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_statfs);
+	tcase_add_test(tc, test_codec_fields);
 	tcase_add_test(tc, test_db_failure);
 	tcase_add_test(tc, test_batching);
 	suite_add_tcase(s, tc);

@@ -95,6 +95,70 @@ START_TEST(test_readdir_all_or_nothing)
 }
 END_TEST
 
+static int count_c(void *arg, const char *name, uint64_t cookie, const struct meta_attr *a)
+{
+	(void)name;
+	(void)cookie;
+	(void)a;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static uint8_t *cookie_reply(const uint64_t *c, int cnt, int more, size_t *n)
+{
+	struct meta_attr a = {.ino = 5, .mode = 0100644, .nlink = 1};
+	struct wr w;
+
+	wr_init(&w, 0);
+	wr_u32(&w, (uint32_t)cnt);
+	for (int i = 0; i < cnt; i++) {
+		wr_str(&w, "x");
+		wr_u64(&w, c[i]);
+		meta_put_attr(&w, &a);
+	}
+	wr_u8(&w, (uint8_t)more);
+	return wr_take(&w, n);
+}
+
+/* A cookie reply must move forward: cookies rise (equal ones may follow
+ * each other: a collision), the first lies above the request's, none is
+ * below META_COOKIE_FIRST or above 2^63, and "more" comes with entries --
+ * else a hostile node could make a reader loop.  Nothing is delivered
+ * from a refused reply. */
+START_TEST(test_readdir_cookie_checks)
+{
+	static const uint64_t ok[] = {10, 20, 20, 30}, down[] = {10, 30, 20}, low[] = {2, 10},
+			      high[] = {10, (uint64_t)1 << 63};
+	uint8_t *b;
+	size_t n;
+	int calls = 0, more = 0;
+
+	b = cookie_reply(ok, 4, 1, &n);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 0, count_c, &calls, &more), 4);
+	ck_assert_int_eq(calls, 4);
+	ck_assert_int_eq(more, 1);
+	calls = 0;
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 10, count_c, &calls, &more), -OBJ_EPROTO);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 15, count_c, &calls, &more), -OBJ_EPROTO);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 9, count_c, &calls, &more), 4);
+	calls = 0;
+	free(b);
+	b = cookie_reply(down, 3, 0, &n);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 0, count_c, &calls, &more), -OBJ_EPROTO);
+	free(b);
+	b = cookie_reply(low, 2, 0, &n);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 0, count_c, &calls, &more), -OBJ_EPROTO);
+	free(b);
+	b = cookie_reply(high, 2, 0, &n);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 0, count_c, &calls, &more), -OBJ_EPROTO);
+	free(b);
+	b = cookie_reply(ok, 0, 1, &n);
+	ck_assert_int_eq(mr_readdir_c(b, n, 10, 0, count_c, &calls, &more), -OBJ_EPROTO);
+	free(b);
+	ck_assert_int_eq(calls, 0);
+}
+END_TEST
+
 /* An extents reply round-trips; a refused one leaves no buffer behind. */
 START_TEST(test_extents_roundtrip_and_refusal)
 {
@@ -156,6 +220,66 @@ START_TEST(test_readlink_checks)
 }
 END_TEST
 
+/* Builds a cluster map reply of n rows (id, state) into *len bytes. */
+static uint8_t *node_map_body(const uint32_t *ids, const uint8_t *states, uint32_t n,
+			      uint32_t count, size_t *len)
+{
+	struct wr w;
+
+	wr_init(&w, 0);
+	wr_u32(&w, count);
+	for (uint32_t i = 0; i < n; i++) {
+		wr_u32(&w, ids[i]);
+		wr_u8(&w, states[i]);
+		wr_u64(&w, 1700000000000000000ull + i);
+	}
+	return wr_take(&w, len);
+}
+
+/* Decodes the body node_map_body builds into 4 rows: mr_node_map's answer. */
+static int node_map_decode(const uint32_t *ids, const uint8_t *states, uint32_t n, uint32_t count)
+{
+	struct meta_node_row rows[4];
+	size_t len;
+	uint8_t *body = node_map_body(ids, states, n, count, &len);
+	int rc = mr_node_map(body, len, rows, 4);
+
+	free(body);
+	return rc;
+}
+
+/* A cluster map reply round-trips; a truncated body, a trailing byte, a
+ * count past the caller's room or META_NODE_MAP_MAX, an unknown state, a
+ * node id 0 and ids out of order are refused. */
+START_TEST(test_node_map_checks)
+{
+	const uint32_t ids[] = {2, 5, 7}, bad_order[] = {5, 2, 7}, zero[] = {0, 5, 7};
+	const uint8_t states[] = {META_NODE_DOWN, META_NODE_OUT, META_NODE_GONE};
+	const uint8_t bad_state[] = {META_NODE_DOWN, META_NODE_OUT + 1, META_NODE_UP};
+	struct meta_node_row rows[4];
+	uint8_t *body, *cut;
+	size_t n;
+
+	body = node_map_body(ids, states, 3, 3, &n);
+	ck_assert_int_eq(mr_node_map(body, n, rows, 4), 3);
+	ck_assert_uint_eq(rows[1].id, 5);
+	ck_assert_uint_eq(rows[1].state, META_NODE_OUT);
+	ck_assert_int_eq(rows[2].since_ns, 1700000000000000002ll);
+	ck_assert_int_eq(mr_node_map(body, n, rows, 2), -OBJ_EPROTO); /* no room */
+	cut = dup_exact(body, n - 1);
+	ck_assert_int_eq(mr_node_map(cut, n - 1, rows, 4), -OBJ_EPROTO);
+	free(cut);
+	free(body);
+	ck_assert_int_eq(node_map_decode(ids, states, 3, 2),
+			 -OBJ_EPROTO); /* a row past the count */
+	ck_assert_int_eq(node_map_decode(ids, states, 0, META_NODE_MAP_MAX + 1), -OBJ_EPROTO);
+	ck_assert_int_eq(node_map_decode(ids, bad_state, 3, 3), -OBJ_EPROTO);
+	ck_assert_int_eq(node_map_decode(bad_order, states, 3, 3), -OBJ_EPROTO);
+	ck_assert_int_eq(node_map_decode(zero, states, 3, 3), -OBJ_EPROTO);
+	ck_assert_int_eq(node_map_decode(ids, states, 0, 0), 0);
+}
+END_TEST
+
 static Suite *meta_reply_suite(void)
 {
 	Suite *s = suite_create("meta_reply");
@@ -163,8 +287,10 @@ static Suite *meta_reply_suite(void)
 
 	tcase_add_test(tc, test_listxattr_sized_by_reply);
 	tcase_add_test(tc, test_readdir_all_or_nothing);
+	tcase_add_test(tc, test_readdir_cookie_checks);
 	tcase_add_test(tc, test_extents_roundtrip_and_refusal);
 	tcase_add_test(tc, test_readlink_checks);
+	tcase_add_test(tc, test_node_map_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

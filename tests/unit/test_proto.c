@@ -1159,6 +1159,90 @@ static bool result_ok(int32_t status)
  * META_XATTR_VALUE_MAX, at most META_EXTENTS_MAX valid extents, and a
  * count that fits the bytes present (checked before allocating); a result
  * status is 0 or an errno. */
+/* Block codec and class fields: a record keeps the narrow bytes of old
+ * records while every block is raw and of class 0, takes the wide ones as
+ * soon as one is not, round-trips them, and refuses a lying codec. */
+START_TEST(test_meta_wide_extents)
+{
+	static struct meta_op op, out;
+	struct wr w;
+	struct rd r;
+	size_t narrow;
+
+	sample_op(&op);
+	wr_init(&w, 0);
+	meta_put_op(&w, &op);
+	narrow = w.len;
+	wr_free(&w);
+
+	op.ext[1].blk.codec = BLK_CODEC_ZSTD;
+	op.ext[1].blk.zlen = 1234;
+	op.ext[1].blk.cls = 3;
+	wr_init(&w, 0);
+	meta_put_op(&w, &op);
+	ck_assert_uint_eq(w.len, narrow + 2 * 6);
+	rd_init(&r, w.buf, w.len);
+	meta_get_op(&r, &out);
+	ck_assert(rd_done(&r));
+	ck_assert_uint_eq(out.ext[0].blk.codec, BLK_CODEC_NONE);
+	ck_assert_uint_eq(out.ext[1].blk.codec, BLK_CODEC_ZSTD);
+	ck_assert_uint_eq(out.ext[1].blk.zlen, 1234);
+	ck_assert_uint_eq(out.ext[1].blk.cls, 3);
+	ck_assert_uint_eq(mb_stored_len(&out.ext[1].blk), 1234);
+	ck_assert_uint_eq(mb_stored_len(&out.ext[0].blk), out.ext[0].blk.len);
+	meta_op_free(&out);
+	wr_free(&w);
+
+	op.ext[1].blk.cls = 0;
+	ck_assert(op_ok(&op, false, 0));
+	op.ext[1].blk.codec = BLK_CODEC_MAX; /* unknown codec */
+	ck_assert(!op_ok(&op, false, 0));
+	op.ext[1].blk.codec = BLK_CODEC_LZ4;
+	op.ext[1].blk.zlen = 0; /* compressed to nothing */
+	ck_assert(!op_ok(&op, false, 0));
+	op.ext[1].blk.zlen = (uint32_t)MSG_BLOCK_MAX + 1;
+	ck_assert(!op_ok(&op, false, 0));
+	op.ext[1].blk.codec = BLK_CODEC_NONE;
+	op.ext[1].blk.zlen = 5; /* a stored length without a codec */
+	ck_assert(!op_ok(&op, false, 0));
+
+	/* The wide bit on a list of raw extents is not canonical. */
+	sample_op(&op);
+	op.ext = NULL;
+	op.n_ext = 0;
+	ck_assert(!op_ok(&op, true, 0x80000000u));
+}
+END_TEST
+
+/* Manifests: fmt 1 bytes for raw blocks, fmt 2 once a block is compressed,
+ * and a fmt 2 manifest of raw blocks refused. */
+START_TEST(test_manifest_wide)
+{
+	struct manifest_block b[2] = {{.k = 4, .m = 2, .len = 4096}, {.k = 4, .m = 2, .len = 100}};
+	struct manifest m = {.size = 4196, .n_blocks = 2, .blocks = b}, out;
+	struct wr w;
+
+	wr_init(&w, 0);
+	manifest_encode(&w, &m);
+	ck_assert_uint_eq(w.buf[0], MANIFEST_FMT);
+	w.buf[0] = MANIFEST_FMT_WIDE;
+	ck_assert_int_eq(manifest_decode(w.buf, w.len, &out), -OBJ_EPROTO);
+	wr_free(&w);
+
+	b[0].codec = BLK_CODEC_LZ4;
+	b[0].zlen = 77;
+	wr_init(&w, 0);
+	manifest_encode(&w, &m);
+	ck_assert_uint_eq(w.buf[0], MANIFEST_FMT_WIDE);
+	ck_assert_int_eq(manifest_decode(w.buf, w.len, &out), 0);
+	ck_assert_uint_eq(out.blocks[0].codec, BLK_CODEC_LZ4);
+	ck_assert_uint_eq(out.blocks[0].zlen, 77);
+	ck_assert_uint_eq(out.blocks[1].codec, BLK_CODEC_NONE);
+	manifest_free(&out);
+	wr_free(&w);
+}
+END_TEST
+
 START_TEST(test_meta_refusals)
 {
 	static struct meta_op op;
@@ -1345,6 +1429,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tm, test_msg_frag_hdr_limits);
 	tcase_add_test(tm, test_msg_check_names);
 	tcase_add_test(tm, test_meta_refusals);
+	tcase_add_test(tm, test_meta_wide_extents);
+	tcase_add_test(tm, test_manifest_wide);
 	tcase_add_test(tm, test_meta_check_name);
 	tcase_add_test(tm, test_msg_names_hex);
 	tcase_add_test(tm, test_msg_scrub);

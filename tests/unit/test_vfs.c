@@ -38,7 +38,7 @@
 #define CHUNK (64u << 10)
 /* Start-up of a node and the first shard election on a loaded 2-core
  * machine (or under a sanitizer): generous. */
-#define START_MS 20000
+#define START_MS 60000
 #define BUCKET "vfs"
 
 static char root[PATH_MAX];
@@ -470,31 +470,127 @@ START_TEST(test_rename_unlink)
 }
 END_TEST
 
-/* A missing name costs one query, then none within the negative timeout;
- * a create here forgets it at once. */
+/* Creates name in parent through x (O_EXCL); returns its inode. */
+static uint64_t make_in(struct vfs *x, uint64_t parent, const char *name)
+{
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	int keep;
+
+	ck_assert_int_eq(vfs_create(x, parent, name, 0644, O_CREAT | O_EXCL | O_WRONLY, getuid(),
+				    getgid(), &e, &fh, &keep),
+			 0);
+	ck_assert_int_eq(vfs_release(x, fh), 0);
+	vfs_forget(x, e.ino, 1);
+	return e.ino;
+}
+
+/* In a directory another client made, a missing name costs one query,
+ * then none within the negative timeout; a create here forgets it at
+ * once. */
 START_TEST(test_negative_cache)
 {
+	struct vfs_conf c = test_conf();
 	struct vfs_stats s0, s1;
 	struct vfs_entry e;
-	uint8_t b[1] = {42};
-	uint64_t ino;
+	struct vfs *w = NULL;
+	uint64_t ino, nd;
 
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	ck_assert_int_eq(vfs_mknod(w, dir, "nd", S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	nd = e.ino;
+	ck_assert_int_eq(vfs_stop(w), 0);
 	vfs_get_stats(v, &s0);
-	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ck_assert_int_eq(vfs_lookup(v, nd, "ghost", &e), 0);
 	ck_assert_uint_eq(e.ino, 0);
 	ck_assert(e.entry_timeout == 1);
-	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ck_assert_int_eq(vfs_lookup(v, nd, "ghost", &e), 0);
 	ck_assert_uint_eq(e.ino, 0);
 	vfs_get_stats(v, &s1);
 	ck_assert_uint_eq(s1.queries - s0.queries, 1);
-	ino = put_file("ghost", b, 1);
-	ck_assert_int_eq(vfs_lookup(v, dir, "ghost", &e), 0);
+	ino = make_in(v, nd, "ghost");
+	ck_assert_int_eq(vfs_lookup(v, nd, "ghost", &e), 0);
 	ck_assert_uint_eq(e.ino, ino);
 	vfs_forget(v, ino, 1);
-	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
-	ck_assert_int_eq(vfs_mknod(v, dir, "ghost2", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
-	ck_assert_int_eq(vfs_lookup(v, dir, "ghost2", &e), 0);
+	ck_assert_int_eq(vfs_lookup(v, nd, "ghost2", &e), 0);
+	ck_assert_int_eq(vfs_mknod(v, nd, "ghost2", S_IFDIR | 0700, 0, getuid(), getgid(), &e), 0);
+	ck_assert_int_eq(vfs_lookup(v, nd, "ghost2", &e), 0);
 	ck_assert_uint_ne(e.ino, 0);
+}
+END_TEST
+
+/* In a directory this client made (within the negative timeout), the
+ * lookup of a missing name (the kernel's, before every create) costs no
+ * query: the client knows every name in it.  Creates and unlinks here
+ * keep that list exact; a name another client adds is found once the
+ * directory's attributes expire (its ctime changed) or the list's life
+ * (the negative timeout) ends, and a rename drops the list. */
+START_TEST(test_dir_names)
+{
+	struct vfs_conf c = test_conf(), quick = test_conf();
+	struct vfs_stats s0, s1;
+	struct vfs_entry e;
+	struct vfs *x = NULL, *y = NULL;
+	uint64_t made, ino, wino;
+
+	c.attr_timeout = 60; /* nothing expires during the counted part */
+	c.negative_timeout = 60;
+	quick.attr_timeout = 0.2;
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &x), 0);
+	ck_assert_int_eq(vfs_mknod(x, dir, "made", S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	made = e.ino;
+	vfs_get_stats(x, &s0);
+	ck_assert_int_eq(vfs_lookup(x, made, "n1", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	ino = make_in(x, made, "n1");
+	ck_assert_int_eq(vfs_lookup(x, made, "n2", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	vfs_get_stats(x, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	/* A name that exists is asked for: its inode comes from the shard. */
+	ck_assert_int_eq(vfs_lookup(x, made, "n1", &e), 0);
+	ck_assert_uint_eq(e.ino, ino);
+	vfs_forget(x, ino, 1);
+	ck_assert_int_eq(vfs_unlink(x, made, "n1"), 0);
+	vfs_get_stats(x, &s0);
+	ck_assert_int_eq(vfs_lookup(x, made, "n1", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	vfs_get_stats(x, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	/* A rename out of it: the list is gone, lookups ask again. */
+	make_in(x, made, "r1");
+	ck_assert_int_eq(vfs_rename(x, made, "r1", dir, "r1", 0), 0);
+	vfs_get_stats(x, &s0);
+	ck_assert_int_eq(vfs_lookup(x, made, "n3", &e), 0);
+	ck_assert_uint_eq(e.ino, 0);
+	vfs_get_stats(x, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 1);
+	ck_assert_int_eq(vfs_stop(x), 0);
+
+	/* Another client adds a name: seen once y's attributes expired. */
+	ck_assert_int_eq(vfs_start(&quick, cl, blk, mc, NULL, &y), 0);
+	ck_assert_int_eq(vfs_mknod(y, dir, "made2", S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	made = e.ino;
+	wino = make_in(v, made, "w1");
+	usleep(300 * 1000); /* > quick.attr_timeout */
+	ck_assert_int_eq(vfs_lookup(y, made, "w1", &e), 0);
+	ck_assert_uint_eq(e.ino, wino);
+	vfs_forget(y, wino, 1);
+	ck_assert_int_eq(vfs_stop(y), 0);
+
+	/* The list's life is the negative timeout: with the directory's
+	 * attributes still cached (unchanged ctime here), another client's
+	 * name is found once the list expired. */
+	c.negative_timeout = 0.2;
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &x), 0);
+	ck_assert_int_eq(vfs_mknod(x, dir, "made3", S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	made = e.ino;
+	wino = make_in(v, made, "late");
+	usleep(300 * 1000); /* > c.negative_timeout, < c.attr_timeout */
+	ck_assert_int_eq(vfs_lookup(x, made, "late", &e), 0);
+	ck_assert_uint_eq(e.ino, wino);
+	vfs_forget(x, wino, 1);
+	ck_assert_int_eq(vfs_stop(x), 0);
 }
 END_TEST
 
@@ -511,8 +607,8 @@ static void same_attr(const struct meta_attr *a, const struct meta_attr *b)
 
 /* A directory's attributes are served from the cache within the
  * attribute timeout, patched exactly as the shard changed them by a
- * create or mkdir here (a second client that asks the shard sees the
- * same), and fetched again after an unlink. */
+ * create, mkdir, unlink or rmdir here (a second client that asks the
+ * shard sees the same), with no query. */
 START_TEST(test_dir_attr_cache)
 {
 	struct vfs_conf c = test_conf();
@@ -539,9 +635,69 @@ START_TEST(test_dir_attr_cache)
 	ck_assert_int_eq(vfs_unlink(v, dir, "x"), 0);
 	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
 	vfs_get_stats(v, &s0);
-	ck_assert_uint_eq(s0.queries - s1.queries, 1);
+	ck_assert_uint_eq(s0.queries - s1.queries, 0);
 	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
 	same_attr(&a, &b);
+	ck_assert_int_eq(vfs_rmdir(v, dir, "sub"), 0);
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	ck_assert_uint_eq(a.nlink, 2);
+	ck_assert_int_eq(vfs_getattr(w, dir, &b, &t), 0);
+	same_attr(&a, &b);
+	ck_assert_int_eq(vfs_stop(w), 0);
+}
+END_TEST
+
+/* opendir: nothing recorded, the kernel may not keep a listing; at the
+ * next opendir one getattr tells whether it may (the directory is
+ * unchanged), and a change by another client or by this one makes it
+ * drop the listing once. */
+static int opendir_keeps(struct vfs *x)
+{
+	struct vfs_dir *dh = NULL;
+	int keep = -1;
+
+	ck_assert_int_eq(vfs_opendir(x, dir, &dh, &keep), 0);
+	vfs_releasedir(x, dh);
+	ck_assert(keep == 0 || keep == 1);
+	return keep;
+}
+
+START_TEST(test_listing_cache)
+{
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s0, s1;
+	struct meta_attr a;
+	struct vfs_entry e;
+	struct vfs *w = NULL;
+	uint8_t x[3] = {1, 2, 3};
+	double t;
+
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	put_file("x", x, sizeof(x));
+	ck_assert_int_eq(vfs_getattr(v, dir, &a, &t), 0);
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(opendir_keeps(v), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+	ck_assert_int_eq(opendir_keeps(v), 1);
+	vfs_get_stats(v, &s0);
+	ck_assert_uint_eq(s0.queries - s1.queries, 1);
+	ck_assert_int_eq(opendir_keeps(v), 1);
+	/* another client adds a name */
+	ck_assert_int_eq(vfs_mknod(w, dir, "y", S_IFREG | 0600, 0, getuid(), getgid(), &e), 0);
+	vfs_forget(w, e.ino, 1);
+	ck_assert_int_eq(opendir_keeps(v), 0);
+	ck_assert_int_eq(opendir_keeps(v), 1);
+	/* and removes one */
+	ck_assert_int_eq(vfs_unlink(w, dir, "x"), 0);
+	ck_assert_int_eq(opendir_keeps(v), 0);
+	ck_assert_int_eq(opendir_keeps(v), 1);
+	/* this client renames one */
+	ck_assert_int_eq(vfs_rename(v, dir, "y", dir, "z", 0), 0);
+	ck_assert_int_eq(opendir_keeps(v), 0);
+	ck_assert_int_eq(opendir_keeps(v), 1);
 	ck_assert_int_eq(vfs_stop(w), 0);
 }
 END_TEST
@@ -549,6 +705,7 @@ END_TEST
 struct listing {
 	char names[8][32];
 	struct vfs_entry e[8];
+	uint64_t next[8];
 	size_t n, room;
 };
 
@@ -556,20 +713,21 @@ static int take(void *arg, const char *name, const struct vfs_entry *e, uint64_t
 {
 	struct listing *l = arg;
 
-	(void)next;
 	if (l->n == l->room) {
 		return 1;
 	}
 	snprintf(l->names[l->n], sizeof(l->names[l->n]), "%s", name);
 	l->e[l->n] = *e;
+	l->next[l->n] = next;
 	l->n++;
 	return 0;
 }
 
-/* A plus listing returns ".", "..", then the entries in name order with
+/* A plus listing returns ".", "..", then the entries in cookie order with
  * their attributes (names cached, regular files' attributes not), resumes
- * where the reader ran out of room, and counts a kernel reference only
- * for entries taken. */
+ * at the cookie of the last entry the reader took, and counts a kernel
+ * reference only for entries taken.  A position resumed again after
+ * creates (seekdir back) gives the same entry again, and no other twice. */
 START_TEST(test_readdir_plus)
 {
 	struct listing l = {.room = 3};
@@ -578,24 +736,49 @@ START_TEST(test_readdir_plus)
 
 	put_file("z", b, 7);
 	put_file("m", b, 3);
-	ck_assert_int_eq(vfs_opendir(v, dir, &dh), 0);
+	ck_assert_int_eq(vfs_opendir(v, dir, &dh, NULL), 0);
 	ck_assert_int_eq(vfs_readdir(v, dh, dir, 0, 1, take, &l), 0);
 	ck_assert_uint_eq(l.n, 3);
 	ck_assert_str_eq(l.names[0], ".");
 	ck_assert_str_eq(l.names[1], "..");
-	ck_assert_str_eq(l.names[2], "m");
+	ck_assert(strcmp(l.names[2], "m") == 0 || strcmp(l.names[2], "z") == 0);
+	ck_assert_uint_eq(l.next[0], 1);
+	ck_assert_uint_eq(l.next[1], 2);
+	ck_assert_uint_ge(l.next[2], META_COOKIE_FIRST);
 	ck_assert_uint_eq(l.e[0].ino, 0);
-	ck_assert_uint_eq(l.e[2].attr.size, 3);
+	ck_assert_uint_eq(l.e[2].attr.size, strcmp(l.names[2], "m") == 0 ? 3 : 7);
 	/* A regular file's size in a listing may predate a close of this
 	 * mount: the kernel must not keep it (vfs_dir.c). */
 	ck_assert(l.e[2].attr_timeout == 0);
 	ck_assert(l.e[2].entry_timeout == 1);
 	l.room = 8;
-	ck_assert_int_eq(vfs_readdir(v, dh, dir, 3, 1, take, &l), 0);
+	ck_assert_int_eq(vfs_readdir(v, dh, dir, l.next[2], 1, take, &l), 0);
 	ck_assert_uint_eq(l.n, 4);
-	ck_assert_str_eq(l.names[3], "z");
-	ck_assert_uint_eq(l.e[3].attr.size, 7);
+	ck_assert_str_eq(l.names[3], strcmp(l.names[2], "m") == 0 ? "z" : "m");
+	ck_assert_uint_eq(l.e[3].attr.size, strcmp(l.names[3], "m") == 0 ? 3 : 7);
 	ck_assert(l.e[3].attr_timeout == 0);
+	/* seekdir back to the first entry's position after creates: the
+	 * second entry comes again, the new ones once each, nothing else. */
+	put_file("a", b, 1);
+	put_file("q", b, 1);
+	{
+		struct listing l2 = {.room = 8};
+		int seen_a = 0, seen_q = 0, seen_2nd = 0;
+
+		vfs_releasedir(v, dh);
+		ck_assert_int_eq(vfs_opendir(v, dir, &dh, NULL), 0);
+		ck_assert_int_eq(vfs_readdir(v, dh, dir, l.next[2], 1, take, &l2), 0);
+		for (size_t i = 0; i < l2.n; i++) {
+			ck_assert_str_ne(l2.names[i], l.names[2]);
+			seen_a += strcmp(l2.names[i], "a") == 0;
+			seen_q += strcmp(l2.names[i], "q") == 0;
+			seen_2nd += strcmp(l2.names[i], l.names[3]) == 0;
+			ck_assert_uint_gt(l2.next[i], l.next[2]);
+		}
+		ck_assert_int_eq(seen_2nd, 1);
+		ck_assert_int_le(seen_a, 1);
+		ck_assert_int_le(seen_q, 1);
+	}
 	vfs_releasedir(v, dh);
 }
 END_TEST
@@ -615,8 +798,10 @@ static Suite *vfs_suite(void)
 	tcase_add_test(tc, test_setattr_flushes);
 	tcase_add_test(tc, test_rename_unlink);
 	tcase_add_test(tc, test_negative_cache);
+	tcase_add_test(tc, test_dir_names);
 	tcase_add_test(tc, test_readdir_plus);
 	tcase_add_test(tc, test_dir_attr_cache);
+	tcase_add_test(tc, test_listing_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
