@@ -131,6 +131,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ CLUSTER(commit_batch_ms), .name = "commit_batch_ms", .type = CT_UINT, .def = "5",
 	  .min = 0, .max = 1000,
 	  .doc = "Milliseconds a shard replica gathers applied records into one SQLite commit." },
+	/* Records proposed together while the loop was busy go out as one
+	 * Raft entry: one log append, one message per follower.  1 keeps one
+	 * record per entry, which replicas of older versions need. */
+	{ CLUSTER(propose_batch), .name = "propose_batch", .type = CT_UINT, .def = "64",
+	  .min = 1, .max = 1024,
+	  .doc = "Metadata records a shard leader puts into one Raft entry at most." },
 	/* Longer than any client keeps extents without refetching them at an
 	 * open (attribute and entry timeouts: 1 s) plus a whole read of a large
 	 * file and the client's fail-over time (20 s); a reader that holds

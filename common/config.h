@@ -92,6 +92,7 @@ struct cfg {
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
 	uint32_t snapshot_chunk;   /* bytes per snapshot chunk fetched */
 	uint32_t commit_batch_ms;  /* applied records gathered per SQLite commit */
+	uint32_t propose_batch;	   /* records per Raft entry at most */
 	uint32_t free_grace_s;	   /* a block freed waits this long before deletion */
 	uint32_t usage_interval;   /* seconds between a node's usage samples */
 	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */

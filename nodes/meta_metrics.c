@@ -70,6 +70,16 @@ static double g_snap_inst(const struct shard_sample *s)
 	return (double)s->rs.snapshots_installed;
 }
 
+static double g_prop_entries(const struct shard_sample *s)
+{
+	return (double)s->rs.proposed_entries;
+}
+
+static double g_prop_records(const struct shard_sample *s)
+{
+	return (double)s->rs.proposed_records;
+}
+
 void msvc_collect(void *arg, struct mx_out *o)
 {
 	struct msvc *m = arg;
@@ -119,6 +129,12 @@ void msvc_collect(void *arg, struct mx_out *o)
 	family(o, v, n, "objfs_raft_snapshots_installed_total",
 	       "Snapshots restored on this replica (sent by a leader, or loaded at start).",
 	       MX_COUNTER, g_snap_inst);
+	family(o, v, n, "objfs_raft_proposed_entries_total",
+	       "Raft entries this replica proposed as the shard's leader.", MX_COUNTER,
+	       g_prop_entries);
+	family(o, v, n, "objfs_raft_proposed_records_total",
+	       "Metadata records those entries carried (records / entries: the batching).",
+	       MX_COUNTER, g_prop_records);
 	/* Lag: only the leader knows its followers' match index. */
 	mx_out_family(o, "objfs_raft_replica_lag_entries",
 		      "Leader only: log entries a voter is behind the leader's last index.",

@@ -1062,54 +1062,67 @@ static int result_put(struct mstore *ms, uint64_t op_id, const struct meta_resul
 	return rc;
 }
 
-/* The body of ms_apply inside its transaction. */
-static void apply_locked(struct mstore *ms, const struct meta_op *op, uint64_t index,
+/* One record of an entry, inside the entry's transaction. */
+static void apply_one(struct mstore *ms, const struct meta_op *op, struct meta_result *res)
+{
+	int status;
+
+	if (op->op_id != 0 && result_get(ms, op->op_id, res) != 0) {
+		return; /* applied before: the same answer again */
+	}
+	if (msi_run(ms, S_SAVEPOINT, NOARGS) < 0) {
+		return;
+	}
+	status = dispatch(ms, op, res);
+	if (ms->dberr != 0) {
+		return;
+	}
+	if (status < 0) {
+		/* Undo whatever the op did before it failed. */
+		memset(res, 0, sizeof(*res));
+		res->status = status;
+		msi_run(ms, S_UNDO, NOARGS);
+	}
+	msi_run(ms, S_RELEASE, NOARGS);
+	if (ms->dberr == 0 && op->op_id != 0) {
+		result_put(ms, op->op_id, res);
+	}
+}
+
+/* The body of ms_apply_batch inside its transaction. */
+static void apply_locked(struct mstore *ms, const struct meta_op *ops, size_t n, uint64_t index,
 			 struct meta_result *res)
 {
 	int64_t applied;
-	int status;
 
 	if (msi_meta_get(ms, K_APPLIED, &applied) < 0) {
 		return;
 	}
 	if (index != 0 && index <= (uint64_t)applied) {
-		if (op->op_id != 0) {
-			result_get(ms, op->op_id, res);
+		for (size_t i = 0; i < n; i++) {
+			if (ops[i].op_id != 0) {
+				result_get(ms, ops[i].op_id, &res[i]);
+			}
 		}
 		return;
 	}
 	if (index == 0) {
 		index = (uint64_t)applied + 1;
 	}
-	if (op->op_id == 0 || result_get(ms, op->op_id, res) == 0) {
-		if (msi_run(ms, S_SAVEPOINT, NOARGS) < 0) {
-			return;
-		}
-		status = dispatch(ms, op, res);
-		if (ms->dberr != 0) {
-			return;
-		}
-		if (status < 0) {
-			/* Undo whatever the op did before it failed. */
-			memset(res, 0, sizeof(*res));
-			res->status = status;
-			msi_run(ms, S_UNDO, NOARGS);
-		}
-		msi_run(ms, S_RELEASE, NOARGS);
-		if (ms->dberr == 0 && op->op_id != 0) {
-			result_put(ms, op->op_id, res);
-		}
+	for (size_t i = 0; i < n && ms->dberr == 0; i++) {
+		apply_one(ms, &ops[i], &res[i]);
 	}
 	if (ms->dberr == 0) {
 		msi_meta_set(ms, K_APPLIED, (int64_t)index);
 	}
 }
 
-int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct meta_result *res)
+int ms_apply_batch(struct mstore *ms, const struct meta_op *ops, size_t n, uint64_t index,
+		   struct meta_result *res)
 {
 	int rc;
 
-	memset(res, 0, sizeof(*res));
+	memset(res, 0, n * sizeof(*res));
 	if (index > INT64_MAX) {
 		return -EINVAL;
 	}
@@ -1123,12 +1136,12 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 		ms->in_txn = true;
 	}
 	if (ms->in_txn) {
-		apply_locked(ms, op, index, res);
+		apply_locked(ms, ops, n, index, res);
 		if (ms->dberr == 0 && !ms->batching) {
 			msi_run(ms, S_COMMIT, NOARGS);
 		}
 		if (ms->dberr != 0) {
-			/* Nothing of this record may remain; in a batch the
+			/* Nothing of this entry may remain; in a batch the
 			 * earlier records go too, and the log replays them. */
 			msi_run(ms, S_ROLLBACK, NOARGS);
 			ms->in_txn = false;
@@ -1138,10 +1151,15 @@ int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct
 	}
 	rc = ms->dberr;
 	if (rc != 0) {
-		memset(res, 0, sizeof(*res));
+		memset(res, 0, n * sizeof(*res));
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return rc;
+}
+
+int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct meta_result *res)
+{
+	return ms_apply_batch(ms, op, 1, index, res);
 }
 
 int msi_flush_locked(struct mstore *ms)

@@ -89,6 +89,12 @@ void ms_close(struct mstore *ms);
  *  GC_DONE  removes ext[i].blk ids from the GC queue.
  * A block whose reference count drops to 0 enters the GC queue. */
 int ms_apply(struct mstore *ms, const struct meta_op *op, uint64_t index, struct meta_result *res);
+/* The n records of one log entry at `index`, as one unit: each applied as
+ * by ms_apply (its own savepoint and res[i]), the applied index set once
+ * after the last; an index applied already answers every record from the
+ * results kept by op id. */
+int ms_apply_batch(struct mstore *ms, const struct meta_op *ops, size_t n, uint64_t index,
+		   struct meta_result *res);
 
 /* The applied log index (0 when never applied through a log). */
 /* Group commit of applied records: with batching on, ms_apply leaves its

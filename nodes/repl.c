@@ -45,6 +45,9 @@
 #define REPL_SEGMENT_SIZE (1024 * 1024)
 #define REPL_NAME_MAX RMUX_GROUP_MAX
 #define ENTRY_HDR 4
+/* Bytes of records one entry carries at most (a single larger record
+ * still goes alone). */
+#define REPL_BATCH_BYTES (1024 * 1024)
 
 enum rq_type { RQ_OPEN, RQ_PROPOSE, RQ_STATE, RQ_ADD, RQ_REMOVE };
 
@@ -75,6 +78,7 @@ struct rreq {
 	struct raft_change change;
 	struct rreq *next;
 	struct rreq *inflight_next; /* g->inflight, loop thread only */
+	struct rreq *batch_next;    /* the records after this one in its entry */
 	uint64_t t0_ns;		    /* proposals, when metrics are on */
 };
 
@@ -108,6 +112,7 @@ struct repl_group {
 	struct repl_state pub;
 	uint64_t term0; /* the term at the first tick: elections since */
 	atomic_uint_fast64_t snaps_taken, snaps_installed;
+	atomic_uint_fast64_t entries_out, records_out; /* proposed as leader */
 	uint64_t snap_index;	      /* the async snapshot being taken: set on the loop */
 	struct mx_metric *propose_ns; /* proposal latency; NULL: metrics off */
 };
@@ -235,27 +240,91 @@ static void rq_finish(struct repl *r, struct rreq *rq)
 
 /* ---- state machine glue (loop thread) ------------------------------ */
 
+/* What c-raft hands to the proposer of an entry: one result per record. */
+struct entry_results {
+	size_t n;
+	void *res[];
+};
+
+static void results_free(struct entry_results *er)
+{
+	if (er != NULL) {
+		for (size_t i = 0; i < er->n; i++) {
+			free(er->res[i]);
+		}
+		free(er);
+	}
+}
+
+/* The records of an entry: each [u32 len][bytes] padded with zeros to 8
+ * bytes, one after another.  The first is always there (an entry of
+ * one record is what every version wrote); a zero length after it is
+ * padding.  Returns the count, recs filled up to max, or -1 if a length
+ * runs past the entry. */
+static long entry_records(const uint8_t *p, size_t len, struct repl_rec *recs, size_t max)
+{
+	size_t off = 0;
+	long n = 0;
+
+	while (len - off >= ENTRY_HDR) {
+		struct rd rd;
+		size_t l;
+
+		rd_init(&rd, p + off, ENTRY_HDR);
+		l = rd_u32(&rd);
+		if (l == 0 && n > 0) {
+			break;
+		}
+		if (l > len - off - ENTRY_HDR) {
+			return -1;
+		}
+		if ((size_t)n < max) {
+			recs[n].buf = p + off + ENTRY_HDR;
+			recs[n].len = l;
+		}
+		n++;
+		off += ENTRY_HDR + l;
+		off += (8 - off % 8) % 8;
+		if (off > len) {
+			break; /* the last record's padding was cut: nothing more */
+		}
+	}
+	return n > 0 ? n : -1;
+}
+
 static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **result)
 {
 	struct repl_group *g = f->data;
 	/* c-raft applies entries in order: this one is last_applied + 1. */
 	uint64_t index = g->raft.last_applied + 1;
-	const uint8_t *p = buf->base;
-	struct rd rd;
-	size_t len;
-
-	int waited = 0;
+	struct repl_rec one, *recs = &one;
+	struct entry_results *er;
+	long n;
+	int waited = 0, rc;
 
 	*result = NULL;
-	if (buf->len < ENTRY_HDR) {
+	n = entry_records(buf->base, buf->len, &one, 1);
+	if (n < 0) {
 		return RAFT_CORRUPT;
 	}
-	rd_init(&rd, p, ENTRY_HDR);
-	len = rd_u32(&rd);
-	if (len > buf->len - ENTRY_HDR) {
-		return RAFT_CORRUPT;
+	er = calloc(1, sizeof(*er) + (size_t)n * sizeof(er->res[0]));
+	if (n > 1) {
+		recs = malloc((size_t)n * sizeof(*recs));
 	}
-	if (g->fsm.apply(g->fsm.arg, index, p + ENTRY_HDR, len, result) != 0) {
+	if (er == NULL || recs == NULL) {
+		free(er);
+		return RAFT_NOMEM;
+	}
+	if (n > 1) {
+		entry_records(buf->base, buf->len, recs, (size_t)n);
+	}
+	er->n = (size_t)n;
+	rc = g->fsm.apply(g->fsm.arg, index, recs, (size_t)n, er->res);
+	if (recs != &one) {
+		free(recs);
+	}
+	if (rc != 0) {
+		results_free(er);
 		return RAFT_IOERR;
 	}
 	atomic_store(&g->applied, index);
@@ -268,9 +337,10 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 		waited |= rq->apply.index == index;
 	}
 	if (!waited) {
-		free(*result);
-		*result = NULL;
+		results_free(er);
+		er = NULL;
 	}
+	*result = er;
 	return 0;
 }
 
@@ -635,10 +705,15 @@ static void mux_unknown(void *arg, const char *group)
 
 /* ---- requests on the loop ------------------------------------------ */
 
+/* An entry's outcome: each record's proposer gets its own result, in
+ * the order they were put in (a result missing is -EIO: only an entry
+ * not ours could have fewer records, and c-raft fails ours before). */
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct rreq *rq = req->data;
 	struct rreq **pp = &rq->g->inflight;
+	struct entry_results *er = result;
+	size_t i = 0;
 
 	while (*pp != NULL && *pp != rq) {
 		pp = &(*pp)->inflight_next;
@@ -647,15 +722,30 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		*pp = rq->inflight_next;
 	}
 
-	rq->status = raft_to_errno(status);
-	if (rq->status == -EREMOTE) {
-		rq->leader = atomic_load(&rq->g->leader);
+	status = raft_to_errno(status);
+	while (rq != NULL) {
+		struct rreq *next = rq->batch_next;
+
+		rq->status = status;
+		if (status == -EREMOTE) {
+			rq->leader = atomic_load(&rq->g->leader);
+		}
+		if (status == 0) {
+			if (er != NULL && i < er->n) {
+				rq->result = er->res[i];
+				er->res[i] = NULL;
+			} else {
+				rq->status = -EIO;
+			}
+		}
+		if (rq->g->propose_ns != NULL) {
+			mx_observe(rq->g->propose_ns, mx_now_ns() - rq->t0_ns);
+		}
+		rq_finish(rq->g->r, rq);
+		rq = next;
+		i++;
 	}
-	if (rq->g->propose_ns != NULL) {
-		mx_observe(rq->g->propose_ns, mx_now_ns() - rq->t0_ns);
-	}
-	rq->result = result;
-	rq_finish(rq->g->r, rq);
+	results_free(er);
 }
 
 static void change_cb(struct raft_change *req, int status)
@@ -707,6 +797,72 @@ static void fill_state(struct repl_group *g, struct repl_state *st)
 	}
 }
 
+/* Finishes every record of a batch that never became an entry. */
+static void fail_batch(struct rreq *rq, int status, long leader)
+{
+	while (rq != NULL) {
+		struct rreq *next = rq->batch_next;
+
+		raft_free(rq->entry.base);
+		rq->entry.base = NULL;
+		rq->status = status;
+		rq->leader = leader;
+		rq_finish(rq->g->r, rq);
+		rq = next;
+	}
+}
+
+/* Proposes rq and the records batched behind it (rq->batch_next) as one
+ * entry: their framed records end to end, each already padded to 8
+ * bytes.  apply_cb, or fail_batch here, finishes all of them. */
+static void propose_entry(struct repl_group *g, struct rreq *rq)
+{
+	struct raft_buffer b = rq->entry;
+	size_t n = 0;
+	int rv;
+
+	if (g->closed || !atomic_load(&g->ready) || g->raft.state != RAFT_LEADER) {
+		fail_batch(rq, -EREMOTE, atomic_load(&g->leader));
+		return;
+	}
+	if (rq->batch_next != NULL) {
+		size_t off = 0;
+
+		b.len = 0;
+		for (struct rreq *m = rq; m != NULL; m = m->batch_next) {
+			b.len += m->entry.len;
+		}
+		b.base = raft_malloc(b.len);
+		if (b.base == NULL) {
+			fail_batch(rq, -ENOMEM, -1);
+			return;
+		}
+		for (struct rreq *m = rq; m != NULL; m = m->batch_next) {
+			memcpy((uint8_t *)b.base + off, m->entry.base, m->entry.len);
+			off += m->entry.len;
+			raft_free(m->entry.base);
+			m->entry.base = NULL;
+		}
+	}
+	for (struct rreq *m = rq; m != NULL; m = m->batch_next) {
+		n++;
+	}
+	rq->apply.data = rq;
+	rv = raft_apply(&g->raft, &rq->apply, &b, 1, apply_cb);
+	if (rv != 0) {
+		if (b.base != rq->entry.base) {
+			raft_free(b.base);
+		}
+		fail_batch(rq, raft_to_errno(rv), atomic_load(&g->leader));
+		return;
+	}
+	rq->entry.base = NULL; /* c-raft owns it now */
+	rq->inflight_next = g->inflight;
+	g->inflight = rq;
+	atomic_fetch_add(&g->entries_out, 1);
+	atomic_fetch_add(&g->records_out, n);
+}
+
 static void run_request(struct repl *r, struct rreq *rq)
 {
 	struct repl_group *g = rq->g;
@@ -721,31 +877,9 @@ static void run_request(struct repl *r, struct rreq *rq)
 		fill_state(g, rq->st);
 		rq->status = 0;
 		break;
-	case RQ_PROPOSE: {
-		struct raft_buffer b;
-
-		if (g->closed || !atomic_load(&g->ready) || g->raft.state != RAFT_LEADER) {
-			raft_free(rq->entry.base);
-			rq->entry.base = NULL;
-			rq->status = -EREMOTE;
-			rq->leader = atomic_load(&g->leader);
-			break;
-		}
-		b = rq->entry;
-		rq->apply.data = rq;
-		rv = raft_apply(&g->raft, &rq->apply, &b, 1, apply_cb);
-		if (rv == 0) {
-			rq->entry.base = NULL; /* c-raft owns it now */
-			rq->inflight_next = g->inflight;
-			g->inflight = rq;
-			return; /* apply_cb finishes it */
-		}
-		raft_free(rq->entry.base);
-		rq->entry.base = NULL;
-		rq->status = raft_to_errno(rv);
-		rq->leader = atomic_load(&g->leader);
-		break;
-	}
+	case RQ_PROPOSE:
+		propose_entry(g, rq);
+		return;
 	case RQ_ADD:
 	case RQ_REMOVE: {
 		char a[128];
@@ -811,6 +945,37 @@ static void shutdown_on_loop(struct repl *r)
 	uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
+/* Takes the queue's first request; a proposal takes the proposals of
+ * the same group queued right behind it along (rq->batch_next), up to
+ * propose_batch records and REPL_BATCH_BYTES: what arrived while the
+ * loop was busy goes out as one entry.  r->mu held. */
+static struct rreq *dequeue_locked(struct repl *r)
+{
+	struct rreq *rq = r->qhead, *last;
+	size_t n = 1, bytes;
+
+	if (rq == NULL) {
+		return NULL;
+	}
+	r->qhead = rq->next;
+	last = rq;
+	bytes = rq->entry.len;
+	while (rq->type == RQ_PROPOSE && r->qhead != NULL && r->qhead->type == RQ_PROPOSE &&
+	       r->qhead->g == rq->g && n < r->cfg->propose_batch &&
+	       bytes + r->qhead->entry.len <= REPL_BATCH_BYTES) {
+		last->batch_next = r->qhead;
+		last = r->qhead;
+		r->qhead = last->next;
+		bytes += last->entry.len;
+		n++;
+	}
+	last->batch_next = NULL;
+	if (r->qhead == NULL) {
+		r->qtail = NULL;
+	}
+	return rq;
+}
+
 static void wake_cb(uv_async_t *a)
 {
 	struct repl *r = a->data;
@@ -819,13 +984,7 @@ static void wake_cb(uv_async_t *a)
 		struct rreq *rq;
 
 		pthread_mutex_lock(&r->mu);
-		rq = r->qhead;
-		if (rq != NULL) {
-			r->qhead = rq->next;
-			if (r->qhead == NULL) {
-				r->qtail = NULL;
-			}
-		}
+		rq = dequeue_locked(r);
 		pthread_mutex_unlock(&r->mu);
 		if (rq == NULL) {
 			break;
@@ -1031,7 +1190,12 @@ void repl_stop(struct repl *r)
 			struct rreq *rq = g->inflight;
 
 			g->inflight = rq->inflight_next;
-			fail_waiter(rq, &async);
+			while (rq != NULL) {
+				struct rreq *next = rq->batch_next;
+
+				fail_waiter(rq, &async);
+				rq = next;
+			}
 		}
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -1129,8 +1293,8 @@ static int frame_entry(const void *buf, size_t len, struct raft_buffer *b)
 {
 	struct wr w;
 
-	if (len > UINT32_MAX - 8) {
-		return -EINVAL;
+	if (len == 0 || len > UINT32_MAX - 8) {
+		return -EINVAL; /* a zero length ends an entry's records */
 	}
 	b->len = (ENTRY_HDR + len + 7) & ~(size_t)7;
 	b->base = raft_malloc(b->len);
@@ -1246,6 +1410,8 @@ int repl_get_stats(struct repl_group *g, struct repl_stats *out)
 	pthread_mutex_unlock(&g->pub_mu);
 	out->snapshots_taken = atomic_load(&g->snaps_taken);
 	out->snapshots_installed = atomic_load(&g->snaps_installed);
+	out->proposed_entries = atomic_load(&g->entries_out);
+	out->proposed_records = atomic_load(&g->records_out);
 	return out->st.term != 0 ? 0 : -EAGAIN;
 }
 

@@ -25,13 +25,24 @@
 struct repl;
 struct repl_group;
 
+/* One record of an entry. */
+struct repl_rec {
+	const void *buf;
+	size_t len;
+};
+
 /* The replicated state machine.  All callbacks run on the loop thread. */
 struct repl_fsm {
 	void *arg;
-	/* Applies entry `index`; *result is handed to the proposer (freed
-	 * with free() if nobody waits).  A negative return stops the group:
-	 * only for a storage failure. */
-	int (*apply)(void *arg, uint64_t index, const void *buf, size_t len, void **result);
+	/* Applies entry `index`: its n records (n >= 1; proposals that
+	 * reached the loop together share an entry, up to the config's
+	 * propose_batch), in order and as one unit -- the entry is applied
+	 * whole or, after a crash, again whole.  results[i] (NULL on entry)
+	 * is handed to record i's proposer, or freed with free() if nobody
+	 * waits.  A negative return stops the group: only for a storage
+	 * failure. */
+	int (*apply)(void *arg, uint64_t index, const struct repl_rec *recs, size_t n,
+		     void **results);
 	/* A consistent copy of the whole state in a malloc'd buffer. */
 	int (*snapshot)(void *arg, void **buf, size_t *len);
 	/* Optional, replaces snapshot: a copy of the state taken on a
@@ -126,6 +137,8 @@ struct repl_stats {
 	uint64_t elections;	      /* terms begun since the group opened here */
 	uint64_t snapshots_taken;     /* by this replica */
 	uint64_t snapshots_installed; /* restored: sent by a leader, or at start */
+	uint64_t proposed_entries;    /* Raft entries this replica proposed as leader */
+	uint64_t proposed_records;    /* the records they carried */
 };
 int repl_get_stats(struct repl_group *g, struct repl_stats *out);
 /* Times every proposal of groups opened from now on in mx's

@@ -46,44 +46,69 @@ const char *msvc_group_of(const char *bucket)
 
 /* ---- the state machine (Raft loop thread) --------------------------- */
 
-static int fsm_apply(void *arg, uint64_t index, const void *buf, size_t len, void **result)
+static int fsm_apply(void *arg, uint64_t index, const struct repl_rec *recs, size_t n,
+		     void **results)
 {
 	struct shard *s = arg;
-	struct meta_op *op = calloc(1, sizeof(*op));
-	struct meta_result *res = calloc(1, sizeof(*res));
-	struct rd r;
-	int rc;
+	struct meta_op *ops = calloc(n, sizeof(*ops));
+	struct meta_result *res = calloc(n, sizeof(*res));
+	struct meta_result **out = calloc(n, sizeof(*out));
+	int *bad = calloc(n, sizeof(*bad));
+	int rc = -ENOMEM;
+	size_t i;
 
-	if (op == NULL || res == NULL) {
-		free(op);
-		free(res);
-		return -ENOMEM;
+	if (ops == NULL || res == NULL || out == NULL || bad == NULL) {
+		goto done;
 	}
-	rd_init(&r, buf, len);
-	meta_get_op(&r, op);
-	if (!rd_done(&r)) {
+	for (i = 0; i < n; i++) {
+		struct rd r;
+
+		out[i] = calloc(1, sizeof(*out[i]));
+		if (out[i] == NULL) {
+			goto done;
+		}
+		rd_init(&r, recs[i].buf, recs[i].len);
+		meta_get_op(&r, &ops[i]);
 		/* Only a leader of ours wrote this entry: a record that does
 		 * not decode is answered as malformed, identically on every
-		 * replica, and changes nothing. */
-		res->status = -EINVAL;
-		rc = 0;
-	} else {
-		rc = ms_apply(s->ms, op, index, res);
-		log_debug("msvc.apply", "shard '%s' entry %llu: op %u id %llx -> %d (applied %llu)",
-			  s->name, (unsigned long long)index, op->type,
-			  (unsigned long long)op->op_id, res->status,
-			  (unsigned long long)ms_applied_index(s->ms));
+		 * replica, and changes nothing (a no-op in the batch). */
+		bad[i] = !rd_done(&r);
+		if (bad[i]) {
+			meta_op_free(&ops[i]);
+			memset(&ops[i], 0, sizeof(ops[i]));
+			/* type 0: dispatch answers -EINVAL, changes nothing */
+		}
 	}
-	meta_op_free(op);
-	free(op);
+	rc = ms_apply_batch(s->ms, ops, n, index, res);
 	if (rc != 0) {
 		log_error("msvc.apply", "shard '%s': entry %llu not applied: %s", s->name,
 			  (unsigned long long)index, obj_strerror(rc));
-		free(res);
-		return rc;
+		goto done;
 	}
-	*result = res;
-	return 0;
+	for (i = 0; i < n; i++) {
+		*out[i] = res[i];
+		if (bad[i]) {
+			memset(out[i], 0, sizeof(*out[i]));
+			out[i]->status = -EINVAL;
+		}
+		log_debug("msvc.apply", "shard '%s' entry %llu.%zu: op %u id %llx -> %d", s->name,
+			  (unsigned long long)index, i, ops[i].type,
+			  (unsigned long long)ops[i].op_id, out[i]->status);
+		results[i] = out[i];
+		out[i] = NULL;
+	}
+done:
+	for (i = 0; ops != NULL && i < n; i++) {
+		meta_op_free(&ops[i]);
+	}
+	for (i = 0; out != NULL && i < n; i++) {
+		free(out[i]);
+	}
+	free(ops);
+	free(res);
+	free(out);
+	free(bad);
+	return rc;
 }
 
 static int fsm_snapshot(void *arg, void **buf, size_t *len)

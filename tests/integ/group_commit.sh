@@ -5,16 +5,17 @@
 # every create a writer was told succeeded exists exactly once, no create
 # failed (a create retried across the leader change is not applied twice:
 # O_EXCL would fail it with EEXIST), writes went on after the kill, and
-# each directory lists exactly what its writer acknowledged.
+# each directory lists exactly what its writer acknowledged.  The kill
+# waits until the leader has put several records into single Raft entries
+# (propose_batch; its metrics count entries and records), so it hits
+# batched entries in flight.
 . "$(dirname "$0")/mountlib.sh"
 
 WRITERS=16
 BEFORE=300  # acknowledged creates before the kill (progress, not a sleep)
 AFTER=300   # and after it, proving the new leader took the batch over
 
-leader_of() {
-	ctl status 2>/dev/null | awk -v s="$1" '$1 == s && $3 == "leader" { print $2 }'
-}
+command -v curl >/dev/null || fail "curl missing (scripts/deps.sh installs it)"
 acked() { cat "$T"/ack.* 2>/dev/null | wc -l; }
 # wait_acked N SECONDS: until N creates are acknowledged in all.
 wait_acked() {
@@ -30,9 +31,17 @@ wait_acked() {
 cluster_up 6
 M="$T/mnt"
 mount_bucket demo "$M"
-L=""
-for _ in $(seq 100); do L=$(leader_of demo); [ -n "$L" ] && break; sleep 0.1; done
-[ -n "$L" ] || fail "no leader"
+L=$(wait_leader demo) || fail "no leader"
+LM=$(sed -n "/^\[node $L\]/,/^\[/s/^metrics_addr = //p" "$OBJFS_CONF")
+[ -n "$LM" ] || fail "no metrics_addr for node $L in $OBJFS_CONF"
+# batched: records minus entries the leader proposed for demo (records
+# that rode in an entry with others).
+batched() {
+	curl -s --max-time 5 "http://$LM/metrics" | awk '
+		/^objfs_raft_proposed_entries_total\{shard="demo"\}/ { e = $2 }
+		/^objfs_raft_proposed_records_total\{shard="demo"\}/ { r = $2 }
+		END { print r - e + 0 }'
+}
 
 pids=()
 for w in $(seq $WRITERS); do
@@ -62,8 +71,11 @@ stop_writers() {
 }
 
 wait_acked $BEFORE 60 || { stop_writers; cat "$T"/err.*; fail "only $(acked) creates acknowledged before the kill"; }
+for _ in $(seq 300); do [ "$(batched)" -ge 20 ] && break; sleep 0.1; done
+b=$(batched)
+[ "$b" -ge 20 ] || { stop_writers; fail "the leader batched only $b records into shared entries"; }
 n0=$(acked)
-log "$n0 creates acknowledged; killing demo's leader, node $L, with $WRITERS creates in flight"
+log "$n0 creates acknowledged, $b records proposed in shared entries; killing demo's leader, node $L, with $WRITERS creates in flight"
 kill9_node "$L"
 wait_acked $((n0 + AFTER)) 90 || { stop_writers; cat "$T"/err.*; fail "writes did not go on after the kill ($(acked) acknowledged)"; }
 stop_writers

@@ -578,6 +578,7 @@ START_TEST(test_print_keys_and_man)
 					   "snapshot_entries",
 					   "snapshot_chunk",
 					   "commit_batch_ms",
+					   "propose_batch",
 					   "free_grace",
 					   "usage_interval",
 					   "scrub_period",

@@ -38,25 +38,30 @@ static struct repl *r[N];
 static struct sm sm[N];
 static char dir[256];
 
-static int sm_apply(void *arg, uint64_t index, const void *buf, size_t len, void **result)
+/* Every record of the entry, each answered with its position in the log. */
+static int sm_apply(void *arg, uint64_t index, const struct repl_rec *recs, size_t n,
+		    void **results)
 {
 	struct sm *m = arg;
-	uint32_t v = 0;
-	uint64_t *res = malloc(sizeof(*res));
 
 	(void)index;
-	if (res == NULL || len != sizeof(v)) {
-		free(res);
-		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = 0;
+		uint64_t *res = malloc(sizeof(*res));
+
+		if (res == NULL || recs[i].len != sizeof(v)) {
+			free(res);
+			return -EINVAL;
+		}
+		memcpy(&v, recs[i].buf, sizeof(v));
+		pthread_mutex_lock(&m->mu);
+		if (m->n < MAXLOG) {
+			m->log[m->n++] = v;
+		}
+		*res = m->n;
+		pthread_mutex_unlock(&m->mu);
+		results[i] = res;
 	}
-	memcpy(&v, buf, sizeof(v));
-	pthread_mutex_lock(&m->mu);
-	if (m->n < MAXLOG) {
-		m->log[m->n++] = v;
-	}
-	*res = m->n;
-	pthread_mutex_unlock(&m->mu);
-	*result = res;
 	return 0;
 }
 
@@ -106,6 +111,7 @@ static void setup(void)
 	cfg.meta_replicas = 3;
 	cfg.election_ms = 300;
 	cfg.snapshot_entries = 8192;
+	cfg.propose_batch = 64;
 	cfg.n_nodes = N;
 	for (size_t i = 0; i < N; i++) {
 		char rd[300];
@@ -171,9 +177,35 @@ static long open_group(struct repl_group *g[N])
 struct waiter {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int done, ok, other;
+	int done, ok, other, wrong;
 	uint64_t max_pos;
+	struct sm *leader_sm; /* set: check each result names its own record */
 };
+
+/* One asynchronous proposal: its value, to check the result it gets. */
+struct prop {
+	struct waiter *w;
+	uint32_t v;
+};
+
+static void done_cb(void *arg, int status, void *result, long leader);
+
+static void prop_done(void *arg, int status, void *result, long leader)
+{
+	struct prop *p = arg;
+	struct waiter *w = p->w;
+
+	if (status == 0 && result != NULL) {
+		uint64_t pos = *(uint64_t *)result;
+
+		pthread_mutex_lock(&w->leader_sm->mu);
+		if (pos == 0 || pos > w->leader_sm->n || w->leader_sm->log[pos - 1] != p->v) {
+			__atomic_fetch_add(&w->wrong, 1, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&w->leader_sm->mu);
+	}
+	done_cb(w, status, result, leader);
+}
 
 static void done_cb(void *arg, int status, void *result, long leader)
 {
@@ -216,7 +248,9 @@ static void wait_applied(size_t i, size_t n)
 }
 
 /* 500 proposals in flight at once: each applied exactly once, every
- * replica holds the same sequence, and flushes batched the applies. */
+ * replica holds the same sequence, they went out in fewer entries than
+ * records (propose_batch), each proposer got its own record's result,
+ * and flushes batched the applies. */
 START_TEST(test_async_batch)
 {
 	struct repl_group *g[N] = {0};
@@ -224,9 +258,13 @@ START_TEST(test_async_batch)
 	struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	enum { K = 500 };
 	int seen[K] = {0};
+	static struct prop props[K];
+	struct repl_stats rs;
 
+	w.leader_sm = &sm[l];
 	for (uint32_t v = 0; v < K; v++) {
-		ck_assert_int_eq(repl_propose_async(g[l], &v, sizeof(v), done_cb, &w), 0);
+		props[v] = (struct prop){.w = &w, .v = v};
+		ck_assert_int_eq(repl_propose_async(g[l], &v, sizeof(v), prop_done, &props[v]), 0);
 	}
 	pthread_mutex_lock(&w.mu);
 	while (w.done < K) {
@@ -235,6 +273,12 @@ START_TEST(test_async_batch)
 	pthread_mutex_unlock(&w.mu);
 	ck_assert_int_eq(w.ok, K);
 	ck_assert_int_eq(w.other, 0);
+	ck_assert_int_eq(w.wrong, 0);
+	ck_assert_uint_eq(w.max_pos, K);
+	repl_get_stats(g[l], &rs);
+	ck_assert_uint_eq(rs.proposed_records, K);
+	ck_assert_uint_lt(rs.proposed_entries, K);
+	ck_assert_uint_ge(rs.proposed_entries, K / 64);
 	for (size_t i = 0; i < N; i++) {
 		wait_applied(i, K);
 	}
