@@ -256,13 +256,9 @@ static void results_free(struct entry_results *er)
 	}
 }
 
-/* The records of an entry: each [u32 len][bytes] padded with zeros to 8
- * bytes, one after another.  The first is always there (an entry of
- * one record is what every version wrote); a zero length after it is
- * padding.  Returns the count, recs filled up to max, or -1 if a length
- * runs past the entry. */
-static long entry_records(const uint8_t *p, size_t len, struct repl_rec *recs, size_t max)
+long repl_entry_records(const void *entry, size_t len, struct repl_rec *recs, size_t max)
 {
+	const uint8_t *p = entry;
 	size_t off = 0;
 	long n = 0;
 
@@ -303,7 +299,7 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	int waited = 0, rc;
 
 	*result = NULL;
-	n = entry_records(buf->base, buf->len, &one, 1);
+	n = repl_entry_records(buf->base, buf->len, &one, 1);
 	if (n < 0) {
 		return RAFT_CORRUPT;
 	}
@@ -316,7 +312,7 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 		return RAFT_NOMEM;
 	}
 	if (n > 1) {
-		entry_records(buf->base, buf->len, recs, (size_t)n);
+		repl_entry_records(buf->base, buf->len, recs, (size_t)n);
 	}
 	er->n = (size_t)n;
 	rc = g->fsm.apply(g->fsm.arg, index, recs, (size_t)n, er->res);

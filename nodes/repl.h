@@ -31,6 +31,14 @@ struct repl_rec {
 	size_t len;
 };
 
+/* The records of a log entry as the loop frames them: each [u32 len]
+ * [bytes] padded with zeros to 8 bytes, one after another.  The first is
+ * always there (an entry of one record is what every version wrote); a
+ * zero length after it is padding.  Returns the count with recs filled up
+ * to max, or -1 if a length runs past the entry or it holds no record.
+ * Pure: exposed for the tests. */
+long repl_entry_records(const void *entry, size_t len, struct repl_rec *recs, size_t max);
+
 /* The replicated state machine.  All callbacks run on the loop thread. */
 struct repl_fsm {
 	void *arg;

@@ -364,6 +364,47 @@ START_TEST(test_failover)
 }
 END_TEST
 
+/* Entry framing: a record's length never reads past the entry, an entry
+ * of one record (what every version wrote) is one record whatever its
+ * padding, a zero length after the first record ends the list. */
+START_TEST(test_entry_records)
+{
+	uint8_t e[64] = {0};
+	struct repl_rec rec[4];
+
+	/* one record of 5 bytes, padded to 16 */
+	e[0] = 5;
+	memcpy(e + 4, "abcde", 5);
+	ck_assert_int_eq(repl_entry_records(e, 16, rec, 4), 1);
+	ck_assert_uint_eq(rec[0].len, 5);
+	ck_assert_int_eq(memcmp(rec[0].buf, "abcde", 5), 0);
+	/* the same without its padding (a shorter buffer) */
+	ck_assert_int_eq(repl_entry_records(e, 9, rec, 4), 1);
+	/* a second record of 4 bytes at offset 16, then zeros */
+	e[16] = 4;
+	memcpy(e + 20, "wxyz", 4);
+	ck_assert_int_eq(repl_entry_records(e, 32, rec, 4), 2);
+	ck_assert_uint_eq(rec[1].len, 4);
+	ck_assert_int_eq(memcmp(rec[1].buf, "wxyz", 4), 0);
+	/* more records than room: counted, not written */
+	ck_assert_int_eq(repl_entry_records(e, 32, rec, 1), 2);
+	/* a length past the end, first or later */
+	e[16] = 200;
+	ck_assert_int_eq(repl_entry_records(e, 32, rec, 4), -1);
+	e[0] = 13;
+	ck_assert_int_eq(repl_entry_records(e, 16, rec, 4), -1);
+	e[3] = 0x80;
+	ck_assert_int_eq(repl_entry_records(e, 64, rec, 4), -1);
+	/* nothing to read */
+	ck_assert_int_eq(repl_entry_records(e, 3, rec, 4), -1);
+	ck_assert_int_eq(repl_entry_records(e, 0, rec, 4), -1);
+	/* an empty first record (older logs may hold one) is a record */
+	memset(e, 0, sizeof(e));
+	ck_assert_int_eq(repl_entry_records(e, 8, rec, 4), 1);
+	ck_assert_uint_eq(rec[0].len, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("repl");
@@ -372,6 +413,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_async_batch);
+	tcase_add_test(tc, test_entry_records);
 	tcase_add_test(tc, test_follower_and_sync);
 	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
