@@ -81,6 +81,24 @@ static struct dn_dir *live_find(struct dirnames *dn, uint64_t ino)
 	return d;
 }
 
+/* dir's list while it lives and is still exact after a change here that
+ * replaced ctime was_ns (0: not known): renewed when was_ns is the
+ * ctime it holds, dropped (NULL) when another change came in between. */
+static struct dn_dir *changed_find(struct dirnames *dn, uint64_t ino, int64_t was_ns)
+{
+	struct dn_dir *d = live_find(dn, ino);
+
+	if (d == NULL || was_ns == 0) {
+		return d;
+	}
+	if (d->ctime_ns != was_ns) {
+		dir_clear(d); /* changed by another client meanwhile */
+		return NULL;
+	}
+	d->until_ns = clock_mono_ns() + dn->ttl_ns;
+	return d;
+}
+
 /* The slot of name in d, or NULL. */
 static struct dn_name **name_slot(struct dn_dir *d, const char *name, uint64_t h)
 {
@@ -145,7 +163,7 @@ void dn_start(struct dirnames *dn, uint64_t dir, int64_t ctime_ns)
 	pthread_mutex_unlock(&dn->mu);
 }
 
-void dn_add(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns)
+void dn_add(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns, int64_t was_ns)
 {
 	uint64_t h = name_hash(name);
 	size_t len = strlen(name);
@@ -153,7 +171,7 @@ void dn_add(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_n
 	struct dn_dir *d;
 
 	pthread_mutex_lock(&dn->mu);
-	if ((d = live_find(dn, dir)) != NULL && name_slot(d, name, h) == NULL) {
+	if ((d = changed_find(dn, dir, was_ns)) != NULL && name_slot(d, name, h) == NULL) {
 		e = d->n < DN_NAMES ? malloc(sizeof(*e) + len + 1) : NULL;
 		if (e == NULL) {
 			dir_clear(d); /* too many names, or no memory: forget it */
@@ -172,13 +190,13 @@ void dn_add(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_n
 	pthread_mutex_unlock(&dn->mu);
 }
 
-void dn_del(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns)
+void dn_del(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns, int64_t was_ns)
 {
 	struct dn_name **pp, *e;
 	struct dn_dir *d;
 
 	pthread_mutex_lock(&dn->mu);
-	if ((d = live_find(dn, dir)) != NULL) {
+	if ((d = changed_find(dn, dir, was_ns)) != NULL) {
 		if ((pp = name_slot(d, name, name_hash(name))) != NULL) {
 			e = *pp;
 			*pp = e->next;

@@ -119,8 +119,10 @@ void it_attr_keep(struct itable *it, const struct meta_attr *a, int64_t ttl_ns);
  * attributes are valid; else 0. */
 int it_attr_cached(struct itable *it, uint64_t ino, struct meta_attr *out, int64_t *left_ns);
 /* A create in dir applied at now_ns (the new inode's ctime): the shard set
- * dir's mtime and ctime to it and added dnlink to its link count. */
-void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int dnlink);
+ * dir's mtime and ctime to it, where they had been was_ns (0: not known),
+ * and added dnlink to its link count.  Cached attributes with another
+ * ctime than was_ns missed a change of another client: dropped. */
+void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int64_t was_ns, int dnlink);
 /* The kernel's own listing cache of directory n (FOPEN_CACHE_DIR): what
  * it holds was read after attributes the table recorded.  At an opendir
  * with the shard's fresh attributes a: 1 when they are the recorded ones

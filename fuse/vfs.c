@@ -471,8 +471,9 @@ static int create_node(struct vfs *v, uint64_t parent, const char *name, uint32_
 		return rc;
 	}
 	/* What the shard did to the parent (META_F_EXCL: a new inode). */
-	it_attr_touch(v->it, parent, res.attr.ctime_ns, S_ISDIR(res.attr.mode) ? 1 : 0);
-	dn_add(v->dn, parent, name, res.attr.ctime_ns);
+	it_attr_touch(v->it, parent, res.attr.ctime_ns, res.dir_ctime_was,
+		      S_ISDIR(res.attr.mode) ? 1 : 0);
+	dn_add(v->dn, parent, name, res.attr.ctime_ns, res.dir_ctime_was);
 	if (S_ISDIR(res.attr.mode)) {
 		dn_start(v->dn, res.attr.ino, res.attr.ctime_ns); /* empty */
 	}
@@ -568,8 +569,9 @@ static int remove_name(struct vfs *v, uint64_t parent, const char *name, uint8_t
 		 * the victim's ctime carries (and took a subdirectory's link):
 		 * patched like a create's, so the kernel's getattr of the
 		 * directory after the unlink costs no query. */
-		it_attr_touch(v->it, parent, res.attr.ctime_ns, type == MOP_RMDIR ? -1 : 0);
-		dn_del(v->dn, parent, name, res.attr.ctime_ns);
+		it_attr_touch(v->it, parent, res.attr.ctime_ns, res.dir_ctime_was,
+			      type == MOP_RMDIR ? -1 : 0);
+		dn_del(v->dn, parent, name, res.attr.ctime_ns, res.dir_ctime_was);
 	} else {
 		it_attr_drop(v->it, parent);
 		dn_drop(v->dn, parent);

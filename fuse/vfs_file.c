@@ -174,8 +174,8 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	}
 	if (flags & O_EXCL) {
 		/* A new inode: the shard set the parent's times to its ctime. */
-		it_attr_touch(v->it, parent, res.attr.ctime_ns, 0);
-		dn_add(v->dn, parent, name, res.attr.ctime_ns);
+		it_attr_touch(v->it, parent, res.attr.ctime_ns, res.dir_ctime_was, 0);
+		dn_add(v->dn, parent, name, res.attr.ctime_ns, res.dir_ctime_was);
 	} else {
 		it_attr_drop(v->it, parent); /* created, or opened an old one */
 		dn_drop(v->dn, parent);

@@ -227,6 +227,7 @@ static int do_create(struct mstore *ms, const struct meta_op *op, struct meta_re
 		rc = msi_acl_inherit_store(ms, x.a.ino, &inh);
 	}
 	msi_acl_inherit_done(&inh);
+	res->dir_ctime_was = dir.a.ctime_ns; /* a new entry: the stamp it replaced */
 	return rc < 0 ? rc : msi_attr_of(ms, x.a.ino, &res->attr);
 }
 
@@ -324,6 +325,7 @@ static int do_remove(struct mstore *ms, const struct meta_op *op, struct meta_re
 	if (rc < 0) {
 		return rc;
 	}
+	res->dir_ctime_was = dir.a.ctime_ns;
 	rc = (rmdir || x.a.nlink == 1) ? msi_trash_on(ms) : 0;
 	if (rc > 0) {
 		/* Its last link: kept in the trash, not deleted. */

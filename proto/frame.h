@@ -1,6 +1,6 @@
 /* frame.h: the envelope of every objfs message, and its authentication.
  *
- * Layout (little-endian), version 3:
+ * Layout (little-endian), version 4:
  *   off  len  field
  *     0    4  magic      "OBJF" (0x464a424f)
  *     4    1  version    FRAME_VERSION; anything else is refused
@@ -27,7 +27,8 @@
  * millisecond (mod 24 days). Version 1 used HMAC-SHA256 (32-byte trailer):
  * GMAC runs at about 8 GB/s here against 1.8 GB/s, and every fragment byte
  * is authenticated twice per hop. Version 2 had no key_id (one cluster
- * secret for everybody). A frame of another version is refused with
+ * secret for everybody); in version 3 a metadata result (meta.h) had no
+ * dir_ctime_was. A frame of another version is refused with
  * -EPROTONOSUPPORT, so mixed builds fail with a message that says so. A
  * reply is sealed with the key of its request.
  *
@@ -44,7 +45,7 @@
 #include <stdint.h>
 
 #define FRAME_MAGIC 0x464a424fu
-#define FRAME_VERSION 3
+#define FRAME_VERSION 4
 #define FRAME_HDR_LEN 48
 #define FRAME_TAG_LEN 16 /* the frame's GMAC tag */
 #define FRAME_MAC_LEN 32 /* frame_mac: HMAC-SHA256, for the Raft preamble */

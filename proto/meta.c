@@ -251,6 +251,7 @@ void meta_put_result(struct wr *w, const struct meta_result *res)
 	wr_u32(w, (uint32_t)res->status);
 	meta_put_attr(w, &res->attr);
 	wr_u64(w, res->freed_ino);
+	wr_u64(w, (uint64_t)res->dir_ctime_was);
 }
 
 void meta_get_result(struct rd *r, struct meta_result *res)
@@ -258,6 +259,7 @@ void meta_get_result(struct rd *r, struct meta_result *res)
 	res->status = (int32_t)rd_u32(r);
 	meta_get_attr(r, &res->attr);
 	res->freed_ino = rd_u64(r);
+	res->dir_ctime_was = (int64_t)rd_u64(r);
 	if (res->status > 0 || res->status < -4095) {
 		r->bad = true;
 	}

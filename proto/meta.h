@@ -328,6 +328,12 @@ struct meta_result {
 	int32_t status;
 	struct meta_attr attr; /* created/changed inode */
 	uint64_t freed_ino;    /* UNLINK/RMDIR/RENAME: inode whose last link went */
+	/* CREATE of a new inode, UNLINK, RMDIR: the directory's ctime just
+	 * before this change stamped it (0: not known, e.g. a result kept
+	 * from before this field), so a client that knows the directory's
+	 * names can tell whether anybody else changed it in between
+	 * (fuse/dirnames.h).  Since frame version 4. */
+	int64_t dir_ctime_was;
 };
 
 /* One replica's view of a shard group (META_SHARDS). */

@@ -523,8 +523,9 @@ END_TEST
  * lookup of a missing name (the kernel's, before every create) costs no
  * query: the client knows every name in it.  Creates and unlinks here
  * keep that list exact; a name another client adds is found once the
- * directory's attributes expire (its ctime changed) or the list's life
- * (the negative timeout) ends, and a rename drops the list. */
+ * directory's attributes expire (its ctime changed), the list's life
+ * (the negative timeout after the last change here) ends or the next
+ * change here shows it, and a rename drops the list. */
 START_TEST(test_dir_names)
 {
 	struct vfs_conf c = test_conf(), quick = test_conf();
@@ -588,6 +589,33 @@ START_TEST(test_dir_names)
 	wino = make_in(v, made, "late");
 	usleep(300 * 1000); /* > c.negative_timeout, < c.attr_timeout */
 	ck_assert_int_eq(vfs_lookup(x, made, "late", &e), 0);
+	ck_assert_uint_eq(e.ino, wino);
+	vfs_forget(x, wino, 1);
+
+	/* Each create here renews the list: the shard says which ctime it
+	 * replaced, the one the list holds, so nobody else came in between.
+	 * Creating for three lifetimes still asks for no missing name. */
+	ck_assert_int_eq(vfs_mknod(x, dir, "made4", S_IFDIR | 0755, 0, getuid(), getgid(), &e), 0);
+	made = e.ino;
+	vfs_get_stats(x, &s0);
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "k%d", i);
+		usleep(100 * 1000);
+		ck_assert_int_eq(vfs_lookup(x, made, name, &e), 0);
+		ck_assert_uint_eq(e.ino, 0);
+		make_in(x, made, name);
+	}
+	vfs_get_stats(x, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 0);
+
+	/* Another client's create between two of ours: our second create's
+	 * answer names a ctime the list does not hold, so the list goes and
+	 * that client's name is found at once, the lifetime notwithstanding. */
+	wino = make_in(v, made, "between");
+	make_in(x, made, "after");
+	ck_assert_int_eq(vfs_lookup(x, made, "between", &e), 0);
 	ck_assert_uint_eq(e.ino, wino);
 	vfs_forget(x, wino, 1);
 	ck_assert_int_eq(vfs_stop(x), 0);
