@@ -32,6 +32,32 @@ struct mc {
 	atomic_uint_fast64_t stale_until; /* queries go stale at once until then */
 	atomic_uint_fast64_t *seen;	  /* highest applied index seen (seen_slot) */
 	atomic_uint_fast64_t own_seen;	  /* when the process table is full */
+	/* Records waiting to go out together (mc_op): guarded by omu. */
+	pthread_mutex_t omu;
+	struct mc_waiter *qhead, **qtail;
+	unsigned inflight;		     /* calls carrying records now */
+	atomic_uint_fast64_t records, calls; /* mc_get_stats */
+};
+
+/* Combining of records.  A record (meta_op_batchable) goes out at once
+ * while fewer than MC_OPS_INFLIGHT calls of records are under way;
+ * otherwise its thread queues it and sleeps, and when a call ends the
+ * records queued meanwhile leave together in one META_OPS, sent by the
+ * first of their threads (so no thread ever works for another after its
+ * own record is done).  The shard proposes them together: one message
+ * each way and one Raft entry for many creates of many threads. */
+#define MC_OPS_INFLIGHT 2
+/* A call carries at most this many bytes of records (estimated). */
+#define MC_OPS_BYTES (1u << 20)
+
+struct mc_waiter {
+	struct meta_op *op;
+	struct meta_result *res;
+	int rc;
+	int state;		 /* 0 queued, 1 done, 2 this thread sends batch */
+	struct mc_waiter *next;	 /* in the queue, then in its batch */
+	struct mc_waiter *batch; /* state 2: the waiters to send for, this one first */
+	pthread_cond_t cv;
 };
 
 /* The highest applied index this process has seen per shard, kept for the
@@ -130,6 +156,8 @@ int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 	}
 	atomic_init(&mc->leader, mc->replicas[0]);
 	atomic_init(&mc->own_seen, 0);
+	pthread_mutex_init(&mc->omu, NULL);
+	mc->qtail = &mc->qhead;
 	mc->seen = seen_slot(mc->cfg, mc->bucket);
 	if (mc->seen == NULL) {
 		mc->seen = &mc->own_seen; /* table full: this handle's own */
@@ -140,7 +168,16 @@ int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 
 void mc_close(struct mc *mc)
 {
+	if (mc != NULL) {
+		pthread_mutex_destroy(&mc->omu);
+	}
 	free(mc);
+}
+
+void mc_get_stats(struct mc *mc, struct mc_stats *out)
+{
+	out->records = atomic_load(&mc->records);
+	out->calls = atomic_load(&mc->calls);
 }
 
 const char *mc_bucket(const struct mc *mc)
@@ -287,16 +324,15 @@ static int new_op_id(uint64_t *id)
 	return rc;
 }
 
-int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
+/* One record in one META_OP call. */
+static int op_single(struct mc *mc, struct meta_op *op, struct meta_result *res)
 {
 	struct wr w;
 	struct cl_req r;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	if (op->op_id == 0 && (rc = new_op_id(&op->op_id)) != 0) {
-		return rc;
-	}
+	atomic_fetch_add(&mc->records, 1);
+	atomic_fetch_add(&mc->calls, 1);
 	begin(mc, &w);
 	meta_put_op(&w, op);
 	rc = call(mc, MSG_META_OP, &w, &r);
@@ -309,6 +345,124 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 		memset(res, 0, sizeof(*res)); /* nothing half-valid beside the error */
 	}
 	return rc;
+}
+
+/* The records of a batch (chain through next) in one META_OPS call; sets
+ * each waiter's rc and result. */
+static void op_batch(struct mc *mc, struct mc_waiter *first)
+{
+	struct meta_result *res[META_OPS_MAX];
+	struct mc_waiter *x;
+	uint32_t n = 0;
+	struct wr w;
+	struct cl_req r;
+	int rc;
+
+	if (first->next == NULL) {
+		first->rc = op_single(mc, first->op, first->res);
+		return;
+	}
+	begin(mc, &w);
+	for (x = first; x != NULL; x = x->next) {
+		n++;
+	}
+	wr_u32(&w, n);
+	n = 0;
+	for (x = first; x != NULL; x = x->next) {
+		meta_put_op(&w, x->op);
+		res[n++] = x->res;
+	}
+	atomic_fetch_add(&mc->records, n);
+	atomic_fetch_add(&mc->calls, 1);
+	rc = call(mc, MSG_META_OPS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_results(r.reply, r.reply_len, res, n);
+	}
+	cl_req_release(&r);
+	for (x = first; x != NULL; x = x->next) {
+		if (rc != 0) {
+			memset(x->res, 0, sizeof(*x->res));
+		}
+		x->rc = rc != 0 ? rc : x->res->status;
+	}
+}
+
+static size_t op_bytes(const struct meta_op *op)
+{
+	return 256 + op->data_len + op->n_ext * 96;
+}
+
+/* A call of records ended (omu held): the records queued meanwhile leave
+ * as batches, each sent by its first thread, while calls are free. */
+static void hand_over(struct mc *mc)
+{
+	while (mc->inflight < MC_OPS_INFLIGHT && mc->qhead != NULL) {
+		struct mc_waiter *first = mc->qhead, *last = first;
+		size_t n = 1, bytes = op_bytes(first->op);
+
+		while (last->next != NULL && n < META_OPS_MAX &&
+		       bytes + op_bytes(last->next->op) <= MC_OPS_BYTES) {
+			last = last->next;
+			bytes += op_bytes(last->op);
+			n++;
+		}
+		mc->qhead = last->next;
+		if (mc->qhead == NULL) {
+			mc->qtail = &mc->qhead;
+		}
+		last->next = NULL;
+		first->batch = first;
+		first->state = 2;
+		mc->inflight++;
+		pthread_cond_signal(&first->cv);
+	}
+}
+
+int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
+{
+	struct mc_waiter w = {.op = op, .res = res};
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (op->op_id == 0 && (rc = new_op_id(&op->op_id)) != 0) {
+		return rc;
+	}
+	if (!meta_op_batchable(op->type)) {
+		return op_single(mc, op, res);
+	}
+	pthread_mutex_lock(&mc->omu);
+	if (mc->inflight < MC_OPS_INFLIGHT && mc->qhead == NULL) {
+		mc->inflight++;
+		pthread_mutex_unlock(&mc->omu);
+		rc = op_single(mc, op, res);
+		pthread_mutex_lock(&mc->omu);
+		mc->inflight--;
+		hand_over(mc);
+		pthread_mutex_unlock(&mc->omu);
+		return rc;
+	}
+	pthread_cond_init(&w.cv, NULL);
+	*mc->qtail = &w;
+	mc->qtail = &w.next;
+	while (w.state == 0) {
+		pthread_cond_wait(&w.cv, &mc->omu);
+	}
+	if (w.state == 2) {
+		pthread_mutex_unlock(&mc->omu);
+		op_batch(mc, w.batch);
+		pthread_mutex_lock(&mc->omu);
+		for (struct mc_waiter *x = w.next, *next; x != NULL; x = next) {
+			next = x->next; /* x may return once it is told */
+			x->state = 1;
+			pthread_cond_signal(&x->cv);
+		}
+		mc->inflight--;
+		hand_over(mc);
+	}
+	pthread_mutex_unlock(&mc->omu);
+	pthread_cond_destroy(&w.cv);
+	return w.rc;
 }
 
 /* Queries whose reply is one meta_attr. */

@@ -30,6 +30,12 @@ struct mc;
 int mc_open(struct cl *cl, const char *bucket, struct mc **out);
 void mc_close(struct mc *mc);
 const char *mc_bucket(const struct mc *mc);
+/* Records sent by mc_op, and the calls that carried them (several
+ * records of concurrent callers travel in one META_OPS), since mc_open. */
+struct mc_stats {
+	uint64_t records, calls;
+};
+void mc_get_stats(struct mc *mc, struct mc_stats *out);
 
 /* Sends an operation record.  op->op_id is assigned if 0; now_ns and
  * new_ino are filled by the shard.  Returns 0 or a negative errno: the

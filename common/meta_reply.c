@@ -20,6 +20,26 @@ int mr_result(const uint8_t *p, size_t n, struct meta_result *res)
 	return rd_done(&rd) && res->status <= 0 ? res->status : -OBJ_EPROTO;
 }
 
+int mr_results(const uint8_t *p, size_t n, struct meta_result *const *res, uint32_t count)
+{
+	struct rd rd;
+	bool ok;
+
+	rd_init(&rd, p, n);
+	ok = rd_u32(&rd) == count;
+	for (uint32_t i = 0; i < count && ok; i++) {
+		meta_get_result(&rd, res[i]);
+		ok = rd_ok(&rd) && res[i]->status <= 0;
+	}
+	if (ok && rd_done(&rd)) {
+		return 0;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		memset(res[i], 0, sizeof(*res[i]));
+	}
+	return -OBJ_EPROTO;
+}
+
 int mr_attr(const uint8_t *p, size_t n, struct meta_attr *out)
 {
 	struct rd rd;

@@ -22,6 +22,9 @@
 /* META_OP: the record's outcome; returns res->status (0 or a negative
  * errno as the shard applied it), or -OBJ_EPROTO. */
 int mr_result(const uint8_t *p, size_t n, struct meta_result *res);
+/* A META_OPS reply: exactly count results, into *res[0..count-1], each a
+ * valid status.  Returns 0 or -OBJ_EPROTO (then *res are zeroed). */
+int mr_results(const uint8_t *p, size_t n, struct meta_result *const *res, uint32_t count);
 /* LOOKUP, GETATTR, RESOLVE: one meta_attr. */
 int mr_attr(const uint8_t *p, size_t n, struct meta_attr *out);
 /* READDIR of at most max entries: decodes them all, then calls fn for

@@ -26,6 +26,7 @@ static void collect(void *arg, struct mx_out *o)
 	struct vfs *v = arg;
 	struct rc_stats rs;
 	struct cl_stats cs;
+	struct mc_stats ms;
 	struct dc_stats dstat = {0}, *ds = NULL;
 
 	rc_get_stats(v->rc, &rs);
@@ -94,6 +95,12 @@ static void collect(void *arg, struct mx_out *o)
 		      (double)store_read_count(&v->st.queries));
 	mx_out_sample(o, "objfs_mount_cluster_calls_total", "kind=\"commit\"",
 		      (double)store_read_count(&v->st.commits));
+	mc_get_stats(v->st.mc, &ms);
+	mx_out_family(o, "objfs_mount_commit_requests_total",
+		      "Requests that carried metadata records to the shard (records of "
+		      "concurrent threads travel together in one).",
+		      MX_COUNTER);
+	mx_out_sample(o, "objfs_mount_commit_requests_total", NULL, (double)ms.calls);
 	mx_out_family(o, "objfs_mount_readdir_pages_total",
 		      "Directory pages fetched from the shard (up to 1024 entries each).",
 		      MX_COUNTER);

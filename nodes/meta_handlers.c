@@ -7,6 +7,7 @@
  * the store and encode the reply.  Changes never wait: mh_op proposes and
  * replies from the commit callback.  Runs on the server's queue threads. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,145 @@ static int mh_op(struct mh_req *q)
 		free(oc);
 		return rc;
 	}
+	return SRV_DEFER; /* q->out may already be gone: touch nothing */
+}
+
+/* META_OPS: the records of one request, proposed one after the other so
+ * they leave in one Raft entry; one reply with every result, sent by
+ * whichever completion (or the handler itself) drops the last hold. */
+struct ops_call {
+	struct msvc *m;
+	struct srv_call *call;
+	struct repl_group *g;
+	int with_index;
+	uint32_t n;
+	atomic_uint holds;  /* one per record proposed, one for the handler */
+	atomic_int status;  /* the first record that could not be applied */
+	atomic_long leader; /* its leader hint */
+	struct ops_slot {
+		struct ops_call *oc;
+		struct meta_result res;
+	} slot[];
+};
+
+static void ops_finish(struct ops_call *oc)
+{
+	struct srv_reply *out = srv_call_reply(oc->call);
+	int status = atomic_load(&oc->status);
+
+	if (status == 0) {
+		wr_u32(&out->w, oc->n);
+		for (uint32_t i = 0; i < oc->n; i++) {
+			meta_put_result(&out->w, &oc->slot[i].res);
+		}
+		if (oc->with_index) {
+			wr_u64(&out->w, repl_applied(oc->g));
+		}
+	} else if (status == -EREMOTE) {
+		out->hint = msvc_node_id(oc->m, atomic_load(&oc->leader));
+	}
+	srv_done(oc->call, status, NULL);
+	free(oc);
+}
+
+static void ops_release(struct ops_call *oc, unsigned n)
+{
+	if (n > 0 && atomic_fetch_sub(&oc->holds, n) == n) {
+		ops_finish(oc);
+	}
+}
+
+/* Records the first failure of the call (status < 0). */
+static void ops_fail(struct ops_call *oc, int status, long leader)
+{
+	int none = 0;
+
+	if (atomic_compare_exchange_strong(&oc->status, &none, status)) {
+		atomic_store(&oc->leader, leader);
+	}
+}
+
+/* Raft loop thread: one record of the call was applied, or failed. */
+static void ops_done(void *arg, int status, void *result, long leader)
+{
+	struct ops_slot *sl = arg;
+
+	if (status == 0 && result == NULL) {
+		status = -EIO;
+	}
+	if (status == 0) {
+		sl->res = *(struct meta_result *)result;
+	} else {
+		ops_fail(sl->oc, status, leader);
+	}
+	free(result);
+	ops_release(sl->oc, 1);
+}
+
+static int mh_ops(struct mh_req *q)
+{
+	uint32_t n = rd_u32(q->r);
+	struct ops_call *oc;
+	uint32_t i;
+
+	if (!rd_ok(q->r) || n == 0 || n > META_OPS_MAX) {
+		return -OBJ_EPROTO;
+	}
+	oc = calloc(1, sizeof(*oc) + n * sizeof(oc->slot[0]));
+	if (oc == NULL) {
+		return -ENOMEM;
+	}
+	oc->m = q->m;
+	oc->call = q->out->call;
+	oc->g = q->s->g;
+	oc->with_index = q->with_index;
+	oc->n = n;
+	atomic_init(&oc->holds, n + 1);
+	atomic_init(&oc->status, 0);
+	atomic_init(&oc->leader, -1);
+	/* Every record is decoded and checked before any is proposed, so a
+	 * malformed request changes nothing. */
+	{
+		struct rd peek = *q->r;
+		struct meta_op op;
+
+		for (i = 0; i < n && rd_ok(&peek); i++) {
+			memset(&op, 0, sizeof(op));
+			meta_get_op(&peek, &op);
+			if (rd_ok(&peek) && !meta_op_batchable(op.type)) {
+				snprintf(q->err, q->errlen,
+					 "a record of type %u cannot travel in %s", op.type,
+					 msg_type_name(MSG_META_OPS));
+				peek.bad = true;
+			}
+			meta_op_free(&op);
+		}
+		if (!rd_done(&peek)) {
+			free(oc);
+			return -OBJ_EPROTO;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct meta_op op;
+		struct wr w;
+		int rc;
+
+		memset(&op, 0, sizeof(op));
+		meta_get_op(q->r, &op);
+		oc->slot[i].oc = oc;
+		rc = msvc_prepare(q->s, &op, &w);
+		meta_op_free(&op);
+		if (rc == 0) {
+			rc = repl_propose_async(q->s->g, w.buf, w.len, ops_done, &oc->slot[i]);
+		}
+		wr_free(&w);
+		if (rc != 0) {
+			ops_fail(oc, rc, -1);
+			break;
+		}
+	}
+	/* The records not proposed, and the handler's own hold. */
+	ops_release(oc, n - i + 1);
 	return SRV_DEFER; /* q->out may already be gone: touch nothing */
 }
 
@@ -823,6 +963,7 @@ static int mh_key_sync(struct mh_req *q)
  * bucket or a key (op_need). */
 static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_WRITE, SRV_POOL_INLINE},
+    [MSG_META_OPS] = {mh_ops, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_WRITE, SRV_POOL_INLINE},
     [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_READDIR] = {mh_readdir, MH_QUERY, READ, SRV_POOL_META},

@@ -265,6 +265,26 @@ void meta_get_result(struct rd *r, struct meta_result *res)
 	}
 }
 
+int meta_op_batchable(uint8_t type)
+{
+	switch (type) {
+	case MOP_CREATE:
+	case MOP_LINK:
+	case MOP_UNLINK:
+	case MOP_RMDIR:
+	case MOP_RENAME:
+	case MOP_SETATTR:
+	case MOP_SETXATTR:
+	case MOP_REMOVEXATTR:
+	case MOP_WRITE:
+	case MOP_FORGET:
+	case MOP_PUT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int meta_check_name(const char *name)
 {
 	size_t n = strlen(name);

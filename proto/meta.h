@@ -77,6 +77,15 @@
  *  61  META_LIST_D   as META_LIST, with '/' as      as META_LIST; a directory below
  *                    delimiter                      the prefix's is one "dir/" key
  *                                                   of size 0, not entered (v3)
+ *  62  META_OPS      bucket, u32 n, n*meta_op       u32 n, n*meta_result, in the
+ *                    (1 <= n <= META_OPS_MAX, each  order of the records (v4).
+ *                    meta_op_batchable)             Proposed together, so they
+ *                                                   travel in one Raft entry; the
+ *                                                   call fails as a whole (e.g.
+ *                                                   -EREMOTE) only when a record
+ *                                                   could not be applied, and is
+ *                                                   then repeated whole: op ids
+ *                                                   answer the applied ones again.
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -135,6 +144,7 @@ enum {
 	MSG_META_BLOCK_STATS = 57,
 	MSG_META_READDIR_C = 60,
 	MSG_META_LIST_D = 61,
+	MSG_META_OPS = 62,
 	MSG_META_MAX
 };
 
@@ -415,6 +425,12 @@ void meta_put_op(struct wr *w, const struct meta_op *op);
 void meta_get_op(struct rd *r, struct meta_op *op);
 void meta_op_free(struct meta_op *op);
 void meta_put_result(struct wr *w, const struct meta_result *res);
+/* Records one META_OPS request may carry. */
+#define META_OPS_MAX 64
+/* 1 when a record of this type may travel in META_OPS: a change of files
+ * that a read-write key may make and that never waits (not a lock, not a
+ * bucket, key, quota, codec, cluster-map or GC record). */
+int meta_op_batchable(uint8_t type);
 void meta_get_result(struct rd *r, struct meta_result *res);
 
 /* Checks a file name: 1..255 bytes, no '/', not "." or "..".  Returns 0,

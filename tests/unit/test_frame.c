@@ -255,7 +255,7 @@ START_TEST(test_frame_layout)
 	/* magic, version, type, flags; req_id; ts_ms; nonce; status, body_len;
 	 * key_id (0: the cluster secret) */
 	static const uint8_t want[FRAME_HDR_LEN] = {
-	    'O',  'B',	'J',  'F',  3,	  MSG_FRAG_PUT,
+	    'O',  'B',	'J',  'F',  4,	  MSG_FRAG_PUT,
 	    0x01, 0x80, 0x80, 0x70, 0x60, 0x50,
 	    0x40, 0x30, 0x20, 0x10, 0x7b, 0x68,
 	    0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,

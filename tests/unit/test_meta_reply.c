@@ -280,6 +280,67 @@ START_TEST(test_node_map_checks)
 }
 END_TEST
 
+/* A META_OPS body of count results (statuses given), claiming `claim`. */
+static uint8_t *results_body(const int32_t *status, uint32_t count, uint32_t claim, size_t *n)
+{
+	struct wr w;
+	uint8_t *b, *exact;
+
+	wr_init(&w, 0);
+	wr_u32(&w, claim);
+	for (uint32_t i = 0; i < count; i++) {
+		struct meta_result r = {.status = status[i], .freed_ino = 10 + i};
+
+		r.attr.ino = 100 + i;
+		r.dir_ctime_was = 1000 + i;
+		meta_put_result(&w, &r);
+	}
+	b = wr_take(&w, n);
+	exact = dup_exact(b, *n);
+	free(b);
+	return exact;
+}
+
+/* META_OPS replies: every result in order into its own place, each status
+ * its own; a count other than the call's, a positive status, a truncated
+ * body or a trailing byte is refused and leaves every result zeroed. */
+START_TEST(test_results_checks)
+{
+	const int32_t st[] = {0, -EEXIST, 0}, bad[] = {0, 5, 0};
+	struct meta_result a, b, c, *res[] = {&a, &b, &c};
+	uint8_t *body, *cut;
+	size_t n;
+
+	body = results_body(st, 3, 3, &n);
+	ck_assert_int_eq(mr_results(body, n, res, 3), 0);
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_int_eq(b.status, -EEXIST);
+	ck_assert_uint_eq(c.attr.ino, 102);
+	ck_assert_uint_eq(b.freed_ino, 11);
+	ck_assert_int_eq(c.dir_ctime_was, 1002);
+	ck_assert_int_eq(mr_results(body, n, res, 2), -OBJ_EPROTO); /* not the call's count */
+	ck_assert_uint_eq(a.attr.ino, 0);
+	for (size_t len = 0; len < n; len++) {
+		cut = dup_exact(body, len);
+		ck_assert_int_eq(mr_results(cut, len, res, 3), -OBJ_EPROTO);
+		free(cut);
+	}
+	cut = calloc(1, n + 1);
+	memcpy(cut, body, n);
+	ck_assert_int_eq(mr_results(cut, n + 1, res, 3), -OBJ_EPROTO);
+	free(cut);
+	free(body);
+	body = results_body(st, 3, 4, &n); /* claims a fourth */
+	ck_assert_int_eq(mr_results(body, n, res, 3), -OBJ_EPROTO);
+	free(body);
+	body = results_body(bad, 3, 3, &n);
+	ck_assert_int_eq(mr_results(body, n, res, 3), -OBJ_EPROTO);
+	ck_assert_int_eq(a.status, 0);
+	ck_assert_uint_eq(a.attr.ino, 0);
+	free(body);
+}
+END_TEST
+
 static Suite *meta_reply_suite(void)
 {
 	Suite *s = suite_create("meta_reply");
@@ -291,6 +352,7 @@ static Suite *meta_reply_suite(void)
 	tcase_add_test(tc, test_extents_roundtrip_and_refusal);
 	tcase_add_test(tc, test_readlink_checks);
 	tcase_add_test(tc, test_node_map_checks);
+	tcase_add_test(tc, test_results_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

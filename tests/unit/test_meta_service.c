@@ -6,7 +6,8 @@
  * follower refuses with -EREMOTE naming the leader, answers a query marked
  * stale-ok from its own state, but never a change and never "not found";
  * a stale replica behind the client's seen index refuses, and replies
- * carry the applied index (FRAME_F_INDEX); malformed and unknown
+ * carry the applied index (FRAME_F_INDEX); records batched in one
+ * META_OPS get their own results and refusals; malformed and unknown
  * requests and buckets that are not here get their exact errors. */
 #include <check.h>
 #include <errno.h>
@@ -174,6 +175,114 @@ START_TEST(test_many_in_flight)
 	}
 	free(r);
 	free(w);
+}
+END_TEST
+
+/* A META_OPS body: bucket demo, then n records as given. */
+static void ops_body(struct wr *w, const struct meta_op *ops, uint32_t n)
+{
+	wr_init(w, 0);
+	wr_str(w, "demo");
+	wr_u32(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		meta_put_op(w, &ops[i]);
+	}
+}
+
+static struct meta_op create_op(const char *name, uint64_t op_id)
+{
+	struct meta_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = MOP_CREATE;
+	op.flags = META_F_EXCL;
+	op.op_id = op_id;
+	op.parent = ROOT_INO;
+	snprintf(op.name, sizeof(op.name), "%s", name);
+	op.mode = S_IFREG | 0644;
+	return op;
+}
+
+/* The n results of a META_OPS reply, in order. */
+static void ops_results(const struct cl_req *r, struct meta_result *res, uint32_t n)
+{
+	struct rd rd;
+
+	ck_assert_int_eq(r->status, 0);
+	rd_init(&rd, r->reply, r->reply_len);
+	ck_assert_uint_eq(rd_u32(&rd), n);
+	for (uint32_t i = 0; i < n; i++) {
+		meta_get_result(&rd, &res[i]);
+	}
+	ck_assert(rd_done(&rd));
+}
+
+/* META_OPS: records of one request each get their own result, in order
+ * (a name taken gives its EEXIST, the others commit, each with the
+ * directory's ctime before it, rising); sent again whole, the same op ids
+ * answer the same results and apply nothing twice.  A record that may
+ * not travel in a batch, a count of 0 or past META_OPS_MAX, a truncated
+ * record: refused whole, with nothing applied. */
+START_TEST(test_ops_batch)
+{
+	size_t l = leader();
+	struct meta_op ops[3] = {create_op("batch-a", 0x62617461ull),
+				 create_op("batch-b", 0x62617462ull),
+				 create_op("batch-a", 0x62617463ull)};
+	struct meta_result res[3], again[3];
+	struct meta_op bad[2] = {create_op("batch-c", 0x62617464ull), {.type = MOP_BUCKET_CREATE}};
+	struct cl_req r;
+	struct wr w;
+
+	ops_body(&w, ops, 3);
+	send1(&r, l, MSG_META_OPS, 0, &w);
+	ops_results(&r, res, 3);
+	cl_req_release(&r);
+	ck_assert_int_eq(res[0].status, 0);
+	ck_assert_int_eq(res[1].status, 0);
+	ck_assert_int_eq(res[2].status, -EEXIST);
+	ck_assert_uint_ne(res[0].attr.ino, res[1].attr.ino);
+	ck_assert_int_gt(res[0].dir_ctime_was, 0);
+	ck_assert_int_eq(res[1].dir_ctime_was, res[0].attr.ctime_ns);
+	send1(&r, l, MSG_META_OPS, 0, &w); /* a client's retry */
+	ops_results(&r, again, 3);
+	cl_req_release(&r);
+	wr_free(&w);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(again[i].status, res[i].status);
+		ck_assert_uint_eq(again[i].attr.ino, res[i].attr.ino);
+	}
+
+	ops_body(&w, bad, 2);
+	send1(&r, l, MSG_META_OPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	ck_assert_str_eq(r.err, "a record of type 11 cannot travel in meta_ops");
+	cl_req_release(&r);
+	wr_free(&w);
+	ops_body(&w, bad, 1);
+	w.len -= 3;
+	send1(&r, l, MSG_META_OPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	ops_body(&w, bad, 0);
+	send1(&r, l, MSG_META_OPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	wr_init(&w, 0);
+	wr_str(&w, "demo");
+	wr_u32(&w, META_OPS_MAX + 1);
+	send1(&r, l, MSG_META_OPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	/* None of the refused requests made batch-c. */
+	lookup_body(&w, "demo", "batch-c");
+	send1(&r, l, MSG_META_LOOKUP, 0, &w);
+	ck_assert_int_eq(r.status, -ENOENT);
+	cl_req_release(&r);
+	wr_free(&w);
 }
 END_TEST
 
@@ -355,6 +464,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, cl_setup, cl_teardown);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_many_in_flight);
+	tcase_add_test(tc, test_ops_batch);
 	tcase_add_test(tc, test_follower);
 	tcase_add_test(tc, test_seen_index);
 	tcase_add_test(tc, test_bad_requests);

@@ -515,7 +515,7 @@ static void send_version1(struct node *n, nng_socket s)
 	b[4] = 1;		/* the HMAC-SHA256 release */
 	remac(&n->key, b, len); /* only the version is wrong */
 	expect_error(n, raw_call(s, b, len), -EPROTONOSUPPORT, NULL,
-		     "this node speaks objfs protocol version 3, the request 1: run one release "
+		     "this node speaks objfs protocol version 4, the request 1: run one release "
 		     "on every node and client");
 	free(b);
 }
