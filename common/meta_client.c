@@ -32,29 +32,40 @@ struct mc {
 	atomic_uint_fast64_t stale_until; /* queries go stale at once until then */
 	atomic_uint_fast64_t *seen;	  /* highest applied index seen (seen_slot) */
 	atomic_uint_fast64_t own_seen;	  /* when the process table is full */
-	/* Records waiting to go out together (mc_op): guarded by omu. */
+	/* Records (mc_op) and lookups (mc_lookup) waiting to go out
+	 * together, one queue of each kind: guarded by omu. */
 	pthread_mutex_t omu;
-	struct mc_waiter *qhead, **qtail;
-	unsigned inflight;		     /* calls carrying records now */
-	atomic_uint_fast64_t records, calls; /* mc_get_stats */
+	struct mc_queue {
+		struct mc_waiter *head, **tail;
+		unsigned inflight; /* calls of this kind now */
+	} q[2];
+	atomic_uint_fast64_t records, calls, lookups, lookup_calls; /* mc_get_stats */
 };
 
-/* Combining of records.  A record (meta_op_batchable) goes out at once
- * while fewer than MC_OPS_INFLIGHT calls of records are under way;
- * otherwise its thread queues it and sleeps, and when a call ends the
- * records queued meanwhile leave together in one META_OPS, sent by the
- * first of their threads (so no thread ever works for another after its
- * own record is done).  The shard proposes them together: one message
- * each way and one Raft entry for many creates of many threads. */
+/* Combining.  A record (meta_op_batchable) goes out at once while fewer
+ * than MC_OPS_INFLIGHT calls of records are under way; otherwise its
+ * thread queues it and sleeps, and when a call ends the records queued
+ * meanwhile leave together in one META_OPS, sent by the first of their
+ * threads (so no thread ever works for another after its own record is
+ * done).  The shard proposes them together: one message each way and one
+ * Raft entry for many creates of many threads.  Lookups combine the same
+ * way, in their own queue, into META_LOOKUPS: the kernel asks one before
+ * every unlink and every stat of a name whose entry expired. */
 /* One call at a time gives the largest batches: on 2 cores, 8 creating
  * threads made ~1.4x the creates with one as with two (ARCHITECTURE.md). */
 #define MC_OPS_INFLIGHT 1
-/* A call carries at most this many bytes of records (estimated). */
+/* A call carries at most this many bytes of requests (estimated). */
 #define MC_OPS_BYTES (1u << 20)
 
+enum { MC_K_RECORD, MC_K_LOOKUP };
+
 struct mc_waiter {
-	struct meta_op *op;
+	int kind;
+	struct meta_op *op; /* MC_K_RECORD */
 	struct meta_result *res;
+	uint64_t parent; /* MC_K_LOOKUP */
+	const char *name;
+	struct meta_attr *attr;
 	int rc;
 	int state;		 /* 0 queued, 1 done, 2 this thread sends batch */
 	struct mc_waiter *next;	 /* in the queue, then in its batch */
@@ -159,7 +170,9 @@ int mc_open(struct cl *cl, const char *bucket, struct mc **out)
 	atomic_init(&mc->leader, mc->replicas[0]);
 	atomic_init(&mc->own_seen, 0);
 	pthread_mutex_init(&mc->omu, NULL);
-	mc->qtail = &mc->qhead;
+	for (size_t k = 0; k < OBJ_ARRAY_LEN(mc->q); k++) {
+		mc->q[k].tail = &mc->q[k].head;
+	}
 	mc->seen = seen_slot(mc->cfg, mc->bucket);
 	if (mc->seen == NULL) {
 		mc->seen = &mc->own_seen; /* table full: this handle's own */
@@ -180,6 +193,8 @@ void mc_get_stats(struct mc *mc, struct mc_stats *out)
 {
 	out->records = atomic_load(&mc->records);
 	out->calls = atomic_load(&mc->calls);
+	out->lookups = atomic_load(&mc->lookups);
+	out->lookup_calls = atomic_load(&mc->lookup_calls);
 }
 
 const char *mc_bucket(const struct mc *mc)
@@ -360,10 +375,6 @@ static void op_batch(struct mc *mc, struct mc_waiter *first)
 	struct cl_req r;
 	int rc;
 
-	if (first->next == NULL) {
-		first->rc = op_single(mc, first->op, first->res);
-		return;
-	}
 	begin(mc, &w);
 	for (x = first; x != NULL; x = x->next) {
 		n++;
@@ -390,40 +401,156 @@ static void op_batch(struct mc *mc, struct mc_waiter *first)
 	}
 }
 
-static size_t op_bytes(const struct meta_op *op)
+static int attr_call(struct mc *mc, uint8_t type, struct wr *w, struct meta_attr *out);
+
+static int lookup_single(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out)
 {
-	return 256 + op->data_len + op->n_ext * 96;
+	struct wr w;
+
+	atomic_fetch_add(&mc->lookups, 1);
+	atomic_fetch_add(&mc->lookup_calls, 1);
+	begin(mc, &w);
+	wr_u64(&w, parent);
+	wr_str(&w, name);
+	return attr_call(mc, MSG_META_LOOKUP, &w, out);
 }
 
-/* A call of records ended (omu held): the records queued meanwhile leave
- * as batches, each sent by its first thread, while calls are free. */
-static void hand_over(struct mc *mc)
+/* The lookups of a batch in one META_LOOKUPS call. */
+static void lookup_batch(struct mc *mc, struct mc_waiter *first)
 {
-	while (mc->inflight < MC_OPS_INFLIGHT && mc->qhead != NULL) {
-		struct mc_waiter *first = mc->qhead, *last = first;
-		size_t n = 1, bytes = op_bytes(first->op);
+	struct meta_attr *attr[META_LOOKUPS_MAX];
+	int status[META_LOOKUPS_MAX];
+	struct mc_waiter *x;
+	uint32_t n = 0;
+	struct wr w;
+	struct cl_req r;
+	int rc;
 
+	begin(mc, &w);
+	for (x = first; x != NULL; x = x->next) {
+		n++;
+	}
+	wr_u32(&w, n);
+	n = 0;
+	for (x = first; x != NULL; x = x->next) {
+		wr_u64(&w, x->parent);
+		wr_str(&w, x->name);
+		attr[n++] = x->attr;
+	}
+	atomic_fetch_add(&mc->lookups, n);
+	atomic_fetch_add(&mc->lookup_calls, 1);
+	rc = call(mc, MSG_META_LOOKUPS, &w, &r);
+	wr_free(&w);
+	if (rc == 0) {
+		rc = mr_lookups(r.reply, r.reply_len, attr, status, n);
+	}
+	cl_req_release(&r);
+	n = 0;
+	for (x = first; x != NULL; x = x->next, n++) {
+		x->rc = rc != 0 ? rc : status[n];
+		if (x->rc == -OBJ_EMAJORITY) {
+			/* A stale replica cannot prove the name absent: alone,
+			 * the lookup asks the other replicas as call() does. */
+			x->rc = lookup_single(mc, x->parent, x->name, x->attr);
+		}
+	}
+}
+
+/* Sends a batch (chain through next) of one kind; a batch of one goes as
+ * the plain request. */
+static void send_batch(struct mc *mc, struct mc_waiter *first)
+{
+	if (first->kind == MC_K_RECORD) {
+		if (first->next == NULL) {
+			first->rc = op_single(mc, first->op, first->res);
+		} else {
+			op_batch(mc, first);
+		}
+	} else if (first->next == NULL) {
+		first->rc = lookup_single(mc, first->parent, first->name, first->attr);
+	} else {
+		lookup_batch(mc, first);
+	}
+}
+
+static size_t wait_bytes(const struct mc_waiter *w)
+{
+	if (w->kind == MC_K_LOOKUP) {
+		return 16 + strlen(w->name);
+	}
+	return 256 + w->op->data_len + w->op->n_ext * 96;
+}
+
+/* A call ended (omu held): the requests queued meanwhile leave as
+ * batches, each sent by its first thread, while calls are free. */
+static void hand_over(struct mc_queue *q)
+{
+	while (q->inflight < MC_OPS_INFLIGHT && q->head != NULL) {
+		struct mc_waiter *first = q->head, *last = first;
+		size_t n = 1, bytes = wait_bytes(first);
+
+		/* META_OPS_MAX == META_LOOKUPS_MAX */
 		while (last->next != NULL && n < META_OPS_MAX &&
-		       bytes + op_bytes(last->next->op) <= MC_OPS_BYTES) {
+		       bytes + wait_bytes(last->next) <= MC_OPS_BYTES) {
 			last = last->next;
-			bytes += op_bytes(last->op);
+			bytes += wait_bytes(last);
 			n++;
 		}
-		mc->qhead = last->next;
-		if (mc->qhead == NULL) {
-			mc->qtail = &mc->qhead;
+		q->head = last->next;
+		if (q->head == NULL) {
+			q->tail = &q->head;
 		}
 		last->next = NULL;
 		first->batch = first;
 		first->state = 2;
-		mc->inflight++;
+		q->inflight++;
 		pthread_cond_signal(&first->cv);
 	}
 }
 
+/* Sends w's request, alone or together with others of its kind; returns
+ * its outcome. */
+static int combine(struct mc *mc, struct mc_waiter *w)
+{
+	struct mc_queue *q = &mc->q[w->kind];
+
+	pthread_mutex_lock(&mc->omu);
+	if (q->inflight < MC_OPS_INFLIGHT && q->head == NULL) {
+		q->inflight++;
+		pthread_mutex_unlock(&mc->omu);
+		send_batch(mc, w);
+		pthread_mutex_lock(&mc->omu);
+		q->inflight--;
+		hand_over(q);
+		pthread_mutex_unlock(&mc->omu);
+		return w->rc;
+	}
+	pthread_cond_init(&w->cv, NULL);
+	*q->tail = w;
+	q->tail = &w->next;
+	while (w->state == 0) {
+		pthread_cond_wait(&w->cv, &mc->omu);
+	}
+	if (w->state == 2) {
+		pthread_mutex_unlock(&mc->omu);
+		send_batch(mc, w->batch);
+		pthread_mutex_lock(&mc->omu);
+		for (struct mc_waiter *x = w->next, *next; x != NULL; x = next) {
+			next = x->next; /* x may return once it is told */
+			x->state = 1;
+			pthread_cond_signal(&x->cv);
+		}
+		q->inflight--;
+		hand_over(q);
+	}
+	pthread_mutex_unlock(&mc->omu);
+	pthread_cond_destroy(&w->cv);
+	return w->rc;
+}
+
 int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 {
-	struct mc_waiter w = {.op = op, .res = res};
+	struct mc_waiter w = {.kind = MC_K_RECORD, .op = op, .res = res};
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -433,38 +560,7 @@ int mc_op(struct mc *mc, struct meta_op *op, struct meta_result *res)
 	if (!meta_op_batchable(op->type)) {
 		return op_single(mc, op, res);
 	}
-	pthread_mutex_lock(&mc->omu);
-	if (mc->inflight < MC_OPS_INFLIGHT && mc->qhead == NULL) {
-		mc->inflight++;
-		pthread_mutex_unlock(&mc->omu);
-		rc = op_single(mc, op, res);
-		pthread_mutex_lock(&mc->omu);
-		mc->inflight--;
-		hand_over(mc);
-		pthread_mutex_unlock(&mc->omu);
-		return rc;
-	}
-	pthread_cond_init(&w.cv, NULL);
-	*mc->qtail = &w;
-	mc->qtail = &w.next;
-	while (w.state == 0) {
-		pthread_cond_wait(&w.cv, &mc->omu);
-	}
-	if (w.state == 2) {
-		pthread_mutex_unlock(&mc->omu);
-		op_batch(mc, w.batch);
-		pthread_mutex_lock(&mc->omu);
-		for (struct mc_waiter *x = w.next, *next; x != NULL; x = next) {
-			next = x->next; /* x may return once it is told */
-			x->state = 1;
-			pthread_cond_signal(&x->cv);
-		}
-		mc->inflight--;
-		hand_over(mc);
-	}
-	pthread_mutex_unlock(&mc->omu);
-	pthread_cond_destroy(&w.cv);
-	return w.rc;
+	return combine(mc, &w);
 }
 
 /* Queries whose reply is one meta_attr. */
@@ -483,19 +579,19 @@ static int attr_call(struct mc *mc, uint8_t type, struct wr *w, struct meta_attr
 
 int mc_lookup(struct mc *mc, uint64_t parent, const char *name, struct meta_attr *out)
 {
-	struct wr w;
+	struct mc_waiter w = {.kind = MC_K_LOOKUP, .parent = parent, .name = name, .attr = out};
 	/* "." (any inode) and ".." (a directory's parent): what the kernel
-	 * asks when it decodes a file handle. */
+	 * asks when it decodes a file handle; they travel alone. */
 	int dots = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 	int rc = dots ? 0 : meta_check_name(name);
 
 	if (rc != 0) {
 		return rc;
 	}
-	begin(mc, &w);
-	wr_u64(&w, parent);
-	wr_str(&w, name);
-	return attr_call(mc, MSG_META_LOOKUP, &w, out);
+	if (dots) {
+		return lookup_single(mc, parent, name, out);
+	}
+	return combine(mc, &w);
 }
 
 int mc_getattr(struct mc *mc, uint64_t ino, struct meta_attr *out)

@@ -30,10 +30,12 @@ struct mc;
 int mc_open(struct cl *cl, const char *bucket, struct mc **out);
 void mc_close(struct mc *mc);
 const char *mc_bucket(const struct mc *mc);
-/* Records sent by mc_op, and the calls that carried them (several
- * records of concurrent callers travel in one META_OPS), since mc_open. */
+/* Records sent by mc_op and lookups by mc_lookup, and the calls that
+ * carried them (several of concurrent callers travel in one META_OPS or
+ * META_LOOKUPS), since mc_open. */
 struct mc_stats {
 	uint64_t records, calls;
+	uint64_t lookups, lookup_calls;
 };
 void mc_get_stats(struct mc *mc, struct mc_stats *out);
 

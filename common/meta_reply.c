@@ -40,6 +40,26 @@ int mr_results(const uint8_t *p, size_t n, struct meta_result *const *res, uint3
 	return -OBJ_EPROTO;
 }
 
+int mr_lookups(const uint8_t *p, size_t n, struct meta_attr *const *attr, int *status,
+	       uint32_t count)
+{
+	struct rd rd;
+	bool ok;
+
+	rd_init(&rd, p, n);
+	ok = rd_u32(&rd) == count;
+	for (uint32_t i = 0; i < count && ok; i++) {
+		int32_t st = (int32_t)rd_u32(&rd);
+
+		ok = rd_ok(&rd) && st <= 0 && st > -OBJ_ELAST; /* an errno or ours */
+		status[i] = st;
+		if (ok && st == 0) {
+			meta_get_attr(&rd, attr[i]);
+		}
+	}
+	return ok && rd_done(&rd) ? 0 : -OBJ_EPROTO;
+}
+
 int mr_attr(const uint8_t *p, size_t n, struct meta_attr *out)
 {
 	struct rd rd;

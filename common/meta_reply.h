@@ -25,6 +25,11 @@ int mr_result(const uint8_t *p, size_t n, struct meta_result *res);
 /* A META_OPS reply: exactly count results, into *res[0..count-1], each a
  * valid status.  Returns 0 or -OBJ_EPROTO (then *res are zeroed). */
 int mr_results(const uint8_t *p, size_t n, struct meta_result *const *res, uint32_t count);
+/* A META_LOOKUPS reply: exactly count statuses, each 0 with its
+ * attributes into *attr[i] or a negative errno into status[i].  Returns 0
+ * or -OBJ_EPROTO (then status[] and *attr[] mean nothing). */
+int mr_lookups(const uint8_t *p, size_t n, struct meta_attr *const *attr, int *status,
+	       uint32_t count);
 /* LOOKUP, GETATTR, RESOLVE: one meta_attr. */
 int mr_attr(const uint8_t *p, size_t n, struct meta_attr *out);
 /* READDIR of at most max entries: decodes them all, then calls fn for

@@ -28,6 +28,7 @@ struct mh_req {
 	char *err;
 	size_t errlen;
 	int with_index; /* FRAME_F_INDEX: the reply ends with an applied index */
+	int stale;	/* answered from this replica's own state, no leader */
 };
 
 enum {
@@ -284,6 +285,47 @@ static int mh_lookup(struct mh_req *q)
 		meta_put_attr(&out->w, &a);
 	}
 	return rc;
+}
+
+/* META_LOOKUPS: the lookups of several callers, answered in order, each
+ * with its own status.  All are decoded before any is answered. */
+static int mh_lookups(struct mh_req *q)
+{
+	char name[META_NAME_MAX + 1];
+	struct rd *r = q->r, peek;
+	uint32_t n = rd_u32(r);
+	struct meta_attr a;
+
+	if (!rd_ok(r) || n == 0 || n > META_LOOKUPS_MAX) {
+		return -OBJ_EPROTO;
+	}
+	peek = *r;
+	for (uint32_t i = 0; i < n && rd_ok(&peek); i++) {
+		rd_u64(&peek);
+		rd_str(&peek, name, sizeof(name));
+		if (rd_ok(&peek) && meta_check_name(name) != 0) {
+			peek.bad = true; /* "." and ".." travel alone */
+		}
+	}
+	if (!rd_done(&peek)) {
+		return -OBJ_EPROTO;
+	}
+	wr_u32(&q->out->w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t parent = rd_u64(r);
+		int rc;
+
+		rd_str(r, name, sizeof(name));
+		rc = ms_lookup(q->s->ms, parent, name, &a);
+		if (q->stale && (rc == -ENOENT || rc == -ENODATA)) {
+			rc = -OBJ_EMAJORITY; /* absent here proves nothing (msvc_handle) */
+		}
+		wr_u32(&q->out->w, (uint32_t)rc);
+		if (rc == 0) {
+			meta_put_attr(&q->out->w, &a);
+		}
+	}
+	return 0;
 }
 
 static int mh_getattr(struct mh_req *q)
@@ -965,6 +1007,7 @@ static const struct mh_entry meta_handlers[MSG_META_MAX] = {
     [MSG_META_OP] = {mh_op, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_WRITE, SRV_POOL_INLINE},
     [MSG_META_OPS] = {mh_ops, MH_SHARD | MH_LEADER | MH_MUTATES, KEY_NEED_WRITE, SRV_POOL_INLINE},
     [MSG_META_LOOKUP] = {mh_lookup, MH_QUERY, READ, SRV_POOL_INLINE},
+    [MSG_META_LOOKUPS] = {mh_lookups, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_GETATTR] = {mh_getattr, MH_QUERY, READ, SRV_POOL_INLINE},
     [MSG_META_READDIR] = {mh_readdir, MH_QUERY, READ, SRV_POOL_META},
     [MSG_META_READDIR_C] = {mh_readdir_c, MH_QUERY, READ, SRV_POOL_META},
@@ -1119,6 +1162,7 @@ int msvc_handle(struct msvc *m, const struct frame_hdr *h, const struct key_ent 
 			return -OBJ_EMAJORITY;
 		}
 	}
+	q.stale = stale;
 	rc = e->fn(&q);
 	if (stale && (rc == -ENOENT || rc == -ENODATA)) {
 		/* Absent here proves nothing: the entry may be committed on

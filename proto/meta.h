@@ -86,6 +86,11 @@
  *                                                   could not be applied, and is
  *                                                   then repeated whole: op ids
  *                                                   answer the applied ones again.
+ *  63  META_LOOKUPS  bucket, u32 n, n*(u64 parent,  u32 n, n*(i32 status, meta_attr
+ *                    str name) (1 <= n <=           if status is 0), in order (v4).
+ *                    META_LOOKUPS_MAX; no "." or    A replica answering stale
+ *                    "..")                          says -OBJ_EMAJORITY where it
+ *                                                   would say -ENOENT.
  *
  * Every META request goes to the shard's leader.  Any other replica
  * answers -EREMOTE, whose error reply carries after its text a u32: the
@@ -145,6 +150,7 @@ enum {
 	MSG_META_READDIR_C = 60,
 	MSG_META_LIST_D = 61,
 	MSG_META_OPS = 62,
+	MSG_META_LOOKUPS = 63,
 	MSG_META_MAX
 };
 
@@ -425,8 +431,9 @@ void meta_put_op(struct wr *w, const struct meta_op *op);
 void meta_get_op(struct rd *r, struct meta_op *op);
 void meta_op_free(struct meta_op *op);
 void meta_put_result(struct wr *w, const struct meta_result *res);
-/* Records one META_OPS request may carry. */
+/* Records one META_OPS request may carry; lookups one META_LOOKUPS may. */
 #define META_OPS_MAX 64
+#define META_LOOKUPS_MAX 64
 /* 1 when a record of this type may travel in META_OPS: a change of files
  * that a read-write key may make and that never waits (not a lock, not a
  * bucket, key, quota, codec, cluster-map or GC record). */

@@ -29,6 +29,7 @@ static const struct {
     {MSG_META_READDIR_C, "meta_readdir_c"},
     {MSG_META_LIST_D, "meta_list_d"},
     {MSG_META_OPS, "meta_ops"},
+    {MSG_META_LOOKUPS, "meta_lookups"},
     {MSG_META_BLOCKS, "meta_blocks"},
     {MSG_META_LOCK_RENEW, "meta_lock_renew"},
     {MSG_META_LOCK_CANCEL, "meta_lock_cancel"},

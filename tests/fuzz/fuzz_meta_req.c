@@ -221,6 +221,22 @@ static int decode_reply(uint8_t type, const uint8_t *p, size_t n)
 	case MSG_META_BUCKETS:
 		rc = mr_list(p, n, MSG_LIST_MAX, path_cb, NULL, NULL);
 		return rc < 0 ? rc : 0;
+	case MSG_META_LOOKUPS: {
+		struct meta_attr la[META_LOOKUPS_MAX], *lp[META_LOOKUPS_MAX];
+		int st[META_LOOKUPS_MAX];
+		struct rd cnt;
+		uint32_t c;
+
+		rd_init(&cnt, p, n);
+		c = rd_u32(&cnt); /* the request's count: the handler answered it */
+		if (c == 0 || c > META_LOOKUPS_MAX) {
+			return -OBJ_EPROTO;
+		}
+		for (uint32_t i = 0; i < c; i++) {
+			lp[i] = &la[i];
+		}
+		return mr_lookups(p, n, lp, st, c);
+	}
 	default:
 		return 0;
 	}

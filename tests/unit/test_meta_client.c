@@ -156,6 +156,48 @@ START_TEST(test_concurrent_records_batched)
 }
 END_TEST
 
+static void *lookup_thread(void *arg)
+{
+	struct batcher *b = arg;
+
+	for (int i = 0; i < BATCH_EACH; i++) {
+		struct meta_attr a;
+		char name[32];
+
+		snprintf(name, sizeof(name), "b%d-%d", b->t, i);
+		ck_assert_int_eq(mc_lookup(mc, ROOT_INO, name, &a), 0);
+		ck_assert_uint_eq(a.ino, b->ino[i]);
+		snprintf(name, sizeof(name), "none%d-%d", b->t, i);
+		ck_assert_int_eq(mc_lookup(mc, ROOT_INO, name, &a), -ENOENT);
+	}
+	return NULL;
+}
+
+/* Lookups of 16 threads at once share calls too, each answered with its
+ * own name's inode or its own ENOENT. */
+START_TEST(test_concurrent_lookups_batched)
+{
+	static struct batcher b[BATCH_THREADS];
+	pthread_t tid[BATCH_THREADS];
+	struct mc_stats s0, s1;
+
+	for (int t = 0; t < BATCH_THREADS; t++) {
+		b[t].t = 100 + t;
+		batch_thread(&b[t]); /* the names, made one at a time */
+	}
+	mc_get_stats(mc, &s0);
+	for (int t = 0; t < BATCH_THREADS; t++) {
+		ck_assert_int_eq(pthread_create(&tid[t], NULL, lookup_thread, &b[t]), 0);
+	}
+	for (int t = 0; t < BATCH_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+	}
+	mc_get_stats(mc, &s1);
+	ck_assert_uint_eq(s1.lookups - s0.lookups, 2 * BATCH_THREADS * BATCH_EACH);
+	ck_assert_uint_lt(s1.lookup_calls - s0.lookup_calls, s1.lookups - s0.lookups);
+}
+END_TEST
+
 struct names {
 	char v[32][16];
 	int n;
@@ -268,6 +310,7 @@ static Suite *meta_client_suite(void)
 	tcase_add_test(tc, test_create_retry_once);
 	tcase_add_test(tc, test_readdir_pages);
 	tcase_add_test(tc, test_concurrent_records_batched);
+	tcase_add_test(tc, test_concurrent_lookups_batched);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_leader_killed);
 	suite_add_tcase(s, tc);

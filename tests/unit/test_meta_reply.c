@@ -341,6 +341,68 @@ START_TEST(test_results_checks)
 }
 END_TEST
 
+/* A META_LOOKUPS body: statuses given, attributes after the zeros. */
+static uint8_t *lookups_body(const int32_t *status, uint32_t count, uint32_t claim, size_t *n)
+{
+	struct wr w;
+	uint8_t *b, *exact;
+
+	wr_init(&w, 0);
+	wr_u32(&w, claim);
+	for (uint32_t i = 0; i < count; i++) {
+		wr_u32(&w, (uint32_t)status[i]);
+		if (status[i] == 0) {
+			struct meta_attr a = {.ino = 200 + i, .mode = 0100644};
+
+			meta_put_attr(&w, &a);
+		}
+	}
+	b = wr_take(&w, n);
+	exact = dup_exact(b, *n);
+	free(b);
+	return exact;
+}
+
+/* META_LOOKUPS replies: each status in place (errnos and the project's
+ * own codes), attributes only after a 0; a count other than the call's, a
+ * positive status or one past the project's codes, a truncated body or a
+ * trailing byte is refused. */
+START_TEST(test_lookups_checks)
+{
+	const int32_t st[] = {0, -ENOENT, 0, -OBJ_EMAJORITY}, pos[] = {0, 2, 0, 0};
+	const int32_t far[] = {0, -OBJ_ELAST, 0, 0};
+	struct meta_attr a[4], *attr[] = {&a[0], &a[1], &a[2], &a[3]};
+	int status[4];
+	uint8_t *body, *cut;
+	size_t n;
+
+	body = lookups_body(st, 4, 4, &n);
+	ck_assert_int_eq(mr_lookups(body, n, attr, status, 4), 0);
+	ck_assert_int_eq(status[0], 0);
+	ck_assert_uint_eq(a[0].ino, 200);
+	ck_assert_int_eq(status[1], -ENOENT);
+	ck_assert_uint_eq(a[2].ino, 202);
+	ck_assert_int_eq(status[3], -OBJ_EMAJORITY);
+	ck_assert_int_eq(mr_lookups(body, n, attr, status, 3), -OBJ_EPROTO);
+	for (size_t len = 0; len < n; len++) {
+		cut = dup_exact(body, len);
+		ck_assert_int_eq(mr_lookups(cut, len, attr, status, 4), -OBJ_EPROTO);
+		free(cut);
+	}
+	cut = calloc(1, n + 1);
+	memcpy(cut, body, n);
+	ck_assert_int_eq(mr_lookups(cut, n + 1, attr, status, 4), -OBJ_EPROTO);
+	free(cut);
+	free(body);
+	body = lookups_body(pos, 4, 4, &n);
+	ck_assert_int_eq(mr_lookups(body, n, attr, status, 4), -OBJ_EPROTO);
+	free(body);
+	body = lookups_body(far, 4, 4, &n);
+	ck_assert_int_eq(mr_lookups(body, n, attr, status, 4), -OBJ_EPROTO);
+	free(body);
+}
+END_TEST
+
 static Suite *meta_reply_suite(void)
 {
 	Suite *s = suite_create("meta_reply");
@@ -353,6 +415,7 @@ static Suite *meta_reply_suite(void)
 	tcase_add_test(tc, test_readlink_checks);
 	tcase_add_test(tc, test_node_map_checks);
 	tcase_add_test(tc, test_results_checks);
+	tcase_add_test(tc, test_lookups_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -286,6 +286,110 @@ START_TEST(test_ops_batch)
 }
 END_TEST
 
+/* A META_LOOKUPS body of bucket demo: (parent, name) pairs. */
+static void lookups_body(struct wr *w, const uint64_t *parent, const char *const *name, uint32_t n)
+{
+	wr_init(w, 0);
+	wr_str(w, "demo");
+	wr_u32(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		wr_u64(w, parent[i]);
+		wr_str(w, name[i]);
+	}
+}
+
+/* META_LOOKUPS: each lookup its own status and attributes, in order; "."
+ * or "..", a count of 0 or past META_LOOKUPS_MAX, trailing bytes: refused
+ * whole.  A follower asked stale-ok answers the names it holds and says
+ * -OBJ_EMAJORITY, never -ENOENT, for the others. */
+START_TEST(test_lookups_batch)
+{
+	size_t l = leader(), f = (l + 1) % 3;
+	const uint64_t parent[] = {ROOT_INO, ROOT_INO, 999999, ROOT_INO};
+	const char *const name[] = {"look-a", "look-missing", "x", "look-a"};
+	const char *const dots[] = {"look-a", ".."};
+	struct meta_result res;
+	struct meta_attr a;
+	struct cl_req r;
+	struct wr w;
+	struct rd rd;
+	uint64_t ino;
+	int64_t until;
+
+	create_body(&w, "look-a", 0x6c6f6f6b61ull);
+	send1(&r, l, MSG_META_OP, 0, &w);
+	ck_assert_int_eq(r.status, 0);
+	rd_init(&rd, r.reply, r.reply_len);
+	meta_get_result(&rd, &res);
+	ino = res.attr.ino;
+	cl_req_release(&r);
+	wr_free(&w);
+
+	lookups_body(&w, parent, name, 4);
+	send1(&r, l, MSG_META_LOOKUPS, 0, &w);
+	ck_assert_int_eq(r.status, 0);
+	rd_init(&rd, r.reply, r.reply_len);
+	ck_assert_uint_eq(rd_u32(&rd), 4);
+	ck_assert_int_eq((int32_t)rd_u32(&rd), 0);
+	meta_get_attr(&rd, &a);
+	ck_assert_uint_eq(a.ino, ino);
+	ck_assert_int_eq((int32_t)rd_u32(&rd), -ENOENT);
+	ck_assert_int_lt((int32_t)rd_u32(&rd), 0); /* no such directory */
+	ck_assert_int_eq((int32_t)rd_u32(&rd), 0);
+	meta_get_attr(&rd, &a);
+	ck_assert_uint_eq(a.ino, ino);
+	ck_assert(rd_done(&rd));
+	cl_req_release(&r);
+
+	/* The follower, stale-ok, once it applied the create. */
+	until = tl_mono_ms() + 10000;
+	for (;;) {
+		int32_t st0;
+
+		send1(&r, f, MSG_META_LOOKUPS, FRAME_F_STALE_OK, &w);
+		ck_assert_int_eq(r.status, 0);
+		rd_init(&rd, r.reply, r.reply_len);
+		ck_assert_uint_eq(rd_u32(&rd), 4);
+		st0 = (int32_t)rd_u32(&rd);
+		if (st0 == 0) {
+			meta_get_attr(&rd, &a);
+			ck_assert_uint_eq(a.ino, ino);
+			ck_assert_int_eq((int32_t)rd_u32(&rd), -OBJ_EMAJORITY);
+			cl_req_release(&r);
+			break;
+		}
+		ck_assert_int_eq(st0, -OBJ_EMAJORITY);
+		cl_req_release(&r);
+		ck_assert_int_lt(tl_mono_ms(), until);
+	}
+	wr_free(&w);
+
+	lookups_body(&w, parent, dots, 2);
+	send1(&r, l, MSG_META_LOOKUPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	lookups_body(&w, parent, name, 0);
+	send1(&r, l, MSG_META_LOOKUPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	lookups_body(&w, parent, name, 1);
+	wr_u8(&w, 0);
+	send1(&r, l, MSG_META_LOOKUPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+	wr_init(&w, 0);
+	wr_str(&w, "demo");
+	wr_u32(&w, META_LOOKUPS_MAX + 1);
+	send1(&r, l, MSG_META_LOOKUPS, 0, &w);
+	ck_assert_int_eq(r.status, -OBJ_EPROTO);
+	cl_req_release(&r);
+	wr_free(&w);
+}
+END_TEST
+
 /* A follower names the leader; with FRAME_F_STALE_OK it answers a query
  * from its own state, but a change never. */
 START_TEST(test_follower)
@@ -465,6 +569,7 @@ int main(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, test_many_in_flight);
 	tcase_add_test(tc, test_ops_batch);
+	tcase_add_test(tc, test_lookups_batch);
 	tcase_add_test(tc, test_follower);
 	tcase_add_test(tc, test_seen_index);
 	tcase_add_test(tc, test_bad_requests);
