@@ -234,7 +234,8 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 	uint64_t start = clock_mono_ms(), deadline = start + MC_FAILOVER_MS;
 	unsigned attempt = 0, nxio = 0, since_nomaj = 0;
 	/* META_BLOCKS is a query that must never be answered stale. */
-	int query = type != MSG_META_OP && type != MSG_META_MEMBER && type != MSG_META_BLOCKS;
+	int query = type != MSG_META_OP && type != MSG_META_OPS && type != MSG_META_MEMBER &&
+		    type != MSG_META_BLOCKS;
 	size_t node = atomic_load(&mc->leader);
 	int rc;
 
@@ -450,7 +451,7 @@ static void lookup_batch(struct mc *mc, struct mc_waiter *first)
 	n = 0;
 	for (x = first; x != NULL; x = x->next, n++) {
 		x->rc = rc != 0 ? rc : status[n];
-		if (x->rc == -OBJ_EMAJORITY) {
+		if (rc == 0 && x->rc == -OBJ_EMAJORITY) {
 			/* A stale replica cannot prove the name absent: alone,
 			 * the lookup asks the other replicas as call() does. */
 			x->rc = lookup_single(mc, x->parent, x->name, x->attr);

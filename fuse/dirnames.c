@@ -82,17 +82,18 @@ static struct dn_dir *live_find(struct dirnames *dn, uint64_t ino)
 }
 
 /* dir's list while it lives and is still exact after a change here that
- * replaced ctime was_ns (0: not known): renewed when was_ns is the
- * ctime it holds, dropped (NULL) when another change came in between. */
+ * replaced ctime was_ns: renewed when was_ns is the ctime it holds,
+ * dropped (NULL) when another change came in between or when was_ns is
+ * not known (0: a retried op's kept result, which cannot say). */
 static struct dn_dir *changed_find(struct dirnames *dn, uint64_t ino, int64_t was_ns)
 {
 	struct dn_dir *d = live_find(dn, ino);
 
-	if (d == NULL || was_ns == 0) {
-		return d;
+	if (d == NULL) {
+		return NULL;
 	}
-	if (d->ctime_ns != was_ns) {
-		dir_clear(d); /* changed by another client meanwhile */
+	if (was_ns == 0 || d->ctime_ns != was_ns) {
+		dir_clear(d); /* maybe changed by another client meanwhile */
 		return NULL;
 	}
 	d->until_ns = clock_mono_ns() + dn->ttl_ns;

@@ -12,8 +12,8 @@
  * as a negative entry would hide it, and a mount that keeps creating in
  * its own directory never asks for the names it is about to make.  A
  * change it cannot follow exactly (a rename, an error, a create that may
- * have opened an old file) drops it; an answer without the old ctime (a
- * retried op's kept result) keeps it without renewing it.  Bounded:
+ * have opened an old file) drops it, and so does an answer without the
+ * old ctime (a retried op's kept result).  Bounded:
  * DN_DIRS directories of at most DN_NAMES names each.  Never talks to
  * the cluster.  Thread-safe (one mutex). */
 #ifndef OBJFS_DIRNAMES_H
@@ -31,7 +31,7 @@ void dn_close(struct dirnames *dn);
 void dn_start(struct dirnames *dn, uint64_t dir, int64_t ctime_ns);
 /* name was added to (dn_add) or removed from (dn_del) dir here, and the
  * shard stamped dir's ctime with ctime_ns where it had been was_ns (0: not
- * known).  No-ops for a dir not kept. */
+ * known, which drops the list).  No-ops for a dir not kept. */
 void dn_add(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns, int64_t was_ns);
 void dn_del(struct dirnames *dn, uint64_t dir, const char *name, int64_t ctime_ns, int64_t was_ns);
 /* Forgets dir's list. */

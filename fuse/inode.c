@@ -456,8 +456,8 @@ void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int64_t was_
 
 	pthread_mutex_lock(&it->mu);
 	n = find(it, dir);
-	if (n != NULL && n->attr_until != 0 && was_ns != 0 && n->attr.ctime_ns != was_ns) {
-		n->attr_until = 0; /* another client changed it meanwhile */
+	if (n != NULL && n->attr_until != 0 && (was_ns == 0 || n->attr.ctime_ns != was_ns)) {
+		n->attr_until = 0; /* maybe another client changed it meanwhile */
 	} else if (n != NULL && n->attr_until != 0) {
 		n->attr.mtime_ns = n->attr.ctime_ns = now_ns;
 		n->attr.nlink = (uint32_t)((int64_t)n->attr.nlink + dnlink);

@@ -121,7 +121,8 @@ int it_attr_cached(struct itable *it, uint64_t ino, struct meta_attr *out, int64
 /* A create in dir applied at now_ns (the new inode's ctime): the shard set
  * dir's mtime and ctime to it, where they had been was_ns (0: not known),
  * and added dnlink to its link count.  Cached attributes with another
- * ctime than was_ns missed a change of another client: dropped. */
+ * ctime than was_ns missed a change of another client, and with was_ns 0
+ * may have: dropped. */
 void it_attr_touch(struct itable *it, uint64_t dir, int64_t now_ns, int64_t was_ns, int dnlink);
 /* The kernel's own listing cache of directory n (FOPEN_CACHE_DIR): what
  * it holds was read after attributes the table recorded.  At an opendir

@@ -172,10 +172,17 @@ static void ops_release(struct ops_call *oc, unsigned n)
 	}
 }
 
-/* Records the first failure of the call (status < 0). */
+/* Records the first failure of the call (status < 0).  The call fails
+ * whole while records of it may be applied, so the client must repeat it
+ * (op ids answer those again): an error it would hand to its caller
+ * instead (-ENOMEM) goes out as -EIO, which it retries. */
 static void ops_fail(struct ops_call *oc, int status, long leader)
 {
 	int none = 0;
+
+	if (status != -EREMOTE && status != -ESHUTDOWN) {
+		status = -EIO;
+	}
 
 	if (atomic_compare_exchange_strong(&oc->status, &none, status)) {
 		atomic_store(&oc->leader, leader);

@@ -31,6 +31,7 @@
 #include "../../common/err.h"
 #include "../../common/meta_client.h"
 #include "../../common/object.h"
+#include "../../fuse/dirnames.h"
 #include "../../fuse/vfs.h"
 #include "../lib/testlib.h"
 
@@ -622,6 +623,34 @@ START_TEST(test_dir_names)
 }
 END_TEST
 
+/* The rules of a name list (dirnames.h), without a cluster: a change
+ * whose answer names the ctime the list holds keeps it exact; one that
+ * names another (a change of another client came in between) or none (a
+ * retried op's kept result) drops it. */
+START_TEST(test_dir_names_rules)
+{
+	struct dirnames *dn = NULL;
+
+	ck_assert_int_eq(dn_open(60ll * 1000000000, &dn), 0);
+	dn_start(dn, 7, 100);
+	dn_add(dn, 7, "a", 110, 100);
+	ck_assert_int_eq(dn_absent(dn, 7, "b", 110), 1);
+	ck_assert_int_eq(dn_absent(dn, 7, "a", 110), 0);
+	dn_del(dn, 7, "a", 120, 110);
+	ck_assert_int_eq(dn_absent(dn, 7, "a", 120), 1);
+	dn_add(dn, 7, "c", 140, 130); /* 130: another client's change */
+	ck_assert_int_eq(dn_kept(dn, 7), 0);
+	ck_assert_int_eq(dn_absent(dn, 7, "x", 140), 0);
+	dn_start(dn, 8, 200);
+	dn_add(dn, 8, "a", 210, 0); /* a kept result: cannot tell */
+	ck_assert_int_eq(dn_kept(dn, 8), 0);
+	dn_start(dn, 9, 300);
+	dn_del(dn, 9, "a", 310, 0);
+	ck_assert_int_eq(dn_kept(dn, 9), 0);
+	dn_close(dn);
+}
+END_TEST
+
 /* Compares the attributes two clients report for ino. */
 static void same_attr(const struct meta_attr *a, const struct meta_attr *b)
 {
@@ -827,6 +856,7 @@ static Suite *vfs_suite(void)
 	tcase_add_test(tc, test_rename_unlink);
 	tcase_add_test(tc, test_negative_cache);
 	tcase_add_test(tc, test_dir_names);
+	tcase_add_test(tc, test_dir_names_rules);
 	tcase_add_test(tc, test_readdir_plus);
 	tcase_add_test(tc, test_dir_attr_cache);
 	tcase_add_test(tc, test_listing_cache);
