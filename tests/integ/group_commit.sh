@@ -7,8 +7,9 @@
 # O_EXCL would fail it with EEXIST), writes went on after the kill, and
 # each directory lists exactly what its writer acknowledged.  The kill
 # waits until the leader has put several records into single Raft entries
-# (propose_batch; its metrics count entries and records), so it hits
-# batched entries in flight.
+# (propose_batch; its metrics count entries and records) and answered
+# requests that carried several writers' records together (META_OPS), so
+# it hits batched entries and combined requests in flight.
 . "$(dirname "$0")/mountlib.sh"
 
 WRITERS=16
@@ -42,6 +43,11 @@ batched() {
 		/^objfs_raft_proposed_records_total\{shard="demo"\}/ { r = $2 }
 		END { print r - e + 0 }'
 }
+# META_OPS requests the leader answered: the mount's records combined.
+combined() {
+	curl -s --max-time 5 "http://$LM/metrics" |
+		awk '/^objfs_node_requests_total\{op="meta_ops"\}/ { n = $2 } END { print n + 0 }'
+}
 
 pids=()
 for w in $(seq $WRITERS); do
@@ -71,11 +77,13 @@ stop_writers() {
 }
 
 wait_acked $BEFORE 60 || { stop_writers; cat "$T"/err.*; fail "only $(acked) creates acknowledged before the kill"; }
-for _ in $(seq 300); do [ "$(batched)" -ge 20 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(batched)" -ge 20 ] && [ "$(combined)" -ge 20 ] && break; sleep 0.1; done
 b=$(batched)
+c=$(combined)
 [ "$b" -ge 20 ] || { stop_writers; fail "the leader batched only $b records into shared entries"; }
+[ "$c" -ge 20 ] || { stop_writers; fail "the leader answered only $c requests of combined records (meta_ops)"; }
 n0=$(acked)
-log "$n0 creates acknowledged, $b records proposed in shared entries; killing demo's leader, node $L, with $WRITERS creates in flight"
+log "$n0 creates acknowledged, $b records proposed in shared entries, $c requests of combined records; killing demo's leader, node $L, with $WRITERS creates in flight"
 kill9_node "$L"
 wait_acked $((n0 + AFTER)) 90 || { stop_writers; cat "$T"/err.*; fail "writes did not go on after the kill ($(acked) acknowledged)"; }
 stop_writers
