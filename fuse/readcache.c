@@ -66,7 +66,7 @@ struct rc_set {
 struct rc_file {
 	uint64_t ino;
 	int state;
-	uint64_t epoch;	    /* bumped by every invalidation */
+	uint64_t epoch;	    /* renewed (rc->epochs) by every invalidation: never repeats */
 	struct rc_set *set; /* RF_READY: the current extents (one reference) */
 	struct rc_file *next;
 };
@@ -106,6 +106,7 @@ struct rc {
 	struct rc_job jobs[RC_QUEUE_MAX];
 	struct rc_job *free_jobs; /* not queued nor running */
 	bool stop;		  /* rc_close began: queued jobs do nothing */
+	uint64_t epochs;	  /* the last epoch given out: one sequence for all files */
 	struct rc_stats st;
 };
 
@@ -148,6 +149,7 @@ static struct rc_file *file_get(struct rc *rc, uint64_t ino)
 		return NULL;
 	}
 	f->ino = ino;
+	f->epoch = ++rc->epochs;
 	f->next = rc->files[h];
 	rc->files[h] = f;
 	return f;
@@ -538,7 +540,7 @@ static void drop_extents(struct rc *rc, uint64_t ino)
 	struct rc_file *f = file_find(rc, ino);
 
 	if (f != NULL && f->state == RF_READY) {
-		f->epoch++;
+		f->epoch = ++rc->epochs;
 		file_clear(f);
 	}
 }
@@ -902,7 +904,7 @@ void rc_invalidate(struct rc *rc, uint64_t ino)
 	pthread_mutex_lock(&rc->mu);
 	f = file_find(rc, ino);
 	if (f != NULL) {
-		f->epoch++;
+		f->epoch = ++rc->epochs;
 		if (f->state == RF_READY) {
 			file_clear(f);
 		}
@@ -918,12 +920,63 @@ int rc_check_gen(struct rc *rc, uint64_t ino, uint64_t gen)
 	pthread_mutex_lock(&rc->mu);
 	f = file_find(rc, ino);
 	if (f != NULL && f->state == RF_READY && f->set->gen != gen) {
-		f->epoch++;
+		f->epoch = ++rc->epochs;
 		file_clear(f);
 		dropped = 1;
 	}
 	pthread_mutex_unlock(&rc->mu);
 	return dropped;
+}
+
+uint64_t rc_epoch(struct rc *rc, uint64_t ino)
+{
+	struct rc_file *f;
+	uint64_t e;
+
+	pthread_mutex_lock(&rc->mu);
+	f = file_get(rc, ino);
+	e = f != NULL ? f->epoch : 0;
+	pthread_mutex_unlock(&rc->mu);
+	return e;
+}
+
+int rc_offer(struct rc *rc, uint64_t ino, uint64_t epoch, const struct meta_attr *attr,
+	     struct meta_extent *ext, size_t n, uint8_t *inl, size_t inl_len)
+{
+	struct rc_set *set = NULL;
+	struct rc_file *f;
+	int taken = 0;
+
+	if (ext_check(rc, ext, n) == 0) {
+		set = calloc(1, sizeof(*set));
+	}
+	pthread_mutex_lock(&rc->mu);
+	f = file_find(rc, ino);
+	/* Nothing invalidated the file since the extents were asked for,
+	 * and nobody loaded a version as new meanwhile. */
+	if (set != NULL && epoch != 0 && f != NULL && f->epoch == epoch &&
+	    (f->state == RF_EMPTY || (f->state == RF_READY && f->set->gen < attr->gen))) {
+		if (f->state == RF_READY) {
+			file_clear(f);
+		}
+		*set = (struct rc_set){.refs = 1,
+				       .gen = attr->gen,
+				       .size = attr->size,
+				       .ext = ext,
+				       .n = n,
+				       .inl = inl,
+				       .inl_len = inl_len};
+		f->set = set;
+		f->state = RF_READY;
+		taken = 1;
+	}
+	pthread_mutex_unlock(&rc->mu);
+	if (!taken) {
+		free(set);
+		free(ext);
+		free(inl);
+	}
+	return taken;
 }
 
 void rc_forget(struct rc *rc, uint64_t ino)
@@ -937,7 +990,7 @@ void rc_forget(struct rc *rc, uint64_t ino)
 	}
 	f = *pp;
 	if (f != NULL) {
-		f->epoch++;
+		f->epoch = ++rc->epochs;
 		if (f->state != RF_LOADING) {
 			/* A loader finds its file again by ino, so only an idle
 			 * entry may go. */

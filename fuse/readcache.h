@@ -125,6 +125,15 @@ void rc_donate(struct rc *rc, const struct manifest_block *blk, uint8_t *buf, si
 
 /* Drops the extents of ino: the next read fetches them again. */
 void rc_invalidate(struct rc *rc, uint64_t ino);
+/* The extents of ino fetched outside a read (an open that asked for
+ * them with the attributes, saving the read its query): rc_epoch before
+ * the request, rc_offer with its answer -- the complete extent list of
+ * generation attr->gen, owned from then on (freed when not taken).  Kept
+ * only when nothing invalidated ino in between and no newer version is
+ * loaded; returns 1 when kept. */
+uint64_t rc_epoch(struct rc *rc, uint64_t ino);
+int rc_offer(struct rc *rc, uint64_t ino, uint64_t epoch, const struct meta_attr *attr,
+	     struct meta_extent *ext, size_t n, uint8_t *inl, size_t inl_len);
 /* Drops the extents of ino if they were loaded at another generation.
  * Returns 1 when they were dropped. */
 int rc_check_gen(struct rc *rc, uint64_t ino, uint64_t gen);

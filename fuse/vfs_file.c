@@ -64,6 +64,30 @@ static void note_read(struct vfs *v, uint64_t ino, int flags, const struct meta_
 	}
 }
 
+/* An open for reading: the fresh attributes, and with them (one query,
+ * META_EXTENTS) the file's extents and inline bytes, handed to the read
+ * cache so the first read asks nothing.  Only a complete list is kept. */
+static int fresh_for_reading(struct vfs *v, uint64_t ino, struct meta_attr *a)
+{
+	uint64_t epoch = rc_epoch(v->rc, ino);
+	struct meta_extent *ext = NULL;
+	uint8_t *inl = NULL;
+	size_t inl_len = 0;
+	int more = 0;
+	int n = mc_extents(v->st.mc, ino, 0, META_EXTENTS_MAX, &ext, &more, a, &inl, &inl_len);
+
+	if (n < 0) {
+		return n;
+	}
+	if (more || !S_ISREG(a->mode)) {
+		free(ext);
+		free(inl);
+		return 0;
+	}
+	rc_offer(v->rc, ino, epoch, a, ext, (size_t)n, inl, inl_len);
+	return 0;
+}
+
 /* Creates the handle for an open of n (pinned) with fresh attributes. */
 static int open_handle(struct vfs *v, struct inode *n, const struct meta_attr *a,
 		       struct vfs_file **out, int *keep_cache)
@@ -123,7 +147,8 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 		return -EROFS; /* a snapshot: its shard refuses any change */
 	}
 	store_count(&v->st.queries);
-	rc = mc_getattr(v->st.mc, ino, &a);
+	rc = (flags & O_ACCMODE) == O_RDONLY ? fresh_for_reading(v, ino, &a)
+					     : mc_getattr(v->st.mc, ino, &a);
 	if (rc == 0 && S_ISDIR(a.mode)) {
 		rc = -EISDIR;
 	} else if (rc == 0 && !S_ISREG(a.mode)) {

@@ -323,6 +323,58 @@ START_TEST(test_small_create_cost)
 }
 END_TEST
 
+/* An open for reading and its reads cost one query: the open asks for
+ * the extents (and inline bytes) with the attributes and hands them to
+ * the read cache.  For a small inline file nothing else is asked; for a
+ * file of blocks only the blocks.  A new version written by another
+ * client is what the next open reads, never the extents kept before. */
+START_TEST(test_small_read_cost)
+{
+	size_t big = 2 * CHUNK + 10;
+	uint8_t small[3000], small2[3000], *data = malloc(big);
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s0, s1;
+	struct vfs *w = NULL;
+	struct vfs_file *fh = NULL;
+	struct vfs_entry e;
+	uint64_t ino, bino;
+	int keep;
+
+	ck_assert_ptr_nonnull(data);
+	fill(small, sizeof(small), 21);
+	fill(small2, sizeof(small2), 22);
+	fill(data, big, 23);
+	ino = put_file("rsmall", small, sizeof(small));
+	bino = put_file("rbig", data, big);
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+	/* Looked up, as the kernel does: w keeps the inodes (and their
+	 * cached extents) between the opens. */
+	ck_assert_int_eq(vfs_lookup(w, dir, "rsmall", &e), 0);
+	ck_assert_uint_eq(e.ino, ino);
+	ck_assert_int_eq(vfs_lookup(w, dir, "rbig", &e), 0);
+	ck_assert_uint_eq(e.ino, bino);
+	vfs_get_stats(w, &s0);
+	check_content(w, ino, small, sizeof(small));
+	vfs_get_stats(w, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 1);
+	ck_assert_uint_eq(s1.block_gets - s0.block_gets, 0);
+	vfs_get_stats(w, &s0);
+	check_content(w, bino, data, big);
+	vfs_get_stats(w, &s1);
+	ck_assert_uint_eq(s1.queries - s0.queries, 1);
+	ck_assert_uint_eq(s1.block_gets - s0.block_gets, 3);
+	/* v writes a new version; w's next open reads it. */
+	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, small2, sizeof(small2)), (ssize_t)sizeof(small2));
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	check_content(w, ino, small2, sizeof(small2));
+	vfs_forget(w, ino, 1);
+	vfs_forget(w, bino, 1);
+	ck_assert_int_eq(vfs_stop(w), 0);
+	free(data);
+}
+END_TEST
+
 /* Data written through one vfs is seen by another after close
  * (close-to-open), across chunks: blocks, not inline data. */
 START_TEST(test_close_to_open)
@@ -849,6 +901,7 @@ static Suite *vfs_suite(void)
 	tcase_add_checked_fixture(tc, vfs_setup, vfs_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_small_create_cost);
+	tcase_add_test(tc, test_small_read_cost);
 	tcase_add_test(tc, test_close_to_open);
 	tcase_add_test(tc, test_read_buffered);
 	tcase_add_test(tc, test_open_trunc);
