@@ -99,8 +99,9 @@ log "gc collected $strays stray fragments of the killed writer; 36 referenced on
 unmount_bucket "$T/mnt" || fail "unmount"
 
 # Hand-offs: an object of 2 blocks put while a fragment-only node is down
-# sends that node's 2 fragments elsewhere; repair writes them home once it
-# is back, and the 2 hand-off copies are surplus.
+# sends that node's 2 fragments elsewhere; repair (objfsctl's, or the
+# nodes' own once it is back) writes them home, and the 2 hand-off
+# copies are surplus.
 set -- $(data_only_nodes)
 [ $# -ge 1 ] || fail "no data-only node"
 kill9_node "$1"
@@ -108,7 +109,13 @@ randfile "$T/late" $((5 * 1024 * 1024))
 ctl put demo late "$T/late" >/dev/null || fail "put with a node down"
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "restart of node $1"
 ctl repair demo > "$T/repair" || fail "repair: $(cat "$T/repair")"
-grep -q ", 2 fragments rewritten, 0 blocks failed" "$T/repair" || { cat "$T/repair"; fail "repair did not move 2 fragments home"; }
+# The nodes' own repair of a node that came back (repair.returned) may
+# put some of the 2 home first: together they move exactly 2, and a
+# second pass finds nothing left to move.
+moved=$(sed -n 's/.*, \([0-9]*\) fragments rewritten, 0 blocks failed.*/\1/p' "$T/repair")
+[ -n "$moved" ] && [ "$moved" -le 2 ] || { cat "$T/repair"; fail "repair did not move the hand-offs home"; }
+ctl repair demo > "$T/repair2" || fail "second repair: $(cat "$T/repair2")"
+grep -q ", 0 fragments rewritten, 0 blocks failed" "$T/repair2" || { cat "$T/repair2"; fail "a second repair still moved fragments"; }
 [ "$(frag_count)" -eq $((base + 12 + 2)) ] || fail "$(frag_count) fragments, not $((base + 14)) with 2 hand-offs"
 ctl gc --grace 3600 --json > "$T/gc6" || fail "gc of hand-offs"
 [ "$(jlast "$T/gc6" surplus)" -eq 2 ] || { cat "$T/gc6"; fail "gc found $(jlast "$T/gc6" surplus) surplus copies, not 2"; }
