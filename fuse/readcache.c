@@ -928,7 +928,7 @@ int rc_check_gen(struct rc *rc, uint64_t ino, uint64_t gen)
 	return dropped;
 }
 
-uint64_t rc_epoch(struct rc *rc, uint64_t ino)
+uint64_t rc_epoch(struct rc *rc, uint64_t ino, int *loaded)
 {
 	struct rc_file *f;
 	uint64_t e;
@@ -936,6 +936,7 @@ uint64_t rc_epoch(struct rc *rc, uint64_t ino)
 	pthread_mutex_lock(&rc->mu);
 	f = file_get(rc, ino);
 	e = f != NULL ? f->epoch : 0;
+	*loaded = f != NULL && f->state != RF_EMPTY;
 	pthread_mutex_unlock(&rc->mu);
 	return e;
 }

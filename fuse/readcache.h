@@ -130,8 +130,9 @@ void rc_invalidate(struct rc *rc, uint64_t ino);
  * the request, rc_offer with its answer -- the complete extent list of
  * generation attr->gen, owned from then on (freed when not taken).  Kept
  * only when nothing invalidated ino in between and no newer version is
- * loaded; returns 1 when kept. */
-uint64_t rc_epoch(struct rc *rc, uint64_t ino);
+ * loaded; returns 1 when kept.  *loaded says whether extents of ino are
+ * held (or being loaded) already. */
+uint64_t rc_epoch(struct rc *rc, uint64_t ino, int *loaded);
 int rc_offer(struct rc *rc, uint64_t ino, uint64_t epoch, const struct meta_attr *attr,
 	     struct meta_extent *ext, size_t n, uint8_t *inl, size_t inl_len);
 /* Drops the extents of ino if they were loaded at another generation.

@@ -66,16 +66,23 @@ static void note_read(struct vfs *v, uint64_t ino, int flags, const struct meta_
 
 /* An open for reading: the fresh attributes, and with them (one query,
  * META_EXTENTS) the file's extents and inline bytes, handed to the read
- * cache so the first read asks nothing.  Only a complete list is kept. */
+ * cache so the first read asks nothing.  Only a complete list is kept.
+ * A file whose extents this mount holds already asks only for the
+ * attributes: most likely unchanged, its pages stay in the kernel and
+ * no read comes (and a changed one loads its extents at the read). */
 static int fresh_for_reading(struct vfs *v, uint64_t ino, struct meta_attr *a)
 {
-	uint64_t epoch = rc_epoch(v->rc, ino);
+	int loaded = 0;
+	uint64_t epoch = rc_epoch(v->rc, ino, &loaded);
 	struct meta_extent *ext = NULL;
 	uint8_t *inl = NULL;
 	size_t inl_len = 0;
-	int more = 0;
-	int n = mc_extents(v->st.mc, ino, 0, META_EXTENTS_MAX, &ext, &more, a, &inl, &inl_len);
+	int more = 0, n;
 
+	if (loaded) {
+		return mc_getattr(v->st.mc, ino, a);
+	}
+	n = mc_extents(v->st.mc, ino, 0, META_EXTENTS_MAX, &ext, &more, a, &inl, &inl_len);
 	if (n < 0) {
 		return n;
 	}
