@@ -367,6 +367,19 @@ static int op_single(struct mc *mc, struct meta_op *op, struct meta_result *res)
 	return rc;
 }
 
+/* The body of a batch call up to its items: bucket, then the count of
+ * the chain from first. */
+static void batch_begin(struct mc *mc, const struct mc_waiter *first, struct wr *w)
+{
+	uint32_t n = 0;
+
+	for (const struct mc_waiter *x = first; x != NULL; x = x->next) {
+		n++;
+	}
+	begin(mc, w);
+	wr_u32(w, n);
+}
+
 /* The records of a batch (chain through next) in one META_OPS call; sets
  * each waiter's rc and result. */
 static void op_batch(struct mc *mc, struct mc_waiter *first)
@@ -378,12 +391,7 @@ static void op_batch(struct mc *mc, struct mc_waiter *first)
 	struct cl_req r;
 	int rc;
 
-	begin(mc, &w);
-	for (x = first; x != NULL; x = x->next) {
-		n++;
-	}
-	wr_u32(&w, n);
-	n = 0;
+	batch_begin(mc, first, &w);
 	for (x = first; x != NULL; x = x->next) {
 		meta_put_op(&w, x->op);
 		res[n++] = x->res;
@@ -429,12 +437,7 @@ static void lookup_batch(struct mc *mc, struct mc_waiter *first)
 	struct cl_req r;
 	int rc;
 
-	begin(mc, &w);
-	for (x = first; x != NULL; x = x->next) {
-		n++;
-	}
-	wr_u32(&w, n);
-	n = 0;
+	batch_begin(mc, first, &w);
 	for (x = first; x != NULL; x = x->next) {
 		wr_u64(&w, x->parent);
 		wr_str(&w, x->name);
