@@ -208,16 +208,37 @@ static void ops_done(void *arg, int status, void *result, long leader)
 
 static int mh_ops(struct mh_req *q)
 {
-	uint32_t n = rd_u32(q->r);
+	uint32_t n = rd_u32(q->r), i;
+	struct meta_op *ops;
 	struct ops_call *oc;
-	uint32_t i;
 
 	if (!rd_ok(q->r) || n == 0 || n > META_OPS_MAX) {
 		return -OBJ_EPROTO;
 	}
+	ops = calloc(n, sizeof(*ops));
 	oc = calloc(1, sizeof(*oc) + n * sizeof(oc->slot[0]));
-	if (oc == NULL) {
+	if (ops == NULL || oc == NULL) {
+		free(ops);
+		free(oc);
 		return -ENOMEM;
+	}
+	/* Every record is decoded and checked before any is proposed, so a
+	 * malformed request changes nothing. */
+	for (i = 0; i < n && rd_ok(q->r); i++) {
+		meta_get_op(q->r, &ops[i]);
+		if (rd_ok(q->r) && !meta_op_batchable(ops[i].type)) {
+			snprintf(q->err, q->errlen, "a record of type %u cannot travel in %s",
+				 ops[i].type, msg_type_name(MSG_META_OPS));
+			q->r->bad = true;
+		}
+	}
+	if (!rd_done(q->r)) {
+		for (i = 0; i < n; i++) {
+			meta_op_free(&ops[i]);
+		}
+		free(ops);
+		free(oc);
+		return -OBJ_EPROTO;
 	}
 	oc->m = q->m;
 	oc->call = q->out->call;
@@ -227,38 +248,12 @@ static int mh_ops(struct mh_req *q)
 	atomic_init(&oc->holds, n + 1);
 	atomic_init(&oc->status, 0);
 	atomic_init(&oc->leader, -1);
-	/* Every record is decoded and checked before any is proposed, so a
-	 * malformed request changes nothing. */
-	{
-		struct rd peek = *q->r;
-		struct meta_op op;
-
-		for (i = 0; i < n && rd_ok(&peek); i++) {
-			memset(&op, 0, sizeof(op));
-			meta_get_op(&peek, &op);
-			if (rd_ok(&peek) && !meta_op_batchable(op.type)) {
-				snprintf(q->err, q->errlen,
-					 "a record of type %u cannot travel in %s", op.type,
-					 msg_type_name(MSG_META_OPS));
-				peek.bad = true;
-			}
-			meta_op_free(&op);
-		}
-		if (!rd_done(&peek)) {
-			free(oc);
-			return -OBJ_EPROTO;
-		}
-	}
 	for (i = 0; i < n; i++) {
-		struct meta_op op;
 		struct wr w;
 		int rc;
 
-		memset(&op, 0, sizeof(op));
-		meta_get_op(q->r, &op);
 		oc->slot[i].oc = oc;
-		rc = msvc_prepare(q->s, &op, &w);
-		meta_op_free(&op);
+		rc = msvc_prepare(q->s, &ops[i], &w);
 		if (rc == 0) {
 			rc = repl_propose_async(q->s->g, w.buf, w.len, ops_done, &oc->slot[i]);
 		}
@@ -268,6 +263,10 @@ static int mh_ops(struct mh_req *q)
 			break;
 		}
 	}
+	for (uint32_t j = 0; j < n; j++) {
+		meta_op_free(&ops[j]);
+	}
+	free(ops);
 	/* The records not proposed, and the handler's own hold. */
 	ops_release(oc, n - i + 1);
 	return SRV_DEFER; /* q->out may already be gone: touch nothing */
@@ -298,32 +297,36 @@ static int mh_lookup(struct mh_req *q)
  * with its own status.  All are decoded before any is answered. */
 static int mh_lookups(struct mh_req *q)
 {
-	char name[META_NAME_MAX + 1];
-	struct rd *r = q->r, peek;
+	struct rd *r = q->r;
 	uint32_t n = rd_u32(r);
+	struct lookup_item {
+		uint64_t parent;
+		char name[META_NAME_MAX + 1];
+	} * it;
 	struct meta_attr a;
 
 	if (!rd_ok(r) || n == 0 || n > META_LOOKUPS_MAX) {
 		return -OBJ_EPROTO;
 	}
-	peek = *r;
-	for (uint32_t i = 0; i < n && rd_ok(&peek); i++) {
-		rd_u64(&peek);
-		rd_str(&peek, name, sizeof(name));
-		if (rd_ok(&peek) && meta_check_name(name) != 0) {
-			peek.bad = true; /* "." and ".." travel alone */
+	it = malloc(n * sizeof(*it));
+	if (it == NULL) {
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n && rd_ok(r); i++) {
+		it[i].parent = rd_u64(r);
+		rd_str(r, it[i].name, sizeof(it[i].name));
+		if (rd_ok(r) && meta_check_name(it[i].name) != 0) {
+			r->bad = true; /* "." and ".." travel alone */
 		}
 	}
-	if (!rd_done(&peek)) {
+	if (!rd_done(r)) {
+		free(it);
 		return -OBJ_EPROTO;
 	}
 	wr_u32(&q->out->w, n);
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t parent = rd_u64(r);
-		int rc;
+		int rc = ms_lookup(q->s->ms, it[i].parent, it[i].name, &a);
 
-		rd_str(r, name, sizeof(name));
-		rc = ms_lookup(q->s->ms, parent, name, &a);
 		if (q->stale && (rc == -ENOENT || rc == -ENODATA)) {
 			rc = -OBJ_EMAJORITY; /* absent here proves nothing (msvc_handle) */
 		}
@@ -332,6 +335,7 @@ static int mh_lookups(struct mh_req *q)
 			meta_put_attr(&q->out->w, &a);
 		}
 	}
+	free(it);
 	return 0;
 }
 
