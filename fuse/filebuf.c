@@ -587,9 +587,9 @@ void fb_close(struct fbuf *fb)
 	while (fb_busy(fb)) {
 		pthread_cond_wait(&ctx->cond, &ctx->mu);
 	}
-	if (fb->n > 0) {
-		log_warn("fb.drop", "ino %" PRIu64 ": dropping %zu uncommitted chunk(s)", fb->ino,
-			 fb->n);
+	if (fbi_held(fb)) {
+		log_warn("fb.drop", "ino %" PRIu64 ": dropping %zu uncommitted chunk(s)%s", fb->ino,
+			 fb->n, fb->trunc ? " and a truncate" : "");
 	}
 	while (fb->n > 0) {
 		ch_drop(fb, fb->ch[fb->n - 1]);
@@ -613,7 +613,7 @@ void fb_close(struct fbuf *fb)
 /* Lock held. */
 static void refresh_locked(struct fbuf *fb, uint64_t size, uint64_t gen)
 {
-	if (fb->n == 0 && !fb->flushing && gen >= fb->gen) {
+	if (!fbi_held(fb) && !fb->flushing && gen >= fb->gen) {
 		fb->size = fb->base = size;
 		fb->gen = gen;
 	}
@@ -632,7 +632,7 @@ int fb_overlay(struct fbuf *fb, struct meta_attr *a)
 
 	pthread_mutex_lock(&fb->ctx->mu);
 	refresh_locked(fb, a->size, a->gen);
-	if (fb->n > 0 || fb->flushing || a->gen < fb->gen) {
+	if (fbi_held(fb) || fb->flushing || a->gen < fb->gen) {
 		changed = a->size != fb->size;
 		a->size = fb->size;
 		if (fb->mtime_ns != 0) {
@@ -649,7 +649,7 @@ int fb_dirty(struct fbuf *fb)
 	int d;
 
 	pthread_mutex_lock(&fb->ctx->mu);
-	d = fb->n > 0;
+	d = fbi_held(fb);
 	pthread_mutex_unlock(&fb->ctx->mu);
 	return d;
 }
@@ -659,7 +659,7 @@ int fb_stat(struct fbuf *fb, uint64_t *size, int64_t *mtime_ns)
 	int d;
 
 	pthread_mutex_lock(&fb->ctx->mu);
-	d = fb->n > 0;
+	d = fbi_held(fb);
 	*size = fb->size;
 	*mtime_ns = fb->mtime_ns;
 	pthread_mutex_unlock(&fb->ctx->mu);
@@ -839,6 +839,9 @@ void fbi_stale_adopt(struct fbuf *fb, uint64_t gen, uint64_t size)
 		return; /* an older answer (a stale replica): ask again */
 	}
 	fb->gen = gen;
+	if (fb->trunc) {
+		return; /* nothing of the committed content is ours any more */
+	}
 	fb->base = size;
 	if (fb->n == 0 && !fb->flushing) {
 		fb->size = size;
@@ -1031,6 +1034,7 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 	cm.inline_data = data;
 	cm.inline_len = size;
 	cm.is_inline = 1;
+	cm.truncate = fb->trunc; /* inline content replaces the whole file */
 	pthread_mutex_unlock(&ctx->mu);
 	rc = ctx->ops->commit(ctx->arg, &cm, attr);
 	pthread_mutex_lock(&ctx->mu);
@@ -1039,6 +1043,7 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 	if (rc == 0) {
 		*committed = 1;
 		fb->base = size;
+		fb->trunc = false;
 		fb->seq++;
 		if (attr->gen > fb->gen) {
 			fb->gen = attr->gen;
@@ -1052,6 +1057,31 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 	}
 	pthread_cond_broadcast(&ctx->cond);
 	return rc;
+}
+
+/* Commits fb's deferred truncate alone (nothing buffered, or content that
+ * does not fit inline and commits as extents after it).  Lock held. */
+static int commit_cut(struct fbuf *fb, struct meta_attr *attr, int *committed)
+{
+	struct fb_ctx *ctx = fb->ctx;
+	struct fb_commit cm = {.ino = fb->ino, .mtime_ns = fb->mtime_ns, .truncate = 1};
+	int rc;
+
+	pthread_mutex_unlock(&ctx->mu);
+	rc = ctx->ops->commit(ctx->arg, &cm, attr);
+	pthread_mutex_lock(&ctx->mu);
+	if (rc != 0) {
+		log_warn("fb.commit", "ino %" PRIu64 ": truncate failed: %s", fb->ino,
+			 obj_strerror(rc));
+		return rc;
+	}
+	*committed = 1;
+	fb->trunc = false;
+	fb->seq++;
+	if (attr->gen > fb->gen) {
+		fb->gen = attr->gen;
+	}
+	return 0;
 }
 
 /* Commits every STORED chunk of fb, in batches of max_batch.  Lock
@@ -1172,13 +1202,16 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed)
 	    fb->size <= ctx->conf.chunk_size) {
 		/* A tiny file lives in its metadata record: no block. */
 		rc = commit_inline(fb, fb->ch[0], attr, committed);
-	} else if (fb->n > 0) {
+	} else if (fb->n > 0 || fb->trunc) {
 		rc = upload_all(fb);
+		if (rc == 0 && fb->trunc) {
+			rc = commit_cut(fb, attr, committed);
+		}
 		if (rc == 0) {
 			rc = commit_stored(fb, attr, committed);
 		}
 	}
-	if (fb->n == 0) {
+	if (!fbi_held(fb)) {
 		fb->mtime_ns = 0;
 	}
 	fb->flushing = false;
@@ -1205,6 +1238,25 @@ void fb_discard(struct fbuf *fb)
 	}
 	fb->size = fb->base;
 	fb->mtime_ns = 0;
+	fb->seq++;
+	pthread_cond_broadcast(&ctx->cond);
+	pthread_mutex_unlock(&ctx->mu);
+}
+
+void fb_truncate_deferred(struct fbuf *fb)
+{
+	struct fb_ctx *ctx = fb->ctx;
+
+	pthread_mutex_lock(&ctx->mu);
+	while (fb_busy(fb)) {
+		pthread_cond_wait(&ctx->cond, &ctx->mu);
+	}
+	while (fb->n > 0) {
+		ch_drop(fb, fb->ch[fb->n - 1]);
+	}
+	fb->trunc = true;
+	fb->size = fb->base = 0;
+	fb->mtime_ns = now_ns();
 	fb->seq++;
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->mu);

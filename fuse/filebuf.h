@@ -37,6 +37,8 @@ struct fb_commit {
 	const uint8_t *inline_data; /* whole content when is_inline */
 	size_t inline_len;
 	int is_inline;
+	int truncate; /* size is exact: the shard may shrink the file to it
+		       * (the deferred O_TRUNC of fb_truncate_deferred) */
 };
 
 /* The backend.  Every function may block; none is called with the buffer's
@@ -173,8 +175,11 @@ void fb_follow(struct fbuf *fb);
 /* fb_read through view v (NULL, or ops without read_pinned: fb_read).
  * Returns the count (short only at the end of the held version) or a
  * negative errno (-ESTALE: see struct fb_view); never a count short of
- * an error. */
-ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t len, void *dst);
+ * an error.  *buffered (may be NULL) is set to 1 when the bytes came
+ * through the buffer's uncommitted changes, this mount's newest version
+ * of the file, and to 0 when they are the view's own version. */
+ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t len, void *dst,
+		     int *buffered);
 
 /* Uploads every dirty chunk (in parallel) and commits the new extents and
  * size.  Returns 0 once durable (then *attr, if not NULL, holds the new
@@ -186,8 +191,17 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed);
  * MOP_SETATTR, which left generation gen): forgets buffered bytes past
  * size and sets both sizes. */
 void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen);
+/* An open with O_TRUNC: forgets every buffered byte, and the file reads
+ * as empty here at once, with the time of the open as its mtime.  The cut
+ * itself reaches the shard with the next commit (fb_flush): in the same
+ * record as the new content of a file that fits inline, so rewriting a
+ * small file is one commit, not two; before the other content of a larger
+ * one.  Other mounts see the old content until that commit, as they see
+ * any write only after its close.  fb_dirty is 1 until it is committed. */
+void fb_truncate_deferred(struct fbuf *fb);
 /* Drops every write not committed yet (a commit the shard refuses for
- * good: EDQUOT); blocks stored for them are deleted. */
+ * good: EDQUOT); blocks stored for them are deleted.  A deferred truncate
+ * stays: the next flush commits it. */
 void fb_discard(struct fbuf *fb);
 
 /* 1 when fb holds data not yet committed. */

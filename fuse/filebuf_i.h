@@ -59,6 +59,8 @@ struct fbuf {
 	struct chunk **ch; /* sorted by idx */
 	size_t n, cap;
 	bool flushing; /* a flush or truncate owns the commit path */
+	bool trunc;    /* an O_TRUNC not committed yet (fb_truncate_deferred):
+			* the next commit cuts the file to its size first */
 	struct manifest_block *garbage;
 	size_t n_garbage, cap_garbage;
 	struct fbuf *prev, *next; /* ctx->files */
@@ -79,6 +81,13 @@ struct fb_ctx {
 	int last_err;
 	struct fbuf *files;
 };
+
+/* Lock held: fb holds a change not committed yet (buffered bytes, or a
+ * deferred truncate), so its sizes are ours, not the shard's. */
+static inline bool fbi_held(const struct fbuf *fb)
+{
+	return fb->n > 0 || fb->trunc;
+}
 
 /* A read found the committed file at generation gen with size size, not
  * at fb->gen: adopt it if newer (filebuf.c).  Lock held. */

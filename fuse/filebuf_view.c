@@ -195,19 +195,26 @@ static ssize_t view_read(struct fbuf *fb, struct fb_view *v, uint64_t off, size_
 	return (ssize_t)done;
 }
 
-ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t len, void *dst)
+ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t len, void *dst,
+		     int *buffered)
 {
 	struct fb_ctx *ctx = fb->ctx;
 	ssize_t rc;
 
+	if (buffered != NULL) {
+		*buffered = 0;
+	}
 	if (v == NULL || ctx->ops->read_pinned == NULL) {
 		return fb_read(fb, off, len, dst);
 	}
 	pthread_mutex_lock(&ctx->mu);
-	if (fb->n > 0 || fb->flushing) {
+	if (fbi_held(fb) || fb->flushing) {
 		/* Writes of this mount not committed yet: every handle reads
 		 * the file as this mount has it. */
 		pthread_mutex_unlock(&ctx->mu);
+		if (buffered != NULL) {
+			*buffered = 1;
+		}
 		return fb_read(fb, off, len, dst);
 	}
 	if (v->seq != fb->seq) {

@@ -86,6 +86,9 @@ int store_commit(struct store *st, const struct fb_commit *c, struct meta_attr *
 		op->ext = (struct meta_extent *)c->ext;
 		op->n_ext = c->n_ext;
 	}
+	if (c->truncate) {
+		op->flags |= META_F_TRUNCATE;
+	}
 	store_count(&st->commits);
 	rc = mc_op(st->mc, op, &res);
 	free(op);

@@ -21,20 +21,21 @@
 #include "../common/err.h"
 #include "../common/log.h"
 
-/* O_TRUNC with write access: cut the file to 0 unless it is empty here
- * and at the shard. */
-static int maybe_truncate(struct vfs *v, struct inode *n, int flags, struct meta_attr *a)
+/* O_TRUNC with write access: the file is empty here from now on, and the
+ * cut goes to the shard with the next commit (fb_truncate_deferred), so
+ * a small file rewritten and closed costs one commit.  A file that is
+ * empty here and at the shard is left alone (its times do not change). */
+static void maybe_truncate(struct vfs *v, struct inode *n, int flags, const struct meta_attr *a)
 {
 	struct fbuf *fb = it_fb(v->it, n);
-	struct vfs_setattr s = {.valid = META_SET_SIZE, .size = 0};
 
-	if (!(flags & O_TRUNC) || (flags & O_ACCMODE) == O_RDONLY) {
-		return 0;
+	if (!(flags & O_TRUNC) || (flags & O_ACCMODE) == O_RDONLY || fb == NULL) {
+		return;
 	}
-	if (a->size == 0 && (fb == NULL || !fb_dirty(fb))) {
-		return 0;
+	if (a->size == 0 && !fb_dirty(fb)) {
+		return;
 	}
-	return vfs_setattr_node(v, n, &s, a);
+	fb_truncate_deferred(fb);
 }
 
 /* An open for reading records the read in the file's atime when the
@@ -162,11 +163,11 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 		rc = -EINVAL;
 	}
 	if (rc == 0) {
-		rc = maybe_truncate(v, n, flags, &a);
-	}
-	if (rc == 0) {
 		note_read(v, ino, flags, &a);
 		rc = open_handle(v, n, &a, fh, keep_cache);
+	}
+	if (rc == 0) {
+		maybe_truncate(v, n, flags, &a);
 	}
 	if (rc == 0 && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
 		it_ksize_set(v->it, ino, 0); /* the kernel truncates its own size */
@@ -222,9 +223,9 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 		 * write.  (Without O_EXCL the file may be an older one.) */
 		it_set_nocap(v->it, n, vfs_ttl_ns(v->conf.attr_timeout));
 	}
-	rc = maybe_truncate(v, n, flags, &res.attr);
+	rc = open_handle(v, n, &res.attr, fh, keep_cache);
 	if (rc == 0) {
-		rc = open_handle(v, n, &res.attr, fh, keep_cache);
+		maybe_truncate(v, n, flags, &res.attr);
 	}
 	if (rc == 0) {
 		rc = vfs_entry(v, &res.attr, parent, e);
@@ -247,18 +248,23 @@ ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, 
 	struct fbuf *fb = it_fb(v->it, fh->node);
 	ssize_t n;
 	uint64_t ksize;
+	int buffered;
 
 	if (fb == NULL) {
 		return -EIO;
 	}
 	rc_hint(v->rc, &fh->stream, fh->node->ino, off, size);
-	n = fb_read_view(fb, &fh->view, off, size, buf);
-	if (n >= 0 && (size_t)n < size && it_ksize(v->it, fh->node->ino, &ksize) &&
+	n = fb_read_view(fb, &fh->view, off, size, buf, &buffered);
+	if (n >= 0 && (size_t)n < size && !buffered && it_ksize(v->it, fh->node->ino, &ksize) &&
 	    off + (uint64_t)n < ksize) {
 		/* A short answer inside the size the kernel has (another
 		 * version's, told before this handle's version was known)
 		 * would be zero-filled by the kernel and kept: this handle's
-		 * version is not the one the kernel sizes. */
+		 * version is not the one the kernel sizes.  An answer of
+		 * this mount's uncommitted changes is its newest version:
+		 * there the kernel's size is the stale one (an attribute
+		 * reply overtaken by a truncate), and a short read makes the
+		 * kernel shrink it. */
 		log_info("fb.stale_handle",
 			 "ino %" PRIu64 ": the read ends at %" PRIu64 ", the kernel has %" PRIu64
 			 " bytes: ESTALE",

@@ -60,6 +60,7 @@ static struct fake {
 	int uploads_waiting;
 	uint64_t commit_sizes[16];
 	size_t commit_ext[16];
+	int commit_trunc[16];
 } fk;
 
 static struct fb_ctx *ctx;
@@ -154,6 +155,39 @@ static int fk_upload(void *arg, uint64_t ino, uint64_t size, const uint8_t *data
 	return rc;
 }
 
+/* The shard side of a truncate to size (MOP_SETATTR size, or a commit's
+ * truncate before its content).  fk.mu held. */
+static void fk_truncate_locked(uint64_t ino, uint64_t size)
+{
+	struct ffile *f = &fk.files[ino];
+	size_t w = 0;
+
+	for (size_t e = 0; e < f->n_ext; e++) {
+		uint64_t start = f->ext[e].chunk * CS;
+
+		if (start >= size) {
+			continue;
+		}
+		if (size - start < f->ext[e].len) {
+			f->ext[e].len = (uint32_t)(size - start);
+		}
+		f->ext[w++] = f->ext[e];
+	}
+	f->n_ext = w;
+	if (f->is_inline && f->inl_len > size) {
+		f->inl_len = size;
+	}
+	f->size = size;
+	f->gen++;
+}
+
+static void fk_truncate(uint64_t ino, uint64_t size)
+{
+	pthread_mutex_lock(&fk.mu);
+	fk_truncate_locked(ino, size);
+	pthread_mutex_unlock(&fk.mu);
+}
+
 static int fk_commit(void *arg, const struct fb_commit *c, struct meta_attr *attr)
 {
 	struct ffile *f = &fk.files[c->ino];
@@ -166,12 +200,16 @@ static int fk_commit(void *arg, const struct fb_commit *c, struct meta_attr *att
 		goto out;
 	}
 	ck_assert_uint_le(c->n_ext, META_EXTENTS_MAX);
-	ck_assert_uint_ge(c->n_ext + (size_t)c->is_inline, 1);
+	ck_assert_uint_ge(c->n_ext + (size_t)c->is_inline + (size_t)c->truncate, 1);
 	if (fk.commits < 16) {
 		fk.commit_sizes[fk.commits] = c->size;
 		fk.commit_ext[fk.commits] = c->n_ext;
+		fk.commit_trunc[fk.commits] = c->truncate;
 	}
 	fk.commits++;
+	if (c->truncate && !c->is_inline) {
+		fk_truncate_locked(c->ino, c->size);
+	}
 	if (c->is_inline) {
 		free(f->inl);
 		f->inl = malloc(c->inline_len ? c->inline_len : 1);
@@ -198,7 +236,7 @@ static int fk_commit(void *arg, const struct fb_commit *c, struct meta_attr *att
 			f->is_inline = 0;
 		}
 	}
-	if (c->size > f->size) {
+	if (c->size > f->size || c->truncate) {
 		f->size = c->size;
 	}
 	f->gen++;
@@ -238,33 +276,6 @@ static const struct fb_ops fk_ops = {
     .donate = fk_donate,
     .discard = fk_discard,
 };
-
-/* The shard side of a truncate (MOP_SETATTR size). */
-static void fk_truncate(uint64_t ino, uint64_t size)
-{
-	struct ffile *f = &fk.files[ino];
-	size_t w = 0;
-
-	pthread_mutex_lock(&fk.mu);
-	for (size_t e = 0; e < f->n_ext; e++) {
-		uint64_t start = f->ext[e].chunk * CS;
-
-		if (start >= size) {
-			continue;
-		}
-		if (size - start < f->ext[e].len) {
-			f->ext[e].len = (uint32_t)(size - start);
-		}
-		f->ext[w++] = f->ext[e];
-	}
-	f->n_ext = w;
-	if (f->is_inline && f->inl_len > size) {
-		f->inl_len = size;
-	}
-	f->size = size;
-	f->gen++;
-	pthread_mutex_unlock(&fk.mu);
-}
 
 static int fk_get(int what)
 {
@@ -530,6 +541,107 @@ START_TEST(test_truncate_then_extend_reads_zeros)
 	ck_assert_int_eq(back[19], 'A');
 	ck_assert_int_eq(back[25], 0);
 	ck_assert_int_eq(back[30], 'C');
+}
+END_TEST
+
+/* An O_TRUNC deferred to the commit: the file reads empty at once, nothing
+ * of the old content is read, and the cut travels with the next commit --
+ * in the same commit as content that fits inline, alone when nothing was
+ * written, first when the content needs extents.  A failed commit keeps
+ * both the cut and the data. */
+START_TEST(test_truncate_deferred)
+{
+	size_t len = 2 * CS + 500;
+	uint8_t *old = malloc(len), *back = malloc(len);
+	uint8_t b[300];
+	uint64_t size;
+	int64_t mt;
+	struct fbuf *fb;
+	int committed, c0, r0;
+
+	fill_pattern(old, len, 0);
+	for (uint64_t ino = 1; ino <= 3; ino++) {
+		ck_assert_int_eq(fb_open(ctx, ino, 0, 0, &fb), 0);
+		ck_assert_int_eq(fb_write(fb, 0, old, len), (ssize_t)len);
+		ck_assert_int_eq(fb_flush(fb, NULL, NULL), 0);
+		fb_close(fb);
+		ck_assert_uint_eq(fk.files[ino].n_ext, 3);
+	}
+	memset(b, 'B', sizeof(b));
+
+	/* 1: rewritten small: one commit, inline, with the cut. */
+	ck_assert_int_eq(fb_open(ctx, 1, len, fk.files[1].gen, &fb), 0);
+	c0 = fk_get(2);
+	r0 = fk_get(1);
+	fb_truncate_deferred(fb);
+	ck_assert_int_eq(fb_dirty(fb), 1);
+	ck_assert_int_eq(fb_stat(fb, &size, &mt), 1);
+	ck_assert_uint_eq(size, 0);
+	ck_assert_int_ne(mt, 0);
+	ck_assert_int_eq(fb_read(fb, 0, 100, back), 0);
+	ck_assert_int_eq(fb_write(fb, 200, b, 100), 100);
+	ck_assert_int_eq(fb_read(fb, 0, len, back), 300);
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(back[i], 0); /* never the old bytes */
+	}
+	ck_assert_mem_eq(back + 200, b, 100);
+	ck_assert_int_eq(fk_get(2), c0); /* nothing reached the shard yet */
+	ck_assert_uint_eq(fk.files[1].size, len);
+	fk_set(&fk.commit_err, -EIO);
+	ck_assert_int_eq(fb_flush(fb, NULL, NULL), -EIO);
+	ck_assert_int_eq(fb_dirty(fb), 1);
+	ck_assert_uint_eq(fk.files[1].size, len);
+	fk_set(&fk.commit_err, 0);
+	ck_assert_int_eq(fb_flush(fb, NULL, &committed), 0);
+	ck_assert_int_eq(committed, 1);
+	ck_assert_int_eq(fk_get(2), c0 + 1);
+	ck_assert_int_eq(fk.commit_trunc[c0], 1);
+	ck_assert_uint_eq(fk.commit_sizes[c0], 300);
+	ck_assert_int_eq(fk_get(1), r0); /* the old content was never read */
+	ck_assert_int_eq(fb_dirty(fb), 0);
+	fb_close(fb);
+	ck_assert_int_eq(fk.files[1].is_inline, 1);
+	ck_assert_uint_eq(fk.files[1].size, 300);
+	committed_read(1, 0, back, 300);
+	ck_assert_int_eq(back[199], 0);
+	ck_assert_mem_eq(back + 200, b, 100);
+
+	/* 2: nothing written: the cut alone, to size 0. */
+	ck_assert_int_eq(fb_open(ctx, 2, len, fk.files[2].gen, &fb), 0);
+	c0 = fk_get(2);
+	fb_truncate_deferred(fb);
+	ck_assert_int_eq(fb_flush(fb, NULL, NULL), 0);
+	ck_assert_int_eq(fk_get(2), c0 + 1);
+	ck_assert_int_eq(fk.commit_trunc[c0], 1);
+	ck_assert_uint_eq(fk.commit_ext[c0], 0);
+	ck_assert_uint_eq(fk.commit_sizes[c0], 0);
+	ck_assert_int_eq(fb_dirty(fb), 0);
+	fb_close(fb);
+	ck_assert_uint_eq(fk.files[2].size, 0);
+	ck_assert_uint_eq(fk.files[2].n_ext, 0);
+
+	/* 3: rewritten past inline_max: the cut first, then the extents;
+	 * the old third chunk is gone. */
+	ck_assert_int_eq(fb_open(ctx, 3, len, fk.files[3].gen, &fb), 0);
+	c0 = fk_get(2);
+	fb_truncate_deferred(fb);
+	ck_assert_int_eq(fb_write(fb, CS / 2, b, sizeof(b)), sizeof(b));
+	ck_assert_int_eq(fb_flush(fb, NULL, NULL), 0);
+	ck_assert_int_eq(fk_get(2), c0 + 2);
+	ck_assert_int_eq(fk.commit_trunc[c0], 1);
+	ck_assert_uint_eq(fk.commit_sizes[c0], 0);
+	ck_assert_int_eq(fk.commit_trunc[c0 + 1], 0);
+	ck_assert_uint_eq(fk.commit_ext[c0 + 1], 1);
+	fb_close(fb);
+	ck_assert_uint_eq(fk.files[3].size, CS / 2 + sizeof(b));
+	ck_assert_uint_eq(fk.files[3].n_ext, 1);
+	committed_read(3, 0, back, CS / 2 + sizeof(b));
+	for (size_t i = 0; i < CS / 2; i++) {
+		ck_assert_int_eq(back[i], 0);
+	}
+	ck_assert_mem_eq(back + CS / 2, b, sizeof(b));
+	free(old);
+	free(back);
 }
 END_TEST
 
@@ -852,6 +964,7 @@ static Suite *filebuf_suite(void)
 	tcase_add_test(tc, test_rmw_disjoint_writes);
 	tcase_add_test(tc, test_read_after_write);
 	tcase_add_test(tc, test_truncate_then_extend_reads_zeros);
+	tcase_add_test(tc, test_truncate_deferred);
 	tcase_add_test(tc, test_offsets_past_4gib);
 	tcase_add_test(tc, test_upload_error_reported_at_flush);
 	tcase_add_test(tc, test_commit_error_kept_dirty);

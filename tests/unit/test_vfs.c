@@ -452,6 +452,69 @@ START_TEST(test_open_trunc)
 }
 END_TEST
 
+/* Rewriting a file through O_TRUNC commits once when the new content
+ * fits inline: the cut travels with the content.  Until that close
+ * another client reads the old version whole, and after it exactly the
+ * new one, with no old byte past the new end.  A rewrite too large for
+ * inline data commits the cut and then the extents; an O_TRUNC with
+ * nothing written commits the cut alone. */
+START_TEST(test_rewrite_cost)
+{
+	size_t big = 2 * CHUNK + 10, mid = CHUNK + 5;
+	uint8_t old[5000], neu[1000], *data = malloc(big);
+	struct vfs_conf c = test_conf();
+	struct vfs_stats s0, s1;
+	struct vfs *w = NULL;
+	struct vfs_file *fh = NULL;
+	struct meta_attr a;
+	uint64_t ino, bino;
+	double t;
+	int keep;
+
+	ck_assert_ptr_nonnull(data);
+	fill(old, sizeof(old), 31);
+	fill(neu, sizeof(neu), 32);
+	fill(data, big, 33);
+	ino = put_file("rw", old, sizeof(old));
+	bino = put_file("rwbig", data, big);
+	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
+
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, neu, sizeof(neu)), (ssize_t)sizeof(neu));
+	check_content(w, ino, old, sizeof(old));
+	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, sizeof(neu));
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.commits - s0.commits, 1);
+	check_content(w, ino, neu, sizeof(neu));
+
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_open(v, bino, O_RDWR | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_write(v, fh, 0, data + 1, mid), (ssize_t)mid);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.commits - s0.commits, 2);
+	check_content(w, bino, data + 1, mid);
+
+	vfs_get_stats(v, &s0);
+	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
+	ck_assert_int_eq(vfs_release(v, fh), 0);
+	vfs_get_stats(v, &s1);
+	ck_assert_uint_eq(s1.commits - s0.commits, 1);
+	check_content(w, ino, neu, 0);
+	ck_assert_int_eq(vfs_getattr(w, ino, &a, &t), 0);
+	ck_assert_uint_eq(a.size, 0);
+	vfs_forget(w, ino, 1);
+	vfs_forget(w, bino, 1);
+	ck_assert_int_eq(vfs_stop(w), 0);
+	free(data);
+}
+END_TEST
+
 /* A size change commits buffered writes first: truncating a file with
  * unflushed data keeps the bytes below the new size, and a later close
  * does not bring the old size back; an explicit mtime survives too. */
@@ -905,6 +968,7 @@ static Suite *vfs_suite(void)
 	tcase_add_test(tc, test_close_to_open);
 	tcase_add_test(tc, test_read_buffered);
 	tcase_add_test(tc, test_open_trunc);
+	tcase_add_test(tc, test_rewrite_cost);
 	tcase_add_test(tc, test_setattr_flushes);
 	tcase_add_test(tc, test_rename_unlink);
 	tcase_add_test(tc, test_negative_cache);
