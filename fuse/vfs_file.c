@@ -262,9 +262,9 @@ ssize_t vfs_read(struct vfs *v, struct vfs_file *fh, uint64_t off, size_t size, 
 		 * would be zero-filled by the kernel and kept: this handle's
 		 * version is not the one the kernel sizes.  An answer of
 		 * this mount's uncommitted changes is its newest version:
-		 * there the kernel's size is the stale one (an attribute
-		 * reply overtaken by a truncate), and a short read makes the
-		 * kernel shrink it. */
+		 * there the size recorded is the stale one (an attribute
+		 * reply computed before an O_TRUNC, which the kernel ignored
+		 * by its attr_version). */
 		log_info("fb.stale_handle",
 			 "ino %" PRIu64 ": the read ends at %" PRIu64 ", the kernel has %" PRIu64
 			 " bytes: ESTALE",
