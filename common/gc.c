@@ -1,8 +1,12 @@
 /* gc.c: mark and sweep of stray fragments (see gc.h).  Runs on the
  * caller's thread.  The mark set is an open-addressing table of block ids
- * (16 bytes and the profile per block: 64 MiB for 3.5 million blocks,
- * about 14 TiB of 4 MiB blocks); the sweep holds one node's candidates at
- * a time. */
+ * (24 bytes per block at a load of at most 1/2), bounded by
+ * gc_opts.mark_max: the block id space is marked and swept in ranges
+ * [lo, hi), each holding at most that many blocks.  A range's hi is found
+ * while marking: when the table fills, it keeps the lower half of its ids
+ * and the range ends at the median.  Every range's mark is complete
+ * before any of its fragments is swept; the sweep holds one node's
+ * candidates of the range at a time. */
 #include "gc.h"
 
 #include <errno.h>
@@ -14,7 +18,8 @@
 #include "log.h"
 #include "meta_client.h"
 
-#define GC_LIST_PAGE 4096 /* fragment headers per FRAG_LIST request */
+#define GC_LIST_PAGE 4096      /* fragment headers per FRAG_LIST request */
+#define GC_MARK_MAX (1u << 20) /* default bound of the mark: about 48 MiB */
 
 struct mark_ent {
 	uint8_t id[BLOCK_ID_LEN];
@@ -26,6 +31,30 @@ struct mark {
 	struct mark_ent *v;
 	size_t cap, n; /* cap a power of two */
 };
+
+/* The block ids one pass marks and sweeps: [lo, hi). */
+struct range {
+	uint8_t lo[BLOCK_ID_LEN], hi[BLOCK_ID_LEN];
+	int lo_first; /* lo is the first id of all: list from the start */
+	int hi_end;   /* hi lies past every id */
+};
+
+static int below_hi(const struct range *r, const uint8_t id[BLOCK_ID_LEN])
+{
+	return r->hi_end || memcmp(id, r->hi, BLOCK_ID_LEN) < 0;
+}
+
+/* The id just before lo (lo - 1 as a big-endian number): a listing of
+ * the ids after it starts at lo.  Only when !r->lo_first (lo > 0). */
+static void before_lo(const struct range *r, uint8_t after[BLOCK_ID_LEN])
+{
+	memcpy(after, r->lo, BLOCK_ID_LEN);
+	for (size_t i = BLOCK_ID_LEN; i-- > 0;) {
+		if (after[i]-- != 0) {
+			break;
+		}
+	}
+}
 
 /* Block ids are random: their first bytes are a good hash already. */
 static size_t id_hash(const uint8_t id[BLOCK_ID_LEN])
@@ -51,13 +80,24 @@ static struct mark_ent *mark_find(const struct mark *mk, const uint8_t id[BLOCK_
 	}
 }
 
-static int mark_add(struct mark *mk, const struct manifest_block *b, int queued);
+/* Puts e (not in the table, and room for it) into its slot. */
+static void mark_put(struct mark *mk, const struct mark_ent *e)
+{
+	size_t i;
 
-static int mark_grow(struct mark *mk)
+	for (i = id_hash(e->id) & (mk->cap - 1); mk->v[i].used; i = (i + 1) & (mk->cap - 1)) {
+	}
+	mk->v[i] = *e;
+	mk->v[i].used = 1;
+	mk->n++;
+}
+
+/* Moves the entries of mk below r's hi into a new table of cap slots. */
+static int mark_rebuild(struct mark *mk, size_t cap, const struct range *r)
 {
 	struct mark old = *mk;
 
-	mk->cap = old.cap ? old.cap * 2 : 1024;
+	mk->cap = cap;
 	mk->n = 0;
 	mk->v = calloc(mk->cap, sizeof(*mk->v));
 	if (mk->v == NULL) {
@@ -65,48 +105,69 @@ static int mark_grow(struct mark *mk)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < old.cap; i++) {
-		if (old.v[i].used) {
-			struct manifest_block b = {
-			    .k = old.v[i].k, .m = old.v[i].m, .cls = old.v[i].cls};
-
-			memcpy(b.id, old.v[i].id, BLOCK_ID_LEN);
-			mark_add(mk, &b, old.v[i].queued);
+		if (old.v[i].used && below_hi(r, old.v[i].id)) {
+			mark_put(mk, &old.v[i]);
 		}
 	}
 	free(old.v);
 	return 0;
 }
 
-static int mark_add(struct mark *mk, const struct manifest_block *b, int queued)
+static int id_cmp(const void *a, const void *b)
 {
-	size_t i;
+	return memcmp(a, b, BLOCK_ID_LEN);
+}
+
+/* The mark is full: the range now ends at the median of its ids, and
+ * only the lower half stays (the upper half is marked again by the next
+ * range).  mk->n >= 2. */
+static int mark_halve(struct mark *mk, struct range *r)
+{
+	uint8_t(*ids)[BLOCK_ID_LEN] = malloc(mk->n * sizeof(*ids));
+	size_t n = 0;
+
+	if (ids == NULL) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < mk->cap; i++) {
+		if (mk->v[i].used) {
+			memcpy(ids[n++], mk->v[i].id, BLOCK_ID_LEN);
+		}
+	}
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	memcpy(r->hi, ids[n / 2], BLOCK_ID_LEN);
+	r->hi_end = 0;
+	free(ids);
+	return mark_rebuild(mk, mk->cap, r);
+}
+
+static int mark_add(struct mark *mk, const struct manifest_block *b, int queued,
+		    const struct range *r)
+{
+	struct mark_ent e = {.k = b->k, .m = b->m, .cls = b->cls, .queued = queued != 0};
 
 	if (mark_find(mk, b->id) != NULL) {
 		return 0;
 	}
 	if ((mk->n + 1) * 2 > mk->cap) {
-		int rc = mark_grow(mk);
+		int rc = mark_rebuild(mk, mk->cap ? mk->cap * 2 : 1024, r);
 
 		if (rc != 0) {
 			return rc;
 		}
 	}
-	for (i = id_hash(b->id) & (mk->cap - 1); mk->v[i].used; i = (i + 1) & (mk->cap - 1)) {
-	}
-	memcpy(mk->v[i].id, b->id, BLOCK_ID_LEN);
-	mk->v[i].k = b->k;
-	mk->v[i].m = b->m;
-	mk->v[i].cls = b->cls;
-	mk->v[i].queued = (uint8_t)(queued != 0);
-	mk->v[i].used = 1;
-	mk->n++;
+	memcpy(e.id, b->id, BLOCK_ID_LEN);
+	mark_put(mk, &e);
 	return 0;
 }
 
 struct mark_arg {
 	struct objc *oc;
 	struct mark *mk;
+	struct range *r;
+	size_t bound; /* entries the mark may hold (>= 2) */
 	struct gc_stats *st;
+	int first_range; /* count the buckets */
 	int rc;
 };
 
@@ -116,11 +177,14 @@ static int mark_bucket(void *arg, const char *name)
 	struct meta_block_row *rows = calloc(META_BLOCKS_MAX, sizeof(*rows));
 	uint8_t after[BLOCK_ID_LEN] = {0};
 	struct mc *mc = NULL;
-	int first = 1, more = 1, rc;
+	int first = ma->r->lo_first, more = 1, rc;
 
 	if (rows == NULL) {
 		ma->rc = -ENOMEM;
 		return 1;
+	}
+	if (!first) {
+		before_lo(ma->r, after);
 	}
 	rc = mc_open(objc_cl(ma->oc), name, &mc);
 	while (rc == 0 && more) {
@@ -137,20 +201,27 @@ static int mark_bucket(void *arg, const char *name)
 		for (int i = 0; i < n && rc == 0; i++) {
 			if (!first && memcmp(rows[i].blk.id, after, BLOCK_ID_LEN) <= 0) {
 				rc = -OBJ_EPROTO; /* out of order: a hostile or broken reply */
-			} else {
-				rc = mark_add(ma->mk, &rows[i].blk, rows[i].refs == 0);
+				break;
+			}
+			if (!below_hi(ma->r, rows[i].blk.id)) {
+				more = 0; /* the next range's */
+				break;
+			}
+			rc = mark_add(ma->mk, &rows[i].blk, rows[i].refs == 0, ma->r);
+			if (rc == 0 && ma->mk->n >= ma->bound) {
+				rc = mark_halve(ma->mk, ma->r);
 			}
 			memcpy(after, rows[i].blk.id, BLOCK_ID_LEN);
 			first = 0;
 		}
-		ma->st->blocks += (uint64_t)n;
 	}
 	mc_close(mc);
 	free(rows);
-	ma->st->buckets++;
+	ma->st->buckets += ma->first_range ? 1 : 0;
 	if (rc != 0) {
-		log_error("gc.mark", "bucket '%s': cannot list its blocks: %s; nothing deleted",
-			  name, obj_strerror(rc));
+		log_error("gc.mark",
+			  "bucket '%s': cannot list its blocks: %s; nothing more deleted", name,
+			  obj_strerror(rc));
 		ma->rc = rc;
 		return 1; /* stop: a partial mark would make live fragments look stray */
 	}
@@ -277,31 +348,38 @@ out:
 	return rc;
 }
 
-/* Lists node j's fragments and collects its candidates. */
-static int list_node(struct objc *oc, size_t j, const struct mark *mk, const uint8_t *out,
-		     struct cands *c, struct gc_node_stats *ns, size_t *rank)
+/* Lists node j's fragments of range r and collects its candidates. */
+static int list_node(struct objc *oc, size_t j, const struct mark *mk, const struct range *r,
+		     const uint8_t *out, struct cands *c, struct gc_node_stats *ns, size_t *rank)
 {
 	struct cl *cl = objc_cl(oc);
 	struct frag_ref after = {0};
-	int first = 1, more = 1, rc = 0;
+	int first = r->lo_first, more = 1, rc = 0;
 
+	if (!first) {
+		/* (lo - 1, the last index): the first fragment after it is
+		 * lo's first. */
+		before_lo(r, after.block_id);
+		after.index = UINT8_MAX;
+	}
 	while (more && rc == 0) {
 		uint8_t body[BLOCK_ID_LEN + 1 + 1 + 4];
-		struct cl_req r = {.node = j, .type = MSG_FRAG_LIST};
+		struct cl_req q = {.node = j, .type = MSG_FRAG_LIST};
 		struct wr w;
 		struct rd rd;
 		uint32_t n;
+		int past = 0; /* the page reached the next range */
 
 		wr_init_buf(&w, body, sizeof(body));
 		msg_put_frag_ref(&w, &after);
 		wr_u8(&w, first ? 1 : 0);
 		wr_u32(&w, GC_LIST_PAGE);
-		r.body = body;
-		r.body_len = w.len;
-		cl_run(cl, &r, 1, 0);
-		rc = r.status;
+		q.body = body;
+		q.body_len = w.len;
+		cl_run(cl, &q, 1, 0);
+		rc = q.status;
 		if (rc == 0) {
-			rd_init(&rd, r.reply, r.reply_len);
+			rd_init(&rd, q.reply, q.reply_len);
 			n = rd_u32(&rd);
 			if (n > GC_LIST_PAGE) {
 				rc = -OBJ_EPROTO;
@@ -314,6 +392,10 @@ static int list_node(struct objc *oc, size_t j, const struct mark *mk, const uin
 				if (!rd_ok(&rd)) {
 					rc = -OBJ_EPROTO;
 					break;
+				}
+				if (past || !below_hi(r, h.ref.block_id)) {
+					past = 1; /* read on: the reply must still parse */
+					continue;
 				}
 				ns->listed++;
 				e = mark_find(mk, h.ref.block_id);
@@ -345,9 +427,10 @@ static int list_node(struct objc *oc, size_t j, const struct mark *mk, const uin
 			if (rc == 0 && more && n == 0) {
 				rc = -OBJ_EPROTO;
 			}
+			more = more && !past;
 		}
 		first = 0;
-		cl_req_release(&r);
+		cl_req_release(&q);
 	}
 	return rc;
 }
@@ -403,14 +486,34 @@ static int collect_bucket(void *arg, const char *name)
 	return mark_bucket(arg, name);
 }
 
+/* Sweeps node j's fragments of range r (the mark of r is complete). */
+static int sweep_range(struct objc *oc, size_t j, const struct gc_opts *o, const struct mark *mk,
+		       const struct range *r, struct gc_stats *st, size_t *rank)
+{
+	struct cl *cl = objc_cl(oc);
+	struct gc_node_stats *ns = &st->node[j];
+	struct cands c = {0};
+	int rc = list_node(oc, j, mk, r, o->out, &c, ns, rank);
+
+	if (rc == 0) {
+		rc = confirm_surplus(cl, &c, st->n_nodes, st->node);
+	}
+	if (rc == 0) {
+		rc = sweep_node(cl, j, o, &c, ns);
+	}
+	free(c.v);
+	return rc;
+}
+
 int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 {
 	struct cl *cl = objc_cl(oc);
 	const struct cfg *cfg = cl_cfg(cl);
 	struct mark mk = {0};
-	struct mark_arg ma = {.oc = oc, .mk = &mk, .st = st};
+	struct range r = {.lo_first = 1, .hi_end = 1};
+	struct mark_arg ma = {.oc = oc, .mk = &mk, .r = &r, .st = st, .first_range = 1};
 	size_t *rank = calloc(cfg->n_nodes, sizeof(*rank));
-	int rc;
+	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->n_nodes = cfg->n_nodes;
@@ -419,50 +522,63 @@ int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 		free(rank);
 		return -ENOMEM;
 	}
-	/* 1. Mark: every block of every bucket, all or nothing. */
-	rc = bucket_list(oc, collect_bucket, &ma);
-	if (ma.rc != 0) {
-		rc = ma.rc;
+	ma.bound = o->mark_max >= 2 ? o->mark_max : o->mark_max == 1 ? 2 : GC_MARK_MAX;
+	for (size_t j = 0; j < cfg->n_nodes; j++) {
+		st->node[j].node_id = cfg->nodes[j].id;
+		st->node[j].up = cl_node_up(cl, j);
+		if (!st->node[j].up) {
+			log_warn("gc.node", "node %u is down: not swept", st->node[j].node_id);
+		}
 	}
-	if (rc < 0) {
-		free(mk.v);
-		free(rank);
-		return rc;
-	}
-	/* 2. Sweep the nodes one at a time. */
-	rc = 0;
-	for (size_t j = 0; j < cfg->n_nodes && rc == 0; j++) {
-		struct gc_node_stats *ns = &st->node[j];
-		struct cands c = {0};
+	for (;;) {
+		/* 1. Mark: every block of the range of every bucket, all or
+		 * nothing (the range may end earlier while it is marked). */
+		ma.rc = 0;
+		rc = bucket_list(oc, collect_bucket, &ma);
+		if (ma.rc != 0) {
+			rc = ma.rc;
+		}
+		if (rc < 0) {
+			break;
+		}
+		rc = 0;
+		st->ranges++;
+		st->blocks += mk.n;
+		ma.first_range = 0;
+		/* 2. Sweep the range's fragments, one node at a time. */
+		for (size_t j = 0; j < cfg->n_nodes; j++) {
+			int nrc;
 
-		ns->node_id = cfg->nodes[j].id;
-		if (!cl_node_up(cl, j)) {
-			log_warn("gc.node", "node %u is down: not swept", ns->node_id);
-			continue;
+			if (!st->node[j].up) {
+				continue;
+			}
+			nrc = sweep_range(oc, j, o, &mk, &r, st, rank);
+			if (nrc != 0) {
+				/* The other nodes still get their sweep. */
+				log_warn("gc.node", "node %u: %s", st->node[j].node_id,
+					 obj_strerror(nrc));
+				st->node[j].up = 0;
+			}
 		}
-		rc = list_node(oc, j, &mk, o->out, &c, ns, rank);
-		if (rc == 0) {
-			rc = confirm_surplus(cl, &c, cfg->n_nodes, st->node);
+		if (r.hi_end) {
+			break;
 		}
-		if (rc == 0) {
-			rc = sweep_node(cl, j, o, &c, ns);
-		}
-		if (rc != 0) {
-			log_warn("gc.node", "node %u: %s", ns->node_id, obj_strerror(rc));
-			rc = 0; /* the other nodes still get their sweep */
-		} else {
-			ns->up = 1;
-		}
-		free(c.v);
+		memcpy(r.lo, r.hi, BLOCK_ID_LEN);
+		r.lo_first = 0;
+		r.hi_end = 1;
+		free(mk.v);
+		memset(&mk, 0, sizeof(mk));
+	}
+	for (size_t j = 0; j < cfg->n_nodes; j++) {
+		const struct gc_node_stats *ns = &st->node[j];
+
 		st->listed += ns->listed;
 		st->strays += ns->strays;
 		st->surplus += ns->surplus;
 		st->deleted += ns->deleted;
 		st->young += ns->young;
 		st->bytes += ns->bytes;
-	}
-	for (size_t j = 0; j < cfg->n_nodes; j++) {
-		st->homeless += st->node[j].homeless;
+		st->homeless += ns->homeless;
 	}
 	free(mk.v);
 	free(rank);

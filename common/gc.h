@@ -18,8 +18,11 @@
  * record that references it commits, and that commit comes within the
  * grace period of the writes; a fragment younger than the grace period may
  * be one whose commit is on its way, so it is kept.  Any error of the mark
- * (a bucket whose shard cannot be read) stops the run before anything is
- * deleted.  Blocks the calling thread. */
+ * (a bucket whose shard cannot be read) stops the run before anything of
+ * that range is deleted.  Memory: at most gc_opts.mark_max marked blocks at a time; a
+ * cluster with more is marked and swept in ranges of block ids, each
+ * range's mark complete before its sweep (an error of a later range's
+ * mark leaves the earlier ranges swept).  Blocks the calling thread. */
 #ifndef OBJFS_GC_H
 #define OBJFS_GC_H
 
@@ -32,6 +35,9 @@ struct gc_opts {
 	int dry_run;	    /* find and age-check only: nothing is deleted */
 	const uint8_t *out; /* NULL, or per node index of the config: 1 when
 			     * the node is out (its hand-offs are kept) */
+	size_t mark_max;    /* blocks the mark holds at once (0: 1 Mi, about
+			     * 48 MiB); more blocks are marked and swept in
+			     * ranges of block ids, each at most this many */
 };
 
 struct gc_node_stats {
@@ -49,7 +55,8 @@ struct gc_node_stats {
 };
 
 struct gc_stats {
-	uint64_t buckets, blocks; /* marked */
+	uint64_t buckets, blocks; /* marked (blocks: distinct ids) */
+	uint64_t ranges;	  /* passes over the block id space */
 	size_t n_nodes;
 	struct gc_node_stats *node; /* n_nodes entries, malloc'd: gc_stats_free */
 	uint64_t listed, strays, surplus, deleted, young, bytes, homeless;

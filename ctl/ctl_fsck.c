@@ -224,7 +224,7 @@ int ctl_cmd_fsck(struct ctl *c, int argc, char **argv)
 
 static void gc_usage(FILE *f)
 {
-	fprintf(f, "Usage: objfsctl gc [--dry-run] [--grace SECONDS] [--json]\n"
+	fprintf(f, "Usage: objfsctl gc [--dry-run] [--grace SECONDS] [--mark-max N] [--json]\n"
 		   "Find and delete stray fragments: fragments of blocks no bucket's shard\n"
 		   "knows (a writer that died before its commit, a delete a down node\n"
 		   "missed) and surplus hand-off copies whose home copy is intact.  A\n"
@@ -236,17 +236,19 @@ static void gc_usage(FILE *f)
 		   "  -n, --dry-run        list what would be deleted; delete nothing\n"
 		   "  -g, --grace SECONDS  keep fragments younger than this (default: the\n"
 		   "                       config's gc_grace, one day unless set)\n"
+		   "  --mark-max N         hold at most N block ids in memory (about 48\n"
+		   "                       bytes each; default 1048576, at least 2): more\n"
+		   "                       blocks are marked and swept in ranges of ids\n"
 		   "  --json               print the result as one JSON object\n\n"
 		   "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"grace", required_argument, NULL, 'g'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"dry-run", no_argument, NULL, 'n'},	{"grace", required_argument, NULL, 'g'},
+	    {"mark-max", required_argument, NULL, 'm'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0}};
 	struct gc_opts o = {0};
 	struct gc_stats st;
 	struct objc *oc;
@@ -274,6 +276,22 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 				return CTL_USAGE;
 			}
 			break;
+		case 'm': {
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg || optarg[0] == '-' ||
+			    v < 2 || v > (1ull << 32)) {
+				fprintf(stderr,
+					"objfsctl gc: --mark-max: not a number of blocks in "
+					"2..4294967296: '%s'\n",
+					optarg);
+				return CTL_USAGE;
+			}
+			o.mark_max = (size_t)v;
+			break;
+		}
 		case 'j':
 			json = 1;
 			break;
@@ -309,16 +327,25 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 	rc = gc_run(oc, &o, &st);
 	objc_close(oc);
 	if (rc != 0) {
-		fprintf(stderr, "objfsctl gc: %s%s\n", obj_strerror(rc),
-			st.node != NULL ? "; nothing deleted" : "");
+		if (st.node != NULL && st.ranges > 0) {
+			fprintf(stderr,
+				"objfsctl gc: %s; %llu range(s) of block ids were swept (%llu "
+				"fragments deleted), nothing more deleted\n",
+				obj_strerror(rc), (unsigned long long)st.ranges,
+				(unsigned long long)st.deleted);
+		} else {
+			fprintf(stderr, "objfsctl gc: %s%s\n", obj_strerror(rc),
+				st.node != NULL ? "; nothing deleted" : "");
+		}
 		gc_stats_free(&st);
 		free(out);
 		return CTL_FAIL;
 	}
 	if (json) {
-		printf("{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,\"out\":[",
+		printf("{\"dry_run\":%s,\"grace_s\":%u,\"buckets\":%llu,\"blocks\":%llu,"
+		       "\"ranges\":%llu,\"out\":[",
 		       o.dry_run ? "true" : "false", o.grace_s, (unsigned long long)st.buckets,
-		       (unsigned long long)st.blocks);
+		       (unsigned long long)st.blocks, (unsigned long long)st.ranges);
 		for (size_t j = 0, k = 0; j < c->cfg.n_nodes; j++) {
 			if (out[j]) {
 				printf("%s%u", k++ ? "," : "", c->cfg.nodes[j].id);
@@ -353,14 +380,16 @@ int ctl_cmd_gc(struct ctl *c, int argc, char **argv)
 				       ns->node_id);
 			}
 		}
-		printf(
-		    "gc%s: %llu blocks marked in %llu buckets; %llu fragments listed: %llu "
-		    "strays, %llu surplus hand-offs; %llu %s (%s), %llu younger than %u s kept\n",
-		    o.dry_run ? " (dry run)" : "", (unsigned long long)st.blocks,
-		    (unsigned long long)st.buckets, (unsigned long long)st.listed,
-		    (unsigned long long)st.strays, (unsigned long long)st.surplus,
-		    (unsigned long long)st.deleted, o.dry_run ? "would be deleted" : "deleted",
-		    ctl_human(st.bytes, hb, sizeof(hb)), (unsigned long long)st.young, o.grace_s);
+		printf("gc%s: %llu blocks marked in %llu buckets (%llu range%s of ids); %llu "
+		       "fragments listed: %llu strays, %llu surplus hand-offs; %llu %s (%s), %llu "
+		       "younger than %u s kept\n",
+		       o.dry_run ? " (dry run)" : "", (unsigned long long)st.blocks,
+		       (unsigned long long)st.buckets, (unsigned long long)st.ranges,
+		       st.ranges == 1 ? "" : "s", (unsigned long long)st.listed,
+		       (unsigned long long)st.strays, (unsigned long long)st.surplus,
+		       (unsigned long long)st.deleted, o.dry_run ? "would be deleted" : "deleted",
+		       ctl_human(st.bytes, hb, sizeof(hb)), (unsigned long long)st.young,
+		       o.grace_s);
 	}
 	gc_stats_free(&st);
 	free(out);

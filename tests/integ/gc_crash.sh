@@ -67,6 +67,7 @@ ctl gc --dry-run --grace 3600 --json > "$T/gc1" || { cat "$T/gc1"; fail "gc --dr
 [ "$(jlast "$T/gc1" strays)" -eq "$strays" ] || { cat "$T/gc1"; fail "gc found $(jlast "$T/gc1" strays) strays, not $strays"; }
 [ "$(jlast "$T/gc1" young)" -eq "$strays" ] || fail "dry run: not every stray young"
 [ "$(jlast "$T/gc1" deleted)" -eq 0 ] || fail "dry run with a long grace would delete"
+[ "$(jlast "$T/gc1" ranges)" -eq 1 ] || fail "6 blocks took $(jlast "$T/gc1" ranges) ranges, not 1"
 ctl gc --grace 3600 --json > "$T/gc2" || { cat "$T/gc2"; fail "gc"; }
 [ "$(jlast "$T/gc2" deleted)" -eq 0 ] || fail "gc deleted fragments younger than the grace period"
 [ "$(frag_count)" -eq $((base + strays)) ] || fail "fragments vanished during a gc that deleted none"
@@ -81,8 +82,15 @@ while :; do
 done
 [ "$(frag_count)" -eq $((base + strays)) ] || fail "a dry run deleted fragments"
 # ... and a run deletes exactly them.
-ctl gc --grace "$GRACE" --json > "$T/gc4" || { cat "$T/gc4"; fail "gc"; }
+# With room for 2 block ids the mark and sweep go range by range.
+ctl gc --mark-max 1 > "$T/gcbad.out" 2> "$T/gcbad.err" && fail "gc --mark-max 1 accepted"
+[ $? -eq 2 ] || fail "gc --mark-max 1: not a usage error"
+grep -qF "objfsctl gc: --mark-max: not a number of blocks in 2..4294967296: '1'" "$T/gcbad.err" ||
+	{ cat "$T/gcbad.err"; fail "gc --mark-max 1: wrong message"; }
+ctl gc --grace "$GRACE" --mark-max 2 --json > "$T/gc4" || { cat "$T/gc4"; fail "gc"; }
 [ "$(jlast "$T/gc4" deleted)" -eq "$strays" ] || { cat "$T/gc4"; fail "gc deleted $(jlast "$T/gc4" deleted), not $strays"; }
+[ "$(jlast "$T/gc4" ranges)" -ge 3 ] || { cat "$T/gc4"; fail "gc with room for 2 ids took $(jlast "$T/gc4" ranges) ranges"; }
+[ "$(jlast "$T/gc4" blocks)" -eq 6 ] || { cat "$T/gc4"; fail "gc marked $(jlast "$T/gc4" blocks) blocks over its ranges, not 6"; }
 [ "$(frag_count)" -eq "$base" ] || fail "$(frag_count) fragments after gc, not $base"
 ctl gc --grace 0 --json > "$T/gc5" || fail "second gc"
 [ "$(jlast "$T/gc5" deleted)" -eq 0 ] || fail "a second gc (grace 0) deleted referenced fragments"
@@ -129,7 +137,7 @@ while :; do
 	[ "$(date +%s)" -lt "$deadline" ] || { cat "$T/gc7"; fail "hand-offs never older than $GRACE s"; }
 	sleep 0.5
 done
-ctl gc --grace "$GRACE" --json > "$T/gc8" || { cat "$T/gc8"; fail "gc"; }
+ctl gc --grace "$GRACE" --mark-max 3 --json > "$T/gc8" || { cat "$T/gc8"; fail "gc"; }
 [ "$(jlast "$T/gc8" deleted)" -eq 2 ] || { cat "$T/gc8"; fail "gc deleted $(jlast "$T/gc8" deleted) hand-offs, not 2"; }
 [ "$(frag_count)" -eq $((base + 12)) ] || fail "$(frag_count) fragments after the hand-off gc, not $((base + 12))"
 ctl fsck --json > "$T/fsck2" || { cat "$T/fsck2"; fail "fsck after the hand-off gc is not clean"; }
