@@ -56,12 +56,13 @@ static void before_lo(const struct range *r, uint8_t after[BLOCK_ID_LEN])
 	}
 }
 
-/* Block ids are random: their first bytes are a good hash already. */
+/* Block ids are random: their bytes are a good hash already -- the last
+ * ones, since a range of ids shares its first (most significant) bytes. */
 static size_t id_hash(const uint8_t id[BLOCK_ID_LEN])
 {
 	uint64_t h;
 
-	memcpy(&h, id, sizeof(h));
+	memcpy(&h, id + BLOCK_ID_LEN - sizeof(h), sizeof(h));
 	return (size_t)h;
 }
 
@@ -393,6 +394,16 @@ static int list_node(struct objc *oc, size_t j, const struct mark *mk, const str
 					rc = -OBJ_EPROTO;
 					break;
 				}
+				if (!first &&
+				    (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) < 0 ||
+				     (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) == 0 &&
+				      h.ref.index <= after.index))) {
+					rc = -OBJ_EPROTO; /* out of order: nothing
+							   * below lo is swept */
+					break;
+				}
+				first = 0;
+				after = h.ref;
 				if (past || !below_hi(r, h.ref.block_id)) {
 					past = 1; /* read on: the reply must still parse */
 					continue;
@@ -418,7 +429,6 @@ static int list_node(struct objc *oc, size_t j, const struct mark *mk, const str
 						rc = cand_push(c, &h, (long)rank[h.ref.index]);
 					}
 				}
-				after = h.ref;
 			}
 			more = rd_u8(&rd) != 0;
 			if (rc == 0 && !rd_done(&rd)) {

@@ -1237,7 +1237,9 @@ void fb_discard(struct fbuf *fb)
 		ch_drop(fb, fb->ch[fb->n - 1]);
 	}
 	fb->size = fb->base;
-	fb->mtime_ns = 0;
+	if (!fb->trunc) {
+		fb->mtime_ns = 0; /* (a pending cut keeps the time of its open) */
+	}
 	fb->seq++;
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->mu);
@@ -1270,6 +1272,19 @@ void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen)
 	pthread_mutex_lock(&ctx->mu);
 	while (fb_busy(fb)) {
 		pthread_cond_wait(&ctx->cond, &ctx->mu);
+	}
+	if (fb->trunc) {
+		/* An O_TRUNC came after the flush that preceded this size
+		 * change: the cut (and what was written since) is newer and
+		 * supersedes it at the next commit.  Nothing of the committed
+		 * content may come back. */
+		if (gen > fb->gen) {
+			fb->gen = gen;
+		}
+		fb->seq++;
+		pthread_cond_broadcast(&ctx->cond);
+		pthread_mutex_unlock(&ctx->mu);
+		return;
 	}
 	for (size_t i = fb->n; i-- > 0;) {
 		struct chunk *c = fb->ch[i];

@@ -189,7 +189,8 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed);
 
 /* After the caller truncated the committed file to size (flush first, then
  * MOP_SETATTR, which left generation gen): forgets buffered bytes past
- * size and sets both sizes. */
+ * size and sets both sizes.  With a deferred O_TRUNC pending (one that
+ * came after that flush) only the generation moves: the cut is newer. */
 void fb_truncated(struct fbuf *fb, uint64_t size, uint64_t gen);
 /* An open with O_TRUNC: forgets every buffered byte, and the file reads
  * as empty here at once, with the time of the open as its mtime.  The cut

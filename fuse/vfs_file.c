@@ -25,9 +25,9 @@
  * cut goes to the shard with the next commit (fb_truncate_deferred), so
  * a small file rewritten and closed costs one commit.  A file that is
  * empty here and at the shard is left alone (its times do not change). */
-static void maybe_truncate(struct vfs *v, struct inode *n, int flags, const struct meta_attr *a)
+static void maybe_truncate(struct vfs *v, struct vfs_file *fh, int flags, const struct meta_attr *a)
 {
-	struct fbuf *fb = it_fb(v->it, n);
+	struct fbuf *fb = it_fb(v->it, fh->node);
 
 	if (!(flags & O_TRUNC) || (flags & O_ACCMODE) == O_RDONLY || fb == NULL) {
 		return;
@@ -36,6 +36,7 @@ static void maybe_truncate(struct vfs *v, struct inode *n, int flags, const stru
 		return;
 	}
 	fb_truncate_deferred(fb);
+	fh->cut = 1;
 }
 
 /* An open for reading records the read in the file's atime when the
@@ -136,6 +137,17 @@ static void end_view(struct vfs *v, struct vfs_file *fh)
 
 void vfs_abandon(struct vfs *v, struct vfs_file *fh)
 {
+	if (fh->cut) {
+		/* The open did its O_TRUNC, but the kernel never got the
+		 * handle: commit the cut now, as an open that truncated at
+		 * the shard left it, rather than at some later close. */
+		int rc = vfs_commit_node(v, fh->node);
+
+		if (rc != 0) {
+			log_warn("fuse.open", "ino %" PRIu64 ": truncate of an abandoned open: %s",
+				 fh->node->ino, obj_strerror(rc));
+		}
+	}
 	end_view(v, fh);
 	it_release_file(v->it, fh->node);
 	free(fh);
@@ -167,7 +179,7 @@ int vfs_open(struct vfs *v, uint64_t ino, int flags, struct vfs_file **fh, int *
 		rc = open_handle(v, n, &a, fh, keep_cache);
 	}
 	if (rc == 0) {
-		maybe_truncate(v, n, flags, &a);
+		maybe_truncate(v, *fh, flags, &a);
 	}
 	if (rc == 0 && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
 		it_ksize_set(v->it, ino, 0); /* the kernel truncates its own size */
@@ -225,7 +237,7 @@ int vfs_create(struct vfs *v, uint64_t parent, const char *name, uint32_t mode, 
 	}
 	rc = open_handle(v, n, &res.attr, fh, keep_cache);
 	if (rc == 0) {
-		maybe_truncate(v, n, flags, &res.attr);
+		maybe_truncate(v, *fh, flags, &res.attr);
 	}
 	if (rc == 0) {
 		rc = vfs_entry(v, &res.attr, parent, e);
@@ -304,6 +316,12 @@ int vfs_commit_node(struct vfs *v, struct inode *n)
 	rc = fb_flush(fb, &a, &committed);
 	if (committed) {
 		it_committed(v->it, n, a.gen);
+	}
+	if (rc == 0 && committed && !fb_dirty(fb)) {
+		/* The kernel's size is the committed one now: forget any
+		 * older size an attribute reply recorded that the kernel
+		 * ignored (one computed before an O_TRUNC: attr_version). */
+		it_ksize_set(v->it, n->ino, a.size);
 	}
 	if (rc == -EDQUOT) {
 		/* Past a hard quota: retrying cannot succeed, and keeping the

@@ -34,6 +34,7 @@ struct vfs_file {
 	struct inode *node;
 	struct rc_stream stream; /* sequential-read detection */
 	struct fb_view view;	 /* the version it reads (filebuf.h) */
+	int cut;		 /* its open deferred an O_TRUNC (vfs_abandon) */
 };
 
 static inline int64_t vfs_ttl_ns(double seconds)

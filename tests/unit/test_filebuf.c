@@ -621,10 +621,17 @@ START_TEST(test_truncate_deferred)
 	ck_assert_uint_eq(fk.files[2].n_ext, 0);
 
 	/* 3: rewritten past inline_max: the cut first, then the extents;
-	 * the old third chunk is gone. */
+	 * the old third chunk is gone.  A size change whose flush came
+	 * before the O_TRUNC lands after it (fb_truncated): the cut is the
+	 * newer, no old byte comes back. */
 	ck_assert_int_eq(fb_open(ctx, 3, len, fk.files[3].gen, &fb), 0);
 	c0 = fk_get(2);
 	fb_truncate_deferred(fb);
+	fk_truncate(3, CS + 10);
+	fb_truncated(fb, CS + 10, fk.files[3].gen);
+	ck_assert_int_eq(fb_stat(fb, &size, &mt), 1);
+	ck_assert_uint_eq(size, 0);
+	c0 = fk_get(2);
 	ck_assert_int_eq(fb_write(fb, CS / 2, b, sizeof(b)), sizeof(b));
 	ck_assert_int_eq(fb_flush(fb, NULL, NULL), 0);
 	ck_assert_int_eq(fk_get(2), c0 + 2);

@@ -500,6 +500,12 @@ START_TEST(test_rewrite_cost)
 	ck_assert_uint_eq(s1.commits - s0.commits, 2);
 	check_content(w, bino, data + 1, mid);
 
+	/* An open whose reply never reached the kernel (vfs_abandon)
+	 * still truncates, at once, as an open that cut at the shard. */
+	ck_assert_int_eq(vfs_open(v, bino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
+	vfs_abandon(v, fh);
+	check_content(w, bino, data, 0);
+
 	vfs_get_stats(v, &s0);
 	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
 	ck_assert_int_eq(vfs_release(v, fh), 0);
