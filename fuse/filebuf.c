@@ -1225,17 +1225,24 @@ int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed)
 	return rc;
 }
 
+/* Waits until no other thread uses fb's chunks, then drops them all
+ * (blocks stored for them become garbage).  Lock held. */
+static void drop_all_locked(struct fbuf *fb)
+{
+	while (fb_busy(fb)) {
+		pthread_cond_wait(&fb->ctx->cond, &fb->ctx->mu);
+	}
+	while (fb->n > 0) {
+		ch_drop(fb, fb->ch[fb->n - 1]);
+	}
+}
+
 void fb_discard(struct fbuf *fb)
 {
 	struct fb_ctx *ctx = fb->ctx;
 
 	pthread_mutex_lock(&ctx->mu);
-	while (fb_busy(fb)) {
-		pthread_cond_wait(&ctx->cond, &ctx->mu);
-	}
-	while (fb->n > 0) {
-		ch_drop(fb, fb->ch[fb->n - 1]);
-	}
+	drop_all_locked(fb);
 	fb->size = fb->base;
 	if (!fb->trunc) {
 		fb->mtime_ns = 0; /* (a pending cut keeps the time of its open) */
@@ -1250,12 +1257,7 @@ void fb_truncate_deferred(struct fbuf *fb)
 	struct fb_ctx *ctx = fb->ctx;
 
 	pthread_mutex_lock(&ctx->mu);
-	while (fb_busy(fb)) {
-		pthread_cond_wait(&ctx->cond, &ctx->mu);
-	}
-	while (fb->n > 0) {
-		ch_drop(fb, fb->ch[fb->n - 1]);
-	}
+	drop_all_locked(fb);
 	fb->trunc = true;
 	fb->size = fb->base = 0;
 	fb->mtime_ns = now_ns();
