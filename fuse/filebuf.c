@@ -1041,7 +1041,7 @@ static int commit_inline(struct fbuf *fb, struct chunk *c, struct meta_attr *att
 	free(data);
 	c->busy--;
 	if (rc == 0) {
-		*committed = 1;
+		(*committed)++;
 		fb->base = size;
 		fb->trunc = false;
 		fb->seq++;
@@ -1075,7 +1075,7 @@ static int commit_cut(struct fbuf *fb, struct meta_attr *attr, int *committed)
 			 obj_strerror(rc));
 		return rc;
 	}
-	*committed = 1;
+	(*committed)++;
 	fb->trunc = false;
 	fb->seq++;
 	if (attr->gen > fb->gen) {
@@ -1146,7 +1146,7 @@ static int commit_stored(struct fbuf *fb, struct meta_attr *attr, int *committed
 			break;
 		}
 		ok += cnt;
-		*committed = 1;
+		(*committed)++;
 	}
 	pthread_mutex_lock(&ctx->mu);
 	for (size_t i = 0; i < n; i++) {

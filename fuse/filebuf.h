@@ -183,8 +183,9 @@ ssize_t fb_read_view(struct fbuf *fb, struct fb_view *v, uint64_t off, size_t le
 
 /* Uploads every dirty chunk (in parallel) and commits the new extents and
  * size.  Returns 0 once durable (then *attr, if not NULL, holds the new
- * attributes and *committed is 1 when a commit happened), or the error of
- * an upload or commit (the data stays dirty). */
+ * attributes), or the error of an upload or commit (the data stays
+ * dirty).  *committed counts the commits made either way: each moved the
+ * file's generation by one. */
 int fb_flush(struct fbuf *fb, struct meta_attr *attr, int *committed);
 
 /* After the caller truncated the committed file to size (flush first, then

@@ -373,10 +373,10 @@ int it_overlay(struct itable *it, struct meta_attr *a)
 	return changed;
 }
 
-void it_committed(struct itable *it, struct inode *n, uint64_t gen)
+void it_committed(struct itable *it, struct inode *n, uint64_t gen, int commits)
 {
 	pthread_mutex_lock(&it->mu);
-	if (n->opened && n->open_gen + 1 == gen) {
+	if (n->opened && n->open_gen + (uint64_t)commits == gen) {
 		n->open_gen = gen;
 	}
 	pthread_mutex_unlock(&it->mu);

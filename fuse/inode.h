@@ -96,9 +96,10 @@ struct fbuf *it_fb(struct itable *it, struct inode *n);
  * local view (fb_overlay).  Returns 1 if *a changed. */
 int it_overlay(struct itable *it, struct meta_attr *a);
 
-/* Our own commit moved n from generation prev to gen: if nobody else
- * changed it meanwhile, the kernel's pages are still ours to keep. */
-void it_committed(struct itable *it, struct inode *n, uint64_t gen);
+/* Our own commits (commits of them, each moving the generation by one)
+ * left n at generation gen: if nobody else changed it meanwhile, the
+ * kernel's pages are still ours to keep. */
+void it_committed(struct itable *it, struct inode *n, uint64_t gen, int commits);
 /* The kernel's page cache of n holds bytes the shard never took: the next
  * open must not keep it. */
 void it_drop_cache(struct itable *it, struct inode *n);

@@ -387,7 +387,7 @@ int vfs_setattr_node(struct vfs *v, struct inode *n, const struct vfs_setattr *s
 			return rc;
 		}
 		if (committed) {
-			it_committed(v->it, n, a.gen);
+			it_committed(v->it, n, a.gen, committed);
 		}
 	}
 	memset(&op, 0, sizeof(op));
@@ -410,7 +410,7 @@ int vfs_setattr_node(struct vfs *v, struct inode *n, const struct vfs_setattr *s
 			fb_truncated(fb, s->size, res.attr.gen);
 		}
 		rc_invalidate(v->rc, n->ino);
-		it_committed(v->it, n, res.attr.gen);
+		it_committed(v->it, n, res.attr.gen, 1);
 	}
 	return 0;
 }

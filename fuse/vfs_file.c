@@ -315,7 +315,7 @@ int vfs_commit_node(struct vfs *v, struct inode *n)
 	}
 	rc = fb_flush(fb, &a, &committed);
 	if (committed) {
-		it_committed(v->it, n, a.gen);
+		it_committed(v->it, n, a.gen, committed);
 	}
 	if (rc == 0 && committed && !fb_dirty(fb)) {
 		/* The kernel's size is the committed one now: forget any

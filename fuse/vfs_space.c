@@ -25,7 +25,7 @@ static int commit_node(struct vfs *v, struct inode *n)
 	}
 	rc = fb_flush(fb, &a, &committed);
 	if (committed) {
-		it_committed(v->it, n, a.gen);
+		it_committed(v->it, n, a.gen, committed);
 	}
 	return rc;
 }
@@ -145,7 +145,7 @@ static int punch_chunks(struct vfs *v, struct inode *n, uint64_t first, uint64_t
 			if (fb != NULL) {
 				fb_truncated(fb, res.attr.size, res.attr.gen);
 			}
-			it_committed(v->it, n, res.attr.gen);
+			it_committed(v->it, n, res.attr.gen, 1);
 		}
 		first += k;
 		count -= k;

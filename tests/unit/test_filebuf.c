@@ -633,7 +633,8 @@ START_TEST(test_truncate_deferred)
 	ck_assert_uint_eq(size, 0);
 	c0 = fk_get(2);
 	ck_assert_int_eq(fb_write(fb, CS / 2, b, sizeof(b)), sizeof(b));
-	ck_assert_int_eq(fb_flush(fb, NULL, NULL), 0);
+	ck_assert_int_eq(fb_flush(fb, NULL, &committed), 0);
+	ck_assert_int_eq(committed, 2);
 	ck_assert_int_eq(fk_get(2), c0 + 2);
 	ck_assert_int_eq(fk.commit_trunc[c0], 1);
 	ck_assert_uint_eq(fk.commit_sizes[c0], 0);
