@@ -5,8 +5,8 @@
  * [lo, hi), each holding at most that many blocks.  A range's hi is found
  * while marking: when the table fills, it keeps the lower half of its ids
  * and the range ends at the median.  Every range's mark is complete
- * before any of its fragments is swept; the sweep holds one node's
- * candidates of the range at a time. */
+ * before any of its fragments is swept; the sweep confirms and deletes
+ * one node's candidates in batches of at most as many while it lists. */
 #include "gc.h"
 
 #include <errno.h>
@@ -349,99 +349,112 @@ out:
 	return rc;
 }
 
-/* Lists node j's fragments of range r and collects its candidates. */
-static int list_node(struct objc *oc, size_t j, const struct mark *mk, const struct range *r,
-		     const uint8_t *out, struct cands *c, struct gc_node_stats *ns, size_t *rank)
-{
-	struct cl *cl = objc_cl(oc);
-	struct frag_ref after = {0};
-	int first = r->lo_first, more = 1, rc = 0;
+/* Where a listing of one node's fragments of a range stands. */
+struct listing {
+	struct frag_ref after;
+	int first, more;
+};
 
-	if (!first) {
+static void listing_start(struct listing *l, const struct range *r)
+{
+	memset(l, 0, sizeof(*l));
+	l->first = r->lo_first;
+	l->more = 1;
+	if (!l->first) {
 		/* (lo - 1, the last index): the first fragment after it is
 		 * lo's first. */
-		before_lo(r, after.block_id);
-		after.index = UINT8_MAX;
+		before_lo(r, l->after.block_id);
+		l->after.index = UINT8_MAX;
 	}
-	while (more && rc == 0) {
-		uint8_t body[BLOCK_ID_LEN + 1 + 1 + 4];
-		struct cl_req q = {.node = j, .type = MSG_FRAG_LIST};
-		struct wr w;
-		struct rd rd;
-		uint32_t n;
-		int past = 0; /* the page reached the next range */
+}
 
-		wr_init_buf(&w, body, sizeof(body));
-		msg_put_frag_ref(&w, &after);
-		wr_u8(&w, first ? 1 : 0);
-		wr_u32(&w, GC_LIST_PAGE);
-		q.body = body;
-		q.body_len = w.len;
-		cl_run(cl, &q, 1, 0);
-		rc = q.status;
-		if (rc == 0) {
-			rd_init(&rd, q.reply, q.reply_len);
-			n = rd_u32(&rd);
-			if (n > GC_LIST_PAGE) {
-				rc = -OBJ_EPROTO;
-			}
-			for (uint32_t i = 0; rc == 0 && i < n; i++) {
-				struct frag_hdr h;
-				const struct mark_ent *e;
+/* Lists the next page of node j's fragments of range r and adds its
+ * candidates to c. */
+static int list_page(struct objc *oc, size_t j, const struct mark *mk, const struct range *r,
+		     const uint8_t *out, struct listing *l, struct cands *c,
+		     struct gc_node_stats *ns, size_t *rank)
+{
+	struct cl *cl = objc_cl(oc);
+	struct frag_ref after = l->after;
+	int first = l->first, more = 1, rc = 0;
+	uint8_t body[BLOCK_ID_LEN + 1 + 1 + 4];
+	struct cl_req q = {.node = j, .type = MSG_FRAG_LIST};
+	struct wr w;
+	struct rd rd;
+	uint32_t n;
+	int past = 0; /* the page reached the next range */
 
-				msg_get_frag_hdr(&rd, &h);
-				if (!rd_ok(&rd)) {
-					rc = -OBJ_EPROTO;
-					break;
-				}
-				if (!first &&
-				    (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) < 0 ||
-				     (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) == 0 &&
-				      h.ref.index <= after.index))) {
-					rc = -OBJ_EPROTO; /* out of order: nothing
-							   * below lo is swept */
-					break;
-				}
-				first = 0;
-				after = h.ref;
-				if (past || !below_hi(r, h.ref.block_id)) {
-					past = 1; /* read on: the reply must still parse */
-					continue;
-				}
-				ns->listed++;
-				e = mark_find(mk, h.ref.block_id);
-				if (e == NULL) {
-					ns->strays++;
-					rc = cand_push(c, &h, -1);
-				} else if (h.ref.index < (unsigned)e->k + e->m && !e->queued) {
-					/* (A queued block's home is not known -- the
-					 * queue keeps no class -- and the shard deletes
-					 * every copy of it anyway.) */
-					size_t nr =
-					    blk_rank(objc_blk(oc), h.ref.block_id, e->cls, rank);
-
-					/* A home that is out keeps its copies
-					 * (they still verify), but the ones
-					 * made elsewhere stand in for them. */
-					if (h.ref.index < nr && rank[h.ref.index] != j &&
-					    (out == NULL || !out[rank[h.ref.index]])) {
-						ns->surplus++;
-						rc = cand_push(c, &h, (long)rank[h.ref.index]);
-					}
-				}
-			}
-			more = rd_u8(&rd) != 0;
-			if (rc == 0 && !rd_done(&rd)) {
-				rc = -OBJ_EPROTO;
-			}
-			if (rc == 0 && more && n == 0) {
-				rc = -OBJ_EPROTO;
-			}
-			more = more && !past;
+	wr_init_buf(&w, body, sizeof(body));
+	msg_put_frag_ref(&w, &after);
+	wr_u8(&w, first ? 1 : 0);
+	wr_u32(&w, GC_LIST_PAGE);
+	q.body = body;
+	q.body_len = w.len;
+	cl_run(cl, &q, 1, 0);
+	rc = q.status;
+	if (rc == 0) {
+		rd_init(&rd, q.reply, q.reply_len);
+		n = rd_u32(&rd);
+		if (n > GC_LIST_PAGE) {
+			rc = -OBJ_EPROTO;
 		}
-		first = 0;
-		cl_req_release(&q);
+		for (uint32_t i = 0; rc == 0 && i < n; i++) {
+			struct frag_hdr h;
+			const struct mark_ent *e;
+
+			msg_get_frag_hdr(&rd, &h);
+			if (!rd_ok(&rd)) {
+				rc = -OBJ_EPROTO;
+				break;
+			}
+			if (!first && (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) < 0 ||
+				       (memcmp(h.ref.block_id, after.block_id, BLOCK_ID_LEN) == 0 &&
+					h.ref.index <= after.index))) {
+				rc = -OBJ_EPROTO; /* out of order: nothing
+						   * below lo is swept */
+				break;
+			}
+			first = 0;
+			after = h.ref;
+			if (past || !below_hi(r, h.ref.block_id)) {
+				past = 1; /* read on: the reply must still parse */
+				continue;
+			}
+			ns->listed++;
+			e = mark_find(mk, h.ref.block_id);
+			if (e == NULL) {
+				ns->strays++;
+				rc = cand_push(c, &h, -1);
+			} else if (h.ref.index < (unsigned)e->k + e->m && !e->queued) {
+				/* (A queued block's home is not known -- the
+				 * queue keeps no class -- and the shard deletes
+				 * every copy of it anyway.) */
+				size_t nr = blk_rank(objc_blk(oc), h.ref.block_id, e->cls, rank);
+
+				/* A home that is out keeps its copies
+				 * (they still verify), but the ones
+				 * made elsewhere stand in for them. */
+				if (h.ref.index < nr && rank[h.ref.index] != j &&
+				    (out == NULL || !out[rank[h.ref.index]])) {
+					ns->surplus++;
+					rc = cand_push(c, &h, (long)rank[h.ref.index]);
+				}
+			}
+		}
+		more = rd_u8(&rd) != 0;
+		if (rc == 0 && !rd_done(&rd)) {
+			rc = -OBJ_EPROTO;
+		}
+		if (rc == 0 && more && n == 0) {
+			rc = -OBJ_EPROTO;
+		}
+		more = more && !past;
 	}
+	first = 0;
+	cl_req_release(&q);
+	l->after = after;
+	l->first = first;
+	l->more = rc == 0 && more;
 	return rc;
 }
 
@@ -497,19 +510,31 @@ static int collect_bucket(void *arg, const char *name)
 }
 
 /* Sweeps node j's fragments of range r (the mark of r is complete). */
+/* Sweeps node j's fragments of range r (the mark of r is complete), in
+ * batches of at most cand_max candidates: they are confirmed and swept
+ * while the listing goes on, so memory stays bounded however many strays
+ * the range holds. */
 static int sweep_range(struct objc *oc, size_t j, const struct gc_opts *o, const struct mark *mk,
-		       const struct range *r, struct gc_stats *st, size_t *rank)
+		       const struct range *r, size_t cand_max, struct gc_stats *st, size_t *rank)
 {
 	struct cl *cl = objc_cl(oc);
 	struct gc_node_stats *ns = &st->node[j];
 	struct cands c = {0};
-	int rc = list_node(oc, j, mk, r, o->out, &c, ns, rank);
+	struct listing l;
+	int rc = 0;
 
-	if (rc == 0) {
-		rc = confirm_surplus(cl, &c, st->n_nodes, st->node);
-	}
-	if (rc == 0) {
-		rc = sweep_node(cl, j, o, &c, ns);
+	listing_start(&l, r);
+	while (rc == 0 && (l.more || c.n > 0)) {
+		if (l.more) {
+			rc = list_page(oc, j, mk, r, o->out, &l, &c, ns, rank);
+		}
+		if (rc == 0 && (c.n >= cand_max || !l.more)) {
+			rc = confirm_surplus(cl, &c, st->n_nodes, st->node);
+			if (rc == 0) {
+				rc = sweep_node(cl, j, o, &c, ns);
+			}
+			c.n = 0;
+		}
 	}
 	free(c.v);
 	return rc;
@@ -562,7 +587,7 @@ int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 			if (!st->node[j].up) {
 				continue;
 			}
-			nrc = sweep_range(oc, j, o, &mk, &r, st, rank);
+			nrc = sweep_range(oc, j, o, &mk, &r, ma.bound, st, rank);
 			if (nrc != 0) {
 				/* The other nodes still get their sweep. */
 				log_warn("gc.node", "node %u: %s", st->node[j].node_id,
