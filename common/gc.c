@@ -44,16 +44,23 @@ static int below_hi(const struct range *r, const uint8_t id[BLOCK_ID_LEN])
 	return r->hi_end || memcmp(id, r->hi, BLOCK_ID_LEN) < 0;
 }
 
-/* The id just before lo (lo - 1 as a big-endian number): a listing of
- * the ids after it starts at lo.  Only when !r->lo_first (lo > 0). */
-static void before_lo(const struct range *r, uint8_t after[BLOCK_ID_LEN])
+/* Where a listing of r's ids starts: returns 1 (list from the first id
+ * of all) for the first range, else 0 with after set to the id just
+ * before lo (lo - 1 as a big-endian number), since listings return the
+ * ids after `after`. */
+static int range_start(const struct range *r, uint8_t after[BLOCK_ID_LEN])
 {
+	memset(after, 0, BLOCK_ID_LEN);
+	if (r->lo_first) {
+		return 1;
+	}
 	memcpy(after, r->lo, BLOCK_ID_LEN);
 	for (size_t i = BLOCK_ID_LEN; i-- > 0;) {
 		if (after[i]-- != 0) {
 			break;
 		}
 	}
+	return 0;
 }
 
 /* Block ids are random: their bytes are a good hash already -- the last
@@ -176,16 +183,13 @@ static int mark_bucket(void *arg, const char *name)
 {
 	struct mark_arg *ma = arg;
 	struct meta_block_row *rows = calloc(META_BLOCKS_MAX, sizeof(*rows));
-	uint8_t after[BLOCK_ID_LEN] = {0};
+	uint8_t after[BLOCK_ID_LEN];
 	struct mc *mc = NULL;
-	int first = ma->r->lo_first, more = 1, rc;
+	int first = range_start(ma->r, after), more = 1, rc;
 
 	if (rows == NULL) {
 		ma->rc = -ENOMEM;
 		return 1;
-	}
-	if (!first) {
-		before_lo(ma->r, after);
 	}
 	rc = mc_open(objc_cl(ma->oc), name, &mc);
 	while (rc == 0 && more) {
@@ -357,15 +361,10 @@ struct listing {
 
 static void listing_start(struct listing *l, const struct range *r)
 {
-	memset(l, 0, sizeof(*l));
-	l->first = r->lo_first;
+	l->first = range_start(r, l->after.block_id);
+	/* (lo - 1, the last index): the first fragment after it is lo's. */
+	l->after.index = l->first ? 0 : UINT8_MAX;
 	l->more = 1;
-	if (!l->first) {
-		/* (lo - 1, the last index): the first fragment after it is
-		 * lo's first. */
-		before_lo(r, l->after.block_id);
-		l->after.index = UINT8_MAX;
-	}
 }
 
 /* Lists the next page of node j's fragments of range r and adds its
@@ -557,7 +556,7 @@ int gc_run(struct objc *oc, const struct gc_opts *o, struct gc_stats *st)
 		free(rank);
 		return -ENOMEM;
 	}
-	ma.bound = o->mark_max >= 2 ? o->mark_max : o->mark_max == 1 ? 2 : GC_MARK_MAX;
+	ma.bound = o->mark_max == 0 ? GC_MARK_MAX : o->mark_max < 2 ? 2 : o->mark_max;
 	for (size_t j = 0; j < cfg->n_nodes; j++) {
 		st->node[j].node_id = cfg->nodes[j].id;
 		st->node[j].up = cl_node_up(cl, j);

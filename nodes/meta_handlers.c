@@ -206,6 +206,14 @@ static void ops_done(void *arg, int status, void *result, long leader)
 	ops_release(sl->oc, 1);
 }
 
+static void ops_free(struct meta_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		meta_op_free(&ops[i]);
+	}
+	free(ops);
+}
+
 static int mh_ops(struct mh_req *q)
 {
 	uint32_t n = rd_u32(q->r), i;
@@ -233,10 +241,7 @@ static int mh_ops(struct mh_req *q)
 		}
 	}
 	if (!rd_done(q->r)) {
-		for (i = 0; i < n; i++) {
-			meta_op_free(&ops[i]);
-		}
-		free(ops);
+		ops_free(ops, n);
 		free(oc);
 		return -OBJ_EPROTO;
 	}
@@ -263,10 +268,7 @@ static int mh_ops(struct mh_req *q)
 			break;
 		}
 	}
-	for (uint32_t j = 0; j < n; j++) {
-		meta_op_free(&ops[j]);
-	}
-	free(ops);
+	ops_free(ops, n);
 	/* The records not proposed, and the handler's own hold. */
 	ops_release(oc, n - i + 1);
 	return SRV_DEFER; /* q->out may already be gone: touch nothing */
