@@ -452,6 +452,15 @@ START_TEST(test_open_trunc)
 }
 END_TEST
 
+/* Commits x has made so far. */
+static uint64_t commits_of(struct vfs *x)
+{
+	struct vfs_stats s;
+
+	vfs_get_stats(x, &s);
+	return s.commits;
+}
+
 /* Rewriting a file through O_TRUNC commits once when the new content
  * fits inline: the cut travels with the content.  Until that close
  * another client reads the old version whole, and after it exactly the
@@ -463,7 +472,7 @@ START_TEST(test_rewrite_cost)
 	size_t big = 2 * CHUNK + 10, mid = CHUNK + 5;
 	uint8_t old[5000], neu[1000], *data = malloc(big);
 	struct vfs_conf c = test_conf();
-	struct vfs_stats s0, s1;
+	uint64_t c0;
 	struct vfs *w = NULL;
 	struct vfs_file *fh = NULL;
 	struct meta_attr a;
@@ -479,7 +488,7 @@ START_TEST(test_rewrite_cost)
 	bino = put_file("rwbig", data, big);
 	ck_assert_int_eq(vfs_start(&c, cl, blk, mc, NULL, &w), 0);
 
-	vfs_get_stats(v, &s0);
+	c0 = commits_of(v);
 	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
 	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
 	ck_assert_uint_eq(a.size, 0);
@@ -488,16 +497,14 @@ START_TEST(test_rewrite_cost)
 	ck_assert_int_eq(vfs_getattr(v, ino, &a, &t), 0);
 	ck_assert_uint_eq(a.size, sizeof(neu));
 	ck_assert_int_eq(vfs_release(v, fh), 0);
-	vfs_get_stats(v, &s1);
-	ck_assert_uint_eq(s1.commits - s0.commits, 1);
+	ck_assert_uint_eq(commits_of(v) - c0, 1);
 	check_content(w, ino, neu, sizeof(neu));
 
-	vfs_get_stats(v, &s0);
+	c0 = commits_of(v);
 	ck_assert_int_eq(vfs_open(v, bino, O_RDWR | O_TRUNC, &fh, &keep), 0);
 	ck_assert_int_eq(vfs_write(v, fh, 0, data + 1, mid), (ssize_t)mid);
 	ck_assert_int_eq(vfs_release(v, fh), 0);
-	vfs_get_stats(v, &s1);
-	ck_assert_uint_eq(s1.commits - s0.commits, 2);
+	ck_assert_uint_eq(commits_of(v) - c0, 2);
 	check_content(w, bino, data + 1, mid);
 
 	/* An open whose reply never reached the kernel (vfs_abandon)
@@ -506,11 +513,10 @@ START_TEST(test_rewrite_cost)
 	vfs_abandon(v, fh);
 	check_content(w, bino, data, 0);
 
-	vfs_get_stats(v, &s0);
+	c0 = commits_of(v);
 	ck_assert_int_eq(vfs_open(v, ino, O_WRONLY | O_TRUNC, &fh, &keep), 0);
 	ck_assert_int_eq(vfs_release(v, fh), 0);
-	vfs_get_stats(v, &s1);
-	ck_assert_uint_eq(s1.commits - s0.commits, 1);
+	ck_assert_uint_eq(commits_of(v) - c0, 1);
 	check_content(w, ino, neu, 0);
 	ck_assert_int_eq(vfs_getattr(w, ino, &a, &t), 0);
 	ck_assert_uint_eq(a.size, 0);
