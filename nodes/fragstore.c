@@ -17,12 +17,9 @@
  *
  * Invariants:
  *  1. A file under its final name is complete and synced: it is written
- *     under "<name>.tmp.<random>", its data synced, then renamed into
- *     place and the name synced.  Temporary names are never read and are
- *     deleted by the next frag_open.  The syncs are fdatasync and an
- *     fsync of the directory per fragment (FRAG_SYNC_EACH), or a syncfs
- *     shared by every put in progress (FRAG_SYNC_SHARED, syncgroup.h):
- *     data, rename, then names, in that order either way.
+ *     under "<name>.tmp.<random>", fdatasync'd, then renamed into place and
+ *     the directory fsync'd.  Temporary names are never read and are
+ *     deleted by the next frag_open.
  *  2. count/bytes describe the files under final names, because every
  *     change to a final name (rename into place, unlink, quarantine) is made
  *     under fs->lock together with its accounting.
@@ -56,7 +53,6 @@
 #include "../common/metrics.h"
 #include "../common/rand.h"
 #include "../proto/wire.h"
-#include "syncgroup.h"
 
 #define FRAG_MAGIC "OBJFFRAG"
 #define FRAG_MAGIC_LEN 8
@@ -80,9 +76,6 @@ struct fragstore {
 	uint64_t capacity; /* 0: only the disk limits us */
 	uint64_t checksum_errors;
 	uint64_t quarantined; /* fragments moved to the quarantine */
-	/* FRAG_SYNC_SHARED: one syncfs for every put in progress (set once
-	 * before serving); NULL: each fragment syncs its own file and name. */
-	struct syncgroup *sg;
 	/* Metrics (NULL: off); set once before serving. */
 	struct mx_metric *fsync_data, *fsync_dir;
 };
@@ -679,42 +672,7 @@ static int create_tmp(struct fragstore *fs, const char *name, char tmp[TMP_NAME_
 	}
 }
 
-static void observe_since(struct mx_metric *m, uint64_t t0)
-{
-	if (m != NULL) {
-		mx_observe(m, mx_now_ns() - t0);
-	}
-}
-
-/* Makes the bytes written to fd durable: its own fdatasync, or the shared
- * sync (which covers every file written before it began). */
-static int sync_data(struct fragstore *fs, int fd)
-{
-	uint64_t t0 = fs->fsync_data != NULL ? mx_now_ns() : 0;
-	int rc;
-
-	if (fs->sg != NULL) {
-		rc = quota_as_nospc(sg_sync(fs->sg));
-	} else {
-		rc = fdatasync(fd) < 0 ? neg_errno() : 0;
-	}
-	observe_since(fs->fsync_data, t0);
-	return rc;
-}
-
-/* Makes the name changes in directory leaf durable: its own fsync, or the
- * shared sync (which covers every directory). */
-static int sync_names(struct fragstore *fs, const char *leaf)
-{
-	uint64_t t0 = fs->fsync_dir != NULL ? mx_now_ns() : 0;
-	int rc = fs->sg != NULL ? quota_as_nospc(sg_sync(fs->sg)) : fsync_dir(fs->root_fd, leaf);
-
-	observe_since(fs->fsync_dir, t0);
-	return rc;
-}
-
-/* Writes header and data to fd and syncs them (FRAG_SYNC_EACH; a shared
- * sync comes after the close, in frag_put). */
+/* Writes header and data to fd and syncs them. */
 static int write_frag(struct fragstore *fs, int fd, const struct frag_hdr *h, const void *data)
 {
 	uint8_t hb[FRAG_HDR_LEN];
@@ -725,8 +683,15 @@ static int write_frag(struct fragstore *fs, int fd, const struct frag_hdr *h, co
 	if (rc == 0) {
 		rc = quota_as_nospc(fio_write_full(fd, data, h->frag_len, FRAG_HDR_LEN));
 	}
-	if (rc == 0 && fs->sg == NULL) {
-		rc = sync_data(fs, fd);
+	if (rc == 0) {
+		uint64_t t0 = fs->fsync_data != NULL ? mx_now_ns() : 0;
+
+		if (fdatasync(fd) < 0) {
+			rc = neg_errno();
+		}
+		if (fs->fsync_data != NULL) {
+			mx_observe(fs->fsync_data, mx_now_ns() - t0);
+		}
 	}
 	return rc;
 }
@@ -768,9 +733,6 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data)
 	if (close(fd) < 0 && rc == 0) {
 		rc = neg_errno();
 	}
-	if (rc == 0 && fs->sg != NULL) {
-		rc = sync_data(fs, -1);
-	}
 	if (rc < 0) {
 		unlinkat(fs->root_fd, tmp, 0);
 		goto unreserve;
@@ -799,7 +761,14 @@ int frag_put(struct fragstore *fs, const struct frag_hdr *h, const void *data)
 	}
 	/* The fragment is in place; only the sync of its name can still fail,
 	 * and a retried put of the same fragment is harmless. */
-	return sync_names(fs, leaf);
+	if (fs->fsync_dir != NULL) {
+		uint64_t t0 = mx_now_ns();
+
+		rc = fsync_dir(fs->root_fd, leaf);
+		mx_observe(fs->fsync_dir, mx_now_ns() - t0);
+		return rc;
+	}
+	return fsync_dir(fs->root_fd, leaf);
 
 unreserve:
 	pthread_mutex_lock(&fs->lock);
@@ -864,7 +833,7 @@ int frag_sweep(struct fragstore *fs, const struct frag_ref *ref, uint32_t grace_
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (rc == 1 && !dry) {
-		int frc = sync_names(fs, leaf);
+		int frc = fsync_dir(fs->root_fd, leaf);
 
 		if (frc < 0) {
 			return frc;
@@ -902,7 +871,7 @@ int frag_del(struct fragstore *fs, const struct frag_ref *ref)
 		}
 	}
 	if (removed > 0) {
-		rc = sync_names(fs, leaf);
+		rc = fsync_dir(fs->root_fd, leaf);
 		if (rc < 0) {
 			return rc;
 		}
@@ -1120,22 +1089,9 @@ void frag_close(struct fragstore *fs)
 	if (fs == NULL) {
 		return;
 	}
-	sg_close(fs->sg);
 	close(fs->root_fd);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
-}
-
-int frag_set_sync(struct fragstore *fs, enum frag_sync mode)
-{
-	if (mode == FRAG_SYNC_SHARED && fs->sg == NULL) {
-		return sg_open(fs->root_fd, &fs->sg);
-	}
-	if (mode == FRAG_SYNC_EACH) {
-		sg_close(fs->sg);
-		fs->sg = NULL;
-	}
-	return 0;
 }
 
 void frag_set_metrics(struct fragstore *fs, struct mx_registry *r)

@@ -1,9 +1,7 @@
 /* fragstore.h: the fragment store of one node, on its local disk.
  * Owns the files under DATA_DIR/frags/: one file per fragment, written to
- * a temporary name, its data synced, renamed into place and the name
- * synced (each fragment on its own, or concurrent puts sharing one sync:
- * frag_set_sync), so a crash never leaves a partial fragment under its
- * real name.  Each
+ * a temporary name, fsynced, renamed into place and the directory fsynced,
+ * so a crash never leaves a partial fragment under its real name.  Each
  * file starts with a fixed header (magic, version, the frag_hdr fields and
  * an XXH3 of the header itself) followed by the fragment bytes; every read
  * verifies both checksums.  Never talks to the network.  Thread-safe:
@@ -92,14 +90,5 @@ void frag_set_metrics(struct fragstore *fs, struct mx_registry *r);
 
 /* Sets a capacity limit in bytes (0: the disk's own). */
 void frag_set_capacity(struct fragstore *fs, uint64_t bytes);
-
-/* How puts (and deletes) reach the disk.  EACH: an fdatasync of every
- * fragment file and an fsync of its directory.  SHARED: one syncfs(2) of
- * the store's file system for every put under way -- for the data before
- * the renames, then for the names -- so concurrent puts share two syncs
- * (syncgroup.h); it also flushes whatever else is dirty on that file
- * system.  The default is EACH; set before serving.  0 or -ENOMEM. */
-enum frag_sync { FRAG_SYNC_EACH, FRAG_SYNC_SHARED };
-int frag_set_sync(struct fragstore *fs, enum frag_sync mode);
 
 #endif

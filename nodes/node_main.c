@@ -170,9 +170,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	frag_set_capacity(nc.fs, me->capacity);
-	if (getenv("OBJFS_FRAG_SYNC") != NULL && strcmp(getenv("OBJFS_FRAG_SYNC"), "shared") == 0) {
-		frag_set_sync(nc.fs, FRAG_SYNC_SHARED); /* measuring only: see ARCHITECTURE.md */
-	}
 	/* 4. metrics, before anything slow starts: a taken port fails fast */
 	if ((rc = node_metrics_start(me->metrics_addr, &nm, err, sizeof(err))) != 0) {
 		fprintf(stderr, "objfs-node: node %u: %s\n", me->id, err);
