@@ -36,6 +36,7 @@ struct objc {
 	char geo_bucket[MSG_NAME_MAX];
 	struct mc_statfs geo;
 	uint64_t geo_ms; /* clock_mono_ms of the answer */
+	int geo_asking;	 /* a thread is asking again: the others use geo */
 };
 
 #define OBJ_GEO_TTL_MS 5000
@@ -72,22 +73,26 @@ void objc_close(struct objc *oc)
 /* The bucket's chunk size and inline limit (cached, see struct objc). */
 static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, struct mc_statfs *st)
 {
-	int rc = 0;
+	int same, rc;
 
 	pthread_mutex_lock(&oc->geo_mu);
-	if (strcmp(oc->geo_bucket, bucket) == 0 && clock_mono_ms() - oc->geo_ms < OBJ_GEO_TTL_MS) {
+	same = strcmp(oc->geo_bucket, bucket) == 0;
+	if (same && (clock_mono_ms() - oc->geo_ms < OBJ_GEO_TTL_MS || oc->geo_asking)) {
 		*st = oc->geo;
 		pthread_mutex_unlock(&oc->geo_mu);
 		return 0;
 	}
+	oc->geo_asking += same; /* 16 putting threads ask once, not 16 times */
 	pthread_mutex_unlock(&oc->geo_mu);
-	if ((rc = mc_statfs(mc, st)) == 0) {
-		pthread_mutex_lock(&oc->geo_mu);
+	rc = mc_statfs(mc, st);
+	pthread_mutex_lock(&oc->geo_mu);
+	oc->geo_asking -= same;
+	if (rc == 0) {
 		snprintf(oc->geo_bucket, sizeof(oc->geo_bucket), "%s", bucket);
 		oc->geo = *st;
 		oc->geo_ms = clock_mono_ms();
-		pthread_mutex_unlock(&oc->geo_mu);
 	}
+	pthread_mutex_unlock(&oc->geo_mu);
 	return rc;
 }
 

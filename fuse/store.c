@@ -23,14 +23,18 @@ void store_set_codec(struct store *st, uint8_t codec)
 }
 
 /* The codec for the next block, read again once it is STORE_CODEC_TTL_MS
- * old.  Uploaders racing past the deadline may each ask: harmless.  On a
- * failed query the last codec stays (the next upload asks again). */
+ * old: by the one uploader that moves the stamp on, while the others go
+ * on with the codec they have (until the first answer, each asks).  On a
+ * failed query the last codec stays, for another TTL. */
 static uint8_t upload_codec(struct store *st)
 {
 	uint64_t at = __atomic_load_n(&st->codec_ms, __ATOMIC_RELAXED);
+	uint64_t now = clock_mono_ms();
 	struct mc_statfs ms;
 
-	if (at == 0 || clock_mono_ms() - at >= STORE_CODEC_TTL_MS) {
+	if (at == 0 || (now - at >= STORE_CODEC_TTL_MS &&
+			__atomic_compare_exchange_n(&st->codec_ms, &at, now, 0, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED))) {
 		store_count(&st->queries);
 		if (mc_statfs(st->mc, &ms) == 0) {
 			store_set_codec(st, ms.codec);

@@ -1124,6 +1124,94 @@ START_TEST(test_statfs)
 }
 END_TEST
 
+/* What a full scan of the inodes says statfs should answer (a second
+ * connection: the fixture's store is not exclusive and commits each op). */
+static void scan_totals(uint64_t *files, uint64_t *bytes)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db,
+			       "SELECT count(*), coalesce(sum(CASE WHEN mode & 61440 = "
+			       "32768 THEN size END), 0) FROM inodes",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	*files = (uint64_t)sqlite3_column_int64(st, 0);
+	*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void assert_totals(void)
+{
+	struct ms_stat st;
+	uint64_t files, bytes;
+
+	scan_totals(&files, &bytes);
+	ck_assert_int_eq(ms_statfs(ms, &st), 0);
+	ck_assert_uint_eq(st.files, files);
+	ck_assert_uint_eq(st.bytes, bytes);
+}
+
+/* statfs reads totals that triggers keep (no scan): after every kind of
+ * change -- puts and creates, size changes both ways, links, renames
+ * over a file, unlinks with and without an open handle, rmdir, a
+ * namespace snapshot (set-based copies) and its removal -- they equal a
+ * full count of the inodes; a format 2 database (no totals) counts once
+ * at open and keeps them from then on. */
+START_TEST(test_statfs_totals)
+{
+	struct meta_extent e = ext(0, 0x91, 100), e2 = ext(1, 0x92, 50);
+	struct meta_result r;
+	struct meta_op op;
+	struct meta_attr a;
+	uint64_t f, g, d;
+
+	ck_assert_int_eq(put("a", NULL, 0, "12345", 5, NULL), 0);
+	ck_assert_int_eq(put("d/b", &e, 1, NULL, 3 * CHUNK, NULL), 0);
+	ck_assert_int_eq(put("d/b", NULL, 0, "xy", 2, NULL), 0); /* replaced by inline content */
+	assert_totals();
+	d = mk(META_ROOT_INO, "dir", S_IFDIR | 0755);
+	f = mk(d, "f", S_IFREG | 0644);
+	g = mk(d, "g", S_IFREG | 0644);
+	ck_assert_int_eq(write_ext(f, &e2, 1, CHUNK + 50, 0, NULL), 0);
+	ck_assert_int_eq(truncate_(g, (uint64_t)1 << 40, NULL), 0);
+	assert_totals();
+	ck_assert_int_eq(truncate_(g, 7, NULL), 0);
+	ck_assert_int_eq(link_(f, META_ROOT_INO, "f2", NULL), 0);
+	ck_assert_int_eq(mv(d, "g", d, "f", 0, NULL), 0); /* over f: one link of it left */
+	assert_totals();
+	ck_assert_int_eq(rm(MOP_UNLINK, META_ROOT_INO, "f2", META_F_KEEP_ORPHAN, NULL), 0);
+	assert_totals(); /* an orphan still counts, as its inode row stays */
+	mk(d, "sub", S_IFDIR | 0755);
+	ck_assert_int_eq(rm(MOP_RMDIR, d, "sub", 0, NULL), 0);
+	assert_totals();
+
+	op_init(&op, MOP_SNAPSHOT);
+	op.ino = META_ROOT_INO;
+	snprintf(op.name, sizeof(op.name), "s1");
+	ck_assert_int_eq(apply(&op, &r), 0);
+	assert_totals();
+	op_init(&op, MOP_SNAPSHOT_RM);
+	snprintf(op.name, sizeof(op.name), "s1");
+	ck_assert_int_eq(apply(&op, &r), 0);
+	assert_totals();
+
+	/* Back to format 2: the totals are counted at open. */
+	ms_close(ms);
+	sql2("DROP TRIGGER totals_ins; DROP TRIGGER totals_upd; DROP TRIGGER totals_del; "
+	     "DROP TABLE totals; PRAGMA user_version = 2;");
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
+	assert_totals();
+	ck_assert_int_eq(put("d/c", NULL, 0, "abc", 3, NULL), 0);
+	ck_assert_int_eq(ms_resolve(ms, "d/c", &a), 0);
+	assert_totals();
+}
+END_TEST
+
 /* The codec, compressed length and class of a block are stored and read
  * back; MOP_BUCKET_COMPRESS sets the bucket's codec (statfs shows it;
  * an unknown one is EINVAL); block stats add up written and stored
@@ -1259,6 +1347,7 @@ static Suite *meta_content_suite(void)
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_statfs);
+	tcase_add_test(tc, test_statfs_totals);
 	tcase_add_test(tc, test_codec_fields);
 	tcase_add_test(tc, test_db_failure);
 	tcase_add_test(tc, test_batching);
