@@ -39,6 +39,8 @@
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
+/* A warning about a long turn of the loop, at most this often. */
+#define REPL_STALL_LOG_NS (10ull * 1000000000u)
 /* Applied entries one SQLite commit holds at most, whatever the window. */
 #define REPL_FLUSH_MAX 1024
 #define REPL_INSTALL_SNAPSHOT_MS 4000
@@ -127,6 +129,13 @@ struct repl {
 	uv_timer_t tick;
 	uv_check_t flush;	/* after each loop iteration's I/O: fsm flushes */
 	uv_timer_t flush_timer; /* the next flush a batch window still holds back */
+	/* Turns of the loop (loop thread only): before each wait for I/O,
+	 * the turn that ended is timed -- its work, without the wait. */
+	uv_prepare_t turn;
+	uint64_t turn_ns, turn_idle_ns;	    /* clock and idle time at the last one */
+	uint64_t stall_logged_ns;	    /* when a long turn was last logged */
+	unsigned stalls_unlogged;	    /* long turns since */
+	struct mx_metric *busy_ns, *stalls; /* set by repl_set_metrics (atomic) */
 	pthread_t thread;
 	struct rmux *mux;
 	void (*unknown)(void *arg, const char *group);
@@ -537,6 +546,49 @@ static void flush_timer_cb(uv_timer_t *t)
 	flush_due(t->data);
 }
 
+/* Times the turn of the loop that just ended.  Work the loop does in one
+ * turn (applying a batch, waiting for a store's lock, a restore) is time
+ * in which no message is read: past the election timeout, the groups it
+ * leads lose their leadership (their heartbeats wait too), so a turn
+ * longer than half of it counts as a stall and is logged. */
+static void turn_cb(uv_prepare_t *p)
+{
+	struct repl *r = p->data;
+	uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&r->loop);
+	uint64_t limit = (uint64_t)r->cfg->election_ms * 500000u;
+	struct mx_metric *busy = __atomic_load_n(&r->busy_ns, __ATOMIC_ACQUIRE);
+	struct mx_metric *stalls = __atomic_load_n(&r->stalls, __ATOMIC_ACQUIRE);
+
+	if (r->turn_ns != 0) {
+		uint64_t wall = now - r->turn_ns, waited = idle - r->turn_idle_ns;
+		uint64_t work = wall > waited ? wall - waited : 0;
+
+		if (busy != NULL) {
+			mx_observe(busy, work);
+		}
+		if (work >= limit) {
+			if (stalls != NULL) {
+				mx_add(stalls, 1);
+			}
+			if (now - r->stall_logged_ns >= REPL_STALL_LOG_NS ||
+			    r->stall_logged_ns == 0) {
+				log_warn(
+				    "repl.stall",
+				    "the Raft loop worked %.0f ms in one turn without reading "
+				    "messages (election timeout %u ms); %u more such turns since "
+				    "the last warning",
+				    (double)work / 1e6, r->cfg->election_ms, r->stalls_unlogged);
+				r->stall_logged_ns = now;
+				r->stalls_unlogged = 0;
+			} else {
+				r->stalls_unlogged++;
+			}
+		}
+	}
+	r->turn_ns = now;
+	r->turn_idle_ns = idle;
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	struct repl *r = t->data;
@@ -938,6 +990,8 @@ static void shutdown_on_loop(struct repl *r)
 	uv_close((uv_handle_t *)&r->flush, NULL);
 	uv_timer_stop(&r->flush_timer);
 	uv_close((uv_handle_t *)&r->flush_timer, NULL);
+	uv_prepare_stop(&r->turn);
+	uv_close((uv_handle_t *)&r->turn, NULL);
 	uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
@@ -1097,6 +1151,7 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	uv_loop_init(&r->loop);
+	uv_loop_configure(&r->loop, UV_METRICS_IDLE_TIME); /* for turn_cb */
 	memcpy(key.secret, cfg->secret, cfg->secret_len);
 	key.len = cfg->secret_len;
 	rc = rmux_open(&r->loop, r->addr, &key, cfg->max_skew_s, mux_unknown, r, &r->mux, err,
@@ -1117,6 +1172,9 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	uv_check_start(&r->flush, flush_cb);
 	uv_timer_init(&r->loop, &r->flush_timer);
 	r->flush_timer.data = r;
+	uv_prepare_init(&r->loop, &r->turn);
+	r->turn.data = r;
+	uv_prepare_start(&r->turn, turn_cb);
 	if (pthread_create(&r->thread, NULL, repl_main, r) != 0) {
 		snprintf(err, errlen, "cannot start the replication thread");
 		rmux_close(r->mux);
@@ -1414,6 +1472,21 @@ int repl_get_stats(struct repl_group *g, struct repl_stats *out)
 void repl_set_metrics(struct repl *r, struct mx_registry *mx)
 {
 	r->mx = mx;
+	if (mx == NULL) {
+		return;
+	}
+	/* The loop reads these on its own thread: published atomically. */
+	__atomic_store_n(&r->busy_ns,
+			 mx_histogram(mx, "objfs_raft_loop_turn_seconds",
+				      "Work of each turn of the Raft loop, without its wait for "
+				      "messages: no message is read meanwhile.",
+				      NULL, &mx_buckets_latency),
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&r->stalls,
+			 mx_counter(mx, "objfs_raft_loop_stalls_total",
+				    "Turns of the Raft loop longer than half the election timeout.",
+				    NULL),
+			 __ATOMIC_RELEASE);
 }
 
 static int change(struct repl_group *g, enum rq_type t, size_t node, uint32_t timeout_ms)

@@ -19,6 +19,7 @@
 #include "../../common/clock.h"
 #include "../../common/config.h"
 #include "../../common/log.h"
+#include "../../common/metrics.h"
 #include "../../nodes/repl.h"
 #include "../lib/testlib.h"
 
@@ -31,7 +32,10 @@ struct sm {
 	uint32_t log[MAXLOG];
 	size_t n;
 	atomic_int flushes;
+	atomic_uint stall_ms; /* the next record STALL_V sleeps this long (once) */
 };
+
+#define STALL_V 0x57a11u
 
 static struct cfg cfg;
 static struct repl *r[N];
@@ -54,6 +58,9 @@ static int sm_apply(void *arg, uint64_t index, const struct repl_rec *recs, size
 			return -EINVAL;
 		}
 		memcpy(&v, recs[i].buf, sizeof(v));
+		if (v == STALL_V) {
+			usleep(atomic_exchange(&m->stall_ms, 0) * 1000u);
+		}
 		pthread_mutex_lock(&m->mu);
 		if (m->n < MAXLOG) {
 			m->log[m->n++] = v;
@@ -124,6 +131,7 @@ static void setup(void)
 		pthread_mutex_init(&sm[i].mu, NULL);
 		sm[i].n = 0;
 		atomic_store(&sm[i].flushes, 0);
+		atomic_store(&sm[i].stall_ms, 0);
 		ck_assert_msg(repl_open(&cfg, i, rd, &r[i], err, sizeof(err)) == 0, "%s", err);
 	}
 }
@@ -327,6 +335,78 @@ START_TEST(test_follower_and_sync)
 }
 END_TEST
 
+/* Value of the unlabelled series name in mx's exposition (-1: absent). */
+static double exposed(struct mx_registry *mx, const char *name)
+{
+	size_t len;
+	char *text = mx_expose(mx, &len), *p = text;
+	size_t n = strlen(name);
+	double v = -1;
+
+	ck_assert_ptr_nonnull(text);
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+		p = strchr(p, '\n');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	free(text);
+	return v;
+}
+
+static atomic_int stall_warnings;
+
+static void stall_sink(enum log_level lvl, const char *id, const char *line, void *arg)
+{
+	(void)arg;
+	(void)line;
+	if (lvl == LOG_LVL_WARN && strcmp(id, "repl.stall") == 0) {
+		atomic_fetch_add(&stall_warnings, 1);
+	}
+}
+
+/* A turn of the loop that works longer than half the election timeout
+ * (an apply of 250 ms, election timeout 300 ms) is timed in
+ * objfs_raft_loop_turn_seconds, counted in objfs_raft_loop_stalls_total
+ * and logged as repl.stall. */
+START_TEST(test_loop_stall)
+{
+	struct repl_group *g[N] = {0};
+	long l = open_group(g), leader = -2;
+	struct mx_registry *mx = mx_create();
+	uint32_t v = STALL_V;
+	void *res = NULL;
+	double before, turns;
+	int64_t until;
+
+	ck_assert_ptr_nonnull(mx);
+	repl_set_metrics(r[l], mx);
+	atomic_store(&stall_warnings, 0);
+	log_set_sink(stall_sink, NULL);
+	before = exposed(mx, "objfs_raft_loop_stalls_total");
+	ck_assert(before >= 0);
+	atomic_store(&sm[l].stall_ms, 250);
+	ck_assert_int_eq(repl_propose(g[l], &v, sizeof(v), 5000, &res, &leader), 0);
+	free(res);
+	until = clock_mono_ns() + 2 * 1000000000LL; /* the turn ends after the answer */
+	while (exposed(mx, "objfs_raft_loop_stalls_total") < before + 1 &&
+	       clock_mono_ns() < until) {
+		usleep(10000);
+	}
+	ck_assert(exposed(mx, "objfs_raft_loop_stalls_total") >= before + 1);
+	turns = exposed(mx, "objfs_raft_loop_turn_seconds_count");
+	ck_assert(turns > 0);
+	ck_assert(exposed(mx, "objfs_raft_loop_turn_seconds_sum") >= 0.25);
+	ck_assert_int_ge(atomic_load(&stall_warnings), 1);
+	log_set_sink(tl_quiet_sink, NULL);
+	teardown(); /* before the registry: the loop observes into it */
+	setup();
+	mx_destroy(mx);
+}
+END_TEST
+
 /* The leader stops: the others elect a new one that accepts proposals,
  * and the stopped replica fails a new proposal with -ESHUTDOWN. */
 START_TEST(test_failover)
@@ -416,6 +496,7 @@ int main(void)
 	tcase_add_test(tc, test_entry_records);
 	tcase_add_test(tc, test_follower_and_sync);
 	tcase_add_test(tc, test_failover);
+	tcase_add_test(tc, test_loop_stall);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
