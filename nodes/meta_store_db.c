@@ -262,13 +262,17 @@ static const char ms_schema[] =
     "CREATE INDEX IF NOT EXISTS trash_deleted ON trash(deleted);"
     /* What statfs answers -- inodes, and the bytes of regular files,
      * summed in two halves (exact, and no int64 overflow below 2^31
-     * files) -- kept in one row by triggers, in the transaction of every
-     * change, whatever statement makes it: counting them at each statfs
-     * scanned the whole table while holding the store (0.2 s at 300 k
-     * inodes, seconds at millions; format 3).  REPLACE into inodes would
-     * skip the delete trigger: nothing does it. */
+     * files) -- and what block stats answer -- blocks, compressed ones,
+     * their bytes and stored bytes -- kept in one row by triggers, in
+     * the transaction of every change, whatever statement makes it:
+     * counting them at each statfs scanned the whole table while holding
+     * the store (0.2 s at 300 k inodes, seconds at millions; format 3).
+     * REPLACE into inodes or blocks would skip the delete trigger:
+     * nothing does it (blocks' upsert only changes refs). */
     "CREATE TABLE IF NOT EXISTS totals(id INTEGER PRIMARY KEY CHECK(id = 0), "
-    "files INTEGER NOT NULL, bytes_hi INTEGER NOT NULL, bytes_lo INTEGER NOT NULL);"
+    "files INTEGER NOT NULL, bytes_hi INTEGER NOT NULL, bytes_lo INTEGER NOT NULL, "
+    "blk_n INTEGER NOT NULL, blk_z INTEGER NOT NULL, blk_bytes INTEGER NOT NULL, "
+    "blk_stored INTEGER NOT NULL);"
     "CREATE TRIGGER IF NOT EXISTS totals_ins AFTER INSERT ON inodes BEGIN "
     "UPDATE totals SET files = files + 1, "
     "bytes_hi = bytes_hi + (CASE WHEN NEW.mode & 61440 = 32768 THEN NEW.size >> 32 ELSE 0 END), "
@@ -286,6 +290,21 @@ static const char ms_schema[] =
     "bytes_lo = bytes_lo - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size & 4294967295 "
     "ELSE 0 END) + (CASE WHEN NEW.mode & 61440 = 32768 THEN NEW.size & 4294967295 ELSE 0 END) "
     "WHERE id = 0; END;"
+    "CREATE TRIGGER IF NOT EXISTS totals_blk_ins AFTER INSERT ON blocks BEGIN "
+    "UPDATE totals SET blk_n = blk_n + 1, blk_z = blk_z + (NEW.codec != 0), "
+    "blk_bytes = blk_bytes + NEW.len, "
+    "blk_stored = blk_stored + (CASE WHEN NEW.codec != 0 THEN NEW.zlen ELSE NEW.len END) "
+    "WHERE id = 0; END;"
+    "CREATE TRIGGER IF NOT EXISTS totals_blk_del AFTER DELETE ON blocks BEGIN "
+    "UPDATE totals SET blk_n = blk_n - 1, blk_z = blk_z - (OLD.codec != 0), "
+    "blk_bytes = blk_bytes - OLD.len, "
+    "blk_stored = blk_stored - (CASE WHEN OLD.codec != 0 THEN OLD.zlen ELSE OLD.len END) "
+    "WHERE id = 0; END;"
+    "CREATE TRIGGER IF NOT EXISTS totals_blk_upd AFTER UPDATE OF codec, len, zlen ON blocks "
+    "BEGIN UPDATE totals SET blk_z = blk_z - (OLD.codec != 0) + (NEW.codec != 0), "
+    "blk_bytes = blk_bytes - OLD.len + NEW.len, "
+    "blk_stored = blk_stored - (CASE WHEN OLD.codec != 0 THEN OLD.zlen ELSE OLD.len END) "
+    "+ (CASE WHEN NEW.codec != 0 THEN NEW.zlen ELSE NEW.len END) WHERE id = 0; END;"
 
     /* The cluster map (meta_nodemap.c); used in the catalog only. */
     "CREATE TABLE IF NOT EXISTS node_map(id INTEGER PRIMARY KEY, state INTEGER NOT NULL, "
@@ -1010,19 +1029,24 @@ static int schema(sqlite3 *db)
 	if (rc == 0) {
 		rc = dirents_nhash(db);
 	}
-	if (rc == 0 && version < 3) {
-		/* Counted once, here; the triggers keep it from now on. */
-		rc = exec(db,
-			  "INSERT OR REPLACE INTO totals(id, files, bytes_hi, bytes_lo) "
-			  "SELECT 0, count(*), "
-			  "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size >> 32 END), 0), "
-			  "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size & 4294967295 "
-			  "END), 0) FROM inodes");
-	}
 	if (rc == 0 && version == 1) {
 		rc = exec(db, "ALTER TABLE blocks ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;"
 			      "ALTER TABLE blocks ADD COLUMN zlen INTEGER NOT NULL DEFAULT 0;"
 			      "ALTER TABLE blocks ADD COLUMN cls INTEGER NOT NULL DEFAULT 0;");
+	}
+	if (rc == 0 && version < 3) {
+		/* Counted once, here; the triggers keep them from now on. */
+		rc = exec(
+		    db,
+		    "INSERT OR REPLACE INTO totals(id, files, bytes_hi, bytes_lo, blk_n, blk_z, "
+		    "blk_bytes, blk_stored) SELECT 0, i.n, i.hi, i.lo, b.n, b.z, b.bytes, "
+		    "b.stored FROM (SELECT count(*) AS n, "
+		    "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size >> 32 END), 0) AS hi, "
+		    "coalesce(sum(CASE WHEN mode & 61440 = 32768 THEN size & 4294967295 END), "
+		    "0) AS lo FROM inodes) i, (SELECT count(*) AS n, "
+		    "coalesce(sum(codec != 0), 0) AS z, coalesce(sum(len), 0) AS bytes, "
+		    "coalesce(sum(CASE WHEN codec != 0 THEN zlen ELSE len END), 0) AS stored "
+		    "FROM blocks) b");
 	}
 	if (rc == 0 && version < MS_SCHEMA_VERSION) {
 		char sql[64];

@@ -1124,39 +1124,55 @@ START_TEST(test_statfs)
 }
 END_TEST
 
-/* What a full scan of the inodes says statfs should answer (a second
- * connection: the fixture's store is not exclusive and commits each op). */
-static void scan_totals(uint64_t *files, uint64_t *bytes)
+/* What full scans of the inodes and blocks say statfs and block stats
+ * should answer, in v[0..5]: files, bytes, blocks, compressed ones, their
+ * bytes, stored bytes (a second connection: the fixture's store is not
+ * exclusive and commits each op). */
+static void scan_totals(uint64_t v[6])
 {
+	static const char sql[] =
+	    "SELECT (SELECT count(*) FROM inodes), (SELECT coalesce(sum(CASE WHEN mode & 61440 = "
+	    "32768 THEN size END), 0) FROM inodes), (SELECT count(*) FROM blocks), (SELECT "
+	    "coalesce(sum(codec != 0), 0) FROM blocks), (SELECT coalesce(sum(len), 0) FROM "
+	    "blocks), (SELECT coalesce(sum(CASE WHEN codec != 0 THEN zlen ELSE len END), 0) FROM "
+	    "blocks)";
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
 	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	ck_assert_int_eq(
-	    sqlite3_prepare_v2(db,
-			       "SELECT count(*), coalesce(sum(CASE WHEN mode & 61440 = "
-			       "32768 THEN size END), 0) FROM inodes",
-			       -1, &st, NULL),
-	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	*files = (uint64_t)sqlite3_column_int64(st, 0);
-	*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+	for (int i = 0; i < 6; i++) {
+		v[i] = (uint64_t)sqlite3_column_int64(st, i);
+	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
 
+/* What format 3 added, dropped to make an older database. */
+#define DROP_TOTALS                                                                                \
+	"DROP TRIGGER totals_ins; DROP TRIGGER totals_upd; DROP TRIGGER totals_del; "              \
+	"DROP TRIGGER totals_blk_ins; DROP TRIGGER totals_blk_upd; DROP TRIGGER totals_blk_del; "  \
+	"DROP TABLE totals; "
+
 static void assert_totals(void)
 {
+	struct ms_block_stats bs;
 	struct ms_stat st;
-	uint64_t files, bytes;
+	uint64_t v[6];
 
-	scan_totals(&files, &bytes);
+	scan_totals(v);
 	ck_assert_int_eq(ms_statfs(ms, &st), 0);
-	ck_assert_uint_eq(st.files, files);
-	ck_assert_uint_eq(st.bytes, bytes);
+	ck_assert_uint_eq(st.files, v[0]);
+	ck_assert_uint_eq(st.bytes, v[1]);
+	ck_assert_int_eq(ms_block_stats(ms, &bs), 0);
+	ck_assert_uint_eq(bs.blocks, v[2]);
+	ck_assert_uint_eq(bs.compressed, v[3]);
+	ck_assert_uint_eq(bs.bytes, v[4]);
+	ck_assert_uint_eq(bs.stored, v[5]);
 }
 
-/* statfs reads totals that triggers keep (no scan): after every kind of
+/* statfs and block stats read totals that triggers keep (no scan): after every kind of
  * change -- puts and creates, size changes both ways, links, renames
  * over a file, unlinks with and without an open handle, rmdir, a
  * namespace snapshot (set-based copies) and its removal -- they equal a
@@ -1164,7 +1180,7 @@ static void assert_totals(void)
  * at open and keeps them from then on. */
 START_TEST(test_statfs_totals)
 {
-	struct meta_extent e = ext(0, 0x91, 100), e2 = ext(1, 0x92, 50);
+	struct meta_extent e = ext(0, 0x91, 100), e2 = ext(1, 0x92, 50), z = ext(0, 0x93, CHUNK);
 	struct meta_result r;
 	struct meta_op op;
 	struct meta_attr a;
@@ -1178,6 +1194,10 @@ START_TEST(test_statfs_totals)
 	f = mk(d, "f", S_IFREG | 0644);
 	g = mk(d, "g", S_IFREG | 0644);
 	ck_assert_int_eq(write_ext(f, &e2, 1, CHUNK + 50, 0, NULL), 0);
+	z.blk.codec = BLK_CODEC_ZSTD;
+	z.blk.zlen = 300;
+	ck_assert_int_eq(write_ext(g, &z, 1, CHUNK, 0, NULL), 0); /* a compressed block */
+	assert_totals();
 	ck_assert_int_eq(truncate_(g, (uint64_t)1 << 40, NULL), 0);
 	assert_totals();
 	ck_assert_int_eq(truncate_(g, 7, NULL), 0);
@@ -1202,8 +1222,7 @@ START_TEST(test_statfs_totals)
 
 	/* Back to format 2: the totals are counted at open. */
 	ms_close(ms);
-	sql2("DROP TRIGGER totals_ins; DROP TRIGGER totals_upd; DROP TRIGGER totals_del; "
-	     "DROP TABLE totals; PRAGMA user_version = 2;");
+	sql2(DROP_TOTALS "PRAGMA user_version = 2;");
 	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
 	assert_totals();
 	ck_assert_int_eq(put("d/c", NULL, 0, "abc", 3, NULL), 0);
@@ -1259,7 +1278,8 @@ START_TEST(test_codec_fields)
 
 	/* Back to format 1. */
 	ms_close(ms);
-	sql2("ALTER TABLE blocks DROP COLUMN codec; ALTER TABLE blocks DROP COLUMN zlen; "
+	sql2(DROP_TOTALS
+	     "ALTER TABLE blocks DROP COLUMN codec; ALTER TABLE blocks DROP COLUMN zlen; "
 	     "ALTER TABLE blocks DROP COLUMN cls; PRAGMA user_version = 1;");
 	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0);
 	ck_assert_int_eq(ms_extents(ms, f, 0, got, 4, &more, &a, &inl, &inl_len), 2);
@@ -1273,8 +1293,10 @@ START_TEST(test_codec_fields)
 	ck_assert_int_eq(ms_extents(ms, f, 1, got, 4, &more, &a, &inl, &inl_len), 1);
 	ck_assert_uint_eq(got[0].blk.codec, BLK_CODEC_LZ4);
 	ck_assert_uint_eq(got[0].blk.zlen, 77);
+	assert_totals(); /* counted at the upgrade, kept since */
 	ms_close(ms);
-	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0); /* format 2 now: opens as is */
+	ck_assert_int_eq(ms_open(dbpath, MS_SYNC_FULL, &ms), 0); /* format 3 now: opens as is */
+	assert_totals();
 	ck_assert_int_eq(ms_extents(ms, f, 1, got, 4, &more, &a, &inl, &inl_len), 1);
 	ck_assert_uint_eq(got[0].blk.zlen, 77);
 }
