@@ -8,7 +8,9 @@
 #   1000 keys of h/ (p50 p99), a whole ordinary directory's listing, readdir of h/ in shard pages
 #   and through the mount (time, slowest page), stat through the mount (p50 p99), objfsctl ls -d
 #   of the bucket root (time, client max RSS) and of h/ (time, RSS: it streams), shard size on
-#   disk, node RSS (max over the replicas), mount RSS, namespace snapshot time.
+#   disk, node RSS (max over the replicas), mount RSS, namespace snapshot time, and since the
+#   last row the shard's elections (summed over its replicas) and the turns of the nodes' Raft
+#   loops longer than half the election timeout (objfs_raft_loop_stalls_total, summed).
 # At CATCHUP_AT entries a follower replica is wiped and re-added (node out, wipe, node in) and the time
 # until it is at lag 0 again is recorded (catch-up, a Raft snapshot install).
 # A measurement, not a test: figures only.  Signals only processes whose pids it recorded.
@@ -70,6 +72,15 @@ trap 'exit 1' INT TERM HUP
 
 replicas() { timeout -k 2 20 "$ctl" status 2>/dev/null | awk '$1 == "demo" && $2 ~ /^[0-9]+$/ { print $2 }'; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Sum over every node of the metric series named $1 (exact, labels included).
+metric_sum() {
+	local a sum=0 v
+	for a in $(awk '$1 == "metrics_addr" { print $3 }' "$OBJFS_CONF"); do
+		v=$(curl -s -m 5 "http://$a/metrics" | awk -v n="$1" '$1 == n { print $2 }')
+		sum=$(awk -v a="$sum" -v b="${v:-0}" 'BEGIN { printf "%.0f", a + b }')
+	done
+	echo "$sum"
+}
 
 # Waits (at most $1 s) until node $2's replica of demo is a voter at lag 0.
 wait_lag0() {
@@ -122,10 +133,12 @@ cols="entries,put_rate,mount_create_rate,lookup_p50_ms,lookup_p99_ms,get_p50_ms,
 cols+=",list1000_p50_ms,list1000_p99_ms,dir_list_n,dir_list_ms,readdir_n,readdir_ms"
 cols+=",readdir_page_max_ms,mount_readdir_n,mount_readdir_ms,mount_stat_p50_ms,mount_stat_p99_ms"
 cols+=",ls_d_root_ms,ls_d_root_rss_kb,ls_huge_n,ls_huge_ms,ls_huge_rss_kb,shard_bytes"
-cols+=",node_rss_kb,mount_rss_kb,snapshot_ms"
+cols+=",node_rss_kb,mount_rss_kb,snapshot_ms,elections,loop_stalls"
 echo "$cols" > "$OUT"
 filled=0
 mfiles=0
+elections0=$(metric_sum 'objfs_raft_elections_total{shard="demo"}')
+stalls0=$(metric_sum objfs_raft_loop_stalls_total)
 snap_ms=
 while [ "$filled" -lt "$SIZE" ]; do
 	next=$((filled + STEP > SIZE ? SIZE : filled + STEP))
@@ -195,7 +208,12 @@ EOF
 	row+=",$(pv get_p99_ms),$(pv list1000_p50_ms),$(pv list1000_p99_ms),$(pv dir_list_n)"
 	row+=",$(pv dir_list_ms),$(pv readdir_n),$(pv readdir_ms),$(pv readdir_page_max_ms)"
 	row+=",$m_n,$m_ms,$m_p50,$m_p99,$lsd_ms,$lsd_rss,$lsh_n,$lsh_ms,$lsh_rss"
-	row+=",$shard,$nrss,$(rss_kb "$mount_pid"),$snap_ms"
+	elections1=$(metric_sum 'objfs_raft_elections_total{shard="demo"}')
+	stalls1=$(metric_sum objfs_raft_loop_stalls_total)
+	row+=",$shard,$nrss,$(rss_kb "$mount_pid"),$snap_ms,$((elections1 - elections0))"
+	row+=",$((stalls1 - stalls0))"
+	elections0=$elections1
+	stalls0=$stalls1
 	echo "$row" >> "$OUT"
 	say "$row"
 	if [ "$filled" -eq "$CATCHUP_AT" ] || { [ "$filled" -ge "$SIZE" ] && [ "$CATCHUP_AT" -gt "$SIZE" ]; }; then
