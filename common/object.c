@@ -36,7 +36,9 @@ struct objc {
 	char geo_bucket[MSG_NAME_MAX];
 	struct mc_statfs geo;
 	uint64_t geo_ms; /* clock_mono_ms of the answer */
-	int geo_asking;	 /* a thread is asking again: the others use geo */
+	/* A thread is asking again for geo_asking_for: the others use geo. */
+	int geo_asking;
+	char geo_asking_for[MSG_NAME_MAX];
 };
 
 #define OBJ_GEO_TTL_MS 5000
@@ -73,20 +75,26 @@ void objc_close(struct objc *oc)
 /* The bucket's chunk size and inline limit (cached, see struct objc). */
 static int bucket_geometry(struct objc *oc, struct mc *mc, const char *bucket, struct mc_statfs *st)
 {
-	int same, rc;
+	int same, mine = 0, rc;
 
 	pthread_mutex_lock(&oc->geo_mu);
 	same = strcmp(oc->geo_bucket, bucket) == 0;
-	if (same && (clock_mono_ms() - oc->geo_ms < OBJ_GEO_TTL_MS || oc->geo_asking)) {
+	if (same && (clock_mono_ms() - oc->geo_ms < OBJ_GEO_TTL_MS ||
+		     (oc->geo_asking && strcmp(oc->geo_asking_for, bucket) == 0))) {
 		*st = oc->geo;
 		pthread_mutex_unlock(&oc->geo_mu);
 		return 0;
 	}
-	oc->geo_asking += same; /* 16 putting threads ask once, not 16 times */
+	if (same && !oc->geo_asking) { /* 16 putting threads ask once, not 16 times */
+		oc->geo_asking = mine = 1;
+		snprintf(oc->geo_asking_for, sizeof(oc->geo_asking_for), "%s", bucket);
+	}
 	pthread_mutex_unlock(&oc->geo_mu);
 	rc = mc_statfs(mc, st);
 	pthread_mutex_lock(&oc->geo_mu);
-	oc->geo_asking -= same;
+	if (mine) {
+		oc->geo_asking = 0;
+	}
 	if (rc == 0) {
 		snprintf(oc->geo_bucket, sizeof(oc->geo_bucket), "%s", bucket);
 		oc->geo = *st;

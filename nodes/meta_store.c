@@ -930,13 +930,7 @@ static int do_bucket_delete(struct mstore *ms, const struct meta_op *op)
 			return rc < 0 ? rc : -ENOTEMPTY;
 		}
 	}
-	rc = sqlite3_exec(ms->db,
-			  "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
-			  "SELECT block_id, k, m, len, csum FROM blocks; DELETE FROM blocks; "
-			  "DELETE FROM extents; DELETE FROM dirents; DELETE FROM xattrs; "
-			  "DELETE FROM inodes",
-			  NULL, NULL, NULL);
-	rc = rc == SQLITE_OK ? 0 : msi_db_fail(ms, rc, "bucket delete");
+	rc = msi_wipe(ms);
 	if (rc == 0) {
 		rc = msi_meta_set(ms, K_CHUNK, 0);
 	}

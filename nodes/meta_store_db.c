@@ -217,6 +217,22 @@ static const char *const ms_sql[S_NSTMT] = {
     [S_LK_SESSIONS] = "SELECT DISTINCT session FROM locks LIMIT ?1",
 };
 
+/* The delete triggers of the totals (ms_schema), by name: dropped and
+ * made again around a whole namespace's deletion (msi_wipe). */
+#define TOTALS_DEL_INODES                                                                          \
+	"CREATE TRIGGER IF NOT EXISTS totals_del AFTER DELETE ON inodes BEGIN "                    \
+	"UPDATE totals SET files = files - 1, "                                                    \
+	"bytes_hi = bytes_hi - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size >> 32 ELSE 0 "    \
+	"END), "                                                                                   \
+	"bytes_lo = bytes_lo - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size & 4294967295 "    \
+	"ELSE 0 END) WHERE id = 0; END;"
+#define TOTALS_DEL_BLOCKS                                                                          \
+	"CREATE TRIGGER IF NOT EXISTS totals_blk_del AFTER DELETE ON blocks BEGIN "                \
+	"UPDATE totals SET blk_n = blk_n - 1, blk_z = blk_z - (OLD.codec != 0), "                  \
+	"blk_bytes = blk_bytes - OLD.len, "                                                        \
+	"blk_stored = blk_stored - (CASE WHEN OLD.codec != 0 THEN OLD.zlen ELSE OLD.len END) "     \
+	"WHERE id = 0; END;"
+
 static const char ms_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key BLOB PRIMARY KEY, value INTEGER NOT NULL) "
     "WITHOUT ROWID;"
@@ -277,12 +293,7 @@ static const char ms_schema[] =
     "UPDATE totals SET files = files + 1, "
     "bytes_hi = bytes_hi + (CASE WHEN NEW.mode & 61440 = 32768 THEN NEW.size >> 32 ELSE 0 END), "
     "bytes_lo = bytes_lo + (CASE WHEN NEW.mode & 61440 = 32768 THEN NEW.size & 4294967295 "
-    "ELSE 0 END) WHERE id = 0; END;"
-    "CREATE TRIGGER IF NOT EXISTS totals_del AFTER DELETE ON inodes BEGIN "
-    "UPDATE totals SET files = files - 1, "
-    "bytes_hi = bytes_hi - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size >> 32 ELSE 0 END), "
-    "bytes_lo = bytes_lo - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size & 4294967295 "
-    "ELSE 0 END) WHERE id = 0; END;"
+    "ELSE 0 END) WHERE id = 0; END;" TOTALS_DEL_INODES
     "CREATE TRIGGER IF NOT EXISTS totals_upd AFTER UPDATE OF mode, size ON inodes BEGIN "
     "UPDATE totals SET "
     "bytes_hi = bytes_hi - (CASE WHEN OLD.mode & 61440 = 32768 THEN OLD.size >> 32 ELSE 0 END) "
@@ -294,12 +305,7 @@ static const char ms_schema[] =
     "UPDATE totals SET blk_n = blk_n + 1, blk_z = blk_z + (NEW.codec != 0), "
     "blk_bytes = blk_bytes + NEW.len, "
     "blk_stored = blk_stored + (CASE WHEN NEW.codec != 0 THEN NEW.zlen ELSE NEW.len END) "
-    "WHERE id = 0; END;"
-    "CREATE TRIGGER IF NOT EXISTS totals_blk_del AFTER DELETE ON blocks BEGIN "
-    "UPDATE totals SET blk_n = blk_n - 1, blk_z = blk_z - (OLD.codec != 0), "
-    "blk_bytes = blk_bytes - OLD.len, "
-    "blk_stored = blk_stored - (CASE WHEN OLD.codec != 0 THEN OLD.zlen ELSE OLD.len END) "
-    "WHERE id = 0; END;"
+    "WHERE id = 0; END;" TOTALS_DEL_BLOCKS
     "CREATE TRIGGER IF NOT EXISTS totals_blk_upd AFTER UPDATE OF codec, len, zlen ON blocks "
     "BEGIN UPDATE totals SET blk_z = blk_z - (OLD.codec != 0) + (NEW.codec != 0), "
     "blk_bytes = blk_bytes - OLD.len + NEW.len, "
@@ -993,6 +999,24 @@ static int dirents_nhash(sqlite3 *db)
 		}
 	}
 	return exec(db, "CREATE INDEX IF NOT EXISTS dirents_hash ON dirents(parent, nhash, ino);");
+}
+
+int msi_wipe(struct mstore *ms)
+{
+	/* Every block to the GC queue, every row of the namespace gone, in
+	 * the record's transaction.  Without delete triggers a DELETE of a
+	 * whole table is SQLite's truncation (pages dropped, not rows
+	 * visited); with them it visits every row on the Raft loop. */
+	static const char sql[] =
+	    "DROP TRIGGER totals_del; DROP TRIGGER totals_blk_del; "
+	    "INSERT OR IGNORE INTO gc(block_id, k, m, len, csum) "
+	    "SELECT block_id, k, m, len, csum FROM blocks; DELETE FROM blocks; "
+	    "DELETE FROM extents; DELETE FROM dirents; DELETE FROM xattrs; DELETE FROM inodes; "
+	    "UPDATE totals SET files = 0, bytes_hi = 0, bytes_lo = 0, blk_n = 0, blk_z = 0, "
+	    "blk_bytes = 0, blk_stored = 0 WHERE id = 0; " TOTALS_DEL_INODES TOTALS_DEL_BLOCKS;
+	int rc = sqlite3_exec(ms->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : msi_db_fail(ms, rc, "bucket delete");
 }
 
 /* Creates the schema if missing and refuses a database of a newer format. */

@@ -191,6 +191,9 @@ struct arg {
 
 /* ---- SQLite plumbing ---- */
 int msi_db_fail(struct mstore *ms, int rc, const char *what);
+/* Deletes every row of the namespace (blocks to the GC queue first) and
+ * zeroes the totals: a bucket's deletion.  0 or -EIO (msi_db_fail). */
+int msi_wipe(struct mstore *ms);
 /* Registers ms_nhash (meta_store_dir.c) on db, and on every connection
  * the process opens later.  0 or -EIO. */
 int msi_nhash_register(sqlite3 *db);

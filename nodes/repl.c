@@ -1130,7 +1130,7 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 {
 	struct repl *r = calloc(1, sizeof(*r));
 	struct frame_key key;
-	int rc, n;
+	int rc, n, timed;
 
 	if (r == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1151,7 +1151,8 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	uv_loop_init(&r->loop);
-	uv_loop_configure(&r->loop, UV_METRICS_IDLE_TIME); /* for turn_cb */
+	/* turn_cb needs the loop's idle time: without it, no turn is timed. */
+	timed = uv_loop_configure(&r->loop, UV_METRICS_IDLE_TIME) == 0;
 	memcpy(key.secret, cfg->secret, cfg->secret_len);
 	key.len = cfg->secret_len;
 	rc = rmux_open(&r->loop, r->addr, &key, cfg->max_skew_s, mux_unknown, r, &r->mux, err,
@@ -1174,7 +1175,11 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	r->flush_timer.data = r;
 	uv_prepare_init(&r->loop, &r->turn);
 	r->turn.data = r;
-	uv_prepare_start(&r->turn, turn_cb);
+	if (timed) {
+		uv_prepare_start(&r->turn, turn_cb);
+	} else {
+		log_warn("repl.stall", "libuv keeps no idle time here: loop turns are not timed");
+	}
 	if (pthread_create(&r->thread, NULL, repl_main, r) != 0) {
 		snprintf(err, errlen, "cannot start the replication thread");
 		rmux_close(r->mux);

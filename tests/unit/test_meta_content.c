@@ -1176,7 +1176,8 @@ static void assert_totals(void)
  * change -- puts and creates, size changes both ways, links, renames
  * over a file, unlinks with and without an open handle, rmdir, a
  * namespace snapshot (set-based copies) and its removal -- they equal a
- * full count of the inodes; a format 2 database (no totals) counts once
+ * full count of the inodes, and after a forced bucket delete and a new
+ * bucket too; a format 2 database (no totals) counts once
  * at open and keeps them from then on. */
 START_TEST(test_statfs_totals)
 {
@@ -1227,6 +1228,20 @@ START_TEST(test_statfs_totals)
 	assert_totals();
 	ck_assert_int_eq(put("d/c", NULL, 0, "abc", 3, NULL), 0);
 	ck_assert_int_eq(ms_resolve(ms, "d/c", &a), 0);
+	assert_totals();
+
+	/* A forced bucket delete truncates the tables without their delete
+	 * triggers, zeroes the totals and makes the triggers again. */
+	op_init(&op, MOP_BUCKET_DELETE);
+	op.flags = META_F_FORCE;
+	ck_assert_int_eq(apply(&op, NULL), 0);
+	ck_assert_int_eq(gc_has(0x93), 1);
+	ck_assert_int_eq(bucket_create(ms, 0755, &r), 0);
+	assert_totals();
+	e = ext(0, 0x94, 100); /* the old blocks wait in the GC queue */
+	ck_assert_int_eq(put("again/x", &e, 1, NULL, 100, NULL), 0);
+	mk(META_ROOT_INO, "gone", S_IFREG | 0644);
+	ck_assert_int_eq(rm(MOP_UNLINK, META_ROOT_INO, "gone", 0, NULL), 0);
 	assert_totals();
 }
 END_TEST
