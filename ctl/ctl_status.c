@@ -403,6 +403,23 @@ static int member(struct cl *cl, struct jw *w, const char *shard, int add, uint3
 	return rc;
 }
 
+/* A removal left undone because its stand-in was not added. */
+static void not_tried(struct jw *w, const char *shard, uint32_t id)
+{
+	static const char why[] = "not tried: the stand-in was not added";
+
+	if (w != NULL) {
+		jw_obj(w, NULL);
+		jw_str(w, "shard", shard);
+		jw_str(w, "change", "remove");
+		jw_u64(w, "node", id);
+		jw_str(w, "result", why);
+		jw_end(w);
+		return;
+	}
+	printf("  %s remove node %u: %s\n", shard, id, why);
+}
+
 static void node_usage(FILE *f)
 {
 	fprintf(f, "Usage: objfsctl node [--json] out|in ID\n"
@@ -481,16 +498,27 @@ int ctl_cmd_node(struct ctl *c, int argc, char **argv)
 		size_t want = c->cfg.meta_replicas < nr ? c->cfg.meta_replicas : nr;
 
 		if (out && is_voter(v, &c->cfg, self)) {
-			/* First the stand-in, so the group never shrinks. */
+			int stand_in = 0; /* 1 added, -1 refused */
+
+			/* First the stand-in, so the group never shrinks: if it
+			 * could not be added (EBUSY: another change of the group
+			 * is under way), node ID keeps its place; run again. */
 			for (size_t k = 0; k < nr; k++) {
 				if (rank[k] != self && !is_voter(v, &c->cfg, rank[k]) &&
 				    cl_node_up(cl, rank[k])) {
-					failed |= member(cl, w, t->names[s], 1,
-							 c->cfg.nodes[rank[k]].id) != 0;
+					stand_in = member(cl, w, t->names[s], 1,
+							  c->cfg.nodes[rank[k]].id) == 0
+						       ? 1
+						       : -1;
 					break;
 				}
 			}
-			failed |= member(cl, w, t->names[s], 0, (uint32_t)id) != 0;
+			if (stand_in < 0) {
+				failed = 1;
+				not_tried(w, t->names[s], (uint32_t)id);
+			} else {
+				failed |= member(cl, w, t->names[s], 0, (uint32_t)id) != 0;
+			}
 		} else if (!out && !is_voter(v, &c->cfg, self)) {
 			int preferred = 0;
 
