@@ -23,7 +23,7 @@ grep -q SUCCESS "$T/test.out" || fail "promtool test rules did not report SUCCES
 for a in $(sed -n 's/^ *- alert: *//p' "$M/objfs-rules.yml"); do
 	grep -q "alertname: $a\$" "$M/tests/objfs-rules.test.yml" || fail "alert $a has no unit test"
 done
-[ "$(grep -c '^ *- alert:' "$M/objfs-rules.yml")" -eq 9 ] || fail "expected the 9 alerts"
+[ "$(grep -c '^ *- alert:' "$M/objfs-rules.yml")" -eq 10 ] || fail "expected the 10 alerts"
 
 python3 -m json.tool "$M/grafana-objfs.json" >/dev/null || fail "grafana-objfs.json is not JSON"
 
