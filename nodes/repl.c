@@ -1218,6 +1218,10 @@ void repl_stop(struct repl *r)
 	if (r == NULL || r->stopped) {
 		return;
 	}
+	/* A loop that does not stop (r->stuck) must not time its turns
+	 * into a registry its owner destroys after this. */
+	__atomic_store_n(&r->busy_ns, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->stalls, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&r->mu);
 	r->stopping = 1;
 	pthread_mutex_unlock(&r->mu);
