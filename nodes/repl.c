@@ -36,11 +36,10 @@
 #include "../common/log.h"
 #include "../common/metrics.h"
 #include "../proto/wire.h"
+#include "loop_turn.h"
 #include "raft_mux.h"
 
 #define REPL_TICK_MS 20
-/* A warning about a long turn of the loop, at most this often. */
-#define REPL_STALL_LOG_NS (10ull * 1000000000u)
 /* Applied entries one SQLite commit holds at most, whatever the window. */
 #define REPL_FLUSH_MAX 1024
 #define REPL_INSTALL_SNAPSHOT_MS 4000
@@ -129,13 +128,7 @@ struct repl {
 	uv_timer_t tick;
 	uv_check_t flush;	/* after each loop iteration's I/O: fsm flushes */
 	uv_timer_t flush_timer; /* the next flush a batch window still holds back */
-	/* Turns of the loop (loop thread only): before each wait for I/O,
-	 * the turn that ended is timed -- its work, without the wait. */
-	uv_prepare_t turn;
-	uint64_t turn_ns, turn_idle_ns;	    /* clock and idle time at the last one */
-	uint64_t stall_logged_ns;	    /* when a long turn was last logged */
-	unsigned stalls_unlogged;	    /* long turns since */
-	struct mx_metric *busy_ns, *stalls; /* set by repl_set_metrics (atomic) */
+	struct loop_turn turn;	/* its turns timed (loop_turn.h) */
 	pthread_t thread;
 	struct rmux *mux;
 	void (*unknown)(void *arg, const char *group);
@@ -546,49 +539,6 @@ static void flush_timer_cb(uv_timer_t *t)
 	flush_due(t->data);
 }
 
-/* Times the turn of the loop that just ended.  Work the loop does in one
- * turn (applying a batch, waiting for a store's lock, a restore) is time
- * in which no message is read: past the election timeout, the groups it
- * leads lose their leadership (their heartbeats wait too), so a turn
- * longer than half of it counts as a stall and is logged. */
-static void turn_cb(uv_prepare_t *p)
-{
-	struct repl *r = p->data;
-	uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(&r->loop);
-	uint64_t limit = (uint64_t)r->cfg->election_ms * 500000u;
-	struct mx_metric *busy = __atomic_load_n(&r->busy_ns, __ATOMIC_ACQUIRE);
-	struct mx_metric *stalls = __atomic_load_n(&r->stalls, __ATOMIC_ACQUIRE);
-
-	if (r->turn_ns != 0) {
-		uint64_t wall = now - r->turn_ns, waited = idle - r->turn_idle_ns;
-		uint64_t work = wall > waited ? wall - waited : 0;
-
-		if (busy != NULL) {
-			mx_observe(busy, work);
-		}
-		if (work >= limit) {
-			if (stalls != NULL) {
-				mx_add(stalls, 1);
-			}
-			if (now - r->stall_logged_ns >= REPL_STALL_LOG_NS ||
-			    r->stall_logged_ns == 0) {
-				log_warn(
-				    "repl.stall",
-				    "the Raft loop worked %.0f ms in one turn without reading "
-				    "messages (election timeout %u ms); %u more such turns since "
-				    "the last warning",
-				    (double)work / 1e6, r->cfg->election_ms, r->stalls_unlogged);
-				r->stall_logged_ns = now;
-				r->stalls_unlogged = 0;
-			} else {
-				r->stalls_unlogged++;
-			}
-		}
-	}
-	r->turn_ns = now;
-	r->turn_idle_ns = idle;
-}
-
 static void tick_cb(uv_timer_t *t)
 {
 	struct repl *r = t->data;
@@ -990,8 +940,7 @@ static void shutdown_on_loop(struct repl *r)
 	uv_close((uv_handle_t *)&r->flush, NULL);
 	uv_timer_stop(&r->flush_timer);
 	uv_close((uv_handle_t *)&r->flush_timer, NULL);
-	uv_prepare_stop(&r->turn);
-	uv_close((uv_handle_t *)&r->turn, NULL);
+	lt_close(&r->turn);
 	uv_close((uv_handle_t *)&r->wake, NULL);
 }
 
@@ -1130,7 +1079,7 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 {
 	struct repl *r = calloc(1, sizeof(*r));
 	struct frame_key key;
-	int rc, n, timed;
+	int rc, n;
 
 	if (r == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1151,8 +1100,6 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	}
 	pthread_mutex_init(&r->mu, NULL);
 	uv_loop_init(&r->loop);
-	/* turn_cb needs the loop's idle time: without it, no turn is timed. */
-	timed = uv_loop_configure(&r->loop, UV_METRICS_IDLE_TIME) == 0;
 	memcpy(key.secret, cfg->secret, cfg->secret_len);
 	key.len = cfg->secret_len;
 	rc = rmux_open(&r->loop, r->addr, &key, cfg->max_skew_s, mux_unknown, r, &r->mux, err,
@@ -1173,13 +1120,7 @@ int repl_open(const struct cfg *cfg, size_t self, const char *raft_dir, struct r
 	uv_check_start(&r->flush, flush_cb);
 	uv_timer_init(&r->loop, &r->flush_timer);
 	r->flush_timer.data = r;
-	uv_prepare_init(&r->loop, &r->turn);
-	r->turn.data = r;
-	if (timed) {
-		uv_prepare_start(&r->turn, turn_cb);
-	} else {
-		log_warn("repl.stall", "libuv keeps no idle time here: loop turns are not timed");
-	}
+	lt_init(&r->turn, &r->loop, cfg->election_ms);
 	if (pthread_create(&r->thread, NULL, repl_main, r) != 0) {
 		snprintf(err, errlen, "cannot start the replication thread");
 		rmux_close(r->mux);
@@ -1220,8 +1161,7 @@ void repl_stop(struct repl *r)
 	}
 	/* A loop that does not stop (r->stuck) must not time its turns
 	 * into a registry its owner destroys after this. */
-	__atomic_store_n(&r->busy_ns, NULL, __ATOMIC_RELEASE);
-	__atomic_store_n(&r->stalls, NULL, __ATOMIC_RELEASE);
+	lt_quiet(&r->turn);
 	pthread_mutex_lock(&r->mu);
 	r->stopping = 1;
 	pthread_mutex_unlock(&r->mu);
@@ -1484,18 +1424,7 @@ void repl_set_metrics(struct repl *r, struct mx_registry *mx)
 	if (mx == NULL) {
 		return;
 	}
-	/* The loop reads these on its own thread: published atomically. */
-	__atomic_store_n(&r->busy_ns,
-			 mx_histogram(mx, "objfs_raft_loop_turn_seconds",
-				      "Work of each turn of the Raft loop, without its wait for "
-				      "messages: no message is read meanwhile.",
-				      NULL, &mx_buckets_latency),
-			 __ATOMIC_RELEASE);
-	__atomic_store_n(&r->stalls,
-			 mx_counter(mx, "objfs_raft_loop_stalls_total",
-				    "Turns of the Raft loop longer than half the election timeout.",
-				    NULL),
-			 __ATOMIC_RELEASE);
+	lt_set_metrics(&r->turn, mx);
 }
 
 static int change(struct repl_group *g, enum rq_type t, size_t node, uint32_t timeout_ms)
