@@ -23,7 +23,7 @@ LOAD="$BUILD/bench/objload"
 
 cluster_up 3
 ctl dev down --dir "$T/cluster" >/dev/null || fail "dev down"
-sed -i "s/^\[cluster\]$/[cluster]\nsnapshot_entries = $ENTRIES\nsnapshot_chunk = $CHUNK/" \
+sed -i "s/^\[cluster\]$/[cluster]\nsnapshot_entries = $ENTRIES\nsnapshot_max_entries = $ENTRIES\nsnapshot_chunk = $CHUNK/" \
 	"$OBJFS_CONF"
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "dev up"
 

@@ -90,6 +90,7 @@ struct cfg {
 	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
 	uint32_t election_ms;	   /* Raft election timeout of shard groups */
 	uint32_t snapshot_entries; /* Raft entries between snapshots */
+	uint32_t snapshot_max_entries; /* ... at most, for a large shard */
 	uint32_t snapshot_chunk;   /* bytes per snapshot chunk fetched */
 	uint32_t commit_batch_ms;  /* applied records gathered per SQLite commit */
 	uint32_t propose_batch;	   /* records per Raft entry at most */

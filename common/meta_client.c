@@ -130,6 +130,10 @@ static void seen_raise(struct mc *mc, uint64_t idx)
 /* After this long without a leader, queries accept a replica's own,
  * possibly stale, state: reads keep working while a majority is down. */
 #define MC_STALE_AFTER_MS 2000
+/* A membership change waits on its node for the new voter's catch-up
+ * (up to 60 s, mh_member); its request must outlast that, or its retry
+ * meets the change still under way. */
+#define MC_MEMBER_MS 65000
 
 size_t mc_shard_replicas(const struct cfg *cfg, const char *bucket, size_t *out, size_t max)
 {
@@ -256,7 +260,7 @@ static int call(struct mc *mc, uint8_t type, struct wr *w, struct cl_req *r)
 		}
 		r->body = w->buf;
 		r->body_len = w->len;
-		cl_run(mc->cl, r, 1, 0);
+		cl_run(mc->cl, r, 1, type == MSG_META_MEMBER ? MC_MEMBER_MS : 0);
 		rc = r->status;
 		log_debug("mc.try", "%s to node %u: %s (hint %u)", msg_type_name(type),
 			  mc->cfg->nodes[node].id, obj_strerror(rc), r->hint);

@@ -43,6 +43,7 @@ struct shard {
 	pthread_mutex_t mu;	  /* guards lc */
 	struct leader_clock lc;
 	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
+	atomic_uint_fast64_t bytes;   /* the database's size at open, its last copy's since */
 	struct mlk_shard lk;	      /* lock waiters and leases (meta_locks.c) */
 	struct gc_grace *grace;	      /* the maintenance thread's only (meta_gc.c) */
 	struct shard *next;	      /* m->shards; only ever added at the head */

@@ -232,11 +232,14 @@ int ms_backup(struct mstore *ms, const char *path);
 /* Replaces the database content with the copy at path. */
 int ms_restore(struct mstore *ms, const char *path);
 /* Copies the database to path while other threads go on applying: the
- * store's lock is taken for one step of pages_per_step pages at a time.
- * The copy holds the committed state of some moment between the call and
- * its return (its applied index at least the one at the call).  Any
- * thread; the caller fsyncs and renames the file.  0 or a negative
- * errno (the file is then removed). */
-int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step);
+ * store's lock is taken for one step of pages_per_step pages at a time,
+ * and after each step the thread rests so that stepping takes duty_pct of
+ * its time (0 or 100: no rest); every MS_WRITEBACK_PAGES pages copied the
+ * file's writeback is started.  The copy holds the committed state of
+ * some moment between the call and its return (its applied index at least
+ * the one at the call).  Any thread; the caller fsyncs and renames the
+ * file.  0 or a negative errno (the file is then removed). */
+#define MS_WRITEBACK_PAGES 4096
+int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step, unsigned duty_pct);
 
 #endif

@@ -1,8 +1,10 @@
 /* meta_store_snap.c: an online copy of a shard's database to a file, for
  * Raft snapshots (see ms_backup_online in meta_store.h).  Runs on a worker
  * thread while the Raft loop goes on applying records; never holds the
- * store's lock for more than one step of pages. */
+ * store's lock for more than one step of pages, and paces itself so that
+ * it never takes more than its share of the CPU and the disk. */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +22,46 @@ static int snap_err(sqlite3 *db, int rc, const char *what)
 	return (rc & 0xff) == SQLITE_FULL ? -ENOSPC : (rc & 0xff) == SQLITE_NOMEM ? -ENOMEM : -EIO;
 }
 
-int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step)
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Rests after a step of `ns` so that copying takes duty_pct of the
+ * thread's time. */
+static void pace(int64_t ns, unsigned duty_pct)
+{
+	int64_t rest = ns * (100 - (int64_t)duty_pct) / (int64_t)duty_pct;
+	struct timespec ts = {(time_t)(rest / 1000000000), (long)(rest % 1000000000)};
+
+	if (rest > 0) {
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Starts the writeback of what the copy wrote so far: the final fsync
+ * then finds little left, and the page cache never holds a whole shard's
+ * worth of dirty pages that every other writer of the disk would queue
+ * behind. */
+static void start_writeback(const char *path, int *fd)
+{
+	if (*fd < 0) {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (*fd >= 0) {
+		sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	}
+}
+
+int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step, unsigned duty_pct)
 {
 	sqlite3 *dst = NULL;
 	sqlite3_backup *b = NULL;
-	int rc, src;
+	int rc, src, fd = -1, steps = 0;
+	int per_sync = MS_WRITEBACK_PAGES / pages_per_step > 0 ? MS_WRITEBACK_PAGES / pages_per_step : 1;
 
 	unlink(path);
 	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -51,6 +88,8 @@ int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step)
 	 * step: at or after the snapshot's index, which ms_apply's skipping
 	 * of applied entries makes a valid install for that index. */
 	do {
+		int64_t t0 = mono_ns();
+
 		pthread_mutex_lock(&ms->lock);
 		rc = msi_flush_locked(ms);
 		src = rc == 0 ? sqlite3_backup_step(b, pages_per_step) : SQLITE_ABORT;
@@ -60,8 +99,18 @@ int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step)
 
 			nanosleep(&ts, NULL);
 			src = SQLITE_OK;
+		} else if (src == SQLITE_OK) {
+			if (++steps % per_sync == 0) {
+				start_writeback(path, &fd);
+			}
+			if (duty_pct > 0 && duty_pct < 100) {
+				pace(mono_ns() - t0, duty_pct);
+			}
 		}
 	} while (src == SQLITE_OK);
+	if (fd >= 0) {
+		close(fd);
+	}
 	pthread_mutex_lock(&ms->lock);
 	if (sqlite3_backup_finish(b) != SQLITE_OK && src == SQLITE_DONE) {
 		src = sqlite3_errcode(dst);

@@ -11,7 +11,9 @@
  *  - election timeout from the config (300 ms default, heartbeat a tenth):
  *    ~0.5 s fail-over instead of ~1.8 s at c-raft's 1 s default;
  *  - snapshot every snapshot_entries (8192 by default) keeping a quarter:
- *    c-raft's default 1024 stalled commits ~30 ms per snapshot;
+ *    c-raft's default 1024 stalled commits ~30 ms per snapshot; a large
+ *    shard (over 32 MB) every 4 KiB of it, up to snapshot_max_entries:
+ *    three replicas copying 580 MB every 8192 entries starved the loops;
  *  - install_snapshot_timeout 4 s: the 30 s default made catch-up wait
  *    30 s whenever a follower was busy;
  *  - 1 MiB log segments instead of 8 MiB: each group preallocates three.
@@ -104,6 +106,7 @@ struct repl_group {
 	struct raft_barrier barrier;
 	int closed;
 	struct rreq *inflight; /* proposals appended here: loop thread only */
+	struct rreq *add_waits; /* adds waiting for an earlier add of their node: loop only */
 	unsigned dirty;	       /* entries applied since the last flush: loop only */
 	uint64_t dirty_ms;     /* loop time of the first of them */
 	struct repl_group *next;
@@ -366,12 +369,36 @@ static int to_bufs(void *data, size_t len, struct raft_buffer *bufs[], unsigned 
 	return 0;
 }
 
+uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes)
+{
+	uint64_t every = bytes / REPL_SNAP_BYTES_PER_ENTRY;
+
+	if (most < base) {
+		most = base;
+	}
+	return every < base ? base : every > most ? most : (uint32_t)every;
+}
+
+/* Sets when the group's next snapshot is due and how much log it keeps
+ * (a quarter), from the state's size.  On the loop, or before it runs the
+ * group. */
+static void space_snapshots(struct repl_group *g)
+{
+	const struct cfg *cfg = g->r->cfg;
+	uint64_t bytes = g->fsm.state_bytes != NULL ? g->fsm.state_bytes(g->fsm.arg) : 0;
+	uint32_t every = repl_snapshot_every(cfg->snapshot_entries, cfg->snapshot_max_entries, bytes);
+
+	raft_set_snapshot_threshold(&g->raft, every);
+	raft_set_snapshot_trailing(&g->raft, every / 4 > 8 ? every / 4 : 8);
+}
+
 static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
 {
 	struct repl_group *g = f->data;
 	void *data = NULL;
 	size_t len = 0;
 
+	space_snapshots(g);
 	if (g->fsm.snapshot_async != NULL) {
 		/* c-raft takes the snapshot at last_applied, and calls
 		 * fsm_snapshot_async next on a worker thread. */
@@ -448,6 +475,7 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	}
 }
 
+static void adds_tick(struct repl_group *g);
 static void fill_state(struct repl_group *g, struct repl_state *st);
 
 /* Publishes the group's state for repl_get_stats (a copy under a mutex
@@ -477,6 +505,7 @@ static void group_tick(struct repl_group *g)
 	raft_leader(&g->raft, &id, &addr);
 	atomic_store(&g->leader, id ? node_of_id(g->r, id) : -1L);
 	atomic_store(&g->applied, g->raft.last_applied);
+	adds_tick(g);
 	if (g->raft.state != RAFT_LEADER) {
 		atomic_store(&g->ready, 0);
 		return;
@@ -643,9 +672,7 @@ static int group_start(struct repl *r, const char *name, const struct repl_fsm *
 	raft_set_heartbeat_timeout(&g->raft,
 				   r->cfg->election_ms / 10 ? r->cfg->election_ms / 10 : 1);
 	raft_set_install_snapshot_timeout(&g->raft, REPL_INSTALL_SNAPSHOT_MS);
-	raft_set_snapshot_threshold(&g->raft, r->cfg->snapshot_entries);
-	raft_set_snapshot_trailing(
-	    &g->raft, r->cfg->snapshot_entries / 4 > 8 ? r->cfg->snapshot_entries / 4 : 8);
+	space_snapshots(g);
 	raft_set_pre_vote(&g->raft, true); /* a node cut off does not disrupt on return */
 	if (voters != NULL && n_voters > 0) {
 		struct raft_configuration conf;
@@ -764,6 +791,72 @@ static void change_cb(struct raft_change *req, int status)
 	}
 	rq->status = raft_to_errno(status);
 	rq_finish(g->r, rq);
+}
+
+/* The role of server id in the group's configuration; -1 if absent. */
+static int conf_role(const struct raft *rf, raft_id id)
+{
+	for (unsigned i = 0; i < rf->configuration.n; i++) {
+		if (rf->configuration.servers[i].id == id) {
+			return rf->configuration.servers[i].role;
+		}
+	}
+	return -1;
+}
+
+enum { ADD_DONE, ADD_STARTED, ADD_WAIT };
+
+/* An add of a node the configuration already holds: a client's retry of
+ * an add whose catch-up outlasted its request (a large shard), or a
+ * second operator.  Done when the node is a voter; waits while a change
+ * is under way (c-raft refuses another, RAFT_CANTCHANGE); promotes a
+ * spare that nobody promotes.  Leader only, on the loop. */
+static int add_again(struct repl_group *g, struct rreq *rq)
+{
+	raft_id id = g->r->cfg->nodes[rq->node].id;
+	int rv;
+
+	if (conf_role(&g->raft, id) == RAFT_VOTER) {
+		rq->status = 0;
+		return ADD_DONE;
+	}
+	if (g->raft.leader_state.change != NULL || g->raft.leader_state.promotee_id != 0) {
+		return ADD_WAIT;
+	}
+	rq->buf = rq; /* step 2 of an add (change_cb) */
+	rq->change.data = rq;
+	rv = raft_assign(&g->raft, &rq->change, id, RAFT_VOTER, change_cb);
+	if (rv != 0) {
+		rq->status = raft_to_errno(rv);
+		return ADD_DONE;
+	}
+	return ADD_STARTED;
+}
+
+/* Each tick: the adds waiting for an earlier one (add_again). */
+static void adds_tick(struct repl_group *g)
+{
+	struct rreq **pp = &g->add_waits;
+
+	while (*pp != NULL) {
+		struct rreq *rq = *pp;
+		int how = ADD_DONE;
+
+		if (g->raft.state != RAFT_LEADER) {
+			rq->status = -EREMOTE;
+			rq->leader = atomic_load(&g->leader);
+		} else {
+			how = add_again(g, rq);
+		}
+		if (how == ADD_WAIT) {
+			pp = &rq->inflight_next;
+			continue;
+		}
+		*pp = rq->inflight_next;
+		if (how == ADD_DONE) {
+			rq_finish(g->r, rq);
+		}
+	}
 }
 
 static void fill_state(struct repl_group *g, struct repl_state *st)
@@ -889,6 +982,18 @@ static void run_request(struct repl *r, struct rreq *rq)
 		}
 		rq->change.data = rq;
 		rq->buf = NULL;
+		if (rq->type == RQ_ADD && conf_role(&g->raft, r->cfg->nodes[rq->node].id) >= 0) {
+			int how = add_again(g, rq);
+
+			if (how == ADD_WAIT) {
+				rq->inflight_next = g->add_waits;
+				g->add_waits = rq;
+			}
+			if (how != ADD_DONE) {
+				return;
+			}
+			break;
+		}
 		if (rq->type == RQ_ADD) {
 			if (repl_node_addr(r->cfg, rq->node, a, sizeof(a)) != 0) {
 				rq->status = -EINVAL;
@@ -1189,6 +1294,12 @@ void repl_stop(struct repl *r)
 	}
 	r->qtail = NULL;
 	for (struct repl_group *g = r->groups; g != NULL; g = g->next) {
+		while (g->add_waits != NULL) {
+			struct rreq *rq = g->add_waits;
+
+			g->add_waits = rq->inflight_next;
+			fail_waiter(rq, &async);
+		}
 		while (g->inflight != NULL) {
 			struct rreq *rq = g->inflight;
 

@@ -37,6 +37,14 @@ struct repl_rec {
  * zero length after it is padding.  Returns the count with recs filled up
  * to max, or -1 if a length runs past the entry or it holds no record.
  * Pure: exposed for the tests. */
+/* Entries between the snapshots of a state of `bytes`: one per
+ * REPL_SNAP_BYTES_PER_ENTRY of it, at least `base` (snapshot_entries) and
+ * at most `most` (snapshot_max_entries; below base, base).  A copy costs
+ * its whole size, so a large shard copied every `base` entries would copy
+ * more than it applies.  Pure: exposed for the tests. */
+#define REPL_SNAP_BYTES_PER_ENTRY 4096
+uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes);
+
 long repl_entry_records(const void *entry, size_t len, struct repl_rec *recs, size_t max);
 
 /* The replicated state machine.  All callbacks run on the loop thread. */
@@ -61,6 +69,10 @@ struct repl_fsm {
 	int (*snapshot_async)(void *arg, uint64_t index, void **buf, size_t *len);
 	/* Replaces the state with a snapshot's. */
 	int (*restore)(void *arg, const void *buf, size_t len);
+	/* Optional: the state's size in bytes (its last copy's, say), asked
+	 * at the group's open and as each snapshot starts, to space the next
+	 * snapshots by (repl_snapshot_every).  No lock, no wait. */
+	uint64_t (*state_bytes)(void *arg);
 	/* Optional: called once per loop iteration in which entries were
 	 * applied, after all of them, so the state machine can commit them
 	 * together (results were handed out already: the log is what makes

@@ -159,6 +159,7 @@ static int fsm_snapshot_async(void *arg, uint64_t index, void **buf, size_t *len
 	if ((out = malloc(SNAP_DESC_LEN)) == NULL) {
 		return -ENOMEM;
 	}
+	atomic_store(&s->bytes, d.size);
 	snap_desc_put(&d, out);
 	*buf = out;
 	*len = SNAP_DESC_LEN;
@@ -189,11 +190,22 @@ static int restore_desc(struct shard *s, const struct snap_desc *d)
 		rc = ms_restore(s->ms, path);
 		unlink(path);
 	}
+	if (rc == 0) {
+		atomic_store(&s->bytes, d->size);
+	}
 	log_info("msvc.restore",
 		 "shard '%s': installed the snapshot at index %llu (%llu bytes): %s", s->name,
 		 (unsigned long long)d->index, (unsigned long long)d->size,
 		 rc == 0 ? "ok" : obj_strerror(rc));
 	return rc;
+}
+
+/* Spaces the Raft snapshots by the shard's size (repl_snapshot_every). */
+static uint64_t fsm_state_bytes(void *arg)
+{
+	struct shard *s = arg;
+
+	return atomic_load(&s->bytes);
 }
 
 /* Records applied in one loop iteration share one SQLite commit. */
@@ -293,6 +305,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	struct shard *s;
 	size_t voters[8], nv = 0;
 	char path[PATH_MAX];
+	struct stat st;
 	int rc, n;
 
 	if ((s = shard_find(m, name)) != NULL) {
@@ -334,11 +347,13 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	}
 	s->lc.next_ino = ms_next_ino(s->ms);
 	ms_set_batching(s->ms, 1);
+	atomic_init(&s->bytes, stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
 	fsm.arg = s;
 	fsm.apply = fsm_apply;
 	fsm.snapshot = fsm_snapshot;
 	fsm.snapshot_async = fsm_snapshot_async;
 	fsm.restore = fsm_restore;
+	fsm.state_bytes = fsm_state_bytes;
 	fsm.flush = fsm_flush;
 	rc = repl_group_open(m->repl, msvc_group_of(name), &fsm, bootstrap ? voters : NULL,
 			     bootstrap ? nv : 0, &s->g);

@@ -28,6 +28,10 @@
 #define SNAP_MAGIC 0x314e534fu /* "OSN1" */
 #define SNAP_KEEP 2
 #define SNAP_STEP_PAGES 256 /* pages copied per hold of the store's lock */
+/* Share of its thread's time a copy may step: every replica of a shard
+ * copies at about the same index, and three copies of 580 MB flat out on
+ * two cores starved the Raft loops past their election timeout. */
+#define SNAP_DUTY_PCT 25
 #define SNAP_IO (1u << 20)  /* read size when hashing a whole copy */
 
 static struct {
@@ -207,7 +211,7 @@ int snap_take(struct mstore *ms, const char *dir, const char *group, uint64_t in
 	    (int)sizeof(tmp)) {
 		return -ENAMETOOLONG;
 	}
-	if ((rc = ms_backup_online(ms, tmp, SNAP_STEP_PAGES)) != 0) {
+	if ((rc = ms_backup_online(ms, tmp, SNAP_STEP_PAGES, SNAP_DUTY_PCT)) != 0) {
 		return rc;
 	}
 	fd = open(tmp, O_RDONLY | O_CLOEXEC);

@@ -46,7 +46,7 @@ secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 {
 	# Snapshots every 16 entries: the cut-off node falls further behind
 	# than the kept log and must catch up by installing a snapshot.
-	printf '[cluster]\nname = partition\nsecret = %s\ntimeout_ms = 2000\nsnapshot_entries = 16\n' "$secret"
+	printf '[cluster]\nname = partition\nsecret = %s\ntimeout_ms = 2000\nsnapshot_entries = 16\nsnapshot_max_entries = 16\n' "$secret"
 	for i in $(seq $NODES); do
 		printf '[node %d]\naddr = tcp://%s.%d:%d\nzone = z%d\ndata_dir = %s/cluster/node%d\n' \
 			"$i" "$NET" "$i" "$PORT" $(( (i - 1) % 3 + 1 )) "$T" "$i"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # snapshot_stream.sh: a shard far larger than the snapshot chunk reaches a
 # new replica and a wiped one through the chunked snapshot path.
-#  1. 4 nodes, snapshot_entries 64 and snapshot_chunk 4096; bucket demo
+#  1. 4 nodes, snapshots every 64 entries, snapshot_chunk 4096; bucket demo
 #     filled to a few MB of inline objects (the log is compacted many times);
 #  2. 'node out R' adds a stand-in S, which installs the leader's snapshot
 #     by fetching it in chunks: S's log says so, and the node that took the
@@ -21,7 +21,7 @@ CHUNK=4096
 
 cluster_up 4
 ctl dev down --dir "$T/cluster" >/dev/null || fail "dev down"
-sed -i "s/^\[cluster\]$/[cluster]\nsnapshot_entries = 64\nsnapshot_chunk = $CHUNK/" "$OBJFS_CONF"
+sed -i "s/^\[cluster\]$/[cluster]\nsnapshot_entries = 64\nsnapshot_max_entries = 64\nsnapshot_chunk = $CHUNK/" "$OBJFS_CONF"
 grep -qx "snapshot_chunk = $CHUNK" "$OBJFS_CONF" || fail "no snapshot_chunk line in $OBJFS_CONF"
 ctl dev up --no-mount --dir "$T/cluster" >/dev/null || fail "dev up with small snapshots"
 

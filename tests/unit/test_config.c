@@ -576,6 +576,7 @@ START_TEST(test_print_keys_and_man)
 					   "meta_replicas",
 					   "election_ms",
 					   "snapshot_entries",
+					   "snapshot_max_entries",
 					   "snapshot_chunk",
 					   "commit_batch_ms",
 					   "propose_batch",

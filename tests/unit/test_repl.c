@@ -95,6 +95,15 @@ static int sm_restore(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
+/* What every replica's state says its size is (test_snapshot_spacing). */
+static atomic_uint_fast64_t sm_bytes;
+
+static uint64_t sm_state_bytes(void *arg)
+{
+	(void)arg;
+	return atomic_load(&sm_bytes);
+}
+
 static int sm_flush(void *arg)
 {
 	struct sm *m = arg;
@@ -118,6 +127,7 @@ static void open_all(void)
 	cfg.meta_replicas = 3;
 	cfg.election_ms = 300;
 	cfg.snapshot_entries = 8192;
+	cfg.snapshot_max_entries = 65536;
 	cfg.propose_batch = 64;
 	cfg.n_nodes = N;
 	for (size_t i = 0; i < N; i++) {
@@ -158,6 +168,7 @@ static struct repl_fsm fsm_of(size_t i)
 			     .apply = sm_apply,
 			     .snapshot = sm_snapshot,
 			     .restore = sm_restore,
+			     .state_bytes = sm_state_bytes,
 			     .flush = sm_flush};
 	return f;
 }
@@ -456,6 +467,132 @@ START_TEST(test_failover)
 }
 END_TEST
 
+static uint64_t snaps_of(struct repl_group *g)
+{
+	struct repl_stats st;
+
+	ck_assert_int_eq(repl_get_stats(g, &st), 0);
+	return st.snapshots_taken;
+}
+
+/* n proposals one after another on the leader. */
+static void propose_n(struct repl_group *g, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint32_t v = 7;
+		void *res = NULL;
+		long leader;
+
+		ck_assert_int_eq(repl_propose(g, &v, sizeof(v), 5000, &res, &leader), 0);
+		free(res);
+	}
+}
+
+/* The spacing rule, then on real groups: a small state snapshots every
+ * snapshot_entries (16); once its size says 1 MiB (256 entries' worth)
+ * the snapshot after next waits for snapshot_max_entries (64). */
+START_TEST(test_snapshot_spacing)
+{
+	struct repl_group *g[N] = {0};
+	uint64_t s0, s1;
+	int64_t until;
+	long l;
+
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 0), 8192);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 32u << 20), 8192);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 100u << 20), 25600);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 8ull << 30), 65536);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 1000, 8ull << 30), 8192); /* most < base */
+
+	teardown();
+	open_all();
+	cfg.snapshot_entries = 16;
+	cfg.snapshot_max_entries = 64;
+	atomic_store(&sm_bytes, 0);
+	l = open_group(g);
+	s0 = snaps_of(g[l]);
+	propose_n(g[l], 40);
+	ck_assert_uint_ge(snaps_of(g[l]), s0 + 2);
+	/* The size is asked as a snapshot starts: the next one is still due
+	 * after 16 entries, and it spaces those after it. */
+	atomic_store(&sm_bytes, 1u << 20);
+	s0 = snaps_of(g[l]);
+	for (int i = 0; i < 40 && snaps_of(g[l]) == s0; i++) {
+		propose_n(g[l], 1);
+	}
+	s1 = snaps_of(g[l]);
+	ck_assert_uint_eq(s1, s0 + 1);
+	propose_n(g[l], 48);
+	ck_assert_uint_eq(snaps_of(g[l]), s1);
+	propose_n(g[l], 24);
+	until = clock_mono_ns() + 5 * 1000000000LL;
+	while (snaps_of(g[l]) == s1 && clock_mono_ns() < until) {
+		usleep(10000);
+	}
+	ck_assert_uint_eq(snaps_of(g[l]), s1 + 1);
+	atomic_store(&sm_bytes, 0);
+}
+END_TEST
+
+struct adder {
+	struct repl_group *g;
+	int rc;
+};
+
+static void *add_thread(void *arg)
+{
+	struct adder *a = arg;
+
+	a->rc = repl_add_voter(a->g, 2, 30000);
+	return NULL;
+}
+
+/* Adding a node twice at once (a client retrying an add whose catch-up
+ * outlasted its request): both adds succeed, the second by waiting for
+ * the first, and a third, once it is a voter, succeeds at once. */
+START_TEST(test_add_twice)
+{
+	struct repl_group *g[N] = {0};
+	size_t voters[2] = {0, 1};
+	struct adder a[2];
+	pthread_t t[2];
+	struct repl_state st;
+	int64_t until = clock_mono_ns() + 15 * 1000000000LL;
+	long l = -1, leader;
+
+	for (size_t i = 0; i < N; i++) {
+		struct repl_fsm f = fsm_of(i);
+
+		ck_assert_int_eq(repl_group_open(r[i], "g", &f, i < 2 ? voters : NULL, i < 2 ? 2 : 0,
+						 &g[i]),
+				 0);
+	}
+	while (l < 0 && clock_mono_ns() < until) {
+		for (long i = 0; i < 2; i++) {
+			if (repl_read_ok(g[i], &leader) == 0) {
+				l = i;
+			}
+		}
+		usleep(20000);
+	}
+	ck_assert_int_ge(l, 0);
+	propose_n(g[l], 300); /* something for the new voter to catch up on */
+	for (int i = 0; i < 2; i++) {
+		a[i].g = g[l];
+		a[i].rc = 1;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, add_thread, &a[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(a[i].rc, 0);
+	}
+	ck_assert_int_eq(repl_add_voter(g[l], 2, 5000), 0);
+	ck_assert_int_eq(repl_get_state(g[l], &st), 0);
+	ck_assert_uint_eq(st.n_voters, 3);
+	wait_applied(2, 300);
+}
+END_TEST
+
 /* Entry framing: a record's length never reads past the entry, an entry
  * of one record (what every version wrote) is one record whatever its
  * padding, a zero length after the first record ends the list. */
@@ -509,6 +646,8 @@ int main(void)
 	tcase_add_test(tc, test_follower_and_sync);
 	tcase_add_test(tc, test_failover);
 	tcase_add_test(tc, test_loop_stall);
+	tcase_add_test(tc, test_snapshot_spacing);
+	tcase_add_test(tc, test_add_twice);
 	suite_add_tcase(s, tc);
 	return tl_run(s);
 }
