@@ -847,9 +847,14 @@ static void shard_state_cb(void *arg, struct repl_group *g, const char *name)
 	struct shards_out *so = arg;
 	struct repl_state rs;
 	struct shard_state st = {0};
+	struct shard *s = shard_find(so->m, strcmp(name, CATALOG_GROUP) == 0 ? "" : name);
 
 	if (repl_get_state(g, &rs) != 0) {
 		return;
+	}
+	if (s != NULL) {
+		/* A replica installing a snapshot is as far as its store. */
+		rs.applied = inst_applied(s, rs.applied);
 	}
 	snprintf(st.name, sizeof(st.name), "%s", name);
 	st.role = (uint8_t)rs.role;
@@ -1166,6 +1171,15 @@ int msvc_handle(struct msvc *m, const struct frame_hdr *h, const struct key_ent 
 		 * term's barrier), and a bucket deleted and created again
 		 * starts its indexes anew. */
 		applied = repl_applied(q.s->g);
+		if (stale && inst_active(q.s)) {
+			/* Its store is being replaced, and behind the entries
+			 * it counts as applied. */
+			snprintf(err, errlen,
+				 "metadata majority unavailable: replica of shard '%s' is "
+				 "installing a snapshot",
+				 bucket);
+			return -OBJ_EMAJORITY;
+		}
 		if (stale && applied < seen) {
 			snprintf(
 			    err, errlen,

@@ -25,6 +25,7 @@
 #include "meta_store.h"
 #include "raft_mux.h"
 #include "repl.h"
+#include "shard_install.h"
 
 /* How long the maintenance thread waits for a record to be committed. */
 #define PROPOSE_TIMEOUT_MS 10000
@@ -44,6 +45,7 @@ struct shard {
 	struct leader_clock lc;
 	atomic_int_fast64_t gc_queue; /* blocks queued, counted by the GC pass; -1 unknown */
 	atomic_uint_fast64_t bytes;   /* the database's size at open, its last copy's since */
+	struct inst inst;	      /* a snapshot install off the loop (shard_install.h) */
 	struct mlk_shard lk;	      /* lock waiters and leases (meta_locks.c) */
 	struct gc_grace *grace;	      /* the maintenance thread's only (meta_gc.c) */
 	struct shard *next;	      /* m->shards; only ever added at the head */
@@ -89,6 +91,10 @@ void shard_on_unknown_group(void *arg, const char *group);
 void shard_open_pending(struct msvc *m);
 void shard_open_existing(struct msvc *m);
 void shard_free(struct shard *s);
+/* Applies entry `index` (its n records) to the shard's store, results[i]
+ * for each record (the state machine's apply; Raft loop only). */
+int shard_apply(struct shard *s, uint64_t index, const struct repl_rec *recs, size_t n,
+		void **results);
 
 /* meta_service.c */
 /* Stamps op as the shard's leader (leader_stamp) and encodes it into w

@@ -118,6 +118,10 @@ struct repl_group {
 	atomic_uint_fast64_t snaps_taken, snaps_installed;
 	atomic_uint_fast64_t entries_out, records_out; /* proposed as leader */
 	uint64_t snap_index;	      /* the async snapshot being taken: set on the loop */
+	uint64_t log_bytes, log_entries; /* applied since the last snapshot began: loop only */
+	int lagging; /* the state machine's catch_up said > 0: loop only */
+	struct raft_transfer transfer; /* a lagging leader hands over */
+	int transferring;
 	struct mx_metric *propose_ns; /* proposal latency; NULL: metrics off */
 };
 
@@ -304,6 +308,8 @@ static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **r
 	int waited = 0, rc;
 
 	*result = NULL;
+	g->log_bytes += buf->len;
+	g->log_entries++;
 	n = repl_entry_records(buf->base, buf->len, &one, 1);
 	if (n < 0) {
 		return RAFT_CORRUPT;
@@ -369,10 +375,13 @@ static int to_bufs(void *data, size_t len, struct raft_buffer *bufs[], unsigned 
 	return 0;
 }
 
-uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes)
+uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes, uint64_t entry_bytes)
 {
 	uint64_t every = bytes / REPL_SNAP_BYTES_PER_ENTRY;
 
+	if (entry_bytes > 0 && every > REPL_SNAP_LOG_BUDGET / entry_bytes) {
+		every = REPL_SNAP_LOG_BUDGET / entry_bytes;
+	}
 	if (most < base) {
 		most = base;
 	}
@@ -386,10 +395,32 @@ static void space_snapshots(struct repl_group *g)
 {
 	const struct cfg *cfg = g->r->cfg;
 	uint64_t bytes = g->fsm.state_bytes != NULL ? g->fsm.state_bytes(g->fsm.arg) : 0;
-	uint32_t every = repl_snapshot_every(cfg->snapshot_entries, cfg->snapshot_max_entries, bytes);
+	uint64_t entry = g->log_entries > 0 ? g->log_bytes / g->log_entries : 0;
+	uint32_t every =
+	    repl_snapshot_every(cfg->snapshot_entries, cfg->snapshot_max_entries, bytes, entry);
+
+	g->log_bytes = 0;
+	g->log_entries = 0;
 
 	raft_set_snapshot_threshold(&g->raft, every);
 	raft_set_snapshot_trailing(&g->raft, every / 4 > 8 ? every / 4 : 8);
+}
+
+/* Asks the state machine whether its state lags (repl_fsm.catch_up);
+ * a group whose state lags is not ready.  -1 on a storage failure. */
+static int check_lag(struct repl_group *g)
+{
+	int c = g->fsm.catch_up != NULL ? g->fsm.catch_up(g->fsm.arg) : 0;
+
+	if (c < 0) {
+		return -1;
+	}
+	g->lagging = c > 0;
+	if (g->lagging) {
+		atomic_store(&g->ready, 0);
+		g->ready_term = 0; /* a barrier again once current */
+	}
+	return 0;
 }
 
 static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n)
@@ -398,6 +429,11 @@ static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned
 	void *data = NULL;
 	size_t len = 0;
 
+	/* A state that lags its applied index cannot be copied as of it
+	 * (c-raft takes RAFT_BUSY as "later"). */
+	if (check_lag(g) != 0 || g->lagging) {
+		return RAFT_BUSY;
+	}
 	space_snapshots(g);
 	if (g->fsm.snapshot_async != NULL) {
 		/* c-raft takes the snapshot at last_applied, and calls
@@ -449,7 +485,7 @@ static int fsm_restore(struct raft_fsm *f, struct raft_buffer *buf)
 	struct repl_group *g = f->data;
 	int rc = g->fsm.restore(g->fsm.arg, buf->base, buf->len);
 
-	if (rc != 0) {
+	if (rc != 0 || check_lag(g) != 0) {
 		return RAFT_IOERR;
 	}
 	raft_free(buf->base); /* on success the buffer is ours to free */
@@ -466,7 +502,7 @@ static void barrier_cb(struct raft_barrier *req, int status)
 	struct repl_group *g = req->data;
 
 	g->barrier_pending = 0;
-	if (status == 0 && g->raft.state == RAFT_LEADER &&
+	if (status == 0 && g->raft.state == RAFT_LEADER && !g->lagging &&
 	    g->raft.current_term == g->barrier_term) {
 		g->ready_term = g->barrier_term;
 		atomic_store(&g->ready, 1);
@@ -476,6 +512,13 @@ static void barrier_cb(struct raft_barrier *req, int status)
 }
 
 static void adds_tick(struct repl_group *g);
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct repl_group *g = req->data;
+
+	g->transferring = 0;
+}
 static void fill_state(struct repl_group *g, struct repl_state *st);
 
 /* Publishes the group's state for repl_get_stats (a copy under a mutex
@@ -506,7 +549,22 @@ static void group_tick(struct repl_group *g)
 	atomic_store(&g->leader, id ? node_of_id(g->r, id) : -1L);
 	atomic_store(&g->applied, g->raft.last_applied);
 	adds_tick(g);
-	if (g->raft.state != RAFT_LEADER) {
+	if (check_lag(g) != 0) {
+		log_error("repl.catchup", "group %s: the state machine failed; stopping it",
+			  g->name);
+		g->closed = 1;
+		atomic_store(&g->ready, 0);
+		raft_close(&g->raft, group_closed);
+		return;
+	}
+	if (g->raft.state == RAFT_LEADER && g->lagging && !g->transferring) {
+		/* Elected while its state machine lags (an install off the
+		 * loop): it cannot serve, so it hands over to the voter most
+		 * up to date. */
+		g->transfer.data = g;
+		g->transferring = raft_transfer(&g->raft, &g->transfer, 0, transfer_cb) == 0;
+	}
+	if (g->raft.state != RAFT_LEADER || g->lagging) {
 		atomic_store(&g->ready, 0);
 		return;
 	}

@@ -37,13 +37,17 @@ struct repl_rec {
  * zero length after it is padding.  Returns the count with recs filled up
  * to max, or -1 if a length runs past the entry or it holds no record.
  * Pure: exposed for the tests. */
-/* Entries between the snapshots of a state of `bytes`: one per
- * REPL_SNAP_BYTES_PER_ENTRY of it, at least `base` (snapshot_entries) and
- * at most `most` (snapshot_max_entries; below base, base).  A copy costs
- * its whole size, so a large shard copied every `base` entries would copy
- * more than it applies.  Pure: exposed for the tests. */
+/* Entries between the snapshots of a state of `bytes` whose log entries
+ * take `entry_bytes` on average (0: unknown): one per
+ * REPL_SNAP_BYTES_PER_ENTRY of the state, but no more than keep
+ * REPL_SNAP_LOG_BUDGET of entries in memory (c-raft holds every entry
+ * since the last snapshot), at least `base` (snapshot_entries) and at most
+ * `most` (snapshot_max_entries; below base, base).  A copy costs the whole
+ * state, so a large shard copied every `base` entries would copy more than
+ * it applies.  Pure: exposed for the tests. */
 #define REPL_SNAP_BYTES_PER_ENTRY 4096
-uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes);
+#define REPL_SNAP_LOG_BUDGET (64u << 20)
+uint32_t repl_snapshot_every(uint32_t base, uint32_t most, uint64_t bytes, uint64_t entry_bytes);
 
 long repl_entry_records(const void *entry, size_t len, struct repl_rec *recs, size_t max);
 
@@ -69,6 +73,14 @@ struct repl_fsm {
 	int (*snapshot_async)(void *arg, uint64_t index, void **buf, size_t *len);
 	/* Replaces the state with a snapshot's. */
 	int (*restore)(void *arg, const void *buf, size_t len);
+	/* Optional: a state machine whose restore returned before its state
+	 * was in (an install finishing on a thread of its own, the entries
+	 * applied meanwhile held) finishes here what it can: called after
+	 * each restore, at every tick (20 ms) and before a snapshot.  > 0
+	 * while its state lags the entries applied to it: the group is then
+	 * not ready (no reads, no proposals) and takes no snapshot; 0 once
+	 * current; < 0 on a storage failure, which stops the group. */
+	int (*catch_up)(void *arg);
 	/* Optional: the state's size in bytes (its last copy's, say), asked
 	 * at the group's open and as each snapshot starts, to space the next
 	 * snapshots by (repl_snapshot_every).  No lock, no wait. */

@@ -46,10 +46,9 @@ const char *msvc_group_of(const char *bucket)
 
 /* ---- the state machine (Raft loop thread) --------------------------- */
 
-static int fsm_apply(void *arg, uint64_t index, const struct repl_rec *recs, size_t n,
-		     void **results)
+int shard_apply(struct shard *s, uint64_t index, const struct repl_rec *recs, size_t n,
+		void **results)
 {
-	struct shard *s = arg;
 	struct meta_op *ops = calloc(n, sizeof(*ops));
 	struct meta_result *res = calloc(n, sizeof(*res));
 	struct meta_result **out = calloc(n, sizeof(*out));
@@ -109,6 +108,25 @@ done:
 	free(out);
 	free(bad);
 	return rc;
+}
+
+/* An entry applied while a snapshot installs off the loop is held until
+ * the copy is in (shard_install.h). */
+static int fsm_apply(void *arg, uint64_t index, const struct repl_rec *recs, size_t n,
+		     void **results)
+{
+	struct shard *s = arg;
+	int rc = inst_hold(s, index, recs, n);
+
+	if (rc != 0) {
+		return rc < 0 ? rc : 0;
+	}
+	return shard_apply(s, index, recs, n, results);
+}
+
+static int fsm_catch_up(void *arg)
+{
+	return inst_finish(arg, 0);
 }
 
 static int fsm_snapshot(void *arg, void **buf, size_t *len)
@@ -174,18 +192,28 @@ static int fsm_snapshot_async(void *arg, uint64_t index, void **buf, size_t *len
 static int restore_desc(struct shard *s, const struct snap_desc *d)
 {
 	const char *group = msvc_group_of(s->name);
-	uint64_t have = ms_applied_index(s->ms);
+	uint64_t have;
 	char path[PATH_MAX];
 	int rc;
 
+	/* An install still under way ends first (this one supersedes what
+	 * it held, or finds the store at its index already). */
+	if ((rc = inst_finish(s, 1)) < 0) {
+		return rc;
+	}
+	have = ms_applied_index(s->ms);
 	if (have >= d->index) {
 		log_info("msvc.restore",
 			 "shard '%s': snapshot at index %llu: the database is at %llu", s->name,
 			 (unsigned long long)d->index, (unsigned long long)have);
 		return 0;
 	}
+	if (inst_start(s, d) == 0) {
+		return 0;
+	}
+	/* No thread: in place, the loop waiting. */
 	rc = snap_fetch(s->m->cfg, s->m->self, s->m->dir, group, d, s->m->cfg->snapshot_chunk,
-			SNAP_FETCH_MS, path, sizeof(path));
+			SNAP_FETCH_MS, NULL, path, sizeof(path));
 	if (rc == 0) {
 		rc = ms_restore(s->ms, path);
 		unlink(path);
@@ -212,7 +240,11 @@ static uint64_t fsm_state_bytes(void *arg)
 static int fsm_flush(void *arg)
 {
 	struct shard *s = arg;
+	int rc = inst_finish(s, 0);
 
+	if (rc != 0) {
+		return rc < 0 ? rc : 0; /* nothing of ours is open while it runs */
+	}
 	return ms_flush(s->ms);
 }
 
@@ -243,7 +275,9 @@ static int fsm_restore(void *arg, const void *buf, size_t len)
 	log_info("msvc.restore", "shard '%s': installed a snapshot of %zu bytes: %s", s->name, len,
 		 rc == 0 ? "ok" : obj_strerror(rc));
 done:
-	if (rc == 0) {
+	/* An install off the loop sets it when it ends (the store is
+	 * its thread's until then). */
+	if (rc == 0 && !inst_active(s)) {
 		pthread_mutex_lock(&s->mu);
 		s->lc.next_ino = ms_next_ino(s->ms);
 		pthread_mutex_unlock(&s->mu);
@@ -354,6 +388,7 @@ struct shard *shard_open(struct msvc *m, const char *name, int bootstrap, int *e
 	fsm.snapshot_async = fsm_snapshot_async;
 	fsm.restore = fsm_restore;
 	fsm.state_bytes = fsm_state_bytes;
+	fsm.catch_up = fsm_catch_up;
 	fsm.flush = fsm_flush;
 	rc = repl_group_open(m->repl, msvc_group_of(name), &fsm, bootstrap ? voters : NULL,
 			     bootstrap ? nv : 0, &s->g);
@@ -471,6 +506,7 @@ void shard_open_existing(struct msvc *m)
 
 void shard_free(struct shard *s)
 {
+	inst_close(s);
 	gcg_close(s->grace);
 	ms_close(s->ms);
 	pthread_mutex_destroy(&s->mu);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +161,58 @@ static int file_xxh3(int fd, uint64_t size, uint64_t *out)
 	return rc;
 }
 
-/* Removes every copy of group but the `keep` newest. */
+/* The copies served lately: a fetch in progress keeps its copy, however
+ * many newer ones were taken since (a fetch slower than two snapshot
+ * intervals would otherwise restart for ever).  Process-wide, as the
+ * copies of a directory are. */
+#define SERVED_MAX 16
+#define SERVED_HOLD_NS (30ull * 1000000000u)
+
+static struct {
+	pthread_mutex_t mu;
+	struct {
+		char group[MSG_NAME_MAX];
+		uint64_t index, at_ns;
+	} v[SERVED_MAX];
+} served = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void note_served(const char *group, uint64_t index)
+{
+	uint64_t now = now_ns();
+	size_t pick = 0;
+
+	pthread_mutex_lock(&served.mu);
+	for (size_t i = 0; i < SERVED_MAX; i++) {
+		if (served.v[i].index == index && strcmp(served.v[i].group, group) == 0) {
+			pick = i;
+			break;
+		}
+		if (served.v[i].at_ns < served.v[pick].at_ns) {
+			pick = i; /* else the oldest slot */
+		}
+	}
+	snprintf(served.v[pick].group, sizeof(served.v[pick].group), "%s", group);
+	served.v[pick].index = index;
+	served.v[pick].at_ns = now;
+	pthread_mutex_unlock(&served.mu);
+}
+
+static int served_lately(const char *group, uint64_t index)
+{
+	uint64_t now = now_ns();
+	int yes = 0;
+
+	pthread_mutex_lock(&served.mu);
+	for (size_t i = 0; i < SERVED_MAX && !yes; i++) {
+		yes = served.v[i].index == index && served.v[i].at_ns + SERVED_HOLD_NS > now &&
+		      strcmp(served.v[i].group, group) == 0;
+	}
+	pthread_mutex_unlock(&served.mu);
+	return yes;
+}
+
+/* Removes every copy of group but the `keep` newest and those served
+ * lately. */
 static void prune(const char *dir, const char *group, int keep)
 {
 	uint64_t newest[SNAP_KEEP] = {0}, idx, xxh;
@@ -192,7 +244,7 @@ static void prune(const char *dir, const char *group, int keep)
 		for (int i = 0; i < keep; i++) {
 			kept |= idx == newest[i];
 		}
-		if (!kept) {
+		if (!kept && !served_lately(group, idx)) {
 			unlinkat(dirfd(d), e->d_name, 0);
 		}
 	}
@@ -325,6 +377,7 @@ int snap_serve(const char *dir, struct rd *r, struct wr *w, uint8_t **data, size
 	wr_u64(w, (uint64_t)st.st_size);
 	wr_u64(w, xxh);
 	wr_u64(w, csum64(*data, *n));
+	note_served(group, index);
 	atomic_fetch_add(&stats.chunks_sent, 1);
 	atomic_fetch_add(&stats.bytes_sent, *n);
 	return 0;
@@ -498,8 +551,8 @@ static int fetch_chunk(struct fetch *f, size_t node, uint64_t min)
 }
 
 int snap_fetch(const struct cfg *cfg, size_t self, const char *dir, const char *group,
-	       const struct snap_desc *d, uint32_t chunk, uint32_t timeout_ms, char *path,
-	       size_t cap)
+	       const struct snap_desc *d, uint32_t chunk, uint32_t timeout_ms,
+	       const atomic_int *stop, char *path, size_t cap)
 {
 	struct fetch f = {.cfg = cfg, .dir = dir, .group = group, .chunk = chunk, .fd = -1};
 	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)timeout_ms * 1000000u, got;
@@ -535,6 +588,10 @@ int snap_fetch(const struct cfg *cfg, size_t self, const char *dir, const char *
 		}
 		if (now_ns() > deadline) {
 			rc = -ETIMEDOUT;
+			goto fail;
+		}
+		if (stop != NULL && atomic_load(stop)) {
+			rc = -ECANCELED;
 			goto fail;
 		}
 		rc = src == self ? -EHOSTDOWN : fetch_chunk(&f, src, d->index);

@@ -8,6 +8,7 @@
 #ifndef OBJFS_SNAP_STREAM_H
 #define OBJFS_SNAP_STREAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,10 +49,11 @@ int snap_serve(const char *dir, struct rd *r, struct wr *w, uint8_t **data, size
  * bytes; a fetch interrupted (connection, restart) resumes at its last
  * good chunk.  On 0, path holds the verified copy (the caller installs
  * and removes it).  Blocks the calling thread for the whole transfer;
- * gives up after timeout_ms with -ETIMEDOUT. */
+ * gives up after timeout_ms with -ETIMEDOUT, or with -ECANCELED once
+ * *stop (if given) is set, checked between chunks. */
 int snap_fetch(const struct cfg *cfg, size_t self, const char *dir, const char *group,
-	       const struct snap_desc *d, uint32_t chunk, uint32_t timeout_ms, char *path,
-	       size_t cap);
+	       const struct snap_desc *d, uint32_t chunk, uint32_t timeout_ms,
+	       const atomic_int *stop, char *path, size_t cap);
 
 /* Process-wide counters, for objfs_raft_snapshot_* metrics. */
 struct snap_stats {

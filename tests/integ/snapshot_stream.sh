@@ -8,7 +8,9 @@
 #     copy counts the chunks it served (objfs_raft_snapshot_chunks_total);
 #  3. S is killed, its replica of demo wiped, and started again: it fetches
 #     anew; it is killed again once the part file holds a few chunks, and
-#     at its next start it resumes at that offset;
+#     at its next start it resumes at that offset; a writer runs meanwhile,
+#     and S's Raft loop holds the entries it applies during the install
+#     (the copy comes in on a thread of its own) and applies them after;
 #  4. once caught up, S's database holds exactly the leader's rows
 #     (sqlite3 .dump of both, the cluster stopped), and S's peak RSS stays
 #     below the shard's size over the fetch-time baseline.
@@ -62,8 +64,15 @@ log "demo: $size bytes on leader $L"
 # --- 2: a stand-in installs the snapshot in chunks -------------------------
 R=$(replicas_of demo | grep -vx "$L" | head -n 1)
 ctl node out "$R" >"$T/out.log" 2>&1 || fail "node out $R: $(cat "$T/out.log")"
-S=$(replicas_of demo | grep -vx "$R" | while read -r n; do
-	grep -q "shard 'demo': fetched the copy" "$T/cluster/node$n.log" && echo "$n"; done | head -n 1)
+# The stand-in is a voter once its log is in; its copy is fetched off
+# the Raft loop and may still be arriving.
+S=""
+for _ in $(seq 300); do
+	S=$(replicas_of demo | grep -vx "$R" | while read -r n; do
+		grep -q "shard 'demo': fetched the copy" "$T/cluster/node$n.log" && echo "$n"; done | head -n 1)
+	[ -n "$S" ] && break
+	sleep 0.1
+done
 [ -n "$S" ] || fail "no replica of demo fetched a snapshot copy"
 served=0
 for n in 1 2 3 4; do served=$((served + $(metric "$n" objfs_raft_snapshot_chunks_total))); done
@@ -71,6 +80,13 @@ for n in 1 2 3 4; do served=$((served + $(metric "$n" objfs_raft_snapshot_chunks
 log "stand-in $S installed the snapshot: $served chunks served"
 
 # --- 3: wiped, fetching, killed mid-transfer, resumed ----------------------
+# A writer runs through it: the entries committed while S installs its
+# copy reach S's Raft loop, which goes on (the copy comes in on a thread
+# of its own) and holds them until the copy is in.
+"$LOAD" --bucket demo --size 2000 --objects 400 --seconds 120 --put-pct 100 --threads 1 \
+	>"$T/writer.out" 2>&1 &
+writer=$!
+echo "$writer" >> "$T/pids"
 kill9_node "$S"
 rm -rf "$T/cluster/node$S/raft/demo" "$T/cluster/node$S/shards/demo".* || fail "wipe demo on $S"
 start_node "$S"
@@ -88,6 +104,12 @@ had=$(stat -c %s "$part")
 log "node $S killed with $had of ~$size bytes fetched"
 start_node "$S"
 wait_synced "$R"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+wait_synced "$R"
+grep -q "shard 'demo': applied the [1-9][0-9]* entries held" "$T/cluster/node$S.log" ||
+	fail "node $S held no entries while installing: $(grep msvc.restore "$T/cluster/node$S.log" | tail -3)"
+log "node $S: $(grep -o "applied the [0-9]* entries held" "$T/cluster/node$S.log" | tail -n 1) once its copy was in"
 grep -q "shard 'demo': resuming the copy at index [0-9]* at offset [1-9]" "$T/cluster/node$S.log" ||
 	fail "node $S did not resume its fetch: $(grep snap.fetch "$T/cluster/node$S.log" | tail -3)"
 hwm=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$(node_pid "$S")/status")

@@ -498,11 +498,15 @@ START_TEST(test_snapshot_spacing)
 	int64_t until;
 	long l;
 
-	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 0), 8192);
-	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 32u << 20), 8192);
-	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 100u << 20), 25600);
-	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 8ull << 30), 65536);
-	ck_assert_uint_eq(repl_snapshot_every(8192, 1000, 8ull << 30), 8192); /* most < base */
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 0, 0), 8192);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 32u << 20, 0), 8192);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 100u << 20, 300), 25600);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 8ull << 30, 300), 65536);
+	ck_assert_uint_eq(repl_snapshot_every(8192, 1000, 8ull << 30, 0), 8192); /* most < base */
+	/* entries of 2 KiB: 64 MiB of them in memory at most */
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 8ull << 30, 2048), 32768);
+	/* entries of 15 KB (inline data): never fewer snapshots than base */
+	ck_assert_uint_eq(repl_snapshot_every(8192, 65536, 8ull << 30, 15000), 8192);
 
 	teardown();
 	open_all();
