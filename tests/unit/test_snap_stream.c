@@ -1,7 +1,7 @@
 /* test_snap_stream.c: shard snapshot copies (nodes/snap_stream.c) on a
  * real SQLite shard: the descriptor codec, a copy taken while another
  * thread applies records, served back chunk by chunk, pruned to the two
- * newest, and malformed requests refused. */
+ * newest and those served lately, and malformed requests refused. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -151,11 +151,12 @@ START_TEST(test_take_serve_prune)
 	ck_assert_int_eq(ms_resolve(copy, "before/199", &(struct meta_attr){0}), 0);
 	ms_close(copy);
 
-	/* Two newest copies kept. */
+	/* Two newest copies kept, and the one just served. */
 	ck_assert_int_eq(snap_take(ms, tmpdir, "demo", at + 1, 1, &d), 0);
 	ck_assert_int_eq(snap_take(ms, tmpdir, "demo", at + 2, 1, &d), 0);
+	ck_assert_int_eq(snap_take(ms, tmpdir, "demo", at + 3, 1, &d), 0);
 	snprintf(path, sizeof(path), "%s/demo.snap-%llu-%016llx", tmpdir,
-		 (unsigned long long)(at + 2), (unsigned long long)d.xxh3);
+		 (unsigned long long)(at + 3), (unsigned long long)d.xxh3);
 	ck_assert_int_eq(access(path, R_OK), 0);
 	{
 		struct wr req, w;
@@ -163,7 +164,19 @@ START_TEST(test_take_serve_prune)
 		uint8_t *data = NULL;
 		size_t n = 0;
 
-		/* The oldest is gone: asked by its index, ENOENT. */
+		/* An older copy never served is gone: asked by its index,
+		 * ENOENT. */
+		wr_init(&req, 0);
+		wr_str(&req, "demo");
+		wr_u64(&req, 0);
+		wr_u64(&req, at + 1);
+		wr_u64(&req, 0);
+		wr_u32(&req, 4096);
+		rd_init(&r, req.buf + req.reserve, wr_len(&req));
+		wr_init(&w, 0);
+		ck_assert_int_eq(snap_serve(tmpdir, &r, &w, &data, &n), -ENOENT);
+		wr_free(&req);
+		/* The oldest, served a moment ago (a fetch under way), stays. */
 		wr_init(&req, 0);
 		wr_str(&req, "demo");
 		wr_u64(&req, 0);
@@ -171,13 +184,17 @@ START_TEST(test_take_serve_prune)
 		wr_u64(&req, 0);
 		wr_u32(&req, 4096);
 		rd_init(&r, req.buf + req.reserve, wr_len(&req));
-		wr_init(&w, 0);
-		ck_assert_int_eq(snap_serve(tmpdir, &r, &w, &data, &n), -ENOENT);
+		ck_assert_int_eq(snap_serve(tmpdir, &r, &w, &data, &n), 0);
+		ck_assert_uint_eq(n, 4096);
+		free(data);
+		data = NULL;
 		wr_free(&req);
-		/* Newest at min or later: none above at + 2. */
+		wr_free(&w);
+		wr_init(&w, 0);
+		/* Newest at min or later: none above at + 3. */
 		wr_init(&req, 0);
 		wr_str(&req, "demo");
-		wr_u64(&req, at + 3);
+		wr_u64(&req, at + 4);
 		wr_u64(&req, 0);
 		wr_u64(&req, 0);
 		wr_u32(&req, 4096);
