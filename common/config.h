@@ -81,28 +81,28 @@ struct cfg {
 	char tls_ca[CFG_TLS_PATH_MAX];
 	struct ec_profile ec; /* default profile, "4+2" */
 	struct cfg_profile_tier tiers[CFG_MAX_PROFILES];
-	size_t n_tiers;		   /* 0: always use ec */
-	uint32_t block_size;	   /* max bytes per block, default 4 MiB */
-	uint32_t inline_max;	   /* files up to this size live in metadata */
-	uint32_t timeout_ms;	   /* per-request timeout */
-	uint32_t retries;	   /* retries of an idempotent request */
-	uint32_t max_skew_s;	   /* accepted clock skew for replay protection */
-	uint32_t meta_replicas;	   /* replicas of each metadata shard, default 3 */
-	uint32_t election_ms;	   /* Raft election timeout of shard groups */
-	uint32_t snapshot_entries; /* Raft entries between snapshots */
+	size_t n_tiers;		       /* 0: always use ec */
+	uint32_t block_size;	       /* max bytes per block, default 4 MiB */
+	uint32_t inline_max;	       /* files up to this size live in metadata */
+	uint32_t timeout_ms;	       /* per-request timeout */
+	uint32_t retries;	       /* retries of an idempotent request */
+	uint32_t max_skew_s;	       /* accepted clock skew for replay protection */
+	uint32_t meta_replicas;	       /* replicas of each metadata shard, default 3 */
+	uint32_t election_ms;	       /* Raft election timeout of shard groups */
+	uint32_t snapshot_entries;     /* Raft entries between snapshots */
 	uint32_t snapshot_max_entries; /* ... at most, for a large shard */
-	uint32_t snapshot_chunk;   /* bytes per snapshot chunk fetched */
-	uint32_t commit_batch_ms;  /* applied records gathered per SQLite commit */
-	uint32_t propose_batch;	   /* records per Raft entry at most */
-	uint32_t free_grace_s;	   /* a block freed waits this long before deletion */
-	uint32_t usage_interval;   /* seconds between a node's usage samples */
-	double scrub_period_s;	   /* between automatic scrub passes; 0 = none */
-	uint32_t scrub_rate_mb;	   /* scrub read limit, MB/s */
-	double gc_grace_s;	   /* age before a stray fragment is deleted */
-	double repair_after_s;	   /* a node down this long has its fragments rebuilt */
-	uint32_t repair_rate_mb;   /* automatic repair write limit, MB/s */
-	uint32_t lock_lease_ms;	   /* a mount's lock session without renewal */
-	uint32_t class_rate_mb;	   /* the class mover's read limit, MB/s */
+	uint32_t snapshot_chunk;       /* bytes per snapshot chunk fetched */
+	uint32_t commit_batch_ms;      /* applied records gathered per SQLite commit */
+	uint32_t propose_batch;	       /* records per Raft entry at most */
+	uint32_t free_grace_s;	       /* a block freed waits this long before deletion */
+	uint32_t usage_interval;       /* seconds between a node's usage samples */
+	double scrub_period_s;	       /* between automatic scrub passes; 0 = none */
+	uint32_t scrub_rate_mb;	       /* scrub read limit, MB/s */
+	double gc_grace_s;	       /* age before a stray fragment is deleted */
+	double repair_after_s;	       /* a node down this long has its fragments rebuilt */
+	uint32_t repair_rate_mb;       /* automatic repair write limit, MB/s */
+	uint32_t lock_lease_ms;	       /* a mount's lock session without renewal */
+	uint32_t class_rate_mb;	       /* the class mover's read limit, MB/s */
 	char log_level[16];
 	struct cfg_node nodes[CFG_MAX_NODES];
 	size_t n_nodes;

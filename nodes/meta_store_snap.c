@@ -61,7 +61,8 @@ int ms_backup_online(struct mstore *ms, const char *path, int pages_per_step, un
 	sqlite3 *dst = NULL;
 	sqlite3_backup *b = NULL;
 	int rc, src, fd = -1, steps = 0;
-	int per_sync = MS_WRITEBACK_PAGES / pages_per_step > 0 ? MS_WRITEBACK_PAGES / pages_per_step : 1;
+	int per_sync =
+	    MS_WRITEBACK_PAGES / pages_per_step > 0 ? MS_WRITEBACK_PAGES / pages_per_step : 1;
 
 	unlink(path);
 	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);

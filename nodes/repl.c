@@ -105,10 +105,10 @@ struct repl_group {
 	uint64_t barrier_term;
 	struct raft_barrier barrier;
 	int closed;
-	struct rreq *inflight; /* proposals appended here: loop thread only */
+	struct rreq *inflight;	/* proposals appended here: loop thread only */
 	struct rreq *add_waits; /* adds waiting for an earlier add of their node: loop only */
-	unsigned dirty;	       /* entries applied since the last flush: loop only */
-	uint64_t dirty_ms;     /* loop time of the first of them */
+	unsigned dirty;		/* entries applied since the last flush: loop only */
+	uint64_t dirty_ms;	/* loop time of the first of them */
 	struct repl_group *next;
 	/* What repl_get_stats reads without waiting for the loop: the state
 	 * published at each tick, and counters the loop bumps. */
@@ -117,10 +117,10 @@ struct repl_group {
 	uint64_t term0; /* the term at the first tick: elections since */
 	atomic_uint_fast64_t snaps_taken, snaps_installed;
 	atomic_uint_fast64_t entries_out, records_out; /* proposed as leader */
-	uint64_t snap_index;	      /* the async snapshot being taken: set on the loop */
+	uint64_t snap_index;		 /* the async snapshot being taken: set on the loop */
 	uint64_t log_bytes, log_entries; /* applied since the last snapshot began: loop only */
-	int lagging; /* the state machine's catch_up said > 0: loop only */
-	struct raft_transfer transfer; /* a lagging leader hands over */
+	int lagging;			 /* the state machine's catch_up said > 0: loop only */
+	struct raft_transfer transfer;	 /* a lagging leader hands over */
 	int transferring;
 	struct mx_metric *propose_ns; /* proposal latency; NULL: metrics off */
 };

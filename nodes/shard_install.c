@@ -36,8 +36,9 @@ static void *inst_main(void *arg)
 		rc = ms_restore(s->ms, path);
 		unlink(path);
 	}
-	log_info("msvc.restore", "shard '%s': installed the snapshot at index %llu (%llu bytes): %s",
-		 s->name, (unsigned long long)in->d.index, (unsigned long long)in->d.size,
+	log_info("msvc.restore",
+		 "shard '%s': installed the snapshot at index %llu (%llu bytes): %s", s->name,
+		 (unsigned long long)in->d.index, (unsigned long long)in->d.size,
 		 rc == 0 ? "ok" : obj_strerror(rc));
 	in->rc = rc;
 	atomic_store(&in->done, 1);

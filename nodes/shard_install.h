@@ -32,10 +32,10 @@ struct inst_held;
 
 struct inst {
 	pthread_t thread;
-	int running;	   /* a thread started and not joined: loop only */
-	atomic_int active; /* running, or held entries not yet applied */
-	atomic_int done;   /* the thread's work is over (its result in rc) */
-	atomic_int stop;   /* the fetch gives up (shutdown) */
+	int running;			  /* a thread started and not joined: loop only */
+	atomic_int active;		  /* running, or held entries not yet applied */
+	atomic_int done;		  /* the thread's work is over (its result in rc) */
+	atomic_int stop;		  /* the fetch gives up (shutdown) */
 	atomic_uint_fast64_t store_index; /* the store's applied index when it began */
 	int rc;
 	struct snap_desc d;

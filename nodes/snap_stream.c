@@ -33,7 +33,7 @@
  * copies at about the same index, and three copies of 580 MB flat out on
  * two cores starved the Raft loops past their election timeout. */
 #define SNAP_DUTY_PCT 25
-#define SNAP_IO (1u << 20)  /* read size when hashing a whole copy */
+#define SNAP_IO (1u << 20) /* read size when hashing a whole copy */
 
 static struct {
 	atomic_uint_fast64_t taken, take_ns_last, take_bytes_last;

@@ -567,9 +567,8 @@ START_TEST(test_add_twice)
 	for (size_t i = 0; i < N; i++) {
 		struct repl_fsm f = fsm_of(i);
 
-		ck_assert_int_eq(repl_group_open(r[i], "g", &f, i < 2 ? voters : NULL, i < 2 ? 2 : 0,
-						 &g[i]),
-				 0);
+		ck_assert_int_eq(
+		    repl_group_open(r[i], "g", &f, i < 2 ? voters : NULL, i < 2 ? 2 : 0, &g[i]), 0);
 	}
 	while (l < 0 && clock_mono_ns() < until) {
 		for (long i = 0; i < 2; i++) {
